@@ -1,0 +1,344 @@
+"""The one place where masks, polygons, COCO RLE, bboxes and areas are converted.
+
+Conventions used everywhere in the project:
+
+* Coordinates are image pixels, x to the right, y down. A pixel (col, row) covers the square
+  [col, col+1) x [row, row+1); polygon vertices lie on pixel corners/edges, as in COCO.
+* A *shape* is a MultiPolygon in GeoJSON order: ``[polygon, ...]`` where each polygon is
+  ``[exterior_ring, hole_ring, ...]`` and each ring is ``[[x, y], ...]`` with at least three
+  vertices. Rings are closed implicitly (the first vertex is not repeated).
+  One instance may have several parts (an object split by an occluder stays one instance).
+* Masks are ``numpy`` bool arrays of shape (height, width).
+* RLE is COCO's compressed form: ``{"size": [height, width], "counts": "<str>"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+from pycocotools import mask as coco_mask
+
+Ring = list[list[float]]
+Polygon = list[Ring]
+Shape = list[Polygon]
+
+
+class GeometryError(ValueError):
+    """A shape that cannot be repaired; the message says why."""
+
+
+# --------------------------------------------------------------------------- masks -> shapes
+
+
+def mask_to_shape(mask: np.ndarray, *, tolerance: float = 0.0, min_area: float = 4.0) -> Shape:
+    """Trace a bool mask into a MultiPolygon, keeping holes and separate parts.
+
+    ``tolerance`` is the Douglas-Peucker epsilon in pixels (0 keeps every contour vertex).
+    Parts and holes smaller than ``min_area`` square pixels are dropped as speckle.
+    """
+    m = np.ascontiguousarray(mask, dtype=np.uint8)
+    if m.ndim != 2:
+        raise GeometryError(f"mask must be 2-D, got shape {mask.shape}")
+    if not m.any():
+        return []
+    # Pad so contours touching the border are closed; RETR_CCOMP gives a two-level
+    # hierarchy: outer boundaries and the holes directly inside them.
+    padded = np.pad(m, 1)
+    contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    if hierarchy is None:
+        return []
+    hierarchy = hierarchy[0]
+    shape: Shape = []
+    for idx, contour in enumerate(contours):
+        if hierarchy[idx][3] != -1:  # a hole; collected with its parent below
+            continue
+        exterior = _contour_to_ring(contour, tolerance, is_hole=False)
+        if exterior is None or _ring_area(exterior) < min_area:
+            continue
+        polygon: Polygon = [exterior]
+        child = hierarchy[idx][2]
+        while child != -1:
+            hole = _contour_to_ring(contours[child], tolerance, is_hole=True)
+            if hole is not None and _ring_area(hole) >= min_area:
+                polygon.append(hole)
+            child = hierarchy[child][0]
+        shape.append(polygon)
+    return shape
+
+
+def _contour_to_ring(contour: np.ndarray, tolerance: float, *, is_hole: bool) -> Ring | None:
+    pts = contour.reshape(-1, 2).astype(np.float64)
+    if tolerance > 0 and len(pts) > 3:
+        approx = cv2.approxPolyDP(pts.astype(np.float32).reshape(-1, 1, 2), tolerance, True)
+        pts = approx.reshape(-1, 2).astype(np.float64)
+    if len(pts) < 3:
+        return None
+    # findContours returns pixel centres of boundary pixels in padded coordinates. Shift
+    # back by the padding and push the ring half a pixel outwards (inwards for holes)
+    # so the polygon covers whole pixels; this keeps mask -> polygon -> mask near-lossless.
+    pts = pts - 1.0 + 0.5
+    pts = _offset_ring(pts, 0.5 if not is_hole else -0.5)
+    return [[round(float(x), 2), round(float(y), 2)] for x, y in pts]
+
+
+def _offset_ring(pts: np.ndarray, distance: float) -> np.ndarray:
+    """Move each vertex ``distance`` px away from the ring's centroid side (cheap dilation)."""
+    if len(pts) < 3:
+        return pts
+    prev_pts = np.roll(pts, 1, axis=0)
+    next_pts = np.roll(pts, -1, axis=0)
+    e1 = pts - prev_pts
+    e2 = next_pts - pts
+    # Outward normals for a ring; orientation sign fixes the side.
+    sign = 1.0 if _signed_area(pts) > 0 else -1.0
+    n1 = np.stack([e1[:, 1], -e1[:, 0]], axis=1)
+    n2 = np.stack([e2[:, 1], -e2[:, 0]], axis=1)
+    n1 /= np.maximum(np.linalg.norm(n1, axis=1, keepdims=True), 1e-9)
+    n2 /= np.maximum(np.linalg.norm(n2, axis=1, keepdims=True), 1e-9)
+    n = n1 + n2
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
+    return pts + sign * distance * n
+
+
+def _signed_area(pts: np.ndarray) -> float:
+    x, y = pts[:, 0], pts[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def _ring_area(ring: Ring) -> float:
+    return abs(_signed_area(np.asarray(ring, dtype=np.float64)))
+
+
+def mask_to_shape_simplified(
+    mask: np.ndarray, *, min_iou: float = 0.98, max_tolerance: float = 8.0
+) -> tuple[Shape, float]:
+    """The coarsest polygon whose IoU with ``mask`` stays >= ``min_iou``; returns (shape, iou)."""
+    h, w = mask.shape
+    mask = mask.astype(bool)
+    best = mask_to_shape(mask)
+    best_iou = mask_iou(shape_to_mask(best, h, w), mask) if best else 0.0
+    for tol in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, max_tolerance):
+        candidate = mask_to_shape(mask, tolerance=tol)
+        if not candidate:
+            break
+        iou = mask_iou(shape_to_mask(candidate, h, w), mask)
+        if iou < min_iou:
+            break
+        best, best_iou = candidate, iou
+    return best, best_iou
+
+
+# --------------------------------------------------------------------------- shapes -> masks
+
+
+def shape_to_mask(shape: Shape, height: int, width: int) -> np.ndarray:
+    """Rasterise a MultiPolygon (holes subtracted) to a bool mask, using COCO's rasteriser."""
+    if not shape:
+        return np.zeros((height, width), dtype=bool)
+    return rle_to_mask(shape_to_rle(shape, height, width))
+
+
+def shape_to_rle(shape: Shape, height: int, width: int) -> dict[str, Any]:
+    """Compressed RLE of a MultiPolygon: union of exteriors minus union of holes."""
+    exteriors = [_flat(poly[0]) for poly in shape]
+    holes = [_flat(ring) for poly in shape for ring in poly[1:]]
+    outer = coco_mask.merge(coco_mask.frPyObjects(exteriors, height, width))
+    if holes:
+        inner = coco_mask.merge(coco_mask.frPyObjects(holes, height, width))
+        inner_mask = coco_mask.decode(inner).astype(bool)
+        outer_mask = coco_mask.decode(outer).astype(bool)
+        return mask_to_rle(outer_mask & ~inner_mask)
+    return _jsonable_rle(outer)
+
+
+def _flat(ring: Ring) -> list[float]:
+    return [float(c) for xy in ring for c in xy]
+
+
+# --------------------------------------------------------------------------- RLE
+
+
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """COCO compressed RLE with ``counts`` as a str (JSON-safe)."""
+    rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return _jsonable_rle(rle)
+
+
+def _jsonable_rle(rle: dict[str, Any]) -> dict[str, Any]:
+    counts = rle["counts"]
+    if isinstance(counts, bytes):
+        counts = counts.decode("ascii")
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": counts}
+
+
+def rle_to_mask(rle: dict[str, Any]) -> np.ndarray:
+    """Decode compressed (str/bytes counts) or uncompressed (list counts) RLE to a bool mask."""
+    try:
+        size = [int(v) for v in rle["size"]]
+        counts = rle["counts"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GeometryError(f"RLE needs 'size' [h, w] and 'counts': {exc}") from exc
+    if len(size) != 2 or size[0] <= 0 or size[1] <= 0:
+        raise GeometryError(f"RLE size must be two positive integers, got {rle.get('size')}")
+    h, w = size
+    if isinstance(counts, list):
+        if any((not isinstance(c, int)) or c < 0 for c in counts):
+            raise GeometryError("uncompressed RLE counts must be non-negative integers")
+        if sum(counts) != h * w:
+            raise GeometryError(f"RLE counts sum to {sum(counts)}, expected {h}*{w}={h * w}")
+        compressed = coco_mask.frPyObjects({"size": size, "counts": counts}, h, w)
+    elif isinstance(counts, str | bytes):
+        raw = counts.encode("ascii") if isinstance(counts, str) else counts
+        compressed = {"size": size, "counts": raw}
+        _check_compressed_counts(raw, h * w)
+    else:
+        raise GeometryError(f"RLE counts must be a list or a string, got {type(counts).__name__}")
+    return coco_mask.decode(compressed).astype(bool)
+
+
+def _check_compressed_counts(raw: bytes, total: int) -> None:
+    """Decode COCO's LEB128-like counts in Python so corrupt input fails loudly, not in C."""
+    counts: list[int] = []
+    p = 0
+    while p < len(raw):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(raw):
+                raise GeometryError("compressed RLE counts are truncated")
+            c = raw[p] - 48
+            if c < 0 or c > 63:
+                raise GeometryError("compressed RLE counts contain an invalid character")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        if x < 0:
+            raise GeometryError("compressed RLE counts decode to a negative run")
+        counts.append(x)
+    if sum(counts) != total:
+        raise GeometryError(f"RLE counts cover {sum(counts)} pixels, the image has {total}")
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def shape_bbox(shape: Shape) -> list[float]:
+    """COCO bbox [x, y, width, height] of all vertices."""
+    pts = np.asarray([xy for poly in shape for ring in poly[:1] for xy in ring], dtype=np.float64)
+    if pts.size == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2), round(float(y1 - y0), 2)]
+
+
+def shape_area(shape: Shape) -> float:
+    """Area in square pixels: exteriors minus holes (parts assumed disjoint)."""
+    total = 0.0
+    for poly in shape:
+        total += _ring_area(poly[0]) - sum(_ring_area(h) for h in poly[1:])
+    return round(total, 2)
+
+
+def shape_vertex_count(shape: Shape) -> int:
+    return sum(len(ring) for poly in shape for ring in poly)
+
+
+def mask_bbox(mask: np.ndarray) -> list[float]:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.logical_and(a, b).sum()
+    union = np.logical_or(a, b).sum()
+    return float(inter / union) if union else 1.0
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def clean_shape(raw: Any, *, width: int, height: int, label: str = "shape") -> Shape:
+    """Validate and repair a user-supplied MultiPolygon.
+
+    Coordinates are clipped to the image, self-intersections are repaired with shapely's
+    ``make_valid``. Raises ``GeometryError`` naming ``label`` and the reason when the input
+    is malformed or nothing of it lies inside the image.
+    """
+    from shapely.geometry import MultiPolygon
+    from shapely.geometry import Polygon as ShapelyPolygon
+    from shapely.geometry import box
+    from shapely.validation import make_valid
+
+    if not isinstance(raw, list) or not raw:
+        raise GeometryError(f"{label}: expected a non-empty list of polygons")
+    polys = []
+    for pi, poly in enumerate(raw):
+        if not isinstance(poly, list) or not poly:
+            raise GeometryError(f"{label}: polygon {pi} must be a non-empty list of rings")
+        rings = []
+        for ri, ring in enumerate(poly):
+            rings.append(_parse_ring(ring, f"{label}: polygon {pi} ring {ri}"))
+        polys.append(ShapelyPolygon(rings[0], rings[1:]))
+    geom = make_valid(MultiPolygon(polys) if len(polys) > 1 else polys[0])
+    geom = geom.intersection(box(0, 0, width, height))
+    parts = _polygons_of(geom)
+    if not parts:
+        raise GeometryError(f"{label}: has no area inside the {width}x{height} image")
+    out: Shape = []
+    for part in parts:
+        ext = _ring_coords(part.exterior.coords)
+        holes = [_ring_coords(i.coords) for i in part.interiors]
+        out.append([ext, *[h for h in holes if len(h) >= 3]])
+    return out
+
+
+def _parse_ring(ring: Any, label: str) -> list[tuple[float, float]]:
+    if not isinstance(ring, list):
+        raise GeometryError(f"{label}: must be a list of [x, y] points")
+    pts: list[tuple[float, float]] = []
+    for point in ring:
+        if (
+            not isinstance(point, list | tuple)
+            or len(point) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+            or not all(np.isfinite(point))
+        ):
+            raise GeometryError(f"{label}: every point must be [x, y] with finite numbers")
+        pts.append((float(point[0]), float(point[1])))
+    if len({p for p in pts}) < 3:
+        raise GeometryError(f"{label}: needs at least 3 distinct points, got {len(set(pts))}")
+    return pts
+
+
+def _polygons_of(geom: Any) -> list[Any]:
+    kind = geom.geom_type
+    if kind == "Polygon":
+        return [geom] if geom.area > 0 else []
+    if kind in ("MultiPolygon", "GeometryCollection"):
+        return [p for g in geom.geoms for p in _polygons_of(g)]
+    return []
+
+
+def _ring_coords(coords: Any) -> Ring:
+    pts = [[round(float(x), 2), round(float(y), 2)] for x, y in coords]
+    if len(pts) > 1 and pts[0] == pts[-1]:
+        pts = pts[:-1]
+    return pts
+
+
+def shape_to_coco_polygons(shape: Shape) -> list[list[float]]:
+    """Flat COCO polygon lists, exteriors only (COCO polygon mode cannot express holes)."""
+    return [_flat(poly[0]) for poly in shape]
+
+
+def shape_has_holes(shape: Shape) -> bool:
+    return any(len(poly) > 1 for poly in shape)
