@@ -1,0 +1,69 @@
+"""Reads on annotation sets and the annotator's queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from annotator.projects.models import Image, ImageStatus, Project
+
+from .models import Annotation, Revision
+
+QUEUE_STATUSES = (ImageStatus.REJECTED, ImageStatus.PRE_LABELED, ImageStatus.NEW, ImageStatus.IN_PROGRESS)
+
+
+def annotation_set_json(image: Image) -> list[dict[str, Any]]:
+    """The current set as plain JSON (what revisions store and the API returns)."""
+    return [annotation_json(a) for a in Annotation.objects.filter(image=image).order_by("id")]
+
+
+def annotation_json(annotation: Annotation) -> dict[str, Any]:
+    return {
+        "id": annotation.id,
+        "category": annotation.category_id,
+        "shape": annotation.shape,
+        "source": annotation.source,
+        "score": annotation.score,
+        "bbox": annotation.bbox,
+        "area": annotation.area,
+    }
+
+
+def revisions_for_image(*, image: Image) -> QuerySet[Revision]:
+    return image.revisions.select_related("author").order_by("-version", "-id")
+
+
+def free_images(*, project: Project, now: datetime) -> QuerySet[Image]:
+    """Images an annotator could pick up now: in a work state and not leased by anyone."""
+    return project.images.filter(status__in=QUEUE_STATUSES).filter(
+        Q(lease_user__isnull=True) | Q(lease_expires_at__lte=now)
+    )
+
+
+def queue_candidates(*, project: Project, now: datetime, limit: int) -> list[int]:
+    """Ids of free images, most useful first, by the project's queue strategy.
+
+    Rejected images come back first (someone is waiting on the fix); then the strategy:
+    ``uncertainty`` and ``uncertainty+diversity`` rank by the active model's uncertainty
+    (the diversity re-ranking of a batch is in ``annotator.learning.selectors``), ``random``
+    shuffles, ``fifo`` keeps upload order.
+    """
+    free = free_images(project=project, now=now)
+    rejected = list(free.filter(status=ImageStatus.REJECTED).order_by("status_changed_at").values_list("id", flat=True)[:limit])
+    rest = free.exclude(status=ImageStatus.REJECTED)
+    strategy = project.queue_strategy
+    if strategy == Project.QueueStrategy.FIFO:
+        ordered = rest.order_by("id")
+    elif strategy == Project.QueueStrategy.RANDOM:
+        ordered = rest.order_by("?")
+    else:
+        ordered = _ranked(rest, project)
+    return rejected + list(ordered.values_list("id", flat=True)[: max(0, limit - len(rejected))])
+
+
+def _ranked(images: QuerySet[Image], project: Project) -> QuerySet[Image]:
+    from annotator.learning.selectors import rank_for_queue
+
+    return rank_for_queue(images=images, project=project)

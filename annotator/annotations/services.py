@@ -1,0 +1,222 @@
+"""Writes on an image's annotation set: save, submit, review, and the annotator's lease.
+
+Every write locks the image row, checks ``expected_version``, bumps the version and records a
+``Revision`` with the full set, all in one transaction: a stale writer gets a 409 carrying the
+current version and nothing is written.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from annotator.errors import ApplicationError, ConflictError
+from annotator.projects.models import (
+    ROLE_RANK,
+    Category,
+    Image,
+    ImageStatus,
+    InvalidTransition,
+    Project,
+    Role,
+)
+from annotator.projects.permissions import require_role
+from ml import geometry
+
+from .models import Annotation, Revision, Source
+from .selectors import annotation_set_json, queue_candidates
+
+EDITABLE_BY_ANNOTATORS = {
+    ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED,
+}
+
+
+def annotations_save(
+    *, image: Image, annotations: list[dict[str, Any]], user, expected_version: int,
+    action: str = Revision.Action.SAVE, comment: str = "",
+) -> Image:
+    """Replace the image's annotation set atomically; returns the image at its new version."""
+    cleaned = clean_annotations(image=image, annotations=annotations)
+    with transaction.atomic():
+        locked = _lock(image, expected_version)
+        role = require_role(user=user, project=locked.project, minimum=Role.ANNOTATOR) if user else Role.ADMIN
+        if locked.status not in EDITABLE_BY_ANNOTATORS and ROLE_RANK[Role(role)] < ROLE_RANK[Role.REVIEWER]:
+            raise ConflictError(
+                f"Image #{locked.pk} is {locked.status}; only reviewers can change it now",
+                code="not_editable", field="status",
+            )
+        if locked.status in (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.REJECTED):
+            locked.transition_to(ImageStatus.IN_PROGRESS)
+        _replace_set(locked, cleaned)
+        return _bump(locked, user=user, action=action, comment=comment)
+
+
+def clean_annotations(*, image: Image, annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validate categories, scores and shapes; repair shapes; raise naming the bad annotation."""
+    if not isinstance(annotations, list):
+        raise ApplicationError("annotations must be a list", field="annotations")
+    categories = {c.id: c for c in Category.objects.filter(project_id=image.project_id)}
+    cleaned = []
+    for index, item in enumerate(annotations):
+        label = f"annotations[{index}]"
+        if not isinstance(item, dict):
+            raise ApplicationError(f"{label} must be an object", field=label)
+        category = categories.get(item.get("category"))
+        if category is None:
+            raise ApplicationError(
+                f"{label}: category {item.get('category')!r} is not a category of this project",
+                field=f"{label}.category",
+            )
+        source = item.get("source", Source.MANUAL)
+        if source not in Source.values:
+            raise ApplicationError(f"{label}: unknown source {source!r}", field=f"{label}.source")
+        score = item.get("score")
+        if score is not None and (not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0):
+            raise ApplicationError(f"{label}: score must be a number between 0 and 1", field=f"{label}.score")
+        try:
+            shape = geometry.clean_shape(item.get("shape"), width=image.width, height=image.height, label=label)
+        except geometry.GeometryError as exc:
+            raise ApplicationError(str(exc), field=f"{label}.shape", code="invalid_shape") from exc
+        cleaned.append({
+            "category": category, "shape": shape, "source": source,
+            "score": None if score is None else float(score),
+            "bbox": geometry.shape_bbox(shape), "area": geometry.shape_area(shape),
+        })
+    return cleaned
+
+
+def image_submit(*, image: Image, user, expected_version: int) -> Image:
+    with transaction.atomic():
+        locked = _lock(image, expected_version)
+        require_role(user=user, project=locked.project, minimum=Role.ANNOTATOR)
+        _transition(locked, ImageStatus.SUBMITTED)
+        locked.lease_user = None
+        locked.lease_expires_at = None
+        return _bump(locked, user=user, action=Revision.Action.SUBMIT)
+
+
+def image_review(*, image: Image, user, decision: str, comment: str = "", expected_version: int | None = None) -> Image:
+    """Accept or reject a submitted image; a rejection needs a comment so the annotator knows why."""
+    if decision not in ("accept", "reject"):
+        raise ApplicationError("decision must be 'accept' or 'reject'", field="decision")
+    if decision == "reject" and not comment.strip():
+        raise ApplicationError("Say why the image is rejected", field="comment")
+    with transaction.atomic():
+        locked = _lock(image, expected_version)
+        require_role(user=user, project=locked.project, minimum=Role.REVIEWER)
+        _transition(locked, ImageStatus.ACCEPTED if decision == "accept" else ImageStatus.REJECTED)
+        action = Revision.Action.ACCEPT if decision == "accept" else Revision.Action.REJECT
+        return _bump(locked, user=user, action=action, comment=comment)
+
+
+def image_pre_label(*, image: Image, instances: list[dict[str, Any]]) -> bool:
+    """Write model pre-labels as the image's set, only if no person has touched it yet.
+
+    Returns False (and writes nothing) when the image already left the ``new`` / ``pre_labeled``
+    states, so a late prediction never overwrites human work.
+    """
+    cleaned = clean_annotations(image=image, annotations=instances)
+    with transaction.atomic():
+        locked = Image.objects.select_for_update().get(pk=image.pk)
+        if locked.status not in (ImageStatus.NEW, ImageStatus.PRE_LABELED):
+            return False
+        if locked.revisions.exclude(action=Revision.Action.PRE_LABEL).exists():
+            return False
+        locked.transition_to(ImageStatus.PRE_LABELED)
+        _replace_set(locked, cleaned)
+        _bump(locked, user=None, action=Revision.Action.PRE_LABEL)
+        return True
+
+
+# --------------------------------------------------------------------------- leases and the queue
+
+
+def image_claim_next(*, project: Project, user) -> Image | None:
+    """Lease the most useful image nobody else holds; keeps returning the caller's own open lease."""
+    require_role(user=user, project=project, minimum=Role.ANNOTATOR)
+    now = timezone.now()
+    own = (
+        project.images.filter(lease_user=user, lease_expires_at__gt=now, status__in=EDITABLE_BY_ANNOTATORS)
+        .order_by("lease_expires_at").first()
+    )
+    if own:
+        return lease_renew(image=own, user=user)
+    for candidate_id in queue_candidates(project=project, now=now, limit=50):
+        # Compare-and-set: only one concurrent claimer can flip a free lease to itself.
+        claimed = Image.objects.filter(pk=candidate_id, status__in=EDITABLE_BY_ANNOTATORS).filter(
+            Q(lease_user__isnull=True) | Q(lease_expires_at__lte=now) | Q(lease_user=user)
+        ).update(lease_user=user, lease_expires_at=now + _lease_duration())
+        if claimed:
+            return Image.objects.get(pk=candidate_id)
+    return None
+
+
+def lease_renew(*, image: Image, user) -> Image:
+    require_role(user=user, project=image.project, minimum=Role.ANNOTATOR)
+    now = timezone.now()
+    renewed = Image.objects.filter(pk=image.pk).filter(
+        Q(lease_user=user) | Q(lease_user__isnull=True) | Q(lease_expires_at__lte=now)
+    ).update(lease_user=user, lease_expires_at=now + _lease_duration())
+    if not renewed:
+        image.refresh_from_db()
+        raise ConflictError(
+            f"Image #{image.pk} is leased by {image.lease_user} until {image.lease_expires_at:%H:%M:%S} UTC",
+            code="leased", field="lease",
+        )
+    return Image.objects.get(pk=image.pk)
+
+
+def lease_release(*, image: Image, user) -> None:
+    Image.objects.filter(pk=image.pk, lease_user=user).update(lease_user=None, lease_expires_at=None)
+
+
+def _lease_duration() -> timedelta:
+    return timedelta(seconds=settings.ANNOTATOR["LEASE_SECONDS"])
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _lock(image: Image, expected_version: int | None) -> Image:
+    locked = Image.objects.select_for_update().select_related("project").get(pk=image.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise ConflictError(
+            f"Image #{locked.pk} was changed by someone else: you have version {expected_version}, "
+            f"the server has version {locked.version}",
+            code="version_conflict", field="expected_version", extra={"current_version": locked.version},
+        )
+    return locked
+
+
+def _transition(image: Image, status: str) -> None:
+    try:
+        image.transition_to(status)
+    except InvalidTransition as exc:
+        raise ConflictError(str(exc), code="invalid_transition", field="status") from exc
+
+
+def _replace_set(image: Image, cleaned: list[dict[str, Any]]) -> None:
+    image.annotations.all().delete()
+    Annotation.objects.bulk_create([Annotation(image=image, **item) for item in cleaned])
+
+
+def _bump(image: Image, *, user, action: str, comment: str = "") -> Image:
+    image.version += 1
+    image.save()
+    try:
+        with transaction.atomic():
+            Revision.objects.create(
+                image=image, version=image.version, author=user if user and user.is_authenticated else None,
+                action=action, annotations=annotation_set_json(image), comment=comment,
+            )
+    except IntegrityError as exc:  # the unique (image, version) constraint: a concurrent writer won
+        raise ConflictError(
+            f"Image #{image.pk} was changed by someone else at the same moment; reload and retry",
+            code="version_conflict", field="expected_version", extra={"current_version": image.version},
+        ) from exc
+    return image

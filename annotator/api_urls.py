@@ -1,0 +1,29 @@
+"""Every REST endpoint, one view per operation."""
+
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from annotator.annotations import apis as annotations
+from annotator.projects import apis as projects
+from annotator.web.apis import MeApi
+
+urlpatterns = [
+    path("auth/token", obtain_auth_token, name="api-token"),
+    path("me", MeApi.as_view(), name="me"),
+    path("projects", projects.ProjectListApi.as_view(), name="project-list"),
+    path("projects/<int:project_id>", projects.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/stats", projects.ProjectStatsApi.as_view(), name="project-stats"),
+    path("projects/<int:project_id>/members", projects.MembershipApi.as_view(), name="project-members"),
+    path("projects/<int:project_id>/categories", projects.CategoryListApi.as_view(), name="category-list"),
+    path("projects/<int:project_id>/images", projects.ImageListApi.as_view(), name="image-list"),
+    path("projects/<int:project_id>/queue/next", annotations.QueueNextApi.as_view(), name="queue-next"),
+    path("images/<int:image_id>", projects.ImageDetailApi.as_view(), name="image-detail"),
+    path("images/<int:image_id>/file", projects.ImageFileApi.as_view(), name="image-file"),
+    path("images/<int:image_id>/thumbnail", projects.ImageFileApi.as_view(thumbnail=True), name="image-thumbnail"),
+    path("images/<int:image_id>/annotations", annotations.AnnotationSetApi.as_view(), name="image-annotations"),
+    path("images/<int:image_id>/submit", annotations.SubmitApi.as_view(), name="image-submit"),
+    path("images/<int:image_id>/review", annotations.ReviewApi.as_view(), name="image-review"),
+    path("images/<int:image_id>/lease", annotations.LeaseApi.as_view(), name="image-lease"),
+    path("images/<int:image_id>/revisions", annotations.RevisionListApi.as_view(), name="image-revisions"),
+    path("images/<int:image_id>/prediction", annotations.PredictionApi.as_view(), name="image-prediction"),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DatasetsConfig(AppConfig):
+    name = "annotator.datasets"
+    verbose_name = "COCO import and export"

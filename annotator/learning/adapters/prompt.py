@@ -1,0 +1,54 @@
+"""The prompt engine (SAM or the offline engine) and its durable embedding store.
+
+Embeddings are float16 files keyed by image sha256 + engine id, so a re-uploaded image in
+another project reuses them and a new engine (or new weights) recomputes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+
+_lock = threading.Lock()
+
+
+def engine_settings(project_engine: str = "default") -> tuple[str, str, str]:
+    conf = settings.ANNOTATOR
+    name = project_engine if project_engine != "default" else conf["PROMPT_ENGINE"]
+    return name, conf["SAM_CHECKPOINT"], conf["SAM_MODEL_TYPE"]
+
+
+@lru_cache(maxsize=4)
+def get_engine(name: str, checkpoint: str, model_type: str):
+    from ml.prompt import build_engine
+
+    return build_engine(name, checkpoint=checkpoint or None, model_type=model_type)
+
+
+def engine_for(project_engine: str = "default"):
+    return get_engine(*engine_settings(project_engine))
+
+
+def embedding_path(*, sha256: str, engine_id: str) -> Path:
+    engine_key = hashlib.sha256(engine_id.encode()).hexdigest()[:16]
+    return Path(settings.ANNOTATOR["EMBEDDING_ROOT"]) / engine_key / sha256[:2] / f"{sha256}.emb"
+
+
+def store_embedding(path: Path, data: bytes) -> None:
+    """Write atomically (temp file + rename) so a killed worker never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def compute(engine, rgb) -> bytes:
+    with _lock:
+        return engine.embed(rgb).to_bytes()

@@ -1,0 +1,92 @@
+"""Model versions (a tree: base → project fine-tunes), their predictions, training runs, embeddings."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from annotator.jobs.models import Job
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready (not promoted)"
+        FAILED = "failed", "Failed"
+        PROMOTED = "promoted", "Promoted"
+        ARCHIVED = "archived", "Archived"
+
+    project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions",
+        help_text="empty for universal base versions",
+    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    name = models.CharField(max_length=100)
+    checkpoint = models.CharField(max_length=500, help_text="path of the state_dict checkpoint")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    metrics = models.JSONField(default=dict, blank=True, help_text="mask_ap etc. on the project's val split")
+    training_images = models.JSONField(default=list, blank=True, help_text="ids of images trained on")
+    data_summary = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prediction(models.Model):
+    """What a model version proposed for an image; kept so reviewers can compare with the final set."""
+
+    image = models.ForeignKey("projects.Image", on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    instances = models.JSONField(help_text="[{category (id), shape, score}]")
+    uncertainty = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_version"], name="one_prediction_per_model")
+        ]
+
+
+class TrainingRun(Job):
+    project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="training_runs"
+    )
+    base_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    result_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger = models.CharField(max_length=16, default="manual", help_text="manual | schedule | rebase")
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+
+    class Meta(Job.Meta):
+        pass
+
+
+class Embedding(models.Model):
+    """A prompt-engine embedding stored on disk (float16), keyed by image content + engine."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    image = models.ForeignKey("projects.Image", on_delete=models.CASCADE, related_name="embeddings")
+    engine_id = models.CharField(max_length=200)
+    path = models.CharField(max_length=500, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    message = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "engine_id"], name="one_embedding_per_engine")]

@@ -1,0 +1,48 @@
+"""Celery tasks of the learning loop: thin, idempotent wrappers around services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from annotator.projects.models import Image
+
+from . import services
+
+log = logging.getLogger(__name__)
+TRANSIENT = (OSError, ConnectionError, TimeoutError)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def compute_embedding(self, image_id: int, batch_job_id: int | None = None) -> None:
+    image = Image.objects.select_related("project").filter(pk=image_id).first()
+    if image is None:  # deleted since; nothing to do
+        services.batch_job_step(job_id=batch_job_id)
+        return
+    try:
+        services.embedding_ensure(image=image)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        log.exception("embedding of image %s failed", image_id)
+        services.batch_job_step(job_id=batch_job_id, failed=f"image #{image_id}: {exc}")
+        return
+    services.batch_job_step(job_id=batch_job_id)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def pre_label_image(self, image_id: int, batch_job_id: int | None = None) -> None:
+    image = Image.objects.select_related("project").filter(pk=image_id).first()
+    if image is None:
+        services.batch_job_step(job_id=batch_job_id)
+        return
+    try:
+        services.image_predict(image=image)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        log.exception("pre-label of image %s failed", image_id)
+        services.batch_job_step(job_id=batch_job_id, failed=f"image #{image_id}: {exc}")
+        return
+    services.batch_job_step(job_id=batch_job_id)

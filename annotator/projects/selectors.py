@@ -1,0 +1,59 @@
+"""Reads on projects and images: what a user may see, lists, the dashboard's figures."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet, Sum
+
+from annotator.jobs.models import BatchJob
+
+from .models import Image, ImageStatus, Project
+
+
+def projects_for_user(*, user) -> QuerySet[Project]:
+    projects = Project.objects.prefetch_related("categories")
+    if user.is_staff:
+        return projects.all()
+    return projects.filter(memberships__user=user).distinct()
+
+
+def image_list(*, project: Project, status: str | None = None, split: str | None = None) -> QuerySet[Image]:
+    images = project.images.select_related("lease_user").order_by("id")
+    if status:
+        images = images.filter(status=status)
+    if split:
+        images = images.filter(split=split)
+    return images
+
+
+def project_stats(*, project: Project) -> dict:
+    """Counts by status, progress of background work, and the active model (the dashboard)."""
+    from annotator.datasets.models import ExportJob
+    from annotator.learning.adapters.prompt import engine_settings
+    from annotator.learning.models import TrainingRun
+    from annotator.learning.services import active_model_for
+
+    counts = {s: 0 for s in ImageStatus.values}
+    for row in project.images.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    jobs = {}
+    for kind in (BatchJob.Kind.EMBEDDING, BatchJob.Kind.PRE_LABEL):
+        sums = project.batch_jobs.filter(kind=kind).aggregate(done=Sum("done"), total=Sum("total"))
+        done, total = sums["done"] or 0, sums["total"] or 0
+        jobs["embedding" if kind == BatchJob.Kind.EMBEDDING else "prelabel"] = {"done": min(done, total), "total": total}
+    run = TrainingRun.objects.filter(project=project).order_by("-created_at").first()
+    jobs["training"] = None if run is None else {
+        "id": run.id, "status": run.status, "progress": run.progress, "message": run.message,
+        "epoch": run.epoch, "epochs": run.epochs, "loss": run.loss, "eta_seconds": run.eta_seconds,
+    }
+    export = ExportJob.objects.filter(project=project).order_by("-created_at").first()
+    jobs["export"] = None if export is None else {
+        "id": export.id, "status": export.status, "progress": export.progress,
+        "download_url": f"/api/v1/exports/{export.id}/download" if export.file else None,
+    }
+    model = active_model_for(project)
+    return {
+        "counts": counts,
+        "jobs": jobs,
+        "active_model": None if model is None else {"id": model.id, "name": model.name, "metrics": model.metrics},
+        "prompt_engine": engine_settings(project.prompt_engine)[0],
+    }

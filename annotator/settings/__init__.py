@@ -1,0 +1,1 @@
+"""Settings modules: ``base`` (shared), ``dev`` (demo defaults), ``test``, ``production``."""

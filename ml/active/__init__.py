@@ -1,0 +1,1 @@
+"""Active learning: which images are most useful to label next."""

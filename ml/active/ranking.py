@@ -1,0 +1,41 @@
+"""Order a pool of images by usefulness: uncertainty mixed with diversity.
+
+Pure uncertainty sampling picks near-duplicates (ten shots of the same pile). The ranking
+here is a weighted k-center greedy: each next pick maximises
+
+    uncertainty_i ** alpha * min_distance(features_i, already picked) ** (1 - alpha)
+
+so an image is chosen when it is both uncertain and far (in feature space) from what is
+already in the batch. ``alpha = 1`` is plain uncertainty order; ``alpha = 0`` is plain
+k-center greedy (core-set).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = 0.5, limit: int | None = None) -> list[int]:
+    """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here."""
+    n = len(uncertainty)
+    if n == 0:
+        return []
+    limit = n if limit is None else min(limit, n)
+    u = np.asarray(uncertainty, dtype=np.float64)
+    u = (u - u.min()) / (u.max() - u.min()) if u.max() > u.min() else np.ones(n)
+    u = np.clip(u, 1e-3, None)
+    f = np.asarray(features, dtype=np.float64)
+    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    order = [int(np.argmax(u))]
+    min_dist = np.linalg.norm(f - f[order[0]], axis=1)
+    picked = np.zeros(n, dtype=bool)
+    picked[order[0]] = True
+    while len(order) < limit:
+        d = min_dist / min_dist.max() if min_dist.max() > 0 else np.ones(n)
+        gain = u**alpha * np.clip(d, 1e-3, None) ** (1 - alpha)
+        gain[picked] = -np.inf
+        nxt = int(np.argmax(gain))
+        order.append(nxt)
+        picked[nxt] = True
+        min_dist = np.minimum(min_dist, np.linalg.norm(f - f[nxt], axis=1))
+    return order
