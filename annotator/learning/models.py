@@ -51,6 +51,9 @@ class Prediction(models.Model):
             models.UniqueConstraint(fields=["image", "model_version"], name="one_prediction_per_model")
         ]
 
+    def __str__(self) -> str:
+        return f"prediction for image #{self.image_id} by {self.model_version}"
+
 
 class TrainingRun(Job):
     project = models.ForeignKey(
@@ -90,3 +93,6 @@ class Embedding(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["image", "engine_id"], name="one_embedding_per_engine")]
+
+    def __str__(self) -> str:
+        return f"embedding of image #{self.image_id} ({self.engine_id}, {self.status})"

@@ -1,0 +1,49 @@
+# Two commands matter: `make demo` and `make test`. Everything else is a step they use.
+SHELL := /bin/bash
+PYTHON ?= python3
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+VENV ?= $(HOME)/.cache/annotator-venvs/$(REQ_HASH)
+PY := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: demo test venv frontend migrate lint bench soak clean e2e-deps
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed  ## the virtualenv, cached outside the clone, keyed by the requirements hash
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+frontend: frontend/node_modules/.installed  ## build the browser UI into frontend/dist
+	cd frontend && npm run build
+
+migrate: venv
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+
+demo: venv frontend migrate  ## run the demo: web + worker + beat on SQLite and a filesystem broker
+	$(PY) manage.py demo
+
+test: venv frontend  ## the whole suite: Python (SQLite, or Postgres/Redis via env), frontend units, browser e2e
+	mkdir -p var
+	cd frontend && npx vitest run
+	$(PY) -m pytest tests --ignore=tests/bench
+
+lint: venv
+	$(VENV)/bin/ruff check annotator ml tests
+	$(VENV)/bin/mypy
+
+bench: venv frontend migrate  ## every benchmark; prints a table and writes var/bench.json
+	$(PY) -m tests.bench.run
+
+soak: venv  ## 20 simulated annotators for 10 minutes on PostgreSQL + Redis
+	$(PY) -m tests.bench.soak
+
+clean:
+	rm -rf var frontend/dist
