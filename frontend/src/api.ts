@@ -1,0 +1,256 @@
+// Every network call the UI makes, with typed answers. Session cookie auth; unsafe
+// methods carry the CSRF token from the `csrftoken` cookie.
+
+import type {
+  AnnotationInput,
+  AnnotationSet,
+  ExportJob,
+  ImageRecord,
+  ImageStatus,
+  Me,
+  Page,
+  Prediction,
+  Project,
+  ProjectStats,
+  ProjectSummary,
+  Revision,
+  SegmentRequest,
+  SegmentResult,
+  TrainingRun,
+  UploadResult,
+} from "./types";
+
+export const API_ROOT = "/api/v1";
+
+/** A 4xx/5xx answer, carrying the `{"error": {...}}` body when the server sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field: string | null = null,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  get isConflict(): boolean {
+    return this.status === 409;
+  }
+
+  get isNotFound(): boolean {
+    return this.status === 404;
+  }
+}
+
+export function csrfToken(cookie: string = typeof document === "undefined" ? "" : document.cookie): string {
+  for (const part of cookie.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === "csrftoken") return decodeURIComponent(v.join("="));
+  }
+  return "";
+}
+
+export async function errorFrom(res: Response): Promise<ApiError> {
+  let body: unknown = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON (e.g. a proxy's HTML page): fall back to the status text.
+  }
+  const err = (body as { error?: Record<string, unknown> } | null)?.error;
+  if (err && typeof err === "object") {
+    const { code, message, field, ...extra } = err;
+    return new ApiError(res.status, String(code ?? "error"), String(message ?? res.statusText), (field as string) ?? null, extra);
+  }
+  const detail = (body as { detail?: string } | null)?.detail;
+  return new ApiError(res.status, `http_${res.status}`, detail ?? (res.statusText || `HTTP ${res.status}`));
+}
+
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface Transport {
+  fetch: typeof fetch;
+  /** Called on 401/403 for an anonymous session; the default sends the browser to the login page. */
+  onUnauthenticated: () => void;
+}
+
+const defaultTransport: Transport = {
+  fetch: (...args) => fetch(...args),
+  onUnauthenticated: () => {
+    const next = encodeURIComponent(location.pathname + location.hash);
+    location.href = `/accounts/login/?next=${next}`;
+  },
+};
+
+export class ApiClient {
+  constructor(private transport: Transport = defaultTransport) {}
+
+  private async raw(method: Method, path: string, body?: unknown, init: RequestInit = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+    const res = await this.transport.fetch(`${API_ROOT}${path}`, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+      ...init,
+    });
+    if (!res.ok) {
+      const err = await errorFrom(res);
+      // DRF answers an anonymous session with 403 not_authenticated (401 with other auth classes).
+      if (res.status === 401 || err.code === "not_authenticated") this.transport.onUnauthenticated();
+      throw err;
+    }
+    return res;
+  }
+
+  private async json<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    const res = await this.raw(method, path, body);
+    return (await res.json()) as T;
+  }
+
+  me(): Promise<Me> {
+    return this.json("GET", "/me");
+  }
+
+  // --- projects ---
+  listProjects(): Promise<ProjectSummary[]> {
+    return this.json("GET", "/projects");
+  }
+
+  createProject(name: string): Promise<ProjectSummary> {
+    return this.json("POST", "/projects", { name });
+  }
+
+  project(id: number): Promise<Project> {
+    return this.json("GET", `/projects/${id}`);
+  }
+
+  stats(projectId: number): Promise<ProjectStats> {
+    return this.json("GET", `/projects/${projectId}/stats`);
+  }
+
+  listImages(projectId: number, filter: { status?: ImageStatus; split?: string; page?: number } = {}): Promise<Page<ImageRecord>> {
+    const q = new URLSearchParams();
+    if (filter.status) q.set("status", filter.status);
+    if (filter.split) q.set("split", filter.split);
+    if (filter.page) q.set("page", String(filter.page));
+    const qs = q.toString();
+    return this.json("GET", `/projects/${projectId}/images${qs ? `?${qs}` : ""}`);
+  }
+
+  /** Multipart upload (field `files`, images or .zip) with progress in [0, 1]. */
+  upload(projectId: number, files: File[], onProgress: (fraction: number) => void): Promise<UploadResult> {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      for (const f of files) form.append("files", f, f.name);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", `${API_ROOT}/projects/${projectId}/images`);
+      xhr.setRequestHeader("X-CSRFToken", csrfToken());
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) onProgress(e.loaded / e.total);
+      };
+      xhr.onerror = () => reject(new ApiError(0, "network", "Upload failed: network error"));
+      xhr.onload = () => {
+        const res = new Response(xhr.responseText, { status: xhr.status, headers: { "Content-Type": "application/json" } });
+        if (xhr.status >= 200 && xhr.status < 300) {
+          onProgress(1);
+          res.json().then((d) => resolve(d as UploadResult), reject);
+        } else {
+          errorFrom(res).then(reject, reject);
+        }
+      };
+      xhr.send(form);
+    });
+  }
+
+  // --- queue and leases ---
+  /** Claim the next image of the queue; null when nothing is left. */
+  async queueNext(projectId: number): Promise<ImageRecord | null> {
+    const res = await this.raw("POST", `/projects/${projectId}/queue/next`);
+    if (res.status === 204) return null;
+    return (await res.json()) as ImageRecord;
+  }
+
+  renewLease(imageId: number): Promise<ImageRecord> {
+    return this.json("POST", `/images/${imageId}/lease`);
+  }
+
+  /** Release the lease; keepalive so it still goes out while the page unloads. */
+  async releaseLease(imageId: number): Promise<void> {
+    await this.transport.fetch(`${API_ROOT}/images/${imageId}/lease`, {
+      method: "DELETE",
+      headers: { "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+      keepalive: true,
+    });
+  }
+
+  // --- images and annotations ---
+  image(id: number): Promise<ImageRecord> {
+    return this.json("GET", `/images/${id}`);
+  }
+
+  annotations(imageId: number): Promise<AnnotationSet> {
+    return this.json("GET", `/images/${imageId}/annotations`);
+  }
+
+  /** Replace the image's set; a 409 ApiError carries `extra.current_version`. */
+  saveAnnotations(imageId: number, expectedVersion: number, annotations: AnnotationInput[], keepalive = false): Promise<AnnotationSet> {
+    if (keepalive) {
+      return this.raw("PUT", `/images/${imageId}/annotations`, { expected_version: expectedVersion, annotations }, { keepalive: true }).then(
+        (r) => r.json() as Promise<AnnotationSet>,
+      );
+    }
+    return this.json("PUT", `/images/${imageId}/annotations`, { expected_version: expectedVersion, annotations });
+  }
+
+  submit(imageId: number, expectedVersion: number): Promise<ImageRecord> {
+    return this.json("POST", `/images/${imageId}/submit`, { expected_version: expectedVersion });
+  }
+
+  review(imageId: number, decision: "accept" | "reject", comment: string): Promise<ImageRecord> {
+    return this.json("POST", `/images/${imageId}/review`, { decision, comment });
+  }
+
+  /** The model prediction the image was pre-labelled from; null when there is none. */
+  async prediction(imageId: number): Promise<Prediction | null> {
+    try {
+      return await this.json<Prediction>("GET", `/images/${imageId}/prediction`);
+    } catch (e) {
+      if (e instanceof ApiError && e.isNotFound) return null;
+      throw e;
+    }
+  }
+
+  revisions(imageId: number): Promise<Revision[]> {
+    return this.json("GET", `/images/${imageId}/revisions`);
+  }
+
+  /** Prompt segmentation; `embedding` means poll again shortly. */
+  async segment(imageId: number, req: SegmentRequest): Promise<SegmentResult> {
+    const res = await this.raw("POST", `/images/${imageId}/segment`, req);
+    const body = await res.json();
+    if (res.status === 202) return { status: "embedding", progress: Number(body.progress ?? 0) };
+    return { status: "done", ...body };
+  }
+
+  // --- exports and training ---
+  startExport(projectId: number, format = "coco"): Promise<ExportJob> {
+    return this.json("POST", `/projects/${projectId}/exports`, { format });
+  }
+
+  exportJob(id: number): Promise<ExportJob> {
+    return this.json("GET", `/exports/${id}`);
+  }
+
+  startTraining(projectId: number): Promise<TrainingRun> {
+    return this.json("POST", `/projects/${projectId}/training-runs`, {});
+  }
+}
+
+export const api = new ApiClient();

@@ -1,0 +1,46 @@
+// Hash routes: #/projects, #/projects/<id>, #/projects/<id>/annotate, #/images/<id>/annotate,
+// #/projects/<id>/review, #/images/<id>/review.
+
+export type Route =
+  | { name: "projects" }
+  | { name: "dashboard"; projectId: number }
+  | { name: "annotateNext"; projectId: number }
+  | { name: "annotate"; imageId: number }
+  | { name: "reviewNext"; projectId: number }
+  | { name: "review"; imageId: number }
+  | { name: "notFound"; hash: string };
+
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, "").replace(/\/+$/, "") || "/projects";
+  let m: RegExpExecArray | null;
+  if (path === "/projects" || path === "/") return { name: "projects" };
+  if ((m = /^\/projects\/(\d+)$/.exec(path))) return { name: "dashboard", projectId: Number(m[1]) };
+  if ((m = /^\/projects\/(\d+)\/annotate$/.exec(path))) return { name: "annotateNext", projectId: Number(m[1]) };
+  if ((m = /^\/projects\/(\d+)\/review$/.exec(path))) return { name: "reviewNext", projectId: Number(m[1]) };
+  if ((m = /^\/images\/(\d+)\/annotate$/.exec(path))) return { name: "annotate", imageId: Number(m[1]) };
+  if ((m = /^\/images\/(\d+)\/review$/.exec(path))) return { name: "review", imageId: Number(m[1]) };
+  return { name: "notFound", hash };
+}
+
+export function href(route: Route): string {
+  switch (route.name) {
+    case "projects":
+      return "#/projects";
+    case "dashboard":
+      return `#/projects/${route.projectId}`;
+    case "annotateNext":
+      return `#/projects/${route.projectId}/annotate`;
+    case "reviewNext":
+      return `#/projects/${route.projectId}/review`;
+    case "annotate":
+      return `#/images/${route.imageId}/annotate`;
+    case "review":
+      return `#/images/${route.imageId}/review`;
+    case "notFound":
+      return route.hash;
+  }
+}
+
+export function go(route: Route): void {
+  location.hash = href(route);
+}

@@ -1,0 +1,212 @@
+// Project dashboard: counts, job progress, active model, upload, export, retrain.
+
+import { ApiError, api } from "../api";
+import { clear, errorMessage, h } from "../dom";
+import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
+import type { Cleanup, ViewContext } from "../main";
+import type { ExportJob, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
+import { STATUS_LABELS } from "./labels";
+
+const POLL_MS = 2000;
+
+function bar(label: string, fraction: number | null, detail: string, testid: string): HTMLElement {
+  const pct = fraction === null ? 0 : Math.round(Math.max(0, Math.min(1, fraction)) * 100);
+  return h(
+    "div",
+    { class: "job", "data-testid": testid },
+    h("div", { class: "job-label" }, h("span", {}, label), h("span", { class: "muted" }, detail)),
+    h("progress", { max: 100, value: pct, "aria-label": label }),
+  );
+}
+
+function jobFraction(j: JobProgress): number | null {
+  return j.total > 0 ? j.done / j.total : null;
+}
+
+export async function mountDashboard({ root }: ViewContext, projectId: number): Promise<Cleanup> {
+  const project: Project = await api.project(projectId);
+  const isAdmin = project.role === "admin";
+  const canReview = project.role === "admin" || project.role === "reviewer";
+
+  const countsEl = h("div", { class: "counts big", "data-testid": "counts" });
+  const jobsEl = h("div", { class: "jobs" });
+  const modelEl = h("div", { class: "model", "data-testid": "active-model" });
+  const exportEl = h("div", { class: "export", "data-testid": "export-status" });
+  const trainEl = h("div", { class: "train", "data-testid": "train-status" });
+  const uploadBar = h("progress", { max: 100, value: 0, hidden: true, "data-testid": "upload-progress", "aria-label": "Upload progress" });
+  const uploadMsg = h("div", { class: "upload-msg", "data-testid": "upload-result", role: "status" });
+  const fileInput = h("input", { type: "file", multiple: true, accept: "image/*,.zip", "data-testid": "upload-input", "aria-label": "Images or a .zip to upload" });
+  const imagesEl = h("div", { class: "images" });
+
+  let exportJob: ExportJob | null = null;
+  let disposed = false;
+
+  const upload = async () => {
+    const files = [...(fileInput.files ?? [])];
+    if (!files.length) {
+      fileInput.click();
+      return;
+    }
+    uploadBar.hidden = false;
+    uploadBar.value = 0;
+    uploadMsg.textContent = `Uploading ${files.length} file(s)…`;
+    try {
+      const res = await api.upload(projectId, files, (f) => (uploadBar.value = Math.round(f * 100)));
+      const parts = [`${res.created.length} uploaded`];
+      if (res.duplicates.length) parts.push(`${res.duplicates.length} duplicate(s) skipped`);
+      if (res.rejected.length) parts.push(`${res.rejected.length} rejected: ${res.rejected.map((r) => `${r.file} (${r.reason})`).join(", ")}`);
+      uploadMsg.textContent = parts.join(" · ");
+      fileInput.value = "";
+      void refresh();
+    } catch (e) {
+      uploadMsg.textContent = `Upload failed: ${errorMessage(e)}`;
+    }
+  };
+  fileInput.addEventListener("change", () => void upload());
+
+  const startExport = async () => {
+    exportEl.textContent = "Starting export…";
+    try {
+      exportJob = await api.startExport(projectId);
+      renderExport();
+    } catch (e) {
+      exportEl.textContent = e instanceof ApiError && e.isNotFound ? "Export is not available on this server yet." : `Export failed: ${errorMessage(e)}`;
+    }
+  };
+
+  const startTraining = async () => {
+    trainEl.textContent = "Starting training…";
+    try {
+      const run = await api.startTraining(projectId);
+      trainEl.textContent = `Training run ${run.id}: ${run.status}`;
+      void refresh();
+    } catch (e) {
+      trainEl.textContent = e instanceof ApiError && e.isNotFound ? "Retraining is not available on this server yet." : `Retrain failed: ${errorMessage(e)}`;
+    }
+  };
+
+  function renderExport(): void {
+    clear(exportEl);
+    if (!exportJob) return;
+    const done = exportJob.status === "done" || exportJob.status === "succeeded" || !!exportJob.download_url;
+    exportEl.append(bar(`Export ${exportJob.id}`, exportJob.progress > 1 ? exportJob.progress / 100 : exportJob.progress, exportJob.status, "export-job"));
+    if (done && exportJob.download_url) {
+      exportEl.append(h("a", { href: exportJob.download_url, "data-testid": "export-download", download: "" }, "Download COCO export"));
+    }
+  }
+
+  function renderStats(stats: ProjectStats): void {
+    clear(countsEl);
+    for (const s of Object.keys(STATUS_LABELS) as ImageStatus[]) {
+      countsEl.append(h("div", { class: `count status-${s}`, "data-status": s }, h("b", {}, String(stats.counts?.[s] ?? 0)), h("span", {}, STATUS_LABELS[s])));
+    }
+    clear(jobsEl);
+    const { embedding, prelabel, training, export: exp } = stats.jobs ?? ({} as ProjectStats["jobs"]);
+    if (embedding) jobsEl.append(bar("Embeddings", jobFraction(embedding), `${embedding.done} / ${embedding.total}`, "job-embedding"));
+    if (prelabel) jobsEl.append(bar("Pre-labels", jobFraction(prelabel), `${prelabel.done} / ${prelabel.total}`, "job-prelabel"));
+    if (training) {
+      jobsEl.append(bar("Training", training.progress > 1 ? training.progress / 100 : training.progress, `${training.status} ${training.message ?? ""}`, "job-training"));
+    }
+    if (exp && (!exportJob || exp.id >= exportJob.id)) {
+      exportJob = exp;
+      renderExport();
+    }
+    clear(modelEl);
+    modelEl.append(h("h3", {}, "Active model"));
+    if (stats.active_model) {
+      const m = stats.active_model;
+      modelEl.append(
+        h("div", {}, h("strong", {}, m.name)),
+        h("table", { class: "metrics" }, Object.entries(m.metrics ?? {}).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v === null ? "–" : Number(v).toFixed(3))))),
+      );
+    } else {
+      modelEl.append(h("p", { class: "muted" }, "No model yet."));
+    }
+    modelEl.append(h("p", { class: "muted" }, `Prompt engine: ${stats.prompt_engine ?? "unknown"}`));
+  }
+
+  async function renderImages(): Promise<void> {
+    const page = await api.listImages(projectId);
+    clear(imagesEl);
+    imagesEl.append(
+      h("h3", {}, `Images (${page.count})`),
+      h(
+        "table",
+        { class: "image-table" },
+        h("tr", {}, h("th", {}, "Name"), h("th", {}, "Status"), h("th", {}, "Split"), h("th", {}, "Uncertainty"), h("th", {}, "")),
+        page.results.map((img) =>
+          h(
+            "tr",
+            { "data-image-id": img.id },
+            h("td", {}, img.name),
+            h("td", {}, STATUS_LABELS[img.status] ?? img.status),
+            h("td", {}, img.split ?? ""),
+            h("td", {}, img.uncertainty === null || img.uncertainty === undefined ? "" : img.uncertainty.toFixed(3)),
+            h(
+              "td",
+              {},
+              h("a", { href: `#/images/${img.id}/annotate` }, "Annotate"),
+              canReview && img.status === "submitted" ? [" · ", h("a", { href: `#/images/${img.id}/review` }, "Review")] : null,
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      renderStats(await api.stats(projectId));
+      if (exportJob && !exportJob.download_url && exportJob.status !== "failed") {
+        exportJob = await api.exportJob(exportJob.id);
+        renderExport();
+      }
+      await renderImages();
+    } catch (e) {
+      if (!disposed) console.warn("dashboard refresh failed", e);
+    }
+  }
+
+  root.append(
+    h("div", { class: "crumbs" }, h("a", { href: "#/projects" }, "Projects"), " / ", project.name),
+    h("h1", {}, project.name, " ", h("span", { class: "badge" }, project.role)),
+    h(
+      "div",
+      { class: "actions" },
+      h("a", { class: "button primary", href: `#/projects/${projectId}/annotate`, "data-testid": "start-annotating" }, "Start annotating (A)"),
+      canReview ? h("a", { class: "button", href: `#/projects/${projectId}/review`, "data-testid": "start-review" }, "Review submitted (R)") : null,
+      h("button", { type: "button", onclick: () => void startExport(), "data-testid": "export-button" }, "Export COCO (E)"),
+      isAdmin ? h("button", { type: "button", onclick: () => void startTraining(), "data-testid": "retrain-button" }, "Retrain model (T)") : null,
+    ),
+    countsEl,
+    h(
+      "div",
+      { class: "grid2" },
+      h("section", { class: "card" }, h("h3", {}, "Jobs"), jobsEl, exportEl, trainEl),
+      h("section", { class: "card" }, modelEl),
+    ),
+    h("section", { class: "card upload" }, h("h3", {}, "Upload images (U)"), fileInput, uploadBar, uploadMsg),
+    h("section", { class: "card" }, h("h3", {}, "Categories"), h("ul", { class: "categories" }, project.categories.map((c, i) =>
+      h("li", {}, h("span", { class: "swatch", style: `background:${c.color}` }), `${i + 1}. ${c.name}`),
+    ))),
+    imagesEl,
+  );
+
+  await refresh();
+  const timer = setInterval(() => void refresh(), POLL_MS);
+  const table = (): Shortcut[] => [
+    { keys: "a", label: "Start annotating", run: () => (location.hash = `#/projects/${projectId}/annotate`) },
+    ...(canReview ? [{ keys: "r", label: "Review submitted images", run: () => (location.hash = `#/projects/${projectId}/review`) }] : []),
+    { keys: "u", label: "Upload images", run: () => fileInput.click() },
+    { keys: "e", label: "Export COCO", run: () => void startExport() },
+    ...(isAdmin ? [{ keys: "t", label: "Retrain the model", run: () => void startTraining() }] : []),
+    { keys: "g", label: "Go to the project list", run: () => (location.hash = "#/projects") },
+    { keys: "?", label: "Show / hide this help", run: () => toggleHelp("Dashboard", table()) },
+  ];
+  const unbind = bindShortcuts(table);
+  return () => {
+    disposed = true;
+    clearInterval(timer);
+    unbind();
+  };
+}
