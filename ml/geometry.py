@@ -288,8 +288,13 @@ def clean_shape(raw: Any, *, width: int, height: int, label: str = "shape") -> S
         for ri, ring in enumerate(poly):
             rings.append(_parse_ring(ring, f"{label}: polygon {pi} ring {ri}"))
         polys.append(ShapelyPolygon(rings[0], rings[1:]))
-    geom = make_valid(MultiPolygon(polys) if len(polys) > 1 else polys[0])
-    geom = geom.intersection(box(0, 0, width, height))
+    geom = MultiPolygon(polys) if len(polys) > 1 else polys[0]
+    bounds = box(0, 0, width, height)
+    if geom.is_valid and bounds.covers(geom) and geom.area > 0:
+        # Nothing to repair: keep the person's vertices and their order exactly.
+        return [[_ring_coords(ring) for ring in poly] for poly in raw]
+    geom = make_valid(geom)
+    geom = geom.intersection(bounds)
     parts = _polygons_of(geom)
     if not parts:
         raise GeometryError(f"{label}: has no area inside the {width}x{height} image")

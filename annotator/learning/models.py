@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from annotator.jobs.models import Job
+from annotator.jobs.models import Job, JobStatus
+from annotator.projects.models import Project
+
+ACTIVE_RUN_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
 class ModelVersion(models.Model):
@@ -68,10 +71,29 @@ class TrainingRun(Job):
     epochs = models.PositiveIntegerField(default=0)
     loss = models.FloatField(null=True, blank=True)
     eta_seconds = models.FloatField(null=True, blank=True)
-    report = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="data summary, val metrics, promotion decision")
 
     class Meta(Job.Meta):
-        pass
+        constraints = [
+            # The per-project training lock lives in the database, not in a worker's memory:
+            # it survives worker restarts and holds across any number of web/worker processes.
+            models.UniqueConstraint(
+                fields=["project"], condition=models.Q(status__in=ACTIVE_RUN_STATUSES),
+                name="one_active_training_run_per_project",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"training run #{self.pk} ({self.status})"
+
+
+class ProjectTraining(Project):
+    """Projects as seen from the training side of the admin (the 'start a run' action lives here)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "project training"
+        verbose_name_plural = "project training"
 
 
 class Embedding(models.Model):

@@ -124,10 +124,11 @@ class Image(models.Model):
     Status = ImageStatus
 
     # status -> statuses it may move to. Rejected images go back to work; accepted ones can be
-    # reopened by a reviewer. Saving annotations moves new/pre_labeled/rejected to in_progress.
+    # reopened by a reviewer. Saving annotations moves new/pre_labeled/rejected to in_progress;
+    # an image can be submitted untouched (nothing to label, or pre-labels accepted as they are).
     TRANSITIONS: dict[str, set[str]] = {
-        ImageStatus.NEW: {ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS},
-        ImageStatus.PRE_LABELED: {ImageStatus.IN_PROGRESS, ImageStatus.PRE_LABELED},
+        ImageStatus.NEW: {ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.SUBMITTED},
+        ImageStatus.PRE_LABELED: {ImageStatus.IN_PROGRESS, ImageStatus.PRE_LABELED, ImageStatus.SUBMITTED},
         ImageStatus.IN_PROGRESS: {ImageStatus.SUBMITTED},
         ImageStatus.SUBMITTED: {ImageStatus.ACCEPTED, ImageStatus.REJECTED, ImageStatus.IN_PROGRESS},
         ImageStatus.REJECTED: {ImageStatus.IN_PROGRESS},

@@ -1,0 +1,154 @@
+"""Uploads through the API: images and zips, duplicates, and every kind of refusal, named."""
+
+import io
+import stat
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
+
+from annotator.projects.models import Image
+from tests.factories import image_bytes, zip_bytes
+
+
+def upload(client, project, *files):
+    return client.post(f"/api/v1/projects/{project.id}/images",
+                       {"files": [SimpleUploadedFile(name, data) for name, data in files]}, format="multipart")
+
+
+@pytest.mark.django_db
+def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(project, client_for):
+    client = client_for("annotator")
+    members = {f"scene_{i:02d}.jpg": image_bytes(seed=i) for i in range(17)}
+    members["broken_truncated.jpg"] = image_bytes(seed=100)[:300]
+    members["broken_not_image.png"] = b"this is plain text, not a PNG"
+    members["scene_dup.jpg"] = members["scene_03.jpg"]
+    assert len(members) == 20
+
+    response = upload(client, project, ("batch.zip", zip_bytes(members)))
+
+    assert response.status_code == 201, response.json()
+    report = response.json()
+    assert len(report["created"]) == 17
+    assert {r["file"] for r in report["rejected"]} == {"batch.zip/broken_truncated.jpg", "batch.zip/broken_not_image.png"}
+    assert {r["code"] for r in report["rejected"]} == {"corrupt_image", "not_an_image"}
+    assert report["duplicates"] == [{"file": "batch.zip/scene_dup.jpg", "existing_id": report["created"][3]["id"]}]
+
+    listing = client.get(f"/api/v1/projects/{project.id}/images").json()
+    assert listing["count"] == 17
+    assert {img["name"] for img in listing["results"]} == {f"batch.zip/scene_{i:02d}.jpg" for i in range(17)}
+    first = listing["results"][0]
+    assert first["status"] == "new" and first["version"] == 0 and first["width"] == 64 and first["height"] == 48
+    thumb = client.get(first["thumbnail_url"])
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+
+
+@pytest.mark.django_db
+def test_reupload_of_the_same_bytes_is_reported_not_stored_twice(project, client_for):
+    client = client_for("annotator")
+    first = upload(client, project, ("a.jpg", image_bytes(seed=1)))
+    again = upload(client, project, ("a-copy.jpg", image_bytes(seed=1)))
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json()["duplicates"] == [{"file": "a-copy.jpg", "existing_id": first.json()["created"][0]["id"]}]
+    assert Image.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_exif_orientation_is_applied(project, client_for):
+    # Orientation 6 = rotate 90° clockwise to display: a 64x48 file becomes a 48x64 image.
+    response = upload(client_for("annotator"), project, ("phone.jpg", image_bytes(64, 48, exif_orientation=6)))
+    image = Image.objects.get(pk=response.json()["created"][0]["id"])
+    assert (image.width, image.height) == (48, 64)
+    with image.file.open("rb") as fh, PILImage.open(fh) as stored:
+        assert stored.size == (48, 64)
+
+
+def _bomb_png() -> bytes:
+    """A tiny PNG whose header claims 10000 x 10000 pixels (100 MP)."""
+    buf = io.BytesIO()
+    PILImage.new("1", (10000, 10000)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _zip_with_symlink() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("link.jpg")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+SINGLE_FILE_REFUSALS = [
+    ("empty.jpg", b"", "empty_file"),
+    ("text.jpg", b"hello, not an image at all", "not_an_image"),
+    ("truncated.png", image_bytes(seed=5, fmt="PNG")[:200], "corrupt_image"),
+    ("bomb.png", _bomb_png(), "too_many_pixels"),
+    ("gif.gif", (lambda b: (PILImage.new("RGB", (8, 8)).save(b, "GIF"), b.getvalue())[1])(io.BytesIO()), "unsupported_format"),
+]
+ZIP_REFUSALS = [
+    ("slip.zip", {"../../evil.jpg": image_bytes(seed=7)}, "zip_slip"),
+    ("absolute.zip", {"/abs/evil.jpg": image_bytes(seed=8)}, "absolute_path"),
+    ("nested.zip", {"inner.zip": zip_bytes({"x.jpg": image_bytes(seed=9)})}, "nested_archive"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "data", "code"), SINGLE_FILE_REFUSALS, ids=[r[2] for r in SINGLE_FILE_REFUSALS])
+def test_each_refused_file_gets_a_4xx_naming_it(project, client_for, name, data, code):
+    response = upload(client_for("annotator"), project, (name, data))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "upload_rejected" and error["field"] == "files"
+    assert error["rejected"] == [{"file": name, "code": code, "reason": error["rejected"][0]["reason"]}]
+    assert name in error["message"]
+    assert Image.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "members", "code"), ZIP_REFUSALS, ids=[r[2] for r in ZIP_REFUSALS])
+def test_bad_zip_members_are_refused_and_named(project, client_for, name, members, code):
+    response = upload(client_for("annotator"), project, (name, zip_bytes(members)))
+    assert response.status_code == 400
+    rejected = response.json()["error"]["rejected"]
+    assert [r["code"] for r in rejected] == [code]
+    assert rejected[0]["file"].startswith(f"{name}/")
+    assert Image.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_symlink_member_is_refused(project, client_for):
+    response = upload(client_for("annotator"), project, ("links.zip", _zip_with_symlink()))
+    assert response.status_code == 400
+    assert response.json()["error"]["rejected"][0] == {
+        "file": "links.zip/link.jpg", "code": "symlink", "reason": "symbolic links are not allowed in archives"}
+
+
+@pytest.mark.django_db
+def test_limits_come_from_settings(project, client_for, settings):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "MAX_IMAGE_BYTES": 1000, "MAX_ZIP_MEMBERS": 2}
+    big = upload(client_for("annotator"), project, ("big.jpg", image_bytes(200, 200, seed=3)))
+    assert big.json()["error"]["rejected"][0]["code"] == "file_too_large"
+    many = upload(client_for("annotator"), project,
+                  ("many.zip", zip_bytes({f"{i}.jpg": image_bytes(8, 8, seed=i) for i in range(3)})))
+    assert many.json()["error"]["rejected"] == [
+        {"file": "many.zip", "code": "zip_too_many_members", "reason": "3 files; the limit is 2"}]
+
+
+@pytest.mark.django_db
+def test_good_members_are_stored_when_others_are_refused(project, client_for):
+    response = upload(client_for("annotator"), project,
+                      ("mixed.zip", zip_bytes({"ok.jpg": image_bytes(seed=11), "../bad.jpg": image_bytes(seed=12)})))
+    assert response.status_code == 201
+    body = response.json()
+    assert [c["name"] for c in body["created"]] == ["mixed.zip/ok.jpg"]
+    assert [r["code"] for r in body["rejected"]] == ["zip_slip"]
+
+
+@pytest.mark.django_db
+def test_upload_without_files_is_a_named_400(project, client_for):
+    response = client_for("annotator").post(f"/api/v1/projects/{project.id}/images", {}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "files"
