@@ -1,0 +1,198 @@
+"""The offline engine: seeded watershed on an edge-preserving smoothed image (no weights needed).
+
+Used where no official SAM checkpoint is available. Why a classical engine and not a
+self-trained SAM: see ``ml/checkpoints/PROMPT_MODEL_CARD.md``. The idea, per ``segment`` call:
+
+1. Seeds. Positive clicks (disks), the deep interior of a previous mask, the centre of a box
+   (only without other foreground seeds) -> foreground. Negative clicks, everything outside a
+   box, pixels well outside a previous mask -> background.
+2. Automatic background seeds: pixels whose Lab colour is far from the colour at every
+   positive click *and* that cannot be reached from a positive click by a
+   gradient-tolerant flood fill. This stops the foreground flood at the object's edge even
+   with a single click, while a shaded face (smooth colour ramp) stays one region.
+3. ``cv2.watershed`` floods from both seed sets; they meet on the strongest edges.
+4. Clean-up: keep the foreground parts that hold a foreground seed, fill enclosed holes
+   (labels and tape on a box) unless a negative click is inside.
+
+Work happens at ``MAX_SIDE`` px on the long side; the mask is scaled back to the image.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ml.prompt.engine import (
+    Embedding,
+    EngineBase,
+    Prompts,
+    SegmentResult,
+    check_image,
+    point_disks,
+    validate_prompts,
+)
+
+MAX_SIDE = 1024
+CLICK_RADIUS = 3  # px at working scale
+COLOR_FAR = 22.0  # Lab distance (OpenCV 8-bit Lab units) above which a pixel is "another colour"
+FLOOD_STEP = 4  # per-channel tolerance between neighbouring pixels for the flood fill
+PREVIOUS_MASK_CORE = 0.4  # seeds this fraction of the inscribed radius inside/outside a previous mask
+BG, FG = 1, 2
+
+
+class OfflineEngine(EngineBase):
+    """Seeded watershed prompt engine; deterministic, CPU-only, ~10 ms per click at 512 px."""
+
+    engine_id = "offline-watershed-v1"
+
+    def __init__(self) -> None:
+        self._cache_key: int | None = None
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        """Edge-preserving smoothing at working scale; stored image is exact in float16."""
+        image = check_image(image)
+        h, w = image.shape[:2]
+        scale = min(1.0, MAX_SIDE / max(h, w))
+        work = image if scale == 1.0 else cv2.resize(
+            image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        smooth = cv2.bilateralFilter(work, d=5, sigmaColor=20, sigmaSpace=3)
+        return Embedding(self.engine_id, (h, w), {"image": smooth}, {})
+
+    def _working_images(self, embedding: Embedding) -> tuple[np.ndarray, np.ndarray]:
+        """(BGR uint8, Lab float32) at working scale, cached for the last embedding used."""
+        if self._cache_key != id(embedding) or self._cache is None:
+            rgb = np.clip(np.rint(embedding.arrays["image"]), 0, 255).astype(np.uint8)
+            bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+            self._cache_key, self._cache = id(embedding), (bgr, lab)
+        return self._cache
+
+    def segment(self, embedding: Embedding, prompts: Prompts) -> SegmentResult:
+        """One mask from the prompts; ``score`` is the mean edge contrast along its boundary."""
+        self._check_embedding(embedding)
+        h, w = embedding.image_size
+        validate_prompts(prompts, w, h)
+        bgr, lab = self._working_images(embedding)
+        wh, ww = bgr.shape[:2]
+        sx, sy = ww / w, wh / h
+        pos = [(x * sx, y * sy) for x, y in prompts.positive_points]
+        neg = [(x * sx, y * sy) for x, y in prompts.negative_points]
+
+        markers = np.zeros((wh, ww), dtype=np.int32)
+        fg_seed = point_disks(pos, wh, ww, CLICK_RADIUS)
+        bg_seed = point_disks(neg, wh, ww, CLICK_RADIUS)
+        if prompts.mask is not None:
+            prev = cv2.resize(prompts.mask.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST)
+            prev_fg, prev_bg = _previous_mask_seeds(prev, pos, neg)
+            fg_seed |= prev_fg
+            bg_seed |= prev_bg
+        if prompts.box is not None:
+            box_fg, box_bg = _box_seeds(prompts.box, sx, sy, wh, ww)
+            bg_seed |= box_bg
+            if not fg_seed.any():
+                fg_seed |= box_fg
+        bg_seed |= _auto_background(bgr, lab, pos)
+        click_fg = point_disks(pos, wh, ww, CLICK_RADIUS)
+        bg_seed &= ~click_fg
+        fg_seed &= ~bg_seed | click_fg
+        markers[bg_seed] = BG
+        markers[fg_seed] = FG
+        if not bg_seed.any():
+            mask_small = np.ones((wh, ww), dtype=bool)
+        else:
+            cv2.watershed(bgr, markers)
+            mask_small = markers == FG
+            # Watershed lines (-1) sit on the strongest edge pixel: give them to the foreground
+            # when they touch it, which matches how COCO polygons cover boundary pixels.
+            lines = markers == -1
+            mask_small |= lines & (cv2.dilate(mask_small.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        mask_small = _clean(mask_small, fg_seed, point_disks(neg, wh, ww, CLICK_RADIUS))
+        score = _edge_score(lab, mask_small)
+        mask = cv2.resize(mask_small.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        return SegmentResult(mask=mask, score=score, engine_id=self.engine_id)
+
+
+def _previous_mask_seeds(prev: np.ndarray, pos: list[tuple[float, float]], neg: list[tuple[float, float]]
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds from a previous mask that may be off by a few px: its deep interior is foreground,
+    pixels far outside it background (both ``PREVIOUS_MASK_CORE`` x its inscribed radius away
+    from its edge); seeds near opposite-label clicks are dropped."""
+    wh, ww = prev.shape
+    inner = cv2.distanceTransform(np.pad(prev, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    outer = cv2.distanceTransform(np.pad(1 - prev, 1, constant_values=1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    radius = float(inner.max())
+    if radius <= 0:
+        return np.zeros_like(prev, bool), np.zeros_like(prev, bool)
+    margin = max(2.0, PREVIOUS_MASK_CORE * radius)
+    fg, bg = inner >= margin, outer >= margin
+    clear = max(8.0, radius)
+    if neg:
+        fg &= ~point_disks(neg, wh, ww, clear)
+    if pos:
+        bg &= ~point_disks(pos, wh, ww, clear)
+    return fg, bg
+
+
+def _box_seeds(box: tuple[float, float, float, float], sx: float, sy: float, wh: int, ww: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(foreground: central ellipse of the box, background: everything outside the box)."""
+    x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
+    inside = np.zeros((wh, ww), dtype=np.uint8)
+    inside[int(y0) : int(np.ceil(y1)), int(x0) : int(np.ceil(x1))] = 1
+    centre = np.zeros((wh, ww), dtype=np.uint8)
+    axes = (max(1, int((x1 - x0) / 6)), max(1, int((y1 - y0) / 6)))
+    cv2.ellipse(centre, (int((x0 + x1) / 2), int((y0 + y1) / 2)), axes, 0, 0, 360, 1, -1)
+    return centre > 0, inside == 0
+
+
+def _auto_background(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, float]]) -> np.ndarray:
+    """Pixels of clearly other colours that a gradient-tolerant flood from ``pos`` misses."""
+    wh, ww = bgr.shape[:2]
+    if not pos:
+        return np.zeros((wh, ww), dtype=bool)
+    colours = []
+    for x, y in pos:
+        c, r = min(int(x), ww - 1), min(int(y), wh - 1)
+        patch = lab[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3].reshape(-1, 3)
+        colours.append(np.median(patch, axis=0))
+    far = np.ones((wh, ww), dtype=bool)
+    for colour in colours:
+        far &= np.linalg.norm(lab - colour, axis=2) > COLOR_FAR
+    reached = np.zeros((wh + 2, ww + 2), dtype=np.uint8)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+    step = (FLOOD_STEP,) * 3
+    for x, y in pos:
+        seed = (min(int(x), ww - 1), min(int(y), wh - 1))
+        if reached[seed[1] + 1, seed[0] + 1]:
+            continue
+        cv2.floodFill(bgr, reached, seed, 0, step, step, flags)
+    return far & (reached[1:-1, 1:-1] == 0)
+
+
+def _clean(mask: np.ndarray, fg_seed: np.ndarray, neg_seed: np.ndarray) -> np.ndarray:
+    """Keep parts touching a foreground seed; fill enclosed holes without a negative click."""
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n > 2:
+        keep = np.unique(labels[fg_seed & mask])
+        mask = np.isin(labels, keep[keep > 0])
+    holes = (~mask).astype(np.uint8)
+    n, labels = cv2.connectedComponents(holes, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    negative = np.unique(labels[neg_seed & ~mask])
+    enclosed = np.setdiff1d(np.arange(1, n), np.union1d(border, negative))
+    if enclosed.size:
+        mask = mask | np.isin(labels, enclosed)
+    return mask
+
+
+def _edge_score(lab: np.ndarray, mask: np.ndarray) -> float:
+    """Confidence in [0, 1]: mean Lab gradient on the mask boundary, saturating at 40 units."""
+    if not mask.any() or mask.all():
+        return 0.0
+    m = mask.astype(np.uint8)
+    edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - cv2.erode(m, np.ones((3, 3), np.uint8))) > 0
+    gx = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
+    grad = np.sqrt((gx**2 + gy**2).sum(axis=2)) / 4.0
+    return float(np.clip(grad[edge].mean() / 40.0, 0.0, 1.0))
