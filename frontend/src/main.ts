@@ -60,7 +60,7 @@ async function start(): Promise<void> {
     h(
       "nav",
       { class: "topbar" },
-      h("a", { href: "#/projects", class: "brand" }, "📦 Package annotator"),
+      h("a", { href: "#/projects", class: "brand" }, "Package annotator"),
       h("span", { class: "spacer" }),
       h("span", { class: "user", "data-testid": "username" }, me.username),
       h("button", { type: "button", class: "link", onclick: () => void logout() }, "Log out"),

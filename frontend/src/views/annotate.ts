@@ -140,7 +140,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   const saveEl = h("span", { class: "save-status", "data-testid": "save-status", role: "status" }, "Saved");
   const undoBtn = h("button", { type: "button", title: "Undo (Ctrl+Z)", "data-testid": "undo", onclick: () => store.dispatch(undo) }, "↶ Undo");
   const redoBtn = h("button", { type: "button", title: "Redo (Ctrl+Shift+Z)", "data-testid": "redo", onclick: () => store.dispatch(redo) }, "↷ Redo");
-  const samBtn = h("button", { type: "button", title: "SAM mode (S)", "data-testid": "sam-toggle", onclick: () => toggleSam() }, "✨ SAM (S)");
+  const samBtn = h("button", { type: "button", title: "SAM mode (S)", "data-testid": "sam-toggle", onclick: () => toggleSam() }, "SAM (S)");
   const submitBtn = h("button", { type: "button", class: "primary", title: "Submit and go to the next image (Ctrl+Enter)", "data-testid": "submit", onclick: () => void submit() }, "Submit (Ctrl+Enter)");
   const nextBtn = h("button", { type: "button", title: "Skip to the next image (N)", "data-testid": "next", onclick: () => void nextImage() }, "Next (N)");
   const palette = h("div", { class: "palette", role: "toolbar", "aria-label": "Categories" },
