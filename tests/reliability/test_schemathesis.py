@@ -78,6 +78,7 @@ def test_no_input_makes_the_api_fail_with_a_server_error(api_schema, real_rows, 
     auth = {"Authorization": f"Token {token}"}
     failures: list[str] = []
     calls = 0
+    succeeded: set[str] = set()
 
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 20, [op.label for op in operations]
@@ -98,6 +99,8 @@ def test_no_input_makes_the_api_fail_with_a_server_error(api_schema, real_rows, 
             with _same_db_connection():
                 response = case.call(headers=auth)
             calls += 1
+            if response.status_code < 300:
+                succeeded.add(operation.label)
             if response.status_code >= 500:
                 failures.append(f"{response.status_code} from {case.as_curl_command()}\n"
                                 f"{response.text[:600]}")
@@ -105,4 +108,6 @@ def test_no_input_makes_the_api_fail_with_a_server_error(api_schema, real_rows, 
         exercise()
 
     assert calls >= len(operations) * EXAMPLES, calls
+    # Authentication works and the real ids lead somewhere: most operations answered 2xx at least once.
+    assert len(succeeded) >= 0.75 * len(operations), sorted({op.label for op in operations} - succeeded)
     assert not failures, f"{len(failures)} server errors:\n\n" + "\n\n".join(failures[:10])
