@@ -4,6 +4,8 @@ from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.annotations import apis as annotations
+from annotator.learning.prompt_apis import SegmentApi
+from annotator.learning import apis as learning
 from annotator.projects import apis as projects
 from annotator.web.apis import MeApi
 
@@ -26,4 +28,16 @@ urlpatterns = [
     path("images/<int:image_id>/lease", annotations.LeaseApi.as_view(), name="image-lease"),
     path("images/<int:image_id>/revisions", annotations.RevisionListApi.as_view(), name="image-revisions"),
     path("images/<int:image_id>/prediction", annotations.PredictionApi.as_view(), name="image-prediction"),
+    path("images/<int:image_id>/segment", SegmentApi.as_view(), name="image-segment"),
+    # the learning loop: training runs, model registry, acceptance metrics
+    path("projects/<int:project_id>/training-runs", learning.TrainingRunListApi.as_view(), name="training-run-list"),
+    path("training-runs/<int:run_id>", learning.TrainingRunDetailApi.as_view(), name="training-run-detail"),
+    path("training-runs/<int:run_id>/cancel", learning.TrainingRunCancelApi.as_view(), name="training-run-cancel"),
+    path("projects/<int:project_id>/model-versions", learning.ModelVersionListApi.as_view(), name="model-version-list"),
+    path("model-versions/<int:version_id>/promote", learning.ModelVersionPromoteApi.as_view(),
+         name="model-version-promote"),
+    path("projects/<int:project_id>/model-versions/rollback", learning.ModelRollbackApi.as_view(),
+         name="model-rollback"),
+    path("projects/<int:project_id>/acceptance", learning.AcceptanceApi.as_view(), name="model-acceptance"),
+    path("projects/<int:project_id>/rescore-jobs", learning.RescoreJobListApi.as_view(), name="rescore-job-list"),
 ]

@@ -1,13 +1,31 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import Embedding, ModelVersion, Prediction, TrainingRun
+from annotator.errors import ApplicationError
+
+from . import registry, training
+from .models import Embedding, ModelVersion, Prediction, ProjectTraining, TrainingRun
+from .selectors import accepted_since_last_run
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "parent", "status", "created_at", "promoted_at"]
+    list_display = ["name", "project", "parent", "status", "mask_ap", "created_at", "promoted_at"]
     list_filter = ["status", "project"]
     search_fields = ["name"]
+    actions = ["promote"]
+
+    @admin.display(description="mask AP (val)")
+    def mask_ap(self, obj: ModelVersion):
+        return obj.metrics.get("mask_ap")
+
+    @admin.action(description="Promote the selected version (becomes the project's active model)")
+    def promote(self, request, queryset):
+        for version in queryset:
+            try:
+                registry.version_promote(version=version, user=request.user, reason=f"admin by {request.user}")
+                self.message_user(request, f"{version.name} promoted; pending images are being re-scored")
+            except ApplicationError as exc:
+                self.message_user(request, f"{version.name}: {exc.message}", messages.ERROR)
 
 
 @admin.register(Prediction)
@@ -18,8 +36,52 @@ class PredictionAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "status", "progress", "trigger", "created_at", "finished_at"]
+    list_display = ["id", "project", "status", "progress", "epoch", "epochs", "loss", "trigger", "message",
+                    "created_at", "finished_at"]
     list_filter = ["status", "project", "trigger"]
+    readonly_fields = ["report"]
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel(self, request, queryset):
+        for run in queryset:
+            try:
+                training.training_run_cancel(run=run)
+            except ApplicationError as exc:
+                self.message_user(request, f"run #{run.pk}: {exc.message}", messages.WARNING)
+
+
+@admin.register(ProjectTraining)
+class ProjectTrainingAdmin(admin.ModelAdmin):
+    list_display = ["name", "active_model", "retrain_threshold", "accepted_since_last_run"]
+    fields = ["name", "retrain_threshold", "active_model"]
+    readonly_fields = ["name", "active_model"]
+    actions = ["start_training_run", "roll_back"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="accepted since last run")
+    def accepted_since_last_run(self, obj):
+        return accepted_since_last_run(project=obj)
+
+    @admin.action(description="Start a training run now")
+    def start_training_run(self, request, queryset):
+        for project in queryset:
+            try:
+                run = training.training_run_request(project=project, user=request.user, trigger="manual")
+                self.message_user(request, f"{project.name}: training run #{run.pk} queued")
+            except ApplicationError as exc:
+                self.message_user(request, f"{project.name}: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Roll back to the previous model")
+    def roll_back(self, request, queryset):
+        for project in queryset:
+            try:
+                registry.version_rollback(project=project, user=request.user)
+                self.message_user(request, f"{project.name}: rolled back")
+            except ApplicationError as exc:
+                self.message_user(request, f"{project.name}: {exc.message}", messages.ERROR)
 
 
 @admin.register(Embedding)

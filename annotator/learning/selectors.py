@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from django.db.models import Case, F, IntegerField, QuerySet, When
 
-from annotator.projects.models import Image, Project
+from annotator.projects.models import Image, ImageStatus, Project
 from ml.active.ranking import diverse_order
+
+from .models import ModelVersion, TrainingRun
 
 DIVERSITY_POOL = 200  # re-rank only the top of the uncertainty order: cheap and enough for a batch
 
@@ -26,3 +28,25 @@ def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Ima
     ids = [pool[i][0] for i in order]
     position = Case(*[When(id=pk, then=rank) for rank, pk in enumerate(ids)], default=len(ids), output_field=IntegerField())
     return images.annotate(_rank=position).order_by("_rank", F("uncertainty").desc(nulls_last=True), "id")
+
+
+# --------------------------------------------------------------------------- training and the registry
+
+
+def accepted_since_last_run(*, project: Project) -> int:
+    """Images accepted (train or val) after the project's latest training run was created."""
+
+    accepted = project.images.filter(status=ImageStatus.ACCEPTED)
+    last = TrainingRun.objects.filter(project=project).order_by("-created_at").values_list("created_at", flat=True).first()
+    if last is not None:
+        accepted = accepted.filter(status_changed_at__gt=last)
+    return accepted.count()
+
+
+def training_runs_for(*, project: Project) -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.filter(project=project).select_related("result_version", "base_version", "requested_by")
+
+
+def model_versions_for(*, project: Project) -> QuerySet[ModelVersion]:
+    """The project's own versions, newest first (the shipped base is reported separately)."""
+    return ModelVersion.objects.filter(project=project).select_related("parent")

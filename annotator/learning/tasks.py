@@ -46,3 +46,25 @@ def pre_label_image(self, image_id: int, batch_job_id: int | None = None) -> Non
         services.batch_job_step(job_id=batch_job_id, failed=f"image #{image_id}: {exc}")
         return
     services.batch_job_step(job_id=batch_job_id)
+
+
+@shared_task(acks_late=True)
+def train_model(run_id: int) -> None:
+    """Run one TrainingRun; a redelivered or duplicate message finds it started and does nothing."""
+    from annotator.jobs.services import job_start
+
+    from .models import TrainingRun
+    from .training import training_run_execute
+
+    run = job_start(model=TrainingRun, job_id=run_id)
+    if run is None:
+        return
+    training_run_execute(run=TrainingRun.objects.select_related("project", "base_version").get(pk=run.pk))
+
+
+@shared_task(acks_late=True)
+def check_retraining() -> list[int]:
+    """Periodic (django-celery-beat): start runs where enough images were accepted since the last one."""
+    from .training import retraining_check
+
+    return [run.pk for run in retraining_check()]

@@ -1,0 +1,110 @@
+"""Segmenting an image from an annotator's prompts (clicks, a box, a previous shape).
+
+The expensive embedding is computed once per image by the ``compute_embedding`` task right
+after upload; here we only read it back and run the cheap decoder. When it is not ready yet
+the caller gets a "pending" answer (HTTP 202) and the task is (re)queued if needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Sum
+
+from annotator.errors import ApplicationError
+from annotator.jobs.models import BatchJob
+from annotator.projects.models import Image
+from ml import geometry
+
+from .adapters import prompt as prompt_adapter
+from .models import Embedding
+
+
+@dataclass
+class SegmentAnswer:
+    ready: bool
+    engine: str
+    shape: geometry.Shape | None = None
+    score: float | None = None
+    vertex_count: int | None = None
+    iou_with_mask: float | None = None
+    progress: int | None = None
+
+
+class _EmbeddingCache:
+    """The last few embeddings read from disk, so a run of clicks on one image reads the file once."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str, load):
+        with self._lock:
+            if path in self._items:
+                self._items.move_to_end(path)
+                return self._items[path]
+        value = load()
+        with self._lock:
+            self._items[path] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+_cache = _EmbeddingCache()
+
+
+def image_segment(
+    *, image: Image, points: list[list[float]], labels: list[int], box: list[float] | None,
+    mask_shape: Any | None,
+) -> SegmentAnswer:
+    """Run the project's prompt engine on the stored embedding; raises ApplicationError on bad prompts."""
+    from ml.prompt import InvalidPromptError, Prompts, segment_to_polygons, validate_prompts
+
+    engine = prompt_adapter.engine_for(image.project.prompt_engine)
+    mask = None
+    if mask_shape:
+        try:
+            clean = geometry.clean_shape(mask_shape, width=image.width, height=image.height, label="mask_shape")
+        except geometry.GeometryError as exc:
+            raise ApplicationError(str(exc), field="mask_shape", code="invalid_prompt") from exc
+        mask = geometry.shape_to_mask(clean, image.height, image.width)
+    prompts = Prompts(points=[tuple(p) for p in points], labels=list(labels),
+                      box=tuple(box) if box else None, mask=mask)
+    try:
+        validate_prompts(prompts, image.width, image.height)
+    except InvalidPromptError as exc:
+        raise ApplicationError(str(exc), field=exc.field, code="invalid_prompt") from exc
+
+    record = _ready_embedding(image, engine.engine_id)
+    if record is None:
+        return SegmentAnswer(ready=False, engine=engine.engine_id, progress=_embedding_progress(image))
+    embedding = _cache.get(record.path, lambda: engine.embedding_from_bytes(Path(record.path).read_bytes()))
+    result = engine.segment(embedding, prompts)
+    shape, vertices, iou = segment_to_polygons(result)
+    return SegmentAnswer(ready=True, engine=result.engine_id, shape=shape, score=round(float(result.score), 4),
+                         vertex_count=vertices, iou_with_mask=round(float(iou), 4))
+
+
+def _ready_embedding(image: Image, engine_id: str) -> Embedding | None:
+    """The stored embedding if usable; otherwise make sure one is being computed and return None."""
+    from . import tasks
+
+    record, created = Embedding.objects.get_or_create(image=image, engine_id=engine_id)
+    if record.status == Embedding.Status.READY and Path(record.path).exists():
+        return record
+    if created or record.status in (Embedding.Status.FAILED, Embedding.Status.READY):
+        # READY without a file means the file was lost (e.g. storage wiped): compute again.
+        Embedding.objects.filter(pk=record.pk).update(status=Embedding.Status.PENDING)
+        tasks.compute_embedding.delay(image.id, None)
+    return None
+
+
+def _embedding_progress(image: Image) -> int:
+    sums = image.project.batch_jobs.filter(kind=BatchJob.Kind.EMBEDDING).aggregate(d=Sum("done"), t=Sum("total"))
+    return round(100 * (sums["d"] or 0) / sums["t"]) if sums["t"] else 0

@@ -1,0 +1,85 @@
+"""The model registry: promotion (automatic through the gate, or by hand), rollback, and re-scoring.
+
+Exactly one version is a project's active model (``Project.active_model``; empty means the
+shipped base). Promoting one archives the project version it replaces. After every change
+the images nobody has submitted yet are re-predicted with the new model, which refreshes
+their uncertainty and features (and so their queue rank) and, for untouched images, their
+pre-labels. That work is a ``BatchJob`` of kind ``rescore`` with progress.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotator.errors import ApplicationError, ConflictError
+from annotator.jobs.models import BatchJob
+from annotator.projects.models import ImageStatus, Project
+
+from .models import ModelVersion
+
+log = logging.getLogger(__name__)
+
+# "Not yet submitted": these are re-predicted after a promotion. Submitted, accepted and
+# rejected images keep the prediction a person already worked from.
+RESCORE_STATUSES = (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS)
+PROMOTABLE = (ModelVersion.Status.READY, ModelVersion.Status.ARCHIVED, ModelVersion.Status.PROMOTED)
+
+
+def version_promote(*, version: ModelVersion, user=None, reason: str = "manual") -> BatchJob | None:
+    """Make ``version`` its project's active model and queue the re-scoring of pending images."""
+    if version.project_id is None:
+        raise ApplicationError("The shipped base is not a project version; roll back to it instead",
+                               code="not_a_project_version")
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=version.project_id)
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status not in PROMOTABLE:
+            raise ConflictError(f"{locked.name} is {locked.status} and cannot be promoted", code="not_promotable")
+        if project.active_model_id == locked.pk:
+            return None
+        _activate(project, locked, reason=reason)
+        return _schedule_rescore(project)
+
+
+def version_rollback(*, project: Project, user=None) -> BatchJob | None:
+    """Go back to the model the active one was trained from (its parent; the base at the root)."""
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        current = project.active_model
+        if current is None:
+            raise ConflictError("The project already uses the shipped base model; nothing to roll back",
+                                code="nothing_to_roll_back")
+        target = current.parent if current.parent and current.parent.project_id == project.pk else None
+        _activate(project, target, reason=f"rollback from {current.name}")
+        return _schedule_rescore(project)
+
+
+def _activate(project: Project, version: ModelVersion | None, *, reason: str) -> None:
+    previous = project.active_model
+    if previous is not None and previous.project_id == project.pk:
+        ModelVersion.objects.filter(pk=previous.pk).update(status=ModelVersion.Status.ARCHIVED)
+    if version is not None:
+        version.status = ModelVersion.Status.PROMOTED
+        version.promoted_at = timezone.now()
+        version.data_summary = {**version.data_summary, "promotion": reason}
+        version.save(update_fields=["status", "promoted_at", "data_summary"])
+    project.active_model = version
+    project.save(update_fields=["active_model"])
+    log.info("project %s now uses %s (%s)", project.pk, version.name if version else "the shipped base", reason)
+
+
+def _schedule_rescore(project: Project) -> BatchJob:
+    from . import tasks
+
+    ids = list(project.images.filter(status__in=RESCORE_STATUSES).values_list("id", flat=True))
+    job = BatchJob.objects.create(project=project, kind=BatchJob.Kind.RESCORE, total=len(ids))
+    if not ids:
+        job.status, job.progress, job.finished_at = "succeeded", 100, timezone.now()
+        job.message = "No pending images to re-score"
+        job.save(update_fields=["status", "progress", "finished_at", "message"])
+        return job
+    transaction.on_commit(lambda: [tasks.pre_label_image.delay(pk, job.pk) for pk in ids])
+    return job
