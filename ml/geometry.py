@@ -273,9 +273,8 @@ def clean_shape(raw: Any, *, width: int, height: int, label: str = "shape") -> S
     ``make_valid``. Raises ``GeometryError`` naming ``label`` and the reason when the input
     is malformed or nothing of it lies inside the image.
     """
-    from shapely.geometry import MultiPolygon
+    from shapely.geometry import MultiPolygon, box
     from shapely.geometry import Polygon as ShapelyPolygon
-    from shapely.geometry import box
     from shapely.validation import make_valid
 
     if not isinstance(raw, list) or not raw:

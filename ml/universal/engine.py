@@ -1,0 +1,112 @@
+"""One epoch of training and one pass of evaluation (torchvision detection-reference style).
+
+Progress goes through callbacks so the CLI can draw a bar and the web app a percentage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ml.universal import targets
+from ml.universal.evaluate import CocoMaskEvaluator
+from ml.universal.predictor import UniversalPredictor
+
+INTERIOR_WEIGHT = 2.0  # the interior map decides instance splits; weigh it above the class map
+
+
+def compute_loss(out: dict[str, torch.Tensor], semantic: torch.Tensor, interior: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on classes (IGNORE skipped) + weighted BCE on the interior map (padding skipped)."""
+    ce = F.cross_entropy(out["semantic"], semantic, ignore_index=targets.IGNORE)
+    valid = (semantic != targets.IGNORE).float()
+    bce = F.binary_cross_entropy_with_logits(out["interior"][:, 0], interior, reduction="none")
+    bce = (bce * valid).sum() / valid.sum().clamp(min=1.0)
+    return ce + INTERIOR_WEIGHT * bce
+
+
+@dataclass
+class CosineSchedule:
+    """Cosine learning-rate decay driven by whichever runs out first: steps or seconds.
+
+    ``fraction()`` is max(step / total_steps, elapsed / budget_seconds), in [0, 1].
+    """
+
+    base_lr: float
+    total_steps: int
+    budget_seconds: float | None = None
+    warmup_steps: int = 50
+    step: int = 0
+    elapsed_before: float = 0.0  # seconds spent in earlier (resumed) runs
+    started: float = 0.0
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def fraction(self) -> float:
+        frac = self.step / max(self.total_steps, 1)
+        if self.budget_seconds:
+            frac = max(frac, self.elapsed() / self.budget_seconds)
+        return min(frac, 1.0)
+
+    def lr(self) -> float:
+        warm = min(1.0, (self.step + 1) / self.warmup_steps)
+        return self.base_lr * warm * 0.5 * (1.0 + math.cos(math.pi * self.fraction()))
+
+
+def train_one_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: Iterable,
+    schedule: CosineSchedule,
+    on_step: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, float]:
+    """Train over ``loader`` until it ends, the schedule is spent, or ``should_stop()``.
+
+    Returns {"loss": mean loss, "steps": steps taken, "stopped": 1.0 if cut short}.
+    """
+    model.train()
+    losses: list[float] = []
+    stopped = False
+    for images, semantic, interior in loader:
+        if schedule.fraction() >= 1.0 or (should_stop is not None and should_stop()):
+            stopped = True
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = schedule.lr()
+        loss = compute_loss(model(images), semantic, interior)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        schedule.step += 1
+        losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step({"loss": losses[-1], "lr": optimizer.param_groups[0]["lr"], "fraction": schedule.fraction()})
+    return {"loss": float(np.mean(losses)) if losses else float("nan"), "steps": len(losses), "stopped": float(stopped)}
+
+
+def evaluate(predictor: UniversalPredictor, samples: Iterable[tuple[int, np.ndarray]],
+             evaluator: CocoMaskEvaluator) -> dict:
+    """Predict every (image_id, uint8 RGB image) and score against ``evaluator``'s ground truth."""
+    predictor.model.eval()
+    seconds, count = 0.0, 0
+    for image_id, image in samples:
+        start = time.perf_counter()
+        result = predictor.predict(image)
+        seconds += time.perf_counter() - start
+        count += 1
+        evaluator.update(image_id, result.instances, predictor.categories)
+    metrics = evaluator.summarize()
+    metrics["images"] = count
+    metrics["seconds_per_image"] = round(seconds / max(count, 1), 4)
+    return metrics

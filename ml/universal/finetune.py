@@ -1,0 +1,60 @@
+"""Fine-tuning a universal checkpoint on a project's COCO annotations (the app's retraining).
+
+Categories are matched by *name* against the base checkpoint's categories; COCO categories
+the checkpoint does not know are ignored in the loss (their pixels are neither object nor
+background). Images are resized like at inference (long side = the checkpoint's input size).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ml.universal.data import load_coco
+from ml.universal.train import train
+
+FINE_TUNE_LR = 1e-3
+
+
+def fine_tune(
+    base_checkpoint: str | Path,
+    train_coco: str | Path,
+    val_coco: str | Path,
+    out_path: str | Path,
+    *,
+    budget_seconds: float,
+    epochs: int | None = None,
+    progress: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    images_dir: str | Path | None = None,
+    val_images_dir: str | Path | None = None,
+    batch_size: int = 8,
+    lr: float = FINE_TUNE_LR,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fine-tune ``base_checkpoint`` within ``budget_seconds`` of training wall-clock time.
+
+    ``epochs=None`` trains until the budget is spent (the cosine schedule follows the clock).
+    Image ``file_name``s are relative to each COCO file's folder unless ``images_dir`` /
+    ``val_images_dir`` is given. Returns val metrics (``mask_ap``, ``mask_ap50``, ``mask_ap75``,
+    ``per_class``, ...), ``loss``, ``train_seconds`` and ``checkpoint`` (= ``out_path``).
+    """
+    n_images = len(load_coco(train_coco)["images"])
+    if n_images == 0:
+        raise ValueError(f"{train_coco} has no images to train on")
+    if epochs is None:
+        epochs = 10_000  # effectively unbounded: the budget ends training
+    config = {
+        "init": str(base_checkpoint),
+        "data": {"coco": str(train_coco), "images_dir": str(images_dir) if images_dir else None},
+        "val": {"coco": str(val_coco), "images_dir": str(val_images_dir) if val_images_dir else None},
+        "epochs": int(epochs),
+        "batch_size": max(1, min(batch_size, n_images)),
+        "lr": lr,
+        "budget_seconds": float(budget_seconds) if budget_seconds and math.isfinite(budget_seconds) else None,
+        "out": str(out_path),
+        "seed": seed,
+    }
+    return train(config, progress=progress, should_stop=should_stop)

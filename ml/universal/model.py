@@ -1,0 +1,99 @@
+"""The universal instance-segmentation network: a compact UNet with three heads.
+
+Input: float tensor (B, 3, H, W), RGB scaled to [0, 1], H and W multiples of 32.
+Outputs (``forward`` returns a dict), all at half the input resolution (stride 2):
+
+* ``semantic``: (B, C + 1, H/2, W/2) logits; channel 0 is background, channel k is category k.
+* ``interior``: (B, 1, H/2, W/2) logits of the normalised distance to the instance border
+  (1 at an instance's most interior pixel, 0 on its border and on background).
+* ``features``: (B, D) image-level descriptor (global average pool of the bottleneck).
+
+Instances are grouped from these maps in :mod:`ml.universal.grouping`. Modules hold no
+configuration: the builders below pick widths, and ``MODELS`` names the variants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ConvBNReLU(nn.Sequential):
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class DownStage(nn.Sequential):
+    """Halve the resolution with a strided 3x3 block, then ``depth - 1`` more 3x3 blocks."""
+
+    def __init__(self, cin: int, cout: int, depth: int):
+        super().__init__(ConvBNReLU(cin, cout, stride=2), *[ConvBNReLU(cout, cout) for _ in range(depth - 1)])
+
+
+class UpStage(nn.Module):
+    """Double the resolution, concatenate the encoder skip, fuse with one 3x3 block."""
+
+    def __init__(self, cin: int, cskip: int, cout: int):
+        super().__init__()
+        self.fuse = ConvBNReLU(cin + cskip, cout)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.fuse(torch.cat([x, skip], dim=1))
+
+
+class UniversalUNet(nn.Module):
+    """Encoder (stride 2..32) - decoder (back to stride 2) with semantic and interior heads.
+
+    ``enc_widths``/``enc_depths`` describe the five encoder stages (strides 2, 4, 8, 16, 32);
+    ``dec_widths`` the four decoder stages (strides 16, 8, 4, 2).
+    """
+
+    def __init__(self, enc_widths: tuple[int, ...], enc_depths: tuple[int, ...], dec_widths: tuple[int, ...],
+                 num_classes: int):
+        super().__init__()
+        cins = (3, *enc_widths[:-1])
+        self.encoder = nn.ModuleList([DownStage(a, b, d) for a, b, d in zip(cins, enc_widths, enc_depths, strict=True)])
+        ups, cin = [], enc_widths[-1]
+        for skip, cout in zip(reversed(enc_widths[:-1]), dec_widths, strict=True):
+            ups.append(UpStage(cin, skip, cout))
+            cin = cout
+        self.decoder = nn.ModuleList(ups)
+        self.refine = ConvBNReLU(cin, cin)
+        self.semantic = nn.Conv2d(cin, num_classes + 1, 1)
+        self.interior = nn.Conv2d(cin, 1, 1)
+        self.feature_dim = enc_widths[-1]
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        skips = []
+        for stage in self.encoder:
+            x = stage(x)
+            skips.append(x)
+        features = x.mean(dim=(2, 3))
+        for stage, skip in zip(self.decoder, reversed(skips[:-1]), strict=True):
+            x = stage(x, skip)
+        x = self.refine(x)
+        return {"semantic": self.semantic(x), "interior": self.interior(x), "features": features}
+
+
+def build_unet_xs(num_classes: int = 5) -> UniversalUNet:
+    """Extra-small variant (~0.2 M parameters): the shipped base model."""
+    return UniversalUNet((16, 24, 48, 64, 96), (1, 1, 2, 2, 2), (48, 32, 24, 16), num_classes)
+
+
+def build_unet_s(num_classes: int = 5) -> UniversalUNet:
+    """Small variant (~0.5 M parameters), twice the decoder width."""
+    return UniversalUNet((16, 32, 64, 96, 128), (1, 2, 2, 2, 2), (64, 48, 32, 24), num_classes)
+
+
+MODELS: dict[str, Callable[..., UniversalUNet]] = {"unet_xs": build_unet_xs, "unet_s": build_unet_s}
+
+
+def build_model(name: str, num_classes: int = 5) -> UniversalUNet:
+    """Instantiate a registered architecture by name (see ``MODELS``)."""
+    if name not in MODELS:
+        raise KeyError(f"unknown architecture {name!r}; choose from {sorted(MODELS)}")
+    return MODELS[name](num_classes)

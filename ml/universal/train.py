@@ -1,0 +1,174 @@
+"""Training the universal model from a config file (JSON or YAML).
+
+    python -m ml.universal.train --config ml/universal/configs/base.yaml
+
+Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
+``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains"}}`` or ``{"coco": FILE,
+"images_dir": DIR}``), ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
+start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, ``threads``.
+Re-running the same command resumes from ``work_dir/last.pt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from ml.synth.scene import CATEGORIES, DOMAINS
+from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from ml.universal.data import CocoDataset, SyntheticDataset
+from ml.universal.engine import CosineSchedule, evaluate, train_one_epoch
+from ml.universal.evaluate import CocoMaskEvaluator, _read_images, coco_from_dict, synthetic_coco
+from ml.universal.model import build_model
+from ml.universal.predictor import UniversalPredictor
+
+DEFAULTS: dict[str, Any] = {
+    "architecture": "unet_s",
+    "input_size": 256,
+    "data": {"synthetic": {"count": 1000, "seed": 100_000, "domains": sorted(DOMAINS)}},
+    "val": None,
+    "epochs": 10,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "weight_decay": 1e-4,
+    "budget_seconds": None,
+    "init": None,
+    "out": "ml/checkpoints/universal_base.pt",
+    "work_dir": None,
+    "seed": 0,
+    "threads": 2,
+}
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    text = Path(path).read_text()
+    if str(path).endswith((".yaml", ".yml")):
+        import yaml
+
+        return yaml.safe_load(text) or {}
+    return json.loads(text)
+
+
+def build_dataset(spec: dict[str, Any], categories: list[str], input_size: int, seed: int, augment: bool = True):
+    if "synthetic" in spec:
+        syn = spec["synthetic"]
+        return SyntheticDataset(syn.get("domains", sorted(DOMAINS)), int(syn["count"]), int(syn.get("seed", 0)),
+                                input_size, categories, augment=augment, fresh_each_epoch=syn.get("fresh", True),
+                                scene_size=int(syn.get("scene_size", 512)))
+    return CocoDataset(spec["coco"], categories, input_size, spec.get("images_dir"), augment=augment, seed=seed)
+
+
+def validate(predictor: UniversalPredictor, spec: dict[str, Any]) -> dict[str, Any]:
+    """Mask AP on the ``val`` spec: fresh synthetic scenes or a COCO file."""
+    if "synthetic" in spec:
+        syn = spec["synthetic"]
+        data, samples = synthetic_coco(int(syn["count"]), int(syn.get("seed", 0)), syn.get("domain", "all"))
+        return evaluate(predictor, samples, CocoMaskEvaluator(coco_from_dict(data)))
+    data = json.loads(Path(spec["coco"]).read_text())
+    coco = coco_from_dict(data)
+    folder = Path(spec.get("images_dir") or Path(spec["coco"]).parent)
+    return evaluate(predictor, _read_images(coco, folder), CocoMaskEvaluator(coco))
+
+
+def train(
+    config: dict[str, Any],
+    progress: Callable[[dict], None] | None = None,
+    on_step: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Train per ``config``; writes ``config["out"]`` and returns its metrics plus ``checkpoint``.
+
+    ``progress`` gets {"epoch", "epochs", "loss", "fraction", "eta_seconds"} after each epoch.
+    """
+    cfg = copy.deepcopy(DEFAULTS)
+    cfg.update(config)
+    torch.manual_seed(cfg["seed"])
+    torch.set_num_threads(int(cfg["threads"]))
+    if cfg["init"]:
+        model, init_meta = load_checkpoint(cfg["init"])
+        categories, arch, input_size = init_meta["categories"], init_meta["architecture"], init_meta["input_size"]
+    else:
+        categories, arch, input_size = list(CATEGORIES), cfg["architecture"], int(cfg["input_size"])
+        model = build_model(arch, num_classes=len(categories))
+    dataset = build_dataset(cfg["data"], categories, input_size, cfg["seed"])
+    batch = min(int(cfg["batch_size"]), len(dataset))
+    loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(cfg["seed"]))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    epochs = int(cfg["epochs"])
+    schedule = CosineSchedule(cfg["lr"], epochs * len(loader), cfg["budget_seconds"],
+                              warmup_steps=min(50, max(1, epochs * len(loader) // 10)))
+    start_epoch, history = 0, []
+    resume_path = Path(cfg["work_dir"]) / "last.pt" if cfg["work_dir"] else None
+    if resume_path is not None and resume_path.exists():
+        state = torch.load(resume_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, schedule.step, schedule.elapsed_before = state["epoch"], state["step"], state["elapsed"]
+        history = state["history"]
+    schedule.start()
+    for epoch in range(start_epoch, epochs):
+        dataset.set_epoch(epoch)
+        stats = train_one_epoch(model, optimizer, loader, schedule, on_step, should_stop)
+        if stats["steps"]:
+            history.append({"epoch": epoch + 1, "loss": round(stats["loss"], 5)})
+        if resume_path is not None:
+            resume_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                        "step": schedule.step, "elapsed": schedule.elapsed(), "history": history}, resume_path)
+        frac = schedule.fraction()
+        if progress is not None:
+            eta = schedule.elapsed() / frac * (1 - frac) if frac > 0 else None
+            progress({"epoch": epoch + 1, "epochs": epochs, "loss": stats["loss"], "fraction": frac, "eta_seconds": eta})
+        if stats["stopped"] or frac >= 1.0:
+            break
+    seconds = schedule.elapsed()
+    model.eval()
+    meta = make_meta(arch, categories, input_size)
+    meta["data"] = {"train": cfg["data"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
+                    "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
+                    "init": str(cfg["init"]) if cfg["init"] else None}
+    meta["history"] = history
+    metrics: dict[str, Any] = {}
+    if cfg["val"]:
+        metrics = validate(UniversalPredictor(model, meta), cfg["val"])
+        meta["metrics"] = {"val": cfg["val"], **metrics}
+    out = save_checkpoint(cfg["out"], model, meta)
+    return {**metrics, "loss": history[-1]["loss"] if history else None, "train_seconds": round(seconds, 1),
+            "steps": schedule.step, "checkpoint": str(out)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tqdm import tqdm
+
+    parser = argparse.ArgumentParser(description="Train the universal instance-segmentation model.")
+    parser.add_argument("--config", required=True, help="JSON or YAML config (see module docstring)")
+    parser.add_argument("--out", help="override the config's checkpoint path")
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    if args.out:
+        config["out"] = args.out
+    bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+    def on_step(info: dict) -> None:
+        bar.update(int(info["fraction"] * 1000) - bar.n)
+        bar.set_postfix(loss=f"{info['loss']:.4f}", lr=f"{info['lr']:.2e}", refresh=False)
+
+    def on_epoch(info: dict) -> None:
+        bar.write(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in info.items()}))
+
+    result = train(config, progress=on_epoch, on_step=on_step)
+    bar.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
