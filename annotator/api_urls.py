@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.annotations import apis as annotations
+from annotator.datasets import apis as datasets
 from annotator.learning.prompt_apis import SegmentApi
 from annotator.learning import apis as learning
 from annotator.projects import apis as projects
@@ -40,4 +41,10 @@ urlpatterns = [
          name="model-rollback"),
     path("projects/<int:project_id>/acceptance", learning.AcceptanceApi.as_view(), name="model-acceptance"),
     path("projects/<int:project_id>/rescore-jobs", learning.RescoreJobListApi.as_view(), name="rescore-job-list"),
+    path("projects/<int:project_id>/exports", datasets.ExportCreateApi.as_view(), name="export-create"),
+    path("exports/<int:export_id>", datasets.ExportDetailApi.as_view(), name="export-detail"),
+    path("exports/<int:export_id>/download", datasets.ExportDownloadApi.as_view(), name="export-download"),
+    path("projects/<int:project_id>/imports", datasets.ImportCreateApi.as_view(), name="import-create"),
+    path("imports/<int:import_id>", datasets.ImportDetailApi.as_view(), name="import-detail"),
+    path("imports/<int:import_id>/accept", datasets.ImportAcceptApi.as_view(), name="import-accept"),
 ]
