@@ -86,7 +86,12 @@ def _first_validation_problem(detail: Any, path: str = "") -> tuple[str | None, 
     """Walk DRF's nested error detail to the first message, keeping its dotted field path."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            sub = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
+            if key == "non_field_errors":
+                sub = path
+            elif isinstance(key, int) or str(key).isdigit():  # DRF keys list-item errors by index
+                sub = f"{path}[{key}]"
+            else:
+                sub = f"{path}.{key}" if path else str(key)
             return _first_validation_problem(value, sub)
     if isinstance(detail, list):
         for index, value in enumerate(detail):
