@@ -180,11 +180,17 @@ export class Renderer {
     }
 
     if (scene.overlay) {
-      ctx.setLineDash([4 * px, 4 * px]);
-      ctx.lineWidth = 2 * px;
+      // The model's pre-label: a dark casing under bright dashes, readable over any fill.
       for (const o of scene.overlay) {
-        ctx.strokeStyle = colorOf(o.category);
-        ctx.stroke(shapePath(o.shape));
+        const path = shapePath(o.shape);
+        ctx.setLineDash([]);
+        ctx.lineWidth = 4 * px;
+        ctx.strokeStyle = "rgba(0,0,0,0.7)";
+        ctx.stroke(path);
+        ctx.setLineDash([7 * px, 5 * px]);
+        ctx.lineWidth = 2 * px;
+        ctx.strokeStyle = "#f0abfc";
+        ctx.stroke(path);
       }
       ctx.setLineDash([]);
     }

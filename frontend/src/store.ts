@@ -407,3 +407,9 @@ export class Store<S> {
     return () => this.listeners.delete(listener);
   }
 }
+
+/** Put back a parked set (e.g. a draft from an earlier visit) as one undoable edit, with fresh keys. */
+export function restoreInstances(s: EditorState, parked: readonly Omit<Instance, "key">[]): EditorState {
+  const instances = parked.map((i, n) => ({ key: `k${s.nextKey + n}`, category: i.category, shape: i.shape, source: i.source, score: i.score }));
+  return { ...commit(s, instances), nextKey: s.nextKey + instances.length, selected: null, vertex: null };
+}

@@ -52,13 +52,19 @@ export interface JobProgress {
 export interface TrainingRun {
   id: number;
   status: string;
+  /** Percent, 0–100 (every job row reports progress this way). */
   progress: number;
   message: string;
+  epoch?: number | null;
+  epochs?: number | null;
+  loss?: number | null;
+  eta_seconds?: number | null;
 }
 
 export interface ExportJob {
   id: number;
   status: string;
+  /** Percent, 0–100. */
   progress: number;
   download_url: string | null;
 }
@@ -159,4 +165,4 @@ export interface SegmentRequest {
 
 export type SegmentResult =
   | { status: "done"; shape: Shape; score: number; engine: string; vertex_count: number }
-  | { status: "embedding"; progress: number };
+  | { status: "embedding"; progress: number }; // progress in percent, 0–100

@@ -22,6 +22,7 @@ import {
   loadServerSet,
   moveInstance,
   redo,
+  restoreInstances,
   samAccept,
   samAddPoint,
   samArm,
@@ -40,6 +41,7 @@ import {
 } from "../store";
 import type { Category, ImageRecord } from "../types";
 import { vertexCount } from "../geometry";
+import { clearDraft, loadDraft, saveDraft } from "../drafts";
 
 const LEASE_RENEW_MS = 60_000;
 const EMBEDDING_POLL_MS = 700;
@@ -125,7 +127,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
       const res = await api.segment(imageId, samRequest(s));
       if (my !== samSeq) return;
       if (res.status === "embedding") {
-        store.dispatch((st) => samSetMessage(st, `Preparing the image embedding… ${Math.round((res.progress > 1 ? res.progress / 100 : res.progress) * 100)}%`));
+        store.dispatch((st) => samSetMessage(st, `Preparing the image embedding… ${Math.round(res.progress)}%`));
         samPoll = setTimeout(() => void runSegment(), EMBEDDING_POLL_MS);
         return;
       }
@@ -150,6 +152,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   const listEl = h("ol", { class: "instances", "data-testid": "instance-list" });
   const infoEl = h("div", { class: "muted small" });
   const dialogHost = h("div");
+  const draftHost = h("div", { class: "draft-banner-host" });
 
   const tool = createAnnotateTool({ store, ui, requestDraw: () => view.requestDraw(), px: (n) => view.px(n), onSamPrompt: () => void runSegment() });
   const view = new CanvasView(image.width, image.height, scene, tool);
@@ -165,6 +168,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
       h("button", { type: "button", title: "Keyboard shortcuts (?)", onclick: () => toggleHelp("Annotate", table()) }, "?"),
     ),
     palette,
+    draftHost,
     h("div", { class: "workspace" }, view.el,
       h("aside", { class: "side" }, samStatus, h("h3", {}, "Instances"), listEl, infoEl)),
     dialogHost,
@@ -190,7 +194,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     } else {
       samStatus.textContent = "";
     }
-    if (!prev || prev.instances !== s.instances || prev.selected !== s.selected) {
+    if (!prev || prev.instances !== s.instances || prev.selected !== s.selected || prev.version !== s.version) {
       clear(listEl);
       s.instances.forEach((inst) => {
         const c = categories.get(inst.category);
@@ -216,8 +220,27 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     saveEl.className = `save-status ${st.kind}`;
     saveEl.textContent = { saved: "All changes saved", dirty: "Unsaved changes", saving: "Saving…", conflict: "Conflict: not saved", error: "" }[st.kind] || "";
     if (st.kind === "error") saveEl.textContent = `Save failed (will retry): ${st.message}`;
-    if (st.kind === "conflict") showConflict(st.currentVersion);
+    if (st.kind === "conflict") {
+      parkDraft();
+      showConflict(st.currentVersion);
+    }
+    if (st.kind === "saved" && !draftHost.firstChild) clearDraft(localStorage, imageId);
   };
+  const parkDraft = () => saveDraft(localStorage, imageId, store.state.version, store.state.instances);
+
+  // Edits left unsaved by an earlier visit (conflict, network, closed tab) are offered back.
+  const draft = loadDraft(localStorage, imageId);
+  if (draft) {
+    const resolveDraft = (restore: boolean) => {
+      clear(draftHost);
+      clearDraft(localStorage, imageId);
+      if (restore) store.dispatch((s) => restoreInstances(s, draft.instances));
+    };
+    draftHost.append(h("div", { class: "draft-banner", role: "alert", "data-testid": "draft-banner" },
+      `Unsaved edits from ${new Date(draft.savedAt).toLocaleString()} (${draft.instances.length} instances, based on version ${draft.version}) were kept in this browser. `,
+      h("button", { type: "button", "data-testid": "draft-restore", onclick: () => resolveDraft(true) }, "Restore them (saves over the current set; undo with Ctrl+Z)"), " ",
+      h("button", { type: "button", "data-testid": "draft-discard", onclick: () => resolveDraft(false) }, "Discard")));
+  }
   const saver = new AutoSaver(store, api, showSave);
 
   function showConflict(currentVersion: number): void {
@@ -386,7 +409,10 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   // --- leaving ---
   let released = false;
   const onPageHide = () => {
-    if (isDirty(store.state)) void saver.flush(true);
+    if (isDirty(store.state)) {
+      parkDraft();
+      void saver.flush(true);
+    }
     if (!released) void api.releaseLease(imageId);
   };
   const onBeforeUnload = (e: BeforeUnloadEvent) => {
@@ -408,7 +434,10 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     if (samPoll) clearTimeout(samPoll);
     window.removeEventListener("pagehide", onPageHide);
     window.removeEventListener("beforeunload", onBeforeUnload);
-    if (isDirty(store.state)) await saver.flush();
+    if (isDirty(store.state) && !(await saver.flush())) {
+      parkDraft();
+      toast("Your unsaved edits were kept in this browser: reopen the image to restore them.", "error", 8000);
+    }
     if (!released) await api.releaseLease(imageId).catch(() => {});
     saver.dispose();
     view.dispose();

@@ -89,7 +89,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     clear(exportEl);
     if (!exportJob) return;
     const done = exportJob.status === "done" || exportJob.status === "succeeded" || !!exportJob.download_url;
-    exportEl.append(bar(`Export ${exportJob.id}`, exportJob.progress > 1 ? exportJob.progress / 100 : exportJob.progress, exportJob.status, "export-job"));
+    exportEl.append(bar(`Export ${exportJob.id}`, exportJob.progress / 100, exportJob.status, "export-job"));
     if (done && exportJob.download_url) {
       exportEl.append(h("a", { href: exportJob.download_url, "data-testid": "export-download", download: "" }, "Download COCO export"));
     }
@@ -105,7 +105,9 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     if (embedding) jobsEl.append(bar("Embeddings", jobFraction(embedding), `${embedding.done} / ${embedding.total}`, "job-embedding"));
     if (prelabel) jobsEl.append(bar("Pre-labels", jobFraction(prelabel), `${prelabel.done} / ${prelabel.total}`, "job-prelabel"));
     if (training) {
-      jobsEl.append(bar("Training", training.progress > 1 ? training.progress / 100 : training.progress, `${training.status} ${training.message ?? ""}`, "job-training"));
+      const epochs = training.epochs ? ` · epoch ${training.epoch ?? 0}/${training.epochs}` : "";
+      const eta = training.eta_seconds ? ` · ~${Math.ceil(training.eta_seconds / 60)} min left` : "";
+      jobsEl.append(bar("Training", training.progress / 100, `${training.status}${epochs}${eta} ${training.message ?? ""}`, "job-training"));
     }
     if (exp && (!exportJob || exp.id >= exportJob.id)) {
       exportJob = exp;

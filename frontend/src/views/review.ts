@@ -108,7 +108,7 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
       stateEl,
       h("span", { class: "spacer" }),
       h("label", { class: "toggle", title: "Show the model pre-label this image started from (T)" }, predToggle,
-        prediction ? ` Pre-label (T) · model ${prediction.model_version ?? "?"}` : " No pre-label"),
+        prediction ? ` Pre-label (T)${prediction.model_version ? ` · ${prediction.model_version}` : ""}` : " No pre-label"),
       h("button", { type: "button", title: "Keyboard shortcuts (?)", onclick: () => toggleHelp("Review", table()) }, "?"),
     ),
     h("div", { class: "workspace" }, view.el,
@@ -118,7 +118,7 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
           const n = set.annotations.filter((a) => a.category === c.id).length;
           return n ? h("li", {}, h("span", { class: "swatch", style: `background:${c.color}` }), `${c.name}: ${n}`) : null;
         })),
-        prediction ? h("p", { class: "muted small" }, `Pre-label: ${prediction.instances.length} instances (dashed when shown)`) : null,
+        prediction ? h("p", { class: "muted small" }, `Pre-label: ${prediction.instances.length} instances , drawn with pink dashes when shown (T)`) : null,
         comment,
         h("div", { class: "actions" },
           h("button", { type: "button", class: "primary", "data-testid": "accept", onclick: () => void decide("accept") }, "Accept (A)"),
@@ -128,7 +128,7 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
 
   api.revisions(imageId).then((revs) => {
     clear(revisionsEl);
-    for (const r of revs) revisionsEl.append(h("li", {}, `v${r.version} ${r.action} by ${r.author ?? "?"}, ${new Date(r.created_at).toLocaleString()}`));
+    for (const r of revs) revisionsEl.append(h("li", {}, `v${r.version} ${r.action} by ${r.author ?? (r.action === "pre_label" ? "the model" : "the system")}, ${new Date(r.created_at).toLocaleString()}`));
   }).catch(() => revisionsEl.append(h("li", { class: "muted" }, "History is unavailable.")));
 
   const table = (): Shortcut[] => [
