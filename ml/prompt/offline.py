@@ -59,13 +59,18 @@ class OfflineEngine(EngineBase):
         smooth = cv2.bilateralFilter(work, d=5, sigmaColor=20, sigmaSpace=3)
         return Embedding(self.engine_id, (h, w), {"image": smooth}, {})
 
-    def _working_images(self, embedding: Embedding) -> tuple[np.ndarray, np.ndarray]:
-        """(BGR uint8, Lab float32) at working scale, cached for the last embedding used."""
+    def _working_images(self, embedding: Embedding) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(BGR uint8, Lab float32, Lab gradient magnitude) at working scale, cached for the
+        last embedding used (an annotator clicks many times on one image)."""
         if self._cache_key != id(embedding) or self._cache is None:
             rgb = np.clip(np.rint(embedding.arrays["image"]), 0, 255).astype(np.uint8)
             bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
             lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-            self._cache_key, self._cache = id(embedding), (bgr, lab)
+            gx = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3)
+            gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
+            grad = cv2.transform(cv2.multiply(gx, gx) + cv2.multiply(gy, gy), np.ones((1, 3), np.float32))
+            grad = np.sqrt(grad) / 4.0  # Sobel weights sum to 4: back to Lab units per pixel
+            self._cache_key, self._cache = id(embedding), (bgr, lab, grad)
         return self._cache
 
     def segment(self, embedding: Embedding, prompts: Prompts) -> SegmentResult:
@@ -73,7 +78,7 @@ class OfflineEngine(EngineBase):
         self._check_embedding(embedding)
         h, w = embedding.image_size
         validate_prompts(prompts, w, h)
-        bgr, lab = self._working_images(embedding)
+        bgr, lab, grad = self._working_images(embedding)
         wh, ww = bgr.shape[:2]
         sx, sy = ww / w, wh / h
         pos = [(x * sx, y * sy) for x, y in prompts.positive_points]
@@ -108,7 +113,7 @@ class OfflineEngine(EngineBase):
             lines = markers == -1
             mask_small |= lines & (cv2.dilate(mask_small.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
         mask_small = _clean(mask_small, fg_seed, point_disks(neg, wh, ww, CLICK_RADIUS))
-        score = _edge_score(lab, mask_small)
+        score = _edge_score(grad, mask_small)
         mask = cv2.resize(mask_small.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         return SegmentResult(mask=mask, score=score, engine_id=self.engine_id)
 
@@ -151,14 +156,18 @@ def _auto_background(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, fl
     wh, ww = bgr.shape[:2]
     if not pos:
         return np.zeros((wh, ww), dtype=bool)
-    colours = []
+    colours: list[np.ndarray] = []
     for x, y in pos:
         c, r = min(int(x), ww - 1), min(int(y), wh - 1)
         patch = lab[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3].reshape(-1, 3)
-        colours.append(np.median(patch, axis=0))
+        colour = np.median(patch, axis=0)
+        if all(np.linalg.norm(colour - other) > COLOR_FAR / 2 for other in colours):
+            colours.append(colour)
     far = np.ones((wh, ww), dtype=bool)
+    ones = np.ones((1, 3), np.float32)
     for colour in colours:
-        far &= np.linalg.norm(lab - colour, axis=2) > COLOR_FAR
+        diff = cv2.absdiff(lab, (*colour.tolist(), 0.0))
+        far &= cv2.transform(cv2.multiply(diff, diff), ones) > COLOR_FAR**2
     reached = np.zeros((wh + 2, ww + 2), dtype=np.uint8)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
     step = (FLOOD_STEP,) * 3
@@ -186,13 +195,10 @@ def _clean(mask: np.ndarray, fg_seed: np.ndarray, neg_seed: np.ndarray) -> np.nd
     return mask
 
 
-def _edge_score(lab: np.ndarray, mask: np.ndarray) -> float:
+def _edge_score(grad: np.ndarray, mask: np.ndarray) -> float:
     """Confidence in [0, 1]: mean Lab gradient on the mask boundary, saturating at 40 units."""
     if not mask.any() or mask.all():
         return 0.0
     m = mask.astype(np.uint8)
-    edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - cv2.erode(m, np.ones((3, 3), np.uint8))) > 0
-    gx = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
-    grad = np.sqrt((gx**2 + gy**2).sum(axis=2)) / 4.0
+    edge = cv2.morphologyEx(m, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     return float(np.clip(grad[edge].mean() / 40.0, 0.0, 1.0))
