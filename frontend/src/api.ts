@@ -240,8 +240,9 @@ export class ApiClient {
   }
 
   // --- exports and training ---
-  startExport(projectId: number, format = "coco"): Promise<ExportJob> {
-    return this.json("POST", `/projects/${projectId}/exports`, { format });
+  /** Start a COCO export (reviewers and admins); the server's defaults pick which images. */
+  startExport(projectId: number, options: { kind?: "instances" | "predictions"; segmentation?: "polygons" | "rle"; include_images?: boolean } = {}): Promise<ExportJob> {
+    return this.json("POST", `/projects/${projectId}/exports`, { format: "coco", kind: "instances", segmentation: "polygons", ...options });
   }
 
   exportJob(id: number): Promise<ExportJob> {
