@@ -1,0 +1,135 @@
+"""The universal model: training lowers the loss, checkpoints round-trip, evaluation is COCO's."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from ml import geometry
+from ml.synth import CATEGORIES, generate_scene, write_dataset
+from ml.universal import targets
+from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, evaluate_checkpoint, synthetic_coco
+from ml.universal.finetune import fine_tune
+from ml.universal.grouping import GroupingParams, group_instances
+from ml.universal.model import MODELS, build_model
+from ml.universal.predictor import Instance, UniversalPredictor
+from ml.universal.train import train
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _two_threads():
+    torch.set_num_threads(2)
+
+
+def test_registry_builds_every_variant():
+    x = torch.rand(1, 3, 64, 96)
+    for name in MODELS:
+        out = build_model(name).eval()(x)
+        assert out["semantic"].shape == (1, len(CATEGORIES) + 1, 32, 48)
+        assert out["interior"].shape == (1, 1, 32, 48)
+        assert out["features"].ndim == 2
+
+
+def test_grouping_recovers_instances_from_perfect_maps():
+    scene = generate_scene("pallet_stack", 3, (128, 128))
+    classes = np.array([0] + [CATEGORIES.index(i.category) + 1 for i in scene.instances])
+    interior = targets.normalised_interior(scene.labels)
+    probs = np.zeros((len(CATEGORIES) + 1, 128, 128))
+    probs[classes[scene.labels], np.arange(128)[:, None], np.arange(128)[None, :]] = 1.0
+    found = group_instances(probs, interior, GroupingParams(min_area_fraction=0.0))
+    assert len(found) >= len(scene.instances)  # an occluder-split parcel comes back as its parts
+    for inst in scene.instances:
+        if cv2.connectedComponents(inst.mask.astype(np.uint8))[0] == 2:  # background + one part
+            assert max(geometry.mask_iou(f.mask, inst.mask) for f in found) > 0.9
+
+
+def test_short_training_run_lowers_the_loss(tmp_path):
+    config = {
+        "input_size": 64,
+        "data": {"synthetic": {"count": 8, "seed": 1, "scene_size": 64, "fresh": False}},
+        "epochs": 8, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "tiny.pt"), "seed": 0,
+    }
+    seen = []
+    result = train(config, progress=seen.append)
+    losses = [h["loss"] for h in load_checkpoint(result["checkpoint"])[1]["history"]]
+    assert len(losses) == 8 and losses[-1] < losses[0] * 0.9
+    assert seen[-1]["epoch"] == 8 and seen[-1]["fraction"] == pytest.approx(1.0)
+    assert {"epochs", "loss", "eta_seconds"} <= set(seen[0])
+
+
+def test_save_load_predict_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("unet_s").eval()
+    meta = make_meta("unet_s", CATEGORIES, 64, grouping={"seed_threshold": 0.0, "foreground_threshold": 1.01,
+                                                         "min_area_fraction": 0.0})
+    path = save_checkpoint(tmp_path / "m.pt", model, meta)
+    loaded = UniversalPredictor.from_checkpoint(path)
+    direct = UniversalPredictor(model, meta)
+    image = generate_scene("floor_pile", 2, (90, 120)).image
+    a, b = loaded.predict(image), direct.predict(image)
+    assert loaded.categories == CATEGORIES
+    assert 0.0 <= a.uncertainty <= 1.0 and a.uncertainty == pytest.approx(b.uncertainty)
+    assert a.features.dtype == np.float32 and a.features.ndim == 1
+    np.testing.assert_allclose(a.features, b.features, atol=1e-6)
+    # Thresholds that accept everything force at least one instance out of random weights.
+    assert a.instances and len(a.instances) == len(b.instances)
+    inst = a.instances[0]
+    assert isinstance(inst, Instance) and inst.mask.shape == (90, 120) and inst.mask.dtype == bool
+    assert inst.category in CATEGORIES and 0.0 <= inst.score <= 1.0
+    assert geometry.mask_iou(geometry.shape_to_mask(inst.shape, 90, 120), inst.mask) > 0.9
+
+
+def test_evaluator_agrees_with_direct_pycocotools():
+    data, samples = synthetic_coco(3, seed=5, size=(96, 96))
+    pristine = json.loads(json.dumps(data))  # COCOeval rewrites ground-truth segmentations in place
+    rng = np.random.default_rng(0)
+    evaluator = CocoMaskEvaluator(coco_from_dict(data))
+    direct_results = []
+    for image_id, _image in samples:
+        preds = []
+        for ann in [a for a in data["annotations"] if a["image_id"] == image_id]:
+            mask = geometry.rle_to_mask(ann["segmentation"]) if isinstance(ann["segmentation"], dict) else \
+                geometry.shape_to_mask([[list(zip(p[::2], p[1::2], strict=True))] for p in ann["segmentation"]], 96, 96)
+            mask = mask.copy()
+            mask[: int(rng.integers(0, 20))] = False  # imperfect predictions
+            score = float(rng.uniform(0.1, 1.0))
+            category = CATEGORIES[ann["category_id"] - 1 if rng.random() < 0.8 else int(rng.integers(0, 5))]
+            preds.append(Instance(mask=mask, category=category, score=score))
+            direct_results.append({"image_id": image_id, "category_id": CATEGORIES.index(category) + 1,
+                                   "segmentation": geometry.mask_to_rle(mask), "score": score})
+        evaluator.update(image_id, preds)
+    ours = evaluator.summarize()
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = pristine
+        gt.createIndex()
+        ev = COCOeval(gt, gt.loadRes(direct_results), iouType="segm")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ours["mask_ap"] == pytest.approx(ev.stats[0], abs=1e-4)
+    assert ours["mask_ap50"] == pytest.approx(ev.stats[1], abs=1e-4)
+    assert ours["mask_ap75"] == pytest.approx(ev.stats[2], abs=1e-4)
+
+
+def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
+    train_json = write_dataset(tmp_path / "train", "conveyor_topdown", 4, seed=40, size=(64, 80))
+    val_json = write_dataset(tmp_path / "val", "conveyor_topdown", 2, seed=90, size=(64, 80))
+    base = save_checkpoint(tmp_path / "base.pt", build_model("unet_s"), make_meta("unet_s", CATEGORIES, 64))
+    seen = []
+    result = fine_tune(base, train_json, val_json, tmp_path / "ft.pt", budget_seconds=60, epochs=2,
+                       progress=seen.append)
+    assert {"mask_ap", "mask_ap50", "checkpoint"} <= set(result)
+    assert [s["epoch"] for s in seen] == [1, 2]
+    again = evaluate_checkpoint(result["checkpoint"], val_json, tmp_path / "val")
+    assert again["images"] == 2 and again["mask_ap"] == pytest.approx(result["mask_ap"], abs=1e-6)
+    assert set(again["per_class"]) == set(CATEGORIES) and again["seconds_per_image"] > 0
