@@ -123,7 +123,7 @@ class ImportCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class ImportInput(serializers.Serializer):
-        annotations = serializers.FileField(help_text="a COCO instances JSON file")
+        annotations = serializers.FileField(allow_empty_file=True, help_text="a COCO instances JSON file")
         images = serializers.FileField(required=False, allow_null=True, default=None,
                                        help_text="a zip of the images; without it, file_name is matched "
                                                  "against the project's images")
