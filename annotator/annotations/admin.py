@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from annotator.projects.admin_scoping import ProjectScopedAdmin
+
 from .models import Annotation, Revision
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(ProjectScopedAdmin):
+    project_path = "image__project"
     list_display = ["id", "image", "category", "source", "score", "area"]
     list_filter = ["source", "category__project"]
     search_fields = ["image__name"]
@@ -12,9 +15,10 @@ class AnnotationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Revision)
-class RevisionAdmin(admin.ModelAdmin):
+class RevisionAdmin(ProjectScopedAdmin):
     """Read-only: revisions are the audit trail and are never edited."""
 
+    project_path = "image__project"
     list_display = ["image", "version", "action", "author", "created_at"]
     list_filter = ["action", "image__project"]
     search_fields = ["image__name", "author__username", "comment"]

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from .admin_scoping import ProjectScopedAdmin, admin_project_ids
 from .ingest import images_ingest
 from .models import Category, Image, Membership, Project
 
@@ -24,7 +25,9 @@ class UploadForm(forms.Form):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ProjectScopedAdmin):
+    project_path = "pk"
+
     list_display = ["name", "slug", "queue_strategy", "auto_pre_label", "contribute_to_universal", "created_at"]
     search_fields = ["name", "slug"]
     list_filter = ["queue_strategy", "auto_pre_label", "contribute_to_universal"]
@@ -34,21 +37,21 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ProjectScopedAdmin):
     list_display = ["user", "project", "role"]
     list_filter = ["role", "project"]
     search_fields = ["user__username", "project__name"]
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ProjectScopedAdmin):
     list_display = ["name", "project", "export_id", "color", "universal_name"]
     list_filter = ["project"]
     search_fields = ["name"]
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(ProjectScopedAdmin):
     list_display = ["id", "preview", "name", "project", "status", "split", "uncertainty", "version", "lease_user"]
     list_filter = ["status", "split", "project"]
     search_fields = ["name", "sha256"]
@@ -76,6 +79,8 @@ class ImageAdmin(admin.ModelAdmin):
         from django.shortcuts import redirect, render
 
         projects = Project.objects.all()
+        if not request.user.is_superuser:
+            projects = projects.filter(pk__in=admin_project_ids(request.user))
         if request.method == "POST":
             project = projects.filter(pk=request.POST.get("project")).first()
             files = request.FILES.getlist("files")
