@@ -15,7 +15,15 @@ from annotator.projects.models import Image
 from tests.conftest import wait_for
 
 from .conftest import save_screenshot
-from .helpers import PARCELS, editor_state, fake_pre_labels, instances, parcel_image, to_page, wait_editor_ready
+from .helpers import (
+    PARCELS,
+    editor_state,
+    fake_pre_labels,
+    instances,
+    parcel_image,
+    to_page,
+    wait_editor_ready,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
