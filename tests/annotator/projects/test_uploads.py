@@ -12,21 +12,27 @@ from annotator.projects.models import Image
 from tests.factories import image_bytes, zip_bytes
 
 
-def upload(client, project, *files):
-    return client.post(f"/api/v1/projects/{project.id}/images",
+def upload(client, project_id: int, *files):
+    return client.post(f"/api/v1/projects/{project_id}/images",
                        {"files": [SimpleUploadedFile(name, data) for name, data in files]}, format="multipart")
 
 
 @pytest.mark.django_db
-def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(project, client_for):
+def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(client_for):
     client = client_for("annotator")
+    created = client.post("/api/v1/projects", {"name": "Inbound dock"}, format="json")
+    assert created.status_code == 201
+    assert [c["name"] for c in created.json()["categories"]] == [
+        "cardboard_box", "padded_mailer", "plastic_bag", "envelope", "item"]
+    assert created.json()["role"] == "admin"
+    project_id = created.json()["id"]
     members = {f"scene_{i:02d}.jpg": image_bytes(seed=i) for i in range(17)}
     members["broken_truncated.jpg"] = image_bytes(seed=100)[:300]
     members["broken_not_image.png"] = b"this is plain text, not a PNG"
     members["scene_dup.jpg"] = members["scene_03.jpg"]
     assert len(members) == 20
 
-    response = upload(client, project, ("batch.zip", zip_bytes(members)))
+    response = upload(client, project_id, ("batch.zip", zip_bytes(members)))
 
     assert response.status_code == 201, response.json()
     report = response.json()
@@ -35,7 +41,7 @@ def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(proje
     assert {r["code"] for r in report["rejected"]} == {"corrupt_image", "not_an_image"}
     assert report["duplicates"] == [{"file": "batch.zip/scene_dup.jpg", "existing_id": report["created"][3]["id"]}]
 
-    listing = client.get(f"/api/v1/projects/{project.id}/images").json()
+    listing = client.get(f"/api/v1/projects/{project_id}/images").json()
     assert listing["count"] == 17
     assert {img["name"] for img in listing["results"]} == {f"batch.zip/scene_{i:02d}.jpg" for i in range(17)}
     first = listing["results"][0]
@@ -47,8 +53,8 @@ def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(proje
 @pytest.mark.django_db
 def test_reupload_of_the_same_bytes_is_reported_not_stored_twice(project, client_for):
     client = client_for("annotator")
-    first = upload(client, project, ("a.jpg", image_bytes(seed=1)))
-    again = upload(client, project, ("a-copy.jpg", image_bytes(seed=1)))
+    first = upload(client, project.id, ("a.jpg", image_bytes(seed=1)))
+    again = upload(client, project.id, ("a-copy.jpg", image_bytes(seed=1)))
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json()["duplicates"] == [{"file": "a-copy.jpg", "existing_id": first.json()["created"][0]["id"]}]
@@ -58,7 +64,7 @@ def test_reupload_of_the_same_bytes_is_reported_not_stored_twice(project, client
 @pytest.mark.django_db
 def test_exif_orientation_is_applied(project, client_for):
     # Orientation 6 = rotate 90° clockwise to display: a 64x48 file becomes a 48x64 image.
-    response = upload(client_for("annotator"), project, ("phone.jpg", image_bytes(64, 48, exif_orientation=6)))
+    response = upload(client_for("annotator"), project.id, ("phone.jpg", image_bytes(64, 48, exif_orientation=6)))
     image = Image.objects.get(pk=response.json()["created"][0]["id"])
     assert (image.width, image.height) == (48, 64)
     with image.file.open("rb") as fh, PILImage.open(fh) as stored:
@@ -98,7 +104,7 @@ ZIP_REFUSALS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "data", "code"), SINGLE_FILE_REFUSALS, ids=[r[2] for r in SINGLE_FILE_REFUSALS])
 def test_each_refused_file_gets_a_4xx_naming_it(project, client_for, name, data, code):
-    response = upload(client_for("annotator"), project, (name, data))
+    response = upload(client_for("annotator"), project.id, (name, data))
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "upload_rejected" and error["field"] == "files"
@@ -110,7 +116,7 @@ def test_each_refused_file_gets_a_4xx_naming_it(project, client_for, name, data,
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "members", "code"), ZIP_REFUSALS, ids=[r[2] for r in ZIP_REFUSALS])
 def test_bad_zip_members_are_refused_and_named(project, client_for, name, members, code):
-    response = upload(client_for("annotator"), project, (name, zip_bytes(members)))
+    response = upload(client_for("annotator"), project.id, (name, zip_bytes(members)))
     assert response.status_code == 400
     rejected = response.json()["error"]["rejected"]
     assert [r["code"] for r in rejected] == [code]
@@ -120,7 +126,7 @@ def test_bad_zip_members_are_refused_and_named(project, client_for, name, member
 
 @pytest.mark.django_db
 def test_symlink_member_is_refused(project, client_for):
-    response = upload(client_for("annotator"), project, ("links.zip", _zip_with_symlink()))
+    response = upload(client_for("annotator"), project.id, ("links.zip", _zip_with_symlink()))
     assert response.status_code == 400
     assert response.json()["error"]["rejected"][0] == {
         "file": "links.zip/link.jpg", "code": "symlink", "reason": "symbolic links are not allowed in archives"}
@@ -129,9 +135,9 @@ def test_symlink_member_is_refused(project, client_for):
 @pytest.mark.django_db
 def test_limits_come_from_settings(project, client_for, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "MAX_IMAGE_BYTES": 1000, "MAX_ZIP_MEMBERS": 2}
-    big = upload(client_for("annotator"), project, ("big.jpg", image_bytes(200, 200, seed=3)))
+    big = upload(client_for("annotator"), project.id, ("big.jpg", image_bytes(200, 200, seed=3)))
     assert big.json()["error"]["rejected"][0]["code"] == "file_too_large"
-    many = upload(client_for("annotator"), project,
+    many = upload(client_for("annotator"), project.id,
                   ("many.zip", zip_bytes({f"{i}.jpg": image_bytes(8, 8, seed=i) for i in range(3)})))
     assert many.json()["error"]["rejected"] == [
         {"file": "many.zip", "code": "zip_too_many_members", "reason": "3 files; the limit is 2"}]
@@ -139,7 +145,7 @@ def test_limits_come_from_settings(project, client_for, settings):
 
 @pytest.mark.django_db
 def test_good_members_are_stored_when_others_are_refused(project, client_for):
-    response = upload(client_for("annotator"), project,
+    response = upload(client_for("annotator"), project.id,
                       ("mixed.zip", zip_bytes({"ok.jpg": image_bytes(seed=11), "../bad.jpg": image_bytes(seed=12)})))
     assert response.status_code == 201
     body = response.json()
