@@ -68,6 +68,9 @@ def group_instances(probs: np.ndarray, interior: np.ndarray, params: GroupingPar
 def image_uncertainty(probs: np.ndarray, scores: list[float]) -> float:
     """Active-learning score in [0, 1]; higher means labelling this image teaches the model more.
 
+    ``probs`` are class probabilities (C + 1, h, w) at any resolution (the predictor passes the
+    network's stride-2 output, which is cheaper and equivalent on average).
+
     U = 0.5 * H + 0.5 * (1 - S), where H is the mean normalised entropy of the per-pixel class
     distribution (entropy / log(C + 1)) over pixels with p(background) < 0.9 (the whole image
     when there are none), and S the mean instance score (0 when nothing was found).

@@ -79,6 +79,20 @@ class UniversalUNet(nn.Module):
         return {"semantic": self.semantic(x), "interior": self.interior(x), "features": features}
 
 
+def fuse_for_inference(model: UniversalUNet) -> UniversalUNet:
+    """A copy of ``model`` in eval mode with every BatchNorm folded into its convolution."""
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fused = copy.deepcopy(model).eval()
+    for module in fused.modules():
+        if isinstance(module, ConvBNReLU) and isinstance(module[1], nn.BatchNorm2d):
+            module[0] = fuse_conv_bn_eval(module[0], module[1])
+            module[1] = nn.Identity()
+    return fused
+
+
 def build_unet_xs(num_classes: int = 5) -> UniversalUNet:
     """Extra-small variant (~0.2 M parameters): the shipped base model."""
     return UniversalUNet((16, 24, 48, 64, 96), (1, 1, 2, 2, 2), (48, 32, 24, 16), num_classes)

@@ -22,7 +22,7 @@ from ml import geometry
 from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
-from ml.universal.model import UniversalUNet
+from ml.universal.model import UniversalUNet, fuse_for_inference
 
 
 @dataclass
@@ -49,7 +49,7 @@ class UniversalPredictor:
     """Wraps a loaded model; ``predict`` runs under ``torch.inference_mode``."""
 
     def __init__(self, model: UniversalUNet, meta: dict[str, Any]):
-        self.model = model.eval()
+        self.model = fuse_for_inference(model)  # a folded copy; ``model`` itself is untouched
         self.meta = meta
         self.input_size = int(meta["input_size"])
         self.grouping = GroupingParams(**meta.get("grouping", {}))
@@ -64,8 +64,9 @@ class UniversalPredictor:
         return list(self.meta["categories"])
 
     @torch.inference_mode()
-    def dense_maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(class probabilities (C + 1, H, W), interior (H, W), features (D,)) at image resolution."""
+    def dense_maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Class probabilities (C + 1, H, W) and interior (H, W) at image resolution, features (D,),
+        and the class probabilities at the network's output resolution (C + 1, h, w)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
@@ -79,15 +80,17 @@ class UniversalPredictor:
         probs = torch.softmax(logits[:-1], dim=0).numpy()
         interior = torch.sigmoid(logits[-1]).numpy()
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
-        return probs, interior, features
+        valid = (-(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE))
+        coarse = torch.softmax(out["semantic"][0, :, : valid[0], : valid[1]], dim=0).numpy()
+        return probs, interior, features, coarse
 
     def predict(self, image: np.ndarray, keep_maps: bool = False) -> PredictionResult:
         """Instances, uncertainty and image features for one uint8 RGB image."""
-        probs, interior, features = self.dense_maps(image)
+        probs, interior, features, coarse = self.dense_maps(image)
         raw = group_instances(probs, interior, self.grouping)
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
         instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=r.score) for r in raw]
-        uncertainty = image_uncertainty(probs, [r.score for r in raw])
+        uncertainty = image_uncertainty(coarse, [r.score for r in raw])
         maps = {"probs": probs, "interior": interior} if keep_maps else {}
         return PredictionResult(instances=instances, uncertainty=uncertainty, features=features, maps=maps)

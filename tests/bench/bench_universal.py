@@ -1,0 +1,70 @@
+"""Benchmarks for the synthetic generator and the universal model (prints figures; not a test).
+
+    python -m tests.bench.bench_universal [--checkpoint CKPT] [--threads 2]
+
+Reports: synth ms per 512x512 scene (one thread, per domain), inference seconds per
+1024x768 image (median of N, after a warm-up), and the checkpoint's file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import torch
+
+from ml.synth import DOMAINS, generate_scene
+from ml.universal.evaluate import DEFAULT_CHECKPOINT
+from ml.universal.predictor import UniversalPredictor
+
+
+def bench_synth(count: int) -> dict[str, float]:
+    cv2.setNumThreads(1)
+    out = {}
+    for domain in sorted(DOMAINS):
+        generate_scene(domain, 0)
+        start = time.perf_counter()
+        for seed in range(count):
+            generate_scene(domain, seed)
+        out[domain] = round((time.perf_counter() - start) / count * 1000, 1)
+    out["mean"] = round(statistics.mean(out.values()), 1)
+    cv2.setNumThreads(-1)
+    return out
+
+
+def bench_inference(checkpoint: Path, count: int) -> dict[str, float]:
+    predictor = UniversalPredictor.from_checkpoint(checkpoint)
+    image = cv2.resize(generate_scene("floor_pile", 3).image, (1024, 768), interpolation=cv2.INTER_LINEAR)
+    predictor.predict(image)
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        result = predictor.predict(image)
+        times.append(time.perf_counter() - start)
+    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
+            "max_s": round(max(times), 3), "instances": len(result.instances)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--scenes", type=int, default=40, help="scenes per domain")
+    parser.add_argument("--images", type=int, default=10, help="timed 1024x768 predictions")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    report = {
+        "synth_ms_per_512_scene": bench_synth(args.scenes),
+        "inference_1024x768": bench_inference(Path(args.checkpoint), args.images),
+        "checkpoint_mb": round(Path(args.checkpoint).stat().st_size / 1e6, 2),
+        "threads": args.threads,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
