@@ -30,7 +30,19 @@ export interface Scene {
 
 const FALLBACK_COLOR = "#ff00ff";
 
+const rgbaCache = new Map<string, string>();
+
 export function hexToRgba(hex: string, alpha: number): string {
+  const k = `${hex}/${alpha}`;
+  let v = rgbaCache.get(k);
+  if (v === undefined) {
+    v = parseRgba(hex, alpha);
+    rgbaCache.set(k, v);
+  }
+  return v;
+}
+
+function parseRgba(hex: string, alpha: number): string {
   const m = /^#?([0-9a-f]{6})$/i.exec(hex);
   if (!m) return `rgba(255,0,255,${alpha})`;
   const n = parseInt(m[1], 16);
@@ -38,6 +50,7 @@ export function hexToRgba(hex: string, alpha: number): string {
 }
 
 const pathCache = new WeakMap<Shape, Path2D>();
+const textWidth = new Map<string, number>(); // label text → width at the label font
 const bboxCache = new WeakMap<Shape, BBox>();
 
 /** One Path2D per shape (all rings), built once: shapes are immutable. */
@@ -237,7 +250,12 @@ export class Renderer {
       const [sx, sy] = toScreen(v, x0, y0);
       const name = scene.categories.get(inst.category)?.name ?? "?";
       const text = inst.score === null ? name : `${name} ${inst.score.toFixed(2)}`;
-      const w = ctx.measureText(text).width + 6;
+      let w = textWidth.get(text);
+      if (w === undefined) {
+        w = ctx.measureText(text).width + 6;
+        if (textWidth.size > 5000) textWidth.clear();
+        textWidth.set(text, w);
+      }
       ctx.fillStyle = hexToRgba(colorOf(inst.category), 0.85);
       ctx.fillRect(sx, sy - 15, w, 15);
       ctx.fillStyle = "#000";
