@@ -43,8 +43,7 @@ def coco_annotation(
         out["segmentation"] = geometry.shape_to_rle(shape, height, width)
     else:
         out["segmentation"] = geometry.shape_to_coco_polygons(shape)
-    out["area"] = geometry.shape_area(shape)
-    out["bbox"] = geometry.shape_bbox(shape)
+    out["area"], out["bbox"] = geometry.shape_area_bbox(shape)
     out["iscrowd"] = 0
     if holes and segmentation_mode == POLYGONS:
         out["multipolygon"] = shape
@@ -57,7 +56,7 @@ def coco_result(*, image_id: int, category_id: int, shape: geometry.Shape, score
     return {
         "image_id": image_id, "category_id": category_id,
         "segmentation": geometry.shape_to_rle(shape, height, width),
-        "bbox": geometry.shape_bbox(shape), "area": geometry.shape_area(shape),
+        **dict(zip(("area", "bbox"), geometry.shape_area_bbox(shape), strict=True)),
         "score": round(float(score), 5),
     }
 
@@ -140,5 +139,5 @@ class CocoResultsWriter:
         self.stream.write("]")
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+_dumps = _ENCODER.encode
