@@ -14,8 +14,15 @@ from annotator.projects.models import Category, Image
 from ml import geometry
 from tests.factories import make_project, zip_bytes
 
-from .coco_helpers import HOLED, TRIANGLE, add_image, categories, post_import, read_export, run_export, \
-    sample_project_data
+from .coco_helpers import (
+    HOLED,
+    TRIANGLE,
+    add_image,
+    categories,
+    post_import,
+    run_export,
+    sample_project_data,
+)
 
 
 def as_geometry(shape) -> MultiPolygon:
