@@ -8,8 +8,9 @@ How prompts become GrabCut's trimap (everything else starts as "probably backgro
   each positive click is probable foreground, so both colour models have samples;
 * a previous mask: probable foreground where it is set.
 
-GrabCut works on the image scaled so its long side is at most ``MAX_SIDE`` px (its run time
-grows with the pixel count); the mask is scaled back with nearest-neighbour interpolation.
+GrabCut works on the image scaled so its long side is at most ``MAX_SIDE`` px, and only inside
+a region of interest around the prompts (its run time grows with the pixel count); outside it
+is background. The mask is scaled back with nearest-neighbour interpolation.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ CLICK_RADIUS = 5
 PRIOR_RADIUS_FRACTION = 0.15
 MAX_SIDE = 512
 ITERATIONS = 5
+ROI_PAD = 0.25
 
 
 class GrabCutEngine(EngineBase):
@@ -75,13 +77,33 @@ class GrabCutEngine(EngineBase):
         trimap[point_disks(scaled(prompts.positive_points), wh, ww, CLICK_RADIUS)] = cv2.GC_FGD
         trimap[point_disks(scaled(prompts.negative_points), wh, ww, CLICK_RADIUS)] = cv2.GC_BGD
 
-        has_fg = np.isin(trimap, (cv2.GC_FGD, cv2.GC_PR_FGD)).any()
-        has_bg = np.isin(trimap, (cv2.GC_BGD, cv2.GC_PR_BGD)).any()
+        fg = np.zeros((wh, ww), dtype=bool)
+        r0, r1, c0, c1 = _region_of_interest(trimap, scaled(prompts.negative_points))
+        crop = trimap[r0:r1, c0:c1].copy()
+        has_fg = np.isin(crop, (cv2.GC_FGD, cv2.GC_PR_FGD)).any()
+        has_bg = np.isin(crop, (cv2.GC_BGD, cv2.GC_PR_BGD)).any()
         if has_fg and has_bg:
             bgd_model = np.zeros((1, 65), np.float64)
             fgd_model = np.zeros((1, 65), np.float64)
-            cv2.grabCut(cv2.cvtColor(work, cv2.COLOR_RGB2BGR), trimap, None, bgd_model, fgd_model,
-                        ITERATIONS, cv2.GC_INIT_WITH_MASK)
-        fg = np.isin(trimap, (cv2.GC_FGD, cv2.GC_PR_FGD))
+            bgr = cv2.cvtColor(np.ascontiguousarray(work[r0:r1, c0:c1]), cv2.COLOR_RGB2BGR)
+            cv2.grabCut(bgr, crop, None, bgd_model, fgd_model, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        fg[r0:r1, c0:c1] = np.isin(crop, (cv2.GC_FGD, cv2.GC_PR_FGD))
         mask = cv2.resize(fg.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         return SegmentResult(mask=mask, score=float(fg.any()), engine_id=self.engine_id)
+
+
+def _region_of_interest(trimap: np.ndarray, negative: list[tuple[float, float]]) -> tuple[int, int, int, int]:
+    """Rows/cols (r0, r1, c0, c1) around the foreground prior and the negative clicks, padded by
+    ``ROI_PAD`` of its size (+16 px) so GrabCut sees a ring of background; outside is background."""
+    h, w = trimap.shape
+    focus = np.isin(trimap, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    ys, xs = np.nonzero(focus)
+    if len(xs) == 0:
+        return 0, h, 0, w
+    x_lo, x_hi, y_lo, y_hi = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    for x, y in negative:
+        x_lo, x_hi = min(x_lo, int(x)), max(x_hi, int(x) + 1)
+        y_lo, y_hi = min(y_lo, int(y)), max(y_hi, int(y) + 1)
+    pad_x = int(ROI_PAD * (x_hi - x_lo)) + 16
+    pad_y = int(ROI_PAD * (y_hi - y_lo)) + 16
+    return max(0, y_lo - pad_y), min(h, y_hi + pad_y), max(0, x_lo - pad_x), min(w, x_hi + pad_x)

@@ -19,6 +19,9 @@ Work happens at ``MAX_SIDE`` px on the long side; the mask is scaled back to the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -31,21 +34,45 @@ from ml.prompt.engine import (
     point_disks,
     validate_prompts,
 )
+from ml.prompt.offline_scorer import CandidateScorer, candidate_features
 
 MAX_SIDE = 1024
 CLICK_RADIUS = 3  # px at working scale
 COLOR_FAR = 22.0  # Lab distance (OpenCV 8-bit Lab units) above which a pixel is "another colour"
 FLOOD_STEP = 4  # per-channel tolerance between neighbouring pixels for the flood fill
 PREVIOUS_MASK_CORE = 0.4  # seeds this fraction of the inscribed radius inside/outside a previous mask
+THIN_STRUCTURE_PX = 3  # automatic background seeds thinner than ~2x this are dropped
+ENCLOSING_LEVELS = 2  # bar -> label -> box
+MAX_ENCLOSING_SHARE = 0.2  # an enclosing region larger than this share of the image is floor
+WIDE_SAMPLE_FRACTION = 0.02  # "wide" variants also sample colours this far (x long side) from a click
 BG, FG = 1, 2
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of making automatic background seeds; the scorer picks among the results."""
+
+    colour_far: float  # Lab distance above which a pixel is "another colour"
+    wide: bool  # sample colours on a ring around each click too
+    expand: bool  # grow a mask enclosed by one uniform region to that region
+
+
+VARIANTS = (
+    Variant(COLOR_FAR, False, True),  # the default, used alone for box / previous-mask prompts
+    Variant(14.0, False, True),
+    Variant(34.0, False, True),
+    Variant(COLOR_FAR, True, True),
+    Variant(COLOR_FAR, False, False),
+)
+DEFAULT_SCORER = Path(__file__).resolve().parents[1] / "checkpoints" / "prompt_offline_scorer.npz"
 
 
 class OfflineEngine(EngineBase):
     """Seeded watershed prompt engine; deterministic, CPU-only, ~10 ms per click at 512 px."""
 
-    engine_id = "offline-watershed-v1"
-
-    def __init__(self) -> None:
+    def __init__(self, scorer_path: str | Path | None = DEFAULT_SCORER) -> None:
+        self.scorer = CandidateScorer.load(scorer_path) if scorer_path and Path(scorer_path).is_file() else None
+        self.engine_id = "offline-watershed-v2" + (f"-{self.scorer.weights_id}" if self.scorer else "")
         self._cache_key: int | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -73,49 +100,86 @@ class OfflineEngine(EngineBase):
             self._cache_key, self._cache = id(embedding), (bgr, lab, grad)
         return self._cache
 
-    def segment(self, embedding: Embedding, prompts: Prompts) -> SegmentResult:
-        """One mask from the prompts; ``score`` is the mean edge contrast along its boundary."""
+    def candidates(self, embedding: Embedding, prompts: Prompts, *, all_variants: bool = True
+                   ) -> list[tuple[Variant, np.ndarray]]:
+        """Masks at working scale for each variant worth trying for these prompts (only the
+        default variant for box / previous-mask prompts or when ``all_variants`` is off)."""
         self._check_embedding(embedding)
         h, w = embedding.image_size
         validate_prompts(prompts, w, h)
-        bgr, lab, grad = self._working_images(embedding)
+        bgr, lab, _ = self._working_images(embedding)
         wh, ww = bgr.shape[:2]
         sx, sy = ww / w, wh / h
         pos = [(x * sx, y * sy) for x, y in prompts.positive_points]
         neg = [(x * sx, y * sy) for x, y in prompts.negative_points]
+        fg_seed, bg_seed, neg_seed = _prompt_seeds(prompts, pos, neg, sx, sy, wh, ww)
+        clicks_only = bool(pos) and prompts.box is None and prompts.mask is None
+        variants = VARIANTS if clicks_only and all_variants else VARIANTS[:1]
+        out = []
+        for variant in variants:
+            mask = _flood(bgr, lab, pos, fg_seed, bg_seed, neg_seed, variant)
+            if clicks_only and variant.expand:
+                mask = _expand_enclosed(mask, bgr, lab, neg_seed)
+            out.append((variant, mask))
+        return out
 
-        markers = np.zeros((wh, ww), dtype=np.int32)
-        fg_seed = point_disks(pos, wh, ww, CLICK_RADIUS)
-        bg_seed = point_disks(neg, wh, ww, CLICK_RADIUS)
-        if prompts.mask is not None:
-            prev = cv2.resize(prompts.mask.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST)
-            prev_fg, prev_bg = _previous_mask_seeds(prev, pos, neg)
-            fg_seed |= prev_fg
-            bg_seed |= prev_bg
-        if prompts.box is not None:
-            box_fg, box_bg = _box_seeds(prompts.box, sx, sy, wh, ww)
-            bg_seed |= box_bg
-            if not fg_seed.any():
-                fg_seed |= box_fg
-        bg_seed |= _auto_background(bgr, lab, pos)
-        click_fg = point_disks(pos, wh, ww, CLICK_RADIUS)
-        bg_seed &= ~click_fg
-        fg_seed &= ~bg_seed | click_fg
-        markers[bg_seed] = BG
-        markers[fg_seed] = FG
-        if not bg_seed.any():
-            mask_small = np.ones((wh, ww), dtype=bool)
+    def segment(self, embedding: Embedding, prompts: Prompts) -> SegmentResult:
+        """One mask from the prompts; ``score`` is the scorer's predicted IoU (edge contrast
+        along the boundary when only one candidate was made)."""
+        cands = self.candidates(embedding, prompts, all_variants=self.scorer is not None)
+        _, lab, grad = self._working_images(embedding)
+        if len(cands) == 1 or self.scorer is None:
+            mask_small = cands[0][1]
+            score = _edge_score(grad, mask_small)
         else:
-            cv2.watershed(bgr, markers)
-            mask_small = markers == FG
-            # Watershed lines (-1) sit on the strongest edge pixel: give them to the foreground
-            # when they touch it, which matches how COCO polygons cover boundary pixels.
-            lines = markers == -1
-            mask_small |= lines & (cv2.dilate(mask_small.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
-        mask_small = _clean(mask_small, fg_seed, point_disks(neg, wh, ww, CLICK_RADIUS))
-        score = _edge_score(grad, mask_small)
+            h, w = embedding.image_size
+            feats = candidate_features(cands, lab, grad, prompts, (lab.shape[1] / w, lab.shape[0] / h))
+            predicted = self.scorer.predict(feats)
+            best = int(np.argmax(predicted))
+            mask_small, score = cands[best][1], float(np.clip(predicted[best], 0.0, 1.0))
+        h, w = embedding.image_size
         mask = cv2.resize(mask_small.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         return SegmentResult(mask=mask, score=score, engine_id=self.engine_id)
+
+
+def _prompt_seeds(prompts: Prompts, pos: list[tuple[float, float]], neg: list[tuple[float, float]],
+                  sx: float, sy: float, wh: int, ww: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(foreground, background, negative-click) seed masks from the prompts themselves."""
+    fg_seed = point_disks(pos, wh, ww, CLICK_RADIUS)
+    neg_seed = point_disks(neg, wh, ww, CLICK_RADIUS)
+    bg_seed = neg_seed.copy()
+    if prompts.mask is not None:
+        prev = cv2.resize(prompts.mask.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST)
+        prev_fg, prev_bg = _previous_mask_seeds(prev, pos, neg)
+        fg_seed |= prev_fg
+        bg_seed |= prev_bg
+    if prompts.box is not None:
+        box_fg, box_bg = _box_seeds(prompts.box, sx, sy, wh, ww)
+        bg_seed |= box_bg
+        if not fg_seed.any():
+            fg_seed |= box_fg
+    return fg_seed, bg_seed, neg_seed
+
+
+def _flood(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, float]], fg_seed: np.ndarray,
+           bg_seed: np.ndarray, neg_seed: np.ndarray, variant: Variant) -> np.ndarray:
+    """Seeded watershed for one variant of the automatic background seeds."""
+    wh, ww = bgr.shape[:2]
+    click_fg = point_disks(pos, wh, ww, CLICK_RADIUS)
+    bg_seed = (bg_seed | _auto_background(bgr, lab, pos, variant)) & ~click_fg
+    fg_seed = fg_seed & (~bg_seed | click_fg)
+    if not bg_seed.any():
+        return np.ones((wh, ww), dtype=bool)
+    markers = np.zeros((wh, ww), dtype=np.int32)
+    markers[bg_seed] = BG
+    markers[fg_seed] = FG
+    cv2.watershed(bgr, markers)
+    mask = markers == FG
+    # Watershed lines (-1) sit on the strongest edge pixel: give them to the foreground
+    # when they touch it, which matches how COCO polygons cover boundary pixels.
+    lines = markers == -1
+    mask |= lines & (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    return _clean(mask, fg_seed, neg_seed)
 
 
 def _previous_mask_seeds(prev: np.ndarray, pos: list[tuple[float, float]], neg: list[tuple[float, float]]
@@ -151,23 +215,29 @@ def _box_seeds(box: tuple[float, float, float, float], sx: float, sy: float, wh:
     return centre > 0, inside == 0
 
 
-def _auto_background(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, float]]) -> np.ndarray:
+def _auto_background(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, float]],
+                     variant: Variant) -> np.ndarray:
     """Pixels of clearly other colours that a gradient-tolerant flood from ``pos`` misses."""
     wh, ww = bgr.shape[:2]
     if not pos:
         return np.zeros((wh, ww), dtype=bool)
+    samples = list(pos)
+    if variant.wide:  # also sample a ring around each click: tape / label edges nearby
+        r = max(6.0, WIDE_SAMPLE_FRACTION * max(wh, ww))
+        angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+        samples += [(x + r * np.cos(a), y + r * np.sin(a)) for x, y in pos for a in angles]
     colours: list[np.ndarray] = []
-    for x, y in pos:
-        c, r = min(int(x), ww - 1), min(int(y), wh - 1)
-        patch = lab[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3].reshape(-1, 3)
+    for x, y in samples:
+        c, r_ = int(np.clip(x, 0, ww - 1)), int(np.clip(y, 0, wh - 1))
+        patch = lab[max(r_ - 2, 0) : r_ + 3, max(c - 2, 0) : c + 3].reshape(-1, 3)
         colour = np.median(patch, axis=0)
-        if all(np.linalg.norm(colour - other) > COLOR_FAR / 2 for other in colours):
+        if all(np.linalg.norm(colour - other) > variant.colour_far / 2 for other in colours):
             colours.append(colour)
     far = np.ones((wh, ww), dtype=bool)
     ones = np.ones((1, 3), np.float32)
     for colour in colours:
         diff = cv2.absdiff(lab, (*colour.tolist(), 0.0))
-        far &= cv2.transform(cv2.multiply(diff, diff), ones) > COLOR_FAR**2
+        far &= cv2.transform(cv2.multiply(diff, diff), ones) > variant.colour_far**2
     reached = np.zeros((wh + 2, ww + 2), dtype=np.uint8)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
     step = (FLOOD_STEP,) * 3
@@ -176,7 +246,55 @@ def _auto_background(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, fl
         if reached[seed[1] + 1, seed[0] + 1]:
             continue
         cv2.floodFill(bgr, reached, seed, 0, step, step, flags)
-    return far & (reached[1:-1, 1:-1] == 0)
+    auto = (far & (reached[1:-1, 1:-1] == 0)).astype(np.uint8)
+    # Thin structures (barcode bars, flap creases, wrinkles) are printed on objects, not
+    # other objects: drop them as seeds so the foreground can flood across them.
+    k = 2 * THIN_STRUCTURE_PX + 1
+    return cv2.morphologyEx(auto, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)) > 0
+
+
+def _expand_enclosed(mask: np.ndarray, bgr: np.ndarray, lab: np.ndarray, neg_seed: np.ndarray) -> np.ndarray:
+    """Grow a mask that sits inside one uniform, object-sized region (a label on a box, a bar
+    of a barcode on a label) to that region: parts printed on a package belong to it.
+
+    The surrounding region is the gradient-tolerant flood from the ring just outside the
+    mask; it is taken when it encloses the mask, holds no negative click, does not touch
+    the image border and covers less than ``MAX_ENCLOSING_SHARE`` of the image.
+    """
+    wh, ww = mask.shape
+    kernel = np.ones((5, 5), np.uint8)
+    step = (FLOOD_STEP,) * 3
+    for _ in range(ENCLOSING_LEVELS):
+        ring = (cv2.dilate(mask.astype(np.uint8), kernel) > 0) & ~mask
+        if not ring.any():
+            break
+        colours = lab[ring]
+        median = np.median(colours, axis=0)
+        near = np.linalg.norm(colours - median, axis=1) < COLOR_FAR
+        if near.mean() < 0.8:
+            break
+        ys, xs = np.nonzero(ring)
+        pick = int(np.argmin(np.linalg.norm(colours - median, axis=1)))
+        reached = np.zeros((wh + 2, ww + 2), dtype=np.uint8)
+        cv2.floodFill(bgr, reached, (int(xs[pick]), int(ys[pick])), 0, step, step,
+                      4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+        region = reached[1:-1, 1:-1] > 0
+        touches_border = region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any()
+        if (touches_border or region.sum() > MAX_ENCLOSING_SHARE * wh * ww or (region & neg_seed).any()
+                or (ring & region).sum() < 0.8 * ring.sum()):
+            break
+        mask = _fill_holes(mask | region, neg_seed)
+    return mask
+
+
+def _fill_holes(mask: np.ndarray, neg_seed: np.ndarray) -> np.ndarray:
+    """Fill background pockets enclosed by the mask unless a negative click is inside."""
+    holes = (~mask).astype(np.uint8)
+    n, labels = cv2.connectedComponents(holes, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    negative = np.unique(labels[neg_seed & ~mask])
+    enclosed = np.setdiff1d(np.arange(1, n), np.union1d(border, negative))
+    return mask | np.isin(labels, enclosed) if enclosed.size else mask
 
 
 def _clean(mask: np.ndarray, fg_seed: np.ndarray, neg_seed: np.ndarray) -> np.ndarray:
@@ -185,14 +303,7 @@ def _clean(mask: np.ndarray, fg_seed: np.ndarray, neg_seed: np.ndarray) -> np.nd
     if n > 2:
         keep = np.unique(labels[fg_seed & mask])
         mask = np.isin(labels, keep[keep > 0])
-    holes = (~mask).astype(np.uint8)
-    n, labels = cv2.connectedComponents(holes, connectivity=4)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    negative = np.unique(labels[neg_seed & ~mask])
-    enclosed = np.setdiff1d(np.arange(1, n), np.union1d(border, negative))
-    if enclosed.size:
-        mask = mask | np.isin(labels, enclosed)
-    return mask
+    return _fill_holes(mask, neg_seed)
 
 
 def _edge_score(grad: np.ndarray, mask: np.ndarray) -> float:
