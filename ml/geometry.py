@@ -114,20 +114,36 @@ def _ring_area(ring: Ring) -> float:
 def mask_to_shape_simplified(
     mask: np.ndarray, *, min_iou: float = 0.98, max_tolerance: float = 8.0
 ) -> tuple[Shape, float]:
-    """The coarsest polygon whose IoU with ``mask`` stays >= ``min_iou``; returns (shape, iou)."""
-    h, w = mask.shape
-    mask = mask.astype(bool)
-    best = mask_to_shape(mask)
-    best_iou = mask_iou(shape_to_mask(best, h, w), mask) if best else 0.0
+    """The coarsest polygon whose IoU with ``mask`` stays >= ``min_iou``; returns (shape, iou).
+
+    Works on the mask's bounding box (plus a margin), so the cost follows the object's size,
+    not the image's.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if len(rows) == 0:
+        return [], 0.0
+    y0, x0 = max(rows[0] - 2, 0), max(cols[0] - 2, 0)
+    crop = mask[y0 : rows[-1] + 3, x0 : cols[-1] + 3]
+    h, w = crop.shape
+    best = mask_to_shape(crop)
+    best_iou = mask_iou(shape_to_mask(best, h, w), crop) if best else 0.0
     for tol in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, max_tolerance):
-        candidate = mask_to_shape(mask, tolerance=tol)
+        candidate = mask_to_shape(crop, tolerance=tol)
         if not candidate:
             break
-        iou = mask_iou(shape_to_mask(candidate, h, w), mask)
+        iou = mask_iou(shape_to_mask(candidate, h, w), crop)
         if iou < min_iou:
             break
         best, best_iou = candidate, iou
-    return best, best_iou
+    return translate_shape(best, float(x0), float(y0)), best_iou
+
+
+def translate_shape(shape: Shape, dx: float, dy: float) -> Shape:
+    """Move every vertex by (dx, dy) pixels."""
+    if dx == 0 and dy == 0:
+        return shape
+    return [[[[round(x + dx, 2), round(y + dy, 2)] for x, y in ring] for ring in poly] for poly in shape]
 
 
 # --------------------------------------------------------------------------- shapes -> masks
