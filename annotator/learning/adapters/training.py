@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from annotator.annotations.models import Annotation
 from annotator.projects.models import Image, ImageStatus, Project
 from ml import geometry
 
 FINE_TUNE_BATCH = 8
-FINE_TUNE_LR = 1e-3  # a third of the base model's: adapt, don't forget
-FINE_TUNE_THREADS = 2
 
 
 def universal_categories() -> list[str]:
@@ -115,11 +115,12 @@ def fine_tune(
     """
     from ml.universal.train import train as ml_train
 
+    conf = settings.ANNOTATOR
     batch = max(1, min(FINE_TUNE_BATCH, len(train.images)))
     return ml_train({
         "init": base_checkpoint, "data": {"coco": str(train.path)}, "val": None,
-        "epochs": epochs or 1000, "budget_seconds": budget_seconds, "batch_size": batch, "lr": FINE_TUNE_LR,
-        "out": str(out_path), "work_dir": None, "threads": FINE_TUNE_THREADS,
+        "epochs": epochs or 1000, "budget_seconds": budget_seconds, "batch_size": batch, "lr": conf["TRAINING_LR"],
+        "out": str(out_path), "work_dir": None, "threads": conf["TRAINING_THREADS"],
     }, progress=progress, should_stop=should_stop)
 
 

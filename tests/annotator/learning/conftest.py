@@ -3,50 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import io
-from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 from django.core.files.base import ContentFile
-from PIL import Image as PILImage
 
 from annotator.annotations.services import annotations_save, image_review, image_submit
 from annotator.projects.ingest import _split_for_new_image
 from annotator.projects.models import Image
-from ml.synth import CATEGORIES
-from ml.universal.checkpoint import make_meta, save_checkpoint
-from ml.universal.model import build_model
-
-SIZE = 64
-
-
-def tiny_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A randomly initialised extra-small universal model, saved with the real checkpoint format."""
-    torch.manual_seed(seed)
-    return save_checkpoint(path, build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, SIZE))
-
-
-def scene(seed: int) -> tuple[bytes, list[tuple[int, int, int]]]:
-    """A PNG with 1-2 bright squares on a dark noisy floor, and the squares as (x, y, size)."""
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(20, 60, size=(SIZE, SIZE, 3)).astype(np.uint8)
-    squares = []
-    for _ in range(int(rng.integers(1, 3))):
-        size = int(rng.integers(14, 24))
-        x, y = (int(v) for v in rng.integers(2, SIZE - size - 2, size=2))
-        if any(abs(x - a) < size + 2 and abs(y - b) < size + 2 for a, b, _ in squares):
-            continue
-        pixels[y:y + size, x:x + size] = (200, 140, 60)
-        squares.append((x, y, size))
-    buf = io.BytesIO()
-    PILImage.fromarray(pixels).save(buf, "PNG")
-    return buf.getvalue(), squares
-
-
-def square(x: int, y: int, size: int) -> list:
-    return [[[[x, y], [x + size, y], [x + size, y + size], [x, y + size]]]]
+from tests.annotator.learning.scenes import SIZE, scene, square, tiny_checkpoint
 
 
 def add_images(project, count: int, *, first_seed: int = 0) -> list[Image]:
@@ -83,3 +47,27 @@ def base_checkpoint(tmp_path, settings, monkeypatch):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "UNIVERSAL_CHECKPOINT": str(path)}
     monkeypatch.setenv("UNIVERSAL_CHECKPOINT", str(path))
     return path
+
+
+@pytest.fixture
+def training_epochs() -> int:
+    """Epochs of a test training run (one step each with 4 train images); parametrize to change."""
+    return 150
+
+
+@pytest.fixture
+def training_worker(request, base_checkpoint, training_epochs, monkeypatch):
+    """A real worker whose training runs are tiny: fixed epochs, one thread, a learning rate for 64 px squares."""
+    monkeypatch.setenv("ANNOTATOR_TRAINING_EPOCHS", str(training_epochs))
+    monkeypatch.setenv("ANNOTATOR_TRAINING_BUDGET_SECONDS", "120")
+    monkeypatch.setenv("ANNOTATOR_TRAINING_LR", "0.003")
+    monkeypatch.setenv("ANNOTATOR_TRAINING_THREADS", "1")
+    return request.getfixturevalue("celery_worker")
+
+
+@pytest.fixture(scope="session")
+def good_checkpoint(tmp_path_factory):
+    """A tiny model that already segments the test squares well (trained once per session)."""
+    from tests.annotator.learning.scenes import trained_checkpoint
+
+    return trained_checkpoint(tmp_path_factory.mktemp("good-model"), seeds=range(30, 42), epochs=80)

@@ -8,7 +8,8 @@ from annotator.annotations.services import annotations_save, image_pre_label, im
 from annotator.jobs.models import BatchJob
 from annotator.learning.models import ModelVersion, Prediction
 from annotator.learning.services import base_model_version
-from tests.annotator.learning.conftest import accept, add_images, square, tiny_checkpoint
+from tests.annotator.learning.conftest import accept, add_images
+from tests.annotator.learning.scenes import square, tiny_checkpoint
 
 
 @pytest.mark.django_db
