@@ -9,6 +9,7 @@ from annotator.datasets import apis as datasets
 from annotator.learning.prompt_apis import SegmentApi
 from annotator.learning import apis as learning
 from annotator.projects import apis as projects
+from annotator.universal import apis as universal
 from annotator.web.apis import MeApi
 
 urlpatterns = [
@@ -49,4 +50,13 @@ urlpatterns = [
     path("projects/<int:project_id>/imports", datasets.ImportCreateApi.as_view(), name="import-create"),
     path("imports/<int:import_id>", datasets.ImportDetailApi.as_view(), name="import-detail"),
     path("imports/<int:import_id>/accept", datasets.ImportAcceptApi.as_view(), name="import-accept"),
+    # the universal base: taxonomy, contribution, base runs and lineage, rebase
+    path("projects/<int:project_id>/taxonomy", universal.TaxonomyApi.as_view(), name="project-taxonomy"),
+    path("projects/<int:project_id>/contribution", universal.ContributionApi.as_view(), name="project-contribution"),
+    path("projects/<int:project_id>/base-update", universal.BaseUpdateApi.as_view(), name="project-base-update"),
+    path("projects/<int:project_id>/rebase", universal.RebaseApi.as_view(), name="project-rebase"),
+    path("universal/base-runs", universal.BaseRunListApi.as_view(), name="base-run-list"),
+    path("universal/base-runs/<int:run_id>", universal.BaseRunDetailApi.as_view(), name="base-run-detail"),
+    path("universal/base-runs/<int:run_id>/cancel", universal.BaseRunCancelApi.as_view(), name="base-run-cancel"),
+    path("universal/base-versions", universal.BaseLineageApi.as_view(), name="base-lineage"),
 ]

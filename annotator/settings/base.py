@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "annotator.annotations",
     "annotator.learning",
     "annotator.datasets",
+    "annotator.universal",
     "annotator.web",
 ]
 

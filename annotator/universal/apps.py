@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class UniversalConfig(AppConfig):
+    name = "annotator.universal"
+    label = "universal"
+    verbose_name = "Universal base model"

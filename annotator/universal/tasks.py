@@ -1,0 +1,39 @@
+"""Celery tasks of the fleet loop: thin, idempotent wrappers around the base-run services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, queue="training")
+def train_base_model(run_id: int) -> None:
+    """Run one base run; a redelivered or duplicate message finds it started (``job_start``) and does nothing."""
+    from annotator.jobs.services import job_start
+    from annotator.learning.models import TrainingRun
+
+    from .training import base_run_execute
+
+    run = job_start(model=TrainingRun, job_id=run_id)
+    if run is None:
+        return
+    base_run_execute(run=TrainingRun.objects.select_related("base_version").get(pk=run.pk))
+
+
+@shared_task(acks_late=True)
+def check_base_retraining() -> int | None:
+    """Periodic (django-celery-beat): a base run when enough contributed images arrived since the last."""
+    from .training import base_retrain_check
+
+    run = base_retrain_check()
+    return run.pk if run else None
+
+
+@shared_task(acks_late=True, queue="training")
+def evaluate_base_for_projects(version_id: int) -> int:
+    """After a promotion: the new base's figures on every project's val split the gate did not score."""
+    from annotator.learning.models import ModelVersion
+
+    from .training import base_evaluate_for_projects
+
+    version = ModelVersion.objects.filter(pk=version_id, project__isnull=True).first()
+    return len(base_evaluate_for_projects(version=version)) if version else 0

@@ -1,0 +1,246 @@
+"""Base runs: a site-level TrainingRun (``project=None``) that trains the next universal base.
+
+Data: the accepted train-split images of every opted-in project, mapped to the taxonomy
+(written by the learning loop's ``write_split``), plus synthetic scenes. Gate: the candidate
+and the current base on the synthetic held-out set and on every contributing project's val
+split (same mapping); promoted only if the mean mask AP rises and no project loses more than
+``UNIVERSAL_GATE_TOLERANCE``. The report has one row per set.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotator.errors import ApplicationError, ConflictError
+from annotator.jobs.services import job_cancel, job_fail, job_report, job_succeed
+from annotator.learning import registry
+from annotator.learning.adapters import training as training_adapter
+from annotator.learning.models import ACTIVE_RUN_STATUSES, ModelVersion, TrainingRun
+from annotator.learning.services import base_model_version
+from annotator.learning.training import RunCancelled, _cancel_poller, _cancel_requested, _progress_reporter
+from annotator.projects.models import Image, Project
+
+from .conf import universal_setting
+from .models import BaseEvaluation, BaseTrainingLock
+from .selectors import contributed_since_last_base_run, contributing_projects
+
+log = logging.getLogger(__name__)
+
+SYNTHETIC = "synthetic held-out"
+SYNTHETIC_VAL_SEED = 424_242  # fixed: every gate compares on the same held-out scenes
+SYNTHETIC_TRAIN_SEED = 515_151
+
+
+def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
+    """Create a pending base run and queue it; ``ConflictError`` while another base run is pending/running."""
+    from . import tasks
+
+    if base_model_version() is None:
+        raise ApplicationError("No universal base to start from: the shipped checkpoint is missing",
+                               code="no_base_model")
+    try:
+        with transaction.atomic():
+            _lock()
+            current = TrainingRun.objects.filter(project__isnull=True, status__in=ACTIVE_RUN_STATUSES).first()
+            if current is not None:
+                raise ConflictError(f"Base run #{current.pk} is still {current.status}; one base run at a time",
+                                    code="base_training_in_progress", extra={"training_run": current.pk})
+            run = TrainingRun.objects.create(project=None, requested_by=user, trigger=trigger,
+                                             base_version=base_model_version())
+            transaction.on_commit(lambda: tasks.train_base_model.delay(run.pk))
+    except IntegrityError as exc:  # the lock row was created concurrently: the other request won
+        raise ConflictError("Another base run was requested at the same moment", code="base_training_in_progress") from exc
+    return run
+
+
+def _lock() -> BaseTrainingLock:
+    row = BaseTrainingLock.objects.select_for_update().filter(pk=1).first()
+    if row is None:
+        row = BaseTrainingLock.objects.create(pk=1)
+        row = BaseTrainingLock.objects.select_for_update().get(pk=1)
+    return row
+
+
+def base_retrain_check() -> TrainingRun | None:
+    """The periodic trigger: a base run once enough contributed images were accepted since the last one."""
+    threshold = max(1, int(universal_setting("NEW_IMAGES_THRESHOLD")))
+    if contributed_since_last_base_run() < threshold:
+        return None
+    try:
+        return base_run_request(trigger="schedule")
+    except ApplicationError as exc:
+        log.info("base retraining check skipped: %s", exc.message)
+        return None
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def base_run_execute(*, run: TrainingRun) -> TrainingRun:
+    """Write the data, train the candidate from the current base, gate it on every set, promote or not."""
+    from ml.fleet.base import retrain_base
+    from ml.fleet.data import CocoSource, write_synthetic
+
+    current = run.base_version or base_model_version()
+    if current is None:
+        job_fail(job=run, message="No universal base to start from")
+        return run
+    workdir = Path(settings.ANNOTATOR["MODEL_ROOT"]) / "universal" / f"run_{run.pk}"
+    version: ModelVersion | None = None
+    size = int(universal_setting("SCENE_SIZE"))
+    try:
+        job_report(job=run, progress=1, message="Writing the contributed and synthetic data")
+        projects = list(contributing_projects())
+        sources, vals, summary, training_images = [], {}, {}, []
+        for project in projects:
+            folder = workdir / "projects" / str(project.pk)
+            train = training_adapter.write_split(project=project, split=Image.Split.TRAIN, out_dir=folder)
+            val = training_adapter.write_split(project=project, split=Image.Split.VAL, out_dir=folder)
+            training_images.extend(train.images)
+            if train.images:
+                sources.append(CocoSource(train.path, f"project {project.pk}"))
+            if val.images:
+                vals[project] = val
+            summary[str(project.pk)] = {"name": project.name, "slug": project.slug, "images": len(train.images),
+                                        "annotations": train.annotations, "per_category": train.per_category,
+                                        "val_images": len(val.images)}
+        synthetic_count = int(universal_setting("SYNTHETIC_TRAIN_SCENES"))
+        if synthetic_count:
+            sources.append(write_synthetic(workdir / "synthetic_train", count=synthetic_count,
+                                           seed=SYNTHETIC_TRAIN_SEED, size=size))
+        held_out = write_synthetic(workdir / "synthetic_val", count=max(1, int(universal_setting("SYNTHETIC_VAL_SCENES"))),
+                                   seed=SYNTHETIC_VAL_SEED, size=size)
+        version = ModelVersion.objects.create(
+            project=None, parent=current, name=_next_base_name(), checkpoint=str(workdir / "model.pt"),
+            status=ModelVersion.Status.TRAINING, training_images=training_images,
+            data_summary={"projects": summary, "synthetic_scenes": synthetic_count, "base": current.name,
+                          "images": len(training_images)},
+        )
+        TrainingRun.objects.filter(pk=run.pk).update(result_version=version)
+        run.result_version = version
+        epochs = int(universal_setting("EPOCHS")) or None
+        result = retrain_base(
+            current.checkpoint, sources, held_out.coco, workdir / "model.pt", work_dir=workdir,
+            budget_seconds=universal_setting("BUDGET_SECONDS"), epochs=epochs, lr=universal_setting("LR"),
+            progress=_progress_reporter(run), should_stop=_cancel_poller(run),
+        )
+        if _cancel_requested(run):
+            raise RunCancelled()
+        job_report(job=run, progress=92, message="Gate: the candidate and the current base on every set")
+        checkpoint = str(result.get("checkpoint") or workdir / "model.pt")
+        gate = _gate(run=run, candidate=version, candidate_checkpoint=checkpoint, current=current,
+                     held_out=held_out.coco, vals=vals)
+    except RunCancelled:
+        _discard(version, workdir, reason="run cancelled")
+        job_cancel(job=run, message="Cancelled; the universal base is unchanged")
+        return run
+    except Exception as exc:  # any failure: say why, keep the current base
+        log.exception("base run %s failed", run.pk)
+        _discard(version, workdir, reason=str(exc))
+        message = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
+        job_fail(job=run, message=f"{message} — the universal base is unchanged")
+        return run
+
+    decision = "promoted" if gate.promote else "not promoted"
+    version.checkpoint = checkpoint
+    version.metrics = {"mask_ap": next((r.candidate for r in gate.rows if r.name == SYNTHETIC), None),
+                       "gate": {"mean": gate.mean_candidate, "compared_with": current.name,
+                                "mean_current": gate.mean_current}}
+    version.status = ModelVersion.Status.READY
+    version.save(update_fields=["checkpoint", "metrics", "status"])
+    run.report = {"decision": decision, "reason": gate.reason, "tolerance": gate.tolerance,
+                  "mean_candidate": gate.mean_candidate, "mean_current": gate.mean_current,
+                  "rows": [_row_out(r, vals) for r in gate.rows],
+                  "regressions": [_row_out(r, vals)["name"] for r in gate.rows if r.regressed],
+                  "data": version.data_summary,
+                  "train": {k: v for k, v in result.items() if isinstance(v, int | float | str)}}
+    run.save(update_fields=["report"])
+    if gate.promote:
+        base_version_promote(version=version, reason=f"base run #{run.pk}: {gate.reason}")
+    job_succeed(job=run, message=f"{version.name} {decision}: {gate.reason}")
+    return run
+
+
+def _next_base_name() -> str:
+    return f"universal-base-v{ModelVersion.objects.filter(project__isnull=True).count() + 1}"
+
+
+def _set_key(project: Project | None) -> str:
+    return SYNTHETIC if project is None else f"project {project.pk}"
+
+
+def _row_out(row, vals: dict) -> dict[str, Any]:
+    project = next((p for p in vals if _set_key(p) == row.name), None)
+    return {"set": "synthetic" if project is None else "project", "project": project.pk if project else None,
+            "name": project.name if project else SYNTHETIC, "candidate": row.candidate, "current": row.current,
+            "delta": row.delta, "regressed": row.regressed, "images": row.images}
+
+
+def _gate(*, run: TrainingRun, candidate: ModelVersion, candidate_checkpoint: str, current: ModelVersion,
+          held_out: Path, vals: dict):
+    """Score both models on every set, store the figures (BaseEvaluation), decide with ``ml.fleet.gate``."""
+    from ml.fleet.gate import gate_decide
+
+    sets: dict[Project | None, training_adapter.CocoSplit] = {
+        None: training_adapter.CocoSplit(path=Path(held_out), images=[]), **vals}
+    scores: dict[str, dict[str, float]] = {"candidate": {}, "current": {}}
+    images: dict[str, int] = {}
+    for project, split in sets.items():
+        for side, version, checkpoint in (("candidate", candidate, candidate_checkpoint),
+                                          ("current", current, current.checkpoint)):
+            metrics = training_adapter.evaluate(checkpoint=checkpoint, split=split)
+            scores[side][_set_key(project)] = float(metrics.get("mask_ap", 0.0))
+            BaseEvaluation.objects.create(version=version, project=project, run=run,
+                                          mask_ap=float(metrics.get("mask_ap", 0.0)),
+                                          images=int(metrics.get("images", 0)), metrics=metrics)
+        images[_set_key(project)] = len(split.images) if project is not None else int(metrics.get("images", 0))
+    return gate_decide(scores["candidate"], scores["current"], tolerance=universal_setting("GATE_TOLERANCE"),
+                       images=images)
+
+
+def base_version_promote(*, version: ModelVersion, reason: str) -> None:
+    """Make ``version`` the universal base; projects that follow the base get their pending images re-scored."""
+    if version.project_id is not None:
+        raise ApplicationError("Only a base version can become the universal base", code="not_a_base_version")
+    with transaction.atomic():
+        _lock()
+        ModelVersion.objects.filter(project__isnull=True, status=ModelVersion.Status.PROMOTED).exclude(
+            pk=version.pk).update(status=ModelVersion.Status.ARCHIVED)
+        version.status, version.promoted_at = ModelVersion.Status.PROMOTED, timezone.now()
+        version.data_summary = {**version.data_summary, "promotion": reason}
+        version.save(update_fields=["status", "promoted_at", "data_summary"])
+        for project in Project.objects.filter(active_model__isnull=True):
+            registry._schedule_rescore(project)  # their pre-labels now come from the new base
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.evaluate_base_for_projects.delay(version.pk))
+
+
+def base_evaluate_for_projects(*, version: ModelVersion) -> list[BaseEvaluation]:
+    """Figures of a base on the val split of every project the gate did not already score (for the notice)."""
+    done = set(BaseEvaluation.objects.filter(version=version).values_list("project_id", flat=True))
+    created = []
+    for project in Project.objects.exclude(pk__in=[pk for pk in done if pk is not None]):
+        folder = Path(settings.ANNOTATOR["MODEL_ROOT"]) / "universal" / f"eval_{version.pk}" / str(project.pk)
+        split = training_adapter.write_split(project=project, split=Image.Split.VAL, out_dir=folder)
+        if split.images:
+            metrics = training_adapter.evaluate(checkpoint=version.checkpoint, split=split)
+            created.append(BaseEvaluation.objects.create(version=version, project=project, images=len(split.images),
+                                                         mask_ap=float(metrics.get("mask_ap", 0.0)), metrics=metrics))
+        shutil.rmtree(folder, ignore_errors=True)
+    return created
+
+
+def _discard(version: ModelVersion | None, workdir: Path, *, reason: str) -> None:
+    if version is not None:
+        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED,
+                                                          metrics={"error": reason[:2000]})
+    shutil.rmtree(workdir / "projects", ignore_errors=True)
+    Path(workdir / "model.pt").unlink(missing_ok=True)
