@@ -86,8 +86,12 @@ class UniversalPredictor:
 
     def predict(self, image: np.ndarray, keep_maps: bool = False) -> PredictionResult:
         """Instances, uncertainty and image features for one uint8 RGB image."""
-        probs, interior, features, coarse = self.dense_maps(image)
-        raw = group_instances(probs, interior, self.grouping)
+        return self.from_maps(*self.dense_maps(image), keep_maps=keep_maps)
+
+    def from_maps(self, probs: np.ndarray, interior: np.ndarray, features: np.ndarray, coarse: np.ndarray,
+                  keep_maps: bool = False, grouping: GroupingParams | None = None) -> PredictionResult:
+        """Group ``dense_maps`` output into a result (lets callers try several ``grouping``s)."""
+        raw = group_instances(probs, interior, grouping or self.grouping)
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
         instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=r.score) for r in raw]
