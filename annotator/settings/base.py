@@ -139,6 +139,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" field; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "ImageStatusEnum": "annotator.projects.models.ImageStatus",
+        "JobStatusEnum": "annotator.jobs.models.JobStatus",
+        "ModelVersionStatusEnum": "annotator.learning.models.ModelVersion.Status",
+    },
 }
 
 # --------------------------------------------------------------------------- Celery

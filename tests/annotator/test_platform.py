@@ -23,13 +23,16 @@ def test_healthz_is_200_when_database_and_broker_answer(client):
 def test_healthz_is_503_naming_the_broker_when_it_is_down(client):
     from annotator.celery import app
 
-    saved = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    keys = ("broker_url", "broker_write_url", "broker_read_url")
+    saved = {key: app.conf[key] for key in keys}
+    for key in keys:
+        app.conf[key] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     app._pool = None
     try:
         response = client.get("/healthz")
     finally:
-        app.conf.broker_url = saved
+        for key, value in saved.items():
+            app.conf[key] = value
         app._pool = None
     assert response.status_code == 503
     body = response.json()
