@@ -2,7 +2,13 @@
 // methods carry the CSRF token from the `csrftoken` cookie.
 
 import type {
+  AcceptanceRow,
   AnnotationInput,
+  BatchJob,
+  ModelRegistry,
+  ProjectSettingsInput,
+  PromotionResult,
+  TrainingRunDetail,
   AnnotationSet,
   ExportJob,
   ImageRecord,
@@ -16,7 +22,6 @@ import type {
   Revision,
   SegmentRequest,
   SegmentResult,
-  TrainingRun,
   UploadResult,
 } from "./types";
 
@@ -68,7 +73,7 @@ export async function errorFrom(res: Response): Promise<ApiError> {
   return new ApiError(res.status, `http_${res.status}`, detail ?? (res.statusText || `HTTP ${res.status}`));
 }
 
-type Method = "GET" | "POST" | "PUT" | "DELETE";
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface Transport {
   fetch: typeof fetch;
@@ -249,8 +254,47 @@ export class ApiClient {
     return this.json("GET", `/exports/${id}`);
   }
 
-  startTraining(projectId: number): Promise<TrainingRun> {
+  startTraining(projectId: number): Promise<TrainingRunDetail> {
     return this.json("POST", `/projects/${projectId}/training-runs`, {});
+  }
+
+  // --- the learning loop: runs, registry, acceptance, re-scoring, settings ---
+  /** The project's runs, newest first (at most 50). */
+  trainingRuns(projectId: number): Promise<TrainingRunDetail[]> {
+    return this.json("GET", `/projects/${projectId}/training-runs`);
+  }
+
+  trainingRun(runId: number): Promise<TrainingRunDetail> {
+    return this.json("GET", `/training-runs/${runId}`);
+  }
+
+  cancelTraining(runId: number): Promise<TrainingRunDetail> {
+    return this.json("POST", `/training-runs/${runId}/cancel`);
+  }
+
+  modelRegistry(projectId: number): Promise<ModelRegistry> {
+    return this.json("GET", `/projects/${projectId}/model-versions`);
+  }
+
+  promoteVersion(versionId: number): Promise<PromotionResult> {
+    return this.json("POST", `/model-versions/${versionId}/promote`);
+  }
+
+  rollbackModel(projectId: number): Promise<PromotionResult> {
+    return this.json("POST", `/projects/${projectId}/model-versions/rollback`);
+  }
+
+  acceptance(projectId: number): Promise<AcceptanceRow[]> {
+    return this.json("GET", `/projects/${projectId}/acceptance`);
+  }
+
+  /** Re-scoring jobs after promotions/rollbacks, newest first. */
+  rescoreJobs(projectId: number): Promise<BatchJob[]> {
+    return this.json("GET", `/projects/${projectId}/rescore-jobs`);
+  }
+
+  updateProject(projectId: number, changes: ProjectSettingsInput): Promise<Project> {
+    return this.json("PATCH", `/projects/${projectId}`, changes);
   }
 }
 

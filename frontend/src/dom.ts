@@ -41,3 +41,10 @@ export function toast(message: string, kind: "info" | "error" = "info", ms = 400
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** An error for the user: the API's message, naming the field it is about when there is one. */
+export function errorText(e: unknown): string {
+  const field = (e as { field?: unknown } | null)?.field;
+  const message = errorMessage(e);
+  return typeof field === "string" && field && !message.includes(field) ? `${message} (field: ${field})` : message;
+}

@@ -166,3 +166,83 @@ export interface SegmentRequest {
 export type SegmentResult =
   | { status: "done"; shape: Shape; score: number; engine: string; vertex_count: number }
   | { status: "embedding"; progress: number }; // progress in percent, 0–100
+
+// --- the learning loop (issue 6): training runs, the model registry, acceptance, re-scoring ---
+
+export type JobStatus = "pending" | "running" | "succeeded" | "failed" | "cancelled";
+export type ModelStatus = "training" | "ready" | "failed" | "promoted" | "archived";
+export type QueueStrategy = "uncertainty+diversity" | "uncertainty" | "random" | "fifo";
+
+/** A registry row; `project` is null for universal base versions. */
+export interface ModelVersion {
+  id: number;
+  project: number | null;
+  parent: number | null;
+  name: string;
+  status: ModelStatus;
+  /** mask_ap etc. on the project's val split; `error` when the run failed. */
+  metrics: { mask_ap?: number | null; error?: string; [k: string]: unknown };
+  data_summary: Record<string, unknown>;
+  created_at: string;
+  promoted_at: string | null;
+}
+
+export interface TrainingRunDetail extends TrainingRun {
+  project: number | null;
+  status: JobStatus;
+  trigger: string;
+  base_version: number | null;
+  result_version: ModelVersion | null;
+  report: { decision?: string; reason?: string; [k: string]: unknown };
+  requested_by: string | null;
+  cancel_requested: boolean;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface ModelRegistry {
+  /** The project's active model (the base when it has none of its own). */
+  active: ModelVersion | null;
+  base: ModelVersion | null;
+  versions: ModelVersion[];
+  accepted_since_last_run: number;
+  retrain_threshold: number;
+}
+
+export interface AcceptanceRow {
+  model_version: number;
+  name: string;
+  status: ModelStatus | null;
+  created_at?: string | null;
+  images: number;
+  pre_labels: number;
+  /** Mean IoU between pre-labels and the accepted shapes, 0–1. */
+  mean_iou: number;
+  /** Share of pre-labels accepted unchanged, 0–1; null without pre-labels. */
+  unchanged_share: number | null;
+}
+
+export interface BatchJob {
+  id: number;
+  kind: string;
+  status: JobStatus;
+  /** Percent, 0–100. */
+  progress: number;
+  done: number;
+  total: number;
+  message: string;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface PromotionResult {
+  active: ModelVersion | null;
+  rescore: BatchJob | null;
+}
+
+export interface ProjectSettingsInput {
+  retrain_threshold?: number;
+  queue_strategy?: QueueStrategy;
+  contribute_to_universal?: boolean;
+}

@@ -1,4 +1,4 @@
-// Project dashboard: counts, job progress, active model, upload, export, retrain.
+// Project dashboard: counts, job progress, active model, upload, export, the learning loop, settings.
 
 import { ApiError, api } from "../api";
 import { clear, errorMessage, h } from "../dom";
@@ -6,6 +6,8 @@ import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
 import type { Cleanup, ViewContext } from "../main";
 import type { ExportJob, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
 import { STATUS_LABELS } from "./labels";
+import { learningPanel } from "./learning";
+import { settingsPanel } from "./settings";
 
 const POLL_MS = 2000;
 
@@ -32,7 +34,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
   const jobsEl = h("div", { class: "jobs" });
   const modelEl = h("div", { class: "model", "data-testid": "active-model" });
   const exportEl = h("div", { class: "export", "data-testid": "export-status" });
-  const trainEl = h("div", { class: "train", "data-testid": "train-status" });
+  const learning = learningPanel(projectId, isAdmin);
+  const settings = isAdmin ? settingsPanel(project) : null;
   const uploadBar = h("progress", { max: 100, value: 0, hidden: true, "data-testid": "upload-progress", "aria-label": "Upload progress" });
   const uploadMsg = h("div", { class: "upload-msg", "data-testid": "upload-result", role: "status" });
   const fileInput = h("input", { type: "file", multiple: true, accept: "image/*,.zip", "data-testid": "upload-input", "aria-label": "Images or a .zip to upload" });
@@ -74,17 +77,6 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     }
   };
 
-  const startTraining = async () => {
-    trainEl.textContent = "Starting training…";
-    try {
-      const run = await api.startTraining(projectId);
-      trainEl.textContent = `Training run ${run.id}: ${run.status}`;
-      void refresh();
-    } catch (e) {
-      trainEl.textContent = e instanceof ApiError && e.isNotFound ? "Retraining is not available on this server yet." : `Retrain failed: ${errorMessage(e)}`;
-    }
-  };
-
   function renderExport(): void {
     clear(exportEl);
     if (!exportJob) return;
@@ -101,14 +93,10 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
       countsEl.append(h("div", { class: `count status-${s}`, "data-status": s }, h("b", {}, String(stats.counts?.[s] ?? 0)), h("span", {}, STATUS_LABELS[s])));
     }
     clear(jobsEl);
-    const { embedding, prelabel, training, export: exp } = stats.jobs ?? ({} as ProjectStats["jobs"]);
+    // Training progress lives in the learning panel (with Cancel), not here.
+    const { embedding, prelabel, export: exp } = stats.jobs ?? ({} as ProjectStats["jobs"]);
     if (embedding) jobsEl.append(bar("Embeddings", jobFraction(embedding), `${embedding.done} / ${embedding.total}`, "job-embedding"));
     if (prelabel) jobsEl.append(bar("Pre-labels", jobFraction(prelabel), `${prelabel.done} / ${prelabel.total}`, "job-prelabel"));
-    if (training) {
-      const epochs = training.epochs ? ` · epoch ${training.epoch ?? 0}/${training.epochs}` : "";
-      const eta = training.eta_seconds ? ` · ~${Math.ceil(training.eta_seconds / 60)} min left` : "";
-      jobsEl.append(bar("Training", training.progress / 100, `${training.status}${epochs}${eta} ${training.message ?? ""}`, "job-training"));
-    }
     if (exp && (!exportJob || exp.id >= exportJob.id)) {
       exportJob = exp;
       renderExport();
@@ -163,6 +151,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
         exportJob = await api.exportJob(exportJob.id);
         renderExport();
       }
+      await learning.refresh();
       await renderImages();
     } catch (e) {
       if (!disposed) console.warn("dashboard refresh failed", e);
@@ -178,15 +167,16 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
       h("a", { class: "button primary", href: `#/projects/${projectId}/annotate`, "data-testid": "start-annotating" }, "Start annotating (A)"),
       canReview ? h("a", { class: "button", href: `#/projects/${projectId}/review`, "data-testid": "start-review" }, "Review submitted (R)") : null,
       canReview ? h("button", { type: "button", onclick: () => void startExport(), "data-testid": "export-button" }, "Export COCO (E)") : null,
-      isAdmin ? h("button", { type: "button", onclick: () => void startTraining(), "data-testid": "retrain-button" }, "Retrain model (T)") : null,
     ),
     countsEl,
     h(
       "div",
       { class: "grid2" },
-      h("section", { class: "card" }, h("h3", {}, "Jobs"), jobsEl, exportEl, trainEl),
+      h("section", { class: "card" }, h("h3", {}, "Jobs"), jobsEl, exportEl),
       h("section", { class: "card" }, modelEl),
     ),
+    learning.element,
+    ...(settings ? [settings.element] : []),
     h("section", { class: "card upload" }, h("h3", {}, "Upload images (U)"), fileInput, uploadBar, uploadMsg),
     h("section", { class: "card" }, h("h3", {}, "Categories"), h("ul", { class: "categories" }, project.categories.map((c, i) =>
       h("li", {}, h("span", { class: "swatch", style: `background:${c.color}` }), `${i + 1}. ${c.name}`),
@@ -201,7 +191,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     ...(canReview ? [{ keys: "r", label: "Review submitted images", run: () => (location.hash = `#/projects/${projectId}/review`) }] : []),
     { keys: "u", label: "Upload images", run: () => fileInput.click() },
     ...(canReview ? [{ keys: "e", label: "Export COCO", run: () => void startExport() }] : []),
-    ...(isAdmin ? [{ keys: "t", label: "Retrain the model", run: () => void startTraining() }] : []),
+    ...(isAdmin ? [{ keys: "t", label: "Start a training run", run: () => void learning.startTraining() }] : []),
     { keys: "g", label: "Go to the project list", run: () => (location.hash = "#/projects") },
     { keys: "?", label: "Show / hide this help", run: () => toggleHelp("Dashboard", table()) },
   ];

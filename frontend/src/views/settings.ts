@@ -1,0 +1,74 @@
+// Project settings for admins: queue strategy, retrain threshold, contribution to the universal base.
+
+import { api } from "../api";
+import { errorText, h } from "../dom";
+import { formatUtc } from "../learning/registry";
+import { QUEUE_STRATEGIES, contributionNote, loopSettingsFrom, settingsChanges, type LoopSettings } from "../learning/settings";
+import type { Project } from "../types";
+
+export interface SettingsPanel {
+  element: HTMLElement;
+}
+
+export function settingsPanel(project: Project): SettingsPanel {
+  let saved: LoopSettings = loopSettingsFrom(project.settings);
+  const strategy = h(
+    "select",
+    { id: "setting-queue-strategy", name: "queue_strategy", "data-testid": "setting-queue-strategy" },
+    QUEUE_STRATEGIES.map((s) => h("option", { value: s.value }, s.label)),
+  );
+  const threshold = h("input", { id: "setting-retrain-threshold", name: "retrain_threshold", type: "number", min: 1, step: 1, "data-testid": "setting-retrain-threshold" });
+  const contribute = h("input", { id: "setting-contribute", name: "contribute_to_universal", type: "checkbox", "data-testid": "setting-contribute" });
+  const contributionEl = h("div", { class: "muted small", "data-testid": "contribution-note" });
+  const status = h("div", { role: "status", class: "small", "data-testid": "settings-status" });
+  const save = h("button", { type: "submit", class: "primary", "data-testid": "settings-save" }, "Save settings");
+
+  const fill = () => {
+    strategy.value = saved.queue_strategy;
+    threshold.value = String(saved.retrain_threshold);
+    contribute.checked = saved.contribute_to_universal;
+    contributionEl.textContent = contributionNote(saved, formatUtc);
+  };
+
+  const onSubmit = async (e: Event) => {
+    e.preventDefault();
+    const changes = settingsChanges(saved, { queue_strategy: strategy.value, retrain_threshold: threshold.value, contribute_to_universal: contribute.checked });
+    if (!Object.keys(changes).length) {
+      status.textContent = "Nothing changed.";
+      return;
+    }
+    save.disabled = true;
+    status.className = "small";
+    status.textContent = "Saving…";
+    try {
+      const updated = await api.updateProject(project.id, changes);
+      saved = loopSettingsFrom(updated.settings);
+      fill();
+      status.textContent = "Saved.";
+    } catch (err) {
+      status.className = "small error";
+      status.textContent = `Not saved: ${errorText(err)}`;
+    } finally {
+      save.disabled = false;
+    }
+  };
+
+  fill();
+  const element = h(
+    "section",
+    { class: "card settings", "aria-labelledby": "settings-title" },
+    h("h2", { id: "settings-title" }, "Project settings"),
+    h(
+      "form",
+      { class: "settings-form", onsubmit: (e: Event) => void onSubmit(e), "data-testid": "settings-form" },
+      h("label", { for: "setting-queue-strategy" }, "Queue strategy"),
+      strategy,
+      h("label", { for: "setting-retrain-threshold" }, "Retrain after this many newly accepted images"),
+      threshold,
+      h("label", { class: "check" }, contribute, " Contribute accepted annotations to the universal model"),
+      contributionEl,
+      h("div", { class: "actions" }, save, status),
+    ),
+  );
+  return { element };
+}
