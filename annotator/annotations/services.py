@@ -179,6 +179,16 @@ def _lease_duration() -> timedelta:
     return timedelta(seconds=settings.ANNOTATOR["LEASE_SECONDS"])
 
 
+def annotation_set_replace(*, image: Image, cleaned: list[dict[str, Any]], user, action: str, comment: str = "") -> Image:
+    """Replace the set of an image the caller has locked (``select_for_update``) and record a Revision.
+
+    For services in other apps (e.g. COCO import) that validate with ``clean_annotations`` and
+    manage the status themselves; bumps the version like every other write.
+    """
+    _replace_set(image, cleaned)
+    return _bump(image, user=user, action=action, comment=comment)
+
+
 # --------------------------------------------------------------------------- internals
 
 

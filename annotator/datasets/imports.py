@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotator.annotations.models import Revision, Source
-from annotator.annotations.services import _bump, _replace_set, clean_annotations, image_pre_label
+from annotator.annotations.services import annotation_set_replace, clean_annotations, image_pre_label
 from annotator.errors import ApplicationError, ConflictError
 from annotator.jobs.models import JobStatus
 from annotator.jobs.services import job_fail
@@ -193,8 +193,8 @@ def _set_ground_truth(image: Image, items: list[dict[str, Any]], user, job: Impo
         locked.transition_to(status)
     locked.lease_user = None
     locked.lease_expires_at = None
-    _replace_set(locked, cleaned)
-    _bump(locked, user=user, action=Revision.Action.IMPORT, comment=f"COCO import #{job.pk}")
+    annotation_set_replace(image=locked, cleaned=cleaned, user=user, action=Revision.Action.IMPORT,
+                           comment=f"COCO import #{job.pk}")
 
 
 def _create_categories(project: Project, to_create: list[dict[str, Any]]) -> dict[str, int]:
