@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from annotator.projects.admin_scoping import ProjectScopedAdmin
+
 from .models import ExportJob, ImportJob
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(admin.ModelAdmin):
+class ExportJobAdmin(ProjectScopedAdmin):
     list_display = ["id", "project", "status", "progress", "download", "created_at"]
     list_filter = ["status", "project"]
     readonly_fields = ["download", "summary", "options", "file"]
@@ -21,7 +23,7 @@ class ExportJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ProjectScopedAdmin):
     list_display = ["id", "project", "status", "message", "created_at"]
     list_filter = ["status", "project"]
     readonly_fields = ["report", "options"]
