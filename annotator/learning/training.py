@@ -142,7 +142,10 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
             raise RunCancelled()
         job_report(job=run, progress=92, message="Evaluating the new and the current model on the val split")
         checkpoint = str(result.get("checkpoint") or workdir / "model.pt")
-        candidate = training_adapter.evaluate(checkpoint=checkpoint, split=val)
+        # The candidate was scored on the val split by the training loop (same COCO evaluator);
+        # the current model is scored here on exactly the same images.
+        candidate = training_adapter.metrics_of(result) if "mask_ap" in result else training_adapter.evaluate(
+            checkpoint=checkpoint, split=val)
         current = training_adapter.evaluate(checkpoint=base.checkpoint, split=val)
     except RunCancelled:
         _discard(version, workdir, reason="run cancelled")

@@ -200,7 +200,7 @@ ANNOTATOR = {
     # A training run's fine-tuning budget (wall seconds) and optional fixed epoch count.
     "TRAINING_BUDGET_SECONDS": env_int("ANNOTATOR_TRAINING_BUDGET_SECONDS", 600),
     "TRAINING_EPOCHS": env_int("ANNOTATOR_TRAINING_EPOCHS", 0),
-    "TRAINING_LR": float(env_str("ANNOTATOR_TRAINING_LR", "0.001")),  # a third of the base model's
+    "TRAINING_LR": float(env_str("ANNOTATOR_TRAINING_LR", "0")),  # 0: ml.universal.finetune default
     "TRAINING_THREADS": env_int("ANNOTATOR_TRAINING_THREADS", 2),
 }
 

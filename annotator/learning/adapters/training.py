@@ -108,19 +108,23 @@ def fine_tune(
     *, base_checkpoint: str, train: CocoSplit, val: CocoSplit, out_path: Path, budget_seconds: float,
     epochs: int | None, progress: Callable[[dict[str, Any]], None], should_stop: Callable[[], bool],
 ) -> dict[str, Any]:
-    """Fine-tune from ``base_checkpoint`` with the universal model's own training loop.
+    """Fine-tune from ``base_checkpoint``; returns the candidate's val metrics and ``checkpoint``.
 
-    Validation is left to :func:`evaluate`, which scores the candidate and the current model
-    the same way. ``progress`` gets {epoch, epochs, loss, fraction, eta_seconds} per epoch.
+    This is ``ml.universal.finetune.fine_tune``'s configuration of the universal training loop
+    plus a thread count: ``fine_tune`` leaves torch at 2 threads, which on a small shared
+    worker is many times slower than 1. ``progress`` gets {epoch, epochs, loss, fraction,
+    eta_seconds} per epoch; ``should_stop`` is polled between steps.
     """
+    from ml.universal.finetune import FINE_TUNE_LR
     from ml.universal.train import train as ml_train
 
     conf = settings.ANNOTATOR
     batch = max(1, min(FINE_TUNE_BATCH, len(train.images)))
     return ml_train({
-        "init": base_checkpoint, "data": {"coco": str(train.path)}, "val": None,
-        "epochs": epochs or 1000, "budget_seconds": budget_seconds, "batch_size": batch, "lr": conf["TRAINING_LR"],
-        "out": str(out_path), "work_dir": None, "threads": conf["TRAINING_THREADS"],
+        "init": base_checkpoint, "data": {"coco": str(train.path)}, "val": {"coco": str(val.path)},
+        "epochs": epochs or 10_000, "budget_seconds": budget_seconds, "batch_size": batch,
+        "lr": conf["TRAINING_LR"] or FINE_TUNE_LR, "out": str(out_path), "work_dir": None,
+        "threads": conf["TRAINING_THREADS"], "seed": 0,
     }, progress=progress, should_stop=should_stop)
 
 
@@ -128,5 +132,11 @@ def evaluate(*, checkpoint: str, split: CocoSplit) -> dict[str, Any]:
     """Mask AP (and friends) of a checkpoint on a written split; JSON-safe floats."""
     from ml.universal.evaluate import evaluate_checkpoint
 
-    metrics = evaluate_checkpoint(checkpoint, str(split.path), str(split.path.parent))
-    return {k: (round(float(v), 5) if isinstance(v, int | float) else v) for k, v in dict(metrics).items()}
+    return metrics_of(evaluate_checkpoint(checkpoint, str(split.path), str(split.path.parent)))
+
+
+def metrics_of(result: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation keys of an ``ml.universal`` result, JSON-safe."""
+    keys = ("mask_ap", "mask_ap50", "mask_ap75", "per_class")
+    return {k: (round(float(result[k]), 5) if isinstance(result[k], int | float) else result[k])
+            for k in keys if k in result}

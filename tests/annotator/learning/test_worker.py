@@ -165,6 +165,7 @@ def test_a_cancelled_run_changes_nothing(project, users, client_for, training_wo
     assert not BatchJob.objects.filter(project=project, kind=BatchJob.Kind.RESCORE).exists()
     again = client_for("admin").post(f"/api/v1/projects/{project.pk}/training-runs")
     assert again.status_code == 202  # the lock went with the cancelled run
+    client_for("admin").post(f"/api/v1/training-runs/{again.json()['id']}/cancel")
 
 
 @pytest.mark.django_db(transaction=True)
