@@ -4,10 +4,13 @@
 import type {
   AcceptanceRow,
   AnnotationInput,
+  BaseUpdate,
   BatchJob,
+  Contribution,
   ModelRegistry,
   ProjectSettingsInput,
   PromotionResult,
+  TaxonomyPreview,
   TrainingRunDetail,
   AnnotationSet,
   ExportJob,
@@ -295,6 +298,29 @@ export class ApiClient {
 
   updateProject(projectId: number, changes: ProjectSettingsInput): Promise<Project> {
     return this.json("PATCH", `/projects/${projectId}`, changes);
+  }
+
+  // --- the fleet loop: taxonomy, contribution, newer base, rebase ---
+  taxonomy(projectId: number): Promise<TaxonomyPreview> {
+    return this.json("GET", `/projects/${projectId}/taxonomy`);
+  }
+
+  /** Category id → universal class ('' = project-only); `dryRun` shows the effect without saving. */
+  putTaxonomy(projectId: number, mapping: Record<number, string>, dryRun: boolean): Promise<TaxonomyPreview> {
+    return this.json("PUT", `/projects/${projectId}/taxonomy`, { mapping, dry_run: dryRun });
+  }
+
+  contribution(projectId: number): Promise<Contribution> {
+    return this.json("GET", `/projects/${projectId}/contribution`);
+  }
+
+  baseUpdate(projectId: number): Promise<BaseUpdate> {
+    return this.json("GET", `/projects/${projectId}/base-update`);
+  }
+
+  /** Fine-tune the project from the newest base: a project training run (202). */
+  rebase(projectId: number): Promise<TrainingRunDetail> {
+    return this.json("POST", `/projects/${projectId}/rebase`);
   }
 }
 

@@ -246,3 +246,33 @@ export interface ProjectSettingsInput {
   queue_strategy?: QueueStrategy;
   contribute_to_universal?: boolean;
 }
+
+// --- the fleet loop (issue 9): taxonomy mapping, contribution, a newer base, rebase ---
+
+/** The effect of a taxonomy mapping; the same shape for the saved mapping and a dry run. */
+export interface TaxonomyPreview {
+  universal_names: string[];
+  /** false for a dry run. */
+  saved: boolean;
+  categories: { category: number; name: string; universal_name: string; changed: boolean; accepted_train: number; accepted_val: number }[];
+  universal: Record<string, { train: number; val: number; categories: string[] }>;
+  project_only: { category: number; name: string; accepted_annotations: number }[];
+  contributes: boolean;
+  annotations_contributed: number;
+  annotations_left_out: number;
+}
+
+export interface Contribution {
+  contribute: boolean;
+  changed_by: string | null;
+  changed_at: string | null;
+  used_by_base_versions: { id: number; name: string; images: number }[];
+  next_run_images: number;
+}
+
+export interface BaseUpdate {
+  available: boolean;
+  base: { id: number; name: string; promoted_at: string | null; mask_ap_on_your_val: number | null; val_images: number | null } | null;
+  current?: { id: number; name: string; mask_ap_on_your_val: number | null } | null;
+  on_base?: string | null;
+}

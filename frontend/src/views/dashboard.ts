@@ -107,7 +107,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
       const m = stats.active_model;
       modelEl.append(
         h("div", {}, h("strong", {}, m.name)),
-        h("table", { class: "metrics" }, Object.entries(m.metrics ?? {}).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v === null ? "–" : Number(v).toFixed(3))))),
+        h("table", { class: "metrics" }, // Metrics also hold nested records (per_class, val, compared_with); the card lists the figures.
+          Object.entries(m.metrics ?? {}).filter(([, v]) => v === null || typeof v === "number").map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v === null ? "–" : Number(v).toFixed(3))))),
       );
     } else {
       modelEl.append(h("p", { class: "muted" }, "No model yet."));

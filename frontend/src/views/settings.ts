@@ -60,7 +60,8 @@ export function settingsPanel(project: Project): SettingsPanel {
     h("h2", { id: "settings-title" }, "Project settings"),
     h(
       "form",
-      { class: "settings-form", onsubmit: (e: Event) => void onSubmit(e), "data-testid": "settings-form" },
+      // novalidate: the server validates and names the field; its message is what the admin reads.
+      { class: "settings-form", novalidate: true, onsubmit: (e: Event) => void onSubmit(e), "data-testid": "settings-form" },
       h("label", { for: "setting-queue-strategy" }, "Queue strategy"),
       strategy,
       h("label", { for: "setting-retrain-threshold" }, "Retrain after this many newly accepted images"),
