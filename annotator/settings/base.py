@@ -158,6 +158,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.1,  # seconds between folder scans (kombu's default of 1 s is one task/s)
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A task whose worker died unacknowledged (acks_late) is redelivered after this many seconds.
