@@ -60,6 +60,7 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
             current = TrainingRun.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).first()
             if current is not None:
                 raise _already_running(current)
+            _fail_orphaned_versions(project)
             run = TrainingRun.objects.create(project=project, requested_by=user, trigger=trigger,
                                              base_version=active_model_for(project))
             transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
@@ -67,6 +68,12 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
         current = TrainingRun.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).first()
         raise _already_running(current) from exc
     return run
+
+
+def _fail_orphaned_versions(project: Project) -> None:
+    """Versions left 'training' by a run whose worker died (the reaper failed the run, not them)."""
+    ModelVersion.objects.filter(project=project, status=ModelVersion.Status.TRAINING).update(
+        status=ModelVersion.Status.FAILED, metrics={"error": "its training run stopped without finishing"})
 
 
 def _already_running(run: TrainingRun | None) -> ConflictError:

@@ -188,3 +188,39 @@ def test_a_crashed_run_fails_with_a_reason_and_changes_nothing(project, users, c
     current.refresh_from_db()
     assert project.active_model_id == current.pk and current.status == ModelVersion.Status.PROMOTED
     assert not BatchJob.objects.filter(project=project, kind=BatchJob.Kind.RESCORE).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("training_epochs", [100_000])
+def test_the_lock_survives_a_killed_worker_until_the_run_is_reaped(
+    project, users, client_for, monkeypatch, request, training_epochs,
+):
+    monkeypatch.setenv("ANNOTATOR_STALE_JOB_SECONDS", "4")
+    worker = request.getfixturevalue("training_worker")
+    images = add_images(project, 22)
+    for image in (images[0], images[21]):
+        accept(image, users)
+    url = f"/api/v1/projects/{project.pk}/training-runs"
+    run_id = client_for("admin").post(url).json()["id"]
+    wait_for(lambda: TrainingRun.objects.filter(pk=run_id, epoch__gte=1).exists(), timeout=120,
+             what=f"training to start\n{worker.log()[-2000:]}")
+
+    worker.kill()  # SIGKILL mid-training: nothing runs the run's cleanup
+    worker.start()
+    refused = client_for("admin").post(url)
+    assert refused.status_code == 409 and refused.json()["error"]["training_run"] == run_id
+
+    from annotator.jobs.tasks import reap_stale_jobs
+
+    def reaped():
+        reap_stale_jobs.delay()
+        return TrainingRun.objects.filter(pk=run_id, status=JobStatus.FAILED).first()
+
+    run = wait_for(reaped, timeout=60, interval=2, what=f"the reaper to fail run {run_id}\n{worker.log()[-2000:]}")
+    assert "stopped reporting" in run.message
+    project.refresh_from_db()
+    assert project.active_model is None
+    retried = client_for("admin").post(url)
+    assert retried.status_code == 202
+    assert ModelVersion.objects.get(pk=run.result_version_id).status == ModelVersion.Status.FAILED
+    client_for("admin").post(f"/api/v1/training-runs/{retried.json()['id']}/cancel")
