@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
-from annotator.jobs.models import BatchJob
+from annotator.jobs.models import BatchJob, JobStatus
 from annotator.projects.models import ImageStatus, Project
 
 from .models import ModelVersion
@@ -77,7 +77,7 @@ def _schedule_rescore(project: Project) -> BatchJob:
     ids = list(project.images.filter(status__in=RESCORE_STATUSES).values_list("id", flat=True))
     job = BatchJob.objects.create(project=project, kind=BatchJob.Kind.RESCORE, total=len(ids))
     if not ids:
-        job.status, job.progress, job.finished_at = "succeeded", 100, timezone.now()
+        job.status, job.progress, job.finished_at = JobStatus.SUCCEEDED, 100, timezone.now()
         job.message = "No pending images to re-score"
         job.save(update_fields=["status", "progress", "finished_at", "message"])
         return job

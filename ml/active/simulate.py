@@ -9,7 +9,7 @@ higher-mounted camera), and a share of the scenes under a night-shift lighting t
 saw (dim, blue cast, sensor noise). Each strategy starts with no labels; every round it picks
 ``batch`` images from the unlabelled pool, the oracle labels them exactly (the generator's
 masks), and the shipped base is fine-tuned *from scratch of the round* (always from the base)
-on all labels so far, for a fixed number of optimiser steps, then scored (mask AP) on the val
+on all labels so far for a fixed number of epochs, then scored (mask AP) on the val
 set. ``random`` picks uniformly; ``uncertainty+diversity`` ranks the pool with the latest
 model (``ml.active.ranking.diverse_order`` over its uncertainty and image features).
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
 import tempfile
@@ -49,8 +48,8 @@ class SimConfig:
     rounds: int = 6
     batch: int = 12
     scene_size: int = 160
-    steps: int = 60  # optimiser steps per fine-tune (fixed, so both strategies get the same compute)
-    batch_size: int = 8
+    epochs: int = 8  # passes over the labelled set per fine-tune: equal labels, equal compute
+    batch_size: int = 4
     lr: float = 1e-3
     night_share: float = 0.3
     alpha: float = 0.5  # uncertainty vs diversity in diverse_order
@@ -59,7 +58,7 @@ class SimConfig:
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
 
 
-QUICK = SimConfig(pool=96, val=36, rounds=4, batch=8, scene_size=128, steps=24, budget_seconds=60.0)
+QUICK = SimConfig(pool=96, val=36, rounds=4, batch=8, scene_size=128, epochs=8, budget_seconds=90.0)
 
 
 # --------------------------------------------------------------------------- the new site's data
@@ -121,18 +120,16 @@ def site_base(base_checkpoint: Path, input_size: int, out: Path) -> Path:
 
 
 def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, n_labels: int) -> dict[str, Any]:
-    """Fine-tune ``base`` on ``train`` for about ``cfg.steps`` steps; val metrics plus the checkpoint.
+    """Fine-tune ``base`` on ``train`` for ``cfg.epochs`` epochs; val metrics plus the checkpoint.
 
     Uses the universal model's own training entry point with ``init`` = the base, so the loop,
     augmentation and schedule are exactly those of the product's training runs.
     """
     from ml.universal.train import train as ml_train
 
-    batch = min(cfg.batch_size, n_labels)
-    epochs = max(1, math.ceil(cfg.steps / max(1, n_labels // batch)))
     return ml_train({
-        "init": str(base), "data": {"coco": str(train)}, "val": {"coco": str(val)}, "epochs": epochs,
-        "batch_size": batch, "lr": cfg.lr, "budget_seconds": cfg.budget_seconds, "out": str(out),
+        "init": str(base), "data": {"coco": str(train)}, "val": {"coco": str(val)}, "epochs": cfg.epochs,
+        "batch_size": min(cfg.batch_size, n_labels), "lr": cfg.lr, "budget_seconds": cfg.budget_seconds, "out": str(out),
         "work_dir": None, "seed": cfg.seed, "threads": cfg.threads,
     })
 
@@ -232,7 +229,7 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         "config": asdict(cfg),
         "setup": ("new site: four synthetic domains rendered at scene_size px (smaller than the base's "
                   "training scale) with night_share of scenes under unseen night lighting; oracle labels; "
-                  "fine-tuned from the shipped base every round for a fixed step count"),
+                  "fine-tuned from the shipped base every round for a fixed number of epochs"),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     if plot is not None:
