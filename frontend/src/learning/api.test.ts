@@ -40,6 +40,26 @@ describe("learning-loop endpoints", () => {
     ]);
   });
 
+  it("calls the issue-9 endpoints: taxonomy (dry run or save), contribution, base update, rebase", async () => {
+    const { c, calls } = client(Array.from({ length: 6 }, () => json(200, {})));
+    await c.taxonomy(7);
+    await c.putTaxonomy(7, { 3: "", 4: "item" }, true);
+    await c.putTaxonomy(7, { 3: "" }, false);
+    await c.contribution(7);
+    await c.baseUpdate(7);
+    await c.rebase(7);
+    expect(calls.map((x) => `${x.method} ${x.url}`)).toEqual([
+      "GET /api/v1/projects/7/taxonomy",
+      "PUT /api/v1/projects/7/taxonomy",
+      "PUT /api/v1/projects/7/taxonomy",
+      "GET /api/v1/projects/7/contribution",
+      "GET /api/v1/projects/7/base-update",
+      "POST /api/v1/projects/7/rebase",
+    ]);
+    expect(calls[1].body).toEqual({ mapping: { 3: "", 4: "item" }, dry_run: true });
+    expect(calls[2].body).toEqual({ mapping: { 3: "" }, dry_run: false });
+  });
+
   it("PATCHes settings and surfaces the error shape", async () => {
     const { c, calls } = client([json(400, { error: { code: "invalid", message: "bad", field: "retrain_threshold" } })]);
     const err = await c.updateProject(7, { retrain_threshold: 0 }).catch((e) => e);

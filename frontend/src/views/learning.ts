@@ -1,12 +1,14 @@
 // The learning-loop part of the dashboard: the current training run (progress, Cancel), the
-// model registry (Promote, Roll back), the acceptance plot across versions, re-scoring progress.
+// model registry (Promote, Roll back), the acceptance plot across versions, re-scoring progress,
+// and the "newer base available" banner with its Rebase button.
 
 import { api } from "../api";
 import { append, clear, errorText, h } from "../dom";
+import { baseBanner } from "../learning/baseUpdate";
 import { acceptancePlotSvg } from "../learning/plot";
 import { registryModel } from "../learning/registry";
 import { currentRescore, isActive, rescoreText, runView } from "../learning/runs";
-import type { AcceptanceRow, BatchJob, ModelRegistry, TrainingRunDetail } from "../types";
+import type { AcceptanceRow, BaseUpdate, BatchJob, ModelRegistry, TrainingRunDetail } from "../types";
 
 export interface LearningPanel {
   element: HTMLElement;
@@ -19,6 +21,7 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
   const runEl = h("div", { class: "run", "data-testid": "training-run", "aria-live": "polite" });
   const rescoreEl = h("div", { class: "rescore", "data-testid": "rescore-status", "aria-live": "polite" });
   const registryEl = h("div", { class: "registry", "data-testid": "model-registry" });
+  const bannerEl = h("div", { "data-testid": "base-update" });
   const plotEl = h("figure", { class: "acceptance", "data-testid": "acceptance" });
   const startButton = isAdmin
     ? h("button", { type: "button", class: "primary", "data-testid": "retrain-button", onclick: () => void startTraining() }, "Start training run (T)")
@@ -28,6 +31,7 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
   let registry: ModelRegistry | null = null;
   let acceptance: AcceptanceRow[] | null = null;
   let rescore: BatchJob | null = null;
+  let baseUpdate: BaseUpdate | null = null;
   let busy = false;
   let acceptanceKey = "";
 
@@ -82,6 +86,32 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
         ? h("button", { type: "button", class: "danger", "data-testid": "cancel-training", onclick: () => void act("Could not cancel", () => api.cancelTraining(v.id)) }, "Cancel run")
         : null,
       since,
+    ]);
+  }
+
+  function renderBanner(): void {
+    clear(bannerEl);
+    const b = baseBanner(baseUpdate);
+    if (!b) return;
+    const runActive = isActive(runs[0]);
+    append(bannerEl, [
+      h(
+        "div",
+        { class: "banner", role: "region", "aria-label": "Newer base model" },
+        h("strong", {}, b.title),
+        h("ul", {}, b.figures.map((f) => h("li", {}, f))),
+        isAdmin
+          ? h("button", {
+              type: "button", class: "primary", "data-testid": "rebase-button", disabled: runActive,
+              title: runActive ? "Wait for the current training run" : "",
+              onclick: () => void act("Could not rebase", async () => {
+                const run = await api.rebase(projectId);
+                runs = [run, ...runs.filter((r) => r.id !== run.id)];
+              }),
+            }, "Rebase on this base")
+          : null,
+        h("p", { class: "muted small" }, "Rebasing fine-tunes this project from the new base on its own data; the promotion gate decides whether the result is used."),
+      ),
     ]);
   }
 
@@ -141,8 +171,11 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
   }
 
   async function refresh(): Promise<void> {
-    const [r, reg, jobs] = await Promise.allSettled([api.trainingRuns(projectId), api.modelRegistry(projectId), api.rescoreJobs(projectId)]);
+    const [r, reg, jobs, upd] = await Promise.allSettled([
+      api.trainingRuns(projectId), api.modelRegistry(projectId), api.rescoreJobs(projectId), api.baseUpdate(projectId),
+    ]);
     if (r.status === "fulfilled") runs = r.value;
+    baseUpdate = upd.status === "fulfilled" ? upd.value : null; // no banner when the server cannot tell
     if (reg.status === "fulfilled") registry = reg.value;
     if (jobs.status === "fulfilled") rescore = currentRescore(jobs.value);
     const failed = [r, reg, jobs].find((x) => x.status === "rejected") as PromiseRejectedResult | undefined;
@@ -157,6 +190,7 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
         showError(e, "Could not load the acceptance metric");
       }
     }
+    renderBanner();
     renderRun();
     renderRegistry();
     renderAcceptance();
@@ -168,6 +202,7 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
     { class: "card learning", "aria-labelledby": "learning-title" },
     h("h2", { id: "learning-title" }, "Learning loop"),
     errorEl,
+    bannerEl,
     h("div", { class: "grid2" },
       h("div", {}, h("h3", {}, "Training"), startButton, runEl, rescoreEl),
       h("div", {}, h("h3", {}, "Acceptance of pre-labels"), plotEl),

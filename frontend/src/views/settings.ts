@@ -5,6 +5,7 @@ import { errorText, h } from "../dom";
 import { formatUtc } from "../learning/registry";
 import { QUEUE_STRATEGIES, contributionNote, loopSettingsFrom, settingsChanges, type LoopSettings } from "../learning/settings";
 import type { Project } from "../types";
+import { taxonomyEditor } from "./taxonomy";
 
 export interface SettingsPanel {
   element: HTMLElement;
@@ -28,7 +29,20 @@ export function settingsPanel(project: Project): SettingsPanel {
     threshold.value = String(saved.retrain_threshold);
     contribute.checked = saved.contribute_to_universal;
     contributionEl.textContent = contributionNote(saved, formatUtc);
+    void loadContribution();
   };
+
+  // Who changed the opt-in and when comes from the contribution endpoint (the project's settings lack it).
+  async function loadContribution(): Promise<void> {
+    try {
+      const c = await api.contribution(project.id);
+      saved = { ...saved, contribution_changed_by: c.changed_by, contribution_changed_at: c.changed_at };
+      const used = c.used_by_base_versions.map((v) => `${v.name} (${v.images} images)`).join(", ");
+      contributionEl.textContent = [contributionNote(saved, (t) => `${formatUtc(t)} UTC`), used ? `Used by ${used}.` : "", c.contribute ? `${c.next_run_images} image(s) go into the next base run.` : ""].filter(Boolean).join(" ");
+    } catch {
+      // Older servers: the note stays as the settings gave it.
+    }
+  }
 
   const onSubmit = async (e: Event) => {
     e.preventDefault();
@@ -70,6 +84,7 @@ export function settingsPanel(project: Project): SettingsPanel {
       contributionEl,
       h("div", { class: "actions" }, save, status),
     ),
+    taxonomyEditor(project.id),
   );
   return { element };
 }
