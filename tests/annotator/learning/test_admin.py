@@ -1,0 +1,37 @@
+"""The admin's training side: the 'start a training run' action and the editable beat schedule."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from annotator.learning.models import TrainingRun
+from annotator.learning.schedule import retrain_schedule_ensure
+from tests.annotator.learning.conftest import accept, add_images
+
+
+@pytest.fixture
+def staff_client(client):
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_admin_action_starts_one_run_and_reports_a_second(staff_client, project, users, base_checkpoint):
+    images = add_images(project, 22)
+    accept(images[21], users)
+    listing = staff_client.get("/admin/learning/projecttraining/")
+    assert listing.status_code == 200 and project.name in listing.content.decode()
+    action = {"action": "start_training_run", "_selected_action": [project.pk]}
+    staff_client.post("/admin/learning/projecttraining/", action)
+    again = staff_client.post("/admin/learning/projecttraining/", action, follow=True)
+    assert "one run per project at a time" in again.content.decode()
+    assert TrainingRun.objects.filter(project=project).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_retraining_schedule_is_editable_in_the_admin(staff_client):
+    task = retrain_schedule_ensure()
+    page = staff_client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
+    assert page.status_code == 200 and "check_retraining" in page.content.decode()
