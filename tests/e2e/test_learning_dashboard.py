@@ -1,6 +1,7 @@
 """The learning loop on the dashboard, in a real Chromium against a live server and a real worker:
-an admin starts a training run from the UI, watches its progress, sees the model registry and the
-acceptance plot, and cancels a second run (the active model stays as it was).
+an admin changes the loop's settings and the taxonomy mapping (previewed before saving), starts a
+training run from the UI, watches its progress, sees the model registry and the acceptance plot,
+promotes or rolls back, and cancels a second run (the active model stays as it was).
 
 Real rows throughout: a tiny universal checkpoint as the shipped base, 64 px scenes uploaded the
 way ingest stores them, pre-labels from that base, accepted through the review services. The
@@ -73,6 +74,29 @@ def test_admin_trains_from_the_dashboard_and_sees_the_registry(open_page, live_s
     page.get_by_test_id("settings-status").filter(has_text="Saved.").wait_for()
     project.refresh_from_db()
     assert (project.retrain_threshold, project.queue_strategy) == (7, "uncertainty")
+
+    # contribution opt-in: who and when come back from the server
+    page.get_by_test_id("setting-contribute").check()
+    page.get_by_test_id("settings-save").click()
+    page.get_by_test_id("contribution-note").filter(has_text="Last changed by alice_admin").wait_for()
+    project.refresh_from_db()
+    assert project.contribute_to_universal and project.contribution_changed_by == users["admin"]
+
+    # --- taxonomy mapping: the effect is shown before saving is possible ---------------------------
+    item = project.categories.get(name="item")
+    select = page.locator(f'[data-testid="mapping-select"][data-category-id="{item.pk}"]')
+    assert select.input_value() == "item"
+    save_mapping = page.get_by_test_id("taxonomy-save")
+    select.select_option("")  # project-only
+    assert save_mapping.is_disabled(), "no save before the preview"
+    page.get_by_test_id("taxonomy-preview-button").click()
+    page.get_by_test_id("taxonomy-preview").filter(has_text="Project-only: item").wait_for()
+    item.refresh_from_db()
+    assert item.universal_name == "item", "a preview is a dry run"
+    save_mapping.click()
+    page.get_by_test_id("taxonomy-status").filter(has_text="Mapping saved.").wait_for()
+    item.refresh_from_db()
+    assert item.universal_name == ""
 
     # --- start a run from the keyboard: Tab to the button, Enter ---------------------------------
     start = page.get_by_test_id("retrain-button")
