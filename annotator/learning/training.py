@@ -153,7 +153,11 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
         # the current model is scored here on exactly the same images.
         candidate = training_adapter.metrics_of(result) if "mask_ap" in result else training_adapter.evaluate(
             checkpoint=checkpoint, split=val)
-        current = training_adapter.evaluate(checkpoint=base.checkpoint, split=val)
+        # The gate compares with the model the project uses *now*: usually the starting point,
+        # but not for a rebase (which starts from a newer universal base).
+        project.refresh_from_db()
+        incumbent = active_model_for(project)
+        current = training_adapter.evaluate(checkpoint=incumbent.checkpoint, split=val)
     except RunCancelled:
         _discard(version, workdir, reason="run cancelled")
         job_cancel(job=run, message="Cancelled; the active model is unchanged")
@@ -169,11 +173,11 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
     candidate_ap, current_ap = float(candidate.get("mask_ap", 0.0)), float(current.get("mask_ap", 0.0))
     better = candidate_ap > current_ap
     decision = "promoted" if better else "not promoted"
-    reason = (f"mask AP {candidate_ap:.4f} {'>' if better else '<='} {current_ap:.4f} of {base.name} "
+    reason = (f"mask AP {candidate_ap:.4f} {'>' if better else '<='} {current_ap:.4f} of {incumbent.name} "
               f"on the same {len(val.images)} val images")
     version.checkpoint = checkpoint
     version.metrics = {**candidate, "val": val_summary, "compared_with": {
-        "version": base.pk, "name": base.name, "mask_ap": current_ap, "metrics": current}}
+        "version": incumbent.pk, "name": incumbent.name, "mask_ap": current_ap, "metrics": current}}
     version.status = ModelVersion.Status.READY
     version.save(update_fields=["checkpoint", "metrics", "status"])
     run.report = {"decision": decision, "reason": reason, "candidate": candidate, "current": current,

@@ -137,6 +137,6 @@ def evaluate(*, checkpoint: str, split: CocoSplit) -> dict[str, Any]:
 
 def metrics_of(result: dict[str, Any]) -> dict[str, Any]:
     """The evaluation keys of an ``ml.universal`` result, JSON-safe."""
-    keys = ("mask_ap", "mask_ap50", "mask_ap75", "per_class")
-    return {k: (round(float(result[k]), 5) if isinstance(result[k], int | float) else result[k])
+    keys = ("mask_ap", "mask_ap50", "mask_ap75", "per_class", "images", "seconds_per_image")
+    return {k: (round(float(result[k]), 5) if isinstance(result[k], float) else result[k])
             for k in keys if k in result}

@@ -135,6 +135,7 @@ def test_a_worse_model_is_kept_but_not_promoted(project, users, client_for, trai
     version = ModelVersion.objects.get(pk=run.result_version_id)
     assert version.status == ModelVersion.Status.READY and version.parent_id == current.pk
     assert version.metrics["mask_ap"] <= version.metrics["compared_with"]["mask_ap"]
+    assert version.metrics["compared_with"]["version"] == current.pk
     assert version.metrics["compared_with"]["mask_ap"] > 0.3  # the current model is good on the val split
     project.refresh_from_db()
     assert project.active_model_id == current.pk
