@@ -1,7 +1,8 @@
 """The learning loop on the dashboard, in a real Chromium against a live server and a real worker:
 an admin changes the loop's settings and the taxonomy mapping (previewed before saving), starts a
 training run from the UI, watches its progress, sees the model registry and the acceptance plot,
-promotes or rolls back, and cancels a second run (the active model stays as it was).
+promotes or rolls back, cancels a second run (the active model stays as it was), and rebases on a
+newer universal base from its banner.
 
 Real rows throughout: a tiny universal checkpoint as the shipped base, 64 px scenes uploaded the
 way ingest stores them, pre-labels from that base, accepted through the review services. The
@@ -16,6 +17,7 @@ import pytest
 
 from annotator.learning.models import ModelVersion, TrainingRun
 from annotator.learning.services import image_predict
+from annotator.universal.training import base_version_promote
 from tests.annotator.learning.conftest import accept, add_images
 from tests.annotator.learning.scenes import tiny_checkpoint
 from tests.conftest import wait_for
@@ -159,3 +161,20 @@ def test_admin_trains_from_the_dashboard_and_sees_the_registry(open_page, live_s
     assert second.status == "cancelled" and second.cancel_requested
     assert project.active_model_id == active_before
     assert not start.is_disabled()
+
+    # --- a newer universal base is promoted: the banner shows its figures; Rebase starts a run -----
+    base_v1 = ModelVersion.objects.get(project=None, name="universal-base-v1")
+    base_v2 = ModelVersion.objects.create(project=None, parent=base_v1, name="universal-base-v2",
+                                          checkpoint=str(tiny_checkpoint(tmp_path / "base-v2.pt", seed=1)),
+                                          status=ModelVersion.Status.READY)
+    base_version_promote(version=base_v2, reason="e2e")  # the worker then scores it on this project's val split
+    banner = page.get_by_test_id("base-update")
+    banner.filter(has_text="A newer base model is available: universal-base-v2").wait_for()
+    banner.filter(has_text=re.compile(r"universal-base-v2: mask AP \d\.\d{3} on your val split \(2 images\)")).wait_for(
+        timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("rebase-button").click()
+    rebase = wait_for(lambda: TrainingRun.objects.filter(project=project, trigger="rebase").first(), what="the rebase run")
+    assert rebase.base_version == base_v2
+    page.locator(f'[data-run-id="{rebase.pk}"]').wait_for()
+    page.get_by_test_id("cancel-training").click()
+    run_el.locator(f'[data-run-id="{rebase.pk}"][data-status="cancelled"]').wait_for(timeout=RUN_TIMEOUT_MS)
