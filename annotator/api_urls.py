@@ -4,10 +4,9 @@ from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.annotations import apis as annotations
-from annotator.learning.prompt_apis import SegmentApi
 from annotator.datasets import apis as datasets
-from annotator.learning.prompt_apis import SegmentApi
 from annotator.learning import apis as learning
+from annotator.learning.prompt_apis import SegmentApi
 from annotator.projects import apis as projects
 from annotator.universal import apis as universal
 from annotator.web.apis import MeApi
@@ -31,7 +30,6 @@ urlpatterns = [
     path("images/<int:image_id>/lease", annotations.LeaseApi.as_view(), name="image-lease"),
     path("images/<int:image_id>/revisions", annotations.RevisionListApi.as_view(), name="image-revisions"),
     path("images/<int:image_id>/prediction", annotations.PredictionApi.as_view(), name="image-prediction"),
-    path("images/<int:image_id>/segment", SegmentApi.as_view(), name="image-segment"),
     path("images/<int:image_id>/segment", SegmentApi.as_view(), name="image-segment"),
     # the learning loop: training runs, model registry, acceptance metrics
     path("projects/<int:project_id>/training-runs", learning.TrainingRunListApi.as_view(), name="training-run-list"),
