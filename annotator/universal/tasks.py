@@ -1,11 +1,15 @@
-"""Celery tasks of the fleet loop: thin, idempotent wrappers around the base-run services."""
+"""Celery tasks of the fleet loop: thin, idempotent wrappers around the base-run services.
+
+Base runs and base evaluations go to the ``training`` queue: callers pass ``queue="training"``
+(the routing table in settings only names the learning app's tasks).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 
-@shared_task(acks_late=True, queue="training")
+@shared_task(acks_late=True)
 def train_base_model(run_id: int) -> None:
     """Run one base run; a redelivered or duplicate message finds it started (``job_start``) and does nothing."""
     from annotator.jobs.services import job_start
@@ -28,7 +32,7 @@ def check_base_retraining() -> int | None:
     return run.pk if run else None
 
 
-@shared_task(acks_late=True, queue="training")
+@shared_task(acks_late=True)
 def evaluate_base_for_projects(version_id: int) -> int:
     """After a promotion: the new base's figures on every project's val split the gate did not score."""
     from annotator.learning.models import ModelVersion

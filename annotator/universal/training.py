@@ -54,7 +54,7 @@ def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
                                     code="base_training_in_progress", extra={"training_run": current.pk})
             run = TrainingRun.objects.create(project=None, requested_by=user, trigger=trigger,
                                              base_version=base_model_version())
-            transaction.on_commit(lambda: tasks.train_base_model.delay(run.pk))
+            transaction.on_commit(lambda: tasks.train_base_model.apply_async((run.pk,), queue="training"))
     except IntegrityError as exc:  # the lock row was created concurrently: the other request won
         raise ConflictError("Another base run was requested at the same moment", code="base_training_in_progress") from exc
     return run
@@ -220,7 +220,7 @@ def base_version_promote(*, version: ModelVersion, reason: str) -> None:
             registry._schedule_rescore(project)  # their pre-labels now come from the new base
         from . import tasks
 
-        transaction.on_commit(lambda: tasks.evaluate_base_for_projects.delay(version.pk))
+        transaction.on_commit(lambda: tasks.evaluate_base_for_projects.apply_async((version.pk,), queue="training"))
 
 
 def base_evaluate_for_projects(*, version: ModelVersion) -> list[BaseEvaluation]:
