@@ -44,6 +44,7 @@ PREVIOUS_MASK_CORE = 0.4  # seeds this fraction of the inscribed radius inside/o
 THIN_STRUCTURE_PX = 3  # automatic background seeds thinner than ~2x this are dropped
 ENCLOSING_LEVELS = 2  # bar -> label -> box
 MAX_ENCLOSING_SHARE = 0.2  # an enclosing region larger than this share of the image is floor
+SAME_COLOUR = 7.0  # Lab distance under which two sampled colours count as one
 WIDE_SAMPLE_FRACTION = 0.02  # "wide" variants also sample colours this far (x long side) from a click
 BG, FG = 1, 2
 
@@ -115,9 +116,19 @@ class OfflineEngine(EngineBase):
         fg_seed, bg_seed, neg_seed = _prompt_seeds(prompts, pos, neg, sx, sy, wh, ww)
         clicks_only = bool(pos) and prompts.box is None and prompts.mask is None
         variants = VARIANTS if clicks_only and all_variants else VARIANTS[:1]
+        unreached = _unreached(bgr, pos)
+        distances: dict[bool, np.ndarray] = {}
+        floods: dict[bytes, np.ndarray] = {}  # variants often give the same seeds: flood once
         out = []
         for variant in variants:
-            mask = _flood(bgr, lab, pos, fg_seed, bg_seed, neg_seed, variant)
+            if variant.wide not in distances:
+                distances[variant.wide] = _colour_distance(lab, _colour_samples(pos, wh, ww, variant.wide))
+            auto = (_auto_background(distances[variant.wide], unreached, variant.colour_far) if pos
+                    else np.zeros((wh, ww), dtype=bool))
+            key = np.packbits(auto).tobytes()
+            if key not in floods:
+                floods[key] = _flood(bgr, pos, fg_seed, bg_seed | auto, neg_seed)
+            mask = floods[key]
             if clicks_only and variant.expand:
                 mask = _expand_enclosed(mask, bgr, lab, neg_seed)
             out.append((variant, mask))
@@ -161,12 +172,12 @@ def _prompt_seeds(prompts: Prompts, pos: list[tuple[float, float]], neg: list[tu
     return fg_seed, bg_seed, neg_seed
 
 
-def _flood(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, float]], fg_seed: np.ndarray,
-           bg_seed: np.ndarray, neg_seed: np.ndarray, variant: Variant) -> np.ndarray:
-    """Seeded watershed for one variant of the automatic background seeds."""
+def _flood(bgr: np.ndarray, pos: list[tuple[float, float]], fg_seed: np.ndarray,
+           bg_seed: np.ndarray, neg_seed: np.ndarray) -> np.ndarray:
+    """Seeded watershed (clicks win over any other seed), then clean-up."""
     wh, ww = bgr.shape[:2]
     click_fg = point_disks(pos, wh, ww, CLICK_RADIUS)
-    bg_seed = (bg_seed | _auto_background(bgr, lab, pos, variant)) & ~click_fg
+    bg_seed = bg_seed & ~click_fg
     fg_seed = fg_seed & (~bg_seed | click_fg)
     if not bg_seed.any():
         return np.ones((wh, ww), dtype=bool)
@@ -177,8 +188,7 @@ def _flood(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, float]], fg_
     mask = markers == FG
     # Watershed lines (-1) sit on the strongest edge pixel: give them to the foreground
     # when they touch it, which matches how COCO polygons cover boundary pixels.
-    lines = markers == -1
-    mask |= lines & (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    mask |= (markers == -1) & (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     return _clean(mask, fg_seed, neg_seed)
 
 
@@ -215,38 +225,49 @@ def _box_seeds(box: tuple[float, float, float, float], sx: float, sy: float, wh:
     return centre > 0, inside == 0
 
 
-def _auto_background(bgr: np.ndarray, lab: np.ndarray, pos: list[tuple[float, float]],
-                     variant: Variant) -> np.ndarray:
-    """Pixels of clearly other colours that a gradient-tolerant flood from ``pos`` misses."""
-    wh, ww = bgr.shape[:2]
-    if not pos:
-        return np.zeros((wh, ww), dtype=bool)
+def _colour_samples(pos: list[tuple[float, float]], wh: int, ww: int, wide: bool) -> list[tuple[float, float]]:
+    """Where to read "object colours": the clicks, and for ``wide`` a ring of 8 around each."""
     samples = list(pos)
-    if variant.wide:  # also sample a ring around each click: tape / label edges nearby
+    if wide:  # tape / label edges next to the click belong to the object too
         r = max(6.0, WIDE_SAMPLE_FRACTION * max(wh, ww))
         angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
         samples += [(x + r * np.cos(a), y + r * np.sin(a)) for x, y in pos for a in angles]
+    return samples
+
+
+def _colour_distance(lab: np.ndarray, samples: list[tuple[float, float]]) -> np.ndarray:
+    """Squared Lab distance of every pixel to the nearest sampled colour (5x5 median each)."""
+    wh, ww = lab.shape[:2]
     colours: list[np.ndarray] = []
     for x, y in samples:
-        c, r_ = int(np.clip(x, 0, ww - 1)), int(np.clip(y, 0, wh - 1))
-        patch = lab[max(r_ - 2, 0) : r_ + 3, max(c - 2, 0) : c + 3].reshape(-1, 3)
-        colour = np.median(patch, axis=0)
-        if all(np.linalg.norm(colour - other) > variant.colour_far / 2 for other in colours):
+        c, r = int(np.clip(x, 0, ww - 1)), int(np.clip(y, 0, wh - 1))
+        colour = np.median(lab[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3].reshape(-1, 3), axis=0)
+        if all(np.linalg.norm(colour - other) > SAME_COLOUR for other in colours):
             colours.append(colour)
-    far = np.ones((wh, ww), dtype=bool)
+    best = np.full((wh, ww), np.inf, dtype=np.float32)
     ones = np.ones((1, 3), np.float32)
     for colour in colours:
         diff = cv2.absdiff(lab, (*colour.tolist(), 0.0))
-        far &= cv2.transform(cv2.multiply(diff, diff), ones) > variant.colour_far**2
+        best = np.minimum(best, cv2.transform(cv2.multiply(diff, diff), ones))
+    return best
+
+
+def _unreached(bgr: np.ndarray, pos: list[tuple[float, float]]) -> np.ndarray:
+    """Pixels a gradient-tolerant flood fill (``FLOOD_STEP`` per step) from the clicks misses."""
+    wh, ww = bgr.shape[:2]
     reached = np.zeros((wh + 2, ww + 2), dtype=np.uint8)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
     step = (FLOOD_STEP,) * 3
     for x, y in pos:
         seed = (min(int(x), ww - 1), min(int(y), wh - 1))
-        if reached[seed[1] + 1, seed[0] + 1]:
-            continue
-        cv2.floodFill(bgr, reached, seed, 0, step, step, flags)
-    auto = (far & (reached[1:-1, 1:-1] == 0)).astype(np.uint8)
+        if not reached[seed[1] + 1, seed[0] + 1]:
+            cv2.floodFill(bgr, reached, seed, 0, step, step, flags)
+    return reached[1:-1, 1:-1] == 0
+
+
+def _auto_background(distance: np.ndarray, unreached: np.ndarray, colour_far: float) -> np.ndarray:
+    """Automatic background seeds: clearly other colours that the flood from the clicks misses."""
+    auto = ((distance > colour_far**2) & unreached).astype(np.uint8)
     # Thin structures (barcode bars, flap creases, wrinkles) are printed on objects, not
     # other objects: drop them as seeds so the foreground can flood across them.
     k = 2 * THIN_STRUCTURE_PX + 1

@@ -48,6 +48,23 @@ def candidate_features(cands: list[tuple[Variant, np.ndarray]], lab: np.ndarray,
     working scale; ``scale`` = (sx, sy) maps the prompts' image pixels to it."""
     wh, ww = lab.shape[:2]
     neg = [(x * scale[0], y * scale[1]) for x, y in prompts.negative_points]
+    total_area = float(wh * ww)
+    # Everything below is local to the candidates: work in their joint bounding box (+8 px),
+    # remembering which crop sides are real image borders.
+    union = np.zeros((wh, ww), dtype=bool)
+    for _, m in cands:
+        union |= m
+    ys, xs = np.nonzero(union)
+    if len(xs):
+        r0, r1 = max(int(ys.min()) - 8, 0), min(int(ys.max()) + 9, wh)
+        c0, c1 = max(int(xs.min()) - 8, 0), min(int(xs.max()) + 9, ww)
+    else:
+        r0, r1, c0, c1 = 0, wh, 0, ww
+    lab, grad = lab[r0:r1, c0:c1], grad[r0:r1, c0:c1]
+    cands = [(v, m[r0:r1, c0:c1]) for v, m in cands]
+    neg = [(x - c0, y - r0) for x, y in neg if c0 <= x < c1 and r0 <= y < r1] + \
+        [(-1.0, -1.0)] * sum(1 for x, y in neg if not (c0 <= x < c1 and r0 <= y < r1))
+    borders = (r0 == 0, r1 == wh, c0 == 0, c1 == ww)
     areas = np.array([m.sum() for _, m in cands], dtype=np.float64)
     kernel = np.ones((3, 3), np.uint8)
     rows = []
@@ -57,7 +74,8 @@ def candidate_features(cands: list[tuple[Variant, np.ndarray]], lab: np.ndarray,
         m8 = m.astype(np.uint8)
         edge_px = cv2.morphologyEx(m8, cv2.MORPH_GRADIENT, kernel) > 0
         edge = float(grad[edge_px].mean()) / 40.0 if edge_px.any() else 0.0
-        border_px = np.concatenate([m[0], m[-1], m[:, 0], m[:, -1]]).sum()
+        border_px = sum(int(side.sum()) for side, real in zip((m[0], m[-1], m[:, 0], m[:, -1]), borders,
+                                                                 strict=True) if real)
         border = float(border_px) / max(float(edge_px.sum()), 1.0)
         inside = lab[m] if m.any() else np.zeros((1, 3), np.float32)
         ring = (cv2.dilate(m8, np.ones((7, 7), np.uint8)) > 0) & ~m
@@ -68,7 +86,7 @@ def candidate_features(cands: list[tuple[Variant, np.ndarray]], lab: np.ndarray,
         agreement = float(np.mean([_iou(m, cands[j][1]) for j in others])) if others else 1.0
         neg_inside = _points_inside(neg, m)
         rows.append([
-            np.log(area / (wh * ww)), convexity, rectangularity, aspect, edge, border, inside_std,
+            np.log(area / total_area), convexity, rectangularity, aspect, edge, border, inside_std,
             contrast, np.log1p(parts), agreement, area / max(areas.max(), 1.0),
             np.log1p(len(prompts.positive_points)), np.log1p(len(prompts.negative_points)), neg_inside,
             variant.colour_far / 30.0, float(variant.wide), float(variant.expand),
@@ -87,7 +105,7 @@ def _points_inside(points: list[tuple[float, float]], mask: np.ndarray) -> float
     if not points:
         return 0.0
     wh, ww = mask.shape
-    hits = sum(bool(mask[min(int(y), wh - 1), min(int(x), ww - 1)]) for x, y in points)
+    hits = sum(bool(mask[min(int(y), wh - 1), min(int(x), ww - 1)]) for x, y in points if x >= 0 and y >= 0)
     return hits / len(points)
 
 
