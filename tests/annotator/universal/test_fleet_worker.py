@@ -29,6 +29,8 @@ def _accepted(project, users, *, val: int, train: int, category: str) -> tuple[l
     train_images = [i for i in images if i.split == Image.Split.TRAIN][:train]
     for image in val_images + train_images:
         accept(image, users, category_name=category)
+    # The rest only exist to fill the fixed val split first; deleted, they are not re-scored after promotions.
+    project.images.filter(status=ImageStatus.NEW).delete()
     return [i.pk for i in val_images], [i.pk for i in train_images]
 
 
