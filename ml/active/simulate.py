@@ -47,7 +47,7 @@ class SimConfig:
     val: int = 80
     rounds: int = 6
     batch: int = 12
-    scene_size: int = 160
+    scene_size: int = 256
     epochs: int = 8  # passes over the labelled set per fine-tune: equal labels, equal compute
     batch_size: int = 4
     lr: float = 1e-3
@@ -58,7 +58,7 @@ class SimConfig:
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
 
 
-QUICK = SimConfig(pool=96, val=36, rounds=4, batch=8, scene_size=128, epochs=8, budget_seconds=90.0)
+QUICK = SimConfig(pool=96, val=36, rounds=4, batch=8, scene_size=192, epochs=6, budget_seconds=90.0)
 
 
 # --------------------------------------------------------------------------- the new site's data
@@ -134,10 +134,14 @@ def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, n_l
     })
 
 
-def evaluate(checkpoint: Path, val: Path) -> float:
+def evaluate_metrics(checkpoint: Path, val: Path) -> dict[str, Any]:
     from ml.universal.evaluate import evaluate_checkpoint
 
-    return float(evaluate_checkpoint(str(checkpoint), str(val))["mask_ap"])
+    return evaluate_checkpoint(str(checkpoint), str(val))
+
+
+def evaluate(checkpoint: Path, val: Path) -> float:
+    return float(evaluate_metrics(checkpoint, val)["mask_ap"])
 
 
 def score_pool(checkpoint: Path, scenes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -154,11 +158,11 @@ def score_pool(checkpoint: Path, scenes: list[dict[str, Any]]) -> tuple[np.ndarr
 
 
 def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base: Path, val: Path,
-                 base_ap: float, cfg: SimConfig, log) -> dict[str, Any]:
+                 base_ap: float, base_ap50: float, cfg: SimConfig, log) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed + 1)
     labelled: list[int] = []  # indices into pool
     model = base
-    curve = [{"labels": 0, "mask_ap": base_ap}]
+    curve = [{"labels": 0, "mask_ap": base_ap, "mask_ap50": base_ap50}]
     night_picked = 0
     for round_no in range(1, cfg.rounds + 1):
         unlabelled = [i for i in range(len(pool)) if i not in set(labelled)]
@@ -175,6 +179,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         result = fine_tune(base, train, val, out, cfg, len(labelled))
         ap = float(result["mask_ap"]) if "mask_ap" in result else evaluate(out, val)
         curve.append({"labels": len(labelled), "mask_ap": round(ap, 4),
+                      "mask_ap50": round(float(result.get("mask_ap50", float("nan"))), 4),
                       "seconds": round(time.perf_counter() - start, 1)})
         log(f"{strategy:>22} round {round_no}: {len(labelled):3d} labels  mask AP {ap:.4f}")
         if model != base:
@@ -210,17 +215,22 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         val_scenes = site_scenes(cfg.val, cfg.seed + 1, cfg.scene_size, cfg.night_share)
         val = write_coco(val_scenes, workdir / "val", "val.json")
         base = site_base(base_checkpoint, cfg.scene_size, workdir / "base.pt")
-        base_ap = round(evaluate(base, val), 4)
+        base_metrics = evaluate_metrics(base, val)
+        base_ap = round(float(base_metrics["mask_ap"]), 4)
         log(f"base mask AP on the new site's val set: {base_ap:.4f}")
-        results = {s: run_strategy(s, pool, workdir, base, val, base_ap, cfg, log)
+        base_ap50 = round(float(base_metrics["mask_ap50"]), 4)
+        results = {s: run_strategy(s, pool, workdir, base, val, base_ap, base_ap50, cfg, log)
                    for s in ("random", "uncertainty+diversity")}
     finally:
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
     savings, needed = label_savings(results["random"]["curve"], results["uncertainty+diversity"]["curve"])
+    as_ap50 = [[{"labels": p["labels"], "mask_ap": p["mask_ap50"]} for p in results[s]["curve"]]
+               for s in ("random", "uncertainty+diversity")]
     report = {
         "label_savings": savings,
         "active_labels_to_match_random": needed,
+        "label_savings_at_ap50": label_savings(*as_ap50)[0],
         "random_final": results["random"]["curve"][-1],
         "target": 0.40,
         "curves": {s: r["curve"] for s, r in results.items()},
