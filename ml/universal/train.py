@@ -6,7 +6,8 @@ Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, lo
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains"}}`` or ``{"coco": FILE,
 "images_dir": DIR}``), ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
-start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, ``threads``.
+start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, ``threads``
+(torch intra-op threads), ``num_workers`` (scene-rendering processes), ``tune_grouping``.
 Re-running the same command resumes from ``work_dir/last.pt``.
 """
 
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader
 from ml.synth.scene import CATEGORIES, DOMAINS
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import CocoDataset, SyntheticDataset
-from ml.universal.engine import CosineSchedule, evaluate, train_one_epoch
+from ml.universal.engine import CosineSchedule, evaluate, recalibrate_batchnorm, train_one_epoch
 from ml.universal.evaluate import CocoMaskEvaluator, _read_images, coco_from_dict, synthetic_coco
 from ml.universal.grouping import GroupingParams
 from ml.universal.model import build_model
@@ -47,9 +48,18 @@ DEFAULTS: dict[str, Any] = {
     "work_dir": None,
     "seed": 0,
     "threads": 2,
+    "num_workers": 0,
+    "bn_recalibration_batches": 16,
     "tune_grouping": False,
 }
 SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def _quiet_worker(_worker_id: int) -> None:
+    """Data workers render scenes on one core each; OpenCV's own thread pool would oversubscribe."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -139,8 +149,8 @@ def train(
         model = build_model(arch, num_classes=len(categories))
     dataset = build_dataset(cfg["data"], categories, input_size, cfg["seed"])
     batch = min(int(cfg["batch_size"]), len(dataset))
-    loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(cfg["seed"]))
+    loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=int(cfg["num_workers"]),
+                        worker_init_fn=_quiet_worker, generator=torch.Generator().manual_seed(cfg["seed"]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     epochs = int(cfg["epochs"])
     schedule = CosineSchedule(cfg["lr"], epochs * len(loader), cfg["budget_seconds"],
@@ -170,7 +180,7 @@ def train(
         if stats["stopped"] or frac >= 1.0:
             break
     seconds = schedule.elapsed()
-    model.eval()
+    recalibrate_batchnorm(model, loader, int(cfg["bn_recalibration_batches"]))
     meta = make_meta(arch, categories, input_size)
     meta["data"] = {"train": cfg["data"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),

@@ -56,13 +56,13 @@ def test_short_training_run_lowers_the_loss(tmp_path):
     config = {
         "input_size": 64,
         "data": {"synthetic": {"count": 8, "seed": 1, "scene_size": 64, "fresh": False}},
-        "epochs": 8, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "tiny.pt"), "seed": 0,
+        "epochs": 6, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "tiny.pt"), "seed": 0,
     }
     seen = []
     result = train(config, progress=seen.append)
     losses = [h["loss"] for h in load_checkpoint(result["checkpoint"])[1]["history"]]
-    assert len(losses) == 8 and losses[-1] < losses[0] * 0.9
-    assert seen[-1]["epoch"] == 8 and seen[-1]["fraction"] == pytest.approx(1.0)
+    assert len(losses) == 6 and losses[-1] < losses[0] * 0.9
+    assert seen[-1]["epoch"] == 6 and seen[-1]["fraction"] == pytest.approx(1.0)
     assert {"epochs", "loss", "eta_seconds"} <= set(seen[0])
 
 
