@@ -149,8 +149,13 @@ def celery_worker(transactional_db, tmp_path, settings):
         _reset_connections(app)
         ensure_broker_folders()
     else:
-        old_options = None
-        app.control.purge()
+        # A private key prefix: other test runs on this machine share the Redis server but never
+        # see (or steal) this worker's tasks.
+        prefix = f"test-{os.getpid()}-{tmp_path.name}:"
+        env["CELERY_REDIS_KEY_PREFIX"] = prefix
+        old_options = app.conf.broker_transport_options
+        app.conf.broker_transport_options = {**old_options, "global_keyprefix": prefix}
+        _reset_connections(app)
     worker = CeleryWorker(env, tmp_path / "celery-worker.log")
     worker.start()
     yield worker

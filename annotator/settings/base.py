@@ -163,6 +163,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A task whose worker died unacknowledged (acks_late) is redelivered after this many seconds.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    if env_str("CELERY_REDIS_KEY_PREFIX", ""):
+        # Lets several deployments (or concurrent test runs) share one Redis without sharing queues.
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_REDIS_KEY_PREFIX")
 CELERY_TASK_IGNORE_RESULT = True  # progress and outcomes live in job rows
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
