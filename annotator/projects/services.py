@@ -79,6 +79,13 @@ def category_create(*, project: Project, name: str, color: str = "", universal_n
     name = name.strip()
     if not name:
         raise ApplicationError("A category needs a name", field="name")
+    if universal_name:
+        from annotator.universal.selectors import universal_names
+
+        if universal_name not in universal_names():
+            raise ApplicationError(
+                f"'{universal_name}' is not a universal class; use one of {', '.join(universal_names())} "
+                "or leave it empty for a project-only category", field="universal_name")
     next_id = (project.categories.order_by("-export_id").values_list("export_id", flat=True).first() or 0) + 1
     try:
         with transaction.atomic():
