@@ -134,8 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-clicks", type=int, default=20)
     parser.add_argument("--use-previous-mask", action="store_true",
                         help="also pass the previous result as the mask prompt")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit torch / OpenCV threads (timings on a shared CPU are steadier with 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
+    if args.threads:
+        import cv2
+        import torch
+
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     if args.coco and not args.images:
         parser.error("--coco needs --images DIR")
 

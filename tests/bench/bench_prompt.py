@@ -5,7 +5,8 @@
 For each engine: embed one synthetic-like 768x1024 RGB image once (timed), restore the
 embedding from its float16 bytes as the API would, then time ``segment`` for a click
 sequence (1..5 clicks, alternating labels, plus a box and a previous mask every few calls).
-Prints p50 / p95 in milliseconds. vit_b uses random weights: the same compute as the
+Prints p50 / p95 in milliseconds, plus the 1-minute load average (the machine is shared:
+compare runs only at similar load). vit_b uses random weights: the same compute as the
 official checkpoint. Target from issue 4: vit_b p95 <= 80 ms on the app server.
 """
 
@@ -13,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
+import cv2
 import numpy as np
+import torch
 
 from ml.prompt import Prompts, build_engine
 from ml.prompt.sam import SamEngine
@@ -71,6 +75,8 @@ def bench(name: str, clicks: int) -> dict[str, float | str]:
         "segment_ms_p50": round(float(np.percentile(times, 50)), 1),
         "segment_ms_p95": round(float(np.percentile(times, 95)), 1),
         "calls": len(times),
+        "threads": torch.get_num_threads(),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -78,7 +84,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engines", default="vit_b,offline,grabcut")
     parser.add_argument("--clicks", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch / OpenCV threads (1: per-click work is too small to share well)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
     for name in args.engines.split(","):
         print(json.dumps(bench(name.strip(), args.clicks)), flush=True)
 
