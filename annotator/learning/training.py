@@ -139,6 +139,7 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
         )
         TrainingRun.objects.filter(pk=run.pk).update(result_version=version)
         run.result_version = version
+        job_report(job=run, progress=5, message=f"Fine-tuning {base.name} on {len(train.images)} accepted images")
         result = training_adapter.fine_tune(
             base_checkpoint=base.checkpoint, train=train, val=val, out_path=workdir / "model.pt",
             budget_seconds=float(settings.ANNOTATOR.get("TRAINING_BUDGET_SECONDS", 600)),
@@ -185,7 +186,13 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
                   "fine_tune": {k: v for k, v in result.items() if isinstance(v, int | float | str)}}
     run.save(update_fields=["report"])
     if better:
-        registry.version_promote(version=version, user=run.requested_by, reason=f"training run #{run.pk}: {reason}")
+        try:
+            registry.version_promote(version=version, user=run.requested_by,
+                                     reason=f"training run #{run.pk}: {reason}")
+        except Exception as exc:  # the version stays 'ready' with its numbers; promote it by hand
+            log.exception("promotion after training run %s failed", run.pk)
+            job_fail(job=run, message=f"{version.name} was better ({reason}) but promotion failed: {exc}")
+            return run
     job_succeed(job=run, message=f"{version.name} {decision}: {reason}")
     return run
 
