@@ -226,12 +226,13 @@ def _box_seeds(box: tuple[float, float, float, float], sx: float, sy: float, wh:
 
 
 def _colour_samples(pos: list[tuple[float, float]], wh: int, ww: int, wide: bool) -> list[tuple[float, float]]:
-    """Where to read "object colours": the clicks, and for ``wide`` a ring of 8 around each."""
+    """Where to read "object colours": the clicks, and for ``wide`` a ring of 8 around the
+    newest one (ringing every click would make the colour map cost grow with the clicks)."""
     samples = list(pos)
-    if wide:  # tape / label edges next to the click belong to the object too
+    if wide and pos:  # tape / label edges next to the click belong to the object too
         r = max(6.0, WIDE_SAMPLE_FRACTION * max(wh, ww))
-        angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
-        samples += [(x + r * np.cos(a), y + r * np.sin(a)) for x, y in pos for a in angles]
+        x, y = pos[-1]
+        samples += [(x + r * np.cos(a), y + r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
     return samples
 
 

@@ -113,8 +113,13 @@ class SamEngine(EngineBase):
             multimask_output=True,
         )
         best = int(torch.argmax(iou_pred[0]))
-        # Upsample only the chosen mask to the original size (3x cheaper than all three).
-        logits = self.model.postprocess_masks(low_res[:, best : best + 1], p.input_size, p.original_size)
+        # Upsample only the chosen mask, straight from its valid low-res window to the original
+        # size: one interpolation instead of SAM's two (via 1024 x 1024), same geometry.
+        lh, lw = low_res.shape[-2:]
+        side = self.model.image_encoder.img_size
+        ih, iw = p.input_size
+        window = low_res[:, best : best + 1, : max(1, round(ih * lh / side)), : max(1, round(iw * lw / side))]
+        logits = F.interpolate(window, size=p.original_size, mode="bilinear", align_corners=False)
         mask = (logits[0, 0] > self.model.mask_threshold).cpu().numpy()
         score = float(np.clip(iou_pred[0, best].item(), 0.0, 1.0))
         return SegmentResult(mask=mask, score=score, engine_id=self.engine_id)
