@@ -1,18 +1,20 @@
-"""The offline engine: seeded watershed on an edge-preserving smoothed image (no weights needed).
+"""The offline engine: seeded-watershed candidates picked by a learned scorer (no SAM weights).
 
-Used where no official SAM checkpoint is available. Why a classical engine and not a
-self-trained SAM: see ``ml/checkpoints/PROMPT_MODEL_CARD.md``. The idea, per ``segment`` call:
+Used where no official SAM checkpoint is available; why it is not a self-trained SAM is in
+``ml/prompt/README.md``. Per ``segment`` call:
 
 1. Seeds. Positive clicks (disks), the deep interior of a previous mask, the centre of a box
    (only without other foreground seeds) -> foreground. Negative clicks, everything outside a
    box, pixels well outside a previous mask -> background.
-2. Automatic background seeds: pixels whose Lab colour is far from the colour at every
-   positive click *and* that cannot be reached from a positive click by a
-   gradient-tolerant flood fill. This stops the foreground flood at the object's edge even
-   with a single click, while a shaded face (smooth colour ramp) stays one region.
-3. ``cv2.watershed`` floods from both seed sets; they meet on the strongest edges.
-4. Clean-up: keep the foreground parts that hold a foreground seed, fill enclosed holes
-   (labels and tape on a box) unless a negative click is inside.
+2. Automatic background seeds: pixels whose Lab colour is far from the colours at the
+   positive clicks *and* that a gradient-tolerant flood fill from the clicks cannot reach
+   (a shaded face stays one region), minus thin structures (barcode bars, creases).
+3. ``cv2.watershed`` floods from both seed sets; they meet on the strongest edges. Parts
+   without a foreground seed are dropped, enclosed holes filled (labels, tape), and a mask
+   enclosed by one uniform object-sized region grows to it (a click on a label -> the box).
+4. Clicks-only prompts make one candidate per :data:`VARIANTS` entry; the scorer
+   (``offline_scorer.py``) predicts each one's IoU and the best is returned with that score.
+   Box / previous-mask prompts use the default variant and an edge-contrast score.
 
 Work happens at ``MAX_SIDE`` px on the long side; the mask is scaled back to the image.
 """
@@ -54,7 +56,7 @@ class Variant:
     """One way of making automatic background seeds; the scorer picks among the results."""
 
     colour_far: float  # Lab distance above which a pixel is "another colour"
-    wide: bool  # sample colours on a ring around each click too
+    wide: bool  # also sample colours on a ring around the newest click
     expand: bool  # grow a mask enclosed by one uniform region to that region
 
 

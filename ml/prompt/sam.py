@@ -32,6 +32,7 @@ class SamEngine(EngineBase):
         self.model_type = model_type
         self.engine_id = f"sam-{model_type}-{weights_id}"
         self.predictor = SamPredictor(self.model)
+        self._restored: int | None = None  # id() of the embedding now in the predictor
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, model_type: str = "vit_b") -> SamEngine:
@@ -83,7 +84,7 @@ class SamEngine(EngineBase):
         """Decode one mask: multimask output, the best of the three by predicted IoU."""
         h, w = embedding.image_size
         validate_prompts(prompts, w, h)
-        if getattr(self, "_restored", None) != id(embedding):
+        if self._restored != id(embedding):
             self.restore(embedding)
         p = self.predictor
         points = None
