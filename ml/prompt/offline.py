@@ -76,7 +76,7 @@ class OfflineEngine(EngineBase):
     def __init__(self, scorer_path: str | Path | None = DEFAULT_SCORER) -> None:
         self.scorer = CandidateScorer.load(scorer_path) if scorer_path and Path(scorer_path).is_file() else None
         self.engine_id = "offline-watershed-v2" + (f"-{self.scorer.weights_id}" if self.scorer else "")
-        self._cache_key: int | None = None
+        self._cache_key: Embedding | None = None  # the object itself: ids are reused after free
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def embed(self, image: np.ndarray) -> Embedding:
@@ -92,7 +92,7 @@ class OfflineEngine(EngineBase):
     def _working_images(self, embedding: Embedding) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(BGR uint8, Lab float32, Lab gradient magnitude) at working scale, cached for the
         last embedding used (an annotator clicks many times on one image)."""
-        if self._cache_key != id(embedding) or self._cache is None:
+        if self._cache_key is not embedding or self._cache is None:
             rgb = np.clip(np.rint(embedding.arrays["image"]), 0, 255).astype(np.uint8)
             bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
             lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -100,7 +100,7 @@ class OfflineEngine(EngineBase):
             gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
             grad = cv2.transform(cv2.multiply(gx, gx) + cv2.multiply(gy, gy), np.ones((1, 3), np.float32))
             grad = np.sqrt(grad) / 4.0  # Sobel weights sum to 4: back to Lab units per pixel
-            self._cache_key, self._cache = id(embedding), (bgr, lab, grad)
+            self._cache_key, self._cache = embedding, (bgr, lab, grad)
         return self._cache
 
     def candidates(self, embedding: Embedding, prompts: Prompts, *, all_variants: bool = True

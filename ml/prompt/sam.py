@@ -25,14 +25,18 @@ PREVIOUS_MASK_LOGIT = 8.0
 
 
 class SamEngine(EngineBase):
-    """Segment Anything with a given model; ``engine_id`` = ``sam-<type>-<sha256[:12]>``."""
+    """Segment Anything with a given model; ``engine_id`` = ``sam-<type>-<sha256[:12]>``.
+
+    Holds predictor state, so use one instance per worker thread (or process)."""
 
     def __init__(self, sam: Sam, *, model_type: str, weights_id: str) -> None:
         self.model = sam.eval()
         self.model_type = model_type
         self.engine_id = f"sam-{model_type}-{weights_id}"
         self.predictor = SamPredictor(self.model)
-        self._restored: int | None = None  # id() of the embedding now in the predictor
+        # The embedding now in the predictor; holding the object (not its id()) means a new
+        # embedding can never be mistaken for it after the old one is freed.
+        self._restored: Embedding | None = None
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, model_type: str = "vit_b") -> SamEngine:
@@ -58,12 +62,14 @@ class SamEngine(EngineBase):
         features = self.predictor.features
         assert features is not None
         h, w = image.shape[:2]
-        return Embedding(
+        embedding = Embedding(
             engine_id=self.engine_id,
             image_size=(h, w),
             arrays={"features": features[0].float().cpu().numpy()},
             meta={"input_size": list(self.predictor.input_size)},
         )
+        self._restored = embedding  # the predictor now holds exactly these features
+        return embedding
 
     def restore(self, embedding: Embedding) -> None:
         """Put a stored embedding into the predictor without running the encoder."""
@@ -75,7 +81,7 @@ class SamEngine(EngineBase):
         p.original_size = tuple(embedding.image_size)
         p.input_size = tuple(int(v) for v in embedding.meta["input_size"])
         p.is_image_set = True
-        self._restored = id(embedding)
+        self._restored = embedding
 
     # ------------------------------------------------------------------ segment
 
@@ -84,7 +90,7 @@ class SamEngine(EngineBase):
         """Decode one mask: multimask output, the best of the three by predicted IoU."""
         h, w = embedding.image_size
         validate_prompts(prompts, w, h)
-        if self._restored != id(embedding):
+        if self._restored is not embedding:
             self.restore(embedding)
         p = self.predictor
         points = None

@@ -104,3 +104,17 @@ def test_sam_rejects_bad_weights(tmp_path: Path) -> None:
         SamEngine.from_checkpoint(bad)
     with pytest.raises(FileNotFoundError):
         SamEngine.from_checkpoint(tmp_path / "missing.pt")
+
+
+def test_switching_embeddings_never_reuses_the_wrong_features(checkpoint: Path, image: np.ndarray) -> None:
+    engine = SamEngine.from_checkpoint(checkpoint)
+    other_image = np.ascontiguousarray(image[::-1, ::-1])
+    prompts = Prompts(points=[(115.0, 75.0)], labels=[1])
+    first = engine.embed(image)
+    expected_first = engine.segment(first, prompts).mask
+    second = engine.embed(other_image)  # the predictor now holds the second image
+    expected_second = engine.segment(second, prompts).mask
+    for _ in range(2):  # alternate, including bytes round-trips that make new objects
+        assert mask_iou(engine.segment(first, prompts).mask, expected_first) >= 0.99
+        restored = engine.embedding_from_bytes(second.to_bytes())
+        assert mask_iou(engine.segment(restored, prompts).mask, expected_second) >= 0.99
