@@ -10,6 +10,7 @@ fixed val split, and promotes the result only if its mask AP is higher. Whatever
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from pathlib import Path
@@ -235,10 +236,11 @@ def _progress_reporter(run: TrainingRun):
         for key in ("epoch", "epochs"):
             if info.get(key) is not None:
                 fields[key] = int(info[key])
-        if info.get("loss") is not None:
-            fields["loss"] = float(info["loss"])
-        if info.get("eta_seconds") is not None:
-            fields["eta_seconds"] = float(info["eta_seconds"])
+        # An epoch cut short before its first step reports a NaN loss; keep the last real value
+        # (a NaN would also make every JSON answer about this run fail).
+        for key in ("loss", "eta_seconds"):
+            if info.get(key) is not None and math.isfinite(float(info[key])):
+                fields[key] = float(info[key])
         if info.get("fraction") is not None:
             fields["progress"] = max(5, min(90, 5 + round(85 * float(info["fraction"]))))
         TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(**fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db.models import Count
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -27,6 +28,7 @@ class CategorySerializer(serializers.ModelSerializer):
         model = Category
         fields = ["id", "name", "color", "export_id", "universal_name"]
         read_only_fields = ["id", "export_id"]
+        extra_kwargs = {"color": {"validators": [RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a #rrggbb colour")]}}
 
 
 class ProjectOutput(serializers.ModelSerializer):

@@ -11,7 +11,8 @@ from django.db import models
 from django.utils import timezone
 
 DEFAULT_CATEGORIES = [
-    # (name, colour) — export ids follow this order, starting at 1.
+    # (name, colour) — export ids follow this order, starting at 1. The names are also the
+    # universal model's taxonomy, which project categories map onto.
     ("cardboard_box", "#c8842c"),
     ("padded_mailer", "#e6c229"),
     ("plastic_bag", "#3fa7d6"),
@@ -87,7 +88,8 @@ class Category(models.Model):
     color = models.CharField(max_length=7, default="#ff0000", help_text="#rrggbb")
     export_id = models.PositiveIntegerField(help_text="stable COCO category id")
     universal_name = models.CharField(
-        max_length=100, blank=True, default="", help_text="universal taxonomy class; empty = project-only"
+        max_length=100, blank=True, default="", choices=[(name, name) for name, _ in DEFAULT_CATEGORIES],
+        help_text="universal taxonomy class; empty = project-only",
     )
 
     class Meta:

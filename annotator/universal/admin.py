@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import BaseEvaluation
+from .models import BaseEvaluation, BaseTrainingLock
 
 
 @admin.register(BaseEvaluation)
@@ -8,3 +8,20 @@ class BaseEvaluationAdmin(admin.ModelAdmin):
     list_display = ["version", "project", "mask_ap", "images", "run", "created_at"]
     list_filter = ["version"]
     readonly_fields = ["version", "project", "mask_ap", "images", "metrics", "run", "created_at"]
+
+
+@admin.register(BaseTrainingLock)
+class BaseTrainingLockAdmin(admin.ModelAdmin):
+    """Shown so staff can see when the lock row was last taken; it is never edited by hand."""
+
+    list_display = ["id", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -104,3 +104,19 @@ def test_token_auth_works(users):
     token = client.post("/api/v1/auth/token", {"username": "andy_annotator", "password": "pw-for-tests"}).json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/me").json()["username"] == "andy_annotator"
+
+
+@pytest.mark.django_db
+def test_category_input_is_validated(project, client_for):
+    client = client_for("admin")
+    bad_class = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap", "universal_name": "pallet"},
+                            format="json")
+    assert bad_class.status_code == 400 and bad_class.json()["error"]["field"] == "universal_name"
+    bad_colour = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap", "color": "red"},
+                             format="json")
+    assert bad_colour.status_code == 400 and bad_colour.json()["error"]["field"] == "color"
+    ok = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap", "universal_name": "plastic_bag"},
+                     format="json")
+    assert ok.status_code == 201 and ok.json()["export_id"] == 6
+    duplicate = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap"}, format="json")
+    assert duplicate.status_code == 409

@@ -55,7 +55,9 @@ def test_openapi_schema_validates_as_openapi_3(client, users):
 
 
 def test_check_deploy_with_production_settings_is_clean(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "annotator.settings.production",
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; production never has it.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {**env, "DJANGO_SETTINGS_MODULE": "annotator.settings.production",
            "DJANGO_SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-" + "y" * 20,
            "DJANGO_ALLOWED_HOSTS": "annotator.example.com", "ANNOTATOR_VAR_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
