@@ -33,7 +33,7 @@ demo: venv frontend migrate  ## run the demo: web + worker + beat on SQLite and 
 test: venv frontend  ## the whole suite: Python (SQLite, or Postgres/Redis via env), frontend units, browser e2e
 	mkdir -p var
 	cd frontend && npx vitest run
-	$(PY) -m pytest tests --ignore=tests/bench
+	$(PY) -m pytest tests --ignore=tests/bench --durations=25
 
 lint: venv
 	$(VENV)/bin/ruff check annotator ml tests
