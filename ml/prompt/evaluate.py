@@ -56,14 +56,17 @@ class Summary:
         }
 
 
-def synthetic_samples(count: int, seed: int) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
-    """(image, instance masks) from ``ml.synth.generate_scene``, cycling through its domains."""
+def synthetic_samples(count: int, seed: int, offset: int = 0) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+    """(image, instance masks) from ``ml.synth.generate_scene``, cycling through its domains.
+
+    Scene ``i`` uses seed ``seed + i`` and domain ``i % len(DOMAINS)``; ``offset`` starts at
+    scene ``offset`` so disjoint slices of one set can run in parallel."""
     try:
         from ml import synth
     except ImportError as exc:  # pragma: no cover - depends on the repo state
         raise SystemExit(f"--synthetic needs ml.synth (the synthetic scene generator): {exc}") from exc
     domains = list(getattr(synth, "DOMAINS", None) or ["warehouse"])
-    for i in range(count):
+    for i in range(offset, offset + count):
         scene = synth.generate_scene(domains[i % len(domains)], seed + i, size=SYNTH_SIZE)
         yield np.asarray(scene.image), [np.asarray(inst[0], dtype=bool) for inst in scene.instances]
 
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", metavar="DIR", help="image folder for --coco")
     parser.add_argument("--limit", type=int, default=None, help="at most this many COCO images")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--offset", type=int, default=0, help="first synthetic scene index (parallel slices)")
+    parser.add_argument("--dump", metavar="FILE", help="also write per-instance results (JSON) here")
     parser.add_argument("--max-instances", type=int, default=3, help="per image, largest first")
     parser.add_argument("--min-area", type=int, default=100, help="skip smaller instances (px)")
     parser.add_argument("--max-clicks", type=int, default=20)
@@ -149,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
 
     engine = build_engine(args.engine, checkpoint=args.checkpoint, model_type=args.model_type)
     if args.synthetic is not None:
-        samples = synthetic_samples(args.synthetic, args.seed)
+        samples = synthetic_samples(args.synthetic, args.seed, args.offset)
         dataset = f"ml.synth x{args.synthetic} seed={args.seed} size={SYNTH_SIZE[1]}x{SYNTH_SIZE[0]}"
+        if args.offset:
+            dataset += f" offset={args.offset}"
     else:
         samples = coco_samples(args.coco, args.images, args.limit)
         dataset = f"coco {args.coco}"
@@ -164,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         "protocol": {"max_clicks": args.max_clicks, "max_instances_per_image": args.max_instances,
                      "min_area_px": args.min_area, "previous_mask": args.use_previous_mask},
     }
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({
+            "noc85": summary.noc85, "noc90": summary.noc90, "iou_1click": summary.iou_1click,
+            "ms_per_click": summary.ms_per_click, "ms_embed": summary.ms_embed, "images": summary.images}))
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0
 
