@@ -43,10 +43,10 @@ DOMAIN_ORDER = ("conveyor_topdown", "tote_oblique", "floor_pile", "pallet_stack"
 
 @dataclass
 class SimConfig:
-    pool: int = 240
-    val: int = 80
-    rounds: int = 6
-    batch: int = 12
+    pool: int = 200
+    val: int = 64
+    rounds: int = 5
+    batch: int = 10
     scene_size: int = 256
     epochs: int = 8  # passes over the labelled set per fine-tune: equal labels, equal compute
     batch_size: int = 4
@@ -54,11 +54,11 @@ class SimConfig:
     night_share: float = 0.3
     alpha: float = 0.5  # uncertainty vs diversity in diverse_order
     seed: int = 7
-    threads: int = 2
+    threads: int = 1  # torch threads; 2 oversubscribes a 2-core machine that also runs a worker
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
 
 
-QUICK = SimConfig(pool=96, val=36, rounds=4, batch=8, scene_size=192, epochs=6, budget_seconds=90.0)
+QUICK = SimConfig(pool=96, val=48, rounds=4, batch=8, scene_size=192, epochs=8, budget_seconds=90.0)
 
 
 # --------------------------------------------------------------------------- the new site's data
