@@ -35,3 +35,16 @@ def test_the_retraining_schedule_is_editable_in_the_admin(staff_client):
     task = retrain_schedule_ensure()
     page = staff_client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
     assert page.status_code == 200 and "check_retraining" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_retrain_schedule_command_sets_the_interval():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    out = StringIO()
+    call_command("retrain_schedule", "--every", "120", stdout=out)
+    task = PeriodicTask.objects.get(task="annotator.learning.tasks.check_retraining")
+    assert task.interval.every == 120 and "every 120 seconds" in out.getvalue()
