@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,9 +27,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--images", type=int, default=60)
     args = parser.parse_args(argv)
     files = ingest_files(args.images)
-    with our_server(Config(), Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=ROOT / "var"))) as server:
+    (ROOT / "var").mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=ROOT / "var"))
+    with our_server(Config(), workdir) as server:
         result = server.ingest(files, per_request=10, uploaders=2)
         stored = len(server.image_ids())
+    shutil.rmtree(workdir, ignore_errors=True)
     result = {"bench": "ingest", **result, "stored": stored, "target_images_per_s": 20,
               "ok": stored == len(files) and result["images_per_s"] >= 20}
     print(json.dumps(result))

@@ -179,11 +179,7 @@ def table(report: dict) -> str:
         return "-" if v is None else f"{v}{unit}"
 
     def get(d, *path):
-        for p in path:
-            if not isinstance(d, dict) or p not in d:
-                return None
-            d = d[p]
-        return d
+        return _dig(d, path)
 
     rows.append(("ingest, 1 MP JPEG/s", fmt(get(ours, "ingest", "images_per_s")),
                  fmt(get(theirs, "ingest", "images_per_s")), fmt(ratios.get("ingest_speed")), ">= 20/s"))
@@ -221,6 +217,7 @@ def main() -> dict:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     report: dict = {"conditions": conditions(config), "ours": {}, "label_studio": None, "ratios": {},
                     "others": {}, "skipped": []}
+    (ROOT / "var").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="annotator-bench-", dir=ROOT / "var"))
 
     # Installing Label Studio can take minutes on the first run: do it while ours is measured.

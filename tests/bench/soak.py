@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=300, help="images uploaded before the soak starts")
     args = parser.parse_args(argv)
     config = Config()
+    (ROOT / "var").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="annotator-soak-", dir=ROOT / "var"))
     out_path = Path(os.environ.get("SOAK_JSON", ROOT / "var" / "soak.json"))
     print(f"soak: {args.annotators} annotators + {args.reviewers} reviewers for {args.minutes} min "
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                                 cwd=ROOT, env=server.env(), capture_output=True, text=True)
         statuses = json.loads(counts.stdout.strip().splitlines()[-1]) if counts.returncode == 0 else {}
 
+    shutil.rmtree(workdir, ignore_errors=True)
     rss = [mb for _, mb in samples]
     third = max(1, len(rss) // 3)
     middle, last = rss[third:2 * third] or rss, rss[-third:]
