@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, make_project
@@ -112,10 +113,13 @@ def wait_for(predicate, *, timeout: float = 120, interval: float = 0.3, what: st
 
 
 def _reset_connections(app) -> None:
-    """Drop pooled broker connections so the next publish uses the current transport options."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """Drop pooled broker connections so the next publish uses the current transport options.
+
+    The app's pools live in kombu's global registry (keyed by URL and options): closing one
+    without clearing the registry would hand the same closed pool back later.
+    """
+    kombu_pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
