@@ -59,7 +59,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "ml.active.simulate", "--json", "--base", str(base), "--plot", str(plot),
          "--pool", "8", "--val", "4", "--rounds", "2", "--batch", "2", "--epochs", "1", "--scene-size", "64",
-         "--threads", "1"],
+         "--threads", "1", "--repeats", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
     )
     report = json.loads(out.stdout)
