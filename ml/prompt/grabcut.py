@@ -86,7 +86,7 @@ class GrabCutEngine(EngineBase):
             bgd_model = np.zeros((1, 65), np.float64)
             fgd_model = np.zeros((1, 65), np.float64)
             bgr = cv2.cvtColor(np.ascontiguousarray(work[r0:r1, c0:c1]), cv2.COLOR_RGB2BGR)
-            cv2.grabCut(bgr, crop, None, bgd_model, fgd_model, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+            cv2.grabCut(bgr, crop, (0, 0, 0, 0), bgd_model, fgd_model, ITERATIONS, cv2.GC_INIT_WITH_MASK)
         fg[r0:r1, c0:c1] = np.isin(crop, (cv2.GC_FGD, cv2.GC_PR_FGD))
         mask = cv2.resize(fg.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         return SegmentResult(mask=mask, score=float(fg.any()), engine_id=self.engine_id)

@@ -77,7 +77,7 @@ class OfflineEngine(EngineBase):
         self.scorer = CandidateScorer.load(scorer_path) if scorer_path and Path(scorer_path).is_file() else None
         self.engine_id = "offline-watershed-v2" + (f"-{self.scorer.weights_id}" if self.scorer else "")
         self._cache_key: Embedding | None = None  # the object itself: ids are reused after free
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def embed(self, image: np.ndarray) -> Embedding:
         """Edge-preserving smoothing at working scale; stored image is exact in float16."""
@@ -250,7 +250,7 @@ def _colour_distance(lab: np.ndarray, samples: list[tuple[float, float]]) -> np.
     best = np.full((wh, ww), np.inf, dtype=np.float32)
     ones = np.ones((1, 3), np.float32)
     for colour in colours:
-        diff = cv2.absdiff(lab, (*colour.tolist(), 0.0))
+        diff = cv2.absdiff(lab, (*colour.tolist(), 0.0))  # type: ignore[call-overload]  # cv2 scalar
         best = np.minimum(best, cv2.transform(cv2.multiply(diff, diff), ones))
     return best
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     params["feature_names"] = np.array(FEATURE_NAMES)
     params["meta"] = np.array(json.dumps({"scenes": args.scenes, "seed": args.seed, **report}))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, **params)
+    np.savez(args.out, **cast(dict[str, Any], params))
     print(json.dumps(report))
     return 0
 
