@@ -37,6 +37,7 @@ class Summary:
     ms_per_click: list[float] = field(default_factory=list)
     ms_embed: list[float] = field(default_factory=list)
     images: int = 0
+    max_clicks: int = 20
 
     def as_dict(self) -> dict[str, float | int]:
         def pct(values: list[float], q: float) -> float:
@@ -50,7 +51,8 @@ class Summary:
             "ms_per_click_p50": pct(self.ms_per_click, 50),
             "ms_per_click_p95": pct(self.ms_per_click, 95),
             "ms_embed_p50": pct(self.ms_embed, 50),
-            "failed_at_20_clicks_pct": round(100.0 * sum(v >= 20 for v in self.noc90) / n, 2) if n else 0.0,
+            "failed_at_max_clicks_pct": (
+                round(100.0 * sum(v >= self.max_clicks for v in self.noc90) / n, 2) if n else 0.0),
             "instances": n,
             "images": self.images,
         }
@@ -99,7 +101,7 @@ def evaluate(
     progress: bool = False,
 ) -> Summary:
     """Run the clicker on every kept instance of every sample and aggregate the metrics."""
-    summary = Summary()
+    summary = Summary(max_clicks=max_clicks)
     for image, masks in samples:
         kept = sorted((m for m in masks if m.sum() >= min_area), key=lambda m: -int(m.sum()))[:max_instances]
         if not kept:
