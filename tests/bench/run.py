@@ -163,7 +163,7 @@ def _flatten(value, prefix: str = "") -> list[tuple[str, object]]:
                                  f"{prefix}[{tag}]")
             return rows
         return []
-    if isinstance(value, int | float | bool) or (isinstance(value, str) and len(value) < 40):
+    if isinstance(value, int | float | bool):  # figures only; names and labels stay in the JSON
         return [(prefix, value)]
     return []
 
