@@ -85,7 +85,7 @@ def image_segment(
     if record is None:
         return SegmentAnswer(ready=False, engine=engine.engine_id, progress=_embedding_progress(image))
     embedding = _cache.get(record.path, lambda: engine.embedding_from_bytes(Path(record.path).read_bytes()))
-    result = engine.segment(embedding, prompts)
+    result = prompt_adapter.segment(engine, embedding, prompts)
     shape, vertices, iou = segment_to_polygons(result)
     return SegmentAnswer(ready=True, engine=result.engine_id, shape=shape, score=round(float(result.score), 4),
                          vertex_count=vertices, iou_with_mask=round(float(iou), 4))

@@ -52,3 +52,9 @@ def store_embedding(path: Path, data: bytes) -> None:
 def compute(engine, rgb) -> bytes:
     with _lock:
         return engine.embed(rgb).to_bytes()
+
+
+def segment(engine, embedding, prompts):
+    """Engines keep per-image predictor state, so calls are serialised within a process."""
+    with _lock:
+        return engine.segment(embedding, prompts)
