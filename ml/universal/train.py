@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "bn_recalibration_batches": 16,
     "tune_grouping": False,
 }
-SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
+SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def _quiet_worker(_worker_id: int) -> None:
