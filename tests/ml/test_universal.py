@@ -133,3 +133,14 @@ def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     again = evaluate_checkpoint(result["checkpoint"], val_json, tmp_path / "val")
     assert again["images"] == 2 and again["mask_ap"] == pytest.approx(result["mask_ap"], abs=1e-6)
     assert set(again["per_class"]) == set(CATEGORIES) and again["seconds_per_image"] > 0
+
+
+def test_shipped_base_checkpoint_loads_and_finds_parcels():
+    from ml.universal.evaluate import DEFAULT_CHECKPOINT
+
+    assert DEFAULT_CHECKPOINT.stat().st_size < 25e6
+    predictor = UniversalPredictor.from_checkpoint(DEFAULT_CHECKPOINT)
+    assert predictor.categories == CATEGORIES
+    assert {"architecture", "categories", "data", "metrics", "date"} <= set(predictor.meta)
+    result = predictor.predict(generate_scene("pallet_stack", 1234, (256, 256)).image)
+    assert any(inst.category == "cardboard_box" for inst in result.instances)
