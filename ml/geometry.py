@@ -117,7 +117,9 @@ def mask_to_shape_simplified(
     """The coarsest polygon whose IoU with ``mask`` stays >= ``min_iou``; returns (shape, iou).
 
     Works on the mask's bounding box (plus a margin), so the cost follows the object's size,
-    not the image's.
+    not the image's. Parts and holes smaller than 1/2000 of the object (at least 4 px) are
+    dropped as speckle: they cost thousands of vertices on a noisy mask and no annotator wants
+    them; the returned IoU says what that cost.
     """
     mask = np.asarray(mask, dtype=bool)
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
@@ -126,10 +128,11 @@ def mask_to_shape_simplified(
     y0, x0 = max(rows[0] - 2, 0), max(cols[0] - 2, 0)
     crop = mask[y0 : rows[-1] + 3, x0 : cols[-1] + 3]
     h, w = crop.shape
-    best = mask_to_shape(crop)
+    speckle = max(4.0, float(crop.sum()) / 2000)
+    best = mask_to_shape(crop, min_area=speckle)
     best_iou = mask_iou(shape_to_mask(best, h, w), crop) if best else 0.0
     for tol in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, max_tolerance):
-        candidate = mask_to_shape(crop, tolerance=tol)
+        candidate = mask_to_shape(crop, tolerance=tol, min_area=speckle)
         if not candidate:
             break
         iou = mask_iou(shape_to_mask(candidate, h, w), crop)

@@ -103,9 +103,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--clicks", type=int, default=40)
     parser.add_argument("--engines", default="offline,sam-vit_b-random")
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="bench-segment-") as tmp:
         _setup_django(Path(tmp))
         results = {name: measure(name, args.clicks, Path(tmp)) for name in args.engines.split(",")}

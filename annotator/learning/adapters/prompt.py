@@ -55,6 +55,15 @@ def compute(engine, rgb) -> bytes:
 
 
 def segment(engine, embedding, prompts):
-    """Engines keep per-image predictor state, so calls are serialised within a process."""
+    """Engines keep per-image predictor state, so calls are serialised within a process.
+
+    The decoder is small: one thread per web process is fastest, and on a busy machine a
+    second thread made it several times slower (threads spin-waiting for a core).
+    """
+    import torch
+
+    threads = settings.ANNOTATOR["SEGMENT_THREADS"]
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
     with _lock:
         return engine.segment(embedding, prompts)
