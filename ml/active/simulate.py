@@ -60,7 +60,7 @@ class SimConfig:
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
 
 
-# ~350 CPU-seconds single-threaded (about 6 min on an idle 2-core machine, 10 min at load 11).
+# ~280 CPU-seconds single-threaded: 6-7 min wall on 2 cores shared at load ~11 (measured).
 QUICK = SimConfig(pool=120, val=64, rounds=4, batch=10, scene_size=192, epochs=12, repeats=2,
                   budget_seconds=120.0)
 
