@@ -14,38 +14,35 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OSError, ConnectionError, TimeoutError)
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
-def compute_embedding(self, image_id: int, batch_job_id: int | None = None) -> None:
+def _per_image_step(image_id: int, batch_job_id: int | None, work, what: str) -> None:
+    """Run ``work(image=...)`` and count the image in its batch job; transient errors are retried.
+
+    A deleted image or a failure is still counted, so the batch always finishes; a failure is
+    recorded in the job's message with the image id.
+    """
     image = Image.objects.select_related("project").filter(pk=image_id).first()
     if image is None:  # deleted since; nothing to do
         services.batch_job_step(job_id=batch_job_id)
         return
     try:
-        services.embedding_ensure(image=image)
+        work(image=image)
     except TRANSIENT:
         raise
     except Exception as exc:
-        log.exception("embedding of image %s failed", image_id)
+        log.exception("%s of image %s failed", what, image_id)
         services.batch_job_step(job_id=batch_job_id, failed=f"image #{image_id}: {exc}")
         return
     services.batch_job_step(job_id=batch_job_id)
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def compute_embedding(self, image_id: int, batch_job_id: int | None = None) -> None:
+    _per_image_step(image_id, batch_job_id, services.embedding_ensure, "embedding")
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
 def pre_label_image(self, image_id: int, batch_job_id: int | None = None) -> None:
-    image = Image.objects.select_related("project").filter(pk=image_id).first()
-    if image is None:
-        services.batch_job_step(job_id=batch_job_id)
-        return
-    try:
-        services.image_predict(image=image)
-    except TRANSIENT:
-        raise
-    except Exception as exc:
-        log.exception("pre-label of image %s failed", image_id)
-        services.batch_job_step(job_id=batch_job_id, failed=f"image #{image_id}: {exc}")
-        return
-    services.batch_job_step(job_id=batch_job_id)
+    _per_image_step(image_id, batch_job_id, services.image_predict, "pre-label")
 
 
 @shared_task(acks_late=True)

@@ -149,8 +149,8 @@ def test_pre_label_never_overwrites_human_work(project, users):
 
 @pytest.mark.django_db
 def test_queue_leases_one_image_per_annotator_and_expiry_frees_it(project, users):
-    from tests.factories import UserFactory
     from annotator.projects.models import Membership
+    from tests.factories import UserFactory
 
     second = UserFactory(username="second_annotator")
     Membership.objects.create(project=project, user=second, role="annotator")
