@@ -51,7 +51,7 @@ DOMAINS: dict[str, DomainSpec] = {
     "pallet_stack": DomainSpec("pallet", (4, 12), (1.0, 0.0, 0.0, 0.0, 0.0), "stack", (0.05, 0.22), (0.03, 0.1)),
 }
 
-MIN_VISIBLE_FRACTION = 0.0006  # instances smaller than this share of the image are dropped
+MIN_VISIBLE_FRACTION = 0.0012  # instances smaller than this share of the image are dropped
 
 
 class SceneInstance(NamedTuple):
