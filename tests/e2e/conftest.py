@@ -76,3 +76,17 @@ def save_screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / name
     page.screenshot(path=str(path))
     return path
+
+
+@pytest.fixture
+def fixture_pre_labels(settings, monkeypatch):
+    """Run the worker without the shipped universal model, so the flows get the same three
+    pre-labels every time (written by ``helpers.fake_pre_labels`` as real Prediction rows).
+
+    The real model's pre-labels depend on its weights (and it may find a different number of
+    parcels on these drawn test images); the browser flows test the editor, not the model,
+    which has its own tests in tests/ml and tests/annotator/learning.
+    """
+    missing = str(Path(settings.ANNOTATOR["MODEL_ROOT"]) / "no-shipped-model.pt")
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "UNIVERSAL_CHECKPOINT": missing}
+    monkeypatch.setenv("UNIVERSAL_CHECKPOINT", missing)  # read by the worker process at start

@@ -45,7 +45,8 @@ def wait_for_pre_labels(project) -> None:
             fake_pre_labels(project, image)
 
 
-def test_annotate_submit_review_export(open_page, live_server, celery_worker, users, project, tmp_path):
+def test_annotate_submit_review_export(fixture_pre_labels, open_page, live_server, celery_worker, users, project,
+                                      tmp_path):
     files = []
     for i in range(2):
         path = tmp_path / f"dock_{i}.png"

@@ -21,7 +21,8 @@ def open_editor(page, url: str) -> None:
     wait_editor_ready(page)
 
 
-def test_second_browser_gets_conflict_and_loses_nothing(open_page, live_server, celery_worker, users, project):
+def test_second_browser_gets_conflict_and_loses_nothing(fixture_pre_labels, open_page, live_server, celery_worker,
+                                                        users, project):
     images_ingest(project=project, uploads=[("aisle.png", io.BytesIO(parcel_image(seed=5)))], user=users["admin"])
     image = Image.objects.get(project=project)
     wait_for(lambda: all(j.done >= j.total for j in project.batch_jobs.all()), timeout=180, what="background jobs")
