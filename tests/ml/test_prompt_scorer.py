@@ -63,8 +63,8 @@ def test_scorer_refuses_other_features(tmp_path: Path) -> None:
         CandidateScorer.load(path)
 
 
-@pytest.mark.skipif(not DEFAULT_SCORER.is_file(), reason="scorer weights not shipped")
 def test_default_engine_uses_the_shipped_scorer() -> None:
+    assert DEFAULT_SCORER.is_file(), f"the shipped scorer weights are missing: {DEFAULT_SCORER}"
     engine = build_engine("default")
     assert engine.engine_id.startswith("offline-watershed-v2-")
     rng = np.random.default_rng(4)
