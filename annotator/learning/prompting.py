@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Sum
-
 from annotator.errors import ApplicationError
 from annotator.jobs.models import BatchJob
 from annotator.projects.models import Image
+from annotator.projects.selectors import batch_progress
 from ml import geometry
 
 from .adapters import prompt as prompt_adapter
@@ -106,5 +105,5 @@ def _ready_embedding(image: Image, engine_id: str) -> Embedding | None:
 
 
 def _embedding_progress(image: Image) -> int:
-    sums = image.project.batch_jobs.filter(kind=BatchJob.Kind.EMBEDDING).aggregate(d=Sum("done"), t=Sum("total"))
-    return round(100 * (sums["d"] or 0) / sums["t"]) if sums["t"] else 0
+    done, total = batch_progress(project=image.project, kind=BatchJob.Kind.EMBEDDING)
+    return round(100 * done / total) if total else 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.validators import RegexValidator
-from django.db.models import Count
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -18,7 +17,7 @@ from . import services
 from .ingest import images_ingest
 from .models import Category, Image, ImageStatus, Project, Role
 from .permissions import require_role, role_of
-from .selectors import image_list, project_stats, projects_for_user
+from .selectors import image_list, project_stats, projects_for_user, status_counts
 
 # --------------------------------------------------------------------------- serializers
 
@@ -45,10 +44,7 @@ class ProjectOutput(serializers.ModelSerializer):
         return role_of(user=self.context["request"].user, project=obj)
 
     def get_counts(self, obj: Project) -> dict[str, int]:
-        counts = {s: 0 for s in ImageStatus.values}
-        for row in obj.images.values("status").annotate(n=Count("id")):
-            counts[row["status"]] = row["n"]
-        return counts
+        return status_counts(project=obj)
 
     def get_settings(self, obj: Project) -> dict:
         return {

@@ -25,6 +25,21 @@ def image_list(*, project: Project, status: str | None = None, split: str | None
     return images
 
 
+def status_counts(*, project: Project) -> dict[str, int]:
+    """How many of the project's images are in each status (every status present, zeros included)."""
+    counts = {s: 0 for s in ImageStatus.values}
+    for row in project.images.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+def batch_progress(*, project: Project, kind: str) -> tuple[int, int]:
+    """(done, total) images over all of the project's batch jobs of ``kind``; done never exceeds total."""
+    sums = project.batch_jobs.filter(kind=kind).aggregate(done=Sum("done"), total=Sum("total"))
+    done, total = sums["done"] or 0, sums["total"] or 0
+    return min(done, total), total
+
+
 def project_stats(*, project: Project) -> dict:
     """Counts by status, progress of background work, and the active model (the dashboard)."""
     from annotator.datasets.models import ExportJob
@@ -32,14 +47,11 @@ def project_stats(*, project: Project) -> dict:
     from annotator.learning.models import TrainingRun
     from annotator.learning.services import active_model_for
 
-    counts = {s: 0 for s in ImageStatus.values}
-    for row in project.images.values("status").annotate(n=Count("id")):
-        counts[row["status"]] = row["n"]
+    counts = status_counts(project=project)
     jobs = {}
     for kind in (BatchJob.Kind.EMBEDDING, BatchJob.Kind.PRE_LABEL):
-        sums = project.batch_jobs.filter(kind=kind).aggregate(done=Sum("done"), total=Sum("total"))
-        done, total = sums["done"] or 0, sums["total"] or 0
-        jobs["embedding" if kind == BatchJob.Kind.EMBEDDING else "prelabel"] = {"done": min(done, total), "total": total}
+        done, total = batch_progress(project=project, kind=kind)
+        jobs["embedding" if kind == BatchJob.Kind.EMBEDDING else "prelabel"] = {"done": done, "total": total}
     run = TrainingRun.objects.filter(project=project).order_by("-created_at").first()
     jobs["training"] = None if run is None else {
         "id": run.id, "status": run.status, "progress": run.progress, "message": run.message,
