@@ -46,12 +46,13 @@ def scene_annotations(scene: Scene, image_id: int, first_ann_id: int) -> list[di
 
 
 def domain_cycle(domain: str) -> Iterator[str]:
-    """``"all"`` cycles through every domain in a fixed order; otherwise repeats ``domain``."""
-    if domain == "all":
-        return itertools.cycle(sorted(DOMAINS))
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose from {sorted(DOMAINS)} or 'all'")
-    return itertools.repeat(domain)
+    """``"all"`` cycles through every domain in a fixed order, ``"a,b"`` through the named ones;
+    a single name repeats that domain."""
+    names = sorted(DOMAINS) if domain == "all" else domain.split(",")
+    unknown = [name for name in names if name not in DOMAINS]
+    if unknown or not names:
+        raise ValueError(f"unknown domain {domain!r}; choose from {sorted(DOMAINS)}, a comma-separated list, or 'all'")
+    return itertools.cycle(names)
 
 
 def iter_scenes(domain: str, count: int, seed: int, size: tuple[int, int] = (512, 512)) -> Iterator[Scene]:

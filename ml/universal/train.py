@@ -182,6 +182,8 @@ def train(
     seconds = schedule.elapsed()
     recalibrate_batchnorm(model, loader, int(cfg["bn_recalibration_batches"]))
     meta = make_meta(arch, categories, input_size)
+    if cfg["init"]:
+        meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
     meta["data"] = {"train": cfg["data"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
                     "init": str(cfg["init"]) if cfg["init"] else None}
