@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True, help="JSON or YAML config (see module docstring)")
     parser.add_argument("--out", help="override the config's checkpoint path")
     parser.add_argument("--retune", metavar="CKPT", help="only re-tune CKPT's grouping on the config's val set")
+    parser.add_argument("--input-sizes", type=int, nargs="+", metavar="PX",
+                        help="with --retune: also pick the inference input size (long side) among these")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     if args.out:
@@ -213,9 +215,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.retune:
         model, meta = load_checkpoint(args.retune)
         torch.set_num_threads(int(config.get("threads", 2)))
-        metrics = tune_grouping(model, meta, config["val"])
-        save_checkpoint(args.retune, model, meta)
-        print(json.dumps({"grouping": meta["grouping"], **metrics}))
+        best: tuple[float, dict, dict] | None = None
+        for size in args.input_sizes or [meta["input_size"]]:
+            trial = {**meta, "input_size": size}
+            metrics = tune_grouping(model, trial, config["val"])
+            print(json.dumps({"input_size": size, "seed_threshold": trial["grouping"]["seed_threshold"],
+                              "val_mask_ap": metrics["mask_ap"]}))
+            if best is None or metrics["mask_ap"] > best[0]:
+                best = (metrics["mask_ap"], trial, metrics)
+        assert best is not None
+        save_checkpoint(args.retune, model, best[1])
+        print(json.dumps({"input_size": best[1]["input_size"], "grouping": best[1]["grouping"], **best[2]}))
         return
     bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
