@@ -2,6 +2,7 @@
 
 Every refused file is reported with its name and a reason; good files in the same upload are
 stored anyway. A file is either stored completely (bytes, thumbnail, row) or not at all.
+Rows are inserted in batches (one transaction per ``INSERT_BATCH`` images, not one per image).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
@@ -27,6 +29,7 @@ ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "T
 ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"}
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_NAME_LENGTH = 255
+INSERT_BATCH = 100
 
 
 @dataclass
@@ -57,22 +60,61 @@ class FileRejected(Exception):
         self.reason = reason
 
 
+class SplitCounts:
+    """Keeps the fixed validation split at max(20 images, 10 %) as images arrive; assigned once, never moved.
+
+    Counted once per upload, then kept up to date as its images are stored (not once per image).
+    """
+
+    def __init__(self, project: Project) -> None:
+        counts = project.images.aggregate(total=Count("id"), val=Count("id", filter=Q(split=Image.Split.VAL)))
+        self.total, self.val = counts["total"], counts["val"]
+
+    def next_split(self) -> str:
+        wanted = max(20, math.ceil(0.1 * (self.total + 1)))
+        return Image.Split.VAL if self.val < wanted else Image.Split.TRAIN
+
+    def add(self, split: str) -> None:
+        self.total += 1
+        self.val += split == Image.Split.VAL
+
+
+@dataclass
+class _Upload:
+    """What one ``images_ingest`` call carries from file to file."""
+
+    project: Project
+    user: Any
+    splits: SplitCounts
+    report: IngestReport = field(default_factory=IngestReport)
+    stored: dict[str, int] = field(default_factory=dict)  # sha256 -> id, of the rows this upload inserted
+    # Files written whose rows are not inserted yet, and the duplicates of them reported so far.
+    pending: dict[str, Image] = field(default_factory=dict)  # sha256 -> image
+    pending_duplicates: list[tuple[dict, str]] = field(default_factory=list)  # (report entry, sha256)
+
+
 def images_ingest(*, project: Project, uploads: list[tuple[str, BinaryIO]], user=None) -> IngestReport:
     """Ingest ``(name, file object)`` pairs; zips are opened and their members ingested."""
-    report = IngestReport()
-    seen: dict[str, int] = {}
-    for raw_name, fileobj in uploads:
-        name = display_name(raw_name)
-        head = fileobj.read(4)
-        fileobj.seek(0)
-        if head == ZIP_MAGIC or name.lower().endswith(".zip"):
-            _ingest_zip(project, name, fileobj, user, report, seen)
-            continue
-        try:
-            data = _read_limited(fileobj, settings.ANNOTATOR["MAX_IMAGE_BYTES"])
-            _ingest_bytes(project, name, data, user, report, seen)
-        except FileRejected as exc:
-            report.rejected.append(Rejection(name, exc.code, exc.reason))
+    upload = _Upload(project=project, user=user, splits=SplitCounts(project))
+    report = upload.report
+    try:
+        for raw_name, fileobj in uploads:
+            name = display_name(raw_name)
+            head = fileobj.read(4)
+            fileobj.seek(0)
+            if head == ZIP_MAGIC or name.lower().endswith(".zip"):
+                _ingest_zip(upload, name, fileobj)
+                continue
+            try:
+                data = _read_limited(fileobj, settings.ANNOTATOR["MAX_IMAGE_BYTES"])
+                _ingest_bytes(upload, name, data)
+            except FileRejected as exc:
+                report.rejected.append(Rejection(name, exc.code, exc.reason))
+        _insert_pending(upload)
+    except Exception:
+        for image in upload.pending.values():  # written, but their rows will never be inserted
+            _delete_files(image)
+        raise
     if report.created:
         from annotator.learning.services import images_schedule_processing
 
@@ -101,7 +143,8 @@ def _read_limited(fileobj: BinaryIO, limit: int) -> bytes:
     return data
 
 
-def _ingest_zip(project, name, fileobj, user, report: IngestReport, seen: dict[str, int]) -> None:
+def _ingest_zip(upload: _Upload, name: str, fileobj: BinaryIO) -> None:
+    report = upload.report
     limits = settings.ANNOTATOR
     try:
         archive = zipfile.ZipFile(fileobj)
@@ -133,7 +176,7 @@ def _ingest_zip(project, name, fileobj, user, report: IngestReport, seen: dict[s
             budget -= len(data)
             if data[:4] == ZIP_MAGIC:
                 raise FileRejected("nested_archive", "archives inside archives are not opened")
-            _ingest_bytes(project, member_name, data, user, report, seen)
+            _ingest_bytes(upload, member_name, data)
         except FileRejected as exc:
             report.rejected.append(Rejection(member_name, exc.code, exc.reason))
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
@@ -153,20 +196,61 @@ def _check_member(member: zipfile.ZipInfo) -> None:
         raise FileRejected("nested_archive", "archives inside archives are not opened")
 
 
-def _ingest_bytes(project, name: str, data: bytes, user, report: IngestReport, seen: dict[str, int]) -> None:
+def _ingest_bytes(upload: _Upload, name: str, data: bytes) -> None:
+    project, report = upload.project, upload.report
     sha = hashlib.sha256(data).hexdigest()
-    existing = seen.get(sha) or Image.objects.filter(project=project, sha256=sha).values_list("id", flat=True).first()
+    if sha in upload.pending:  # a repeat within this upload, of an image whose row is not inserted yet
+        entry = {"file": name, "existing_id": None}
+        report.duplicates.append(entry)
+        upload.pending_duplicates.append((entry, sha))
+        return
+    existing = upload.stored.get(sha) or _existing_id(project, sha)
     if existing:
         report.duplicates.append({"file": name, "existing_id": existing})
         return
     decoded = decode_image(data)
-    image = _store(project, name, sha, decoded, user)
-    if image is None:  # lost a race with a concurrent upload of the same bytes
-        existing = Image.objects.filter(project=project, sha256=sha).values_list("id", flat=True).first()
-        report.duplicates.append({"file": name, "existing_id": existing})
+    image = _write_files(project, name, sha, decoded, upload.user, split=upload.splits.next_split())
+    upload.splits.add(image.split)
+    upload.pending[sha] = image
+    if len(upload.pending) >= INSERT_BATCH:
+        _insert_pending(upload)
+
+
+def _existing_id(project: Project, sha: str) -> int | None:
+    return Image.objects.filter(project=project, sha256=sha).values_list("id", flat=True).first()
+
+
+def _insert_pending(upload: _Upload) -> None:
+    """Insert the rows of the files written so far, in one transaction (row by row after a lost race)."""
+    images = list(upload.pending.values())
+    if not images:
         return
-    seen[sha] = image.id
-    report.created.append(image)
+    try:
+        with transaction.atomic():
+            Image.objects.bulk_create(images)
+    except IntegrityError:  # a concurrent upload stored some of the same bytes first
+        for image in images:
+            _insert_one(image)
+    for image in images:
+        if image.pk is not None:
+            upload.stored[image.sha256] = image.pk
+            upload.report.created.append(image)
+        else:  # lost the race: the other upload's image is the one kept
+            _delete_files(image)
+            existing = _existing_id(upload.project, image.sha256)
+            upload.report.duplicates.append({"file": image.name, "existing_id": existing})
+    for entry, sha in upload.pending_duplicates:
+        entry["existing_id"] = upload.stored.get(sha) or _existing_id(upload.project, sha)
+    upload.pending.clear()
+    upload.pending_duplicates.clear()
+
+
+def _insert_one(image: Image) -> None:
+    try:
+        with transaction.atomic():
+            image.save()
+    except IntegrityError:
+        image.pk = None
 
 
 @dataclass
@@ -179,7 +263,13 @@ class DecodedImage:
 
 
 def decode_image(data: bytes) -> DecodedImage:
-    """Verify with Pillow, apply EXIF orientation, make a thumbnail. Raises ``FileRejected``."""
+    """Verify with Pillow, apply EXIF orientation, make a thumbnail. Raises ``FileRejected``.
+
+    Every image is decoded to its last byte, so truncated or corrupt pixel data is refused.
+    Only a rotated image is decoded at full size (its pixels are re-encoded upright); the
+    others keep their original bytes, and a JPEG is decoded at the smallest DCT scale
+    (1/2 to 1/8) that still gives the thumbnail twice its size.
+    """
     max_pixels = settings.ANNOTATOR["MAX_IMAGE_PIXELS"]
     try:
         with PILImage.open(io.BytesIO(data)) as probe:
@@ -193,10 +283,15 @@ def decode_image(data: bytes) -> DecodedImage:
                     f"{width}x{height} = {width * height / 1e6:.1f} MP exceeds the {max_pixels / 1e6:.0f} MP limit",
                 )
             probe.verify()
-        with PILImage.open(io.BytesIO(data)) as img:
-            img.load()  # verify() misses truncated pixel data; decoding finds it
-            rotated = img.getexif().get(0x0112, 1) not in (None, 1)
-            upright = ImageOps.exif_transpose(img) if rotated else img.copy()
+        img = PILImage.open(io.BytesIO(data))
+        rotated = img.getexif().get(0x0112, 1) not in (None, 1)
+        if rotated:
+            upright = ImageOps.exif_transpose(img)
+        else:
+            upright = img
+            size = settings.ANNOTATOR["THUMBNAIL_SIZE"]
+            img.draft(None, _thumbnail_size(width, height, 2 * size))
+        upright.load()  # verify() misses truncated pixel data; decoding finds it
     except FileRejected:
         raise
     except PILImage.DecompressionBombError as exc:
@@ -209,6 +304,7 @@ def decode_image(data: bytes) -> DecodedImage:
     ext = ALLOWED_FORMATS[fmt]
     content = data
     if rotated:
+        width, height = upright.size
         buf = io.BytesIO()
         if ext == "jpg":
             upright.convert("RGB").save(buf, "JPEG", quality=95)
@@ -216,28 +312,35 @@ def decode_image(data: bytes) -> DecodedImage:
             ext = "png"
             upright.save(buf, "PNG")
         content = buf.getvalue()
-    thumb = upright.convert("RGB")
+    return DecodedImage(content, ext, width, height, _thumbnail_jpeg(upright))
+
+
+def _thumbnail_size(width: int, height: int, longest: int) -> tuple[int, int]:
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _thumbnail_jpeg(image: PILImage.Image) -> bytes:
+    """The thumbnail (``THUMBNAIL_SIZE`` on the longer side at most) as JPEG bytes; resizes ``image`` in place."""
+    if image.mode not in ("RGB", "L"):
+        # Resize in RGB: palette images would be resized with nearest-neighbour otherwise.
+        image = image.convert("RGB")
     size = settings.ANNOTATOR["THUMBNAIL_SIZE"]
-    thumb.thumbnail((size, size))
-    tbuf = io.BytesIO()
-    thumb.save(tbuf, "JPEG", quality=85)
-    return DecodedImage(content, ext, upright.width, upright.height, tbuf.getvalue())
+    image.thumbnail((size, size))
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, "JPEG", quality=85)
+    return buf.getvalue()
 
 
-def _store(project: Project, name: str, sha: str, decoded: DecodedImage, user) -> Image | None:
+def _write_files(project: Project, name: str, sha: str, decoded: DecodedImage, user, *, split: str) -> Image:
+    """The image's bytes and thumbnail, written; its row is inserted later (``_insert_pending``)."""
     image = Image(
         project=project, name=name, sha256=sha, file_ext=decoded.ext,
-        width=decoded.width, height=decoded.height, uploaded_by=user,
-        split=_split_for_new_image(project),
+        width=decoded.width, height=decoded.height, uploaded_by=user, split=split,
     )
     try:
-        with transaction.atomic():
-            image.file.save(f"{sha}.{decoded.ext}", ContentFile(decoded.content), save=False)
-            image.thumbnail.save(f"{sha}.jpg", ContentFile(decoded.thumbnail), save=False)
-            image.save()
-    except IntegrityError:
-        _delete_files(image)
-        return None
+        image.file.save(f"{sha}.{decoded.ext}", ContentFile(decoded.content), save=False)
+        image.thumbnail.save(f"{sha}.jpg", ContentFile(decoded.thumbnail), save=False)
     except Exception:
         _delete_files(image)
         raise
@@ -245,18 +348,13 @@ def _store(project: Project, name: str, sha: str, decoded: DecodedImage, user) -
 
 
 def _delete_files(image: Image) -> None:
-    # Content-addressed names: another row may own the same file only if it has the same sha,
-    # which is exactly the duplicate case; keep the file then.
-    if Image.objects.filter(project=image.project, sha256=image.sha256).exists():
-        return
+    """Delete the files written for ``image`` unless a stored row uses them (names are content-addressed)."""
+    same_bytes = Image.objects.filter(project=image.project_id, sha256=image.sha256)
     for f in (image.file, image.thumbnail):
-        if f and f.name:
+        if f and f.name and not same_bytes.filter(Q(file=f.name) | Q(thumbnail=f.name)).exists():
             f.storage.delete(f.name)
 
 
 def _split_for_new_image(project: Project) -> str:
-    """Keep the fixed validation split at max(20 images, 10 %); assigned once, never moved."""
-    total = project.images.count() + 1
-    val = project.images.filter(split=Image.Split.VAL).count()
-    wanted = max(20, math.ceil(0.1 * total))
-    return Image.Split.VAL if val < wanted else Image.Split.TRAIN
+    """The split of one image about to be added to ``project`` (see ``SplitCounts``)."""
+    return SplitCounts(project).next_split()

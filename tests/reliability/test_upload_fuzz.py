@@ -18,6 +18,9 @@ from tests.factories import image_bytes, zip_bytes
 
 JPEG = image_bytes(320, 240, seed=1)
 PNG = image_bytes(320, 240, seed=2, fmt="PNG")
+# 1 MP: large enough that ingest decodes it at a reduced DCT scale for the thumbnail.
+JPEG_1MP = image_bytes(1155, 866, seed=3)
+JPEG_1MP_PROGRESSIVE = image_bytes(1155, 866, seed=4, progressive=True)
 
 
 # --------------------------------------------------------------------------- corpus builders
@@ -117,6 +120,9 @@ SINGLE_FILES = [
     ("truncated_jpeg", "cut.jpg", JPEG[: len(JPEG) // 2], "corrupt_image"),
     ("truncated_jpeg_header_only", "head.jpg", JPEG[:40], None),
     ("truncated_png", "cut.png", PNG[: len(PNG) // 2], "corrupt_image"),
+    ("truncated_1mp_jpeg", "cut-1mp.jpg", JPEG_1MP[: len(JPEG_1MP) * 3 // 4], "corrupt_image"),
+    ("truncated_1mp_jpeg_last_bytes", "end-1mp.jpg", JPEG_1MP[:-64], "corrupt_image"),
+    ("truncated_1mp_progressive_jpeg", "prog-1mp.jpg", JPEG_1MP_PROGRESSIVE[:-64], "corrupt_image"),
     ("text_as_jpeg", "notes.jpg", b"name,width\nbox,12\n" * 20, "not_an_image"),
     ("html_as_png", "page.png", b"<html><script>alert(1)</script></html>", "not_an_image"),
     ("elf_as_jpeg", "tool.jpeg", b"\x7fELF\x02\x01\x01" + bytes(200), "not_an_image"),

@@ -71,6 +71,51 @@ def test_exif_orientation_is_applied(project, client_for):
         assert stored.size == (48, 64)
 
 
+def _photo_jpeg(width: int, height: int, *, exif_orientation: int | None) -> bytes:
+    """A photo-like JPEG: smooth shading, a few flat boxes with sharp edges, sensor noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    pixels = np.stack([xx / width * 150 + 50, yy / height * 120 + 60, (xx + yy) / (width + height) * 90 + 40], -1)
+    for x, y, w, h in rng.integers(0, min(width, height) // 2, size=(6, 4)):
+        pixels[y:y + h + 20, x:x + w + 20] = rng.integers(30, 230, size=3)
+    pixels += rng.normal(0, 6, size=pixels.shape)
+    img = PILImage.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    exif = PILImage.Exif()
+    if exif_orientation:
+        exif[0x0112] = exif_orientation
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("orientation", "stored_size", "thumb_size"), [
+    (None, (1155, 866), (256, 192)),
+    (6, (866, 1155), (192, 256)),
+], ids=["upright", "exif_rotated"])
+def test_a_1mp_photo_is_stored_as_sent_with_a_faithful_thumbnail(project, client_for, orientation, stored_size,
+                                                                   thumb_size):
+    import numpy as np
+    from PIL import ImageOps
+
+    data = _photo_jpeg(1155, 866, exif_orientation=orientation)
+    response = upload(client_for("annotator"), project.id, ("shelf.jpg", data))
+    image = Image.objects.get(pk=response.json()["created"][0]["id"])
+
+    assert (image.width, image.height) == stored_size
+    with image.file.open("rb") as fh:
+        stored = fh.read()
+    assert (stored == data) is (orientation is None)  # only a rotated photo is re-encoded (upright)
+    reference = ImageOps.exif_transpose(PILImage.open(io.BytesIO(data))).convert("RGB")
+    reference.thumbnail((256, 256))  # from the full-size decode
+    with image.thumbnail.open("rb") as fh, PILImage.open(fh) as thumb:
+        assert thumb.size == thumb_size == reference.size
+        difference = np.abs(np.asarray(thumb, np.float32) - np.asarray(reference, np.float32)).mean()
+    assert difference < 3, difference  # mean, out of 255: 1.7 is the JPEG encoding of the thumbnail itself
+
+
 def _bomb_png() -> bytes:
     """A tiny PNG whose header claims 10000 x 10000 pixels (100 MP)."""
     buf = io.BytesIO()
@@ -158,3 +203,43 @@ def test_upload_without_files_is_a_named_400(project, client_for):
     response = client_for("annotator").post(f"/api/v1/projects/{project.id}/images", {}, format="multipart")
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "files"
+
+
+@pytest.mark.django_db
+def test_the_val_split_holds_max_20_images_or_10_percent_across_uploads(project, client_for):
+    client = client_for("annotator")
+    members = {f"{i}.png": image_bytes(8, 8, seed=i, fmt="PNG") for i in range(210)}
+    members["again.png"] = members["0.png"]  # rows are inserted 100 at a time: a repeat from an earlier batch
+    first = upload(client, project.id, ("batch.zip", zip_bytes(members)))
+    assert len(first.json()["created"]) == 210
+    created = [c["id"] for c in first.json()["created"]]
+    assert first.json()["duplicates"] == [{"file": "batch.zip/again.png", "existing_id": created[0]}]
+    splits = dict(Image.objects.values_list("id", "split"))
+    assert [splits[pk] for pk in created[:20]] == ["val"] * 20  # the first 20 images
+    assert [pk for pk in created[20:] if splits[pk] == "val"] == [created[200]]  # the 201st: 10 % of 201 > 20
+    upload(client, project.id, ("one-more.png", image_bytes(8, 8, seed=1000, fmt="PNG")))
+    assert Image.objects.filter(split="val").count() == 22  # 10 % of 211, rounded up: counted across uploads
+
+
+@pytest.mark.django_db
+def test_an_upload_that_loses_the_race_for_the_same_bytes_reports_a_duplicate_and_leaves_no_file(project, users):
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from annotator.projects import ingest
+
+    ours = ingest._Upload(project=project, user=users["annotator"], splits=ingest.SplitCounts(project))
+    ingest._ingest_bytes(ours, "mine.jpg", image_bytes(seed=40))  # files written, row not inserted yet
+    ingest._ingest_bytes(ours, "other.jpg", image_bytes(seed=41))
+    theirs = ingest.images_ingest(project=project, uploads=[("theirs.jpg", io.BytesIO(image_bytes(seed=40)))])
+    ingest._insert_pending(ours)
+
+    winner = theirs.created[0]
+    assert [image.name for image in ours.report.created] == ["other.jpg"]
+    assert ours.report.duplicates == [{"file": "mine.jpg", "existing_id": winner.pk}]
+    assert Image.objects.count() == 2
+    on_disk = sorted(str(p.relative_to(settings.MEDIA_ROOT)) for p in Path(settings.MEDIA_ROOT).rglob("*")
+                     if p.is_file())
+    in_rows = sorted(name for image in Image.objects.all() for name in (image.file.name, image.thumbnail.name))
+    assert on_disk == in_rows  # the loser's copies are gone; the winner's stay
