@@ -5,10 +5,14 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def reap_stale_jobs() -> int:
+    """Fail stale jobs (returns how many) and the model versions their training runs left 'training'."""
     from annotator.datasets.models import ExportJob, ImportJob
     from annotator.jobs.models import BatchJob
     from annotator.learning.models import TrainingRun
+    from annotator.learning.training import training_versions_fail_stopped
 
     from .services import jobs_reap_stale
 
-    return jobs_reap_stale(models_to_reap=[TrainingRun, ExportJob, ImportJob, BatchJob])
+    reaped = jobs_reap_stale(models_to_reap=[TrainingRun, ExportJob, ImportJob, BatchJob])
+    training_versions_fail_stopped()
+    return reaped

@@ -56,7 +56,8 @@ def train_model(run_id: int) -> None:
     run = job_start(model=TrainingRun, job_id=run_id)
     if run is None:
         return
-    training_run_execute(run=TrainingRun.objects.select_related("project", "base_version").get(pk=run.pk))
+    training_run_execute(run=TrainingRun.objects.select_related("project", "base_version", "result_version").get(
+        pk=run.pk))
 
 
 @shared_task(acks_late=True)

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
-from annotator.jobs.models import JobStatus
+from annotator.jobs.models import FINISHED_STATUSES, JobStatus
 from annotator.jobs.services import job_cancel, job_fail, job_report, job_request_cancel, job_succeed
 from annotator.projects.models import Image, ImageStatus, Project
 
@@ -72,8 +72,19 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
 
 
 def _fail_orphaned_versions(project: Project) -> None:
-    """Versions left 'training' by a run whose worker died (the reaper failed the run, not them)."""
+    """Versions left 'training' in a project with no active run (older data; see ``training_versions_fail_stopped``)."""
     ModelVersion.objects.filter(project=project, status=ModelVersion.Status.TRAINING).update(
+        status=ModelVersion.Status.FAILED, metrics={"error": "its training run stopped without finishing"})
+
+
+def training_versions_fail_stopped() -> int:
+    """Fail the versions still 'training' whose run has finished: its worker died and the reaper failed the run.
+
+    Called by the reaper after it fails stale runs, so a dead run leaves no version 'training'.
+    Only versions linked to a finished run are touched, never one a live run is working on.
+    """
+    stopped = TrainingRun.objects.filter(status__in=FINISHED_STATUSES).values("result_version")
+    return ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING, pk__in=stopped).update(
         status=ModelVersion.Status.FAILED, metrics={"error": "its training run stopped without finishing"})
 
 
@@ -120,6 +131,8 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
         job_fail(job=run, message="No model to start from: the shipped base checkpoint is missing")
         return run
     workdir = Path(settings.ANNOTATOR["MODEL_ROOT"]) / f"project_{project.pk}" / f"run_{run.pk}"
+    # A run taken over from a dead worker starts clean: the killed attempt may have left half-written files.
+    shutil.rmtree(workdir, ignore_errors=True)
     version: ModelVersion | None = None
     try:
         job_report(job=run, progress=1, message="Writing the training data")
@@ -132,14 +145,7 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
                 "No accepted images in the val split: the promotion gate has nothing to compare on; "
                 "review some val images first"
             )
-        version = ModelVersion.objects.create(
-            project=project, parent=base, name=_next_version_name(project),
-            checkpoint=str(workdir / "model.pt"), status=ModelVersion.Status.TRAINING,
-            training_images=train.images,
-            data_summary={"train": train.summary(), "val": val.summary(), "base": base.name},
-        )
-        TrainingRun.objects.filter(pk=run.pk).update(result_version=version)
-        run.result_version = version
+        version = _candidate_version(run=run, base=base, checkpoint=str(workdir / "model.pt"), train=train, val=val)
         job_report(job=run, progress=5, message=f"Fine-tuning {base.name} on {len(train.images)} accepted images")
         result = training_adapter.fine_tune(
             base_checkpoint=base.checkpoint, train=train, val=val, out_path=workdir / "model.pt",
@@ -196,6 +202,29 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
             return run
     job_succeed(job=run, message=f"{version.name} {decision}: {reason}")
     return run
+
+
+def _candidate_version(*, run: TrainingRun, base: ModelVersion, checkpoint: str,
+                       train: training_adapter.CocoSplit, val: training_adapter.CocoSplit) -> ModelVersion:
+    """The 'training' version this run produces, linked to the run in the same transaction.
+
+    A run redelivered after its worker died reuses the version its killed attempt created:
+    one run, one version.
+    """
+    fields = {"parent": base, "checkpoint": checkpoint, "status": ModelVersion.Status.TRAINING,
+              "training_images": train.images,
+              "data_summary": {"train": train.summary(), "val": val.summary(), "base": base.name}}
+    version = run.result_version
+    if version is not None and version.status == ModelVersion.Status.TRAINING:
+        for name, value in fields.items():
+            setattr(version, name, value)
+        version.save(update_fields=list(fields))
+        return version
+    with transaction.atomic():
+        version = ModelVersion.objects.create(project=run.project, name=_next_version_name(run.project), **fields)
+        TrainingRun.objects.filter(pk=run.pk).update(result_version=version)
+    run.result_version = version
+    return version
 
 
 def _next_version_name(project: Project) -> str:

@@ -4,7 +4,8 @@ On Redis (production, CI) the broker redelivers the unacknowledged task to the r
 (acks_late + a short ``CELERY_VISIBILITY_TIMEOUT`` in the worker's env) and the job's status
 guard lets it take over: the work completes exactly once, with no duplicate rows. On the embedded
 filesystem broker the in-flight message dies with the worker; there the reaper must still clear
-the job so nothing stays "running".
+the job so nothing stays "running". A training run is checked both ways: taken over after
+redelivery (Redis), and failed by the reaper, with its model version, then run again (any broker).
 
 "Long" is made deterministic by a ``sitecustomize`` put on the worker's PYTHONPATH: it wraps one
 function of the real code path so that its first call (in any worker) sleeps; the redelivered
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotator.jobs.models import BatchJob, JobStatus
-from annotator.jobs.services import jobs_reap_stale
+from tests.annotator.learning.conftest import accept, add_images
 from tests.conftest import wait_for
 from tests.factories import image_bytes, square_shape
 
@@ -105,12 +106,11 @@ def _kill_mid_task_and_restart(worker, markers: Path) -> None:
 
 
 def _reap_like_beat(settings) -> int:
-    """Run the reaper as the periodic task would, with the short stale threshold the worker uses."""
+    """Run the reaper task as beat would (in this process), with the short stale threshold the worker uses."""
     settings.ANNOTATOR = {**settings.ANNOTATOR, "STALE_JOB_SECONDS": STALE_SECONDS}
-    from annotator.datasets.models import ExportJob, ImportJob
-    from annotator.learning.models import TrainingRun
+    from annotator.jobs.tasks import reap_stale_jobs
 
-    return jobs_reap_stale(models_to_reap=[TrainingRun, ExportJob, ImportJob, BatchJob])
+    return reap_stale_jobs()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -217,3 +217,150 @@ def test_reaper_fails_running_jobs_whose_heartbeat_stopped(project, settings):
     assert dead.status == JobStatus.FAILED and "reaper" in dead.message
     assert never.status == JobStatus.FAILED
     assert alive.status == JobStatus.RUNNING
+
+
+@pytest.mark.django_db
+def test_the_reaper_fails_the_model_version_a_dead_training_run_left_training(project, users, settings):
+    from annotator.jobs.tasks import reap_stale_jobs
+    from annotator.learning.models import ModelVersion, TrainingRun
+    from tests.factories import make_project
+
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "STALE_JOB_SECONDS": 60}
+    other = make_project(admin=users["admin"], name="Warehouse B")
+    training = ModelVersion.Status.TRAINING
+    dead_version = ModelVersion.objects.create(project=project, name="warehouse-a-v2", checkpoint="", status=training)
+    dead = TrainingRun.objects.create(project=project, status=JobStatus.RUNNING, result_version=dead_version,
+                                      heartbeat_at=timezone.now() - timedelta(minutes=5))
+    live_version = ModelVersion.objects.create(project=other, name="warehouse-b-v1", checkpoint="", status=training)
+    TrainingRun.objects.create(project=other, status=JobStatus.RUNNING, result_version=live_version,
+                               heartbeat_at=timezone.now())
+    # A live run creates its version a moment before linking it: such a version is not an orphan.
+    ModelVersion.objects.create(project=other, name="not linked yet", checkpoint="", status=training)
+
+    assert reap_stale_jobs() == 1
+
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED and "reaper" in dead.message
+    statuses = dict(ModelVersion.objects.values_list("name", "status"))
+    assert statuses == {"warehouse-a-v2": "failed", "warehouse-b-v1": "training", "not linked yet": "training"}
+    assert "stopped without finishing" in ModelVersion.objects.get(pk=dead_version.pk).metrics["error"]
+
+
+# --------------------------------------------------------------------------- a training run
+
+FINE_TUNE = "annotator.learning.adapters.training:fine_tune"
+RUN_TIMEOUT = 240
+
+
+@pytest.fixture
+def no_redelivery(slowed, monkeypatch):
+    """Keep the killed task from coming back during the test: the broker's default one-hour visibility timeout."""
+    monkeypatch.delenv("CELERY_VISIBILITY_TIMEOUT")
+
+
+def _training_scene(project, users, checkpoint):
+    """Accepted images for a tiny run (2 val, 4 train) and the promoted project model it has to beat."""
+    from annotator.learning.models import ModelVersion
+
+    images = add_images(project, 24)  # the first 20 form the fixed val split
+    for image in images[:2] + images[20:]:
+        accept(image, users)
+    for image in images[2:20]:  # only there to fill the val split; deleted, nothing is re-scored after promotion
+        image.delete()
+    incumbent = ModelVersion.objects.create(project=project, name="warehouse-a-v1", checkpoint=str(checkpoint),
+                                            status=ModelVersion.Status.PROMOTED)
+    project.active_model = incumbent
+    project.save(update_fields=["active_model"])
+    return incumbent
+
+
+def _assert_current_model_is(project, version, status: str) -> None:
+    project.refresh_from_db()
+    version.refresh_from_db()
+    assert project.active_model_id == version.pk and version.status == status, (project.active_model, version)
+
+
+def _finished_run(run_id: int, worker):
+    from annotator.learning.models import TrainingRun
+
+    def finished():
+        run = TrainingRun.objects.select_related("result_version").get(pk=run_id)
+        return run if run.is_finished else None
+
+    return wait_for(finished, timeout=RUN_TIMEOUT, interval=0.5,
+                    what=f"training run {run_id} to finish\n{worker.log()[-3000:]}")
+
+
+def _assert_nothing_left_running() -> None:
+    from annotator.learning.models import ACTIVE_RUN_STATUSES, ModelVersion, TrainingRun
+
+    assert not TrainingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).exists()
+    assert not ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).exists()
+    assert not BatchJob.objects.filter(status=JobStatus.RUNNING).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not _on_redis(), reason="filesystem broker: an in-flight task dies with the worker (no "
+                    "redelivery); the reaper path is checked by the next test. Run on Redis (CELERY_BROKER_URL)")
+@pytest.mark.parametrize("slowed", [FINE_TUNE], indirect=True)
+def test_a_training_run_killed_mid_way_is_taken_over_and_completes_once(
+    slowed, training_worker, base_checkpoint, project, users,
+):
+    from annotator.learning.models import ModelVersion, TrainingRun
+    from annotator.learning.training import training_run_request
+
+    incumbent = _training_scene(project, users, base_checkpoint)
+    run = training_run_request(project=project, user=users["admin"])
+
+    _kill_mid_task_and_restart(training_worker, slowed)
+
+    killed = TrainingRun.objects.get(pk=run.pk)
+    assert killed.status == JobStatus.RUNNING and killed.result_version.status == ModelVersion.Status.TRAINING
+    _assert_current_model_is(project, incumbent, ModelVersion.Status.PROMOTED)  # nothing promoted by a dead run
+
+    run = _finished_run(run.pk, training_worker)
+    assert run.status == JobStatus.SUCCEEDED, run.message
+    assert run.attempts == 2  # the killed attempt, then the redelivered one that took over
+    assert _entered(slowed) >= 2  # fine-tuning really ran again
+    assert run.result_version_id == killed.result_version_id  # the killed attempt's version, reused
+    assert ModelVersion.objects.filter(project=project).count() == 2  # the incumbent and this run's: no duplicate
+    assert TrainingRun.objects.filter(project=project).count() == 1
+    assert run.report["decision"] == "promoted", run.report
+    _assert_current_model_is(project, run.result_version, ModelVersion.Status.PROMOTED)
+    incumbent.refresh_from_db()
+    assert incumbent.status == ModelVersion.Status.ARCHIVED
+    _assert_nothing_left_running()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("slowed", [FINE_TUNE], indirect=True)
+def test_a_training_run_killed_mid_way_is_failed_by_the_reaper_with_its_version_and_can_run_again(
+    slowed, no_redelivery, training_worker, base_checkpoint, project, users, settings,
+):
+    from annotator.learning.models import ModelVersion, TrainingRun
+    from annotator.learning.training import training_run_request
+
+    incumbent = _training_scene(project, users, base_checkpoint)
+    run = training_run_request(project=project, user=users["admin"])
+
+    _kill_mid_task_and_restart(training_worker, slowed)
+
+    killed = TrainingRun.objects.get(pk=run.pk)
+    assert killed.status == JobStatus.RUNNING and killed.result_version.status == ModelVersion.Status.TRAINING
+    wait_for(lambda: _reap_like_beat(settings) or TrainingRun.objects.get(pk=run.pk).status != JobStatus.RUNNING,
+             timeout=60, interval=1, what="the reaper to fail the training run")
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED and "reaper" in run.message
+    assert run.result_version.status == ModelVersion.Status.FAILED  # not left 'training'
+    _assert_current_model_is(project, incumbent, ModelVersion.Status.PROMOTED)
+    _assert_nothing_left_running()
+
+    again = training_run_request(project=project, user=users["admin"])  # the lock went with the failed run
+    again = _finished_run(again.pk, training_worker)
+    assert again.status == JobStatus.SUCCEEDED and again.attempts == 1, again.message
+    assert again.report["decision"] == "promoted", again.report
+    _assert_current_model_is(project, again.result_version, ModelVersion.Status.PROMOTED)
+    # One version per run: the incumbent, the killed run's (failed), the new run's.
+    assert sorted(ModelVersion.objects.filter(project=project).values_list("status", flat=True)) == [
+        "archived", "failed", "promoted"]
+    _assert_nothing_left_running()

@@ -1,0 +1,3 @@
+"""Fixtures the reliability suite shares with the learning tests: a worker whose training runs are tiny."""
+
+from tests.annotator.learning.conftest import base_checkpoint, training_epochs, training_worker  # noqa: F401
