@@ -2,9 +2,10 @@
 
 Exactly one version is a project's active model (``Project.active_model``; empty means the
 shipped base). Promoting one archives the project version it replaces. After every change
-the images nobody has submitted yet are re-predicted with the new model, which refreshes
-their uncertainty and features (and so their queue rank) and, for untouched images, their
-pre-labels. That work is a ``BatchJob`` of kind ``rescore`` with progress.
+the images still waiting on an annotator (never submitted, or rejected back to them) are
+re-predicted with the new model, which refreshes their uncertainty and features (and so
+their queue rank) and, for untouched images, their pre-labels. That work is a ``BatchJob``
+of kind ``rescore`` with progress.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from .models import ModelVersion
 
 log = logging.getLogger(__name__)
 
-# "Not yet submitted": these are re-predicted after a promotion. Submitted, accepted and
-# rejected images keep the prediction a person already worked from.
-RESCORE_STATUSES = (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS)
+# Pending work: re-predicted after a promotion. That includes rejected images, which are back
+# with the annotators (a rejected image someone reopens is in progress and ranked by its score).
+# Re-predicting never overwrites a person's shapes (``image_pre_label`` refuses), and a new
+# Prediction row leaves the acceptance metric crediting the version that pre-labelled.
+# Submitted and accepted images wait on nobody's labelling: they keep their score.
+RESCORE_STATUSES = (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED)
 PROMOTABLE = (ModelVersion.Status.READY, ModelVersion.Status.ARCHIVED, ModelVersion.Status.PROMOTED)
 
 

@@ -7,7 +7,7 @@ import pytest
 from annotator.annotations.services import annotations_save, image_pre_label, image_review, image_submit
 from annotator.jobs.models import BatchJob
 from annotator.learning.models import ModelVersion, Prediction
-from annotator.learning.services import base_model_version
+from annotator.learning.services import base_model_version, image_predict
 from tests.annotator.learning.conftest import accept, add_images
 from tests.annotator.learning.scenes import square, tiny_checkpoint
 
@@ -45,12 +45,21 @@ def test_training_run_endpoints(project, users, client_for, base_checkpoint):
 
 
 @pytest.mark.django_db
-def test_manual_promote_then_rollback_rescores_only_unsubmitted_images(project, users, client_for, base_checkpoint,
-                                                                       tmp_path):
+def test_manual_promote_then_rollback_rescores_the_images_waiting_on_annotators(project, users, client_for,
+                                                                                base_checkpoint, tmp_path):
     images = add_images(project, 24)
     accept(images[20], users)  # accepted: must not be re-scored
     in_progress = images[21]
     annotations_save(image=in_progress, user=users["annotator"], expected_version=0, annotations=[])
+    category = project.categories.get(name="cardboard_box")
+    drawn = [{"category": category.id, "shape": square(4, 4, 20)}]
+    submitted = annotations_save(image=images[22], user=users["annotator"], expected_version=0, annotations=drawn)
+    image_submit(image=submitted, user=users["annotator"], expected_version=submitted.version)  # waits on review
+    rejected = annotations_save(image=images[23], user=users["annotator"], expected_version=0, annotations=drawn)
+    rejected = image_submit(image=rejected, user=users["annotator"], expected_version=rejected.version)
+    rejected = image_review(image=rejected, user=users["reviewer"], decision="reject", comment="box missed",
+                            expected_version=rejected.version)  # back with the annotators: re-scored
+    drawn_set = [(a.category_id, a.shape) for a in rejected.annotations.all()]
     candidate = ModelVersion.objects.create(
         project=project, parent=base_model_version(), name="warehouse-a-v1", status=ModelVersion.Status.READY,
         checkpoint=str(tiny_checkpoint(tmp_path / "v1.pt", seed=1)), metrics={"mask_ap": 0.5})
@@ -63,7 +72,14 @@ def test_manual_promote_then_rollback_rescores_only_unsubmitted_images(project, 
     project.refresh_from_db()
     assert project.active_model_id == candidate.pk
     job = BatchJob.objects.get(pk=body["rescore"]["id"])
-    assert job.kind == BatchJob.Kind.RESCORE and job.total == 23  # 22 new + 1 in progress, not the accepted one
+    assert job.kind == BatchJob.Kind.RESCORE and job.total == 22  # 20 new, in progress, rejected
+    version_before = rejected.version
+    image_predict(image=rejected, model_version=candidate)  # what the job does for the rejected image
+    rejected.refresh_from_db()
+    assert rejected.uncertainty == pytest.approx(Prediction.objects.get(image=rejected, model_version=candidate)
+                                                 .uncertainty)
+    assert rejected.status == "rejected" and rejected.version == version_before  # the person's work stays
+    assert [(a.category_id, a.shape) for a in rejected.annotations.all()] == drawn_set
 
     registry = client_for("annotator").get(f"/api/v1/projects/{project.pk}/model-versions").json()
     assert registry["active"]["id"] == candidate.pk
