@@ -9,10 +9,10 @@ def reap_stale_jobs() -> int:
     from annotator.datasets.models import ExportJob, ImportJob
     from annotator.jobs.models import BatchJob
     from annotator.learning.models import TrainingRun
-    from annotator.learning.training import training_versions_fail_stopped
+    from annotator.learning.runs import run_versions_fail_stopped
 
     from .services import jobs_reap_stale
 
     reaped = jobs_reap_stale(models_to_reap=[TrainingRun, ExportJob, ImportJob, BatchJob])
-    training_versions_fail_stopped()
+    run_versions_fail_stopped()
     return reaped

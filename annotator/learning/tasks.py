@@ -47,17 +47,13 @@ def pre_label_image(self, image_id: int, batch_job_id: int | None = None) -> Non
 
 @shared_task(acks_late=True)
 def train_model(run_id: int) -> None:
-    """Run one TrainingRun; a redelivered or duplicate message finds it started and does nothing."""
-    from annotator.jobs.services import job_start
-
-    from .models import TrainingRun
+    """Run one TrainingRun; a duplicate message does nothing, a redelivered one takes over a run whose worker died."""
+    from .runs import run_start
     from .training import training_run_execute
 
-    run = job_start(model=TrainingRun, job_id=run_id)
-    if run is None:
-        return
-    training_run_execute(run=TrainingRun.objects.select_related("project", "base_version", "result_version").get(
-        pk=run.pk))
+    run = run_start(run_id=run_id)
+    if run is not None:
+        training_run_execute(run=run)
 
 
 @shared_task(acks_late=True)

@@ -11,16 +11,14 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def train_base_model(run_id: int) -> None:
-    """Run one base run; a redelivered or duplicate message finds it started (``job_start``) and does nothing."""
-    from annotator.jobs.services import job_start
-    from annotator.learning.models import TrainingRun
+    """Run one base run; a duplicate message does nothing, a redelivered one takes over a run whose worker died."""
+    from annotator.learning.runs import run_start
 
     from .training import base_run_execute
 
-    run = job_start(model=TrainingRun, job_id=run_id)
-    if run is None:
-        return
-    base_run_execute(run=TrainingRun.objects.select_related("base_version").get(pk=run.pk))
+    run = run_start(run_id=run_id)
+    if run is not None:
+        base_run_execute(run=run)
 
 
 @shared_task(acks_late=True)

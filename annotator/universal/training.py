@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
-from annotator.jobs.services import job_cancel, job_fail, job_report, job_succeed
-from annotator.learning import registry
+from annotator.jobs.services import job_fail, job_report
+from annotator.learning import registry, runs
 from annotator.learning.adapters import training as training_adapter
 from annotator.learning.models import ACTIVE_RUN_STATUSES, ModelVersion, TrainingRun
 from annotator.learning.services import base_model_version
-from annotator.learning.training import RunCancelled, _cancel_poller, _cancel_requested, _progress_reporter
 from annotator.projects.models import Image, Project
 
 from .conf import universal_setting
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SYNTHETIC = "synthetic held-out"
 SYNTHETIC_VAL_SEED = 424_242  # fixed: every gate compares on the same held-out scenes
 SYNTHETIC_TRAIN_SEED = 515_151
+SCRATCH = ("projects", "model.pt")  # what a failed or cancelled run removes from its folder
 
 
 def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
@@ -52,6 +53,7 @@ def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
             if current is not None:
                 raise ConflictError(f"Base run #{current.pk} is still {current.status}; one base run at a time",
                                     code="base_training_in_progress", extra={"training_run": current.pk})
+            runs.run_versions_fail_orphaned(project=None)
             run = TrainingRun.objects.create(project=None, requested_by=user, trigger=trigger,
                                              base_version=base_model_version())
             transaction.on_commit(lambda: tasks.train_base_model.apply_async((run.pk,), queue="training"))
@@ -92,8 +94,7 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
     if current is None:
         job_fail(job=run, message="No universal base to start from")
         return run
-    workdir = Path(settings.ANNOTATOR["MODEL_ROOT"]) / "universal" / f"run_{run.pk}"
-    version: ModelVersion | None = None
+    workdir = runs.run_workdir_fresh(run=run)
     size = int(universal_setting("SCENE_SIZE"))
     try:
         job_report(job=run, progress=1, message="Writing the contributed and synthetic data")
@@ -117,44 +118,29 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
                                            seed=SYNTHETIC_TRAIN_SEED, size=size))
         held_out = write_synthetic(workdir / "synthetic_val", count=max(1, int(universal_setting("SYNTHETIC_VAL_SCENES"))),
                                    seed=SYNTHETIC_VAL_SEED, size=size)
-        version = ModelVersion.objects.create(
-            project=None, parent=current, name=_next_base_name(), checkpoint=str(workdir / "model.pt"),
-            status=ModelVersion.Status.TRAINING, training_images=training_images,
+        version = runs.run_version_ensure(
+            run=run, parent=current, checkpoint=str(workdir / "model.pt"), training_images=training_images,
             data_summary={"projects": summary, "synthetic_scenes": synthetic_count, "base": current.name,
-                          "images": len(training_images)},
-        )
-        TrainingRun.objects.filter(pk=run.pk).update(result_version=version)
-        run.result_version = version
+                          "images": len(training_images)})
         epochs = int(universal_setting("EPOCHS")) or None
         result = retrain_base(
             current.checkpoint, sources, held_out.coco, workdir / "model.pt", work_dir=workdir,
             budget_seconds=universal_setting("BUDGET_SECONDS"), epochs=epochs, lr=universal_setting("LR"),
-            progress=_progress_reporter(run), should_stop=_cancel_poller(run),
+            progress=runs.run_progress_reporter(run=run), should_stop=runs.run_cancel_poller(run=run),
         )
-        if _cancel_requested(run):
-            raise RunCancelled()
+        runs.run_stop_if_cancelled(run=run)
         job_report(job=run, progress=92, message="Gate: the candidate and the current base on every set")
         checkpoint = str(result.get("checkpoint") or workdir / "model.pt")
         gate = _gate(run=run, candidate=version, candidate_checkpoint=checkpoint, current=current,
                      held_out=held_out.coco, vals=vals)
-    except RunCancelled:
-        _discard(version, workdir, reason="run cancelled")
-        job_cancel(job=run, message="Cancelled; the universal base is unchanged")
-        return run
-    except Exception as exc:  # any failure: say why, keep the current base
-        log.exception("base run %s failed", run.pk)
-        _discard(version, workdir, reason=str(exc))
-        message = exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
-        job_fail(job=run, message=f"{message} — the universal base is unchanged")
+    except Exception as exc:  # cancelled or failed: say why, keep the current base
+        runs.run_abort(run=run, error=exc, workdir=workdir, scratch=SCRATCH, kept="the universal base")
         return run
 
     decision = "promoted" if gate.promote else "not promoted"
-    version.checkpoint = checkpoint
-    version.metrics = {"mask_ap": next((r.candidate for r in gate.rows if r.name == SYNTHETIC), None),
-                       "gate": {"mean": gate.mean_candidate, "compared_with": current.name,
-                                "mean_current": gate.mean_current}}
-    version.status = ModelVersion.Status.READY
-    version.save(update_fields=["checkpoint", "metrics", "status"])
+    runs.run_version_ready(version=version, checkpoint=checkpoint, metrics={
+        "mask_ap": next((r.candidate for r in gate.rows if r.name == SYNTHETIC), None),
+        "gate": {"mean": gate.mean_candidate, "compared_with": current.name, "mean_current": gate.mean_current}})
     run.report = {"decision": decision, "reason": gate.reason, "tolerance": gate.tolerance,
                   "mean_candidate": gate.mean_candidate, "mean_current": gate.mean_current,
                   "rows": [_row_out(r, vals) for r in gate.rows],
@@ -162,14 +148,9 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
                   "data": version.data_summary,
                   "train": {k: v for k, v in result.items() if isinstance(v, int | float | str)}}
     run.save(update_fields=["report"])
-    if gate.promote:
-        base_version_promote(version=version, reason=f"base run #{run.pk}: {gate.reason}")
-    job_succeed(job=run, message=f"{version.name} {decision}: {gate.reason}")
+    promote = partial(base_version_promote, version=version, reason=f"base run #{run.pk}: {gate.reason}")
+    runs.run_finish(run=run, version=version, reason=gate.reason, promote=promote if gate.promote else None)
     return run
-
-
-def _next_base_name() -> str:
-    return f"universal-base-v{ModelVersion.objects.filter(project__isnull=True).count() + 1}"
 
 
 def _set_key(project: Project | None) -> str:
@@ -188,6 +169,8 @@ def _gate(*, run: TrainingRun, candidate: ModelVersion, candidate_checkpoint: st
     """Score both models on every set, store the figures (BaseEvaluation), decide with ``ml.fleet.gate``."""
     from ml.fleet.gate import gate_decide
 
+    # A run taken over from a dead worker measures again: its killed attempt's figures go.
+    BaseEvaluation.objects.filter(run=run).delete()
     sets: dict[Project | None, training_adapter.CocoSplit] = {
         None: training_adapter.CocoSplit(path=Path(held_out), images=[]), **vals}
     scores: dict[str, dict[str, float]] = {"candidate": {}, "current": {}}
@@ -236,11 +219,3 @@ def base_evaluate_for_projects(*, version: ModelVersion) -> list[BaseEvaluation]
                                                          mask_ap=float(metrics.get("mask_ap", 0.0)), metrics=metrics))
         shutil.rmtree(folder, ignore_errors=True)
     return created
-
-
-def _discard(version: ModelVersion | None, workdir: Path, *, reason: str) -> None:
-    if version is not None:
-        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED,
-                                                          metrics={"error": reason[:2000]})
-    shutil.rmtree(workdir / "projects", ignore_errors=True)
-    Path(workdir / "model.pt").unlink(missing_ok=True)

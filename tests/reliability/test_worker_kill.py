@@ -6,111 +6,23 @@ guard lets it take over: the work completes exactly once, with no duplicate rows
 filesystem broker the in-flight message dies with the worker; there the reaper must still clear
 the job so nothing stays "running". A training run is checked both ways: taken over after
 redelivery (Redis), and failed by the reaper, with its model version, then run again (any broker).
-
-"Long" is made deterministic by a ``sitecustomize`` put on the worker's PYTHONPATH: it wraps one
-function of the real code path so that its first call (in any worker) sleeps; the redelivered
-attempt runs at full speed. Marker files tell the test when the slowed call was entered.
+How a call is made long and the worker killed inside it: ``tests.reliability.worker_kill``.
 """
 
 from __future__ import annotations
 
 import io
-import textwrap
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from annotator.jobs.models import BatchJob, JobStatus
 from tests.annotator.learning.conftest import accept, add_images
 from tests.conftest import wait_for
 from tests.factories import image_bytes, square_shape
-
-VISIBILITY_SECONDS = 6
-STALE_SECONDS = 2
-SLOW_SECONDS = 120
-
-SITECUSTOMIZE = textwrap.dedent('''
-    import os
-
-    _spec = os.environ.get("RELIABILITY_SLOW_CALL")
-    if _spec:
-        from celery.signals import worker_init
-
-        @worker_init.connect
-        def _slow_down(**_):
-            import functools, importlib, time
-            import json
-
-            import django
-            from celery import current_app
-            django.setup()
-            # kombu's Redis transport scans for unacked messages only every 10th 10 s tick;
-            # scan every second so the test waits for the visibility timeout, not for the throttle.
-            extra = json.loads(os.environ.get("RELIABILITY_TRANSPORT_OPTIONS", "{}"))
-            if extra and not current_app.conf.broker_url.startswith("filesystem"):
-                current_app.conf.broker_transport_options = {**current_app.conf.broker_transport_options, **extra}
-            target, seconds, markers = _spec.split("|")
-            module_name, attr = target.split(":")
-            owner = importlib.import_module(module_name)
-            *path, name = attr.split(".")
-            for part in path:
-                owner = getattr(owner, part)
-            original = getattr(owner, name)
-
-            @functools.wraps(original)
-            def slowed(*args, **kwargs):
-                open(os.path.join(markers, "entered-%d-%f" % (os.getpid(), time.time())), "w").close()
-                first = os.path.join(markers, "slowed-once")
-                if not os.path.exists(first):
-                    open(first, "w").close()
-                    time.sleep(float(seconds))
-                return original(*args, **kwargs)
-
-            setattr(owner, name, slowed)
-''')
-
-
-def _on_redis() -> bool:
-    return settings.CELERY_BROKER_URL.startswith("redis")
-
-
-@pytest.fixture
-def slowed(request, tmp_path, monkeypatch):
-    """Env for the worker started next: slow ``target`` once, short stale/visibility timeouts."""
-    target = request.param
-    hook = tmp_path / "hook"
-    markers = tmp_path / "markers"
-    hook.mkdir()
-    markers.mkdir()
-    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    monkeypatch.setenv("PYTHONPATH", f"{hook}:{settings.BASE_DIR}")
-    monkeypatch.setenv("RELIABILITY_SLOW_CALL", f"{target}|{SLOW_SECONDS}|{markers}")
-    monkeypatch.setenv("ANNOTATOR_STALE_JOB_SECONDS", str(STALE_SECONDS))
-    monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", str(VISIBILITY_SECONDS))
-    monkeypatch.setenv("RELIABILITY_TRANSPORT_OPTIONS",
-                       '{"unacked_restore_interval": 1, "unacked_restore_throttle": 1}')
-    return markers
-
-
-def _entered(markers: Path) -> int:
-    return len(list(markers.glob("entered-*")))
-
-
-def _kill_mid_task_and_restart(worker, markers: Path) -> None:
-    wait_for(lambda: _entered(markers) >= 1, timeout=90, what=f"the slowed call to start\n{worker.log()[-2000:]}")
-    worker.kill()
-    worker.start()
-
-
-def _reap_like_beat(settings) -> int:
-    """Run the reaper task as beat would (in this process), with the short stale threshold the worker uses."""
-    settings.ANNOTATOR = {**settings.ANNOTATOR, "STALE_JOB_SECONDS": STALE_SECONDS}
-    from annotator.jobs.tasks import reap_stale_jobs
-
-    return reap_stale_jobs()
+from tests.reliability.worker_kill import entered, kill_mid_task_and_restart, on_redis, reap_like_beat
 
 
 @pytest.mark.django_db(transaction=True)
@@ -126,11 +38,11 @@ def test_embedding_task_killed_mid_way_completes_once(slowed, celery_worker, pro
     job = wait_for(lambda: BatchJob.objects.filter(project=project, kind=BatchJob.Kind.EMBEDDING).first(),
                    timeout=30, what="the embedding batch job")
 
-    _kill_mid_task_and_restart(celery_worker, slowed)
+    kill_mid_task_and_restart(celery_worker, slowed)
 
-    if not _on_redis():
+    if not on_redis():
         # The filesystem transport hands a message over before the ack: it dies with the worker.
-        wait_for(lambda: _reap_like_beat(settings) or BatchJob.objects.get(pk=job.pk).status != JobStatus.RUNNING,
+        wait_for(lambda: reap_like_beat(settings) or BatchJob.objects.get(pk=job.pk).status != JobStatus.RUNNING,
                  timeout=60, interval=1, what="the reaper to clear the embedding job")
         job.refresh_from_db()
         assert job.status != JobStatus.RUNNING
@@ -144,7 +56,7 @@ def test_embedding_task_killed_mid_way_completes_once(slowed, celery_worker, pro
     wait_for(finished, timeout=120, interval=0.5, what=f"the embedding job to finish\n{celery_worker.log()[-3000:]}")
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert (job.done, job.total) == (3, 3)  # the killed image counted once, not twice
-    assert _entered(slowed) >= len(images) + 1  # the killed call really ran again
+    assert entered(slowed) >= len(images) + 1  # the killed call really ran again
     rows = Embedding.objects.filter(image__in=images)
     assert rows.count() == len(images) and all(r.status == Embedding.Status.READY for r in rows)
     assert all(Path(r.path).exists() for r in rows)
@@ -176,10 +88,10 @@ def test_export_killed_mid_way_completes_once(slowed, celery_worker, project, us
     with transaction.atomic():
         job = export_create(project=project, user=admin)
 
-    _kill_mid_task_and_restart(celery_worker, slowed)
+    kill_mid_task_and_restart(celery_worker, slowed)
 
-    if not _on_redis():
-        wait_for(lambda: _reap_like_beat(settings) or ExportJob.objects.get(pk=job.pk).status != JobStatus.RUNNING,
+    if not on_redis():
+        wait_for(lambda: reap_like_beat(settings) or ExportJob.objects.get(pk=job.pk).status != JobStatus.RUNNING,
                  timeout=60, interval=1, what="the reaper to clear the export job")
         job.refresh_from_db()
         assert job.status == JobStatus.FAILED and "reaper" in job.message
@@ -300,7 +212,7 @@ def _assert_nothing_left_running() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(not _on_redis(), reason="filesystem broker: an in-flight task dies with the worker (no "
+@pytest.mark.skipif(not on_redis(), reason="filesystem broker: an in-flight task dies with the worker (no "
                     "redelivery); the reaper path is checked by the next test. Run on Redis (CELERY_BROKER_URL)")
 @pytest.mark.parametrize("slowed", [FINE_TUNE], indirect=True)
 def test_a_training_run_killed_mid_way_is_taken_over_and_completes_once(
@@ -312,7 +224,7 @@ def test_a_training_run_killed_mid_way_is_taken_over_and_completes_once(
     incumbent = _training_scene(project, users, base_checkpoint)
     run = training_run_request(project=project, user=users["admin"])
 
-    _kill_mid_task_and_restart(training_worker, slowed)
+    kill_mid_task_and_restart(training_worker, slowed)
 
     killed = TrainingRun.objects.get(pk=run.pk)
     assert killed.status == JobStatus.RUNNING and killed.result_version.status == ModelVersion.Status.TRAINING
@@ -321,7 +233,7 @@ def test_a_training_run_killed_mid_way_is_taken_over_and_completes_once(
     run = _finished_run(run.pk, training_worker)
     assert run.status == JobStatus.SUCCEEDED, run.message
     assert run.attempts == 2  # the killed attempt, then the redelivered one that took over
-    assert _entered(slowed) >= 2  # fine-tuning really ran again
+    assert entered(slowed) >= 2  # fine-tuning really ran again
     assert run.result_version_id == killed.result_version_id  # the killed attempt's version, reused
     assert ModelVersion.objects.filter(project=project).count() == 2  # the incumbent and this run's: no duplicate
     assert TrainingRun.objects.filter(project=project).count() == 1
@@ -343,11 +255,11 @@ def test_a_training_run_killed_mid_way_is_failed_by_the_reaper_with_its_version_
     incumbent = _training_scene(project, users, base_checkpoint)
     run = training_run_request(project=project, user=users["admin"])
 
-    _kill_mid_task_and_restart(training_worker, slowed)
+    kill_mid_task_and_restart(training_worker, slowed)
 
     killed = TrainingRun.objects.get(pk=run.pk)
     assert killed.status == JobStatus.RUNNING and killed.result_version.status == ModelVersion.Status.TRAINING
-    wait_for(lambda: _reap_like_beat(settings) or TrainingRun.objects.get(pk=run.pk).status != JobStatus.RUNNING,
+    wait_for(lambda: reap_like_beat(settings) or TrainingRun.objects.get(pk=run.pk).status != JobStatus.RUNNING,
              timeout=60, interval=1, what="the reaper to fail the training run")
     run.refresh_from_db()
     assert run.status == JobStatus.FAILED and "reaper" in run.message

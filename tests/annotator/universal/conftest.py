@@ -15,6 +15,7 @@ from ml.synth import CATEGORIES
 from ml.universal.train import train
 from tests.annotator.learning.conftest import SIZE, scene, tiny_checkpoint
 from tests.conftest import wait_for
+from tests.reliability.worker_kill import slowed  # noqa: F401 - the base-run kill test's fixture
 
 # Base runs in tests: 64 px scenes, 2 synthetic scenes to train on and 2 held out, a fixed
 # number of epochs at a high learning rate so the tiny model learns the squares in seconds.
