@@ -69,12 +69,19 @@ def train_one_epoch(
     schedule: CosineSchedule,
     on_step: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    freeze_batchnorm: bool = False,
 ) -> dict[str, float]:
     """Train over ``loader`` until it ends, the schedule is spent, or ``should_stop()``.
 
+    ``freeze_batchnorm`` keeps every BatchNorm layer on its running statistics (eval mode; its
+    scale and shift still learn), as for fine-tuning on a few images in small batches.
     Returns {"loss": mean loss, "steps": steps taken, "stopped": 1.0 if cut short}.
     """
     model.train()
+    if freeze_batchnorm:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
     losses: list[float] = []
     stopped = False
     for images, semantic, interior in loader:
@@ -103,7 +110,8 @@ def recalibrate_batchnorm(model: torch.nn.Module, loader: Iterable, max_batches:
     the base run, eval-mode pixel accuracy went from 0.72 to 0.83 after this. Returns batches used.
     """
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
+    if not norms or max_batches <= 0:
+        model.eval()
         return 0
     saved = [m.momentum for m in norms]
     for m in norms:

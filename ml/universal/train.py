@@ -7,7 +7,9 @@ Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, lo
 "images_dir": DIR}``), ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
 start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, ``threads``
-(torch intra-op threads), ``num_workers`` (scene-rendering processes), ``tune_grouping``.
+(torch intra-op threads), ``num_workers`` (scene-rendering processes), ``tune_grouping``,
+``bn_recalibration_batches``, ``freeze_batchnorm`` (BatchNorm stays on the init's statistics
+during training and is not re-estimated at the end: for fine-tuning on a few images).
 Re-running the same command resumes from ``work_dir/last.pt``.
 """
 
@@ -50,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "threads": 2,
     "num_workers": 0,
     "bn_recalibration_batches": 16,
+    "freeze_batchnorm": False,
     "tune_grouping": False,
 }
 SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -166,7 +169,7 @@ def train(
     schedule.start()
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
-        stats = train_one_epoch(model, optimizer, loader, schedule, on_step, should_stop)
+        stats = train_one_epoch(model, optimizer, loader, schedule, on_step, should_stop, cfg["freeze_batchnorm"])
         if stats["steps"]:
             history.append({"epoch": epoch + 1, "loss": round(stats["loss"], 5)})
         if resume_path is not None:
@@ -180,7 +183,8 @@ def train(
         if stats["stopped"] or frac >= 1.0:
             break
     seconds = schedule.elapsed()
-    recalibrate_batchnorm(model, loader, int(cfg["bn_recalibration_batches"]))
+    if not cfg["freeze_batchnorm"]:  # frozen statistics are the base's; a few images would only add noise
+        recalibrate_batchnorm(model, loader, int(cfg["bn_recalibration_batches"]))
     meta = make_meta(arch, categories, input_size)
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold

@@ -110,22 +110,20 @@ def fine_tune(
 ) -> dict[str, Any]:
     """Fine-tune from ``base_checkpoint``; returns the candidate's val metrics and ``checkpoint``.
 
-    This is ``ml.universal.finetune.fine_tune``'s configuration of the universal training loop
-    plus a thread count: ``fine_tune`` leaves torch at 2 threads, which on a small shared
-    worker is many times slower than 1. ``progress`` gets {epoch, epochs, loss, fraction,
-    eta_seconds} per epoch; ``should_stop`` is polled between steps.
+    ``ml.universal.finetune.fine_tune`` (its learning rate, frozen BatchNorm, schedule), on the
+    worker's thread count: torch's default of 2 threads is many times slower than 1 on a small
+    shared worker. ``progress`` gets {epoch, epochs, loss, fraction, eta_seconds} per epoch;
+    ``should_stop`` is polled between steps.
     """
     from ml.universal.finetune import FINE_TUNE_LR
-    from ml.universal.train import train as ml_train
+    from ml.universal.finetune import fine_tune as ml_fine_tune
 
     conf = settings.ANNOTATOR
-    batch = max(1, min(FINE_TUNE_BATCH, len(train.images)))
-    return ml_train({
-        "init": base_checkpoint, "data": {"coco": str(train.path)}, "val": {"coco": str(val.path)},
-        "epochs": epochs or 10_000, "budget_seconds": budget_seconds, "batch_size": batch,
-        "lr": conf["TRAINING_LR"] or FINE_TUNE_LR, "out": str(out_path), "work_dir": None,
-        "threads": conf["TRAINING_THREADS"], "seed": 0,
-    }, progress=progress, should_stop=should_stop)
+    return ml_fine_tune(
+        base_checkpoint, train.path, val.path, out_path, budget_seconds=budget_seconds, epochs=epochs,
+        progress=progress, should_stop=should_stop, batch_size=FINE_TUNE_BATCH,
+        lr=conf["TRAINING_LR"] or FINE_TUNE_LR, seed=0, threads=conf["TRAINING_THREADS"],
+    )
 
 
 def evaluate(*, checkpoint: str, split: CocoSplit) -> dict[str, Any]:
