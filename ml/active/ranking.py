@@ -15,8 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = 0.5, limit: int | None = None) -> list[int]:
-    """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here."""
+def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = 0.5, limit: int | None = None,
+                  labelled: np.ndarray | None = None) -> list[int]:
+    """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here.
+
+    ``labelled`` (M, D) are the features of images already labelled: they count as picked
+    before the first pick (core-set), so the order also stays away from what was labelled.
+    """
     n = len(uncertainty)
     if n == 0:
         return []
@@ -24,12 +29,16 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     u = np.asarray(uncertainty, dtype=np.float64)
     u = (u - u.min()) / (u.max() - u.min()) if u.max() > u.min() else np.ones(n)
     u = np.clip(u, 1e-3, None)
-    f = np.asarray(features, dtype=np.float64)
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-    order = [int(np.argmax(u))]
-    min_dist = np.linalg.norm(f - f[order[0]], axis=1)
+    f = _unit_rows(features)
     picked = np.zeros(n, dtype=bool)
-    picked[order[0]] = True
+    order: list[int] = []
+    if labelled is not None and len(labelled):
+        centres = _unit_rows(labelled)
+        min_dist = np.min(np.linalg.norm(f[:, None, :] - centres[None, :, :], axis=2), axis=1)
+    else:  # nothing to keep away from yet: start with the most uncertain image
+        order.append(int(np.argmax(u)))
+        picked[order[0]] = True
+        min_dist = np.linalg.norm(f - f[order[0]], axis=1)
     while len(order) < limit:
         d = min_dist / min_dist.max() if min_dist.max() > 0 else np.ones(n)
         gain = u**alpha * np.clip(d, 1e-3, None) ** (1 - alpha)
@@ -39,3 +48,8 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
         picked[nxt] = True
         min_dist = np.minimum(min_dist, np.linalg.norm(f - f[nxt], axis=1))
     return order
+
+
+def _unit_rows(features: np.ndarray) -> np.ndarray:
+    f = np.asarray(features, dtype=np.float64)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)

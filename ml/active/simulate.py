@@ -9,9 +9,11 @@ higher-mounted camera), and a share of the scenes under a night-shift lighting t
 saw (dim, blue cast, sensor noise). Each strategy starts with no labels; every round it picks
 ``batch`` images from the unlabelled pool, the oracle labels them exactly (the generator's
 masks), and the shipped base is fine-tuned *from scratch of the round* (always from the base)
-on all labels so far for a fixed number of epochs, then scored (mask AP) on the val
-set. ``random`` picks uniformly; ``uncertainty+diversity`` ranks the pool with the latest
-model (``ml.active.ranking.diverse_order`` over its uncertainty and image features).
+on all labels so far for a fixed number of epochs with the product's recipe
+(``ml.universal.finetune``), then scored (mask AP) on the val set. ``random`` picks
+uniformly; ``uncertainty+diversity`` ranks the pool with the latest model
+(``ml.active.ranking.diverse_order`` over its uncertainty and image features, keeping away
+from the images already labelled). The (strategy, repeat) loops run in ``workers`` processes.
 
 ``label_savings`` is 1 - (labels the active strategy needs to reach the random strategy's
 final mask AP) / (the random strategy's final label count), the active curve linearly
@@ -22,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ import cv2
 import numpy as np
 
 from ml.active.ranking import diverse_order
+from ml.universal.finetune import FINE_TUNE_LR
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BASE = ROOT / "ml" / "checkpoints" / "universal_base.pt"
@@ -45,24 +50,23 @@ STRATEGIES = ("random", "uncertainty+diversity")
 @dataclass
 class SimConfig:
     pool: int = 200
-    val: int = 64
+    val: int = 96
     rounds: int = 5
     batch: int = 10
-    scene_size: int = 256
-    epochs: int = 8  # passes over the labelled set per fine-tune: equal labels, equal compute
+    scene_size: int = 192
+    epochs: int = 10  # passes over the labelled set per fine-tune: equal labels, equal compute
     batch_size: int = 4
-    lr: float = 1e-3
+    lr: float = FINE_TUNE_LR
     night_share: float = 0.3
     alpha: float = 0.5  # uncertainty vs diversity in diverse_order
     seed: int = 7
-    repeats: int = 2  # independent pools and training seeds; the curves are their mean
-    threads: int = 1  # torch threads; 2 oversubscribes a 2-core machine that also runs a worker
+    repeats: int = 4  # independent pools and training seeds; the curves are their mean
+    threads: int = 1  # torch threads per process; 2 oversubscribes a 2-core machine that also runs a worker
+    workers: int = 2  # processes, each running one (strategy, repeat) loop at a time: one per core
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
 
 
-# ~280 CPU-seconds single-threaded: 6-7 min wall on 2 cores shared at load ~11 (measured).
-QUICK = SimConfig(pool=120, val=64, rounds=4, batch=10, scene_size=192, epochs=12, repeats=2,
-                  budget_seconds=120.0)
+QUICK = SimConfig(pool=120, val=64, rounds=4, repeats=3)
 
 
 # --------------------------------------------------------------------------- the new site's data
@@ -123,20 +127,16 @@ def site_base(base_checkpoint: Path, input_size: int, out: Path) -> Path:
     return save_checkpoint(out, model, {**meta, "input_size": int(input_size)})
 
 
-def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, n_labels: int,
-              seed: int) -> dict[str, Any]:
+def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, seed: int) -> dict[str, Any]:
     """Fine-tune ``base`` on ``train`` for ``cfg.epochs`` epochs; val metrics plus the checkpoint.
 
-    Uses the universal model's own training entry point with ``init`` = the base, so the loop,
-    augmentation and schedule are exactly those of the product's training runs.
+    The product's own fine-tuning (``ml.universal.finetune.fine_tune``: its learning rate,
+    frozen BatchNorm, loop, augmentation and schedule), only with a fixed number of epochs.
     """
-    from ml.universal.train import train as ml_train
+    from ml.universal.finetune import fine_tune as product_fine_tune
 
-    return ml_train({
-        "init": str(base), "data": {"coco": str(train)}, "val": {"coco": str(val)}, "epochs": cfg.epochs,
-        "batch_size": min(cfg.batch_size, n_labels), "lr": cfg.lr, "budget_seconds": cfg.budget_seconds, "out": str(out),
-        "work_dir": None, "seed": seed, "threads": cfg.threads,
-    })
+    return product_fine_tune(base, train, val, out, budget_seconds=cfg.budget_seconds, epochs=cfg.epochs,
+                             batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, threads=cfg.threads)
 
 
 def evaluate_metrics(checkpoint: Path, val: Path) -> dict[str, Any]:
@@ -174,14 +174,16 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         if strategy == "random":
             picks = rng.choice(unlabelled, size=cfg.batch, replace=False).tolist()
         else:
-            uncertainty, features = score_pool(model, [pool[i] for i in unlabelled])
-            picks = [unlabelled[k] for k in diverse_order(uncertainty, features, alpha=cfg.alpha, limit=cfg.batch)]
+            uncertainty, features = score_pool(model, pool)
+            order = diverse_order(uncertainty[unlabelled], features[unlabelled], alpha=cfg.alpha, limit=cfg.batch,
+                                  labelled=features[labelled])
+            picks = [unlabelled[k] for k in order]
         labelled += picks
         night_picked += sum(pool[i]["night"] for i in picks)
         train = write_coco([pool[i] for i in labelled], workdir, f"{strategy}_r{round_no}.json")
         out = workdir / f"{strategy}_r{round_no}.pt"
         start = time.perf_counter()
-        result = fine_tune(base, train, val, out, cfg, len(labelled), seed)
+        result = fine_tune(base, train, val, out, cfg, seed)
         ap = float(result["mask_ap"]) if "mask_ap" in result else evaluate(out, val)
         curve.append({"labels": len(labelled), "mask_ap": round(ap, 4),
                       "mask_ap50": round(float(result.get("mask_ap50", float("nan"))), 4),
@@ -191,6 +193,14 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
             Path(model).unlink(missing_ok=True)
         model = out
     return {"curve": curve, "night_share_labelled": round(night_picked / max(len(labelled), 1), 3)}
+
+
+def _run_job(job: tuple) -> dict[str, Any]:
+    """One strategy's loop on one pool, in a worker process (logs go to stderr)."""
+    import torch
+
+    torch.set_num_threads(job[7].threads)
+    return run_strategy(*job, log=lambda msg: print(msg, file=sys.stderr, flush=True))
 
 
 def mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -231,13 +241,22 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         base_ap = round(float(base_metrics["mask_ap"]), 4)
         log(f"base mask AP on the new site's val set: {base_ap:.4f}")
         base_ap50 = round(float(base_metrics["mask_ap50"]), 4)
-        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in STRATEGIES}
+        jobs = []
         for repeat in range(cfg.repeats):
             seed = cfg.seed + 1000 * repeat
             pool = site_scenes(cfg.pool, seed, cfg.scene_size, cfg.night_share)
-            for s in STRATEGIES:
-                runs[s].append(run_strategy(s, pool, workdir / f"pool{repeat}", base, val, base_ap, base_ap50,
-                                            cfg, seed, log))
+            folder = workdir / f"pool{repeat}"
+            write_coco(pool, folder, "pool.json")  # every image on disk before the loops share the folder
+            jobs += [(s, pool, folder, base, val, base_ap, base_ap50, cfg, seed) for s in STRATEGIES]
+        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in STRATEGIES}
+        if cfg.workers > 1:
+            context = multiprocessing.get_context("spawn")  # no forking a process that already ran torch
+            with ProcessPoolExecutor(min(cfg.workers, len(jobs)), mp_context=context) as executor:
+                done = list(executor.map(_run_job, jobs))
+        else:
+            done = [_run_job(job) for job in jobs]
+        for job, result in zip(jobs, done, strict=True):
+            runs[job[0]].append(result)
     finally:
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -65,19 +65,33 @@ def group_instances(probs: np.ndarray, interior: np.ndarray, params: GroupingPar
     return out
 
 
-def image_uncertainty(probs: np.ndarray, scores: list[float]) -> float:
+def image_uncertainty(probs: np.ndarray, interior: np.ndarray, scores: list[float]) -> float:
     """Active-learning score in [0, 1]; higher means labelling this image teaches the model more.
 
-    ``probs`` are class probabilities (C + 1, h, w) at any resolution (the predictor passes the
-    network's stride-2 output, which is cheaper and equivalent on average).
+    ``probs`` are class probabilities (C + 1, h, w) and ``interior`` the interior values (h, w),
+    at any one resolution (the predictor passes the network's stride-2 output, which is cheaper
+    and equivalent on average).
 
-    U = 0.5 * H + 0.5 * (1 - S), where H is the mean normalised entropy of the per-pixel class
-    distribution (entropy / log(C + 1)) over pixels with p(background) < 0.9 (the whole image
-    when there are none), and S the mean instance score (0 when nothing was found).
+    U = (B + H + I + (1 - S)) / 4, one term per decision the model makes:
+
+    * B, *is it an object*: mean over all pixels of 1 - |1 - 2 p(background)|;
+    * H, *which category*: mean normalised entropy (entropy / log(C + 1)) of the per-pixel class
+      distribution over pixels with p(background) < 0.9 (the whole image when there are none);
+    * I, *where does one object end*: mean of 1 - |1 - 2 interior| over foreground pixels
+      (p(background) < 0.5; 0 when there are none);
+    * S, *how sure the grouped instances are*: the mean instance score (0 when nothing was found).
+
+    H and S alone miss images the model reads as confident background (a dim scene it was never
+    shown): on the active-learning simulation's new site they ranked such images last although
+    they carried the most errors; B and I rank them first (``ml/active/simulate.py``).
     """
     eps = 1e-8
+    background = probs[0]
+    objectness = float((1.0 - np.abs(1.0 - 2.0 * background)).mean())
     entropy = -(probs * np.log(probs + eps)).sum(axis=0) / np.log(probs.shape[0])
-    objectish = probs[0] < 0.9
+    objectish = background < 0.9
     mean_entropy = float(entropy[objectish].mean()) if objectish.any() else float(entropy.mean())
+    foreground = background < 0.5
+    split = float((1.0 - np.abs(1.0 - 2.0 * interior[foreground])).mean()) if foreground.any() else 0.0
     mean_score = float(np.mean(scores)) if scores else 0.0
-    return float(np.clip(0.5 * mean_entropy + 0.5 * (1.0 - mean_score), 0.0, 1.0))
+    return float(np.clip((objectness + mean_entropy + split + 1.0 - mean_score) / 4.0, 0.0, 1.0))

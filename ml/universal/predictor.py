@@ -66,7 +66,7 @@ class UniversalPredictor:
     @torch.inference_mode()
     def dense_maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Class probabilities (C + 1, H, W) and interior (H, W) at image resolution, features (D,),
-        and the class probabilities at the network's output resolution (C + 1, h, w)."""
+        and both at the network's output resolution (C + 2, h, w): class probabilities, then interior."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
@@ -81,7 +81,8 @@ class UniversalPredictor:
         interior = torch.sigmoid(logits[-1]).numpy()
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
         valid = (-(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE))
-        coarse = torch.softmax(out["semantic"][0, :, : valid[0], : valid[1]], dim=0).numpy()
+        coarse = torch.cat([torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])])
+        coarse = coarse[:, : valid[0], : valid[1]].numpy()
         return probs, interior, features, coarse
 
     def predict(self, image: np.ndarray, keep_maps: bool = False) -> PredictionResult:
@@ -95,6 +96,6 @@ class UniversalPredictor:
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
         instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=r.score) for r in raw]
-        uncertainty = image_uncertainty(coarse, [r.score for r in raw])
+        uncertainty = image_uncertainty(coarse[:-1], coarse[-1], [r.score for r in raw])
         maps = {"probs": probs, "interior": interior} if keep_maps else {}
         return PredictionResult(instances=instances, uncertainty=uncertainty, features=features, maps=maps)

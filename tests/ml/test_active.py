@@ -67,3 +67,14 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert [p["labels"] for p in report["curves"]["random"]] == [0, 2, 4]
     assert 0.0 <= report["label_savings"] <= 1.0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_diverse_order_keeps_away_from_what_is_already_labelled():
+    rng = np.random.default_rng(2)
+    seen = np.array([1.0, 0, 0, 0]) + rng.normal(0, 0.02, (8, 4))  # a kind of scene labelled already
+    unseen = np.array([0, 1.0, 0, 0]) + rng.normal(0, 0.02, (8, 4))  # a kind nobody labelled yet
+    features = np.vstack([seen, unseen])
+    uncertainty = np.concatenate([np.linspace(0.7, 0.8, 8), np.linspace(0.5, 0.7, 8)])  # seen kind looks harder
+    labelled = np.array([1.0, 0, 0, 0]) + rng.normal(0, 0.02, (5, 4))
+    assert diverse_order(uncertainty, features, alpha=0.5, limit=1)[0] < 8
+    assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled)[0] >= 8

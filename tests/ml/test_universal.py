@@ -19,7 +19,7 @@ from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, evaluate_checkpoint, synthetic_coco
 from ml.universal.finetune import fine_tune
-from ml.universal.grouping import GroupingParams, group_instances
+from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
 from ml.universal.model import MODELS, build_model
 from ml.universal.predictor import Instance, UniversalPredictor
 from ml.universal.train import train
@@ -50,6 +50,23 @@ def test_grouping_recovers_instances_from_perfect_maps():
     for inst in scene.instances:
         if cv2.connectedComponents(inst.mask.astype(np.uint8))[0] == 2:  # background + one part
             assert max(geometry.mask_iou(f.mask, inst.mask) for f in found) > 0.9
+
+
+def test_uncertainty_rises_with_each_decision_the_model_is_unsure_of():
+    scene = generate_scene("conveyor_topdown", 5, (96, 96))
+    classes = np.array([0] + [CATEGORIES.index(i.category) + 1 for i in scene.instances])
+    probs = np.full((len(CATEGORIES) + 1, 96, 96), 0.002)
+    probs[classes[scene.labels], np.arange(96)[:, None], np.arange(96)[None, :]] = 0.99
+    interior = np.where(targets.normalised_interior(scene.labels) > 0.5, 0.98, 0.02)
+    sure = image_uncertainty(probs, interior, [0.95] * len(scene.instances))
+    assert sure < 0.1
+    dim = probs.copy()  # a scene the model half reads as background (e.g. lit as it never saw)
+    dim[0] = np.where(scene.labels > 0, 0.45, 0.6)
+    dim[1:] *= (1 - dim[0]) / dim[1:].sum(axis=0)
+    assert image_uncertainty(dim, interior, [0.95] * len(scene.instances)) > sure + 0.1
+    unsure_split = np.where(scene.labels > 0, 0.5, interior)  # where does one parcel end?
+    assert image_uncertainty(probs, unsure_split, [0.95] * len(scene.instances)) > sure + 0.1
+    assert image_uncertainty(probs, interior, [0.3] * len(scene.instances)) > sure + 0.1
 
 
 def test_short_training_run_lowers_the_loss(tmp_path):
@@ -133,6 +150,11 @@ def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     again = evaluate_checkpoint(result["checkpoint"], val_json, tmp_path / "val")
     assert again["images"] == 2 and again["mask_ap"] == pytest.approx(result["mask_ap"], abs=1e-6)
     assert set(again["per_class"]) == set(CATEGORIES) and again["seconds_per_image"] > 0
+    # Fine-tuning on a few images keeps BatchNorm on the base's statistics; the weights learn.
+    before, after = load_checkpoint(base)[0].state_dict(), load_checkpoint(result["checkpoint"])[0].state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith(".weight"))
 
 
 def test_shipped_base_checkpoint_loads_and_finds_parcels():
