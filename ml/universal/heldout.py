@@ -9,7 +9,8 @@ them, and the base itself, on the same test scenes of that domain. Every run has
 of optimiser steps (not a wall-clock budget), so the result does not depend on how busy the
 machine is. Each run picks its grouping threshold on the same 20 validation scenes.
 
-Scene seeds: pool 500000+, validation 700000+, test 600000+ (the base trained on 100000+).
+Fine-tunes follow the app's recipe (``ml.universal.finetune``); scratch runs the base recipe's
+learning rate (3e-3). Scene seeds: pool 500000+, validation 700000+, test 600000+ (the base trained on 100000+).
 Prints one JSON object (``--json``), writes it to ``--out`` and a plot to ``--plot``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import numpy as np
 
 from ml.synth.dataset import write_dataset
 from ml.universal.evaluate import evaluate_checkpoint
+from ml.universal.finetune import FINE_TUNE_FREEZE_BATCHNORM, FINE_TUNE_LR
 from ml.universal.train import train
 
 POOL_SEED, VAL_SEED, TEST_SEED = 500_000, 700_000, 600_000
@@ -39,14 +42,34 @@ def subset(coco_path: Path, count: int) -> Path:
         raise ValueError(f"{coco_path} has {len(data['images'])} images, fewer than {count}")
     keep = {img["id"] for img in images}
     out = coco_path.with_name(f"train_{count}.json")
-    out.write_text(json.dumps({**data, "images": images,
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # several processes may write the same subset
+    tmp.write_text(json.dumps({**data, "images": images,
                                "annotations": [a for a in data["annotations"] if a["image_id"] in keep]}))
+    tmp.replace(out)
     return out
+
+
+def scenes(folder: Path, domain: str, count: int, seed: int) -> Path:
+    """``count`` scenes of ``domain`` as COCO in ``folder``, written once and reused after."""
+    coco = folder / "annotations.json"
+    if coco.exists() and len(json.loads(coco.read_text())["images"]) >= count:
+        return coco
+    return write_dataset(folder, domain, count, seed)
 
 
 def run(kind: str, labels: int, train_coco: Path, val_coco: Path, out: Path, *, base: Path | None,
         steps: int, lr: float, threads: int) -> dict[str, Any]:
-    """One training run of exactly ``steps`` optimiser steps of 8 images."""
+    """One training run of exactly ``steps`` optimiser steps of 8 images. From ``base`` it uses the
+    app's fine-tuning recipe (``ml.universal.finetune``: BatchNorm frozen on the base's statistics).
+
+    A run whose checkpoint and record (``out`` with ``.json``) exist with the same settings is
+    reused, so runs can be spread over several processes and gathered by a last invocation.
+    """
+    record = out.with_suffix(".json")
+    if out.exists() and record.exists():
+        row = json.loads(record.read_text())
+        if (row["run"], row["labels"], row["requested_steps"], row["lr"]) == (kind, labels, steps, lr):
+            return row
     batch = min(8, labels)
     steps_per_epoch = labels // batch
     config = {
@@ -59,12 +82,15 @@ def run(kind: str, labels: int, train_coco: Path, val_coco: Path, out: Path, *, 
         "out": str(out),
         "threads": threads,
         "tune_grouping": True,
+        "freeze_batchnorm": bool(base) and FINE_TUNE_FREEZE_BATCHNORM,
     }
     start = time.perf_counter()
     result = train(config)
-    return {"run": kind, "labels": labels, "steps": result["steps"], "lr": lr,
+    row = {"run": kind, "labels": labels, "requested_steps": steps, "steps": result["steps"], "lr": lr,
             "train_seconds": result["train_seconds"], "wall_seconds": round(time.perf_counter() - start, 1),
             "checkpoint": str(out)}
+    record.write_text(json.dumps(row))
+    return row
 
 
 def draw_plot(rows: list[dict[str, Any]], path: Path, width: int = 640, height: int = 400) -> Path:
@@ -119,18 +145,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     work = Path(args.workdir)
-    pool_size = max([*args.finetune, *args.scratch])
-    pool = work / f"{args.domain}_pool"
-    pool_coco = pool / "annotations.json"
-    if not pool_coco.exists() or len(json.loads(pool_coco.read_text())["images"]) < pool_size:
-        write_dataset(pool, args.domain, pool_size, POOL_SEED)
-    val_coco = write_dataset(work / f"{args.domain}_val", args.domain, 20, VAL_SEED)
-    test_coco = write_dataset(work / f"{args.domain}_test", args.domain, args.test, TEST_SEED)
+    pool_coco = scenes(work / f"{args.domain}_pool", args.domain, max([*args.finetune, *args.scratch, 1]), POOL_SEED)
+    val_coco = scenes(work / f"{args.domain}_val", args.domain, 20, VAL_SEED)
+    test_coco = scenes(work / f"{args.domain}_test", args.domain, args.test, TEST_SEED)
 
     rows: list[dict[str, Any]] = [{"run": "base", "labels": 0, "steps": 0, "checkpoint": args.base}]
     for n in args.finetune:
         rows.append(run("base+N", n, subset(pool_coco, n), val_coco, work / f"base_plus_{n}.pt", base=Path(args.base),
-                        steps=args.finetune_steps, lr=1e-3, threads=args.threads))
+                        steps=args.finetune_steps, lr=FINE_TUNE_LR, threads=args.threads))
     for n in args.scratch:
         rows.append(run("scratch+N", n, subset(pool_coco, n), val_coco, work / f"scratch_{n}.pt", base=None,
                         steps=args.scratch_steps, lr=3e-3, threads=args.threads))
