@@ -12,7 +12,6 @@ from annotator.universal.models import BaseEvaluation
 from tests.annotator.learning.conftest import accept, add_images
 from tests.annotator.universal.conftest import base_names, team_project, wait_finished
 
-
 SEEDS = {"North DC": 1000, "South DC": 2000, "Flats site": 3000, "Boxes site": 4000, "East DC": 5000, "West DC": 6000}
 
 
