@@ -169,21 +169,23 @@ def mask_to_shape_simplified(
     y0, x0 = max(rows[0] - 2, 0), max(cols[0] - 2, 0)
     crop = mask[y0 : rows[-1] + 3, x0 : cols[-1] + 3]
     h, w = crop.shape
-    best = _trace(crop, max(4.0, float(crop.sum()) / 2000))
-    if not best:
+    traced = _trace(crop, max(4.0, float(crop.sum()) / 2000))
+    if not traced:
         return [], 0.0
-    outline = _rasterise(best, h, w)
-    clean = mask_iou(outline, crop) >= min_iou
-    reference = crop if clean else outline
+    outline = _rasterise(traced, h, w)
+    outline_iou = mask_iou(outline, crop)
+    clean = outline_iou >= min_iou
     tolerances = [t for t in TOLERANCES if t <= max_tolerance]
-    passed = [(best, mask_iou(outline, crop))]  # candidates that passed, coarsest last
+    passed = [(traced, outline_iou)]  # candidates that passed with their IoU with ``crop``, coarsest last
     lo, hi = 0, len(tolerances) - 1  # binary search for the coarsest tolerance that passes
     while lo <= hi:
         mid = (lo + hi) // 2
-        candidate = _simplify(passed[0][0], tolerances[mid])
+        candidate = _simplify(traced, tolerances[mid])
         raster = _rasterise(candidate, h, w) if candidate else None
-        if raster is not None and mask_iou(raster, reference) >= min_iou:
-            passed.append((candidate, mask_iou(raster, crop)))
+        iou = mask_iou(raster, crop) if raster is not None else 0.0
+        # A clean mask is the reference itself; a noisy one is judged against its de-speckled outline.
+        if raster is not None and (iou if clean else mask_iou(raster, outline)) >= min_iou:
+            passed.append((candidate, iou))
             lo = mid + 1
         else:
             hi = mid - 1
@@ -197,13 +199,6 @@ def mask_to_shape_simplified(
         if iou >= min_iou:
             return shape, iou
     return _contours_to_shape(passed[0][0], origin), passed[0][1]
-
-
-def translate_shape(shape: Shape, dx: float, dy: float) -> Shape:
-    """Move every vertex by (dx, dy) pixels."""
-    if dx == 0 and dy == 0:
-        return shape
-    return [[[[round(x + dx, 2), round(y + dy, 2)] for x, y in ring] for ring in poly] for poly in shape]
 
 
 # --------------------------------------------------------------------------- shapes -> masks
