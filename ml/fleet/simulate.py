@@ -35,8 +35,8 @@ from typing import Any
 from ml.fleet.base import retrain_base
 from ml.fleet.data import CocoSource, write_synthetic
 from ml.fleet.plot import draw_plot
-from ml.fleet.teams import TEAMS, first_n, write_team_split
-from ml.universal.data import load_coco
+from ml.fleet.teams import TEAMS, write_team_split
+from ml.universal.data import coco_first_n, load_coco
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.train import train
 
@@ -156,7 +156,7 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
             curves[label] = []
             for n in counts:
                 log(f"[fleet] {team3.name} from base {label} with {n} labels")
-                subset = first_n(team_train[team3.name], n, work / f"{team3.name}_first{n}.json")
+                subset = coco_first_n(team_train[team3.name], n, work / f"{team3.name}_first{n}.json")
                 ap = fine_tune_steps(base, subset, team_val[team3.name], work / f"{team3.name}_{label}_{n}.pt", cfg)
                 curves[label].append({"labels": n, "mask_ap": round(ap, 4)})
         target = curves["v1"][-1]["mask_ap"]

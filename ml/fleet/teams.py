@@ -58,16 +58,3 @@ def write_team_split(team: Team, out_dir: Path, *, count: int, seed: int, size: 
     path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": coco_categories()}))
     return path
 
-
-def first_n(coco_path: Path, n: int, out_path: Path) -> Path:
-    """The first ``n`` images of a COCO file (and their annotations), image paths kept valid."""
-    data = json.loads(coco_path.read_text())
-    images = data["images"][:n]
-    keep = {img["id"] for img in images}
-    folder = coco_path.parent.resolve()
-    out_path.write_text(json.dumps({
-        "images": [{**img, "file_name": str(folder / img["file_name"])} for img in images],
-        "annotations": [a for a in data["annotations"] if a["image_id"] in keep],
-        "categories": data["categories"],
-    }))
-    return out_path

@@ -9,6 +9,7 @@ k + 1 is ``categories[k]``; COCO categories missing from that list are ignored i
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -75,6 +76,24 @@ class SyntheticDataset(Dataset):
 
 def load_coco(coco_path: str | Path) -> dict:
     return json.loads(Path(coco_path).read_text())
+
+
+def coco_first_n(coco_path: Path, n: int, out_path: Path) -> Path:
+    """The first ``n`` images of a COCO file (and their annotations) at ``out_path``, image paths
+    made absolute so the file works from any folder. Written atomically: several processes may
+    write the same subset."""
+    data = load_coco(coco_path)
+    images = data["images"][:n]
+    keep = {img["id"] for img in images}
+    folder = coco_path.parent.resolve()
+    tmp = out_path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({
+        "images": [{**img, "file_name": str(folder / img["file_name"])} for img in images],
+        "annotations": [a for a in data["annotations"] if a["image_id"] in keep],
+        "categories": data["categories"],
+    }))
+    tmp.replace(out_path)
+    return out_path
 
 
 def annotation_mask(ann: dict, height: int, width: int) -> np.ndarray:

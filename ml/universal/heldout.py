@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 
 from ml.synth.dataset import write_dataset
+from ml.universal.data import coco_first_n, load_coco
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.finetune import FINE_TUNE_FREEZE_BATCHNORM, FINE_TUNE_LR
 from ml.universal.train import train
@@ -36,17 +36,10 @@ POOL_SEED, VAL_SEED, TEST_SEED = 500_000, 700_000, 600_000
 
 def subset(coco_path: Path, count: int) -> Path:
     """The first ``count`` images of a COCO file (and their annotations), beside it."""
-    data = json.loads(coco_path.read_text())
-    images = data["images"][:count]
-    if len(images) < count:
-        raise ValueError(f"{coco_path} has {len(data['images'])} images, fewer than {count}")
-    keep = {img["id"] for img in images}
-    out = coco_path.with_name(f"train_{count}.json")
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # several processes may write the same subset
-    tmp.write_text(json.dumps({**data, "images": images,
-                               "annotations": [a for a in data["annotations"] if a["image_id"] in keep]}))
-    tmp.replace(out)
-    return out
+    available = len(load_coco(coco_path)["images"])
+    if available < count:
+        raise ValueError(f"{coco_path} has {available} images, fewer than {count}")
+    return coco_first_n(coco_path, count, coco_path.with_name(f"train_{count}.json"))
 
 
 def scenes(folder: Path, domain: str, count: int, seed: int) -> Path:
