@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotator.projects.admin_scoping import ProjectScopedAdmin
+from annotator.projects.admin_scoping import ProjectScopedAdmin, ReadOnlyAdminMixin
 
 from .models import Annotation, Revision
 
@@ -15,19 +15,10 @@ class AnnotationAdmin(ProjectScopedAdmin):
 
 
 @admin.register(Revision)
-class RevisionAdmin(ProjectScopedAdmin):
+class RevisionAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
     """Read-only: revisions are the audit trail and are never edited."""
 
     project_path = "image__project"
     list_display = ["image", "version", "action", "author", "created_at"]
     list_filter = ["action", "image__project"]
     search_fields = ["image__name", "author__username", "comment"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -15,6 +15,19 @@ def admin_project_ids(user) -> list[int]:
     return list(Membership.objects.filter(user=user, role=Role.ADMIN).values_list("project_id", flat=True))
 
 
+class ReadOnlyAdminMixin:
+    """Shown in the admin, never added, edited or deleted there (audit trails, lock rows)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ProjectScopedAdmin(admin.ModelAdmin):
     """``project_path`` is the lookup from the model to its project id (e.g. ``image__project``)."""
 

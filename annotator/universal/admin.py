@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from annotator.projects.admin_scoping import ReadOnlyAdminMixin
+
 from .models import BaseEvaluation, BaseTrainingLock
 
 
@@ -11,17 +13,8 @@ class BaseEvaluationAdmin(admin.ModelAdmin):
 
 
 @admin.register(BaseTrainingLock)
-class BaseTrainingLockAdmin(admin.ModelAdmin):
+class BaseTrainingLockAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Shown so staff can see when the lock row was last taken; it is never edited by hand."""
 
     list_display = ["id", "updated_at"]
     readonly_fields = ["updated_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
