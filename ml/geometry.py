@@ -14,6 +14,8 @@ Conventions used everywhere in the project:
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -391,7 +393,7 @@ def clean_shape(raw: Any, *, width: int, height: int, label: str = "shape") -> S
     ``make_valid``. Raises ``GeometryError`` naming ``label`` and the reason when the input
     is malformed or nothing of it lies inside the image.
     """
-    from shapely.geometry import MultiPolygon, box
+    from shapely.geometry import MultiPolygon
     from shapely.geometry import Polygon as ShapelyPolygon
     from shapely.validation import make_valid
 
@@ -406,7 +408,7 @@ def clean_shape(raw: Any, *, width: int, height: int, label: str = "shape") -> S
             rings.append(_parse_ring(ring, f"{label}: polygon {pi} ring {ri}"))
         polys.append(ShapelyPolygon(rings[0], rings[1:]))
     geom = MultiPolygon(polys) if len(polys) > 1 else polys[0]
-    bounds = box(0, 0, width, height)
+    bounds = _image_box(width, height)
     if geom.is_valid and bounds.covers(geom) and geom.area > 0:
         # Nothing to repair: keep the person's vertices and their order exactly.
         return [[_ring_coords(ring) for ring in poly] for poly in raw]
@@ -423,22 +425,35 @@ def clean_shape(raw: Any, *, width: int, height: int, label: str = "shape") -> S
     return out
 
 
+@lru_cache(maxsize=64)
+def _image_box(width: int, height: int) -> Any:
+    from shapely.geometry import box
+
+    return box(0, 0, width, height)  # immutable, so one per image size serves every call
+
+
 def _parse_ring(ring: Any, label: str) -> list[tuple[float, float]]:
     if not isinstance(ring, list):
         raise GeometryError(f"{label}: must be a list of [x, y] points")
     pts: list[tuple[float, float]] = []
     for point in ring:
-        if (
-            not isinstance(point, list | tuple)
-            or len(point) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
-            or not all(np.isfinite(point))
-        ):
+        if not (isinstance(point, list | tuple) and len(point) == 2 and _finite_number(point[0])
+                and _finite_number(point[1])):
             raise GeometryError(f"{label}: every point must be [x, y] with finite numbers")
         pts.append((float(point[0]), float(point[1])))
     if len({p for p in pts}) < 3:
         raise GeometryError(f"{label}: needs at least 3 distinct points, got {len(set(pts))}")
     return pts
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number that is a finite float (not a bool, not an int too large for a float)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _polygons_of(geom: Any) -> list[Any]:

@@ -56,7 +56,7 @@ class AnnotationSetApi(APIView):
             image=image, annotations=data.validated_data["annotations"], user=request.user,
             expected_version=data.validated_data["expected_version"],
         )
-        return Response({"version": image.version, "annotations": annotation_set_json(image)})
+        return Response({"version": image.version, "annotations": image.annotation_set})
 
 
 class SubmitApi(APIView):

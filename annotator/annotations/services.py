@@ -25,11 +25,11 @@ from annotator.projects.models import (
     Project,
     Role,
 )
-from annotator.projects.permissions import require_role
+from annotator.projects.permissions import check_role, member_role, require_role
 from ml import geometry
 
 from .models import Annotation, Revision, Source
-from .selectors import annotation_set_json, queue_candidates
+from .selectors import annotation_json, annotation_set_json, queue_candidates
 
 EDITABLE_BY_ANNOTATORS = {
     ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED,
@@ -40,11 +40,14 @@ def annotations_save(
     *, image: Image, annotations: list[dict[str, Any]], user, expected_version: int,
     action: str = Revision.Action.SAVE, comment: str = "",
 ) -> Image:
-    """Replace the image's annotation set atomically; returns the image at its new version."""
+    """Replace the image's annotation set atomically; returns the image at its new version.
+
+    The returned image carries ``annotation_set``: the new set as JSON, what its Revision holds.
+    """
     cleaned = clean_annotations(image=image, annotations=annotations)
     with transaction.atomic():
-        locked = _lock(image, expected_version)
-        role = require_role(user=user, project=locked.project, minimum=Role.ANNOTATOR) if user else Role.ADMIN
+        locked = _lock(image, expected_version, user=user)
+        role = check_role(role=locked.user_role, project=locked.project, minimum=Role.ANNOTATOR) if user else Role.ADMIN
         if locked.status not in EDITABLE_BY_ANNOTATORS and ROLE_RANK[Role(role)] < ROLE_RANK[Role.REVIEWER]:
             raise ConflictError(
                 f"Image #{locked.pk} is {locked.status}; only reviewers can change it now",
@@ -52,28 +55,29 @@ def annotations_save(
             )
         if locked.status in (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.REJECTED):
             locked.transition_to(ImageStatus.IN_PROGRESS)
-        _replace_set(locked, cleaned)
-        return _bump(locked, user=user, action=action, comment=comment)
+        annotation_set = _replace_set(locked, cleaned)
+        return _bump(locked, user=user, action=action, comment=comment, annotation_set=annotation_set)
 
 
 def clean_annotations(*, image: Image, annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Validate categories, scores and shapes; repair shapes; raise naming the bad annotation."""
     if not isinstance(annotations, list):
         raise ApplicationError("annotations must be a list", field="annotations")
-    categories = {c.id: c for c in Category.objects.filter(project_id=image.project_id)}
+    categories = {pk: pk for pk in Category.objects.filter(project_id=image.project_id).values_list("id", flat=True)}
+    sources = set(Source.values)
     cleaned = []
     for index, item in enumerate(annotations):
         label = f"annotations[{index}]"
         if not isinstance(item, dict):
             raise ApplicationError(f"{label} must be an object", field=label)
-        category = categories.get(item.get("category"))
+        category = categories.get(item.get("category")) if _hashable(item.get("category")) else None
         if category is None:
             raise ApplicationError(
                 f"{label}: category {item.get('category')!r} is not a category of this project",
                 field=f"{label}.category",
             )
         source = item.get("source", Source.MANUAL)
-        if source not in Source.values:
+        if not _hashable(source) or source not in sources:
             raise ApplicationError(f"{label}: unknown source {source!r}", field=f"{label}.source")
         score = item.get("score")
         if score is not None and (not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0):
@@ -83,17 +87,21 @@ def clean_annotations(*, image: Image, annotations: list[dict[str, Any]]) -> lis
         except geometry.GeometryError as exc:
             raise ApplicationError(str(exc), field=f"{label}.shape", code="invalid_shape") from exc
         cleaned.append({
-            "category": category, "shape": shape, "source": source,
+            "category_id": category, "shape": shape, "source": source,
             "score": None if score is None else float(score),
             "bbox": geometry.shape_bbox(shape), "area": geometry.shape_area(shape),
         })
     return cleaned
 
 
+def _hashable(value: Any) -> bool:
+    return value is None or isinstance(value, int | float | str)
+
+
 def image_submit(*, image: Image, user, expected_version: int) -> Image:
     with transaction.atomic():
-        locked = _lock(image, expected_version)
-        require_role(user=user, project=locked.project, minimum=Role.ANNOTATOR)
+        locked = _lock(image, expected_version, user=user)
+        check_role(role=locked.user_role, project=locked.project, minimum=Role.ANNOTATOR)
         _transition(locked, ImageStatus.SUBMITTED)
         locked.lease_user = None
         locked.lease_expires_at = None
@@ -107,8 +115,8 @@ def image_review(*, image: Image, user, decision: str, comment: str = "", expect
     if decision == "reject" and not comment.strip():
         raise ApplicationError("Say why the image is rejected", field="comment")
     with transaction.atomic():
-        locked = _lock(image, expected_version)
-        require_role(user=user, project=locked.project, minimum=Role.REVIEWER)
+        locked = _lock(image, expected_version, user=user)
+        check_role(role=locked.user_role, project=locked.project, minimum=Role.REVIEWER)
         _transition(locked, ImageStatus.ACCEPTED if decision == "accept" else ImageStatus.REJECTED)
         action = Revision.Action.ACCEPT if decision == "accept" else Revision.Action.REJECT
         return _bump(locked, user=user, action=action, comment=comment)
@@ -128,8 +136,8 @@ def image_pre_label(*, image: Image, instances: list[dict[str, Any]]) -> bool:
         if locked.revisions.exclude(action=Revision.Action.PRE_LABEL).exists():
             return False
         locked.transition_to(ImageStatus.PRE_LABELED)
-        _replace_set(locked, cleaned)
-        _bump(locked, user=None, action=Revision.Action.PRE_LABEL)
+        annotation_set = _replace_set(locked, cleaned)
+        _bump(locked, user=None, action=Revision.Action.PRE_LABEL, annotation_set=annotation_set)
         return True
 
 
@@ -183,17 +191,25 @@ def annotation_set_replace(*, image: Image, cleaned: list[dict[str, Any]], user,
     """Replace the set of an image the caller has locked (``select_for_update``) and record a Revision.
 
     For services in other apps (e.g. COCO import) that validate with ``clean_annotations`` and
-    manage the status themselves; bumps the version like every other write.
+    manage the status themselves; bumps the version like every other write. Of the image's own
+    fields only those in ``BUMP_FIELDS`` (status, lease, version) are written.
     """
-    _replace_set(image, cleaned)
-    return _bump(image, user=user, action=action, comment=comment)
+    annotation_set = _replace_set(image, cleaned)
+    return _bump(image, user=user, action=action, comment=comment, annotation_set=annotation_set)
 
 
 # --------------------------------------------------------------------------- internals
 
 
-def _lock(image: Image, expected_version: int | None) -> Image:
-    locked = Image.objects.select_for_update().select_related("project").get(pk=image.pk)
+def _lock(image: Image, expected_version: int | None, *, user=None) -> Image:
+    """The image row locked for this transaction, with its project and ``user_role`` (the user's role in it).
+
+    Only the image row is locked (``of``): saves of other images of the project never wait on each other.
+    """
+    locked = (
+        Image.objects.select_for_update(of=("self",)).select_related("project").defer("features")
+        .annotate(user_role=member_role(user)).get(pk=image.pk)
+    )
     if expected_version is not None and locked.version != expected_version:
         raise ConflictError(
             f"Image #{locked.pk} was changed by someone else: you have version {expected_version}, "
@@ -210,23 +226,39 @@ def _transition(image: Image, status: str) -> None:
         raise ConflictError(str(exc), code="invalid_transition", field="status") from exc
 
 
-def _replace_set(image: Image, cleaned: list[dict[str, Any]]) -> None:
+def _replace_set(image: Image, cleaned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Swap the set for ``cleaned``; returns the new set as JSON (``annotation_set_json``) without re-reading it."""
     image.annotations.all().delete()
-    Annotation.objects.bulk_create([Annotation(image=image, **item) for item in cleaned])
+    created = Annotation.objects.bulk_create([Annotation(image=image, **item) for item in cleaned])
+    if any(a.pk is None for a in created):  # a backend that cannot return ids from a bulk insert
+        return annotation_set_json(image)
+    return [annotation_json(a) for a in sorted(created, key=lambda a: a.pk)]
 
 
-def _bump(image: Image, *, user, action: str, comment: str = "") -> Image:
+# The image fields the services in this module change; a full save() would also rewrite every other
+# column (features, uncertainty, ...) from what was read under the lock.
+BUMP_FIELDS = ["version", "status", "status_changed_at", "lease_user", "lease_expires_at", "updated_at"]
+
+
+def _bump(image: Image, *, user, action: str, comment: str = "",
+          annotation_set: list[dict[str, Any]] | None = None) -> Image:
+    """+1 on the version and a Revision with the full set (``annotation_set`` when the caller just wrote it)."""
+    if annotation_set is None:
+        annotation_set = annotation_set_json(image)
     image.version += 1
-    image.save()
+    image.save(update_fields=BUMP_FIELDS)
     try:
-        with transaction.atomic():
-            Revision.objects.create(
-                image=image, version=image.version, author=user if user and user.is_authenticated else None,
-                action=action, annotations=annotation_set_json(image), comment=comment,
-            )
+        # No savepoint (two round trips per save): on a conflict the whole transaction must go anyway,
+        # since the version bump above would otherwise be kept without its revision.
+        Revision.objects.create(
+            image=image, version=image.version, author=user if user and user.is_authenticated else None,
+            action=action, annotations=annotation_set, comment=comment,
+        )
     except IntegrityError as exc:  # the unique (image, version) constraint: a concurrent writer won
+        transaction.set_rollback(True)
         raise ConflictError(
             f"Image #{image.pk} was changed by someone else at the same moment; reload and retry",
             code="version_conflict", field="expected_version", extra={"current_version": image.version},
         ) from exc
+    image.annotation_set = annotation_set
     return image

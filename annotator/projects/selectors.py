@@ -16,8 +16,13 @@ def projects_for_user(*, user) -> QuerySet[Project]:
     return projects.filter(memberships__user=user).distinct()
 
 
+# What a row of the image list shows (``ImageOutput``); the rest (features, file paths, ...) stays in the database.
+IMAGE_LIST_COLUMNS = ("id", "project_id", "name", "width", "height", "status", "split", "version", "uncertainty",
+                      "created_at", "lease_user__username", "lease_expires_at")
+
+
 def image_list(*, project: Project, status: str | None = None, split: str | None = None) -> QuerySet[Image]:
-    images = project.images.select_related("lease_user").order_by("id")
+    images = project.images.select_related("lease_user").only(*IMAGE_LIST_COLUMNS).order_by("id")
     if status:
         images = images.filter(status=status)
     if split:
