@@ -16,9 +16,18 @@ from .models import Source
 from .selectors import annotation_set_json, revisions_for_image
 
 
+class ShapeField(serializers.JSONField):
+    """A shape from the request body, checked by ``clean_shape`` in the service."""
+
+    def to_internal_value(self, data):
+        # A list parsed from a JSON body always serialises again: skip the base class's json.dumps
+        # check, one per annotation of every save.
+        return data if isinstance(data, list) else super().to_internal_value(data)
+
+
 class AnnotationInput(serializers.Serializer):
     category = serializers.IntegerField()
-    shape = serializers.JSONField(help_text="MultiPolygon [[exterior, hole, ...], ...]; rings of [x, y]")
+    shape = ShapeField(help_text="MultiPolygon [[exterior, hole, ...], ...]; rings of [x, y]")
     source = serializers.ChoiceField(Source.choices, default=Source.MANUAL)
     score = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
 

@@ -206,10 +206,12 @@ def _lock(image: Image, expected_version: int | None, *, user=None) -> Image:
 
     Only the image row is locked (``of``): saves of other images of the project never wait on each other.
     """
-    locked = (
-        Image.objects.select_for_update(of=("self",)).select_related("project").defer("features")
-        .annotate(user_role=member_role(user)).get(pk=image.pk)
-    )
+    locked = Image.objects.select_for_update(of=("self",)).defer("features").annotate(user_role=member_role(user))
+    if Image.project.is_cached(image):  # the caller's copy will do (the project row is not locked)
+        locked = locked.get(pk=image.pk)
+        locked.project = image.project
+    else:
+        locked = locked.select_related("project").get(pk=image.pk)
     if expected_version is not None and locked.version != expected_version:
         raise ConflictError(
             f"Image #{locked.pk} was changed by someone else: you have version {expected_version}, "
