@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_path, env_str
 
@@ -197,6 +198,10 @@ ANNOTATOR = {
     "UNIVERSAL_CHECKPOINT": str(env_path("UNIVERSAL_CHECKPOINT", BASE_DIR / "ml" / "checkpoints" / "universal_base.pt")),
     "SAM_MODEL_TYPE": env_str("SAM_MODEL_TYPE", "vit_b"),
     "SAM_CHECKPOINT": env_str("SAM_CHECKPOINT", ""),
+    # bf16 on CPUs with native bfloat16 (AMX / AVX512-BF16), else fp32; see ml.prompt.sam.
+    "SAM_PRECISION": env_str("SAM_PRECISION", "auto"),
+    # torch.compile the click decoder in the background (needs a C++ compiler; falls back if not).
+    "SAM_COMPILE": env_bool("SAM_COMPILE", True),
     "PROMPT_ENGINE": env_str("ANNOTATOR_PROMPT_ENGINE", "default"),
     "EMBEDDING_ROOT": str(env_path("ANNOTATOR_EMBEDDING_ROOT", VAR_DIR / "embeddings")),
     "MODEL_ROOT": str(env_path("ANNOTATOR_MODEL_ROOT", VAR_DIR / "models")),
@@ -208,6 +213,9 @@ ANNOTATOR = {
     "TRAINING_LR": float(env_str("ANNOTATOR_TRAINING_LR", "0")),  # 0: ml.universal.finetune default
     "TRAINING_THREADS": env_int("ANNOTATOR_TRAINING_THREADS", 2),
 }
+
+if ANNOTATOR["SAM_PRECISION"] not in ("auto", "bf16", "fp32"):  # the choices of ml.prompt.sam.PRECISIONS
+    raise ImproperlyConfigured(f"SAM_PRECISION={ANNOTATOR['SAM_PRECISION']!r}: use auto, bf16 or fp32")
 
 LOGGING = {
     "version": 1,

@@ -16,3 +16,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Compiling SAM's click decoder costs ~15 s of CPU per process; tests/ml/test_prompt_sam.py
+# compiles it once on purpose, everything else decodes without it.
+ANNOTATOR["SAM_COMPILE"] = False  # noqa: F405

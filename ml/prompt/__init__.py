@@ -21,10 +21,15 @@ from ml.prompt.engine import (
 ENGINE_NAMES = ("sam", "grabcut", "offline", "default")
 
 
-def build_engine(name: str, *, checkpoint: str | Path | None = None, model_type: str = "vit_b") -> PromptEngine:
+def build_engine(
+    name: str, *, checkpoint: str | Path | None = None, model_type: str = "vit_b", precision: str = "auto",
+    compile: bool = False,
+) -> PromptEngine:
     """Build a prompt engine by name.
 
-    * ``sam``: segment-anything with ``checkpoint`` (required) of ``model_type``.
+    * ``sam``: segment-anything with ``checkpoint`` (required) of ``model_type``, in
+      ``precision`` (``auto`` / ``bf16`` / ``fp32``), its decoder optionally ``compile``-d
+      (see ``ml.prompt.sam.ClickDecoder``).
     * ``grabcut``: the OpenCV GrabCut baseline.
     * ``offline``: the engine for machines without SAM weights (seeded watershed).
     * ``default``: what this machine uses: SAM when a checkpoint is given, else ``offline``.
@@ -36,7 +41,7 @@ def build_engine(name: str, *, checkpoint: str | Path | None = None, model_type:
             raise ValueError("the sam engine needs a checkpoint path (SAM_CHECKPOINT)")
         from ml.prompt.sam import SamEngine
 
-        return SamEngine.from_checkpoint(checkpoint, model_type)
+        return SamEngine.from_checkpoint(checkpoint, model_type, precision=precision, compile=compile)
     if name == "grabcut":
         from ml.prompt.grabcut import GrabCutEngine
 

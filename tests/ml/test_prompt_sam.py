@@ -118,3 +118,58 @@ def test_switching_embeddings_never_reuses_the_wrong_features(checkpoint: Path, 
         assert mask_iou(engine.segment(first, prompts).mask, expected_first) >= 0.99
         restored = engine.embedding_from_bytes(second.to_bytes())
         assert mask_iou(engine.segment(restored, prompts).mask, expected_second) >= 0.99
+
+
+def test_precision_choice() -> None:
+    from ml.prompt.sam import resolve_precision
+
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert resolve_precision("auto") == ("bf16" if native else "fp32")
+    with pytest.raises(ValueError, match="unknown SAM precision 'fp8'"):
+        resolve_precision("fp8")
+
+
+def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+# The tiny random Sam's logits sit close to 0 (|logit| ~ 0.04), so a rounding difference flips
+# many pixels that a trained model would put far from the threshold: the logits are compared
+# tightly, the masks loosely.
+def test_bfloat16_decodes_the_float32_masks(checkpoint: Path, image: np.ndarray) -> None:
+    exact = SamEngine.from_checkpoint(checkpoint, precision="fp32")
+    fast = SamEngine.from_checkpoint(checkpoint, precision="bf16")
+    assert exact.decoder.dtype == torch.float32 and fast.decoder.dtype == torch.bfloat16
+    embedding = exact.embed(image)  # the same features for both: only the decoder differs
+    h, w = image.shape[:2]
+    for prompts in _prompt_set(h, w):
+        a, b = exact.segment(embedding, prompts), fast.segment(embedding, prompts)
+        assert a.mask.any()
+        assert mask_iou(a.mask, b.mask) >= 0.95
+        assert abs(a.score - b.score) < 0.05
+    points = (torch.tensor([[[60.0, 40.0]]]), torch.tensor([[1]]))
+    with torch.inference_mode():
+        logits32, _ = exact.decoder(exact._features, points, None, None)
+        logits16, _ = fast.decoder(fast._features, points, None, None)
+    assert logits16.dtype == torch.float32 and _relative_error(logits16, logits32) < 0.03
+
+
+def test_compiled_decoder_gives_the_plain_decoders_masks(checkpoint: Path, image: np.ndarray) -> None:
+    """torch.compile runs in the background after the first click; then it serves every click."""
+    engine = SamEngine.from_checkpoint(checkpoint, compile=True)
+    embedding = engine.embed(image)
+    h, w = image.shape[:2]
+    prompts = _prompt_set(h, w)
+    plain = [engine.segment(embedding, p) for p in prompts]  # the first call starts the compiler
+    decoder = engine.decoder
+    assert decoder.compiled.wait(timeout=300)
+    assert decoder._run is not decoder.decoder  # compiling succeeded and took over
+    for p, before in zip(prompts, plain, strict=True):
+        after = engine.segment(embedding, p)  # points, a box, both, a previous mask: no recompile needed
+        assert mask_iou(after.mask, before.mask) >= 0.95
+    points = (torch.tensor([[[60.0, 40.0], [10.0, 12.0]]]), torch.tensor([[1, 0]]))
+    with torch.inference_mode():
+        compiled, _ = decoder(engine._features, points, None, None)
+        eager, _ = decoder._decode(decoder.decoder, engine._features, points, None, None)
+    assert _relative_error(compiled, eager) < 0.03

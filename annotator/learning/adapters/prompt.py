@@ -18,17 +18,18 @@ from django.conf import settings
 _lock = threading.Lock()
 
 
-def engine_settings(project_engine: str = "default") -> tuple[str, str, str]:
+def engine_settings(project_engine: str = "default") -> tuple[str, str, str, str, bool]:
     conf = settings.ANNOTATOR
     name = project_engine if project_engine != "default" else conf["PROMPT_ENGINE"]
-    return name, conf["SAM_CHECKPOINT"], conf["SAM_MODEL_TYPE"]
+    return name, conf["SAM_CHECKPOINT"], conf["SAM_MODEL_TYPE"], conf["SAM_PRECISION"], conf["SAM_COMPILE"]
 
 
 @lru_cache(maxsize=4)
-def get_engine(name: str, checkpoint: str, model_type: str):
+def get_engine(name: str, checkpoint: str, model_type: str, precision: str = "auto", compile: bool = False):
     from ml.prompt import build_engine
 
-    return build_engine(name, checkpoint=checkpoint or None, model_type=model_type)
+    return build_engine(name, checkpoint=checkpoint or None, model_type=model_type, precision=precision,
+                        compile=compile)
 
 
 def engine_for(project_engine: str = "default"):
