@@ -8,6 +8,7 @@ resized input sizes, which is everything ``SamPredictor`` needs: restoring sets
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -98,6 +99,11 @@ class ClickDecoder:
                 points = (torch.rand(1, 2, 2) * side, torch.ones(1, 2, dtype=torch.int64))
                 self._decode(compiled, torch.zeros_like(features), points, None, None)
             self._run = compiled
+            # Compiling leaves several hundred thousand long-lived Python objects (graphs, guards,
+            # kernels). Python's full GC pass scans every tracked object: here ~300 ms, landing on
+            # whichever click allocates enough (a noisy mask's polygon) to trigger it. Frozen
+            # objects are never scanned again.
+            gc.freeze()
             log.info("SAM decoder compiled")
         except Exception:  # the plain decoder is correct, only slower
             log.warning("torch.compile of the SAM decoder failed; decoding without it", exc_info=True)
