@@ -169,10 +169,11 @@ def _ring_area(ring: Ring) -> float:
 
 
 TOLERANCES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # px, tried by mask_to_shape_simplified
+NOISY_TOLERANCES = (12.0, 16.0, 24.0, 32.0)  # px, for a noisy mask over its vertex budget
 
 
 def mask_to_shape_simplified(
-    mask: np.ndarray, *, min_iou: float = 0.98, max_tolerance: float = 8.0
+    mask: np.ndarray, *, min_iou: float = 0.98, max_tolerance: float = 8.0, max_noisy_vertices: int = 5000,
 ) -> tuple[Shape, float]:
     """The coarsest polygon whose IoU with ``mask`` stays >= ``min_iou``; returns (shape, iou with ``mask``).
 
@@ -182,8 +183,10 @@ def mask_to_shape_simplified(
     smaller than 1/2000 of the object (at least 4 px) are dropped as speckle: they cost
     thousands of vertices on a noisy mask and no annotator wants them. When dropping them
     already costs more than ``min_iou`` allows, tolerances are judged against the de-speckled
-    outline instead (so a noisy mask still gets a simple polygon); the returned IoU, against
-    ``mask`` itself, always says what it cost.
+    outline instead (so a noisy mask still gets a simple polygon), and the polygon is held to
+    ``max_noisy_vertices`` (coarser tolerances, then its smallest parts dropped): an editor
+    cannot work with tens of thousands of vertices of noise. The returned IoU, against ``mask``
+    itself, always says what it cost.
     """
     mask = np.asarray(mask, dtype=bool)
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
@@ -214,7 +217,11 @@ def mask_to_shape_simplified(
             hi = mid - 1
     origin = (float(x0), float(y0))
     if not clean:  # no guarantee to keep: the fast estimate is the IoU reported
-        return _contours_to_shape(passed[-1][0], origin), passed[-1][1]
+        picked, iou = passed[-1]
+        if _vertex_count(picked) > max_noisy_vertices:
+            picked = _within_vertex_budget(traced, max_noisy_vertices)
+            iou = mask_iou(_rasterise(picked, h, w), crop) if picked else 0.0
+        return _contours_to_shape(picked, origin), iou
     # The fast rasteriser is within a pixel of COCO's; check the pick exactly, step back if needed.
     for candidate, _ in reversed(passed[1:]):
         shape = _contours_to_shape(candidate, origin)
@@ -222,6 +229,31 @@ def mask_to_shape_simplified(
         if iou >= min_iou:
             return shape, iou
     return _contours_to_shape(passed[0][0], origin), passed[0][1]
+
+
+def _vertex_count(parts: _Contours) -> int:
+    return sum(len(ring) for part in parts for ring in part)
+
+
+def _within_vertex_budget(traced: _Contours, budget: int) -> _Contours:
+    """``traced`` simplified at ``NOISY_TOLERANCES`` until at most ``budget`` vertices remain;
+    past the coarsest, the largest parts (with their holes) that fit."""
+    for tolerance in NOISY_TOLERANCES:
+        parts = _simplify(traced, tolerance)
+        if _vertex_count(parts) <= budget:
+            return parts
+    kept, total = [], 0
+    for part in sorted(parts, key=lambda p: cv2.contourArea(p[0]), reverse=True):
+        if total + len(part[0]) > budget:
+            continue
+        rings = [part[0]]
+        total += len(part[0])
+        for hole in part[1:]:
+            if total + len(hole) <= budget:
+                rings.append(hole)
+                total += len(hole)
+        kept.append(rings)
+    return kept
 
 
 # --------------------------------------------------------------------------- shapes -> masks

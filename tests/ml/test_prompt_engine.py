@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from ml.geometry import mask_iou, mask_to_shape_simplified, shape_to_mask, shape_vertex_count
 from ml.prompt import (
     Embedding,
     EmbeddingMismatchError,
@@ -94,6 +96,21 @@ def test_segment_to_polygons_keeps_holes_and_parts() -> None:
     assert sorted(len(poly) for poly in shape) == [1, 2]
     assert vertices == sum(len(ring) for poly in shape for ring in poly)
     assert iou >= 0.98
+
+
+def test_a_noisy_mask_gets_a_polygon_within_the_vertex_budget() -> None:
+    """Like an untrained model's output: half the image, speckled through with holes and islands."""
+    rng = np.random.default_rng(3)
+    noise = cv2.resize(rng.random((96, 128)), (512, 384), interpolation=cv2.INTER_LINEAR)
+    mask = noise > 0.5
+    shape, vertices, iou = segment_to_polygons(SegmentResult(mask, 0.5, "t"))
+    assert 0 < vertices <= 5000
+    assert len(shape) > 10  # many parts kept, not just the largest
+    # The reported IoU is the polygon's real overlap with the mask (to within a pixel's rasterising).
+    assert abs(mask_iou(shape_to_mask(shape, *mask.shape), mask) - iou) < 0.03
+    # Unbounded, the same mask costs several times the vertices.
+    unbounded, _ = mask_to_shape_simplified(mask, max_noisy_vertices=10**9)
+    assert shape_vertex_count(unbounded) > 2 * vertices
 
 
 def test_first_click_is_farthest_from_the_boundary() -> None:
