@@ -56,29 +56,32 @@ def _trace(mask: np.ndarray, min_area: float) -> _Contours:
     if not m.any():
         return []
     # RETR_CCOMP gives a two-level hierarchy: outer boundaries and the holes directly inside them.
-    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    # CHAIN_APPROX_SIMPLE keeps only the ends of straight runs: the same polygon (and the same
+    # Douglas-Peucker result, whose farthest points are always vertices) from a fraction of the
+    # points. A one-pixel-wide straight line traces to 2 points, no polygon: it goes as speckle.
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return []
     hierarchy = hierarchy[0].tolist()
-    # A noisy mask has thousands of speckle contours. The final ring adds half a pixel around
-    # the contour (see _contours_to_shape): its area is contourArea + arcLength / 2 + 1. A
-    # contour of n points has arcLength <= n * sqrt(2) and area <= arcLength^2 / (4 pi), so
-    # one count rules most speckle out before any call per contour.
-    arc = np.fromiter(map(len, contours), dtype=np.float64, count=len(contours)) * np.sqrt(2.0)
-    possible = ((arc >= 3 * np.sqrt(2.0)) & (arc * arc / (4 * np.pi) + 0.5 * arc + 1.0 >= min_area)).tolist()
-
-    def big_enough(idx: int) -> bool:
-        contour = contours[idx]
-        return possible[idx] and cv2.contourArea(contour) + 0.5 * cv2.arcLength(contour, True) + 1.0 >= min_area
+    # The final ring adds half a pixel around the contour (see _contours_to_shape): its area is
+    # area + perimeter / 2 + 1. A noisy mask has thousands of speckle contours, so the areas and
+    # perimeters of all of them are computed in one vectorised pass.
+    lengths = np.fromiter(map(len, contours), dtype=np.int64, count=len(contours))
+    pts = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
+    rings = _Rings(lengths)
+    nxt = pts[rings.next]
+    area = np.abs(rings.sum(pts[:, 0] * nxt[:, 1] - nxt[:, 0] * pts[:, 1])) / 2
+    perimeter = rings.sum(np.hypot(*(nxt - pts).T))
+    big_enough = ((lengths >= 3) & (area + 0.5 * perimeter + 1.0 >= min_area)).tolist()
 
     parts: _Contours = []
     for idx, contour in enumerate(contours):
-        if hierarchy[idx][3] != -1 or not big_enough(idx):  # holes are collected with their parent
+        if hierarchy[idx][3] != -1 or not big_enough[idx]:  # holes are collected with their parent
             continue
         part = [contour]
         child = hierarchy[idx][2]
         while child != -1:
-            if big_enough(child):
+            if big_enough[child]:
                 part.append(contours[child])
             child = hierarchy[child][0]
         parts.append(part)
@@ -105,7 +108,7 @@ def _rasterise(parts: _Contours, height: int, width: int) -> np.ndarray:
     """
     out = np.zeros((height, width), dtype=np.uint8)
     cv2.fillPoly(out, [ring for part in parts for ring in part], 1)
-    return out.astype(bool)
+    return out.view(bool)  # 0 / 1 bytes are valid bools: no copy
 
 
 def _contours_to_shape(parts: _Contours, origin: tuple[float, float] = (0.0, 0.0)) -> Shape:
@@ -141,13 +144,9 @@ def _offset_rings(pts: np.ndarray, lengths: np.ndarray, distance: np.ndarray) ->
     vertex bisects those of its two edges; the ring's orientation fixes which side is out.
     Rings of fewer than 3 vertices stay where they are.
     """
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    ring = np.repeat(np.arange(len(lengths)), lengths)
-    first, size = starts[ring], lengths[ring]
-    pos = np.arange(len(pts)) - first
-    prev_pts = pts[first + (pos - 1) % size]
-    next_pts = pts[first + (pos + 1) % size]
-    area2 = np.add.reduceat(pts[:, 0] * next_pts[:, 1] - next_pts[:, 0] * pts[:, 1], starts)
+    rings = _Rings(lengths)
+    prev_pts, next_pts = pts[rings.prev], pts[rings.next]
+    area2 = rings.sum(pts[:, 0] * next_pts[:, 1] - next_pts[:, 0] * pts[:, 1])
     sign = np.where(area2 > 0, 1.0, -1.0) * np.where(lengths >= 3, distance, 0.0)
     e1, e2 = pts - prev_pts, next_pts - pts
     n1 = np.stack([e1[:, 1], -e1[:, 0]], axis=1)
@@ -156,7 +155,23 @@ def _offset_rings(pts: np.ndarray, lengths: np.ndarray, distance: np.ndarray) ->
     n2 /= np.maximum(np.linalg.norm(n2, axis=1, keepdims=True), 1e-9)
     n = n1 + n2
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
-    return pts + sign[ring, None] * n
+    return pts + sign[rings.ring, None] * n
+
+
+class _Rings:
+    """Index arithmetic for closed rings stored one after another in one array of points."""
+
+    def __init__(self, lengths: np.ndarray) -> None:
+        self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        self.ring = np.repeat(np.arange(len(lengths)), lengths)  # each point's ring
+        first, size = self.starts[self.ring], lengths[self.ring]
+        pos = np.arange(int(lengths.sum())) - first
+        self.prev = first + (pos - 1) % size  # each point's neighbours within its ring
+        self.next = first + (pos + 1) % size
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Per-ring sums of a per-point quantity."""
+        return np.add.reduceat(values, self.starts)
 
 
 def _signed_area(pts: np.ndarray) -> float:
