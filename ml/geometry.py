@@ -62,7 +62,6 @@ def _trace(mask: np.ndarray, min_area: float) -> _Contours:
     contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
         return []
-    hierarchy = hierarchy[0].tolist()
     # The final ring adds half a pixel around the contour (see _contours_to_shape): its area is
     # area + perimeter / 2 + 1. A noisy mask has thousands of speckle contours, so the areas and
     # perimeters of all of them are computed in one vectorised pass.
@@ -72,20 +71,13 @@ def _trace(mask: np.ndarray, min_area: float) -> _Contours:
     nxt = pts[rings.next]
     area = np.abs(rings.sum(pts[:, 0] * nxt[:, 1] - nxt[:, 0] * pts[:, 1])) / 2
     perimeter = rings.sum(np.hypot(*(nxt - pts).T))
-    big_enough = ((lengths >= 3) & (area + 0.5 * perimeter + 1.0 >= min_area)).tolist()
-
-    parts: _Contours = []
-    for idx, contour in enumerate(contours):
-        if hierarchy[idx][3] != -1 or not big_enough[idx]:  # holes are collected with their parent
-            continue
-        part = [contour]
-        child = hierarchy[idx][2]
-        while child != -1:
-            if big_enough[child]:
-                part.append(contours[child])
-            child = hierarchy[child][0]
-        parts.append(part)
-    return parts
+    big_enough = (lengths >= 3) & (area + 0.5 * perimeter + 1.0 >= min_area)
+    parent = hierarchy[0][:, 3]  # -1 for an outer boundary, else the part a hole is in
+    kept_hole = big_enough & (parent != -1)
+    holes: dict[int, list[np.ndarray]] = {}
+    for idx, part in zip(np.flatnonzero(kept_hole).tolist(), parent[kept_hole].tolist(), strict=True):
+        holes.setdefault(part, []).append(contours[idx])
+    return [[contours[idx], *holes.get(idx, [])] for idx in np.flatnonzero(big_enough & (parent == -1)).tolist()]
 
 
 def _simplify(parts: _Contours, tolerance: float) -> _Contours:
@@ -446,8 +438,9 @@ def mask_bbox(mask: np.ndarray) -> list[float]:
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    inter = np.logical_and(a, b).sum()
-    union = np.logical_or(a, b).sum()
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    inter = np.count_nonzero(a & b)  # counting set bytes is ~6x faster than summing bools
+    union = np.count_nonzero(a) + np.count_nonzero(b) - inter
     return float(inter / union) if union else 1.0
 
 
