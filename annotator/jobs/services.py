@@ -14,10 +14,10 @@ from .models import FINISHED_STATUSES, Job, JobStatus
 def job_start(*, model: type[Job], job_id: int) -> Job | None:
     """Move a job to RUNNING; ``None`` when it is finished or another live worker holds it.
 
-    A RUNNING job whose heartbeat is older than ``STALE_JOB_SECONDS`` belongs to a dead
+    A RUNNING job whose heartbeat is older than ``takeover_seconds()`` belongs to a dead
     worker and may be taken over; this is what makes ``acks_late`` redelivery safe.
     """
-    stale_before = timezone.now() - timedelta(seconds=settings.ANNOTATOR["STALE_JOB_SECONDS"])
+    stale_before = timezone.now() - timedelta(seconds=takeover_seconds())
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in FINISHED_STATUSES:
@@ -34,6 +34,19 @@ def job_start(*, model: type[Job], job_id: int) -> Job | None:
         job.attempts += 1
         job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
         return job
+
+
+def takeover_seconds() -> int:
+    """Heartbeat silence after which a redelivered task may take a RUNNING job over.
+
+    It must be shorter than the broker's redelivery delay (Redis ``visibility_timeout``, 1 h),
+    which must be shorter than the reaper's ``STALE_JOB_SECONDS`` (2 h): a killed worker's task
+    then comes back, finds the job silent long enough and finishes it, before the reaper would
+    fail it. A live job reports at least every few seconds, so 15 minutes of silence is a dead
+    worker. ``JOB_TAKEOVER_SECONDS`` = 0 means min(15 min, ``STALE_JOB_SECONDS``).
+    """
+    conf = settings.ANNOTATOR
+    return conf["JOB_TAKEOVER_SECONDS"] or min(15 * 60, conf["STALE_JOB_SECONDS"])
 
 
 def job_report(*, job: Job, progress: int | None = None, message: str | None = None) -> bool:

@@ -194,7 +194,11 @@ ANNOTATOR = {
     "MAX_ZIP_UNCOMPRESSED_BYTES": env_int("ANNOTATOR_MAX_ZIP_UNCOMPRESSED_BYTES", 4 * 1024 * 1024 * 1024),
     "THUMBNAIL_SIZE": 256,
     "LEASE_SECONDS": env_int("ANNOTATOR_LEASE_SECONDS", 600),
+    # A running job silent this long is failed by the reaper; keep it above the broker's redelivery
+    # delay (CELERY_VISIBILITY_TIMEOUT), so a killed worker's redelivered task finishes the job first.
     "STALE_JOB_SECONDS": env_int("ANNOTATOR_STALE_JOB_SECONDS", 2 * 60 * 60),
+    # Silence after which that redelivered task may take the job over (0: min(15 min, the above)).
+    "JOB_TAKEOVER_SECONDS": env_int("ANNOTATOR_JOB_TAKEOVER_SECONDS", 0),
     "UNIVERSAL_CHECKPOINT": str(env_path("UNIVERSAL_CHECKPOINT", BASE_DIR / "ml" / "checkpoints" / "universal_base.pt")),
     "SAM_MODEL_TYPE": env_str("SAM_MODEL_TYPE", "vit_b"),
     "SAM_CHECKPOINT": env_str("SAM_CHECKPOINT", ""),
