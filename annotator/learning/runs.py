@@ -51,10 +51,15 @@ def run_start(*, run_id: int) -> TrainingRun | None:
     return TrainingRun.objects.select_related("project", "base_version", "result_version").get(pk=run.pk)
 
 
-def run_workdir_fresh(*, run: TrainingRun) -> Path:
-    """The run's folder under ``MODEL_ROOT``, emptied: a run taken over from a dead worker starts clean."""
+def run_workdir(*, run: TrainingRun) -> Path:
+    """The run's own folder under ``MODEL_ROOT`` (training data, its checkpoint)."""
     owner = "universal" if run.project_id is None else f"project_{run.project_id}"
-    workdir = Path(settings.ANNOTATOR["MODEL_ROOT"]) / owner / f"run_{run.pk}"
+    return Path(settings.ANNOTATOR["MODEL_ROOT"]) / owner / f"run_{run.pk}"
+
+
+def run_workdir_fresh(*, run: TrainingRun) -> Path:
+    """The run's folder, emptied: a run taken over from a dead worker starts clean."""
+    workdir = run_workdir(run=run)
     shutil.rmtree(workdir, ignore_errors=True)  # the killed attempt may have left half-written files
     return workdir
 
@@ -190,7 +195,13 @@ def run_versions_fail_stopped() -> int:
 
     Called by the reaper after it fails stale runs, so a dead run leaves no version 'training'.
     Only versions linked to a finished run are touched, never one a live run is working on.
+    Such a run's folder holds only what the dead attempt half-wrote (no version uses it): removed.
     """
-    stopped = TrainingRun.objects.filter(status__in=FINISHED_STATUSES).values("result_version")
-    return ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING, pk__in=stopped).update(
-        status=ModelVersion.Status.FAILED, metrics={"error": STOPPED_WITHOUT_FINISHING})
+    stopped = list(TrainingRun.objects.filter(
+        status__in=FINISHED_STATUSES, result_version__status=ModelVersion.Status.TRAINING))
+    failed = ModelVersion.objects.filter(
+        status=ModelVersion.Status.TRAINING, pk__in=[run.result_version_id for run in stopped],
+    ).update(status=ModelVersion.Status.FAILED, metrics={"error": STOPPED_WITHOUT_FINISHING})
+    for run in stopped:
+        shutil.rmtree(run_workdir(run=run), ignore_errors=True)
+    return failed

@@ -148,13 +148,27 @@ def test_the_reaper_fails_the_model_version_a_dead_training_run_left_training(pr
                                heartbeat_at=timezone.now())
     # A live run creates its version a moment before linking it: such a version is not an orphan.
     ModelVersion.objects.create(project=other, name="not linked yet", checkpoint="", status=training)
+    # What the dead run half-wrote, and a finished run's folder whose checkpoint a version uses.
+    from annotator.learning.runs import run_workdir
+
+    dead_folder = run_workdir(run=dead)
+    (dead_folder / "train").mkdir(parents=True)
+    (dead_folder / "model.pt").write_bytes(b"half a checkpoint")
+    done_version = ModelVersion.objects.create(project=project, name="warehouse-a-v1", checkpoint="",
+                                               status=ModelVersion.Status.READY)
+    done = TrainingRun.objects.create(project=project, status=JobStatus.SUCCEEDED, result_version=done_version)
+    run_workdir(run=done).mkdir(parents=True)
+    (run_workdir(run=done) / "model.pt").write_bytes(b"a checkpoint in use")
 
     assert reap_stale_jobs() == 1
+    assert not dead_folder.exists()
+    assert (run_workdir(run=done) / "model.pt").read_bytes() == b"a checkpoint in use"
 
     dead.refresh_from_db()
     assert dead.status == JobStatus.FAILED and "reaper" in dead.message
     statuses = dict(ModelVersion.objects.values_list("name", "status"))
-    assert statuses == {"warehouse-a-v2": "failed", "warehouse-b-v1": "training", "not linked yet": "training"}
+    assert statuses == {"warehouse-a-v2": "failed", "warehouse-b-v1": "training", "not linked yet": "training",
+                        "warehouse-a-v1": "ready"}
     assert "stopped without finishing" in ModelVersion.objects.get(pk=dead_version.pk).metrics["error"]
 
 
