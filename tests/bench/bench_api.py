@@ -230,18 +230,36 @@ Operation = Callable[[Http], tuple[int, bytes]]
 def run_load(make_client: Callable[[], Http], make_operation: Callable[[int], Operation], *, clients: int,
              seconds: float, think_seconds: float = 0.0, ok: Callable[[int], bool] = lambda s: 200 <= s < 300,
              on_sample: Callable[[float], None] | None = None) -> LoadResult:
-    """``clients`` threads, each looping its operation for ``seconds`` (closed loop, optional think time)."""
+    """``clients`` threads, each looping its operation for ``seconds`` (closed loop, optional think time).
+
+    Each client first runs its operation once, untimed: that opens its keep-alive connection and
+    loads what it tracks (a save client's current version), as an editor does before a person's
+    first save. With a think time, the clients' first timed requests are spread over one think
+    time, as independent people's are, instead of all 20 landing in the same instant.
+    """
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     samples: list[str] = []
-    start_barrier = threading.Barrier(clients + 1)
     stop_at = [0.0]
+    t_start = [0.0]
+
+    def start_clock() -> None:  # once every client has warmed up, before any is released
+        t_start[0] = time.perf_counter()
+        stop_at[0] = t_start[0] + seconds
+
+    start_barrier = threading.Barrier(clients + 1, action=start_clock)
 
     def worker(index: int) -> None:
         http_client = make_client()
         operation = make_operation(index)
         rng = random.Random(index)
+        try:
+            operation(http_client)  # the untimed warm-up
+        except Exception:  # the timed loop reports it if it persists
+            http_client.close()
         start_barrier.wait()
+        if think_seconds:
+            time.sleep(rng.uniform(0.0, think_seconds))
         while time.perf_counter() < stop_at[0]:
             t0 = time.perf_counter()
             try:
@@ -264,16 +282,14 @@ def run_load(make_client: Callable[[], Http], make_operation: Callable[[int], Op
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
-    t_start = time.perf_counter()
-    stop_at[0] = t_start + seconds
     start_barrier.wait()
     if on_sample is not None:
         while any(t.is_alive() for t in threads):
-            on_sample(time.perf_counter() - t_start)
+            on_sample(time.perf_counter() - t_start[0])
             time.sleep(5)
     for t in threads:
         t.join(timeout=seconds + 300)
-    elapsed = time.perf_counter() - t_start
+    elapsed = time.perf_counter() - t_start[0]
     flat = [v for per in latencies for v in per]
     return LoadResult(len(flat), sum(errors), elapsed, flat, samples)
 
