@@ -19,6 +19,25 @@ from ml.universal.evaluate import CocoMaskEvaluator
 from ml.universal.predictor import UniversalPredictor
 
 INTERIOR_WEIGHT = 2.0  # the interior map decides instance splits; weigh it above the class map
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def training_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of training steps for ``precision`` (None: plain float32).
+
+    ``"auto"`` is bfloat16 only where the CPU computes it natively (AMX or AVX512-BF16); elsewhere
+    bfloat16 is emulated and slower than float32. Evaluation and inference always run in float32.
+    Measured on an AMX Xeon, 1 thread, unet_s fine-tunes of 100 steps (batch 4, 192 px): 15 and 10 s
+    of training against 21 and 17 s in float32, val mask AP 0.170 / 0.163 against 0.170 / 0.168;
+    with 10 images 0.129 / 0.138 against 0.130 / 0.138.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return None
+    if precision == "auto" and not (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()):
+        return None
+    return torch.bfloat16
 
 
 def compute_loss(out: dict[str, torch.Tensor], semantic: torch.Tensor, interior: torch.Tensor) -> torch.Tensor:
@@ -70,11 +89,14 @@ def train_one_epoch(
     on_step: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     freeze_batchnorm: bool = False,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """Train over ``loader`` until it ends, the schedule is spent, or ``should_stop()``.
 
     ``freeze_batchnorm`` keeps every BatchNorm layer on its running statistics (eval mode; its
     scale and shift still learn), as for fine-tuning on a few images in small batches.
+    ``autocast_dtype`` (see ``training_dtype``) runs the forward pass under CPU autocast; the
+    weights, the optimizer state and the loss stay float32 (bfloat16 needs no loss scaling).
     Returns {"loss": mean loss, "steps": steps taken, "stopped": 1.0 if cut short}.
     """
     model.train()
@@ -90,7 +112,9 @@ def train_one_epoch(
             break
         for group in optimizer.param_groups:
             group["lr"] = schedule.lr()
-        loss = compute_loss(model(images), semantic, interior)
+        with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+            out = model(images)
+        loss = compute_loss({k: v.float() for k, v in out.items()}, semantic, interior)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

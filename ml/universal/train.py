@@ -4,12 +4,15 @@
 
 Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains"}}`` or ``{"coco": FILE,
-"images_dir": DIR}``), ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+"images_dir": DIR}``), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
+however many epochs that takes; the schedule spans them), ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
 start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, ``threads``
 (torch intra-op threads), ``num_workers`` (scene-rendering processes), ``tune_grouping``,
 ``bn_recalibration_batches``, ``freeze_batchnorm`` (BatchNorm stays on the init's statistics
-during training and is not re-estimated at the end: for fine-tuning on a few images).
+during training and is not re-estimated at the end: for fine-tuning on a few images),
+``precision`` (``fp32``, ``bf16`` or ``auto`` = bf16 where the CPU has it natively: the
+training steps' forward pass under autocast; evaluation stays float32).
 Re-running the same command resumes from ``work_dir/last.pt``.
 """
 
@@ -19,6 +22,7 @@ import argparse
 import copy
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,13 @@ from torch.utils.data import DataLoader
 from ml.synth.scene import CATEGORIES, DOMAINS
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import CocoDataset, SyntheticDataset
-from ml.universal.engine import CosineSchedule, evaluate, recalibrate_batchnorm, train_one_epoch
+from ml.universal.engine import (
+    CosineSchedule,
+    evaluate,
+    recalibrate_batchnorm,
+    train_one_epoch,
+    training_dtype,
+)
 from ml.universal.evaluate import CocoMaskEvaluator, _read_images, coco_from_dict, synthetic_coco
 from ml.universal.grouping import GroupingParams
 from ml.universal.model import build_model
@@ -41,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {"synthetic": {"count": 1000, "seed": 100_000, "domains": sorted(DOMAINS)}},
     "val": None,
     "epochs": 10,
+    "steps": None,
     "batch_size": 8,
     "lr": 3e-3,
     "weight_decay": 1e-4,
@@ -54,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "bn_recalibration_batches": 16,
     "freeze_batchnorm": False,
     "tune_grouping": False,
+    "precision": "fp32",
 }
 SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -156,8 +168,12 @@ def train(
                         worker_init_fn=_quiet_worker, generator=torch.Generator().manual_seed(cfg["seed"]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     epochs = int(cfg["epochs"])
-    schedule = CosineSchedule(cfg["lr"], epochs * len(loader), cfg["budget_seconds"],
-                              warmup_steps=min(50, max(1, epochs * len(loader) // 10)))
+    total_steps = epochs * len(loader)
+    if cfg["steps"]:
+        total_steps = int(cfg["steps"])
+        epochs = math.ceil(total_steps / len(loader))
+    schedule = CosineSchedule(cfg["lr"], total_steps, cfg["budget_seconds"],
+                              warmup_steps=min(50, max(1, total_steps // 10)))
     start_epoch, history = 0, []
     resume_path = Path(cfg["work_dir"]) / "last.pt" if cfg["work_dir"] else None
     if resume_path is not None and resume_path.exists():
@@ -166,10 +182,12 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, schedule.step, schedule.elapsed_before = state["epoch"], state["step"], state["elapsed"]
         history = state["history"]
+    autocast_dtype = training_dtype(str(cfg["precision"]))
     schedule.start()
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
-        stats = train_one_epoch(model, optimizer, loader, schedule, on_step, should_stop, cfg["freeze_batchnorm"])
+        stats = train_one_epoch(model, optimizer, loader, schedule, on_step, should_stop, cfg["freeze_batchnorm"],
+                                autocast_dtype)
         if stats["steps"]:
             history.append({"epoch": epoch + 1, "loss": round(stats["loss"], 5)})
         if resume_path is not None:
@@ -190,6 +208,7 @@ def train(
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
     meta["data"] = {"train": cfg["data"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
+                    "precision": "bf16" if autocast_dtype is not None else "fp32",
                     "init": str(cfg["init"]) if cfg["init"] else None}
     meta["history"] = history
     metrics: dict[str, Any] = {}

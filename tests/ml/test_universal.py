@@ -17,6 +17,7 @@ from ml import geometry
 from ml.synth import CATEGORIES, generate_scene, write_dataset
 from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from ml.universal.engine import training_dtype
 from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, evaluate_checkpoint, synthetic_coco
 from ml.universal.finetune import fine_tune
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
@@ -83,6 +84,34 @@ def test_short_training_run_lowers_the_loss(tmp_path):
     assert {"epochs", "loss", "eta_seconds"} <= set(seen[0])
 
 
+def test_steps_fix_the_number_of_optimizer_steps_across_epochs(tmp_path):
+    config = {
+        "input_size": 64,
+        "data": {"synthetic": {"count": 8, "seed": 1, "scene_size": 64, "fresh": False}},
+        "epochs": 1, "steps": 5, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "tiny.pt"), "seed": 0,
+    }
+    seen = []
+    result = train(config, progress=seen.append)
+    assert result["steps"] == 5  # 2 steps per epoch: three epochs, the last cut short
+    assert [s["epoch"] for s in seen] == [1, 2, 3] and seen[-1]["fraction"] == pytest.approx(1.0)
+
+
+def test_training_precision_bf16_autocasts_the_forward_pass_only(tmp_path):
+    assert training_dtype("fp32") is None and training_dtype("bf16") is torch.bfloat16
+    assert training_dtype("auto") in (None, torch.bfloat16)
+    with pytest.raises(ValueError):
+        training_dtype("fp16")
+    config = {
+        "input_size": 64,
+        "data": {"synthetic": {"count": 8, "seed": 1, "scene_size": 64, "fresh": False}},
+        "epochs": 2, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "bf16.pt"), "seed": 0, "precision": "bf16",
+    }
+    result = train(config)
+    model, meta = load_checkpoint(result["checkpoint"])
+    assert meta["data"]["precision"] == "bf16" and np.isfinite(result["loss"])
+    assert all(t.dtype == torch.float32 for t in model.state_dict().values() if t.is_floating_point())
+
+
 def test_save_load_predict_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model("unet_s").eval()
@@ -147,6 +176,8 @@ def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
                        progress=seen.append)
     assert {"mask_ap", "mask_ap50", "checkpoint"} <= set(result)
     assert [s["epoch"] for s in seen] == [1, 2]
+    floored = fine_tune(base, train_json, val_json, tmp_path / "ft5.pt", budget_seconds=60, epochs=2, min_steps=5)
+    assert result["steps"] == 2 and floored["steps"] == 5  # 4 images, one batch an epoch; a floor of 5 steps
     again = evaluate_checkpoint(result["checkpoint"], val_json, tmp_path / "val")
     assert again["images"] == 2 and again["mask_ap"] == pytest.approx(result["mask_ap"], abs=1e-6)
     assert set(again["per_class"]) == set(CATEGORIES) and again["seconds_per_image"] > 0
