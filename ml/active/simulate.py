@@ -9,11 +9,14 @@ higher-mounted camera), and a share of the scenes under a night-shift lighting t
 saw (dim, blue cast, sensor noise). Each strategy starts with no labels; every round it picks
 ``batch`` images from the unlabelled pool, the oracle labels them exactly (the generator's
 masks), and the shipped base is fine-tuned *from scratch of the round* (always from the base)
-on all labels so far for a fixed number of epochs with the product's recipe
-(``ml.universal.finetune``), then scored (mask AP) on the val set. ``random`` picks
+on all labels so far for a fixed number of epochs (at least ``min_steps`` steps) with the
+product's recipe (``ml.universal.finetune``; training steps in bfloat16 where the CPU has it
+natively, ``precision``), then scored (mask AP, in float32) on the val set. ``random`` picks
 uniformly; ``uncertainty+diversity`` ranks the pool with the latest model
 (``ml.active.ranking.diverse_order`` over its uncertainty and image features, keeping away
 from the images already labelled). The (strategy, repeat) loops run in ``workers`` processes.
+Single pools are noisy (``label_savings_per_repeat`` in the report ranges from 0 to ~0.6 within
+one run), so the curves are means over ``repeats`` pools.
 
 ``label_savings`` is 1 - (labels the active strategy needs to reach the random strategy's
 final mask AP) / (the random strategy's final label count), the active curve linearly
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
@@ -38,7 +42,7 @@ import cv2
 import numpy as np
 
 from ml.active.ranking import diverse_order
-from ml.universal.finetune import FINE_TUNE_LR
+from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BASE = ROOT / "ml" / "checkpoints" / "universal_base.pt"
@@ -54,7 +58,10 @@ class SimConfig:
     rounds: int = 5
     batch: int = 10
     scene_size: int = 192
-    epochs: int = 10  # passes over the labelled set per fine-tune: equal labels, equal compute
+    epochs: int = 10  # passes over the labelled set per fine-tune, when steps is 0
+    steps: int = 0  # optimizer steps per fine-tune whatever the label count (0: epochs decide)
+    min_steps: int = FINE_TUNE_MIN_STEPS  # floor on the steps of a fixed-epoch fine-tune of a few images
+    precision: str = "auto"  # training steps' autocast (ml.universal.engine.training_dtype)
     batch_size: int = 4
     lr: float = FINE_TUNE_LR
     night_share: float = 0.3
@@ -66,9 +73,10 @@ class SimConfig:
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
 
 
-# Measured: ~390 CPU-seconds in two processes, 5.5 min wall on the 2 cores at load 1-3 and 9 min
-# at load 9-11 from other jobs. The full run: ~1,300 s wall at load ~10.
-QUICK = SimConfig(pool=120, val=64, rounds=4, repeats=3)
+# Measured with bfloat16 training steps (AMX) and the 60-step floor: 6 repeats in 237 s wall on the
+# 2 cores at load 2-4 from other jobs; 8 repeats took 400-500 s at load 4-5. Before (float32, 3
+# repeats, no floor): 5.5 min at load 1-3, 9 min at load 9-11; the full run ~1,300 s at load ~10.
+QUICK = SimConfig(pool=120, val=64, rounds=4, repeats=6)
 
 
 # --------------------------------------------------------------------------- the new site's data
@@ -133,12 +141,14 @@ def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, see
     """Fine-tune ``base`` on ``train`` for ``cfg.epochs`` epochs; val metrics plus the checkpoint.
 
     The product's own fine-tuning (``ml.universal.finetune.fine_tune``: its learning rate,
-    frozen BatchNorm, loop, augmentation and schedule), only with a fixed number of epochs.
+    frozen BatchNorm, loop, augmentation and schedule), only with a fixed number of epochs
+    (at least ``cfg.min_steps`` steps) where the app has a time budget.
     """
     from ml.universal.finetune import fine_tune as product_fine_tune
 
     return product_fine_tune(base, train, val, out, budget_seconds=cfg.budget_seconds, epochs=cfg.epochs,
-                             batch_size=cfg.batch_size, lr=cfg.lr, seed=seed, threads=cfg.threads)
+                             steps=cfg.steps or None, min_steps=cfg.min_steps, batch_size=cfg.batch_size,
+                             lr=cfg.lr, seed=seed, threads=cfg.threads, precision=cfg.precision)
 
 
 def evaluate_metrics(checkpoint: Path, val: Path) -> dict[str, Any]:
@@ -272,6 +282,9 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         "label_savings": savings,
         "active_labels_to_match_random": needed,
         "label_savings_at_ap50": label_savings(*as_ap50)[0],
+        # the spread: each pool's own active curve against its own random curve
+        "label_savings_per_repeat": [label_savings(r["curve"], a["curve"])[0]
+                                     for r, a in zip(runs["random"], runs["uncertainty+diversity"], strict=True)],
         "random_final": results["random"]["curve"][-1],
         "target": 0.40,
         "curves": {s: r["curve"] for s, r in results.items()},
@@ -281,9 +294,11 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         "config": asdict(cfg),
         "setup": ("new site: the four synthetic domains rendered and seen at scene_size px (the base saw "
                   "256 px), night_share of scenes under night lighting the base never saw; oracle labels; "
-                  "fine-tuned from the shipped base every round for a fixed number of epochs; curves are "
+                  "fine-tuned from the shipped base every round for a fixed number of epochs (at least "
+                  "min_steps steps); curves are "
                   "the mean over `repeats` pools/seeds on one fixed val set"),
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # 1, 5, 15 min, at the end: other jobs slow it
     }
     if plot is not None:
         report["plot"] = str(draw_plot(report, plot))

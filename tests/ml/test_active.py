@@ -58,7 +58,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     plot = tmp_path / "al.png"
     out = subprocess.run(
         [sys.executable, "-m", "ml.active.simulate", "--json", "--base", str(base), "--plot", str(plot),
-         "--pool", "8", "--val", "4", "--rounds", "2", "--batch", "2", "--epochs", "1", "--scene-size", "64",
+         "--pool", "8", "--val", "4", "--rounds", "2", "--batch", "2", "--epochs", "1", "--min-steps", "0", "--scene-size", "64",
          "--threads", "1", "--repeats", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
     )
@@ -66,6 +66,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert set(report["curves"]) == {"random", "uncertainty+diversity"}
     assert [p["labels"] for p in report["curves"]["random"]] == [0, 2, 4]
     assert 0.0 <= report["label_savings"] <= 1.0
+    assert len(report["label_savings_per_repeat"]) == 1 and len(report["load_average"]) == 3
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
