@@ -66,13 +66,13 @@ class ClickDecoder:
         with torch.inference_mode():
             self.dense_pe = self.prompt_encoder.get_dense_pe().to(self.dtype)
         self._run = self.decoder
-        self._want_compile = compile
+        self.compile_enabled = compile
         self._compile_started = False
         self.compiled = threading.Event()  # set once the compiled decoder serves (or compiling failed)
 
     def __call__(self, features: torch.Tensor, points, boxes, masks) -> tuple[torch.Tensor, torch.Tensor]:
         """(1, 256, g, g) features in ``dtype`` + prompts -> float32 (low-res logits (1, 3, 4g, 4g), IoU (1, 3))."""
-        if self._want_compile and not self._compile_started:
+        if self.compile_enabled and not self._compile_started:
             self._compile_started = True
             threading.Thread(target=self._compile, args=(features,), daemon=True, name="sam-decoder-compile").start()
         return self._decode(self._run, features, points, boxes, masks)

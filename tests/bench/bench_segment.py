@@ -99,7 +99,7 @@ def measure(engine: str, clicks: int, workdir: Path) -> dict:
     # the meantime run the plain decoder. Measure the steady state.
     decoder = getattr(prompt_adapter.engine_for(project.prompt_engine), "decoder", None)
     compile_seconds = None
-    if decoder is not None and decoder._want_compile:
+    if decoder is not None and decoder.compile_enabled:
         started = time.perf_counter()
         decoder.compiled.wait(timeout=600)
         compile_seconds = round(time.perf_counter() - started, 1)
