@@ -211,6 +211,7 @@ ANNOTATOR = {
     "MODEL_ROOT": str(env_path("ANNOTATOR_MODEL_ROOT", VAR_DIR / "models")),
     "AUTO_PRE_LABEL": env_bool("ANNOTATOR_AUTO_PRE_LABEL", True),
     "SEGMENT_THREADS": env_int("ANNOTATOR_SEGMENT_THREADS", 1),  # torch threads for prompt decoding
+    "PRELABEL_THREADS": env_int("ANNOTATOR_PRELABEL_THREADS", 1),  # torch threads for a universal pre-label
     # A training run's fine-tuning budget (wall seconds) and optional fixed epoch count.
     "TRAINING_BUDGET_SECONDS": env_int("ANNOTATOR_TRAINING_BUDGET_SECONDS", 600),
     "TRAINING_EPOCHS": env_int("ANNOTATOR_TRAINING_EPOCHS", 0),

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from .threads import torch_threads
+
 _lock = threading.Lock()
 
 
@@ -61,10 +63,5 @@ def segment(engine, embedding, prompts):
     The decoder is small: one thread per web process is fastest, and on a busy machine a
     second thread made it several times slower (threads spin-waiting for a core).
     """
-    import torch
-
-    threads = settings.ANNOTATOR["SEGMENT_THREADS"]
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    with _lock:
+    with _lock, torch_threads(settings.ANNOTATOR["SEGMENT_THREADS"]):
         return engine.segment(embedding, prompts)

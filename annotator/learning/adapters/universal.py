@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
+
 from annotator.projects.models import Image
 
 from .images import load_rgb
+from .threads import torch_threads
 
 _lock = threading.Lock()
 
@@ -30,7 +33,8 @@ class ImagePrediction:
 
 def predict(*, image: Image, checkpoint: str) -> ImagePrediction:
     """Run the model on a stored image; categories mapped to the project's through ``universal_name``."""
-    with _lock:  # one forward pass at a time per process keeps memory flat on small workers
+    # One forward pass at a time per process keeps memory flat on small workers.
+    with _lock, torch_threads(settings.ANNOTATOR["PRELABEL_THREADS"]):
         result = _predictor(checkpoint).predict(load_rgb(image))
     by_universal = {
         c.universal_name: c.id for c in image.project.categories.exclude(universal_name="")
