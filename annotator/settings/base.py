@@ -7,6 +7,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from ml.precision import PRECISIONS
+
 from .env import env_bool, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -219,8 +221,8 @@ ANNOTATOR = {
     "TRAINING_THREADS": env_int("ANNOTATOR_TRAINING_THREADS", 2),
 }
 
-if ANNOTATOR["SAM_PRECISION"] not in ("auto", "bf16", "fp32"):  # the choices of ml.prompt.sam.PRECISIONS
-    raise ImproperlyConfigured(f"SAM_PRECISION={ANNOTATOR['SAM_PRECISION']!r}: use auto, bf16 or fp32")
+if ANNOTATOR["SAM_PRECISION"] not in PRECISIONS:
+    raise ImproperlyConfigured(f"SAM_PRECISION={ANNOTATOR['SAM_PRECISION']!r}: use {', '.join(PRECISIONS)}")
 
 LOGGING = {
     "version": 1,

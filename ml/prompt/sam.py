@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from segment_anything import SamPredictor
 from segment_anything.modeling import Sam
 
+from ml.precision import resolve_precision as resolve_common
 from ml.prompt.engine import Embedding, EngineBase, Prompts, SegmentResult, check_image, validate_prompts
 from ml.prompt.sam_models import file_sha256, load_sam
 
@@ -29,22 +30,14 @@ PREVIOUS_MASK_LOGIT = 8.0
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "bf16", "fp32")
-
-
 def resolve_precision(precision: str) -> str:
-    """``auto`` -> ``bf16`` on CPUs with native bfloat16 (AVX512-BF16 / AMX), else ``fp32``.
+    """SAM's ``precision`` (``ml.precision``): ``auto`` is ``bf16`` where the CPU has it natively.
 
     On such a CPU bfloat16 runs vit_b's encoder about 3x and its decoder about 2x faster
     (docs/bench.md); the low-resolution masks agree with float32 on more than 99% of their
     pixels. ``fp32`` is exact, and the right choice on CPUs where bfloat16 would be emulated.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown SAM precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-        return "bf16" if native else "fp32"
-    return precision
+    return resolve_common(precision, what="SAM")
 
 
 class ClickDecoder:
