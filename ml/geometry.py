@@ -15,6 +15,7 @@ Conventions used everywhere in the project:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence, Sized
 from functools import lru_cache
 from typing import Any
 
@@ -69,7 +70,7 @@ def _trace(mask: np.ndarray, min_area: float) -> _Contours:
     pts = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
     rings = _Rings(lengths)
     nxt = pts[rings.next]
-    area = np.abs(rings.sum(pts[:, 0] * nxt[:, 1] - nxt[:, 0] * pts[:, 1])) / 2
+    area = np.abs(rings.twice_signed_areas(pts, nxt)) / 2
     perimeter = rings.sum(np.hypot(*(nxt - pts).T))
     big_enough = (lengths >= 3) & (area + 0.5 * perimeter + 1.0 >= min_area)
     parent = hierarchy[0][:, 3]  # -1 for an outer boundary, else the part a hole is in
@@ -138,8 +139,7 @@ def _offset_rings(pts: np.ndarray, lengths: np.ndarray, distance: np.ndarray) ->
     """
     rings = _Rings(lengths)
     prev_pts, next_pts = pts[rings.prev], pts[rings.next]
-    area2 = rings.sum(pts[:, 0] * next_pts[:, 1] - next_pts[:, 0] * pts[:, 1])
-    sign = np.where(area2 > 0, 1.0, -1.0) * np.where(lengths >= 3, distance, 0.0)
+    sign = np.where(rings.twice_signed_areas(pts, next_pts) > 0, 1.0, -1.0) * np.where(lengths >= 3, distance, 0.0)
     e1, e2 = pts - prev_pts, next_pts - pts
     n1 = np.stack([e1[:, 1], -e1[:, 0]], axis=1)
     n2 = np.stack([e2[:, 1], -e2[:, 0]], axis=1)
@@ -164,6 +164,10 @@ class _Rings:
     def sum(self, values: np.ndarray) -> np.ndarray:
         """Per-ring sums of a per-point quantity."""
         return np.add.reduceat(values, self.starts)
+
+    def twice_signed_areas(self, pts: np.ndarray, next_pts: np.ndarray) -> np.ndarray:
+        """Per-ring shoelace sums (2 x signed area); ``next_pts`` is ``pts[self.next]``."""
+        return self.sum(pts[:, 0] * next_pts[:, 1] - next_pts[:, 0] * pts[:, 1])
 
 
 def _signed_area(pts: np.ndarray) -> float:
@@ -225,7 +229,7 @@ def mask_to_shape_simplified(
     origin = (float(x0), float(y0))
     if not clean:  # no guarantee to keep: the fast estimate is the IoU reported
         picked, iou = passed[-1]
-        if _vertex_count(picked) > max_noisy_vertices:
+        if shape_vertex_count(picked) > max_noisy_vertices:
             picked = _within_vertex_budget(traced, max_noisy_vertices)
             iou = mask_iou(_rasterise(picked, h, w), crop) if picked else 0.0
         return _contours_to_shape(picked, origin), iou
@@ -238,16 +242,12 @@ def mask_to_shape_simplified(
     return _contours_to_shape(passed[0][0], origin), passed[0][1]
 
 
-def _vertex_count(parts: _Contours) -> int:
-    return sum(len(ring) for part in parts for ring in part)
-
-
 def _within_vertex_budget(traced: _Contours, budget: int) -> _Contours:
     """``traced`` simplified at ``NOISY_TOLERANCES`` until at most ``budget`` vertices remain;
     past the coarsest, the largest parts (with their holes) that fit."""
     for tolerance in NOISY_TOLERANCES:
         parts = _simplify(traced, tolerance)
-        if _vertex_count(parts) <= budget:
+        if shape_vertex_count(parts) <= budget:
             return parts
     kept, total = [], 0
     for part in sorted(parts, key=lambda p: cv2.contourArea(p[0]), reverse=True):
@@ -426,7 +426,8 @@ def shape_area_bbox(shape: Shape) -> tuple[float, list[float]]:
     return round(total, 2), bbox
 
 
-def shape_vertex_count(shape: Shape) -> int:
+def shape_vertex_count(shape: Sequence[Sequence[Sized]]) -> int:
+    """Vertices of a Shape, or of traced contours (parts of (N, 1, 2) arrays): both nest the same way."""
     return sum(len(ring) for poly in shape for ring in poly)
 
 

@@ -79,7 +79,7 @@ def bench(name: str, clicks: int) -> dict[str, float | str | None]:
         "segment_ms_p50": round(float(np.percentile(times, 50)), 1),
         "segment_ms_p95": round(float(np.percentile(times, 95)), 1),
         "calls": len(times),
-        "precision": str(decoder.dtype).removeprefix("torch.") if decoder is not None else None,
+        "precision": getattr(engine, "precision", None),
         "threads": torch.get_num_threads(),
         "load_avg_1min": round(os.getloadavg()[0], 2),
     }

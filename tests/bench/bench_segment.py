@@ -97,7 +97,8 @@ def measure(engine: str, clicks: int, workdir: Path) -> dict:
     first_click_ms, engine_id = click(0)
     # The SAM engine compiles its decoder in the background after the first click; clicks in
     # the meantime run the plain decoder. Measure the steady state.
-    decoder = getattr(prompt_adapter.engine_for(project.prompt_engine), "decoder", None)
+    prompt_engine = prompt_adapter.engine_for(project.prompt_engine)
+    decoder = getattr(prompt_engine, "decoder", None)
     compile_seconds = None
     if decoder is not None and decoder.compile_enabled:
         started = time.perf_counter()
@@ -111,7 +112,7 @@ def measure(engine: str, clicks: int, workdir: Path) -> dict:
               "p50_ms": round(_percentile(timings, 0.5), 1), "p95_ms": round(_percentile(timings, 0.95), 1),
               "mean_ms": round(statistics.fmean(timings), 1), "image": "1024x768"}
     if decoder is not None:
-        result.update(precision=str(decoder.dtype).removeprefix("torch."), compile_seconds=compile_seconds,
+        result.update(precision=prompt_engine.precision, compile_seconds=compile_seconds,
                       threads=settings.ANNOTATOR["SEGMENT_THREADS"])
     return result
 
