@@ -158,7 +158,8 @@ def train(
     torch.set_num_threads(int(cfg["threads"]))
     if cfg["init"]:
         model, init_meta = load_checkpoint(cfg["init"])
-        categories, arch, input_size = init_meta["categories"], init_meta["architecture"], init_meta["input_size"]
+        categories, arch = init_meta["categories"], init_meta["architecture"]
+        input_size = int(config.get("input_size") or init_meta["input_size"])  # the init's, unless the config says
     else:
         categories, arch, input_size = list(CATEGORIES), cfg["architecture"], int(cfg["input_size"])
         model = build_model(arch, num_classes=len(categories))

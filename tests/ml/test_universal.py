@@ -96,6 +96,20 @@ def test_steps_fix_the_number_of_optimizer_steps_across_epochs(tmp_path):
     assert [s["epoch"] for s in seen] == [1, 2, 3] and seen[-1]["fraction"] == pytest.approx(1.0)
 
 
+def test_a_continuation_keeps_the_inits_input_size_unless_the_config_sets_one(tmp_path):
+    data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
+    first = train({"input_size": 64, "data": data, "epochs": 1, "batch_size": 4, "out": str(tmp_path / "a.pt")})
+    same = train({"init": first["checkpoint"], "data": data, "epochs": 1, "batch_size": 4,
+                  "out": str(tmp_path / "b.pt")})
+    larger = train({"init": first["checkpoint"], "input_size": 96, "data": data, "epochs": 1, "batch_size": 4,
+                    "out": str(tmp_path / "c.pt")})
+    assert load_checkpoint(same["checkpoint"])[1]["input_size"] == 64
+    _, meta = load_checkpoint(larger["checkpoint"])
+    assert meta["input_size"] == 96 and meta["data"]["init"] == first["checkpoint"]
+    image = generate_scene("floor_pile", 3, (80, 120)).image  # the continued model predicts at its new size
+    assert UniversalPredictor.from_checkpoint(larger["checkpoint"]).dense_maps(image)[3].shape[1:] == (32, 48)
+
+
 def test_training_precision_bf16_autocasts_the_forward_pass_only(tmp_path):
     assert training_dtype("fp32") is None and training_dtype("bf16") is torch.bfloat16
     assert training_dtype("auto") in (None, torch.bfloat16)
