@@ -76,6 +76,7 @@ class SimConfig:
 # Measured with bfloat16 training steps (AMX) and the 60-step floor: 6 repeats in 237 s wall on the
 # 2 cores at load 2-4 from other jobs; 8 repeats took 400-500 s at load 4-5. Before (float32, 3
 # repeats, no floor): 5.5 min at load 1-3, 9 min at load 9-11; the full run ~1,300 s at load ~10.
+# On an AVX2-only CPU (float32 steps, the 384 px base): 6 repeats in 460 s at load 1.6-2.
 QUICK = SimConfig(pool=120, val=64, rounds=4, repeats=6)
 
 
