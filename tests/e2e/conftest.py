@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.environment import missing_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 DIST_INDEX = ROOT / "frontend" / "dist" / "index.html"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -36,10 +38,7 @@ def browser():
         pytest.fail("frontend/dist is missing: run `make frontend` (npm ci && npm run build in frontend/)")
     path = chromium_path()
     if path is None:
-        message = "Chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must run the browser tests")  # .ci/run installs it
-        pytest.skip(message)
+        missing_tool("Chromium is not installed (apt-get install chromium)")  # .ci/run installs it
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
