@@ -53,6 +53,9 @@ class UniversalPredictor:
         self.meta = meta
         self.input_size = int(meta["input_size"])
         self.grouping = GroupingParams(**meta.get("grouping", {}))
+        # Average the maps of the image and its mirror image (left-right). Checkpoints choose it
+        # (``meta["test_time_flip"]``) because their grouping threshold was tuned with or without it.
+        self.test_time_flip = bool(meta.get("test_time_flip", False))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> UniversalPredictor:
@@ -72,7 +75,8 @@ class UniversalPredictor:
         height, width = image.shape[:2]
         resized, scale = targets.resize_long_side(image, self.input_size)
         x = targets.to_tensor(resized)[None]
-        out = self.model(x)
+        valid = (-(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE))
+        out = self._forward(x, resized, valid[1])
         # Upsample the whole padded map so that its valid part lands exactly on the image.
         full = (round(x.shape[2] / scale), round(x.shape[3] / scale))
         logits = torch.cat([out["semantic"], out["interior"]], dim=1)
@@ -80,10 +84,26 @@ class UniversalPredictor:
         probs = torch.softmax(logits[:-1], dim=0).numpy()
         interior = torch.sigmoid(logits[-1]).numpy()
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
-        valid = (-(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE))
         coarse = torch.cat([torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])])
         coarse = coarse[:, : valid[0], : valid[1]].numpy()
         return probs, interior, features, coarse
+
+    def _forward(self, x: torch.Tensor, resized: np.ndarray, valid_width: int) -> dict[str, torch.Tensor]:
+        """The network's outputs for ``x`` (1, 3, H', W'); with ``test_time_flip``, the logits of ``x``
+        and of its mirror image, mirrored back, averaged over the valid (unpadded) columns."""
+        if not self.test_time_flip:
+            return self.model(x)
+        # Mirror before padding, so that both passes see the padding on the right and their valid
+        # columns line up; one batch of two is cheaper than two passes.
+        mirrored = targets.to_tensor(np.ascontiguousarray(resized[:, ::-1]), pad_to=tuple(x.shape[2:]))
+        both = self.model(torch.cat([x, mirrored[None]]))
+        out = {"features": both["features"][:1]}
+        for key in ("semantic", "interior"):
+            plain, flipped = both[key][:1].clone(), both[key][1:]
+            plain[..., :valid_width] += flipped[..., :valid_width].flip(-1)
+            plain[..., :valid_width] /= 2
+            out[key] = plain
+        return out
 
     def predict(self, image: np.ndarray, keep_maps: bool = False) -> PredictionResult:
         """Instances, uncertainty and image features for one uint8 RGB image."""

@@ -207,6 +207,7 @@ def train(
     meta = make_meta(arch, categories, input_size)
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
+        meta["test_time_flip"] = bool(init_meta.get("test_time_flip", False))  # tuned together with it
     meta["data"] = {"train": cfg["data"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
                     "precision": "bf16" if autocast_dtype is not None else "fp32",
@@ -232,19 +233,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retune", metavar="CKPT", help="only re-tune CKPT's grouping on the config's val set")
     parser.add_argument("--input-sizes", type=int, nargs="+", metavar="PX",
                         help="with --retune: also pick the inference input size (long side) among these")
+    parser.add_argument("--test-time-flip", choices=("on", "off"),
+                        help="with --retune: average each image's maps with its mirror image's (on) or not (off)")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     if args.out:
         config["out"] = args.out
     if args.retune:
         model, meta = load_checkpoint(args.retune)
+        if args.test_time_flip:
+            meta["test_time_flip"] = args.test_time_flip == "on"
         torch.set_num_threads(int(config.get("threads", 2)))
         best: tuple[float, dict, dict] | None = None
         for size in args.input_sizes or [meta["input_size"]]:
             trial = {**meta, "input_size": size}
             metrics = tune_grouping(model, trial, config["val"])
-            print(json.dumps({"input_size": size, "seed_threshold": trial["grouping"]["seed_threshold"],
-                              "val_mask_ap": metrics["mask_ap"]}))
+            print(json.dumps({"input_size": size, "test_time_flip": bool(trial.get("test_time_flip")),
+                              "seed_threshold": trial["grouping"]["seed_threshold"], "val_mask_ap": metrics["mask_ap"],
+                              "val_mask_ap50": metrics["mask_ap50"]}))
             if best is None or metrics["mask_ap"] > best[0]:
                 best = (metrics["mask_ap"], trial, metrics)
         assert best is not None
