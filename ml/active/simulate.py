@@ -71,6 +71,7 @@ class SimConfig:
     threads: int = 1  # torch threads per process; 2 oversubscribes a 2-core machine that also runs a worker
     workers: int = 2  # processes, each running one (strategy, repeat) loop at a time: one per core
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
+    rehearsal: float = 0.0  # synthetic base-domain scenes mixed into each fine-tune epoch, per labelled image
 
 
 # Measured with bfloat16 training steps (AMX) and the 60-step floor: 6 repeats in 237 s wall on the
@@ -138,7 +139,8 @@ def site_base(base_checkpoint: Path, input_size: int, out: Path) -> Path:
     return save_checkpoint(out, model, {**meta, "input_size": int(input_size)})
 
 
-def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, seed: int) -> dict[str, Any]:
+def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, seed: int,
+              labels: int) -> dict[str, Any]:
     """Fine-tune ``base`` on ``train`` for ``cfg.epochs`` epochs; val metrics plus the checkpoint.
 
     The product's own fine-tuning (``ml.universal.finetune.fine_tune``: its learning rate,
@@ -149,7 +151,8 @@ def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, see
 
     return product_fine_tune(base, train, val, out, budget_seconds=cfg.budget_seconds, epochs=cfg.epochs,
                              steps=cfg.steps or None, min_steps=cfg.min_steps, batch_size=cfg.batch_size,
-                             lr=cfg.lr, seed=seed, threads=cfg.threads, precision=cfg.precision)
+                             lr=cfg.lr, seed=seed, threads=cfg.threads, precision=cfg.precision,
+                             rehearsal=round(cfg.rehearsal * labels))
 
 
 def evaluate_metrics(checkpoint: Path, val: Path) -> dict[str, Any]:
@@ -196,7 +199,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         train = write_coco([pool[i] for i in labelled], workdir, f"{strategy}_r{round_no}.json")
         out = workdir / f"{strategy}_r{round_no}.pt"
         start = time.perf_counter()
-        result = fine_tune(base, train, val, out, cfg, seed)
+        result = fine_tune(base, train, val, out, cfg, seed, len(labelled))
         ap = float(result["mask_ap"]) if "mask_ap" in result else evaluate(out, val)
         curve.append({"labels": len(labelled), "mask_ap": round(ap, 4),
                       "mask_ap50": round(float(result.get("mask_ap50", float("nan"))), 4),

@@ -152,3 +152,25 @@ class CocoDataset(Dataset):
             classes.append(self.class_of.get(ann["category_id"], targets.IGNORE))
         rng = np.random.default_rng(self.seed + 1000 * self.epoch + index) if self.augment else None
         return _sample(image, labels, np.array(classes, dtype=np.int64), self.input_size, rng)
+
+
+class RehearsalMix(Dataset):
+    """A project's samples followed by ``rehearsal`` samples (e.g. fresh synthetic scenes of the
+    base's own domains), so a fine-tune on a few skewed images does not forget what the base knew.
+
+    ``set_epoch`` reaches both, so synthetic rehearsal scenes are new every epoch.
+    """
+
+    def __init__(self, primary: Dataset, rehearsal: Dataset):
+        self.primary, self.rehearsal = primary, rehearsal
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in (self.primary, self.rehearsal):
+            part.set_epoch(epoch)  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self.primary) + len(self.rehearsal)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int):
+        n = len(self.primary)  # type: ignore[arg-type]
+        return self.primary[index] if index < n else self.rehearsal[index - n]

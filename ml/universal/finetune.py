@@ -30,6 +30,7 @@ FINE_TUNE_FREEZE_BATCHNORM = True
 # 10 labels went from 0.128 to 0.148 (--seed 11, 8 pools) and from 0.142, below the base's 0.159, to
 # 0.162 (--seed 7, 6 pools).
 FINE_TUNE_MIN_STEPS = 60  # for fixed-epoch fine-tunes; the app's budget-bound runs take thousands
+REHEARSAL_SEED = 7_000_000  # rehearsal scenes' seeds: none of the base's training or test seeds
 
 
 def fine_tune(
@@ -51,6 +52,7 @@ def fine_tune(
     seed: int = 0,
     threads: int = 2,
     precision: str = "fp32",
+    rehearsal: int = 0,
 ) -> dict[str, Any]:
     """Fine-tune ``base_checkpoint`` within ``budget_seconds`` of training wall-clock time.
 
@@ -66,6 +68,10 @@ def fine_tune(
     (``FINE_TUNE_FREEZE_BATCHNORM``): a project's few images in batches of a few are too noisy
     an estimate of them. ``precision`` is the training steps' autocast
     (``ml.universal.engine.training_dtype``; ``"auto"``: bfloat16 where the CPU has it natively).
+    ``rehearsal`` fresh synthetic scenes of the base's own domains are mixed into every epoch, so
+    that skewed picks (e.g. only the scenes the model fails on) do not make it forget the rest; a
+    fixed-epoch fine-tune keeps its step count, so they take the place of repeats of the labelled
+    images rather than adding compute.
     """
     n_images = len(load_coco(train_coco)["images"])
     if n_images == 0:
@@ -78,6 +84,7 @@ def fine_tune(
     config = {
         "init": str(base_checkpoint),
         "data": {"coco": str(train_coco), "images_dir": str(images_dir) if images_dir else None},
+        "rehearsal": {"synthetic": {"count": int(rehearsal), "seed": REHEARSAL_SEED}} if rehearsal else None,
         "val": {"coco": str(val_coco), "images_dir": str(val_images_dir) if val_images_dir else None},
         "epochs": int(epochs),
         "steps": int(steps) if steps else None,

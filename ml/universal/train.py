@@ -11,6 +11,8 @@ start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, `
 (torch intra-op threads), ``num_workers`` (scene-rendering processes), ``tune_grouping``,
 ``bn_recalibration_batches``, ``freeze_batchnorm`` (BatchNorm stays on the init's statistics
 during training and is not re-estimated at the end: for fine-tuning on a few images),
+``rehearsal`` (optional dataset spec like ``data``: its samples are mixed into every epoch, e.g.
+``{"synthetic": {"count": 40, "seed": 7000000}}`` fresh base-domain scenes in a fine-tune),
 ``precision`` (``fp32``, ``bf16`` or ``auto`` = bf16 where the CPU has it natively: the
 training steps' forward pass under autocast; evaluation stays float32).
 Re-running the same command resumes from ``work_dir/last.pt``.
@@ -32,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from ml.synth.scene import CATEGORIES, DOMAINS
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
-from ml.universal.data import CocoDataset, SyntheticDataset
+from ml.universal.data import CocoDataset, RehearsalMix, SyntheticDataset
 from ml.universal.engine import (
     CosineSchedule,
     evaluate,
@@ -49,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "architecture": "unet_s",
     "input_size": 256,
     "data": {"synthetic": {"count": 1000, "seed": 100_000, "domains": sorted(DOMAINS)}},
+    "rehearsal": None,
     "val": None,
     "epochs": 10,
     "steps": None,
@@ -164,6 +167,8 @@ def train(
         categories, arch, input_size = list(CATEGORIES), cfg["architecture"], int(cfg["input_size"])
         model = build_model(arch, num_classes=len(categories))
     dataset = build_dataset(cfg["data"], categories, input_size, cfg["seed"])
+    if cfg["rehearsal"]:
+        dataset = RehearsalMix(dataset, build_dataset(cfg["rehearsal"], categories, input_size, cfg["seed"]))
     batch = min(int(cfg["batch_size"]), len(dataset))
     loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=int(cfg["num_workers"]),
                         worker_init_fn=_quiet_worker, generator=torch.Generator().manual_seed(cfg["seed"]))
@@ -208,7 +213,7 @@ def train(
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
         meta["test_time_flip"] = bool(init_meta.get("test_time_flip", False))  # tuned together with it
-    meta["data"] = {"train": cfg["data"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
+    meta["data"] = {"train": cfg["data"], "rehearsal": cfg["rehearsal"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
                     "precision": "bf16" if autocast_dtype is not None else "fp32",
                     "init": str(cfg["init"]) if cfg["init"] else None}

@@ -15,8 +15,10 @@ from pycocotools.cocoeval import COCOeval
 
 from ml import geometry
 from ml.synth import CATEGORIES, generate_scene, write_dataset
+from ml.synth.scene import DOMAINS
 from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from ml.universal.data import CocoDataset, RehearsalMix, SyntheticDataset
 from ml.universal.engine import training_dtype
 from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, evaluate_checkpoint, synthetic_coco
 from ml.universal.finetune import fine_tune
@@ -224,6 +226,24 @@ def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(before[k], after[k]) for k in stats)
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith(".weight"))
+
+
+def test_a_rehearsal_mix_adds_fresh_base_scenes_to_a_fine_tune_at_the_same_step_count(tmp_path):
+    train_json = write_dataset(tmp_path / "train", "conveyor_topdown", 4, seed=40, size=(64, 80))
+    val_json = write_dataset(tmp_path / "val", "conveyor_topdown", 2, seed=90, size=(64, 80))
+    base = save_checkpoint(tmp_path / "base.pt", build_model("unet_s"), make_meta("unet_s", CATEGORIES, 64))
+    result = fine_tune(base, train_json, val_json, tmp_path / "ft.pt", budget_seconds=60, epochs=2, batch_size=4,
+                       rehearsal=4)
+    meta = load_checkpoint(result["checkpoint"])[1]
+    assert result["steps"] == 2  # the labelled images set the steps; rehearsal replaces repeats of them
+    assert meta["data"]["images_per_epoch"] == 8 and meta["data"]["rehearsal"]["synthetic"]["count"] == 4
+    mix = RehearsalMix(CocoDataset(train_json, CATEGORIES, 64),
+                       SyntheticDataset(sorted(DOMAINS), 2, 5, 64, CATEGORIES, scene_size=64))
+    assert len(mix) == 6
+    labelled, rehearsed = mix[3][0].clone(), mix[4][0].clone()
+    assert labelled.shape == rehearsed.shape == (3, 64, 64)
+    mix.set_epoch(1)
+    assert not torch.equal(rehearsed, mix[4][0])  # new synthetic scenes every epoch
 
 
 def test_shipped_base_checkpoint_loads_and_finds_parcels():
