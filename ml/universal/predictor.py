@@ -24,6 +24,10 @@ from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
 from ml.universal.model import UniversalUNet, fuse_for_inference
 
+# Test-time mirror images: name -> (axes of an (H, W, 3) image, dims of a (C, h, w) map) to flip.
+FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {"x": ((1,), (-1,)), "y": ((0,), (-2,)),
+                                                             "xy": ((0, 1), (-2, -1))}
+
 
 @dataclass
 class Instance:
@@ -53,9 +57,12 @@ class UniversalPredictor:
         self.meta = meta
         self.input_size = int(meta["input_size"])
         self.grouping = GroupingParams(**meta.get("grouping", {}))
-        # Average the maps of the image and its mirror image (left-right). Checkpoints choose it
-        # (``meta["test_time_flip"]``) because their grouping threshold was tuned with or without it.
-        self.test_time_flip = bool(meta.get("test_time_flip", False))
+        # Average the maps of the image and of its mirror images (``FLIPS``). Checkpoints choose them
+        # (``meta["test_time_flips"]``) because their grouping threshold was tuned with or without them.
+        self.test_time_flips = [str(f) for f in meta.get("test_time_flips", [])]
+        unknown = sorted(set(self.test_time_flips) - set(FLIPS))
+        if unknown:
+            raise ValueError(f"unknown test-time flips {unknown}; choose from {sorted(FLIPS)}")
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> UniversalPredictor:
@@ -76,7 +83,7 @@ class UniversalPredictor:
         resized, scale = targets.resize_long_side(image, self.input_size)
         x = targets.to_tensor(resized)[None]
         valid = (-(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE))
-        out = self._forward(x, resized, valid[1])
+        out = self._forward(x, resized, valid)
         # Upsample the whole padded map so that its valid part lands exactly on the image.
         full = (round(x.shape[2] / scale), round(x.shape[3] / scale))
         logits = torch.cat([out["semantic"], out["interior"]], dim=1)
@@ -88,22 +95,25 @@ class UniversalPredictor:
         coarse = coarse[:, : valid[0], : valid[1]].numpy()
         return probs, interior, features, coarse
 
-    def _forward(self, x: torch.Tensor, resized: np.ndarray, valid_width: int) -> dict[str, torch.Tensor]:
-        """The network's outputs for ``x`` (1, 3, H', W'); with ``test_time_flip``, the logits of ``x``
-        and of its mirror image, mirrored back, averaged over the valid (unpadded) columns."""
-        if not self.test_time_flip:
+    def _forward(self, x: torch.Tensor, resized: np.ndarray, valid: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """The network's outputs for ``x`` (1, 3, H', W'); with ``test_time_flips``, the logits of ``x``
+        and of its mirror images, mirrored back, averaged over the valid (unpadded) part."""
+        if not self.test_time_flips:
             return self.model(x)
-        # Mirror before padding, so that both passes see the padding on the right and their valid
-        # columns line up; one batch of two is cheaper than two passes.
-        mirrored = targets.to_tensor(np.ascontiguousarray(resized[:, ::-1]), pad_to=tuple(x.shape[2:]))
-        both = self.model(torch.cat([x, mirrored[None]]))
-        out = {"features": both["features"][:1]}
+        # Mirror before padding, so that every view has its padding right and below and the valid
+        # parts line up; one batch of views is cheaper than a pass each.
+        views = [x[0]] + [targets.to_tensor(np.ascontiguousarray(np.flip(resized, FLIPS[f][0])), pad_to=tuple(x.shape[2:]))
+                          for f in self.test_time_flips]
+        out = self.model(torch.stack(views))
+        (vh, vw), merged = valid, {"features": out["features"][:1]}
         for key in ("semantic", "interior"):
-            plain, flipped = both[key][:1].clone(), both[key][1:]
-            plain[..., :valid_width] += flipped[..., :valid_width].flip(-1)
-            plain[..., :valid_width] /= 2
-            out[key] = plain
-        return out
+            parts = out[key][:, :, :vh, :vw]
+            total = parts[0].clone()
+            for k, flip in enumerate(self.test_time_flips, start=1):
+                total += parts[k].flip(FLIPS[flip][1])
+            merged[key] = out[key][:1].clone()
+            merged[key][0, :, :vh, :vw] = total / len(views)
+        return merged
 
     def predict(self, image: np.ndarray, keep_maps: bool = False) -> PredictionResult:
         """Instances, uncertainty and image features for one uint8 RGB image."""

@@ -45,7 +45,7 @@ from ml.universal.engine import (
 from ml.universal.evaluate import CocoMaskEvaluator, _read_images, coco_from_dict, synthetic_coco
 from ml.universal.grouping import GroupingParams
 from ml.universal.model import build_model
-from ml.universal.predictor import UniversalPredictor
+from ml.universal.predictor import FLIPS, UniversalPredictor
 
 DEFAULTS: dict[str, Any] = {
     "architecture": "unet_s",
@@ -212,7 +212,7 @@ def train(
     meta = make_meta(arch, categories, input_size)
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
-        meta["test_time_flip"] = bool(init_meta.get("test_time_flip", False))  # tuned together with it
+        meta["test_time_flips"] = list(init_meta.get("test_time_flips", []))  # tuned together with it
     meta["data"] = {"train": cfg["data"], "rehearsal": cfg["rehearsal"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
                     "precision": "bf16" if autocast_dtype is not None else "fp32",
@@ -238,22 +238,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retune", metavar="CKPT", help="only re-tune CKPT's grouping on the config's val set")
     parser.add_argument("--input-sizes", type=int, nargs="+", metavar="PX",
                         help="with --retune: also pick the inference input size (long side) among these")
-    parser.add_argument("--test-time-flip", choices=("on", "off"),
-                        help="with --retune: average each image's maps with its mirror image's (on) or not (off)")
+    parser.add_argument("--test-time-flips", nargs="*", choices=sorted(FLIPS), metavar="FLIP",
+                        help="with --retune: average each image's maps with these mirror images' "
+                             f"({', '.join(sorted(FLIPS))}; none when given alone)")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     if args.out:
         config["out"] = args.out
     if args.retune:
         model, meta = load_checkpoint(args.retune)
-        if args.test_time_flip:
-            meta["test_time_flip"] = args.test_time_flip == "on"
+        if args.test_time_flips is not None:
+            meta["test_time_flips"] = list(args.test_time_flips)
         torch.set_num_threads(int(config.get("threads", 2)))
         best: tuple[float, dict, dict] | None = None
         for size in args.input_sizes or [meta["input_size"]]:
             trial = {**meta, "input_size": size}
             metrics = tune_grouping(model, trial, config["val"])
-            print(json.dumps({"input_size": size, "test_time_flip": bool(trial.get("test_time_flip")),
+            print(json.dumps({"input_size": size, "test_time_flips": trial.get("test_time_flips", []),
                               "seed_threshold": trial["grouping"]["seed_threshold"], "val_mask_ap": metrics["mask_ap"],
                               "val_mask_ap50": metrics["mask_ap50"]}))
             if best is None or metrics["mask_ap"] > best[0]:

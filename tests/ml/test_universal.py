@@ -150,28 +150,31 @@ def test_save_load_predict_round_trip(tmp_path):
     assert geometry.mask_iou(geometry.shape_to_mask(inst.shape, 90, 120), inst.mask) > 0.9
 
 
-def test_test_time_flip_gives_mirror_images_mirrored_maps_and_continuations_keep_it(tmp_path):
+def test_test_time_flips_give_mirror_images_mirrored_maps_and_continuations_keep_them(tmp_path):
     torch.manual_seed(0)
     model = build_model("unet_s").eval()
     image = generate_scene("floor_pile", 4, (120, 90)).image  # 64 x 48 at input 64: padded on the right
-    mirror = np.ascontiguousarray(image[:, ::-1])
     plain = UniversalPredictor(model, make_meta("unet_s", CATEGORIES, 64))
-    flip = UniversalPredictor(model, make_meta("unet_s", CATEGORIES, 64, test_time_flip=True))
-    probs, interior, _, coarse = flip.dense_maps(image)
-    m_probs, m_interior, _, m_coarse = flip.dense_maps(mirror)
-    # Averaging an image's maps with its mirror's makes the prediction mirror-symmetric, exactly.
-    np.testing.assert_allclose(m_coarse, coarse[:, :, ::-1], atol=1e-5)
-    # At image resolution the last valid columns interpolate towards the padding, on one side only.
-    np.testing.assert_allclose(m_interior, interior[:, ::-1], atol=2e-3)
-    np.testing.assert_allclose(m_probs, probs[:, :, ::-1], atol=2e-3)
+    flips = UniversalPredictor(model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["x", "y", "xy"]))
+    probs, interior, _, coarse = flips.dense_maps(image)
     plain_coarse = plain.dense_maps(image)[3]
-    assert np.abs(plain.dense_maps(mirror)[3] - plain_coarse[:, :, ::-1]).max() > 1e-3  # random weights: not so plainly
     assert np.abs(plain_coarse - coarse).max() > 1e-3
+    for axis in (1, 0):  # left-right, up-down
+        mirror = np.ascontiguousarray(np.flip(image, axis))
+        m_probs, m_interior, _, m_coarse = flips.dense_maps(mirror)
+        # Averaging an image's maps with all its mirror images' makes the prediction symmetric, exactly.
+        np.testing.assert_allclose(m_coarse, np.flip(coarse, axis + 1), atol=1e-5)
+        # At image resolution the last valid rows and columns interpolate towards the padding.
+        np.testing.assert_allclose(m_interior, np.flip(interior, axis), atol=2e-3)
+        np.testing.assert_allclose(m_probs, np.flip(probs, axis + 1), atol=2e-3)
+        assert np.abs(plain.dense_maps(mirror)[3] - np.flip(plain_coarse, axis + 1)).max() > 1e-3  # not by itself
+    with pytest.raises(ValueError, match="unknown test-time flips"):
+        UniversalPredictor(model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["z"]))
 
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
-    base = save_checkpoint(tmp_path / "base.pt", model, make_meta("unet_s", CATEGORIES, 64, test_time_flip=True))
+    base = save_checkpoint(tmp_path / "base.pt", model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["x"]))
     tuned = train({"init": str(base), "data": data, "epochs": 1, "batch_size": 4, "out": str(tmp_path / "t.pt")})
-    assert load_checkpoint(tuned["checkpoint"])[1]["test_time_flip"] is True  # its threshold was tuned with it
+    assert load_checkpoint(tuned["checkpoint"])[1]["test_time_flips"] == ["x"]  # its threshold was tuned with it
 
 
 def test_evaluator_agrees_with_direct_pycocotools():
