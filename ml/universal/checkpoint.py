@@ -2,7 +2,9 @@
 
 ``meta`` holds ``architecture`` (a key of ``MODELS``), ``categories`` (names; class index
 k + 1 is ``categories[k]``), ``input_size`` (long side in px the model sees), ``grouping``
-(GroupingParams fields), ``data`` (training data summary), ``metrics`` and ``date``.
+(GroupingParams fields), ``test_time_flips`` (optional: the mirror images whose maps
+inference averages in, see ``predictor.FLIPS``; the grouping was tuned with them), ``data``
+(training data summary), ``metrics`` and ``date``.
 Loading uses ``weights_only=True``, so metadata must be plain Python types.
 """
 

@@ -213,7 +213,8 @@ def train(
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
         meta["test_time_flips"] = list(init_meta.get("test_time_flips", []))  # tuned together with it
-    meta["data"] = {"train": cfg["data"], "rehearsal": cfg["rehearsal"], "images_per_epoch": len(dataset), "epochs_completed": len(history),
+    meta["data"] = {"train": cfg["data"], "rehearsal": cfg["rehearsal"], "images_per_epoch": len(dataset),
+                    "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
                     "precision": "bf16" if autocast_dtype is not None else "fp32",
                     "init": str(cfg["init"]) if cfg["init"] else None}
