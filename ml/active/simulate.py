@@ -41,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ml.active.ranking import diverse_order
+from ml.active.ranking import DEFAULT_ALPHA, diverse_order
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ class SimConfig:
     batch_size: int = 4
     lr: float = FINE_TUNE_LR
     night_share: float = 0.3
-    alpha: float = 0.5  # uncertainty vs diversity in diverse_order
+    alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     seed: int = 7
     repeats: int = 4  # independent pools and training seeds; the curves are their mean
     threads: int = 1  # torch threads per process; 2 oversubscribes a 2-core machine that also runs a worker
