@@ -4,7 +4,7 @@
 
 Each scene's true instances become the maps a perfect network would output at its stride
 (``targets.instance_targets``: one-hot classes and the interior map, at ``input_size``); they go
-through the predictor's path from there on (bilinear upsampling of the logits, then
+through the predictor's path from there on (``predictor.maps_at_image_size``, then
 ``group_instances``) and are scored like a checkpoint. What this misses, no amount of training
 of the same heads recovers: occluder-split parcels and slivers lost at stride 2.
 """
@@ -17,30 +17,26 @@ import json
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ml.synth.dataset import iter_scenes
 from ml.synth.scene import CATEGORIES
 from ml.universal import targets
 from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, synthetic_coco
 from ml.universal.grouping import GroupingParams, group_instances
-from ml.universal.predictor import Instance
+from ml.universal.predictor import Instance, maps_at_image_size
 
 CONFIDENT = 0.98  # probability of the true class / interior value, kept off 0 and 1 so logits are finite
 
 
 def perfect_logits(labels: np.ndarray, classes: np.ndarray, input_size: int) -> tuple[torch.Tensor, float]:
-    """(C + 2, h, w) logits, classes then interior, of a perfect network at stride 2; and the resize scale."""
-    height, width = labels.shape
-    scale = input_size / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(labels.astype(np.float32), size, interpolation=cv2.INTER_NEAREST).astype(np.int64)
-    semantic, interior = targets.instance_targets(small, classes, (input_size, input_size))
+    """(1, C + 2, h, w) logits, classes then interior, of a perfect network at stride 2; and the resize scale."""
+    small, scale = targets.resize_long_side(labels.astype(np.float32), input_size, interpolation=cv2.INTER_NEAREST)
+    semantic, interior = targets.instance_targets(small.astype(np.int64), classes, (input_size, input_size))
     n_classes = len(CATEGORIES) + 1
     onehot = np.eye(n_classes, dtype=np.float32)[np.minimum(semantic, n_classes - 1)].transpose(2, 0, 1)
     class_logits = np.log(onehot * CONFIDENT + (1 - CONFIDENT) / n_classes)
     p = np.clip(interior, 1 - CONFIDENT, CONFIDENT)
-    return torch.from_numpy(np.concatenate([class_logits, np.log(p / (1 - p))[None]])), scale
+    return torch.from_numpy(np.concatenate([class_logits, np.log(p / (1 - p))[None]]))[None], scale
 
 
 def ceiling(count: int, seed: int, input_size: int, seed_threshold: float) -> dict:
@@ -52,10 +48,8 @@ def ceiling(count: int, seed: int, input_size: int, seed_threshold: float) -> di
     for (image_id, image), scene in zip(samples, iter_scenes("all", count, seed), strict=True):
         classes = np.array([0] + [names.index(i.category) + 1 for i in scene.instances])
         logits, scale = perfect_logits(scene.labels, classes, input_size)
-        full = (round(input_size / scale), round(input_size / scale))
-        up = F.interpolate(logits[None], size=full, mode="bilinear", align_corners=False)[0]
-        up = up[:, : image.shape[0], : image.shape[1]]
-        raw = group_instances(torch.softmax(up[:-1], 0).numpy(), torch.sigmoid(up[-1]).numpy(), params)
+        probs, interior = maps_at_image_size(logits, scale, *image.shape[:2])
+        raw = group_instances(probs, interior, params)
         evaluator.update(image_id, [Instance(mask=r.mask, category=names[r.class_index - 1], score=r.score)
                                     for r in raw])
     return {**evaluator.summarize(), "images": count, "input_size": input_size, "seed_threshold": seed_threshold}

@@ -29,6 +29,15 @@ FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {"x": ((1,), (-1,)),
                                                              "xy": ((0, 1), (-2, -1))}
 
 
+def maps_at_image_size(logits: torch.Tensor, scale: float, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (C + 1, H, W) and interior (H, W) at image resolution from the padded
+    stride-2 logits (1, C + 2, h, w) of an image resized by ``scale`` (classes first, interior last)."""
+    # Upsample the whole padded map so that its valid part lands exactly on the image.
+    full = (round(logits.shape[2] * targets.STRIDE / scale), round(logits.shape[3] * targets.STRIDE / scale))
+    logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)[0, :, :height, :width]
+    return torch.softmax(logits[:-1], dim=0).numpy(), torch.sigmoid(logits[-1]).numpy()
+
+
 @dataclass
 class Instance:
     mask: np.ndarray  # bool (H, W)
@@ -84,12 +93,8 @@ class UniversalPredictor:
         x = targets.to_tensor(resized)[None]
         valid = (-(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE))
         out = self._forward(x, resized, valid)
-        # Upsample the whole padded map so that its valid part lands exactly on the image.
-        full = (round(x.shape[2] / scale), round(x.shape[3] / scale))
-        logits = torch.cat([out["semantic"], out["interior"]], dim=1)
-        logits = F.interpolate(logits, size=full, mode="bilinear", align_corners=False)[0, :, :height, :width]
-        probs = torch.softmax(logits[:-1], dim=0).numpy()
-        interior = torch.sigmoid(logits[-1]).numpy()
+        probs, interior = maps_at_image_size(torch.cat([out["semantic"], out["interior"]], dim=1), scale,
+                                             height, width)
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
         coarse = torch.cat([torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])])
         coarse = coarse[:, : valid[0], : valid[1]].numpy()
