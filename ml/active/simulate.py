@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BASE = ROOT / "ml" / "checkpoints" / "universal_base.pt"
 DEFAULT_PLOT = ROOT / "docs" / "active_learning.png"
 DOMAIN_ORDER = ("conveyor_topdown", "tote_oblique", "floor_pile", "pallet_stack")
+STRIP = 1.5  # a capture's strip of belt or floor, in frame widths
 STRATEGIES = ("random", "uncertainty+diversity")
 
 
@@ -65,6 +66,7 @@ class SimConfig:
     batch_size: int = 4
     lr: float = FINE_TUNE_LR
     night_share: float = 0.3
+    frames: int = 1  # consecutive frames per capture in the pool (site_scenes); the val set has one per capture
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     seed: int = 7
     repeats: int = 4  # independent pools and training seeds; the curves are their mean
@@ -93,19 +95,42 @@ def night_shift(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def site_scenes(count: int, seed: int, size: int, night_share: float) -> list[dict[str, Any]]:
-    """Scenes of the new site: image, COCO annotations (image id = index + 1), and which condition."""
-    from ml.synth import generate_scene
+def frame_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The frame-to-frame change of one camera: exposure within +-8 % and fresh sensor noise."""
+    x = image.astype(np.float32) * rng.uniform(0.92, 1.08)
+    x = x + rng.normal(0.0, 2.0, size=x.shape).astype(np.float32)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def site_scenes(count: int, seed: int, size: int, night_share: float, frames: int = 1) -> list[dict[str, Any]]:
+    """``count`` images of the new site: image, COCO annotations (image id = index + 1), condition, capture.
+
+    A site's images come from its cameras: each *capture* renders a strip of belt or floor
+    ``STRIP`` times as wide as a frame, and its ``frames`` images are windows sliding along it
+    (the belt moved between shots), each with its own exposure and noise. Frames of one capture
+    share the domain and the lighting (a share ``night_share`` of the captures is at night).
+    ``frames=1`` gives independent images: one window at a random place per capture.
+    """
+    from ml.synth import crop_scene, generate_scene
     from ml.synth.dataset import scene_annotations
 
+    if frames < 1:
+        raise ValueError(f"frames must be at least 1, got {frames}")
     rng = np.random.default_rng(seed)
-    night = set(rng.choice(count, size=round(night_share * count), replace=False).tolist())
-    scenes = []
-    for i in range(count):
-        scene = generate_scene(DOMAIN_ORDER[i % len(DOMAIN_ORDER)], seed * 100_003 + i, (size, size))
-        image = night_shift(scene.image, rng) if i in night else scene.image
-        scenes.append({"id": i + 1, "image": image, "domain": scene.domain, "night": i in night,
-                       "annotations": scene_annotations(scene, i + 1, 1)})
+    captures = -(-count // frames)
+    night = set(rng.choice(captures, size=round(night_share * captures), replace=False).tolist())
+    strip = round(size * STRIP)
+    scenes: list[dict[str, Any]] = []
+    for c in range(captures):
+        scene = generate_scene(DOMAIN_ORDER[c % len(DOMAIN_ORDER)], seed * 100_003 + c, (size, strip))
+        lefts = np.linspace(0, strip - size, frames) if frames > 1 else [rng.integers(0, strip - size + 1)]
+        for left in lefts[: count - len(scenes)]:
+            frame = crop_scene(scene, 0, int(round(left)), (size, size))
+            image = frame_jitter(frame.image, rng)
+            image = night_shift(image, rng) if c in night else image
+            i = len(scenes)
+            scenes.append({"id": i + 1, "image": image, "domain": scene.domain, "night": c in night,
+                           "capture": c, "annotations": scene_annotations(frame, i + 1, 1)})
     return scenes
 
 
@@ -208,7 +233,8 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         if model != base:
             Path(model).unlink(missing_ok=True)
         model = out
-    return {"curve": curve, "night_share_labelled": round(night_picked / max(len(labelled), 1), 3)}
+    return {"curve": curve, "night_share_labelled": round(night_picked / max(len(labelled), 1), 3),
+            "captures_labelled": len({pool[i]["capture"] for i in labelled})}
 
 
 def _run_job(job: tuple) -> dict[str, Any]:
@@ -260,7 +286,7 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         jobs = []
         for repeat in range(cfg.repeats):
             seed = cfg.seed + 1000 * repeat
-            pool = site_scenes(cfg.pool, seed, cfg.scene_size, cfg.night_share)
+            pool = site_scenes(cfg.pool, seed, cfg.scene_size, cfg.night_share, cfg.frames)
             folder = workdir / f"pool{repeat}"
             write_coco(pool, folder, "pool.json")  # every image on disk before the loops share the folder
             jobs += [(s, pool, folder, base, val, base_ap, base_ap50, cfg, seed) for s in STRATEGIES]
@@ -277,7 +303,8 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
     results = {s: {"curve": mean_curve([r["curve"] for r in runs[s]]),
-                   "night_share_labelled": round(float(np.mean([r["night_share_labelled"] for r in runs[s]])), 3)}
+                   "night_share_labelled": round(float(np.mean([r["night_share_labelled"] for r in runs[s]])), 3),
+                   "captures_labelled": round(float(np.mean([r["captures_labelled"] for r in runs[s]])), 1)}
                for s in STRATEGIES}
     savings, needed = label_savings(results["random"]["curve"], results["uncertainty+diversity"]["curve"])
     as_ap50 = [[{"labels": p["labels"], "mask_ap": p["mask_ap50"]} for p in results[s]["curve"]]
@@ -294,10 +321,13 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         "curves": {s: r["curve"] for s, r in results.items()},
         "curves_per_repeat": {s: [r["curve"] for r in runs[s]] for s in STRATEGIES},
         "night_share_labelled": {s: r["night_share_labelled"] for s, r in results.items()},
+        # distinct captures among the final labels (of pool / frames): near-duplicate frames add little
+        "captures_labelled": {s: r["captures_labelled"] for s, r in results.items()},
         "base_mask_ap": base_ap,
         "config": asdict(cfg),
         "setup": ("new site: the four synthetic domains rendered and seen at scene_size px (the base saw "
-                  "256 px), night_share of scenes under night lighting the base never saw; oracle labels; "
+                  "384 px), night_share of captures under night lighting the base never saw, `frames` "
+                  "consecutive frames per capture in the pool (one in the val set); oracle labels; "
                   "fine-tuned from the shipped base every round for a fixed number of epochs (at least "
                   "min_steps steps); curves are "
                   "the mean over `repeats` pools/seeds on one fixed val set"),

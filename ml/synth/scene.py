@@ -99,6 +99,17 @@ def generate_scene(domain: str, seed: int, size: tuple[int, int] = (512, 512)) -
     return _collect(image, owner, canvas.categories, domain, seed)
 
 
+def crop_scene(scene: Scene, top: int, left: int, size: tuple[int, int]) -> Scene:
+    """The ``size`` = (height, width) window of ``scene`` at (``top``, ``left``), as a camera framing
+    part of it would see it: instances cut to the window, slivers dropped as in generation."""
+    height, width = size
+    if top < 0 or left < 0 or top + height > scene.labels.shape[0] or left + width > scene.labels.shape[1]:
+        raise ValueError(f"window {size} at ({top}, {left}) is outside the {scene.labels.shape} scene")
+    window = (slice(top, top + height), slice(left, left + width))
+    return _collect(scene.image[window].copy(), scene.labels[window], [inst.category for inst in scene.instances],
+                    scene.domain, scene.seed)
+
+
 def _draw_scattered(canvas: Canvas, rng: np.random.Generator, spec: DomainSpec, scale: int) -> None:
     height, width = canvas.size
     n = int(rng.integers(spec.count[0], spec.count[1] + 1))

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from ml.active.ranking import diverse_order
-from ml.active.simulate import label_savings
+from ml.active.simulate import label_savings, site_scenes
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
 from ml.universal.model import build_model
@@ -79,3 +80,26 @@ def test_diverse_order_keeps_away_from_what_is_already_labelled():
     labelled = np.array([1.0, 0, 0, 0]) + rng.normal(0, 0.02, (5, 4))
     assert diverse_order(uncertainty, features, alpha=0.5, limit=1)[0] < 8
     assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled)[0] >= 8
+
+
+def test_a_site_pool_in_captures_gives_sliding_frames_of_one_scene_with_their_own_labels():
+    pool = site_scenes(10, seed=5, size=64, night_share=0.5, frames=4)
+    assert len(pool) == 10 and [s["id"] for s in pool] == list(range(1, 11))
+    assert [s["capture"] for s in pool] == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    for capture in (0, 1, 2):
+        frames = [s for s in pool if s["capture"] == capture]
+        assert len({s["domain"] for s in frames}) == 1 and len({s["night"] for s in frames}) == 1
+    assert sum(s["night"] for s in pool[::4]) == 2  # half of the 3 captures, rounded
+    # frames 0 and 1 of a capture are windows 32 / 3 px apart on a 96 px strip: the overlap matches
+    shift = round(32 / 3)
+    a, b = (s["image"].astype(int) for s in pool[:2])
+    overlap_gap = np.abs(a[:, shift:] - b[:, :-shift]).mean()
+    assert overlap_gap < np.abs(a - pool[4]["image"].astype(int)).mean() / 2
+    for s in pool:
+        h, w = s["image"].shape[:2]
+        assert all(ann["image_id"] == s["id"] and ann["area"] >= 12 for ann in s["annotations"])
+        assert all(0 <= ann["bbox"][0] and ann["bbox"][0] + ann["bbox"][2] <= w for ann in s["annotations"])
+    single = site_scenes(6, seed=5, size=64, night_share=0.0)
+    assert [s["capture"] for s in single] == list(range(6))
+    with pytest.raises(ValueError, match="frames"):
+        site_scenes(4, seed=5, size=64, night_share=0.0, frames=0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ml import geometry
-from ml.synth import CATEGORIES, DOMAINS, generate_scene, write_dataset
+from ml.synth import CATEGORIES, DOMAINS, crop_scene, generate_scene, write_dataset
 from ml.synth.__main__ import main as synth_cli
 from ml.universal.data import annotation_mask
 
@@ -62,3 +62,19 @@ def test_cli_writes_images_and_annotations(tmp_path):
     synth_cli(["--domain", "pallet_stack", "--count", "2", "--seed", "3", "--size", "64", "64", "--out", str(tmp_path)])
     coco = json.loads((tmp_path / "annotations.json").read_text())
     assert len(coco["images"]) == 2 and coco["annotations"]
+
+
+def test_a_crop_keeps_the_window_of_each_instance_and_drops_what_it_cuts_to_a_sliver():
+    scene = generate_scene("conveyor_topdown", 3, (96, 192))
+    crop = crop_scene(scene, 0, 50, (96, 96))
+    assert np.array_equal(crop.image, scene.image[:, 50:146])
+    window = scene.labels[:, 50:146]
+    kept = [k for k in np.unique(window) if k and (window == k).sum() >= 12]
+    assert kept, "the window should show part of some parcel"
+    assert len(crop.instances) == len(kept)
+    for inst, k in zip(crop.instances, kept, strict=True):
+        assert np.array_equal(inst.mask, window == k)
+        assert inst.category == scene.instances[k - 1].category
+    assert np.array_equal(crop.labels > 0, np.isin(window, kept))  # slivers are background now
+    with pytest.raises(ValueError, match="outside"):
+        crop_scene(scene, 0, 100, (96, 96))
