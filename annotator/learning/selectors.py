@@ -11,10 +11,16 @@ from ml.active.ranking import diverse_order
 from .models import ModelVersion, TrainingRun
 
 DIVERSITY_POOL = 200  # re-rank only the top of the uncertainty order: cheap and enough for a batch
+COVERED_LIMIT = 2000  # the most recently labelled images the diversity keeps away from
+COVERED_STATUSES = (ImageStatus.IN_PROGRESS, ImageStatus.SUBMITTED, ImageStatus.ACCEPTED)
 
 
 def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Image]:
-    """Most useful first: uncertainty, then (default strategy) a diversity re-rank of the top."""
+    """Most useful first: uncertainty, then (default strategy) a diversity re-rank of the top.
+
+    The re-rank keeps away from what the project has labelled already, or has somebody labelling
+    now (``COVERED_STATUSES``): the next frame of a capture that was just labelled comes last.
+    """
     by_uncertainty = images.order_by(F("uncertainty").desc(nulls_last=True), "id")
     if project.queue_strategy != Project.QueueStrategy.UNCERTAINTY_DIVERSITY:
         return by_uncertainty
@@ -24,7 +30,14 @@ def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Ima
     ]
     if len(pool) < 2:
         return by_uncertainty
-    order = diverse_order(np.array([r[1] for r in pool]), np.array([r[2] for r in pool], dtype=np.float64))
+    pool_ids = [row[0] for row in pool]
+    covered = [
+        f for f in project.images.filter(status__in=COVERED_STATUSES).exclude(pk__in=pool_ids)
+        .order_by("-status_changed_at").values_list("features", flat=True)[:COVERED_LIMIT]
+        if f and len(f) == len(pool[0][2])
+    ]
+    order = diverse_order(np.array([r[1] for r in pool]), np.array([r[2] for r in pool], dtype=np.float64),
+                          labelled=np.array(covered, dtype=np.float64) if covered else None)
     ids = [pool[i][0] for i in order]
     position = Case(*[When(id=pk, then=rank) for rank, pk in enumerate(ids)], default=len(ids), output_field=IntegerField())
     return images.annotate(_rank=position).order_by("_rank", F("uncertainty").desc(nulls_last=True), "id")

@@ -174,6 +174,31 @@ def test_queue_leases_one_image_per_annotator_and_expiry_frees_it(project, users
 
 
 @pytest.mark.django_db
+def test_the_diverse_queue_keeps_away_from_what_is_labelled_or_being_labelled(project, users):
+    from annotator.projects.models import Membership
+    from tests.factories import UserFactory
+
+    assert project.queue_strategy == "uncertainty+diversity"
+    pending = {"status": ImageStatus.PRE_LABELED}
+    make_image(project, 1, status=ImageStatus.ACCEPTED, uncertainty=0.9, features=[1.0, 0.0, 0.0])
+    next_frame = make_image(project, 2, uncertainty=0.9, features=[0.99, 0.05, 0.0], **pending)  # near-duplicate
+    other = make_image(project, 3, uncertainty=0.6, features=[0.0, 1.0, 0.0], **pending)
+    third = make_image(project, 4, uncertainty=0.5, features=[0.0, 0.05, 1.0], **pending)
+
+    assert services.image_claim_next(project=project, user=users["annotator"]).id == other.id
+    # What a colleague holds counts as covered too: the next claim is the third kind, not the duplicate.
+    second = UserFactory(username="second_annotator")
+    Membership.objects.create(project=project, user=second, role="annotator")
+    Image.objects.filter(pk=other.pk).update(status=ImageStatus.IN_PROGRESS)
+    assert services.image_claim_next(project=project, user=second).id == third.id
+    project.queue_strategy = "uncertainty"
+    project.save(update_fields=["queue_strategy"])
+    third_annotator = UserFactory(username="third_annotator")
+    Membership.objects.create(project=project, user=third_annotator, role="annotator")
+    assert services.image_claim_next(project=project, user=third_annotator).id == next_frame.id  # plain uncertainty
+
+
+@pytest.mark.django_db
 def test_submit_releases_the_lease_and_leaves_the_queue(project, users):
     image = make_image(project)
     claimed = services.image_claim_next(project=project, user=users["annotator"])
