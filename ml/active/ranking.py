@@ -8,6 +8,13 @@ here is a weighted k-center greedy: each next pick maximises
 so an image is chosen when it is both uncertain and far (in feature space) from what is
 already in the batch. ``alpha = 1`` is plain uncertainty order; ``alpha = 0`` is plain
 k-center greedy (core-set).
+
+While fewer than ``cold_start`` images are labelled, the model's uncertainty is not worth
+following yet, and k-center greedy picks outliers. The first picks are the *typical* image of
+each of the largest uncovered clusters instead (TypiClust, Hacohen et al. 2022, "Active
+learning on a budget"): k-means over the pool and the labelled images into
+``labelled + picks`` clusters, then, largest cluster first among those with no labelled
+image, the image with the densest neighbourhood.
 """
 
 from __future__ import annotations
@@ -20,27 +27,39 @@ import numpy as np
 # 0.331 / 0.337 / 0.344 / 0.347 and 0.352 / 0.367 / 0.371 / 0.378. At 0.5 the queue took 58-60 %
 # night scenes (the pool has 30 %), which the compact model learns slowly; at 0.2, 32-36 %.
 DEFAULT_ALPHA = 0.2
+# One round of the simulation: on its first round, uncertainty+diversity scored 0.022 mask AP under
+# random picks on both pools kinds (docs/active_learning.md); typical picks of 10 matched random.
+DEFAULT_COLD_START = 10
+TYPICALITY_NEIGHBOURS = 20  # TypiClust's K: typicality is 1 / mean distance to these in the cluster
+KMEANS_ITERATIONS = 25
 
 
 def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = DEFAULT_ALPHA,
-                  limit: int | None = None, labelled: np.ndarray | None = None) -> list[int]:
+                  limit: int | None = None, labelled: np.ndarray | None = None,
+                  cold_start: int = DEFAULT_COLD_START) -> list[int]:
     """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here.
 
     ``labelled`` (M, D) are the features of images already labelled: they count as picked
     before the first pick (core-set), so the order also stays away from what was labelled.
+    While M < ``cold_start``, the first ``cold_start - M`` picks are typical ones
+    (:func:`typical_order`); ``cold_start=0`` turns that off.
     """
     n = len(uncertainty)
     if n == 0:
         return []
     limit = n if limit is None else min(limit, n)
+    f = _unit_rows(features)
+    centres = _unit_rows(labelled) if labelled is not None and len(labelled) else np.zeros((0, f.shape[1]))
+    order = typical_order(f, min(limit, max(0, cold_start - len(centres))), labelled=centres)
+    if len(order) == limit:
+        return order
     u = np.asarray(uncertainty, dtype=np.float64)
     u = (u - u.min()) / (u.max() - u.min()) if u.max() > u.min() else np.ones(n)
     u = np.clip(u, 1e-3, None)
-    f = _unit_rows(features)
     picked = np.zeros(n, dtype=bool)
-    order: list[int] = []
-    if labelled is not None and len(labelled):
-        centres = _unit_rows(labelled)
+    picked[order] = True
+    centres = np.vstack([centres, f[order]])
+    if len(centres):
         min_dist = np.min(np.linalg.norm(f[:, None, :] - centres[None, :, :], axis=2), axis=1)
     else:  # nothing to keep away from yet: start with the most uncertain image
         order.append(int(np.argmax(u)))
@@ -55,6 +74,66 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
         picked[nxt] = True
         min_dist = np.minimum(min_dist, np.linalg.norm(f - f[nxt], axis=1))
     return order
+
+
+def typical_order(features: np.ndarray, limit: int, *, labelled: np.ndarray | None = None,
+                  seed: int = 0) -> list[int]:
+    """``limit`` typical picks from the pool (TypiClust), one per cluster, largest uncovered first.
+
+    Clusters are k-means over the pool and ``labelled`` with ``len(labelled) + limit``
+    clusters (k-means++ seeding from ``seed``: the same pool gives the same order). A cluster
+    that holds a labelled image is covered; once every cluster is, the rest are picked again.
+    """
+    if limit <= 0:
+        return []
+    f = _unit_rows(features)
+    n = len(f)
+    covered_rows = _unit_rows(labelled) if labelled is not None and len(labelled) else np.zeros((0, f.shape[1]))
+    points = np.vstack([f, covered_rows])
+    assign = kmeans(points, min(len(covered_rows) + limit, len(points)), seed=seed)
+    pool_assign = assign[:n]
+    covered = set(assign[n:].tolist())
+    order: list[int] = []
+    while len(order) < min(limit, n):
+        free = [c for c in np.unique(pool_assign) if c not in covered
+                and np.any((pool_assign == c) & ~np.isin(np.arange(n), order))]
+        if not free:  # every cluster covered: start over, still never the same image twice
+            covered = set()
+            continue
+        cluster = max(free, key=lambda c: (int(np.sum(pool_assign == c)), -int(c)))
+        members = [i for i in np.flatnonzero(pool_assign == cluster) if i not in order]
+        order.append(members[int(np.argmax(_typicality(f[members])))])
+        covered.add(cluster)
+    return order
+
+
+def kmeans(points: np.ndarray, k: int, *, seed: int = 0, iterations: int = KMEANS_ITERATIONS) -> np.ndarray:
+    """Cluster index (N,) of each row: k-means++ seeding, then Lloyd's iterations."""
+    rng = np.random.default_rng(seed)
+    centres = points[[int(rng.integers(len(points)))]]
+    for _ in range(1, k):
+        d2 = np.min(_distances(points, centres), axis=1) ** 2
+        pick = rng.choice(len(points), p=d2 / d2.sum()) if d2.sum() > 0 else int(rng.integers(len(points)))
+        centres = np.vstack([centres, points[pick]])
+    assign = np.argmin(_distances(points, centres), axis=1)
+    for _ in range(iterations):
+        centres = np.stack([points[assign == j].mean(axis=0) if np.any(assign == j) else centres[j] for j in range(k)])
+        new = np.argmin(_distances(points, centres), axis=1)
+        if np.array_equal(new, assign):
+            break
+        assign = new
+    return assign
+
+
+def _typicality(rows: np.ndarray) -> np.ndarray:
+    if len(rows) == 1:
+        return np.ones(1)
+    d = np.sort(_distances(rows, rows), axis=1)[:, 1: TYPICALITY_NEIGHBOURS + 1]
+    return 1.0 / (d.mean(axis=1) + 1e-6)
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
 
 
 def _unit_rows(features: np.ndarray) -> np.ndarray:

@@ -6,7 +6,10 @@
 Setup (pure ``ml``, no Django): a pool of synthetic scenes and a fixed val set from a *new
 site*: the four scene domains at a smaller scale than the base model was trained at (a
 higher-mounted camera), and a share of the scenes under a night-shift lighting the base never
-saw (dim, blue cast, sensor noise). Each strategy starts with no labels; every round it picks
+saw (dim, blue cast, sensor noise). The pool comes in *captures* of ``frames`` consecutive
+frames (windows sliding along one rendered strip of belt or floor, as a camera over a moving
+belt takes them), so, as on a real site, many pool images are near-duplicates; the val set has
+one frame per capture. Each strategy starts with no labels; every round it picks
 ``batch`` images from the unlabelled pool, the oracle labels them exactly (the generator's
 masks), and the shipped base is fine-tuned *from scratch of the round* (always from the base)
 on all labels so far for a fixed number of epochs (at least ``min_steps`` steps) with the
@@ -41,7 +44,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ml.active.ranking import DEFAULT_ALPHA, diverse_order
+from ml.active.ranking import DEFAULT_ALPHA, DEFAULT_COLD_START, diverse_order
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +71,7 @@ class SimConfig:
     night_share: float = 0.3
     frames: int = 1  # consecutive frames per capture in the pool (site_scenes); the val set has one per capture
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
+    cold_start: int = DEFAULT_COLD_START  # typical picks while fewer images are labelled (diverse_order)
     seed: int = 7
     repeats: int = 4  # independent pools and training seeds; the curves are their mean
     threads: int = 1  # torch threads per process; 2 oversubscribes a 2-core machine that also runs a worker
@@ -217,7 +221,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         else:
             uncertainty, features = score_pool(model, pool)
             order = diverse_order(uncertainty[unlabelled], features[unlabelled], alpha=cfg.alpha, limit=cfg.batch,
-                                  labelled=features[labelled])
+                                  labelled=features[labelled], cold_start=cfg.cold_start)
             picks = [unlabelled[k] for k in order]
         labelled += picks
         night_picked += sum(pool[i]["night"] for i in picks)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml.active.ranking import diverse_order
+from ml.active.ranking import diverse_order, typical_order
 from ml.active.simulate import label_savings, site_scenes
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
@@ -27,17 +27,19 @@ def test_diverse_order_does_not_fill_a_batch_with_near_duplicates():
     features = np.vstack([pile, others])
     uncertainty = np.concatenate([np.full(6, 0.9), np.linspace(0.5, 0.7, 10)])
     by_uncertainty = list(np.argsort(-uncertainty, kind="stable")[:5])
-    diverse = diverse_order(uncertainty, features, alpha=0.5, limit=5)
+    diverse = diverse_order(uncertainty, features, alpha=0.5, limit=5, cold_start=0)
     assert sum(i < 6 for i in by_uncertainty) == 5
     assert sum(i < 6 for i in diverse) == 1
     assert diverse[0] in range(6)  # still starts with the most uncertain image
+    cold = diverse_order(uncertainty, features, alpha=0.5, limit=5)  # typical picks first: one of the pile too
+    assert sum(i < 6 for i in cold) == 1 and len(set(cold)) == 5
     assert len(set(diverse_order(uncertainty, features))) == 16  # a full order is a permutation
 
 
 def test_diverse_order_with_alpha_one_is_uncertainty_order():
     rng = np.random.default_rng(1)
     uncertainty = rng.uniform(0, 1, 12)
-    order = diverse_order(uncertainty, rng.normal(0, 1, (12, 4)), alpha=1.0)
+    order = diverse_order(uncertainty, rng.normal(0, 1, (12, 4)), alpha=1.0, cold_start=0)
     assert order == list(np.argsort(-uncertainty, kind="stable"))
 
 
@@ -78,8 +80,32 @@ def test_diverse_order_keeps_away_from_what_is_already_labelled():
     features = np.vstack([seen, unseen])
     uncertainty = np.concatenate([np.linspace(0.7, 0.8, 8), np.linspace(0.5, 0.7, 8)])  # seen kind looks harder
     labelled = np.array([1.0, 0, 0, 0]) + rng.normal(0, 0.02, (5, 4))
-    assert diverse_order(uncertainty, features, alpha=0.5, limit=1)[0] < 8
-    assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled)[0] >= 8
+    assert diverse_order(uncertainty, features, alpha=0.5, limit=1, cold_start=0)[0] < 8
+    assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled, cold_start=0)[0] >= 8
+    assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled)[0] >= 8  # cold start too
+
+
+def test_a_cold_start_picks_the_typical_image_of_each_cluster_largest_first_not_the_outlier():
+    rng = np.random.default_rng(3)
+    axes = np.eye(4)
+    sizes = (7, 4, 2)
+    clusters = [axes[k] + rng.normal(0, 0.05, (n, 4)) for k, n in enumerate(sizes)]
+    outlier = np.array([[0, 0, 0.2, 1.0]])
+    features = np.vstack([*clusters, outlier])
+    uncertainty = np.concatenate([np.full(13, 0.2), [0.95]])  # the outlier looks hardest
+    starts = np.cumsum((0, *sizes))
+    centre_pick = [s + int(np.argmin(np.linalg.norm(c - c.mean(0), axis=1))) for s, c in zip(starts[:-1], clusters, strict=True)]
+
+    picks = typical_order(features, 3)
+    assert [int(np.searchsorted(starts, i, side="right")) - 1 for i in picks] == [0, 1, 2]  # largest first
+    assert picks[0] == centre_pick[0]  # the densest neighbourhood is the middle of the cluster
+    assert 13 not in diverse_order(uncertainty, features, limit=3)  # uncertainty order would take it first
+    assert diverse_order(uncertainty, features, limit=3, cold_start=0)[0] == 13
+    # a cluster with a labelled image is covered: its images come after the uncovered clusters
+    covered = typical_order(features, 2, labelled=axes[:1] + 0.01)
+    assert all(i >= sizes[0] for i in covered)
+    assert typical_order(features, 2, seed=0) == typical_order(features, 2, seed=0)
+    assert sorted(typical_order(features, 14)) == list(range(14))  # more picks than clusters: each image once
 
 
 def test_a_site_pool_in_captures_gives_sliding_frames_of_one_scene_with_their_own_labels():

@@ -176,11 +176,13 @@ def test_queue_leases_one_image_per_annotator_and_expiry_frees_it(project, users
 @pytest.mark.django_db
 def test_the_diverse_queue_keeps_away_from_what_is_labelled_or_being_labelled(project, users):
     from annotator.projects.models import Membership
+    from ml.active.ranking import DEFAULT_COLD_START
     from tests.factories import UserFactory
 
     assert project.queue_strategy == "uncertainty+diversity"
     pending = {"status": ImageStatus.PRE_LABELED}
-    make_image(project, 1, status=ImageStatus.ACCEPTED, uncertainty=0.9, features=[1.0, 0.0, 0.0])
+    for n in range(DEFAULT_COLD_START):  # past the cold start: uncertainty and diversity decide
+        make_image(project, 100 + n, status=ImageStatus.ACCEPTED, uncertainty=0.9, features=[1.0, 0.01 * n, 0.0])
     next_frame = make_image(project, 2, uncertainty=0.9, features=[0.99, 0.05, 0.0], **pending)  # near-duplicate
     other = make_image(project, 3, uncertainty=0.6, features=[0.0, 1.0, 0.0], **pending)
     third = make_image(project, 4, uncertainty=0.5, features=[0.0, 0.05, 1.0], **pending)
