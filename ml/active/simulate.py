@@ -69,7 +69,9 @@ class SimConfig:
     batch_size: int = 4
     lr: float = FINE_TUNE_LR
     night_share: float = 0.3
-    frames: int = 1  # consecutive frames per capture in the pool (site_scenes); the val set has one per capture
+    # consecutive frames per capture in the pool (site_scenes; the val set has one per capture): a camera's
+    # burst over a moving belt. 1 gives independent pool images, the setup of every figure before 2026-12-03.
+    frames: int = 4
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     cold_start: int = DEFAULT_COLD_START  # typical picks while fewer images are labelled (diverse_order)
     seed: int = 7
