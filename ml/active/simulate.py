@@ -85,8 +85,10 @@ class SimConfig:
 # Measured with bfloat16 training steps (AMX) and the 60-step floor: 6 repeats in 237 s wall on the
 # 2 cores at load 2-4 from other jobs; 8 repeats took 400-500 s at load 4-5. Before (float32, 3
 # repeats, no floor): 5.5 min at load 1-3, 9 min at load 9-11; the full run ~1,300 s at load ~10.
-# On an AVX2-only CPU (float32 steps, the 384 px base): 6 repeats in 460 s at load 1.6-2.
-QUICK = SimConfig(pool=120, val=64, rounds=4, repeats=6)
+# On an AVX2-only CPU (float32 steps, the 384 px base): 6 repeats in 460 s at load 1.6-2. With the
+# flipped 448 px base, on an AVX2-only EPYC (float32 steps), quiet: 6 repeats 656-706 s, over the
+# 10 minutes; 5 repeats (2026-12-03) fit.
+QUICK = SimConfig(pool=120, val=64, rounds=4, repeats=5)
 
 
 # --------------------------------------------------------------------------- the new site's data
