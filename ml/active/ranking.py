@@ -61,7 +61,7 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     picked[order] = True
     centres = np.vstack([centres, f[order]])
     if len(centres):
-        min_dist = np.min(np.linalg.norm(f[:, None, :] - centres[None, :, :], axis=2), axis=1)
+        min_dist = _min_unit_distances(f, centres)
     else:  # nothing to keep away from yet: start with the most uncertain image
         order.append(int(np.argmax(u)))
         picked[order[0]] = True
@@ -131,6 +131,12 @@ def _typicality(rows: np.ndarray) -> np.ndarray:
         return np.ones(1)
     d = np.sort(_distances(rows, rows), axis=1)[:, 1: TYPICALITY_NEIGHBOURS + 1]
     return 1.0 / (d.mean(axis=1) + 1e-6)
+
+
+def _min_unit_distances(rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Distance from each unit row to its nearest unit centre, via dot products: the app passes up
+    to 2,000 labelled images, and an (N, M, D) difference array would take hundreds of MB."""
+    return np.sqrt(np.clip(2.0 - 2.0 * np.max(rows @ centres.T, axis=1), 0.0, None))
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

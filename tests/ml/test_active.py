@@ -129,3 +129,13 @@ def test_a_site_pool_in_captures_gives_sliding_frames_of_one_scene_with_their_ow
     assert [s["capture"] for s in single] == list(range(6))
     with pytest.raises(ValueError, match="frames"):
         site_scenes(4, seed=5, size=64, night_share=0.0, frames=0)
+
+
+def test_the_distance_to_what_is_labelled_matches_the_direct_computation_for_a_large_labelled_set():
+    from ml.active.ranking import _min_unit_distances, _unit_rows
+
+    rng = np.random.default_rng(4)
+    rows, centres = _unit_rows(rng.normal(0, 1, (50, 16))), _unit_rows(rng.normal(0, 1, (300, 16)))
+    direct = np.min(np.linalg.norm(rows[:, None, :] - centres[None, :, :], axis=2), axis=1)
+    np.testing.assert_allclose(_min_unit_distances(rows, centres), direct, atol=1e-6)
+    np.testing.assert_allclose(_min_unit_distances(centres[:5], centres), 0.0, atol=1e-6)
