@@ -94,16 +94,18 @@ def typical_order(features: np.ndarray, limit: int, *, labelled: np.ndarray | No
     assign = kmeans(points, min(len(covered_rows) + limit, len(points)), seed=seed)
     pool_assign = assign[:n]
     covered = set(assign[n:].tolist())
+    taken = np.zeros(n, dtype=bool)
     order: list[int] = []
     while len(order) < min(limit, n):
-        free = [c for c in np.unique(pool_assign) if c not in covered
-                and np.any((pool_assign == c) & ~np.isin(np.arange(n), order))]
+        free = set(pool_assign[~taken].tolist()) - covered  # uncovered clusters with images left
         if not free:  # every cluster covered: start over, still never the same image twice
             covered = set()
             continue
-        cluster = max(free, key=lambda c: (int(np.sum(pool_assign == c)), -int(c)))
-        members = [i for i in np.flatnonzero(pool_assign == cluster) if i not in order]
-        order.append(members[int(np.argmax(_typicality(f[members])))])
+        cluster = max(free, key=lambda c: (int(np.sum(pool_assign == c)), -c))
+        members = np.flatnonzero((pool_assign == cluster) & ~taken)
+        pick = int(members[np.argmax(_typicality(f[members]))])
+        order.append(pick)
+        taken[pick] = True
         covered.add(cluster)
     return order
 
