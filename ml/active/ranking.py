@@ -15,6 +15,13 @@ each of the largest uncovered clusters instead (TypiClust, Hacohen et al. 2022, 
 learning on a budget"): k-means over the pool and the labelled images into
 ``labelled + picks`` clusters, then, largest cluster first among those with no labelled
 image, the image with the densest neighbourhood.
+
+Near-duplicates (frames of one capture) are grouped by linking every image to its nearest
+neighbour (:func:`near_duplicate_groups`). Once an image of a group is picked or labelled, the
+rest of its group comes after every uncovered image. A distance threshold cannot do this: two
+frames at the ends of one capture can be farther apart than two different captures, but each
+frame's nearest neighbour is almost always its neighbouring frame, so the links chain a capture
+together.
 """
 
 from __future__ import annotations
@@ -33,17 +40,21 @@ DEFAULT_ALPHA = 0.2
 DEFAULT_COLD_START = 10
 TYPICALITY_NEIGHBOURS = 20  # TypiClust's K: typicality is 1 / mean distance to these in the cluster
 KMEANS_ITERATIONS = 25
+NEIGHBOUR_CHUNK = 512  # rows per block of the nearest-neighbour search
+COVERED_WEIGHT = 0.25  # an image whose near-duplicate group is covered counts as this much nearer to the picks
 
 
 def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = DEFAULT_ALPHA,
                   limit: int | None = None, labelled: np.ndarray | None = None,
-                  cold_start: int = DEFAULT_COLD_START) -> list[int]:
+                  cold_start: int = DEFAULT_COLD_START, near_duplicates: bool = True) -> list[int]:
     """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here.
 
     ``labelled`` (M, D) are the features of images already labelled: they count as picked
     before the first pick (core-set), so the order also stays away from what was labelled.
     While M < ``cold_start``, the first ``cold_start - M`` picks are typical ones
-    (:func:`typical_order`); ``cold_start=0`` turns that off.
+    (:func:`typical_order`); ``cold_start=0`` turns that off. With ``near_duplicates``, an
+    image whose near-duplicate group (:func:`near_duplicate_groups` over the pool and the
+    labelled images) holds a picked or labelled image comes after all the others.
     """
     n = len(uncertainty)
     if n == 0:
@@ -59,22 +70,52 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     u = np.clip(u, 1e-3, None)
     picked = np.zeros(n, dtype=bool)
     picked[order] = True
+    if near_duplicates:
+        groups = near_duplicate_groups(np.vstack([f, centres]))
+        pool_groups = groups[:n]
+        covered = np.isin(pool_groups, np.concatenate([groups[n:], pool_groups[order]]))
+    else:
+        pool_groups, covered = np.arange(n), np.zeros(n, dtype=bool)
     centres = np.vstack([centres, f[order]])
     if len(centres):
         min_dist = _min_unit_distances(f, centres)
     else:  # nothing to keep away from yet: start with the most uncertain image
         order.append(int(np.argmax(u)))
         picked[order[0]] = True
+        covered |= pool_groups == pool_groups[order[0]]
         min_dist = np.linalg.norm(f - f[order[0]], axis=1)
     while len(order) < limit:
         d = min_dist / min_dist.max() if min_dist.max() > 0 else np.ones(n)
-        gain = u**alpha * np.clip(d, 1e-3, None) ** (1 - alpha)
+        d = np.clip(d, 1e-3, None) * np.where(covered, COVERED_WEIGHT, 1.0)
+        gain = u**alpha * d ** (1 - alpha)
         gain[picked] = -np.inf
         nxt = int(np.argmax(gain))
         order.append(nxt)
         picked[nxt] = True
+        covered |= pool_groups == pool_groups[nxt]
         min_dist = np.minimum(min_dist, np.linalg.norm(f - f[nxt], axis=1))
     return order
+
+
+def near_duplicate_groups(features: np.ndarray) -> np.ndarray:
+    """Group id (N,) of each row: the connected parts of the graph that links each row to its
+    nearest neighbour (rows L2-normalised). Frames of one capture chain together this way."""
+    f = _unit_rows(features)
+    n = len(f)
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for start in range(0, n if n > 1 else 0, NEIGHBOUR_CHUNK):  # chunks: the app passes up to ~2,200 rows
+        similarity = f[start: start + NEIGHBOUR_CHUNK] @ f.T
+        similarity[np.arange(len(similarity)), np.arange(start, start + len(similarity))] = -np.inf
+        for i, j in enumerate(np.argmax(similarity, axis=1), start=start):
+            parent[root(i)] = root(int(j))
+    return np.array([root(i) for i in range(n)])
 
 
 def typical_order(features: np.ndarray, limit: int, *, labelled: np.ndarray | None = None,

@@ -74,6 +74,7 @@ class SimConfig:
     frames: int = 4
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     cold_start: int = DEFAULT_COLD_START  # typical picks while fewer images are labelled (diverse_order)
+    near_duplicates: bool = True  # covered near-duplicate groups go last (diverse_order; the app's queue too)
     seed: int = 7
     repeats: int = 4  # independent pools and training seeds; the curves are their mean
     threads: int = 1  # torch threads per process; 2 oversubscribes a 2-core machine that also runs a worker
@@ -225,7 +226,8 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         else:
             uncertainty, features = score_pool(model, pool)
             order = diverse_order(uncertainty[unlabelled], features[unlabelled], alpha=cfg.alpha, limit=cfg.batch,
-                                  labelled=features[labelled], cold_start=cfg.cold_start)
+                                  labelled=features[labelled], cold_start=cfg.cold_start,
+                                  near_duplicates=cfg.near_duplicates)
             picks = [unlabelled[k] for k in order]
         labelled += picks
         night_picked += sum(pool[i]["night"] for i in picks)
@@ -398,6 +400,12 @@ def draw_plot(report: dict[str, Any], path: Path, width: int = 720, height: int 
     return path
 
 
+def _yes_no(text: str) -> bool:
+    if text.lower() not in ("yes", "no", "true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return text.lower() in ("yes", "true", "1")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Simulate active learning vs random sampling on synthetic data.")
     parser.add_argument("--quick", action="store_true", help="a smaller run, <= 10 min on 2 CPU cores")
@@ -406,7 +414,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plot", default=str(DEFAULT_PLOT), help="PNG to write ('' for none)")
     parser.add_argument("--workdir", default=None, help="keep datasets and checkpoints here")
     for name, value in asdict(SimConfig()).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
+        kind = _yes_no if isinstance(value, bool) else type(value)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None)
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else SimConfig()
     overrides = {k: v for k, v in vars(args).items() if k in asdict(cfg) and v is not None}

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from ml.active.ranking import diverse_order, typical_order
+from ml.active import ranking
+from ml.active.ranking import diverse_order, near_duplicate_groups, typical_order
 from ml.active.simulate import label_savings, site_scenes
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
@@ -83,6 +84,55 @@ def test_diverse_order_keeps_away_from_what_is_already_labelled():
     assert diverse_order(uncertainty, features, alpha=0.5, limit=1, cold_start=0)[0] < 8
     assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled, cold_start=0)[0] >= 8
     assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled)[0] >= 8  # cold start too
+
+
+def _on_circle(angle: float, i: int, j: int, dim: int = 6) -> np.ndarray:
+    row = np.zeros(dim)
+    row[i], row[j] = np.cos(angle), np.sin(angle)
+    return row
+
+
+def test_frames_of_one_capture_chain_into_one_group_and_the_queue_takes_other_captures_first():
+    # capture A: four frames, each 0.15 from the next, so its two ends are 0.45 apart; captures B and
+    # C: two frames each, 0.32-0.38 from every frame of A: nearer than A's ends are to each other
+    capture_a = [_on_circle(angle, 0, 1) for angle in (0.0, 0.15, 0.30, 0.45)]
+    middle = _on_circle(0.225, 0, 1)
+    axes = np.eye(6)
+    capture_b = [middle + 0.32 * axes[2], middle + 0.32 * (axes[2] + 0.15 * axes[4])]
+    capture_c = [middle + 0.32 * axes[3], middle + 0.32 * (axes[3] + 0.15 * axes[5])]
+    features = np.array(capture_a + capture_b + capture_c)
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    assert np.linalg.norm(unit[0] - unit[3]) > np.linalg.norm(unit[0] - unit[4])  # no threshold separates them
+
+    groups = near_duplicate_groups(features)
+    assert len(set(groups[:4])) == 1 and len(set(groups[4:6])) == 1 and len(set(groups[6:])) == 1
+    assert len(set(groups)) == 3
+    uncertainty = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+    distance_only = diverse_order(uncertainty, features, limit=3, cold_start=0, near_duplicates=False)
+    assert distance_only[:2] == [0, 3]  # the far end of the same capture
+    order = diverse_order(uncertainty, features, limit=3, cold_start=0)
+    assert order[0] == 0 and {int(groups[i]) for i in order} == set(groups.tolist())  # one frame per capture
+    # a labelled frame covers its capture: the queue takes B and C first, though A's frame 0 is the
+    # most uncertain and A's far end is as far from the labelled frame as B and C are
+    later = diverse_order(uncertainty, features, labelled=capture_a[1:2], cold_start=0)
+    assert {int(groups[i]) for i in later[:2]} == {int(groups[4]), int(groups[6])}
+    assert 0 in diverse_order(uncertainty, features, labelled=capture_a[1:2], cold_start=0, near_duplicates=False)[:2]
+    assert sorted(later) == list(range(8))
+
+
+def test_near_duplicate_groups_searched_in_blocks_match_the_direct_search(monkeypatch):
+    rows = np.random.default_rng(4).normal(0, 1, (57, 5))
+    whole = near_duplicate_groups(rows)
+    monkeypatch.setattr(ranking, "NEIGHBOUR_CHUNK", 8)
+    blocks = near_duplicate_groups(rows)
+    unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    distances = np.linalg.norm(unit[:, None] - unit[None], axis=2) + np.diag(np.full(57, np.inf))
+    nearest = np.argmin(distances, axis=1)
+    for groups in (whole, blocks):
+        assert all(groups[i] == groups[j] for i, j in enumerate(nearest))  # every row with its nearest
+    # the same partition (ids may differ): rows share a group in one exactly when they do in the other
+    assert np.array_equal(whole[:, None] == whole[None], blocks[:, None] == blocks[None])
+    assert len(near_duplicate_groups(rows[:1])) == 1 and len(near_duplicate_groups(rows[:0])) == 0
 
 
 def test_a_cold_start_picks_the_typical_image_of_each_cluster_largest_first_not_the_outlier():
