@@ -99,10 +99,16 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
 
 def near_duplicate_groups(features: np.ndarray) -> np.ndarray:
     """Group id (N,) of each row: the connected parts of the graph that links each row to its
-    nearest neighbour (rows L2-normalised). Frames of one capture chain together this way."""
-    f = _unit_rows(features)
+    nearest neighbour (rows L2-normalised). Frames of one capture chain together this way.
+
+    Measured on the simulation's capture pools (5 pools of 30 captures, the base's features):
+    88 % of the groups hold one capture, and 61 % of the captures are one group (the rest split
+    in two or three). Linking also the rows within 1.1-1.5 x the nearest distance joins more
+    captures whole but merges different ones, and the queue then covered fewer captures
+    (27.4-27.8 of 30 after 40 picks, against 29.0)."""
+    f = _unit_rows(features).astype(np.float32)  # float32 halves the cost of the (N, N) products
     n = len(f)
-    parent = np.arange(n)
+    parent = list(range(n))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -110,12 +116,12 @@ def near_duplicate_groups(features: np.ndarray) -> np.ndarray:
             i = parent[i]
         return i
 
-    for start in range(0, n if n > 1 else 0, NEIGHBOUR_CHUNK):  # chunks: the app passes up to ~2,200 rows
+    for start in range(0, n if n > 1 else 0, NEIGHBOUR_CHUNK):  # blocks: the app passes up to ~2,200 rows
         similarity = f[start: start + NEIGHBOUR_CHUNK] @ f.T
         similarity[np.arange(len(similarity)), np.arange(start, start + len(similarity))] = -np.inf
-        for i, j in enumerate(np.argmax(similarity, axis=1), start=start):
-            parent[root(i)] = root(int(j))
-    return np.array([root(i) for i in range(n)])
+        for i, j in enumerate(np.argmax(similarity, axis=1).tolist(), start=start):
+            parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(n)], dtype=np.int64)
 
 
 def typical_order(features: np.ndarray, limit: int, *, labelled: np.ndarray | None = None,

@@ -93,9 +93,9 @@ def _on_circle(angle: float, i: int, j: int, dim: int = 6) -> np.ndarray:
 
 
 def test_frames_of_one_capture_chain_into_one_group_and_the_queue_takes_other_captures_first():
-    # capture A: four frames, each 0.15 from the next, so its two ends are 0.45 apart; captures B and
+    # capture A: four frames, 0.14-0.16 from the next, so its two ends are 0.45 apart; captures B and
     # C: two frames each, 0.32-0.38 from every frame of A: nearer than A's ends are to each other
-    capture_a = [_on_circle(angle, 0, 1) for angle in (0.0, 0.15, 0.30, 0.45)]
+    capture_a = [_on_circle(angle, 0, 1) for angle in (0.0, 0.14, 0.29, 0.45)]
     middle = _on_circle(0.225, 0, 1)
     axes = np.eye(6)
     capture_b = [middle + 0.32 * axes[2], middle + 0.32 * (axes[2] + 0.15 * axes[4])]
