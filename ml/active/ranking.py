@@ -41,12 +41,14 @@ DEFAULT_COLD_START = 10
 TYPICALITY_NEIGHBOURS = 20  # TypiClust's K: typicality is 1 / mean distance to these in the cluster
 KMEANS_ITERATIONS = 25
 NEIGHBOUR_CHUNK = 512  # rows per block of the nearest-neighbour search
+DEFAULT_DENSITY = 0.0
 COVERED_WEIGHT = 0.25  # an image whose near-duplicate group is covered counts as this much nearer to the picks
 
 
 def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = DEFAULT_ALPHA,
                   limit: int | None = None, labelled: np.ndarray | None = None,
-                  cold_start: int = DEFAULT_COLD_START, near_duplicates: bool = True) -> list[int]:
+                  cold_start: int = DEFAULT_COLD_START, near_duplicates: bool = True,
+                  density: float = DEFAULT_DENSITY) -> list[int]:
     """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here.
 
     ``labelled`` (M, D) are the features of images already labelled: they count as picked
@@ -54,7 +56,9 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     While M < ``cold_start``, the first ``cold_start - M`` picks are typical ones
     (:func:`typical_order`); ``cold_start=0`` turns that off. With ``near_duplicates``, an
     image whose near-duplicate group (:func:`near_duplicate_groups` over the pool and the
-    labelled images) holds a picked or labelled image comes after all the others.
+    labelled images) holds a picked or labelled image comes after all the others. ``density``
+    weighs each gain by the image's typicality in the pool to that power, so that the far
+    outliers k-center greedy favours lose to images that stand for many others.
     """
     n = len(uncertainty)
     if n == 0:
@@ -68,6 +72,8 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     u = np.asarray(uncertainty, dtype=np.float64)
     u = (u - u.min()) / (u.max() - u.min()) if u.max() > u.min() else np.ones(n)
     u = np.clip(u, 1e-3, None)
+    typical = _typicality(f) ** density if density else np.ones(n)
+    typical = typical / typical.max()
     picked = np.zeros(n, dtype=bool)
     picked[order] = True
     if near_duplicates:
@@ -87,7 +93,7 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     while len(order) < limit:
         d = min_dist / min_dist.max() if min_dist.max() > 0 else np.ones(n)
         d = np.clip(d, 1e-3, None) * np.where(covered, COVERED_WEIGHT, 1.0)
-        gain = u**alpha * d ** (1 - alpha)
+        gain = u**alpha * d ** (1 - alpha) * typical
         gain[picked] = -np.inf
         nxt = int(np.argmax(gain))
         order.append(nxt)
@@ -176,9 +182,10 @@ def kmeans(points: np.ndarray, k: int, *, seed: int = 0, iterations: int = KMEAN
 
 
 def _typicality(rows: np.ndarray) -> np.ndarray:
+    """1 / mean distance to the ``TYPICALITY_NEIGHBOURS`` nearest other rows (unit rows)."""
     if len(rows) == 1:
         return np.ones(1)
-    d = np.sort(_distances(rows, rows), axis=1)[:, 1: TYPICALITY_NEIGHBOURS + 1]
+    d = np.sort(np.sqrt(np.clip(2.0 - 2.0 * rows @ rows.T, 0.0, None)), axis=1)[:, 1: TYPICALITY_NEIGHBOURS + 1]
     return 1.0 / (d.mean(axis=1) + 1e-6)
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ml.active.ranking import DEFAULT_ALPHA, DEFAULT_COLD_START, diverse_order
+from ml.active.ranking import DEFAULT_ALPHA, DEFAULT_COLD_START, DEFAULT_DENSITY, diverse_order
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,9 +74,10 @@ class SimConfig:
     frames: int = 4
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     cold_start: int = DEFAULT_COLD_START  # typical picks while fewer images are labelled (diverse_order)
+    density: float = DEFAULT_DENSITY  # typicality weight of the queue's gains (diverse_order)
     near_duplicates: bool = True  # covered near-duplicate groups go last (diverse_order; the app's queue too)
     seed: int = 7
-    repeats: int = 4  # independent pools and training seeds; the curves are their mean
+    repeats: int = 8  # independent pools and training seeds; the curves are their mean (single pools: 0-0.8 savings)
     threads: int = 1  # torch threads per process; 2 oversubscribes a 2-core machine that also runs a worker
     workers: int = 2  # processes, each running one (strategy, repeat) loop at a time: one per core
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
@@ -227,7 +228,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
             uncertainty, features = score_pool(model, pool)
             order = diverse_order(uncertainty[unlabelled], features[unlabelled], alpha=cfg.alpha, limit=cfg.batch,
                                   labelled=features[labelled], cold_start=cfg.cold_start,
-                                  near_duplicates=cfg.near_duplicates)
+                                  near_duplicates=cfg.near_duplicates, density=cfg.density)
             picks = [unlabelled[k] for k in order]
         labelled += picks
         night_picked += sum(pool[i]["night"] for i in picks)
