@@ -63,7 +63,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "ml.active.simulate", "--json", "--base", str(base), "--plot", str(plot),
          "--pool", "8", "--val", "4", "--rounds", "2", "--batch", "2", "--epochs", "1", "--min-steps", "0", "--scene-size", "64",
-         "--threads", "1", "--repeats", "1"],
+         "--threads", "1", "--repeats", "1", "--near-duplicates", "no"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
     )
     report = json.loads(out.stdout)
@@ -72,6 +72,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert 0.0 <= report["label_savings"] <= 1.0
     assert len(report["label_savings_per_repeat"]) == 1 and len(report["load_average"]) == 3
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["config"]["near_duplicates"] is False
 
 
 def test_diverse_order_keeps_away_from_what_is_already_labelled():
@@ -118,6 +119,19 @@ def test_frames_of_one_capture_chain_into_one_group_and_the_queue_takes_other_ca
     assert {int(groups[i]) for i in later[:2]} == {int(groups[4]), int(groups[6])}
     assert 0 in diverse_order(uncertainty, features, labelled=capture_a[1:2], cold_start=0, near_duplicates=False)[:2]
     assert sorted(later) == list(range(8))
+
+
+def test_a_density_weight_prefers_an_image_that_stands_for_others_to_a_far_outlier():
+    rng = np.random.default_rng(5)
+    axes = np.eye(4)
+    features = np.vstack([axes[0] + rng.normal(0, 0.05, (10, 4)), axes[1] + rng.normal(0, 0.05, (10, 4)),
+                          -axes[:1]])  # two kinds of scene, and one outlier opposite the first (row 20)
+    uncertainty = np.concatenate([[0.9], np.full(20, 0.5)])
+    plain = diverse_order(uncertainty, features, alpha=0.0, limit=2, cold_start=0, near_duplicates=False)
+    weighted = diverse_order(uncertainty, features, alpha=0.0, limit=2, cold_start=0, near_duplicates=False,
+                             density=1.0)
+    assert plain == [0, 20]  # k-center greedy: the farthest image is the outlier
+    assert weighted[0] == 0 and 10 <= weighted[1] < 20  # typicality: the other kind of scene
 
 
 def test_near_duplicate_groups_searched_in_blocks_match_the_direct_search(monkeypatch):
