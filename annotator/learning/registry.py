@@ -5,7 +5,10 @@ shipped base). Promoting one archives the project version it replaces. After eve
 the images still waiting on an annotator (never submitted, or rejected back to them) are
 re-predicted with the new model, which refreshes their uncertainty and features (and so
 their queue rank) and, for untouched images, their pre-labels. That work is a ``BatchJob``
-of kind ``rescore`` with progress.
+of kind ``rescore`` with progress. The same job then recomputes the features of the images
+already labelled (submitted or accepted, the queue's most recent ``COVERED_LIMIT``), and only
+their features, so that the queue's diversity compares pool and labelled images through one
+encoder (``services.image_refresh_features``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from annotator.jobs.models import BatchJob, JobStatus
 from annotator.projects.models import ImageStatus, Project
 
 from .models import ModelVersion
+from .selectors import COVERED_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 # Prediction row leaves the acceptance metric crediting the version that pre-labelled.
 # Submitted and accepted images wait on nobody's labelling: they keep their score.
 RESCORE_STATUSES = (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED)
+LABELLED_STATUSES = (ImageStatus.SUBMITTED, ImageStatus.ACCEPTED)  # features refreshed only
 PROMOTABLE = (ModelVersion.Status.READY, ModelVersion.Status.ARCHIVED, ModelVersion.Status.PROMOTED)
 
 
@@ -79,11 +84,14 @@ def _schedule_rescore(project: Project) -> BatchJob:
     from . import tasks
 
     ids = list(project.images.filter(status__in=RESCORE_STATUSES).values_list("id", flat=True))
-    job = BatchJob.objects.create(project=project, kind=BatchJob.Kind.RESCORE, total=len(ids))
-    if not ids:
+    labelled = list(project.images.filter(status__in=LABELLED_STATUSES).order_by("-status_changed_at")
+                    .values_list("id", flat=True)[:COVERED_LIMIT])
+    job = BatchJob.objects.create(project=project, kind=BatchJob.Kind.RESCORE, total=len(ids) + len(labelled))
+    if not ids and not labelled:
         job.status, job.progress, job.finished_at = JobStatus.SUCCEEDED, 100, timezone.now()
         job.message = "No pending images to re-score"
         job.save(update_fields=["status", "progress", "finished_at", "message"])
         return job
-    transaction.on_commit(lambda: [tasks.pre_label_image.delay(pk, job.pk) for pk in ids])
+    transaction.on_commit(lambda: [tasks.pre_label_image.delay(pk, job.pk) for pk in ids]
+                          + [tasks.refresh_features.delay(pk, job.pk) for pk in labelled])
     return job

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from django.db.models import Case, F, IntegerField, QuerySet, When
 
@@ -20,19 +22,24 @@ def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Ima
 
     The re-rank keeps away from what the project has labelled already, or has somebody labelling
     now (``COVERED_STATUSES``): the next frame of a capture that was just labelled comes last.
+    Features are compared only within one encoder (``Image.features_model``): the most common one
+    at the top of the pool, which after a promotion is the new model's as soon as the re-scoring
+    has reached it. Images whose features are another model's follow, by uncertainty.
     """
     by_uncertainty = images.order_by(F("uncertainty").desc(nulls_last=True), "id")
     if project.queue_strategy != Project.QueueStrategy.UNCERTAINTY_DIVERSITY:
         return by_uncertainty
     pool = [
-        row for row in by_uncertainty.values_list("id", "uncertainty", "features")[:DIVERSITY_POOL]
+        row for row in by_uncertainty.values_list("id", "uncertainty", "features", "features_model")[:DIVERSITY_POOL]
         if row[1] is not None and row[2]
     ]
     if len(pool) < 2:
         return by_uncertainty
+    encoder = Counter(row[3] for row in pool).most_common(1)[0][0]
+    pool = [row for row in pool if row[3] == encoder]
     pool_ids = [row[0] for row in pool]
     covered = [
-        f for f in project.images.filter(status__in=COVERED_STATUSES).exclude(pk__in=pool_ids)
+        f for f in project.images.filter(status__in=COVERED_STATUSES, features_model=encoder).exclude(pk__in=pool_ids)
         .order_by("-status_changed_at").values_list("features", flat=True)[:COVERED_LIMIT]
         if f and len(f) == len(pool[0][2])
     ]

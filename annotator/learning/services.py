@@ -109,7 +109,23 @@ def image_predict(*, image: Image, model_version: ModelVersion | None = None) ->
         image=image, model_version=version,
         defaults={"instances": result.instances, "uncertainty": result.uncertainty},
     )
-    Image.objects.filter(pk=image.pk).update(uncertainty=result.uncertainty, features=result.features)
+    Image.objects.filter(pk=image.pk).update(uncertainty=result.uncertainty, features=result.features,
+                                             features_model=version)
     image.refresh_from_db()
     image_pre_label(image=image, instances=result.instances)
     return prediction
+
+
+def image_refresh_features(*, image: Image) -> None:
+    """Recompute a labelled image's ``features`` with the project's active model, and nothing else.
+
+    The queue's diversity compares the pool with what is labelled, so both need one encoder:
+    fine-tuning moves an image's features farther (median 0.40 on the simulated site after 40
+    labels) than the distance to its nearest neighbour (0.15). No Prediction, no pre-label, no
+    status change: the person's work and the acceptance metric stay as they are.
+    """
+    version = active_model_for(image.project)
+    if version is None or image.features_model_id == version.pk:
+        return
+    result = universal_adapter.predict(image=image, checkpoint=version.checkpoint)
+    Image.objects.filter(pk=image.pk).update(features=result.features, features_model=version)

@@ -45,6 +45,11 @@ def pre_label_image(self, image_id: int, batch_job_id: int | None = None) -> Non
     _per_image_step(image_id, batch_job_id, services.image_predict, "pre-label")
 
 
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def refresh_features(self, image_id: int, batch_job_id: int | None = None) -> None:
+    _per_image_step(image_id, batch_job_id, services.image_refresh_features, "feature refresh")
+
+
 @shared_task(acks_late=True)
 def train_model(run_id: int) -> None:
     """Run one TrainingRun; a duplicate message does nothing, a redelivered one takes over a run whose worker died."""

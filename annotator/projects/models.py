@@ -158,6 +158,9 @@ class Image(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     uncertainty = models.FloatField(null=True, blank=True)
     features = models.JSONField(null=True, blank=True, help_text="image descriptor for diversity sampling")
+    features_model = models.ForeignKey(  # the version whose encoder computed ``features``: others' are not comparable
+        "learning.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
     version = models.PositiveIntegerField(default=0, help_text="optimistic lock; +1 on every save")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -19,8 +19,8 @@ import statistics
 import tempfile
 import time
 
-from tests.bench.bench_coco import _setup_django
 from tests.bench.bench_api import percentile
+from tests.bench.bench_coco import _setup_django
 
 FEATURE_DIM = 128
 

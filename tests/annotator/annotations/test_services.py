@@ -201,6 +201,31 @@ def test_the_diverse_queue_keeps_away_from_what_is_labelled_or_being_labelled(pr
 
 
 @pytest.mark.django_db
+def test_the_diverse_queue_compares_features_of_one_model_only(project):
+    import numpy as np
+
+    from annotator.annotations.selectors import queue_candidates
+    from annotator.learning.models import ModelVersion
+    from ml.active.ranking import DEFAULT_COLD_START, diverse_order
+
+    old, new = (ModelVersion.objects.create(project=project, name=name, checkpoint="/x.pt") for name in ("v1", "v2"))
+    labelled = [make_image(project, 100 + n, status=ImageStatus.ACCEPTED, uncertainty=0.9, features_model=old,
+                           features=[1.0, 0.01 * n, 0.0]) for n in range(DEFAULT_COLD_START)]
+    rows = [(0.9, [0.99, 0.05, 0.0]), (0.6, [0.0, 1.0, 0.0]), (0.5, [0.0, 0.05, 1.0])]
+    pool = [make_image(project, n, status=ImageStatus.PRE_LABELED, uncertainty=u, features=f, features_model=new)
+            for n, (u, f) in enumerate(rows)]
+    stale = make_image(project, 9, status=ImageStatus.PRE_LABELED, uncertainty=0.95, features=[0.0, 0.0, 1.0],
+                       features_model=old)  # not re-scored yet after the promotion
+    alone = diverse_order(np.array([u for u, _ in rows]), np.array([f for _, f in rows]))  # nothing labelled
+    # the labelled images' features are v1's, the pool's v2's: the queue orders as if nothing were
+    # labelled, and the pool image still on v1's features follows the re-ranked ones
+    assert queue_candidates(project=project, now=timezone.now(), limit=10) == [pool[i].id for i in alone] + [stale.id]
+    Image.objects.filter(pk__in=[i.pk for i in labelled]).update(features_model=new)  # refreshed by v2
+    first = queue_candidates(project=project, now=timezone.now(), limit=10)[0]
+    assert first == pool[1].id  # now the near-duplicate of the labelled images goes after the other kind
+
+
+@pytest.mark.django_db
 def test_submit_releases_the_lease_and_leaves_the_queue(project, users):
     image = make_image(project)
     claimed = services.image_claim_next(project=project, user=users["annotator"])

@@ -7,7 +7,7 @@ import pytest
 from annotator.annotations.services import annotations_save, image_pre_label, image_review, image_submit
 from annotator.jobs.models import BatchJob
 from annotator.learning.models import ModelVersion, Prediction
-from annotator.learning.services import base_model_version, image_predict
+from annotator.learning.services import base_model_version, image_predict, image_refresh_features
 from tests.annotator.learning.conftest import accept, add_images
 from tests.annotator.learning.scenes import square, tiny_checkpoint
 
@@ -72,7 +72,16 @@ def test_manual_promote_then_rollback_rescores_the_images_waiting_on_annotators(
     project.refresh_from_db()
     assert project.active_model_id == candidate.pk
     job = BatchJob.objects.get(pk=body["rescore"]["id"])
-    assert job.kind == BatchJob.Kind.RESCORE and job.total == 22  # 20 new, in progress, rejected
+    # re-predicted: 20 new, in progress, rejected; features only: the accepted and the submitted image
+    assert job.kind == BatchJob.Kind.RESCORE and job.total == 24
+    accepted = images[20]
+    accepted.refresh_from_db()
+    accepted_before = (accepted.status, accepted.version, list(accepted.annotations.values_list("shape", flat=True)))
+    image_refresh_features(image=accepted)  # what the job does for a labelled image
+    accepted.refresh_from_db()
+    assert accepted.features_model_id == candidate.pk and len(accepted.features) > 0
+    assert (accepted.status, accepted.version, list(accepted.annotations.values_list("shape", flat=True))) == accepted_before
+    assert not Prediction.objects.filter(image=accepted, model_version=candidate).exists()
     version_before = rejected.version
     image_predict(image=rejected, model_version=candidate)  # what the job does for the rejected image
     rejected.refresh_from_db()

@@ -19,6 +19,7 @@ from annotator.jobs.models import BatchJob, JobStatus
 from annotator.learning.models import ModelVersion, Prediction, TrainingRun
 from annotator.learning.schedule import retrain_schedule_ensure
 from annotator.learning.services import image_predict
+from annotator.projects.models import Image
 from tests.annotator.learning.conftest import accept, add_images
 from tests.conftest import ROOT, wait_for
 
@@ -97,7 +98,9 @@ def test_accepted_images_start_one_scheduled_run_which_promotes_and_rescores(
     job = wait_for(lambda: BatchJob.objects.filter(project=project, kind=BatchJob.Kind.RESCORE,
                                                    status=JobStatus.SUCCEEDED).first(),
                    timeout=120, what=f"the re-scoring job\n{training_worker.log()[-2000:]}")
-    assert job.total == len(pending) and job.done == len(pending)
+    labelled = accepted_val + accepted_train  # their features only, so that the queue compares one encoder
+    assert job.total == len(pending) + len(labelled) and job.done == job.total
+    assert all(image.features_model_id == version.pk for image in Image.objects.filter(pk__in=[i.pk for i in labelled]))
     new_scores = {}
     for image in pending:
         prediction = Prediction.objects.get(image=image, model_version=version)
