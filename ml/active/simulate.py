@@ -89,7 +89,7 @@ class SimConfig:
 # repeats, no floor): 5.5 min at load 1-3, 9 min at load 9-11; the full run ~1,300 s at load ~10.
 # On an AVX2-only CPU (float32 steps, the 384 px base): 6 repeats in 460 s at load 1.6-2. With the
 # flipped 448 px base, on an AVX2-only EPYC (float32 steps), quiet: 6 repeats 656-706 s, over the
-# 10 minutes; 5 repeats (2026-12-03) fit.
+# 10 minutes; 5 repeats (2026-12-03) fit: 505 s there, 278 s on an AMX Xeon (bfloat16 steps).
 QUICK = SimConfig(pool=120, val=64, rounds=4, repeats=5)
 
 
