@@ -48,7 +48,8 @@ COVERED_WEIGHT = 0.25  # an image whose near-duplicate group is covered counts a
 def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = DEFAULT_ALPHA,
                   limit: int | None = None, labelled: np.ndarray | None = None,
                   cold_start: int = DEFAULT_COLD_START, near_duplicates: bool = True,
-                  density: float = DEFAULT_DENSITY) -> list[int]:
+                  density: float = DEFAULT_DENSITY, content: np.ndarray | None = None,
+                  content_power: float = 0.0) -> list[int]:
     """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here.
 
     ``labelled`` (M, D) are the features of images already labelled: they count as picked
@@ -58,7 +59,9 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     image whose near-duplicate group (:func:`near_duplicate_groups` over the pool and the
     labelled images) holds a picked or labelled image comes after all the others. ``density``
     weighs each gain by the image's typicality in the pool to that power, so that the far
-    outliers k-center greedy favours lose to images that stand for many others.
+    outliers k-center greedy favours lose to images that stand for many others. ``content``
+    (N,), e.g. the predicted instance count, weighs each gain by its share of the pool's largest
+    to the power ``content_power``: how much there is to learn from one label.
     """
     n = len(uncertainty)
     if n == 0:
@@ -74,6 +77,9 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     u = np.clip(u, 1e-3, None)
     typical = _typicality(f) ** density if density else np.ones(n)
     typical = typical / typical.max()
+    if content is not None and content_power:
+        c = np.asarray(content, dtype=np.float64) + 1.0  # + 1: an empty frame keeps a small gain
+        typical = typical * (c / c.max()) ** content_power
     picked = np.zeros(n, dtype=bool)
     picked[order] = True
     if near_duplicates:

@@ -75,6 +75,7 @@ class SimConfig:
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     cold_start: int = DEFAULT_COLD_START  # typical picks while fewer images are labelled (diverse_order)
     density: float = DEFAULT_DENSITY  # typicality weight of the queue's gains (diverse_order)
+    content_power: float = 0.0  # weight of the predicted instance count in the queue's gains (diverse_order)
     near_duplicates: bool = True  # covered near-duplicate groups go last (diverse_order; the app's queue too)
     seed: int = 7
     repeats: int = 8  # independent pools and training seeds; the curves are their mean (single pools: 0-0.8 savings)
@@ -200,14 +201,15 @@ def evaluate(checkpoint: Path, val: Path) -> float:
     return float(evaluate_metrics(checkpoint, val)["mask_ap"])
 
 
-def score_pool(checkpoint: Path, scenes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """(uncertainty (N,), features (N, D)) of the model on the scenes."""
+def score_pool(checkpoint: Path, scenes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uncertainty (N,), features (N, D), predicted instance count (N,)) of the model on the scenes."""
     from ml.universal.predictor import UniversalPredictor
 
     predictor = UniversalPredictor.from_checkpoint(checkpoint)
     results = [predictor.predict(s["image"]) for s in scenes]
     return (np.array([r.uncertainty for r in results], dtype=np.float64),
-            np.stack([np.asarray(r.features, dtype=np.float64) for r in results]))
+            np.stack([np.asarray(r.features, dtype=np.float64) for r in results]),
+            np.array([len(r.instances) for r in results], dtype=np.float64))
 
 
 # --------------------------------------------------------------------------- the loop
@@ -225,10 +227,11 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         if strategy == "random":
             picks = rng.choice(unlabelled, size=cfg.batch, replace=False).tolist()
         else:
-            uncertainty, features = score_pool(model, pool)
+            uncertainty, features, counts = score_pool(model, pool)
             order = diverse_order(uncertainty[unlabelled], features[unlabelled], alpha=cfg.alpha, limit=cfg.batch,
                                   labelled=features[labelled], cold_start=cfg.cold_start,
-                                  near_duplicates=cfg.near_duplicates, density=cfg.density)
+                                  near_duplicates=cfg.near_duplicates, density=cfg.density,
+                                  content=counts[unlabelled], content_power=cfg.content_power)
             picks = [unlabelled[k] for k in order]
         labelled += picks
         night_picked += sum(pool[i]["night"] for i in picks)

@@ -134,6 +134,15 @@ def test_a_density_weight_prefers_an_image_that_stands_for_others_to_a_far_outli
     assert weighted[0] == 0 and 10 <= weighted[1] < 20  # typicality: the other kind of scene
 
 
+def test_a_content_weight_prefers_the_frame_with_more_to_label():
+    axes = np.eye(4)
+    features = np.vstack([axes[0], axes[1], axes[2]])  # three distinct scenes, equally far apart
+    uncertainty = np.array([0.9, 0.5, 0.5])
+    content = np.array([5.0, 1.0, 9.0])  # predicted instances: scene 2 is the crowded one
+    assert diverse_order(uncertainty, features, cold_start=0, content=content)[1] == 1  # power 0: no effect
+    assert diverse_order(uncertainty, features, cold_start=0, content=content, content_power=1.0)[1] == 2
+
+
 def test_near_duplicate_groups_searched_in_blocks_match_the_direct_search(monkeypatch):
     rows = np.random.default_rng(4).normal(0, 1, (57, 5))
     whole = near_duplicate_groups(rows)
