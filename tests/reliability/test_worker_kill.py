@@ -222,6 +222,9 @@ def _assert_nothing_left_running() -> None:
 
     assert not TrainingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).exists()
     assert not ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).exists()
+    # a promotion's re-scoring (it refreshes the labelled images' features too) runs on, and must finish
+    rescoring = BatchJob.objects.filter(kind=BatchJob.Kind.RESCORE, status__in=(JobStatus.PENDING, JobStatus.RUNNING))
+    wait_for(lambda: not rescoring.exists(), timeout=RUN_TIMEOUT, interval=0.5, what="the re-scoring to finish")
     assert not BatchJob.objects.filter(status=JobStatus.RUNNING).exists()
 
 
