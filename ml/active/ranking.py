@@ -75,11 +75,11 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     u = np.asarray(uncertainty, dtype=np.float64)
     u = (u - u.min()) / (u.max() - u.min()) if u.max() > u.min() else np.ones(n)
     u = np.clip(u, 1e-3, None)
-    typical = _typicality(f) ** density if density else np.ones(n)
-    typical = typical / typical.max()
+    weight = _typicality(f) ** density if density else np.ones(n)  # each image's own worth, before distance
+    weight = weight / weight.max()
     if content is not None and content_power:
         c = np.asarray(content, dtype=np.float64) + 1.0  # + 1: an empty frame keeps a small gain
-        typical = typical * (c / c.max()) ** content_power
+        weight = weight * (c / c.max()) ** content_power
     picked = np.zeros(n, dtype=bool)
     picked[order] = True
     if near_duplicates:
@@ -99,7 +99,7 @@ def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float
     while len(order) < limit:
         d = min_dist / min_dist.max() if min_dist.max() > 0 else np.ones(n)
         d = np.clip(d, 1e-3, None) * np.where(covered, COVERED_WEIGHT, 1.0)
-        gain = u**alpha * d ** (1 - alpha) * typical
+        gain = u**alpha * d ** (1 - alpha) * weight
         gain[picked] = -np.inf
         nxt = int(np.argmax(gain))
         order.append(nxt)
@@ -191,14 +191,19 @@ def _typicality(rows: np.ndarray) -> np.ndarray:
     """1 / mean distance to the ``TYPICALITY_NEIGHBOURS`` nearest other rows (unit rows)."""
     if len(rows) == 1:
         return np.ones(1)
-    d = np.sort(np.sqrt(np.clip(2.0 - 2.0 * rows @ rows.T, 0.0, None)), axis=1)[:, 1: TYPICALITY_NEIGHBOURS + 1]
+    d = np.sort(_unit_distances(rows, rows), axis=1)[:, 1: TYPICALITY_NEIGHBOURS + 1]
     return 1.0 / (d.mean(axis=1) + 1e-6)
 
 
+def _unit_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) distances between unit rows, via dot products: the app passes up to 2,000 labelled
+    images, and an (N, M, D) difference array would take hundreds of MB."""
+    return np.sqrt(np.clip(2.0 - 2.0 * a @ b.T, 0.0, None))
+
+
 def _min_unit_distances(rows: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Distance from each unit row to its nearest unit centre, via dot products: the app passes up
-    to 2,000 labelled images, and an (N, M, D) difference array would take hundreds of MB."""
-    return np.sqrt(np.clip(2.0 - 2.0 * np.max(rows @ centres.T, axis=1), 0.0, None))
+    """Distance from each unit row to its nearest unit centre."""
+    return _unit_distances(rows, centres).min(axis=1)
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
