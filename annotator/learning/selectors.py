@@ -24,13 +24,16 @@ def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Ima
     now (``COVERED_STATUSES``): the next frame of a capture that was just labelled comes last.
     Features are compared only within one encoder (``Image.features_model``): the most common one
     at the top of the pool, which after a promotion is the new model's as soon as the re-scoring
-    has reached it. Images whose features are another model's follow, by uncertainty.
+    has reached it. Images whose features are another model's follow, by uncertainty. Each gain is
+    weighted by the instances that encoder's model found in the image (``diverse_order``'s
+    ``content``): a label of a crowded frame teaches more than one of empty belt.
     """
     by_uncertainty = images.order_by(F("uncertainty").desc(nulls_last=True), "id")
     if project.queue_strategy != Project.QueueStrategy.UNCERTAINTY_DIVERSITY:
         return by_uncertainty
     pool = [
-        row for row in by_uncertainty.values_list("id", "uncertainty", "features", "features_model")[:DIVERSITY_POOL]
+        row for row in by_uncertainty.values_list(
+            "id", "uncertainty", "features", "features_model", "predicted_instances")[:DIVERSITY_POOL]
         if row[1] is not None and row[2]
     ]
     if len(pool) < 2:
@@ -44,7 +47,8 @@ def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Ima
         if f and len(f) == len(pool[0][2])
     ]
     order = diverse_order(np.array([r[1] for r in pool]), np.array([r[2] for r in pool], dtype=np.float64),
-                          labelled=np.array(covered, dtype=np.float64) if covered else None)
+                          labelled=np.array(covered, dtype=np.float64) if covered else None,
+                          content=np.array([r[4] or 0 for r in pool], dtype=np.float64))
     ids = [pool[i][0] for i in order]
     position = Case(*[When(id=pk, then=rank) for rank, pk in enumerate(ids)], default=len(ids), output_field=IntegerField())
     return images.annotate(_rank=position).order_by("_rank", F("uncertainty").desc(nulls_last=True), "id")

@@ -110,7 +110,7 @@ def image_predict(*, image: Image, model_version: ModelVersion | None = None) ->
         defaults={"instances": result.instances, "uncertainty": result.uncertainty},
     )
     Image.objects.filter(pk=image.pk).update(uncertainty=result.uncertainty, features=result.features,
-                                             features_model=version)
+                                             features_model=version, predicted_instances=len(result.instances))
     image.refresh_from_db()
     image_pre_label(image=image, instances=result.instances)
     return prediction
@@ -128,4 +128,5 @@ def image_refresh_features(*, image: Image) -> None:
     if version is None or image.features_model_id == version.pk:
         return
     result = universal_adapter.predict(image=image, checkpoint=version.checkpoint)
-    Image.objects.filter(pk=image.pk).update(features=result.features, features_model=version)
+    Image.objects.filter(pk=image.pk).update(features=result.features, features_model=version,
+                                             predicted_instances=len(result.instances))

@@ -161,6 +161,9 @@ class Image(models.Model):
     features_model = models.ForeignKey(  # the version whose encoder computed ``features``: others' are not comparable
         "learning.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
     )
+    predicted_instances = models.PositiveIntegerField(  # by ``features_model``: the queue's content weight
+        null=True, blank=True, help_text="instances the model that computed the features found",
+    )
     version = models.PositiveIntegerField(default=0, help_text="optimistic lock; +1 on every save")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -44,7 +44,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ml.active.ranking import DEFAULT_ALPHA, DEFAULT_COLD_START, DEFAULT_DENSITY, diverse_order
+from ml.active.ranking import (
+    DEFAULT_ALPHA,
+    DEFAULT_COLD_START,
+    DEFAULT_CONTENT_POWER,
+    DEFAULT_DENSITY,
+    diverse_order,
+)
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +81,7 @@ class SimConfig:
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     cold_start: int = DEFAULT_COLD_START  # typical picks while fewer images are labelled (diverse_order)
     density: float = DEFAULT_DENSITY  # typicality weight of the queue's gains (diverse_order)
-    content_power: float = 0.0  # weight of the predicted instance count in the queue's gains (diverse_order)
+    content_power: float = DEFAULT_CONTENT_POWER  # weight of the predicted instance count in the queue's gains (diverse_order)
     near_duplicates: bool = True  # covered near-duplicate groups go last (diverse_order; the app's queue too)
     seed: int = 7
     repeats: int = 8  # independent pools and training seeds; the curves are their mean (single pools: 0-0.8 savings)

@@ -139,7 +139,9 @@ def test_a_content_weight_prefers_the_frame_with_more_to_label():
     features = np.vstack([axes[0], axes[1], axes[2]])  # three distinct scenes, equally far apart
     uncertainty = np.array([0.9, 0.5, 0.5])
     content = np.array([5.0, 1.0, 9.0])  # predicted instances: scene 2 is the crowded one
-    assert diverse_order(uncertainty, features, cold_start=0, content=content)[1] == 1  # power 0: no effect
+    assert diverse_order(uncertainty, features, cold_start=0, content=content, content_power=0.0)[1] == 1  # off
+    assert diverse_order(uncertainty, features, cold_start=0)[1] == 1  # no counts: no weight
+    assert diverse_order(uncertainty, features, cold_start=0, content=content)[1] == 2  # DEFAULT_CONTENT_POWER
     assert diverse_order(uncertainty, features, cold_start=0, content=content, content_power=1.0)[1] == 2
 
 

@@ -226,6 +226,23 @@ def test_the_diverse_queue_compares_features_of_one_model_only(project):
 
 
 @pytest.mark.django_db
+def test_the_diverse_queue_puts_the_frame_with_more_predicted_instances_first(project):
+    from annotator.annotations.selectors import queue_candidates
+    from ml.active.ranking import DEFAULT_COLD_START
+
+    for n in range(DEFAULT_COLD_START):  # past the cold start: the gains decide
+        make_image(project, 100 + n, status=ImageStatus.ACCEPTED, features=[1.0, 0.0, 0.1, 0.01 * n])
+    # as uncertain as each other; the crowded frame is a little nearer to the labelled images
+    sparse = make_image(project, 1, status=ImageStatus.PRE_LABELED, uncertainty=0.5, features=[0.0, 1.0, 0.0, 0.0],
+                        predicted_instances=1)
+    crowded = make_image(project, 2, status=ImageStatus.PRE_LABELED, uncertainty=0.5, features=[0.0, 0.0, 1.0, 0.0],
+                         predicted_instances=9)
+    assert queue_candidates(project=project, now=timezone.now(), limit=10) == [crowded.id, sparse.id]
+    Image.objects.filter(pk=crowded.pk).update(predicted_instances=1)  # as sparse: distance alone decides
+    assert queue_candidates(project=project, now=timezone.now(), limit=10) == [sparse.id, crowded.id]
+
+
+@pytest.mark.django_db
 def test_submit_releases_the_lease_and_leaves_the_queue(project, users):
     image = make_image(project)
     claimed = services.image_claim_next(project=project, user=users["annotator"])

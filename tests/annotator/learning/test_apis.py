@@ -85,8 +85,9 @@ def test_manual_promote_then_rollback_rescores_the_images_waiting_on_annotators(
     version_before = rejected.version
     image_predict(image=rejected, model_version=candidate)  # what the job does for the rejected image
     rejected.refresh_from_db()
-    assert rejected.uncertainty == pytest.approx(Prediction.objects.get(image=rejected, model_version=candidate)
-                                                 .uncertainty)
+    prediction = Prediction.objects.get(image=rejected, model_version=candidate)
+    assert rejected.uncertainty == pytest.approx(prediction.uncertainty)
+    assert rejected.predicted_instances == len(prediction.instances)  # the queue's content weight
     assert rejected.status == "rejected" and rejected.version == version_before  # the person's work stays
     assert [(a.category_id, a.shape) for a in rejected.annotations.all()] == drawn_set
 
