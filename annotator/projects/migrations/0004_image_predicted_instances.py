@@ -3,9 +3,22 @@
 from django.db import migrations, models
 
 
+def count_from_predictions(apps, schema_editor):
+    """Images scored before this field: the count of their features model's stored Prediction."""
+    Image = apps.get_model("projects", "Image")
+    Prediction = apps.get_model("learning", "Prediction")
+    scored = Image.objects.filter(features_model__isnull=False).values_list("pk", "features_model_id")
+    for pk, version in scored.iterator(chunk_size=500):
+        instances = (Prediction.objects.filter(image_id=pk, model_version_id=version)
+                     .values_list("instances", flat=True).first())
+        if instances is not None:
+            Image.objects.filter(pk=pk).update(predicted_instances=len(instances))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
+        ('learning', '0004_retrain_schedule'),
         ('projects', '0003_image_features_model'),
     ]
 
@@ -15,4 +28,5 @@ class Migration(migrations.Migration):
             name='predicted_instances',
             field=models.PositiveIntegerField(blank=True, help_text='instances the model that computed the features found', null=True),
         ),
+        migrations.RunPython(count_from_predictions, migrations.RunPython.noop),
     ]

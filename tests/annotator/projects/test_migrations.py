@@ -1,0 +1,34 @@
+"""Data migrations run on rows written by the schema before them."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("projects", "0003_image_features_model"), ("learning", "0004_retrain_schedule")]
+AFTER = [("projects", "0004_image_predicted_instances")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_images_scored_before_predicted_instances_get_their_features_model_count():
+    old = _migrate(BEFORE)
+    Project, Image = old.get_model("projects", "Project"), old.get_model("projects", "Image")
+    ModelVersion, Prediction = old.get_model("learning", "ModelVersion"), old.get_model("learning", "Prediction")
+    project = Project.objects.create(name="migrated")
+    v1, v2 = (ModelVersion.objects.create(project=project, name=n, checkpoint="/x.pt") for n in ("v1", "v2"))
+    scored = Image.objects.create(project=project, name="a.jpg", sha256="a" * 64, width=4, height=4, file="a.jpg",
+                                  features=[1.0], features_model=v2)
+    Prediction.objects.create(image=scored, model_version=v1, instances=[{}] * 5)  # an older model's
+    Prediction.objects.create(image=scored, model_version=v2, instances=[{}] * 3)
+    unscored = Image.objects.create(project=project, name="b.jpg", sha256="b" * 64, width=4, height=4, file="b.jpg")
+
+    new = _migrate(AFTER)
+    Image = new.get_model("projects", "Image")
+    assert Image.objects.get(pk=scored.pk).predicted_instances == 3  # the features model's, not v1's
+    assert Image.objects.get(pk=unscored.pk).predicted_instances is None
