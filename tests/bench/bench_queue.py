@@ -43,7 +43,8 @@ def _populate(pool: int, labelled: int) -> int:
         rows.append(Image(project=project, name=f"cam{i % 7}/frame_{i:06d}.png", file=f"bench/{i:08d}.png",
                           file_ext="png", sha256=f"{i:064x}", width=1280, height=960,
                           status=ImageStatus.PRE_LABELED if i < pool else ImageStatus.ACCEPTED,
-                          split="train", uncertainty=float(rng.uniform(0.2, 0.8)), features=feature))
+                          split="train", uncertainty=float(rng.uniform(0.2, 0.8)), features=feature,
+                          predicted_instances=int(rng.integers(0, 20))))
     Image.objects.bulk_create(rows, batch_size=2000)
     return project.id
 
