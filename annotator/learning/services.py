@@ -109,8 +109,7 @@ def image_predict(*, image: Image, model_version: ModelVersion | None = None) ->
         image=image, model_version=version,
         defaults={"instances": result.instances, "uncertainty": result.uncertainty},
     )
-    Image.objects.filter(pk=image.pk).update(uncertainty=result.uncertainty, features=result.features,
-                                             features_model=version, predicted_instances=len(result.instances))
+    Image.objects.filter(pk=image.pk).update(uncertainty=result.uncertainty, **_encoder_fields(version, result))
     image.refresh_from_db()
     image_pre_label(image=image, instances=result.instances)
     return prediction
@@ -128,5 +127,10 @@ def image_refresh_features(*, image: Image) -> None:
     if version is None or image.features_model_id == version.pk:
         return
     result = universal_adapter.predict(image=image, checkpoint=version.checkpoint)
-    Image.objects.filter(pk=image.pk).update(features=result.features, features_model=version,
-                                             predicted_instances=len(result.instances))
+    Image.objects.filter(pk=image.pk).update(**_encoder_fields(version, result))
+
+
+def _encoder_fields(version: ModelVersion, result: universal_adapter.ImagePrediction) -> dict:
+    """What the queue reads from one model's pass over an image; kept together, since the queue
+    compares features (and weighs counts) only within one ``features_model``."""
+    return {"features": result.features, "features_model": version, "predicted_instances": len(result.instances)}
