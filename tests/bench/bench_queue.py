@@ -67,13 +67,14 @@ def measure(pool: int, labelled: int, calls: int) -> dict:
         queue_ms.append((time.perf_counter() - start) * 1000)
     assert len(ids) == 10, ids
     top = list(project.images.filter(status="pre_labeled").order_by("-uncertainty", "id")
-               .values_list("uncertainty", "features")[:DIVERSITY_POOL])
+               .values_list("uncertainty", "features", "predicted_instances")[:DIVERSITY_POOL])
     covered = list(project.images.filter(status="accepted").values_list("features", flat=True)[:COVERED_LIMIT])
     uncertainty, features = np.array([r[0] for r in top]), np.array([r[1] for r in top])
+    content = np.array([r[2] for r in top], dtype=np.float64)  # as the queue passes it
     rank_ms = []
     for _ in range(calls):
         start = time.perf_counter()
-        diverse_order(uncertainty, features, labelled=np.array(covered))
+        diverse_order(uncertainty, features, labelled=np.array(covered), content=content)
         rank_ms.append((time.perf_counter() - start) * 1000)
     return {
         "benchmark": "queue_next", "pool_images": pool, "labelled_images": labelled,
