@@ -13,7 +13,7 @@ import torch
 
 from ml.active import ranking
 from ml.active.ranking import diverse_order, near_duplicate_groups, typical_order
-from ml.active.simulate import label_savings, site_scenes
+from ml.active.simulate import label_savings, paired_gain, site_scenes
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
 from ml.universal.model import build_model
@@ -55,6 +55,17 @@ def test_label_savings_interpolates_the_active_curve():
     assert label_savings(flat, active) == (0.0, None)  # labels did not help random: no savings to claim
 
 
+def test_the_paired_gain_averages_each_pools_lead_over_its_labelled_rounds():
+    def curve(*aps):
+        return [{"labels": 10 * k, "mask_ap": ap} for k, ap in enumerate(aps)]
+
+    random_curves = [curve(0.3, 0.32, 0.34), curve(0.2, 0.25, 0.27)]
+    active_curves = [curve(0.3, 0.34, 0.36), curve(0.2, 0.25, 0.25)]  # leads (+0.02, +0.02); (0, -0.02)
+    gain = paired_gain(random_curves, active_curves)
+    assert gain["mean"] == pytest.approx(0.005)  # pools' means 0.02 and -0.01
+    assert gain["standard_error"] == pytest.approx(0.015, abs=1e-4)  # std 0.0212 / sqrt 2
+
+
 def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     torch.manual_seed(0)
     base = save_checkpoint(tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)),
@@ -71,6 +82,8 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert [p["labels"] for p in report["curves"]["random"]] == [0, 2, 4]
     assert 0.0 <= report["label_savings"] <= 1.0
     assert len(report["label_savings_per_repeat"]) == 1 and len(report["load_average"]) == 3
+    assert set(report["paired_gain"]) == {"mean", "standard_error"}
+    assert set(report["branded_share_labelled"]) == {"random", "uncertainty+diversity"}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["config"]["near_duplicates"] is False
 
@@ -204,6 +217,30 @@ def test_a_site_pool_in_captures_gives_sliding_frames_of_one_scene_with_their_ow
     assert [s["capture"] for s in single] == list(range(6))
     with pytest.raises(ValueError, match="frames"):
         site_scenes(4, seed=5, size=64, night_share=0.0, frames=0)
+
+
+def test_branded_captures_change_only_the_mailers_bags_and_envelopes_and_leave_the_rest_of_the_pool_as_it_was():
+    plain = site_scenes(16, seed=3, size=64, night_share=0.25, frames=2)
+    mixed = site_scenes(16, seed=3, size=64, night_share=0.25, frames=2, branded_share=0.5)
+    branded = [s for s in mixed if s["branded"]]
+    assert {s["capture"] for s in branded} and len({s["capture"] for s in branded}) == 4  # half of 8 captures
+    assert all(s["domain"] != "pallet_stack" for s in branded)  # boxes only there: nothing to brand
+    for a, b in zip(plain, mixed, strict=True):
+        assert a["annotations"] == b["annotations"] and a["night"] == b["night"]
+        changed = np.any(a["image"] != b["image"], axis=2)
+        if not b["branded"]:
+            assert not changed.any()
+            continue
+        kinds = {ann["category_id"] for ann in b["annotations"]}
+        brandable = {CATEGORIES.index(name) + 1 for name in ("padded_mailer", "plastic_bag", "envelope")}
+        assert changed.any() == bool(kinds & brandable)
+        inside = np.zeros(changed.shape, bool)
+        for ann in b["annotations"]:
+            if ann["category_id"] in brandable:
+                x, y, w, h = (round(v) for v in ann["bbox"])
+                inside[y:y + h + 1, x:x + w + 1] = True
+        # nothing outside the branded parcels moved (but slivers at the frame's edge, too small to be labelled)
+        assert (changed & ~inside).mean() < 0.01 and changed[inside].mean() > 0.3
 
 
 def test_the_distance_to_what_is_labelled_matches_the_direct_computation_for_a_large_labelled_set():
