@@ -73,7 +73,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     plot = tmp_path / "al.png"
     out = subprocess.run(
         [sys.executable, "-m", "ml.active.simulate", "--json", "--base", str(base), "--plot", str(plot),
-         "--pool", "8", "--val", "4", "--rounds", "2", "--batch", "2", "--epochs", "1", "--min-steps", "0", "--scene-size", "64",
+         "--pool", "8", "--val", "4", "--rounds", "2", "--batch", "2", "--steps", "0", "--epochs", "1", "--min-steps", "0", "--scene-size", "64",
          "--threads", "1", "--repeats", "1", "--near-duplicates", "no"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
     )
