@@ -61,6 +61,7 @@ DEFAULT_PLOT = ROOT / "docs" / "active_learning.png"
 DOMAIN_ORDER = ("conveyor_topdown", "tote_oblique", "floor_pile", "pallet_stack")
 STRIP = 1.5  # a capture's strip of belt or floor, in frame widths
 STRATEGIES = ("random", "uncertainty+diversity")
+CONDITIONS = ("night", "branded")  # per-capture flags of site_scenes; the report gives each one's share of the labels
 
 
 @dataclass
@@ -159,7 +160,7 @@ def site_scenes(count: int, seed: int, size: int, night_share: float, frames: in
     (``branded``).
     ``frames=1`` gives independent images: one window at a random place per capture.
     """
-    from ml.synth import crop_scene, generate_scene
+    from ml.synth import CATEGORIES, DOMAINS, crop_scene, generate_scene
     from ml.synth.dataset import scene_annotations
 
     if frames < 1:
@@ -168,7 +169,8 @@ def site_scenes(count: int, seed: int, size: int, night_share: float, frames: in
     captures = -(-count // frames)
     night = set(rng.choice(captures, size=round(night_share * captures), replace=False).tolist())
     brand_rng = np.random.default_rng([seed, 1])  # its own stream: pools without branding stay as they were
-    mailing = [c for c in range(captures) if DOMAIN_ORDER[c % len(DOMAIN_ORDER)] != "pallet_stack"]  # boxes only there
+    brandable = {d for d in DOMAIN_ORDER if any(DOMAINS[d].weights[CATEGORIES.index(k)] for k in BRANDED_KINDS)}
+    mailing = [c for c in range(captures) if DOMAIN_ORDER[c % len(DOMAIN_ORDER)] in brandable]  # not boxes-only
     brand = set(brand_rng.choice(mailing, size=min(len(mailing), round(branded_share * captures)), replace=False).tolist())
     strip = round(size * STRIP)
     scenes: list[dict[str, Any]] = []
@@ -262,7 +264,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
     labelled: list[int] = []  # indices into pool
     model = base
     curve = [{"labels": 0, "mask_ap": base_ap, "mask_ap50": base_ap50}]
-    night_picked = branded_picked = 0
+    picked = dict.fromkeys(CONDITIONS, 0)  # labelled images per condition
     for round_no in range(1, cfg.rounds + 1):
         unlabelled = [i for i in range(len(pool)) if i not in set(labelled)]
         if strategy == "random":
@@ -275,8 +277,8 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
                                   content=counts[unlabelled], content_power=cfg.content_power)
             picks = [unlabelled[k] for k in order]
         labelled += picks
-        night_picked += sum(pool[i]["night"] for i in picks)
-        branded_picked += sum(pool[i]["branded"] for i in picks)
+        for condition in CONDITIONS:
+            picked[condition] += sum(pool[i][condition] for i in picks)
         train = write_coco([pool[i] for i in labelled], workdir, f"{strategy}_r{round_no}.json")
         out = workdir / f"{strategy}_r{round_no}.pt"
         start = time.perf_counter()
@@ -289,9 +291,8 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         if model != base:
             Path(model).unlink(missing_ok=True)
         model = out
-    return {"curve": curve, "night_share_labelled": round(night_picked / max(len(labelled), 1), 3),
-            "branded_share_labelled": round(branded_picked / max(len(labelled), 1), 3),
-            "captures_labelled": len({pool[i]["capture"] for i in labelled})}
+    return {"curve": curve, "captures_labelled": len({pool[i]["capture"] for i in labelled}),
+            **{f"{c}_share_labelled": round(n / max(len(labelled), 1), 3) for c, n in picked.items()}}
 
 
 def _run_job(job: tuple) -> dict[str, Any]:
@@ -369,9 +370,9 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
     finally:
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
+    shares = [f"{c}_share_labelled" for c in CONDITIONS]
     results = {s: {"curve": mean_curve([r["curve"] for r in runs[s]]),
-                   "night_share_labelled": round(float(np.mean([r["night_share_labelled"] for r in runs[s]])), 3),
-                   "branded_share_labelled": round(float(np.mean([r["branded_share_labelled"] for r in runs[s]])), 3),
+                   **{k: round(float(np.mean([r[k] for r in runs[s]])), 3) for k in shares},
                    "captures_labelled": round(float(np.mean([r["captures_labelled"] for r in runs[s]])), 1)}
                for s in STRATEGIES}
     savings, needed = label_savings(results["random"]["curve"], results["uncertainty+diversity"]["curve"])
@@ -390,8 +391,7 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         "target": 0.40,
         "curves": {s: r["curve"] for s, r in results.items()},
         "curves_per_repeat": {s: [r["curve"] for r in runs[s]] for s in STRATEGIES},
-        "night_share_labelled": {s: r["night_share_labelled"] for s, r in results.items()},
-        "branded_share_labelled": {s: r["branded_share_labelled"] for s, r in results.items()},
+        **{k: {s: r[k] for s, r in results.items()} for k in shares},
         # distinct captures among the final labels (of pool / frames): near-duplicate frames add little
         "captures_labelled": {s: r["captures_labelled"] for s, r in results.items()},
         "base_mask_ap": base_ap,

@@ -83,7 +83,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert 0.0 <= report["label_savings"] <= 1.0
     assert len(report["label_savings_per_repeat"]) == 1 and len(report["load_average"]) == 3
     assert set(report["paired_gain"]) == {"mean", "standard_error"}
-    assert set(report["branded_share_labelled"]) == {"random", "uncertainty+diversity"}
+    assert set(report["branded_share_labelled"]) == set(report["night_share_labelled"]) == {"random", "uncertainty+diversity"}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["config"]["near_duplicates"] is False
 
@@ -223,6 +223,7 @@ def test_branded_captures_change_only_the_mailers_bags_and_envelopes_and_leave_t
     plain = site_scenes(16, seed=3, size=64, night_share=0.25, frames=2)
     mixed = site_scenes(16, seed=3, size=64, night_share=0.25, frames=2, branded_share=0.5)
     branded = [s for s in mixed if s["branded"]]
+    brandable = {CATEGORIES.index(name) + 1 for name in ("padded_mailer", "plastic_bag", "envelope")}
     assert {s["capture"] for s in branded} and len({s["capture"] for s in branded}) == 4  # half of 8 captures
     assert all(s["domain"] != "pallet_stack" for s in branded)  # boxes only there: nothing to brand
     for a, b in zip(plain, mixed, strict=True):
@@ -232,7 +233,6 @@ def test_branded_captures_change_only_the_mailers_bags_and_envelopes_and_leave_t
             assert not changed.any()
             continue
         kinds = {ann["category_id"] for ann in b["annotations"]}
-        brandable = {CATEGORIES.index(name) + 1 for name in ("padded_mailer", "plastic_bag", "envelope")}
         assert changed.any() == bool(kinds & brandable)
         inside = np.zeros(changed.shape, bool)
         for ann in b["annotations"]:
