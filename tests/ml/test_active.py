@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml.active import ranking
+from ml.active import headroom, ranking
 from ml.active.ranking import diverse_order, near_duplicate_groups, typical_order
 from ml.active.simulate import label_savings, paired_gain, site_scenes
 from ml.synth import CATEGORIES
@@ -251,3 +251,50 @@ def test_the_distance_to_what_is_labelled_matches_the_direct_computation_for_a_l
     direct = np.min(np.linalg.norm(rows[:, None, :] - centres[None, :, :], axis=2), axis=1)
     np.testing.assert_allclose(_min_unit_distances(rows, centres), direct, atol=1e-6)
     np.testing.assert_allclose(_min_unit_distances(centres[:5], centres), 0.0, atol=1e-6)
+
+
+def _fake_pool(captures: int = 12, frames: int = 3) -> list[dict]:
+    """A pool of dicts as site_scenes gives them: every 4th capture at night, every 3rd day capture branded,
+    frame f of capture c holding c % 5 + f instances."""
+    return [{"capture": c, "night": c % 4 == 0, "branded": c % 4 != 0 and c % 3 == 0,
+             "annotations": [{}] * (c % 5 + f)} for c in range(captures) for f in range(frames)]
+
+
+def test_headroom_random_sets_are_the_random_strategys_own_first_picks():
+    seed, pool_size = 21, 40
+    rng = np.random.default_rng(seed + 1)  # run_strategy's draws: batches from what is not yet labelled
+    expected: list[int] = []
+    for _ in range(3):
+        expected += rng.choice([i for i in range(pool_size) if i not in set(expected)], size=5, replace=False).tolist()
+    assert headroom.random_picks(pool_size, 15, 5, seed) == expected
+    assert headroom.random_picks(pool_size, 10, 5, seed) == expected[:10]
+    assert len(set(expected)) == 15
+
+
+def test_headroom_rules_pick_what_their_names_say():
+    pool = _fake_pool()
+    uncertainty = np.linspace(0.0, 1.0, len(pool))  # the last frame of the last capture is the most uncertain
+    rules = headroom.rule_picks(pool, 8, seed=3, uncertainty=uncertainty)
+    assert all(len(p) == len(set(p)) for p in rules.values())
+    captures_of = {r: [pool[i]["capture"] for i in p] for r, p in rules.items()}
+    for rule in ("captures", "stratified", "most_instances", "most_uncertain", "day_only"):
+        assert len(rules[rule]) == 8 and len(set(captures_of[rule])) == 8, rule  # one frame per capture
+    assert not any(pool[i]["night"] for i in rules["day_only"])
+    assert all(pool[i]["night"] for i in rules["night_only"]) and len(rules["night_only"]) == 8
+    assert len(set(captures_of["night_only"])) == 3  # only 3 night captures: their second and third frames follow
+    assert sum(pool[i]["night"] for i in rules["night_half"]) == 4
+    # the pool is 3 / 12 night and 3 / 12 branded day: 2 and 2 of 8
+    assert sum(pool[i]["night"] for i in rules["stratified"]) == 2
+    assert sum(pool[i]["branded"] for i in rules["stratified"]) == 2
+    assert sum(pool[i]["branded"] for i in rules["branded_half"]) == 4
+    assert not any(pool[i]["night"] for i in rules["branded_half"])
+    assert all(pool[i]["annotations"] == max((s["annotations"] for s in pool if s["capture"] == pool[i]["capture"]), key=len)
+               for i in rules["most_instances"])
+    assert rules["most_uncertain"] == [3 * c + 2 for c in range(11, 3, -1)]
+    assert "most_uncertain" not in headroom.rule_picks(pool, 8, seed=3)
+
+
+def test_headroom_cli_names_a_label_count_the_pool_cannot_give():
+    out = subprocess.run([sys.executable, "-m", "ml.active.headroom", "--labels", "300", "--pool", "200"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "--labels must be between 1 and --pool (200), got 300" in out.stderr
