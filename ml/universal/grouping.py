@@ -1,9 +1,21 @@
 """Turning the network's dense maps into instances (masks, categories, scores).
 
-Grouping: pixels whose interior value exceeds ``seed_threshold`` form seeds (connected
-components); every foreground pixel then joins its nearest seed (Euclidean distance,
-``cv2.distanceTransformWithLabels``). Touching look-alike parcels separate because their
-shared border has a low interior value.
+Grouping, in three steps:
+
+1. **Seeds.** Foreground pixels whose interior value exceeds their category's seed threshold
+   form seeds (8-connected components). With ``split_seeds_by_class`` a seed holds one category
+   only (the per-pixel argmax), so a loose item lying on a box starts a seed of its own.
+   ``class_seed_thresholds`` lets each category have its own threshold: small loose items
+   never reach a high interior value at stride 2, while large parcels need a high one to keep
+   touching neighbours apart.
+2. **Growth down the interior map** (``growth_levels``, descending): at each level, seeds grow
+   step by step into connected foreground pixels whose interior exceeds it, so a parcel claims
+   its own slope before the valley between two parcels is reached (a marker watershed,
+   discretised into levels).
+3. **The rest** (the lowest band near borders) joins its nearest region (Euclidean distance,
+   ``cv2.distanceTransformWithLabels``).
+
+Touching look-alike parcels separate because their shared border has a low interior value.
 """
 
 from __future__ import annotations
@@ -13,12 +25,31 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+_GROWTH_KERNEL = np.ones((3, 3), np.uint8)
+_MAX_GROWTH_STEPS = 64  # per level; a band between two levels is a few pixels wide
+
 
 @dataclass(frozen=True)
 class GroupingParams:
     seed_threshold: float = 0.3  # interior value above which a pixel is a seed
     foreground_threshold: float = 0.5  # background probability below which a pixel is an object
     min_area_fraction: float = 0.0003  # drop instances smaller than this share of the image
+    # Per-category seed thresholds (index k: category k + 1); empty = ``seed_threshold`` for all.
+    class_seed_thresholds: tuple[float, ...] = ()
+    split_seeds_by_class: bool = False  # a seed holds pixels of one (argmax) category only
+    growth_levels: tuple[float, ...] = ()  # interior levels, descending, for the growth step
+
+    def __post_init__(self) -> None:
+        # Checkpoint metadata may hold lists; the dataclass is frozen and hashable with tuples.
+        object.__setattr__(self, "class_seed_thresholds", tuple(float(t) for t in self.class_seed_thresholds))
+        object.__setattr__(self, "growth_levels", tuple(sorted((float(v) for v in self.growth_levels), reverse=True)))
+
+    def thresholds(self, n_classes: int) -> np.ndarray:
+        """Seed threshold per class index 0..n_classes (index 0, background, is never a seed)."""
+        per_class = list(self.class_seed_thresholds) or [self.seed_threshold] * n_classes
+        if len(per_class) != n_classes:
+            raise ValueError(f"class_seed_thresholds has {len(per_class)} values for {n_classes} categories")
+        return np.array([np.inf, *per_class], dtype=np.float32)
 
 
 @dataclass
@@ -26,6 +57,47 @@ class RawInstance:
     mask: np.ndarray  # bool (H, W)
     class_index: int  # 1..C
     score: float
+
+
+def find_seeds(probs: np.ndarray, interior: np.ndarray, params: GroupingParams) -> tuple[int, np.ndarray]:
+    """(n, labels): seed components 1..n - 1 of foreground pixels above their category's threshold."""
+    foreground = probs[0] < params.foreground_threshold
+    category = np.argmax(probs[1:], axis=0) + 1
+    seeds = (interior > params.thresholds(probs.shape[0] - 1)[category]) & foreground
+    if not params.split_seeds_by_class:
+        return cv2.connectedComponents(seeds.astype(np.uint8), connectivity=8)
+    labels = np.zeros(interior.shape, dtype=np.int32)
+    n = 1
+    for c in range(1, probs.shape[0]):
+        k, comp = cv2.connectedComponents((seeds & (category == c)).astype(np.uint8), connectivity=8)
+        labels[comp > 0] = comp[comp > 0] + (n - 1)
+        n += k - 1
+    return n, labels
+
+
+def grow_down(labels: np.ndarray, interior: np.ndarray, foreground: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+    """Grow labelled regions level by level into unlabelled foreground above each interior level."""
+    grown = labels.copy()
+    for level in levels:
+        allowed = foreground & (interior > level)
+        for _ in range(_MAX_GROWTH_STEPS):
+            # The neighbour with the largest label wins a contested pixel; ties are rare and local.
+            neighbour = cv2.dilate(grown.astype(np.float32), _GROWTH_KERNEL).astype(np.int32)
+            new = (grown == 0) & allowed & (neighbour > 0)
+            if not new.any():
+                break
+            grown[new] = neighbour[new]
+    return grown
+
+
+def nearest_region(labels: np.ndarray) -> np.ndarray:
+    """For every pixel, the label of the nearest labelled pixel (labels > 0)."""
+    labelled = labels > 0
+    _, nearest = cv2.distanceTransformWithLabels((~labelled).astype(np.uint8), cv2.DIST_L2, 3,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    lookup = np.zeros(int(nearest.max()) + 1, dtype=np.int32)
+    lookup[nearest[labelled]] = labels[labelled]
+    return lookup[nearest]
 
 
 def group_instances(probs: np.ndarray, interior: np.ndarray, params: GroupingParams) -> list[RawInstance]:
@@ -36,16 +108,11 @@ def group_instances(probs: np.ndarray, interior: np.ndarray, params: GroupingPar
     """
     height, width = interior.shape
     foreground = probs[0] < params.foreground_threshold
-    seeds = ((interior > params.seed_threshold) & foreground).astype(np.uint8)
-    n, comp = cv2.connectedComponents(seeds, connectivity=8)
+    n, comp = find_seeds(probs, interior, params)
     if n <= 1:
         return []
-    # Each seed pixel is a zero of ``src``; labels of the nearest zero pixel = nearest seed.
-    src = (1 - seeds).astype(np.uint8)
-    _, nearest = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_CCOMP)
-    lookup = np.zeros(int(nearest.max()) + 1, dtype=np.int32)
-    lookup[nearest[seeds > 0]] = comp[seeds > 0]
-    inst = np.where(foreground, lookup[nearest], 0).ravel()
+    regions = grow_down(comp, interior, foreground, params.growth_levels) if params.growth_levels else comp
+    inst = np.where(foreground, nearest_region(regions), 0).ravel()
     areas = np.bincount(inst, minlength=n)
     class_sums = np.stack([np.bincount(inst, weights=p.ravel(), minlength=n) for p in probs])  # (C+1, n)
     seed_flat = comp.ravel()

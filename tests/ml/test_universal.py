@@ -55,6 +55,63 @@ def test_grouping_recovers_instances_from_perfect_maps():
             assert max(geometry.mask_iou(f.mask, inst.mask) for f in found) > 0.9
 
 
+def _one_hot_probs(classes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Certain class probabilities (C + 1, H, W) for an instance label map whose instance k has ``classes[k]``."""
+    height, width = labels.shape
+    probs = np.zeros((len(CATEGORIES) + 1, height, width))
+    probs[classes[labels], np.arange(height)[:, None], np.arange(width)[None, :]] = 1.0
+    return probs
+
+
+def test_a_loose_item_on_a_box_gets_its_own_seed_when_seeds_are_split_by_category():
+    labels = np.zeros((60, 60), dtype=np.int64)
+    labels[10:50, 10:50] = 1  # a box
+    labels[24:36, 24:36] = 2  # an item lying on it, with no border the interior map sees
+    probs = _one_hot_probs(np.array([0, 1, 5]), labels)
+    interior = np.where(labels > 0, 1.0, 0.0)
+    params = GroupingParams(seed_threshold=0.5, min_area_fraction=0.0)
+    assert len(group_instances(probs, interior, params)) == 1  # one seed: box and item merged
+    found = group_instances(probs, interior, GroupingParams(**{**params.__dict__, "split_seeds_by_class": True}))
+    assert sorted((CATEGORIES[f.class_index - 1], int(f.mask.sum())) for f in found) == [
+        ("cardboard_box", 1600 - 144), ("item", 144)]
+
+
+def test_each_category_has_its_own_seed_threshold():
+    labels = np.zeros((40, 80), dtype=np.int64)
+    labels[5:35, 5:35] = 1  # a box, peak interior 0.9
+    labels[15:25, 50:60] = 2  # an item, peak interior 0.35 (small things never reach the box's value)
+    probs = _one_hot_probs(np.array([0, 1, 5]), labels)
+    interior = np.where(labels == 1, 0.9, np.where(labels == 2, 0.35, 0.0))
+    shared = GroupingParams(seed_threshold=0.6, min_area_fraction=0.0)
+    assert [f.class_index for f in group_instances(probs, interior, shared)] == [1]  # the item is lost
+    per_class = GroupingParams(seed_threshold=0.6, class_seed_thresholds=(0.6, 0.6, 0.6, 0.6, 0.3),
+                               min_area_fraction=0.0)
+    assert sorted(f.class_index for f in group_instances(probs, interior, per_class)) == [1, 5]
+    with pytest.raises(ValueError, match="class_seed_thresholds has 2 values for 5 categories"):
+        group_instances(probs, interior, GroupingParams(class_seed_thresholds=(0.5, 0.5)))
+
+
+def test_seeds_grown_down_the_interior_map_keep_a_parcel_whose_seed_is_far_from_its_border():
+    # Parcel A (x < 60) is sure of itself only at its far left; parcel B (x >= 62) everywhere. Nearest-seed
+    # assignment hands A's right part to B, across the valley at x = 60..61; growing down the levels does not.
+    interior = np.zeros((20, 100))
+    interior[:, :10] = 0.9
+    interior[:, 10:60] = 0.45
+    interior[:, 62:] = 0.9
+    labels = np.zeros((20, 100), dtype=np.int64)
+    labels[:, :61] = 1
+    labels[:, 61:] = 2
+    probs = _one_hot_probs(np.array([0, 1, 1]), labels)
+    nearest = GroupingParams(seed_threshold=0.6, min_area_fraction=0.0)
+    grown = GroupingParams(seed_threshold=0.6, min_area_fraction=0.0, growth_levels=(0.1, 0.5, 0.3))
+    assert grown.growth_levels == (0.5, 0.3, 0.1)  # always walked from the top down
+    truth_a = labels == 1
+    best = {name: max(geometry.mask_iou(f.mask, truth_a) for f in group_instances(probs, interior, params))
+            for name, params in (("nearest", nearest), ("grown", grown))}
+    assert best["nearest"] < 0.7
+    assert best["grown"] > 0.95
+
+
 def test_uncertainty_rises_with_each_decision_the_model_is_unsure_of():
     scene = generate_scene("conveyor_topdown", 5, (96, 96))
     classes = np.array([0] + [CATEGORIES.index(i.category) + 1 for i in scene.instances])
@@ -265,3 +322,27 @@ def test_shipped_base_checkpoint_loads_and_finds_parcels():
     assert {"architecture", "categories", "data", "metrics", "date"} <= set(predictor.meta)
     result = predictor.predict(generate_scene("pallet_stack", 1234, (256, 256)).image)
     assert any(inst.category == "cardboard_box" for inst in result.instances)
+
+
+def test_tuning_the_grouping_picks_a_threshold_per_category_and_never_scores_below_the_shared_one():
+    from ml.universal.evaluate import DEFAULT_CHECKPOINT
+    from ml.universal.train import GROWTH_LEVELS, SEED_THRESHOLDS, tune_grouping
+
+    model, meta = load_checkpoint(DEFAULT_CHECKPOINT)
+    meta = {**meta, "input_size": 256, "test_time_flips": []}  # cheaper maps; the search is the same
+    spec = {"synthetic": {"count": 3, "seed": 900000}}
+    best = tune_grouping(model, meta, spec)
+    grouping = GroupingParams(**meta["grouping"])
+    assert grouping.split_seeds_by_class and grouping.growth_levels == GROWTH_LEVELS
+    assert len(grouping.class_seed_thresholds) == len(CATEGORIES)
+    assert set(grouping.class_seed_thresholds) <= set(SEED_THRESHOLDS)
+    tried = meta["metrics"]["seed_threshold_search"]
+    assert len(tried) == len(SEED_THRESHOLDS) * (1 + len(CATEGORIES)) - len(CATEGORIES)  # each class skips the shared one
+    assert best["mask_ap"] >= tried[str(grouping.seed_threshold)] == max(tried[str(t)] for t in SEED_THRESHOLDS)
+    # The metrics it reports are those of the grouping it stored.
+    predictor = UniversalPredictor(model, meta)
+    data, samples = synthetic_coco(3, 900000)
+    evaluator = CocoMaskEvaluator(coco_from_dict(data))
+    for image_id, image in samples:
+        evaluator.update(image_id, predictor.predict(image).instances)
+    assert evaluator.summarize()["mask_ap"] == best["mask_ap"]
