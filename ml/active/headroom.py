@@ -63,7 +63,9 @@ def random_picks(pool_size: int, count: int, batch: int, seed: int) -> list[int]
 
 def spread(pool: list[dict[str, Any]], candidates: list[int], count: int, rng: np.random.Generator) -> list[int]:
     """``count`` of ``candidates`` in random order, one frame per capture before any second frame."""
-    first, rest, seen = [], [], set()
+    first: list[int] = []
+    rest: list[int] = []
+    seen: set[int] = set()
     for i in rng.permutation(candidates).tolist():
         (rest if pool[i]["capture"] in seen else first).append(i)
         seen.add(pool[i]["capture"])

@@ -193,7 +193,8 @@ def write_coco(scenes: list[dict[str, Any]], folder: Path, name: str) -> Path:
     from ml.synth.dataset import coco_categories
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for s in scenes:
         file_name = f"images/{s['id']:05d}.png"
         if not (folder / file_name).exists():
@@ -295,7 +296,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
             **{f"{c}_share_labelled": round(n / max(len(labelled), 1), 3) for c, n in picked.items()}}
 
 
-def _run_job(job: tuple) -> dict[str, Any]:
+def _run_job(job: tuple[str, list[dict[str, Any]], Path, Path, Path, float, float, SimConfig, int]) -> dict[str, Any]:
     """One strategy's loop on one pool, in a worker process (logs go to stderr)."""
     import torch
 
@@ -371,10 +372,11 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
     shares = [f"{c}_share_labelled" for c in CONDITIONS]
-    results = {s: {"curve": mean_curve([r["curve"] for r in runs[s]]),
-                   **{k: round(float(np.mean([r[k] for r in runs[s]])), 3) for k in shares},
-                   "captures_labelled": round(float(np.mean([r["captures_labelled"] for r in runs[s]])), 1)}
-               for s in STRATEGIES}
+    results: dict[str, dict[str, Any]] = {
+        s: {"curve": mean_curve([r["curve"] for r in runs[s]]),
+            **{k: round(float(np.mean([r[k] for r in runs[s]])), 3) for k in shares},
+            "captures_labelled": round(float(np.mean([r["captures_labelled"] for r in runs[s]])), 1)}
+        for s in STRATEGIES}
     savings, needed = label_savings(results["random"]["curve"], results["uncertainty+diversity"]["curve"])
     as_ap50 = [[{"labels": p["labels"], "mask_ap": p["mask_ap50"]} for p in results[s]["curve"]]
                for s in STRATEGIES]

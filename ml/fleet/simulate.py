@@ -98,7 +98,7 @@ def labels_to_reach(curve: list[dict[str, float]], target: float) -> float | Non
 def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, log=print) -> dict[str, Any]:
     started = time.perf_counter()
     own = workdir is None
-    work = Path(tempfile.mkdtemp(prefix="fleet-")) if own else workdir
+    work = Path(tempfile.mkdtemp(prefix="fleet-")) if workdir is None else workdir
     work.mkdir(parents=True, exist_ok=True)
     try:
         log(f"[fleet] writing data under {work}")

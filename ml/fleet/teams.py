@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -47,7 +48,8 @@ def write_team_split(team: Team, out_dir: Path, *, count: int, seed: int, size: 
     """``count`` scenes of the team's domain through its camera as ``out_dir/annotations.json`` + images."""
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for i in range(count):
         scene = generate_scene(team.domain, seed * 1_000 + i, (size, size))
         name = f"images/{team.name}_{i:05d}.png"

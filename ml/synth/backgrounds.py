@@ -93,8 +93,8 @@ def oblique_homography(width: int, height: int, strength: float) -> np.ndarray:
     width cut from each side at the near edge.
     """
     k = strength * width
-    src = np.float32([[0, 0], [width, 0], [width - k, height], [k, height]])
-    dst = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    src = np.array([[0, 0], [width, 0], [width - k, height], [k, height]], dtype=np.float32)
+    dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     return cv2.getPerspectiveTransform(src, dst)
 
 
@@ -110,6 +110,7 @@ def camera_effects(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     if rng.random() < 0.5:
         quality = int(rng.integers(35, 90))
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+        if decoded is not None:  # like a failed encode, a failed decode keeps the image unchanged
+            img = decoded
     return img

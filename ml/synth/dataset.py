@@ -75,7 +75,8 @@ def write_dataset(
     """
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for i, scene in enumerate(iter_scenes(domain, count, seed, size)):
         name = f"images/{scene.domain}_{scene.seed:07d}.png"
         cv2.imwrite(str(out / name), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -126,7 +126,7 @@ def _draw_scattered(canvas: Canvas, rng: np.random.Generator, spec: DomainSpec, 
         lo, hi = _SIZES[name]
         size = rng.uniform(lo, hi) * scale
         depth = rng.uniform(*spec.extrude) * size
-        kwargs = {}
+        kwargs: dict[str, Any] = {}  # extrude is a (lo, hi) pair, colour an RGB array
         if name == "cardboard_box":
             kwargs["extrude"] = (0.0, depth)
             if rng.random() < 0.4:

@@ -87,7 +87,9 @@ def synthetic_coco(count: int, seed: int, domain: str = "all", size: tuple[int, 
     """Fresh synthetic scenes as (COCO ground-truth dict, [(image_id, image), ...])."""
     from ml.synth.dataset import coco_categories, iter_scenes, scene_annotations
 
-    images, anns, samples = [], [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
+    samples: list[tuple[int, np.ndarray]] = []
     for i, scene in enumerate(iter_scenes(domain, count, seed, size)):
         images.append({"id": i + 1, "file_name": f"{scene.domain}_{scene.seed}.png", "height": size[0], "width": size[1]})
         anns.extend(scene_annotations(scene, i + 1, len(anns) + 1))

@@ -87,7 +87,9 @@ def fuse_for_inference(model: UniversalUNet) -> UniversalUNet:
 
     fused = copy.deepcopy(model).eval()
     for module in fused.modules():
-        if isinstance(module, ConvBNReLU) and isinstance(module[1], nn.BatchNorm2d):
+        # module[0] is always a Conv2d; checking it types it for fuse_conv_bn_eval
+        if (isinstance(module, ConvBNReLU) and isinstance(module[0], nn.Conv2d)
+                and isinstance(module[1], nn.BatchNorm2d)):
             module[0] = fuse_conv_bn_eval(module[0], module[1])
             module[1] = nn.Identity()
     return fused

@@ -96,8 +96,8 @@ class UniversalPredictor:
         probs, interior = maps_at_image_size(torch.cat([out["semantic"], out["interior"]], dim=1), scale,
                                              height, width)
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
-        coarse = torch.cat([torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])])
-        coarse = coarse[:, : valid[0], : valid[1]].numpy()
+        coarse_maps = torch.cat([torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])])
+        coarse = coarse_maps[:, : valid[0], : valid[1]].numpy()
         return probs, interior, features, coarse
 
     def _forward(self, x: torch.Tensor, resized: np.ndarray, valid: tuple[int, int]) -> dict[str, torch.Tensor]:
@@ -107,7 +107,8 @@ class UniversalPredictor:
             return self.model(x)
         # Mirror before padding, so that every view has its padding right and below and the valid
         # parts line up; one batch of views is cheaper than a pass each.
-        views = [x[0]] + [targets.to_tensor(np.ascontiguousarray(np.flip(resized, FLIPS[f][0])), pad_to=tuple(x.shape[2:]))
+        pad_to = (x.shape[2], x.shape[3])
+        views = [x[0]] + [targets.to_tensor(np.ascontiguousarray(np.flip(resized, FLIPS[f][0])), pad_to=pad_to)
                           for f in self.test_time_flips]
         out = self.model(torch.stack(views))
         (vh, vw), merged = valid, {"features": out["features"][:1]}

@@ -44,7 +44,7 @@ from ml.universal.engine import (
 )
 from ml.universal.evaluate import CocoMaskEvaluator, _read_images, coco_from_dict, synthetic_coco
 from ml.universal.grouping import GroupingParams
-from ml.universal.model import build_model
+from ml.universal.model import UniversalUNet, build_model
 from ml.universal.predictor import FLIPS, UniversalPredictor
 
 DEFAULTS: dict[str, Any] = {
@@ -112,7 +112,7 @@ def validate(predictor: UniversalPredictor, spec: dict[str, Any]) -> dict[str, A
     return evaluate(predictor, _read_images(coco, folder), CocoMaskEvaluator(coco))
 
 
-def tune_grouping(model: torch.nn.Module, meta: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+def tune_grouping(model: UniversalUNet, meta: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Pick the grouping's seed thresholds with the best mask AP on the ``val`` spec; returns its metrics.
 
     First one threshold for every category (``SEED_THRESHOLDS``), then each category's own in turn,
