@@ -59,9 +59,13 @@ class RawInstance:
     score: float
 
 
-def find_seeds(probs: np.ndarray, interior: np.ndarray, params: GroupingParams) -> tuple[int, np.ndarray]:
-    """(n, labels): seed components 1..n - 1 of foreground pixels above their category's threshold."""
-    foreground = probs[0] < params.foreground_threshold
+def find_seeds(probs: np.ndarray, interior: np.ndarray, foreground: np.ndarray,
+               params: GroupingParams) -> tuple[int, np.ndarray]:
+    """(n, labels): seed components 1..n - 1 of ``foreground`` pixels above their category's threshold."""
+    by_category = params.split_seeds_by_class or bool(params.class_seed_thresholds)
+    if not by_category:  # one threshold, one component per blob: the per-pixel category is not needed
+        seeds = (interior > params.seed_threshold) & foreground
+        return cv2.connectedComponents(seeds.astype(np.uint8), connectivity=8)
     category = np.argmax(probs[1:], axis=0) + 1
     seeds = (interior > params.thresholds(probs.shape[0] - 1)[category]) & foreground
     if not params.split_seeds_by_class:
@@ -93,6 +97,7 @@ def grow_down(labels: np.ndarray, interior: np.ndarray, foreground: np.ndarray, 
 def nearest_region(labels: np.ndarray) -> np.ndarray:
     """For every pixel, the label of the nearest labelled pixel (labels > 0)."""
     labelled = labels > 0
+    # Per pixel, not per connected component: grown regions touch, and a component would span several.
     _, nearest = cv2.distanceTransformWithLabels((~labelled).astype(np.uint8), cv2.DIST_L2, 3,
                                                  labelType=cv2.DIST_LABEL_PIXEL)
     lookup = np.zeros(int(nearest.max()) + 1, dtype=np.int32)
@@ -108,7 +113,7 @@ def group_instances(probs: np.ndarray, interior: np.ndarray, params: GroupingPar
     """
     height, width = interior.shape
     foreground = probs[0] < params.foreground_threshold
-    n, comp = find_seeds(probs, interior, params)
+    n, comp = find_seeds(probs, interior, foreground, params)
     if n <= 1:
         return []
     regions = grow_down(comp, interior, foreground, params.growth_levels) if params.growth_levels else comp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 
@@ -71,7 +72,7 @@ def test_a_loose_item_on_a_box_gets_its_own_seed_when_seeds_are_split_by_categor
     interior = np.where(labels > 0, 1.0, 0.0)
     params = GroupingParams(seed_threshold=0.5, min_area_fraction=0.0)
     assert len(group_instances(probs, interior, params)) == 1  # one seed: box and item merged
-    found = group_instances(probs, interior, GroupingParams(**{**params.__dict__, "split_seeds_by_class": True}))
+    found = group_instances(probs, interior, dataclasses.replace(params, split_seeds_by_class=True))
     assert sorted((CATEGORIES[f.class_index - 1], int(f.mask.sum())) for f in found) == [
         ("cardboard_box", 1600 - 144), ("item", 144)]
 
