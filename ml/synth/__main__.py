@@ -1,4 +1,4 @@
-"""CLI: ``python -m ml.synth --domain D --count N --seed S --out DIR`` (``--contact-sheet PNG``)."""
+"""CLI: ``python -m ml.synth --domain D --count N --seed S --out DIR [--workers K]`` (``--contact-sheet PNG``)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, nargs=2, default=[512, 512], metavar=("H", "W"))
     parser.add_argument("--out", help="output folder (images/ + annotations.json)")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering scenes (same files as one)")
     parser.add_argument("--contact-sheet", help="instead write a 4x4 contact sheet PNG here")
     args = parser.parse_args(argv)
     if args.contact_sheet:
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.out:
         parser.error("--out is required unless --contact-sheet is given")
     with tqdm(total=args.count, unit="scene") as bar:
-        path = write_dataset(args.out, args.domain, args.count, args.seed, tuple(args.size), progress=bar.update)
+        path = write_dataset(args.out, args.domain, args.count, args.seed, tuple(args.size), progress=bar.update,
+                             workers=args.workers)
     print(path)
 
 

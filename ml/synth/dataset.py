@@ -61,6 +61,18 @@ def iter_scenes(domain: str, count: int, seed: int, size: tuple[int, int] = (512
         yield generate_scene(name, seed + i, size)
 
 
+def _write_scene(job: tuple[Path, str, int, int, tuple[int, int]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Render scene ``seed`` of ``domain``, save its PNG under ``out``; its image entry and annotations
+    (image id ``index + 1``; annotation ids are numbered by the caller)."""
+    out, domain, seed, index, size = job
+    scene = generate_scene(domain, seed, size)
+    name = f"images/{scene.domain}_{scene.seed:07d}.png"
+    cv2.imwrite(str(out / name), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+    height, width = scene.image.shape[:2]
+    image = {"id": index + 1, "file_name": name, "height": height, "width": width, "domain": scene.domain}
+    return image, scene_annotations(scene, index + 1, 1)
+
+
 def write_dataset(
     out_dir: str | Path,
     domain: str,
@@ -68,23 +80,33 @@ def write_dataset(
     seed: int,
     size: tuple[int, int] = (512, 512),
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> Path:
     """Write ``count`` scenes to ``out_dir/images/*.png`` and ``out_dir/annotations.json``.
 
-    ``file_name`` entries are relative to ``out_dir``. Returns the annotations path.
+    ``file_name`` entries are relative to ``out_dir``. ``workers`` > 1 renders in that many
+    processes; the files are the same as with one. Returns the annotations path.
     """
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
+    jobs = [(out, name, seed + i, i, size) for i, name in zip(range(count), domain_cycle(domain), strict=False)]
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for i, scene in enumerate(iter_scenes(domain, count, seed, size)):
-        name = f"images/{scene.domain}_{scene.seed:07d}.png"
-        cv2.imwrite(str(out / name), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
-        height, width = scene.image.shape[:2]
-        images.append({"id": i + 1, "file_name": name, "height": height, "width": width, "domain": scene.domain})
-        annotations.extend(scene_annotations(scene, i + 1, len(annotations) + 1))
-        if progress is not None:
-            progress(1)
+
+    def collect(results: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        for image, anns in results:
+            images.append(image)
+            annotations.extend({**ann, "id": len(annotations) + 1} for ann in anns)
+            if progress is not None:
+                progress(1)
+
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            collect(pool.imap(_write_scene, jobs, chunksize=4))
+    else:
+        collect(map(_write_scene, jobs))
     coco = {
         "info": {"description": f"synthetic warehouse scenes, domain={domain}, seed={seed}", "version": "1"},
         "images": images,

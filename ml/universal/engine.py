@@ -22,16 +22,31 @@ from ml.universal.predictor import UniversalPredictor
 INTERIOR_WEIGHT = 2.0  # the interior map decides instance splits; weigh it above the class map
 
 
-def training_dtype(precision: str) -> torch.dtype | None:
+def training_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype | None:
     """The autocast dtype of training steps for ``precision`` (None: plain float32).
 
     ``"auto"`` is bfloat16 only where the CPU computes it natively (AMX or AVX512-BF16); elsewhere
-    bfloat16 is emulated and slower than float32. Evaluation and inference always run in float32.
+    bfloat16 is emulated and slower than float32. On a CUDA ``device``, ``"auto"`` is bfloat16 where
+    the GPU supports it. Evaluation and inference always run in float32.
     Measured on an AMX Xeon, 1 thread, unet_s fine-tunes of 100 steps (batch 4, 192 px): 15 and 10 s
     of training against 21 and 17 s in float32, val mask AP 0.170 / 0.163 against 0.170 / 0.168;
     with 10 images 0.129 / 0.138 against 0.130 / 0.138.
     """
+    if torch.device(device).type == "cuda" and precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     return torch.bfloat16 if resolve_precision(precision, what="training") == "bf16" else None
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` (or ``cuda:N``), or ``auto``: the GPU where torch sees one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"training device {name!r} asked for, but torch sees no CUDA GPU")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown training device {name!r}; choose cpu, cuda or auto")
+    return device
 
 
 def compute_loss(out: dict[str, torch.Tensor], semantic: torch.Tensor, interior: torch.Tensor) -> torch.Tensor:
@@ -89,8 +104,8 @@ def train_one_epoch(
 
     ``freeze_batchnorm`` keeps every BatchNorm layer on its running statistics (eval mode; its
     scale and shift still learn), as for fine-tuning on a few images in small batches.
-    ``autocast_dtype`` (see ``training_dtype``) runs the forward pass under CPU autocast; the
-    weights, the optimizer state and the loss stay float32 (bfloat16 needs no loss scaling).
+    ``autocast_dtype`` (see ``training_dtype``) runs the forward pass under autocast on the model's
+    device; the weights, the optimizer state and the loss stay float32 (bfloat16 needs no loss scaling).
     Returns {"loss": mean loss, "steps": steps taken, "stopped": 1.0 if cut short}.
     """
     model.train()
@@ -98,15 +113,17 @@ def train_one_epoch(
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.eval()
+    device = next(model.parameters()).device
     losses: list[float] = []
     stopped = False
     for images, semantic, interior in loader:
+        images, semantic, interior = (t.to(device, non_blocking=True) for t in (images, semantic, interior))
         if schedule.fraction() >= 1.0 or (should_stop is not None and should_stop()):
             stopped = True
             break
         for group in optimizer.param_groups:
             group["lr"] = schedule.lr()
-        with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
             out = model(images)
         loss = compute_loss({k: v.float() for k, v in out.items()}, semantic, interior)
         optimizer.zero_grad(set_to_none=True)
@@ -136,11 +153,12 @@ def recalibrate_batchnorm(model: torch.nn.Module, loader: Iterable, max_batches:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average
     model.train()
+    device = next(model.parameters()).device
     used = 0
     for images, _semantic, _interior in loader:
         if used >= max_batches:
             break
-        model(images)
+        model(images.to(device))
         used += 1
     for m, momentum in zip(norms, saved, strict=True):
         m.momentum = momentum

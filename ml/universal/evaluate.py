@@ -28,9 +28,12 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "univ
 
 
 def coco_from_dict(data: dict[str, Any]) -> COCO:
-    """A pycocotools COCO index built from an in-memory dict, without its chatter on stdout."""
+    """A pycocotools COCO index built from an in-memory dict, without its chatter on stdout.
+
+    COCO's optional ``info`` is filled in where missing: pycocotools 2.0.10's ``loadRes`` needs it.
+    """
     coco = COCO()
-    coco.dataset = data
+    coco.dataset = {"info": {}, **data}
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco

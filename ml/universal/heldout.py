@@ -7,11 +7,19 @@ On the held-out domain it trains (1) the base fine-tuned with 10 / 50 / 100 / 20
 images and (2) the same architecture from scratch with 100 / 1,000 images, then evaluates all of
 them, and the base itself, on the same test scenes of that domain. Every run has a fixed number
 of optimiser steps (not a wall-clock budget), so the result does not depend on how busy the
-machine is. Each run picks its grouping threshold on the same 20 validation scenes.
+machine is. Each run picks its grouping thresholds on the same 20 validation scenes of the
+domain; where several learning rates are given for an arm (``--finetune-lrs``, ``--scratch-lrs``),
+the one with the best validation mask AP is the arm's result (all runs stay in the JSON).
 
-Fine-tunes follow the app's recipe (``ml.universal.finetune``); scratch runs the base recipe's
-learning rate (3e-3). Scene seeds: pool 500000+, validation 700000+, test 600000+ (the base trained on 100000+).
+Fine-tunes follow the app's recipe (``ml.universal.finetune``: BatchNorm frozen on the base's
+statistics); scratch runs default to the base recipe's learning rate (3e-3). All runs train at
+``--input-size``. Scene seeds: pool 500000+, validation 700000+, test 600000+ (the base trained on 100000+).
 Prints one JSON object (``--json``), writes it to ``--out`` and a plot to ``--plot``.
+
+Runs can be spread over processes and machines: ``--train-only`` trains (e.g. ``--device cuda``)
+and writes each run's checkpoint and record without tuning or evaluating anything; a later
+invocation with the same arguments reuses them, tunes their grouping on the CPU and evaluates.
+``--prepare`` only writes the pool, validation and test scenes (``--workers`` processes).
 """
 
 from __future__ import annotations
@@ -26,11 +34,13 @@ import cv2
 import numpy as np
 
 from ml.synth.dataset import write_dataset
+from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.data import coco_first_n, load_coco
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.finetune import FINE_TUNE_FREEZE_BATCHNORM, FINE_TUNE_LR
-from ml.universal.train import train
+from ml.universal.train import train, tune_grouping
 
+SCRATCH_LR = 3e-3  # the base recipe's (configs/base.yaml)
 POOL_SEED, VAL_SEED, TEST_SEED = 500_000, 700_000, 600_000
 
 
@@ -42,48 +52,82 @@ def subset(coco_path: Path, count: int) -> Path:
     return coco_first_n(coco_path, count, coco_path.with_name(f"train_{count}.json"))
 
 
-def scenes(folder: Path, domain: str, count: int, seed: int) -> Path:
+def scenes(folder: Path, domain: str, count: int, seed: int, workers: int = 1) -> Path:
     """``count`` scenes of ``domain`` as COCO in ``folder``, written once and reused after."""
     coco = folder / "annotations.json"
     if coco.exists() and len(json.loads(coco.read_text())["images"]) >= count:
         return coco
-    return write_dataset(folder, domain, count, seed)
+    return write_dataset(folder, domain, count, seed, workers=workers)
+
+
+def checkpoint_name(kind: str, labels: int, lr: float) -> str:
+    prefix = "base_plus" if kind == "base+N" else "scratch"
+    return f"{prefix}_{labels}_lr{lr:g}.pt"
+
+
+def retune(checkpoint: Path, val_coco: Path) -> float:
+    """Tune ``checkpoint``'s grouping on ``val_coco`` in place; returns its validation mask AP."""
+    model, meta = load_checkpoint(checkpoint)
+    metrics = tune_grouping(model, meta, {"coco": str(val_coco)})
+    save_checkpoint(checkpoint, model, meta)
+    return round(float(metrics["mask_ap"]), 4)
 
 
 def run(kind: str, labels: int, train_coco: Path, val_coco: Path, out: Path, *, base: Path | None,
-        steps: int, lr: float, threads: int) -> dict[str, Any]:
-    """One training run of exactly ``steps`` optimiser steps of 8 images. From ``base`` it uses the
-    app's fine-tuning recipe (``ml.universal.finetune``: BatchNorm frozen on the base's statistics).
+        steps: int, lr: float, input_size: int, settings: dict[str, Any], train_only: bool = False) -> dict[str, Any]:
+    """One training run of exactly ``steps`` optimiser steps of 8 images at ``input_size``. From
+    ``base`` it uses the app's fine-tuning recipe (``ml.universal.finetune``: BatchNorm frozen on
+    the base's statistics). ``settings``: ``device``, ``threads``, ``num_workers`` and
+    ``budget_seconds`` (a safety cap; the record says how many steps were taken).
 
     A run whose checkpoint and record (``out`` with ``.json``) exist with the same settings is
-    reused, so runs can be spread over several processes and gathered by a last invocation.
+    reused, so runs can be spread over several processes and gathered by a last invocation; a
+    run trained with ``train_only`` has its grouping tuned on ``val_coco`` when it is reused.
     """
     record = out.with_suffix(".json")
     if out.exists() and record.exists():
         row = json.loads(record.read_text())
         if (row["run"], row["labels"], row["requested_steps"], row["lr"]) == (kind, labels, steps, lr):
+            if not row.get("tuned", True) and not train_only:
+                row.update(tuned=True, val_mask_ap=retune(out, val_coco))
+                record.write_text(json.dumps(row))
             return row
     batch = min(8, labels)
     steps_per_epoch = labels // batch
     config = {
         "init": str(base) if base else None,
+        "input_size": input_size,
         "data": {"coco": str(train_coco)},
-        "val": {"coco": str(val_coco)},
+        "val": None if train_only else {"coco": str(val_coco)},
         "epochs": -(-steps // steps_per_epoch),
+        "steps": steps,
         "batch_size": batch,
         "lr": lr,
         "out": str(out),
-        "threads": threads,
-        "tune_grouping": True,
+        "tune_grouping": not train_only,
         "freeze_batchnorm": bool(base) and FINE_TUNE_FREEZE_BATCHNORM,
+        "precision": "auto",
+        **settings,
     }
     start = time.perf_counter()
     result = train(config)
     row = {"run": kind, "labels": labels, "requested_steps": steps, "steps": result["steps"], "lr": lr,
-            "train_seconds": result["train_seconds"], "wall_seconds": round(time.perf_counter() - start, 1),
-            "checkpoint": str(out)}
+           "train_seconds": result["train_seconds"], "wall_seconds": round(time.perf_counter() - start, 1),
+           "device": result["device"], "checkpoint": str(out), "tuned": not train_only}
+    if not train_only:
+        row["val_mask_ap"] = round(float(result["mask_ap"]), 4)
     record.write_text(json.dumps(row))
     return row
+
+
+def select(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per arm and label count, the run with the best validation mask AP (the base row as it is)."""
+    best: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["run"], row["labels"])
+        if key not in best or row.get("val_mask_ap", 0.0) > best[key].get("val_mask_ap", 0.0):
+            best[key] = row
+    return list(best.values())
 
 
 def draw_plot(rows: list[dict[str, Any]], path: Path, width: int = 640, height: int = 400) -> Path:
@@ -121,50 +165,87 @@ def draw_plot(rows: list[dict[str, Any]], path: Path, width: int = 640, height: 
     return path
 
 
+def per_count(parser: argparse.ArgumentParser, flag: str, steps: list[int], counts: list[int]) -> dict[int, int]:
+    """``{count: steps}`` from one step count for all, or one per count (in order)."""
+    if len(steps) == 1:
+        return dict.fromkeys(counts, steps[0])
+    if len(steps) != len(counts):
+        parser.error(f"{flag} takes one value, or one per label count ({len(counts)}); got {len(steps)}")
+    return dict(zip(counts, steps, strict=True))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", required=True, help="a base checkpoint that never saw --domain")
+    parser.add_argument("--base", help="a base checkpoint that never saw --domain (not needed with --prepare)")
     parser.add_argument("--domain", default="pallet_stack")
     parser.add_argument("--finetune", type=int, nargs="*", default=[10, 50, 100, 200], help="labels for base+N")
     parser.add_argument("--scratch", type=int, nargs="*", default=[100, 1000], help="labels for scratch+N")
-    parser.add_argument("--finetune-steps", type=int, default=400)
-    parser.add_argument("--scratch-steps", type=int, default=2000)
+    parser.add_argument("--finetune-steps", type=int, nargs="+", default=[400],
+                        help="optimiser steps: one for every base+N run, or one per --finetune count")
+    parser.add_argument("--scratch-steps", type=int, nargs="+", default=[2000],
+                        help="optimiser steps: one for every scratch+N run, or one per --scratch count")
+    parser.add_argument("--finetune-lrs", type=float, nargs="+", default=[FINE_TUNE_LR])
+    parser.add_argument("--scratch-lrs", type=float, nargs="+", default=[SCRATCH_LR])
+    parser.add_argument("--input-size", type=int, default=384, help="long side (px) every run trains at")
+    parser.add_argument("--val", type=int, default=20, help="validation scenes of the domain (grouping, lr)")
     parser.add_argument("--test", type=int, default=100, help="test scenes of the domain")
     parser.add_argument("--workdir", default="var/heldout")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="training device: cpu, cuda or auto")
+    parser.add_argument("--loader-workers", type=int, default=0, help="data-loading processes per run")
+    parser.add_argument("--run-budget", type=float, help="seconds: a safety cap on each run's training")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering the scenes")
+    parser.add_argument("--prepare", action="store_true", help="only write the scenes")
+    parser.add_argument("--train-only", action="store_true", help="train and record; no tuning or evaluation")
     parser.add_argument("--out", default="var/heldout/results.json")
     parser.add_argument("--plot", default="docs/heldout_domain.png")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
+    if not args.prepare and not args.base:
+        parser.error("--base is required unless --prepare is given")
 
     work = Path(args.workdir)
-    pool_coco = scenes(work / f"{args.domain}_pool", args.domain, max([*args.finetune, *args.scratch, 1]), POOL_SEED)
-    val_coco = scenes(work / f"{args.domain}_val", args.domain, 20, VAL_SEED)
-    test_coco = scenes(work / f"{args.domain}_test", args.domain, args.test, TEST_SEED)
+    pool_size = max([*args.finetune, *args.scratch, 1])
+    pool_coco = scenes(work / f"{args.domain}_pool", args.domain, pool_size, POOL_SEED, args.workers)
+    val_coco = scenes(work / f"{args.domain}_val", args.domain, args.val, VAL_SEED, args.workers)
+    test_coco = scenes(work / f"{args.domain}_test", args.domain, args.test, TEST_SEED, args.workers)
+    if args.prepare:
+        return {"pool": str(pool_coco), "val": str(val_coco), "test": str(test_coco)}
 
+    settings = {"device": args.device, "threads": args.threads, "num_workers": args.loader_workers,
+                "budget_seconds": args.run_budget}
     rows: list[dict[str, Any]] = [{"run": "base", "labels": 0, "steps": 0, "checkpoint": args.base}]
-    for n in args.finetune:
-        rows.append(run("base+N", n, subset(pool_coco, n), val_coco, work / f"base_plus_{n}.pt", base=Path(args.base),
-                        steps=args.finetune_steps, lr=FINE_TUNE_LR, threads=args.threads))
-    for n in args.scratch:
-        rows.append(run("scratch+N", n, subset(pool_coco, n), val_coco, work / f"scratch_{n}.pt", base=None,
-                        steps=args.scratch_steps, lr=3e-3, threads=args.threads))
+    finetune_steps = per_count(parser, "--finetune-steps", args.finetune_steps, args.finetune)
+    scratch_steps = per_count(parser, "--scratch-steps", args.scratch_steps, args.scratch)
+    arms: list[tuple[str, int, float, Path | None, int]] = [
+        ("base+N", n, lr, Path(args.base), finetune_steps[n]) for n in args.finetune for lr in args.finetune_lrs]
+    arms += [("scratch+N", n, lr, None, scratch_steps[n]) for n in args.scratch for lr in args.scratch_lrs]
+    for kind, n, lr, base, steps in arms:
+        rows.append(run(kind, n, subset(pool_coco, n), val_coco, work / checkpoint_name(kind, n, lr), base=base,
+                        steps=steps, lr=lr, input_size=args.input_size, settings=settings,
+                        train_only=args.train_only))
+    if args.train_only:
+        return {"rows": rows[1:]}
     for row in rows:
         metrics = evaluate_checkpoint(row["checkpoint"], test_coco)
         row.update({k: round(float(metrics[k]), 4) for k in ("mask_ap", "mask_ap50", "mask_ap75")})
-    by = {(r["run"], r["labels"]): r["mask_ap"] for r in rows}
+    chosen = select(rows)
+    for row in rows:
+        row["selected"] = row in chosen
+    by = {(r["run"], r["labels"]): r["mask_ap"] for r in chosen}
     report = {"domain": args.domain, "test_scenes": args.test, "rows": rows,
               "base_plus_100_vs_scratch_1000": [by.get(("base+N", 100)), by.get(("scratch+N", 1000))]}
     if args.plot:
-        report["plot"] = str(draw_plot(rows, Path(args.plot)))
+        report["plot"] = str(draw_plot(chosen, Path(args.plot)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report))
     else:
         for r in rows:
-            print(f"{r['run']:10s} {r['labels']:5d} labels {r['steps']:5d} steps  mask AP {r['mask_ap']:.3f}"
-                  f"  AP50 {r['mask_ap50']:.3f}")
+            print(f"{r['run']:10s} {r['labels']:5d} labels {r['steps']:5d} steps lr {r.get('lr', 0):g}"
+                  f"  val AP {r.get('val_mask_ap', float('nan')):.3f}  mask AP {r['mask_ap']:.3f}"
+                  f"  AP50 {r['mask_ap50']:.3f}{'  *' if r['selected'] else ''}")
     return report
 
 

@@ -14,7 +14,9 @@ during training and is not re-estimated at the end: for fine-tuning on a few ima
 ``rehearsal`` (optional dataset spec like ``data``: its samples are mixed into every epoch, e.g.
 ``{"synthetic": {"count": 40, "seed": 7000000}}`` fresh base-domain scenes in a fine-tune),
 ``precision`` (``fp32``, ``bf16`` or ``auto`` = bf16 where the CPU has it natively: the
-training steps' forward pass under autocast; evaluation stays float32).
+training steps' forward pass under autocast; evaluation stays float32), ``device`` (``cpu``,
+``cuda`` or ``auto``: where the training steps run; the checkpoint, grouping tuning and
+validation are on the CPU either way).
 Re-running the same command resumes from ``work_dir/last.pt``.
 """
 
@@ -39,6 +41,7 @@ from ml.universal.engine import (
     CosineSchedule,
     evaluate,
     recalibrate_batchnorm,
+    resolve_device,
     train_one_epoch,
     training_dtype,
 )
@@ -69,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "freeze_batchnorm": False,
     "tune_grouping": False,
     "precision": "fp32",
+    "device": "cpu",
 }
 SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 TUNING_TOLERANCE = 0.002  # mask AP; see tune_grouping
@@ -195,12 +199,15 @@ def train(
     else:
         categories, arch, input_size = list(CATEGORIES), cfg["architecture"], int(cfg["input_size"])
         model = build_model(arch, num_classes=len(categories))
+    device = resolve_device(str(cfg["device"]))
+    model.to(device)
     dataset = build_dataset(cfg["data"], categories, input_size, cfg["seed"])
     if cfg["rehearsal"]:
         dataset = RehearsalMix(dataset, build_dataset(cfg["rehearsal"], categories, input_size, cfg["seed"]))
     batch = min(int(cfg["batch_size"]), len(dataset))
     loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=int(cfg["num_workers"]),
-                        worker_init_fn=_quiet_worker, generator=torch.Generator().manual_seed(cfg["seed"]))
+                        worker_init_fn=_quiet_worker, generator=torch.Generator().manual_seed(cfg["seed"]),
+                        pin_memory=device.type == "cuda")
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     epochs = int(cfg["epochs"])
     total_steps = epochs * len(loader)
@@ -217,7 +224,7 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, schedule.step, schedule.elapsed_before = state["epoch"], state["step"], state["elapsed"]
         history = state["history"]
-    autocast_dtype = training_dtype(str(cfg["precision"]))
+    autocast_dtype = training_dtype(str(cfg["precision"]), device)
     schedule.start()
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
@@ -238,6 +245,7 @@ def train(
     seconds = schedule.elapsed()
     if not cfg["freeze_batchnorm"]:  # frozen statistics are the base's; a few images would only add noise
         recalibrate_batchnorm(model, loader, int(cfg["bn_recalibration_batches"]))
+    model.to("cpu").eval()
     meta = make_meta(arch, categories, input_size)
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
@@ -245,7 +253,7 @@ def train(
     meta["data"] = {"train": cfg["data"], "rehearsal": cfg["rehearsal"], "images_per_epoch": len(dataset),
                     "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
-                    "precision": "bf16" if autocast_dtype is not None else "fp32",
+                    "precision": "bf16" if autocast_dtype is not None else "fp32", "device": device.type,
                     "init": str(cfg["init"]) if cfg["init"] else None}
     meta["history"] = history
     metrics: dict[str, Any] = {}
@@ -256,7 +264,7 @@ def train(
         meta["metrics"] = {"val": cfg["val"], **metrics}
     out = save_checkpoint(cfg["out"], model, meta)
     return {**metrics, "loss": history[-1]["loss"] if history else None, "train_seconds": round(seconds, 1),
-            "steps": schedule.step, "checkpoint": str(out)}
+            "steps": schedule.step, "device": device.type, "checkpoint": str(out)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -265,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the universal instance-segmentation model.")
     parser.add_argument("--config", required=True, help="JSON or YAML config (see module docstring)")
     parser.add_argument("--out", help="override the config's checkpoint path")
+    parser.add_argument("--device", help="override the config's training device (cpu, cuda, auto)")
+    parser.add_argument("--budget-seconds", type=float, help="override the config's wall-clock budget")
     parser.add_argument("--retune", metavar="CKPT", help="only re-tune CKPT's grouping on the config's val set")
     parser.add_argument("--input-sizes", type=int, nargs="+", metavar="PX",
                         help="with --retune: also pick the inference input size (long side) among these")
@@ -275,6 +285,10 @@ def main(argv: list[str] | None = None) -> None:
     config = load_config(args.config)
     if args.out:
         config["out"] = args.out
+    if args.device:
+        config["device"] = args.device
+    if args.budget_seconds:
+        config["budget_seconds"] = args.budget_seconds
     if args.retune:
         model, meta = load_checkpoint(args.retune)
         if args.test_time_flips is not None:

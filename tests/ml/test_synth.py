@@ -64,6 +64,14 @@ def test_cli_writes_images_and_annotations(tmp_path):
     assert len(coco["images"]) == 2 and coco["annotations"]
 
 
+def test_rendering_in_several_processes_writes_the_same_files_as_one(tmp_path):
+    one = write_dataset(tmp_path / "one", "all", count=5, seed=8, size=(48, 64))
+    two = write_dataset(tmp_path / "two", "all", count=5, seed=8, size=(48, 64), workers=2)
+    assert json.loads(one.read_text())["annotations"] and one.read_text() == two.read_text()
+    for info in json.loads(one.read_text())["images"]:
+        assert (one.parent / info["file_name"]).read_bytes() == (two.parent / info["file_name"]).read_bytes()
+
+
 def test_a_crop_keeps_the_window_of_each_instance_and_drops_what_it_cuts_to_a_sliver():
     scene = generate_scene("conveyor_topdown", 3, (96, 192))
     crop = crop_scene(scene, 0, 50, (96, 96))

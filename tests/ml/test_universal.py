@@ -20,7 +20,7 @@ from ml.synth.scene import DOMAINS
 from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import CocoDataset, RehearsalMix, SyntheticDataset
-from ml.universal.engine import training_dtype
+from ml.universal.engine import resolve_device, training_dtype
 from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, evaluate_checkpoint, synthetic_coco
 from ml.universal.finetune import fine_tune
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
@@ -191,6 +191,21 @@ def test_training_precision_bf16_autocasts_the_forward_pass_only(tmp_path):
     model, meta = load_checkpoint(result["checkpoint"])
     assert meta["data"]["precision"] == "bf16" and np.isfinite(result["loss"])
     assert all(t.dtype == torch.float32 for t in model.state_dict().values() if t.is_floating_point())
+
+
+def test_the_training_device_is_checked_and_the_checkpoint_comes_back_to_the_cpu(tmp_path):
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown training device"):
+        resolve_device("mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
+    result = train({"input_size": 64, "data": data, "steps": 2, "batch_size": 4, "device": "auto",
+                    "out": str(tmp_path / "d.pt")})
+    _, meta = load_checkpoint(result["checkpoint"])
+    assert result["device"] == meta["data"]["device"] == resolve_device("auto").type
 
 
 def test_save_load_predict_round_trip(tmp_path):
