@@ -39,6 +39,9 @@ def coco_from_dict(data: dict[str, Any]) -> COCO:
     return coco
 
 
+RESULT_KEYS = ("image_id", "category_id", "segmentation", "score")
+
+
 class CocoMaskEvaluator:
     """Collects predictions image by image (``update``), then runs COCOeval (``summarize``)."""
 
@@ -66,7 +69,8 @@ class CocoMaskEvaluator:
         if not self.results:
             return {"mask_ap": 0.0, "mask_ap50": 0.0, "mask_ap75": 0.0, "per_class": {n: 0.0 for n in self.id_of}}
         with contextlib.redirect_stdout(io.StringIO()):
-            coco_dt = self.coco_gt.loadRes(self.results)
+            # loadRes adds area, bbox and id to the dicts it gets: hand it copies, so summarize can run again
+            coco_dt = self.coco_gt.loadRes([{k: r[k] for k in RESULT_KEYS} for r in self.results])
             ev = COCOeval(self.coco_gt, coco_dt, iouType="segm")
             ev.params.imgIds = sorted(set(self.image_ids))
             ev.evaluate()
@@ -84,6 +88,62 @@ class CocoMaskEvaluator:
             "mask_ap75": round(float(ev.stats[2]), 4),
             "per_class": per_class,
         }
+
+
+def predictions(checkpoint: str | Path, coco_path: str | Path) -> CocoMaskEvaluator:
+    """``checkpoint``'s predictions on every image of a COCO file, collected (not yet scored)."""
+    from ml.universal.predictor import UniversalPredictor
+
+    predictor = UniversalPredictor.from_checkpoint(checkpoint)
+    coco = coco_from_dict(json.loads(Path(coco_path).read_text()))
+    evaluator = CocoMaskEvaluator(coco)
+    for image_id, image in _read_images(coco, Path(coco_path).parent):
+        evaluator.update(image_id, predictor.predict(image).instances)
+    return evaluator
+
+
+def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Mask AP of ``a`` minus ``b`` (same ground truth) over ``draws`` resamples of the images.
+
+    Each draw picks as many images as there are, with replacement; a picked image and its
+    annotations and predictions are copied under a new id, so repeats count as separate images.
+    Returns the mean difference, its 95% interval (2.5th and 97.5th percentiles) and the share
+    of draws in which ``a`` scores at least as high as ``b``.
+    """
+    gt = a.coco_gt.dataset
+    image_ids = sorted(set(a.image_ids))
+    images = {img["id"]: img for img in gt["images"]}
+    anns: dict[int, list[dict[str, Any]]] = {}
+    for ann in gt["annotations"]:
+        anns.setdefault(ann["image_id"], []).append(ann)
+
+    def by_image(results: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for r in results:
+            grouped.setdefault(r["image_id"], []).append(r)
+        return grouped
+
+    results_a, results_b = by_image(a.results), by_image(b.results)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(draws):
+        picked = rng.choice(image_ids, size=len(image_ids), replace=True)
+        new_images, new_anns, dt_a, dt_b = [], [], [], []
+        for new_id, old_id in enumerate(picked.tolist(), start=1):
+            new_images.append({**images[old_id], "id": new_id})
+            new_anns.extend({**ann, "image_id": new_id, "id": len(new_anns) + k + 1}
+                            for k, ann in enumerate(anns.get(old_id, [])))
+            dt_a.extend({**r, "image_id": new_id} for r in results_a.get(old_id, []))
+            dt_b.extend({**r, "image_id": new_id} for r in results_b.get(old_id, []))
+        aps = []
+        for results in (dt_a, dt_b):
+            evaluator = CocoMaskEvaluator(coco_from_dict({**gt, "images": new_images, "annotations": new_anns}))
+            evaluator.results, evaluator.image_ids = results, list(range(1, len(picked) + 1))
+            aps.append(evaluator.summarize()["mask_ap"])
+        diffs.append(aps[0] - aps[1])
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"mean_difference": round(float(np.mean(diffs)), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)],
+            "share_a_at_least_b": round(float(np.mean(np.array(diffs) >= 0)), 3), "draws": draws}
 
 
 def synthetic_coco(count: int, seed: int, domain: str = "all", size: tuple[int, int] = (512, 512)):

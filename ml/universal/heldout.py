@@ -36,7 +36,7 @@ import numpy as np
 from ml.synth.dataset import write_dataset
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.data import coco_first_n, load_coco
-from ml.universal.evaluate import evaluate_checkpoint
+from ml.universal.evaluate import evaluate_checkpoint, paired_bootstrap, predictions
 from ml.universal.finetune import FINE_TUNE_FREEZE_BATCHNORM, FINE_TUNE_LR
 from ml.universal.train import train, tune_grouping
 
@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workers", type=int, default=1, help="processes rendering the scenes")
     parser.add_argument("--prepare", action="store_true", help="only write the scenes")
     parser.add_argument("--train-only", action="store_true", help="train and record; no tuning or evaluation")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="DRAWS",
+                        help="also resample the test images DRAWS times: base + 100 minus scratch + 1,000")
     parser.add_argument("--out", default="var/heldout/results.json")
     parser.add_argument("--plot", default="docs/heldout_domain.png")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -235,6 +237,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     by = {(r["run"], r["labels"]): r["mask_ap"] for r in chosen}
     report = {"domain": args.domain, "test_scenes": args.test, "rows": rows,
               "base_plus_100_vs_scratch_1000": [by.get(("base+N", 100)), by.get(("scratch+N", 1000))]}
+    pair = [next((r for r in chosen if (r["run"], r["labels"]) == key), None)
+            for key in (("base+N", 100), ("scratch+N", 1000))]
+    if args.bootstrap and pair[0] and pair[1]:
+        a, b = (predictions(r["checkpoint"], test_coco) for r in pair)
+        report["base_plus_100_minus_scratch_1000_bootstrap"] = paired_bootstrap(a, b, args.bootstrap)
     if args.plot:
         report["plot"] = str(draw_plot(chosen, Path(args.plot)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,13 @@ from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import CocoDataset, RehearsalMix, SyntheticDataset
 from ml.universal.engine import resolve_device, training_dtype
-from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, evaluate_checkpoint, synthetic_coco
+from ml.universal.evaluate import (
+    CocoMaskEvaluator,
+    coco_from_dict,
+    evaluate_checkpoint,
+    paired_bootstrap,
+    synthetic_coco,
+)
 from ml.universal.finetune import fine_tune
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
 from ml.universal.model import MODELS, build_model
@@ -288,6 +294,24 @@ def test_evaluator_agrees_with_direct_pycocotools():
     assert ours["mask_ap"] == pytest.approx(ev.stats[0], abs=1e-4)
     assert ours["mask_ap50"] == pytest.approx(ev.stats[1], abs=1e-4)
     assert ours["mask_ap75"] == pytest.approx(ev.stats[2], abs=1e-4)
+
+
+def test_a_paired_bootstrap_of_two_models_on_resampled_images_favours_the_better_one():
+    data, samples = synthetic_coco(6, seed=8, size=(96, 96))
+    exact, rough = CocoMaskEvaluator(coco_from_dict(data)), CocoMaskEvaluator(coco_from_dict(data))
+    for image_id, _image in samples:
+        truth = [geometry.rle_to_mask(a["segmentation"]) if isinstance(a["segmentation"], dict) else
+                 geometry.shape_to_mask([[list(zip(p[::2], p[1::2], strict=True))] for p in a["segmentation"]], 96, 96)
+                 for a in data["annotations"] if a["image_id"] == image_id]
+        cats = [CATEGORIES[a["category_id"] - 1] for a in data["annotations"] if a["image_id"] == image_id]
+        exact.update(image_id, [Instance(mask=m, category=c, score=0.9) for m, c in zip(truth, cats, strict=True)])
+        rough.update(image_id, [Instance(mask=np.roll(m, 6, axis=1), category=c, score=0.9)
+                                for m, c in zip(truth, cats, strict=True)])
+    first = exact.summarize()
+    assert exact.summarize() == first and first["mask_ap"] > rough.summarize()["mask_ap"]  # summarize can rerun
+    better = paired_bootstrap(exact, rough, draws=20, seed=1)
+    assert better["mean_difference"] > 0 and better["ci95"][0] > 0 and better["share_a_at_least_b"] == 1.0
+    assert paired_bootstrap(rough, rough, draws=5)["ci95"] == [0.0, 0.0]
 
 
 def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
