@@ -128,7 +128,10 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
     diffs = []
     for _ in range(draws):
         picked = rng.choice(image_ids, size=len(image_ids), replace=True)
-        new_images, new_anns, dt_a, dt_b = [], [], [], []
+        new_images: list[dict[str, Any]] = []
+        new_anns: list[dict[str, Any]] = []
+        dt_a: list[dict[str, Any]] = []
+        dt_b: list[dict[str, Any]] = []
         for new_id, old_id in enumerate(picked.tolist(), start=1):
             new_images.append({**images[old_id], "id": new_id})
             new_anns.extend({**ann, "image_id": new_id, "id": len(new_anns) + k + 1}

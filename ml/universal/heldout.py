@@ -239,8 +239,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "base_plus_100_vs_scratch_1000": [by.get(("base+N", 100)), by.get(("scratch+N", 1000))]}
     pair = [next((r for r in chosen if (r["run"], r["labels"]) == key), None)
             for key in (("base+N", 100), ("scratch+N", 1000))]
-    if args.bootstrap and pair[0] and pair[1]:
-        a, b = (predictions(r["checkpoint"], test_coco) for r in pair)
+    if args.bootstrap and pair[0] is not None and pair[1] is not None:
+        a, b = predictions(pair[0]["checkpoint"], test_coco), predictions(pair[1]["checkpoint"], test_coco)
         report["base_plus_100_minus_scratch_1000_bootstrap"] = paired_bootstrap(a, b, args.bootstrap)
     if args.plot:
         report["plot"] = str(draw_plot(chosen, Path(args.plot)))
