@@ -110,20 +110,16 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
     Returns the mean difference, its 95% interval (2.5th and 97.5th percentiles) and the share
     of draws in which ``a`` scores at least as high as ``b``.
     """
+    def by_image(entries: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for entry in entries:
+            grouped.setdefault(entry["image_id"], []).append(entry)
+        return grouped
+
     gt = a.coco_gt.dataset
     image_ids = sorted(set(a.image_ids))
     images = {img["id"]: img for img in gt["images"]}
-    anns: dict[int, list[dict[str, Any]]] = {}
-    for ann in gt["annotations"]:
-        anns.setdefault(ann["image_id"], []).append(ann)
-
-    def by_image(results: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
-        grouped: dict[int, list[dict[str, Any]]] = {}
-        for r in results:
-            grouped.setdefault(r["image_id"], []).append(r)
-        return grouped
-
-    results_a, results_b = by_image(a.results), by_image(b.results)
+    anns, results_a, results_b = by_image(gt["annotations"]), by_image(a.results), by_image(b.results)
     rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(draws):
@@ -134,8 +130,8 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
         dt_b: list[dict[str, Any]] = []
         for new_id, old_id in enumerate(picked.tolist(), start=1):
             new_images.append({**images[old_id], "id": new_id})
-            new_anns.extend({**ann, "image_id": new_id, "id": len(new_anns) + k + 1}
-                            for k, ann in enumerate(anns.get(old_id, [])))
+            first_id = len(new_anns) + 1  # taken before extend: the list grows while it consumes the generator
+            new_anns.extend({**ann, "image_id": new_id, "id": first_id + k} for k, ann in enumerate(anns.get(old_id, [])))
             dt_a.extend({**r, "image_id": new_id} for r in results_a.get(old_id, []))
             dt_b.extend({**r, "image_id": new_id} for r in results_b.get(old_id, []))
         aps = []

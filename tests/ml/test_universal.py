@@ -312,6 +312,11 @@ def test_a_paired_bootstrap_of_two_models_on_resampled_images_favours_the_better
     better = paired_bootstrap(exact, rough, draws=20, seed=1)
     assert better["mean_difference"] > 0 and better["ci95"][0] > 0 and better["share_a_at_least_b"] == 1.0
     assert paired_bootstrap(rough, rough, draws=5)["ci95"] == [0.0, 0.0]
+    # every resample keeps each image's ground truth: exact masks score AP 1 in every draw, no predictions 0
+    assert first["mask_ap"] == 1.0
+    nothing = CocoMaskEvaluator(coco_from_dict(data))
+    nothing.image_ids = list(exact.image_ids)
+    assert paired_bootstrap(exact, nothing, draws=5, seed=2)["ci95"] == [1.0, 1.0]
 
 
 def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
