@@ -36,7 +36,7 @@ import numpy as np
 from ml.synth.dataset import write_dataset
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.data import coco_first_n, load_coco
-from ml.universal.evaluate import evaluate_checkpoint, paired_bootstrap, predictions
+from ml.universal.evaluate import paired_bootstrap, predictions
 from ml.universal.finetune import FINE_TUNE_FREEZE_BATCHNORM, FINE_TUNE_LR
 from ml.universal.train import train, tune_grouping
 
@@ -228,20 +228,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         train_only=args.train_only))
     if args.train_only:
         return {"rows": rows[1:]}
+    tested = {}  # checkpoint -> its test predictions, kept for the bootstrap
     for row in rows:
-        metrics = evaluate_checkpoint(row["checkpoint"], test_coco)
+        tested[row["checkpoint"]] = predictions(row["checkpoint"], test_coco)
+        metrics = tested[row["checkpoint"]].summarize()
         row.update({k: round(float(metrics[k]), 4) for k in ("mask_ap", "mask_ap50", "mask_ap75")})
     chosen = select(rows)
     for row in rows:
         row["selected"] = row in chosen
-    by = {(r["run"], r["labels"]): r["mask_ap"] for r in chosen}
-    report = {"domain": args.domain, "test_scenes": args.test, "rows": rows,
-              "base_plus_100_vs_scratch_1000": [by.get(("base+N", 100)), by.get(("scratch+N", 1000))]}
     pair = [next((r for r in chosen if (r["run"], r["labels"]) == key), None)
             for key in (("base+N", 100), ("scratch+N", 1000))]
+    report = {"domain": args.domain, "test_scenes": args.test, "rows": rows,
+              "base_plus_100_vs_scratch_1000": [r["mask_ap"] if r else None for r in pair]}
     if args.bootstrap and pair[0] is not None and pair[1] is not None:
-        a, b = predictions(pair[0]["checkpoint"], test_coco), predictions(pair[1]["checkpoint"], test_coco)
-        report["base_plus_100_minus_scratch_1000_bootstrap"] = paired_bootstrap(a, b, args.bootstrap)
+        report["base_plus_100_minus_scratch_1000_bootstrap"] = paired_bootstrap(
+            tested[pair[0]["checkpoint"]], tested[pair[1]["checkpoint"]], args.bootstrap)
     if args.plot:
         report["plot"] = str(draw_plot(chosen, Path(args.plot)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
