@@ -16,7 +16,8 @@ during training and is not re-estimated at the end: for fine-tuning on a few ima
 ``precision`` (``fp32``, ``bf16`` or ``auto`` = bf16 where the CPU has it natively: the
 training steps' forward pass under autocast; evaluation stays float32), ``device`` (``cpu``,
 ``cuda`` or ``auto``: where the training steps run; the checkpoint, grouping tuning and
-validation are on the CPU either way).
+validation are on the CPU either way), ``contact_weight`` (the interior loss counts this many times
+where two parcels touch: ``engine.contact_band``; 1 = off).
 Re-running the same command resumes from ``work_dir/last.pt``.
 """
 
@@ -73,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "tune_grouping": False,
     "precision": "fp32",
     "device": "cpu",
+    "contact_weight": 1.0,
 }
 SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 TUNING_TOLERANCE = 0.002  # mask AP; see tune_grouping
@@ -229,7 +231,7 @@ def train(
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
         stats = train_one_epoch(model, optimizer, loader, schedule, on_step, should_stop, cfg["freeze_batchnorm"],
-                                autocast_dtype)
+                                autocast_dtype, float(cfg["contact_weight"]))
         if stats["steps"]:
             history.append({"epoch": epoch + 1, "loss": round(stats["loss"], 5)})
         if resume_path is not None:
@@ -254,6 +256,7 @@ def train(
                     "epochs_completed": len(history),
                     "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
                     "precision": "bf16" if autocast_dtype is not None else "fp32", "device": device.type,
+                    "contact_weight": float(cfg["contact_weight"]),
                     "init": str(cfg["init"]) if cfg["init"] else None}
     meta["history"] = history
     metrics: dict[str, Any] = {}

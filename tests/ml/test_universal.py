@@ -20,7 +20,7 @@ from ml.synth.scene import DOMAINS
 from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import CocoDataset, RehearsalMix, SyntheticDataset
-from ml.universal.engine import resolve_device, training_dtype
+from ml.universal.engine import compute_loss, contact_band, resolve_device, training_dtype
 from ml.universal.evaluate import (
     CocoMaskEvaluator,
     coco_from_dict,
@@ -155,6 +155,34 @@ def test_short_training_run_lowers_the_loss(tmp_path):
     assert len(losses) == 6 and losses[-1] < losses[0] * 0.9
     assert seen[-1]["epoch"] == 6 and seen[-1]["fraction"] == pytest.approx(1.0)
     assert {"epochs", "loss", "eta_seconds"} <= set(seen[0])
+
+
+def test_the_contact_band_lies_where_two_parcels_touch_and_weighs_only_the_interior_loss_there():
+    labels = np.zeros((40, 60), dtype=np.int64)
+    labels[5:20, 5:20] = 1  # two boxes side by side, touching along x = 20
+    labels[5:20, 20:35] = 2
+    labels[25:35, 45:55] = 3  # a lone box
+    semantic, interior = targets.instance_targets(labels, np.array([0, 1, 1, 1]), (80, 128))
+    semantic, interior = torch.from_numpy(semantic).long()[None], torch.from_numpy(interior)[None]
+    band = contact_band(semantic, interior)[0].numpy()
+    ys, xs = np.nonzero(band)
+    assert band.any() and set(np.unique(xs)) <= {8, 9, 10, 11} and ys.min() >= 2 and ys.max() <= 10
+    assert not band[12:18, 22:28].any()  # the lone box's outline is not a contact
+    # A wrong interior value inside the band costs contact_weight times as much; elsewhere the same.
+    logits = torch.logit(interior.clamp(0.02, 0.98))
+    out = {"semantic": torch.zeros(1, 2, 40, 64), "interior": logits[:, None].clone()}
+    y, x = (int(v[0]) for v in np.nonzero(band & (interior[0].numpy() == 0)))  # a border pixel: target 0
+    assert interior[0, 15, 25] == 1.0  # the lone box's centre: target 1, the same error mirrored
+    wrong_in_band = {**out, "interior": out["interior"].clone()}
+    wrong_in_band["interior"][0, 0, y, x] = 6.0
+    wrong_elsewhere = {**out, "interior": out["interior"].clone()}
+    wrong_elsewhere["interior"][0, 0, 15, 25] = -6.0  # inside the lone box
+    for contact_weight, expected in ((1.0, 1.0), (5.0, 5.0)):
+        base = compute_loss(out, semantic, interior, contact_weight)
+        in_band, elsewhere = (compute_loss(o, semantic, interior, contact_weight) - base
+                              for o in (wrong_in_band, wrong_elsewhere))
+        ratio = float(in_band / elsewhere)
+        assert ratio == pytest.approx(expected, rel=0.05)
 
 
 def test_steps_fix_the_number_of_optimizer_steps_across_epochs(tmp_path):
