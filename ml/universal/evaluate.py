@@ -102,13 +102,16 @@ def predictions(checkpoint: str | Path, coco_path: str | Path) -> CocoMaskEvalua
     return evaluator
 
 
-def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 200, seed: int = 0) -> dict[str, Any]:
+def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 200, seed: int = 0,
+                     metrics: tuple[str, ...] = ("mask_ap",)) -> dict[str, Any]:
     """Mask AP of ``a`` minus ``b`` (same ground truth) over ``draws`` resamples of the images.
 
     Each draw picks as many images as there are, with replacement; a picked image and its
     annotations and predictions are copied under a new id, so repeats count as separate images.
     Returns the mean difference, its 95% interval (2.5th and 97.5th percentiles) and the share
-    of draws in which ``a`` scores at least as high as ``b``.
+    of draws in which ``a`` scores at least as high as ``b``, for ``metrics[0]`` (a key of
+    ``summarize()``); with more ``metrics``, ``per_metric`` holds the same for each, from the
+    same draws.
     """
     def by_image(entries: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
         grouped: dict[int, list[dict[str, Any]]] = {}
@@ -121,7 +124,7 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
     images = {img["id"]: img for img in gt["images"]}
     anns, results_a, results_b = by_image(gt["annotations"]), by_image(a.results), by_image(b.results)
     rng = np.random.default_rng(seed)
-    diffs = []
+    diffs: dict[str, list[float]] = {name: [] for name in metrics}
     for _ in range(draws):
         picked = rng.choice(image_ids, size=len(image_ids), replace=True)
         new_images: list[dict[str, Any]] = []
@@ -134,15 +137,23 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
             new_anns.extend({**ann, "image_id": new_id, "id": first_id + k} for k, ann in enumerate(anns.get(old_id, [])))
             dt_a.extend({**r, "image_id": new_id} for r in results_a.get(old_id, []))
             dt_b.extend({**r, "image_id": new_id} for r in results_b.get(old_id, []))
-        aps = []
+        scores = []
         for results in (dt_a, dt_b):
             evaluator = CocoMaskEvaluator(coco_from_dict({**gt, "images": new_images, "annotations": new_anns}))
             evaluator.results, evaluator.image_ids = results, list(range(1, len(picked) + 1))
-            aps.append(evaluator.summarize()["mask_ap"])
-        diffs.append(aps[0] - aps[1])
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return {"mean_difference": round(float(np.mean(diffs)), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)],
-            "share_a_at_least_b": round(float(np.mean(np.array(diffs) >= 0)), 3), "draws": draws}
+            scores.append(evaluator.summarize())
+        for name in metrics:
+            diffs[name].append(scores[0][name] - scores[1][name])
+
+    def spread(values: list[float]) -> dict[str, Any]:
+        lo, hi = np.percentile(values, [2.5, 97.5])
+        return {"mean_difference": round(float(np.mean(values)), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)],
+                "share_a_at_least_b": round(float(np.mean(np.array(values) >= 0)), 3)}
+
+    report = {**spread(diffs[metrics[0]]), "draws": draws}
+    if len(metrics) > 1:
+        report["per_metric"] = {name: spread(values) for name, values in diffs.items()}
+    return report
 
 
 def synthetic_coco(count: int, seed: int, domain: str = "all", size: tuple[int, int] = (512, 512)):

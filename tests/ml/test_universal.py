@@ -345,6 +345,10 @@ def test_a_paired_bootstrap_of_two_models_on_resampled_images_favours_the_better
     nothing = CocoMaskEvaluator(coco_from_dict(data))
     nothing.image_ids = list(exact.image_ids)
     assert paired_bootstrap(exact, nothing, draws=5, seed=2)["ci95"] == [1.0, 1.0]
+    both = paired_bootstrap(exact, rough, draws=20, seed=1, metrics=("mask_ap", "mask_ap50"))
+    assert both["ci95"] == better["ci95"] and both["per_metric"]["mask_ap"]["ci95"] == better["ci95"]
+    assert both["per_metric"]["mask_ap50"]["mean_difference"] >= 0  # a 6 px shift still overlaps a lot at IoU 0.5
+    assert both["per_metric"]["mask_ap50"]["mean_difference"] < both["mean_difference"]
 
 
 def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
