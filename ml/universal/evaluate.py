@@ -2,6 +2,7 @@
 
     python -m ml.universal.evaluate --checkpoint ml/checkpoints/universal_base.pt --synthetic 200 --seed 1234 --json
     python -m ml.universal.evaluate --coco val.json --images DIR --json
+    python -m ml.universal.evaluate --synthetic 200 --against OTHER.pt --json   # paired bootstrap of the two
 
 Predicted categories are matched to the ground truth's categories by *name*.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import json
 import time
@@ -202,6 +204,25 @@ def evaluate_synthetic(checkpoint_or_predictor, count: int, seed: int, domain: s
     return evaluate(predictor, samples, CocoMaskEvaluator(coco_from_dict(data)))
 
 
+def compare(checkpoint_a: str | Path, checkpoint_b: str | Path, data: dict[str, Any],
+            samples: list[tuple[int, np.ndarray]], draws: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Two checkpoints on the same images (``data`` COCO ground truth, ``samples`` its images): each
+    one's metrics, and ``paired_bootstrap`` of a minus b for mask AP and AP50."""
+    from ml.universal.predictor import UniversalPredictor
+
+    evaluators = []
+    for checkpoint in (checkpoint_a, checkpoint_b):
+        predictor = UniversalPredictor.from_checkpoint(checkpoint)
+        evaluator = CocoMaskEvaluator(coco_from_dict(copy.deepcopy(data)))
+        for image_id, image in samples:
+            evaluator.update(image_id, predictor.predict(image).instances)
+        evaluators.append(evaluator)
+    a, b = evaluators
+    return {"a": {"checkpoint": str(checkpoint_a), **a.summarize()},
+            "b": {"checkpoint": str(checkpoint_b), **b.summarize()},
+            "a_minus_b": paired_bootstrap(a, b, draws, seed, metrics=("mask_ap", "mask_ap50"))}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Mask AP of a universal-model checkpoint.")
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
@@ -211,9 +232,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--coco", help="COCO instances file to evaluate on")
     parser.add_argument("--images", help="folder holding the COCO file's images (default: its folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--against", metavar="CKPT", help="also run CKPT on the same images and bootstrap the "
+                        "difference (--checkpoint minus CKPT, mask AP and AP50)")
+    parser.add_argument("--draws", type=int, default=200, help="bootstrap draws for --against (default 200)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    if args.coco:
+    if args.against:
+        if args.coco:
+            data = json.loads(Path(args.coco).read_text())
+            folder = Path(args.images) if args.images else Path(args.coco).parent
+            samples = list(_read_images(coco_from_dict(copy.deepcopy(data)), folder))
+        elif args.synthetic:
+            data, samples = synthetic_coco(args.synthetic, args.seed, args.domain)
+        else:
+            parser.error("give --synthetic N or --coco FILE")
+        metrics = compare(args.checkpoint, args.against, data, samples, args.draws)
+    elif args.coco:
         metrics = evaluate_checkpoint(args.checkpoint, args.coco, args.images)
     elif args.synthetic:
         metrics = evaluate_synthetic(args.checkpoint, args.synthetic, args.seed, args.domain)

@@ -351,6 +351,24 @@ def test_a_paired_bootstrap_of_two_models_on_resampled_images_favours_the_better
     assert both["per_metric"]["mask_ap50"]["mean_difference"] < both["mean_difference"]
 
 
+def test_evaluate_against_another_checkpoint_scores_both_on_the_same_scenes_and_bootstraps_the_gap(tmp_path, capsys):
+    from ml.universal.evaluate import DEFAULT_CHECKPOINT, evaluate_synthetic
+    from ml.universal.evaluate import main as evaluate_main
+
+    barely = train({"input_size": 64, "data": {"synthetic": {"count": 4, "seed": 1, "scene_size": 64}},
+                    "epochs": 1, "batch_size": 4, "out": str(tmp_path / "barely.pt")})["checkpoint"]
+    evaluate_main(["--synthetic", "3", "--seed", "1234", "--against", barely, "--draws", "10", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["a"]["checkpoint"] == str(DEFAULT_CHECKPOINT) and report["b"]["checkpoint"] == barely
+    assert report["a"]["mask_ap"] == evaluate_synthetic(DEFAULT_CHECKPOINT, 3, 1234)["mask_ap"]  # the same scenes
+    assert report["a"]["mask_ap"] > report["b"]["mask_ap"]
+    gap = report["a_minus_b"]
+    assert gap["draws"] == 10 and gap["ci95"][0] > 0 and gap["share_a_at_least_b"] == 1.0
+    assert set(gap["per_metric"]) == {"mask_ap", "mask_ap50"} and gap["per_metric"]["mask_ap50"]["mean_difference"] > 0
+    with pytest.raises(SystemExit):
+        evaluate_main(["--against", barely])  # no scenes to compare on
+
+
 def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     train_json = write_dataset(tmp_path / "train", "conveyor_topdown", 4, seed=40, size=(64, 80))
     val_json = write_dataset(tmp_path / "val", "conveyor_topdown", 2, seed=90, size=(64, 80))
