@@ -204,23 +204,34 @@ def evaluate_synthetic(checkpoint_or_predictor, count: int, seed: int, domain: s
     return evaluate(predictor, samples, CocoMaskEvaluator(coco_from_dict(data)))
 
 
+def samples_from_spec(spec: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[int, np.ndarray]]]:
+    """(COCO ground-truth dict, [(image_id, image), ...]) of a dataset spec, images in memory:
+    ``{"synthetic": {"count", "seed", "domain"}}`` or ``{"coco": FILE, "images_dir": DIR}`` (the
+    training config's ``val`` form)."""
+    if "synthetic" in spec:
+        syn = spec["synthetic"]
+        return synthetic_coco(int(syn["count"]), int(syn.get("seed", 0)), syn.get("domain", "all"))
+    data = json.loads(Path(spec["coco"]).read_text())
+    folder = Path(spec.get("images_dir") or Path(spec["coco"]).parent)
+    return data, list(_read_images(coco_from_dict(copy.deepcopy(data)), folder))
+
+
 def compare(checkpoint_a: str | Path, checkpoint_b: str | Path, data: dict[str, Any],
             samples: list[tuple[int, np.ndarray]], draws: int = 200, seed: int = 0) -> dict[str, Any]:
     """Two checkpoints on the same images (``data`` COCO ground truth, ``samples`` its images): each
     one's metrics, and ``paired_bootstrap`` of a minus b for mask AP and AP50."""
+    from ml.universal.engine import evaluate
     from ml.universal.predictor import UniversalPredictor
 
+    report: dict[str, Any] = {}
     evaluators = []
-    for checkpoint in (checkpoint_a, checkpoint_b):
-        predictor = UniversalPredictor.from_checkpoint(checkpoint)
-        evaluator = CocoMaskEvaluator(coco_from_dict(copy.deepcopy(data)))
-        for image_id, image in samples:
-            evaluator.update(image_id, predictor.predict(image).instances)
-        evaluators.append(evaluator)
+    for key, checkpoint in (("a", checkpoint_a), ("b", checkpoint_b)):
+        evaluators.append(CocoMaskEvaluator(coco_from_dict(copy.deepcopy(data))))
+        metrics = evaluate(UniversalPredictor.from_checkpoint(checkpoint), samples, evaluators[-1])
+        report[key] = {"checkpoint": str(checkpoint), **metrics}
     a, b = evaluators
-    return {"a": {"checkpoint": str(checkpoint_a), **a.summarize()},
-            "b": {"checkpoint": str(checkpoint_b), **b.summarize()},
-            "a_minus_b": paired_bootstrap(a, b, draws, seed, metrics=("mask_ap", "mask_ap50"))}
+    report["a_minus_b"] = paired_bootstrap(a, b, draws, seed, metrics=("mask_ap", "mask_ap50"))
+    return report
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -239,14 +250,12 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     if args.against:
         if args.coco:
-            data = json.loads(Path(args.coco).read_text())
-            folder = Path(args.images) if args.images else Path(args.coco).parent
-            samples = list(_read_images(coco_from_dict(copy.deepcopy(data)), folder))
+            spec: dict[str, Any] = {"coco": args.coco, "images_dir": args.images}
         elif args.synthetic:
-            data, samples = synthetic_coco(args.synthetic, args.seed, args.domain)
+            spec = {"synthetic": {"count": args.synthetic, "seed": args.seed, "domain": args.domain}}
         else:
             parser.error("give --synthetic N or --coco FILE")
-        metrics = compare(args.checkpoint, args.against, data, samples, args.draws)
+        metrics = compare(args.checkpoint, args.against, *samples_from_spec(spec), args.draws)
     elif args.coco:
         metrics = evaluate_checkpoint(args.checkpoint, args.coco, args.images)
     elif args.synthetic:

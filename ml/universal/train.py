@@ -46,7 +46,13 @@ from ml.universal.engine import (
     train_one_epoch,
     training_dtype,
 )
-from ml.universal.evaluate import CocoMaskEvaluator, _read_images, coco_from_dict, synthetic_coco
+from ml.universal.evaluate import (
+    CocoMaskEvaluator,
+    _read_images,
+    coco_from_dict,
+    samples_from_spec,
+    synthetic_coco,
+)
 from ml.universal.grouping import GroupingParams
 from ml.universal.model import UniversalUNet, build_model
 from ml.universal.predictor import FLIPS, UniversalPredictor
@@ -128,7 +134,7 @@ def tune_grouping(model: UniversalUNet, meta: dict[str, Any], spec: dict[str, An
     ``meta["metrics"]`` in place. Tune on a validation set, never on the set you report.
     """
     predictor = UniversalPredictor(model, meta)
-    coco, samples = _val_samples(spec)
+    coco, samples = samples_from_spec(spec)
     maps = [(image_id, predictor.dense_maps(image)) for image_id, image in samples]
 
     def score(grouping: GroupingParams) -> dict[str, Any]:
@@ -169,15 +175,6 @@ def tune_grouping(model: UniversalUNet, meta: dict[str, Any], spec: dict[str, An
     best["images"] = len(maps)
     meta["metrics"] = {"val": spec, **best, "seed_threshold_search": tried}
     return best
-
-
-def _val_samples(spec: dict[str, Any]) -> tuple[dict, list[tuple[int, Any]]]:
-    if "synthetic" in spec:
-        syn = spec["synthetic"]
-        return synthetic_coco(int(syn["count"]), int(syn.get("seed", 0)), syn.get("domain", "all"))
-    data = json.loads(Path(spec["coco"]).read_text())
-    folder = Path(spec.get("images_dir") or Path(spec["coco"]).parent)
-    return data, list(_read_images(coco_from_dict(copy.deepcopy(data)), folder))
 
 
 def train(
