@@ -49,6 +49,9 @@ from ml.active.simulate import (
 )
 
 RANDOM_SIZES = (30, 40, 50)
+# The 10-label rounds over a pool of 200 that this question was asked of (2026-12-04), so that its figures
+# stay reproducible; ml.active.simulate has since moved to rounds of 20 over a pool of 400.
+POOL, BATCH = 200, 10
 
 
 def random_picks(pool_size: int, count: int, batch: int, seed: int) -> list[int]:
@@ -174,14 +177,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--labels", type=int, default=30)
     parser.add_argument("--steps", type=int, default=SimConfig.steps)
     parser.add_argument("--rehearsal", type=float, default=0.0)
-    parser.add_argument("--pool", type=int, default=SimConfig.pool)
+    parser.add_argument("--pool", type=int, default=POOL)
     parser.add_argument("--val", type=int, default=SimConfig.val)
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     args = parser.parse_args(argv)
     if args.labels < 1 or args.labels > args.pool:
         parser.error(f"--labels must be between 1 and --pool ({args.pool}), got {args.labels}")
     cfg = SimConfig(seed=args.seed, repeats=args.repeats, steps=args.steps, rehearsal=args.rehearsal,
-                    pool=args.pool, val=args.val)
+                    pool=args.pool, val=args.val, batch=BATCH)
     report = headroom(cfg, args.labels)
     if args.json:
         print(json.dumps(report))

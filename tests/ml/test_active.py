@@ -13,7 +13,7 @@ import torch
 
 from ml.active import headroom, ranking
 from ml.active.ranking import diverse_order, near_duplicate_groups, typical_order
-from ml.active.simulate import label_savings, paired_gain, site_scenes
+from ml.active.simulate import SimConfig, fine_tune_steps, label_savings, paired_gain, site_scenes
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
 from ml.universal.model import build_model
@@ -64,6 +64,13 @@ def test_the_paired_gain_averages_each_pools_lead_over_its_labelled_rounds():
     gain = paired_gain(random_curves, active_curves)
     assert gain["mean"] == pytest.approx(0.005)  # pools' means 0.02 and -0.01
     assert gain["standard_error"] == pytest.approx(0.015, abs=1e-4)  # std 0.0212 / sqrt 2
+
+
+def test_a_fine_tune_grows_with_the_labels_only_when_asked():
+    assert [fine_tune_steps(SimConfig(steps=300), n) for n in (20, 100)] == [300, 300]  # fixed, the default
+    grows = SimConfig(steps=300, steps_per_label=12)
+    assert [fine_tune_steps(grows, n) for n in (10, 25, 60, 100)] == [300, 300, 720, 1200]  # 300 is the floor
+    assert fine_tune_steps(SimConfig(steps=0, steps_per_label=12), 100) == 0  # steps 0: epochs decide
 
 
 def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
