@@ -14,7 +14,8 @@ belt takes them), so, as on a real site, many pool images are near-duplicates; t
 one frame per capture. Each strategy starts with no labels; every round it picks
 ``batch`` images from the unlabelled pool, the oracle labels them exactly (the generator's
 masks), and the shipped base is fine-tuned *from scratch of the round* (always from the base)
-on all labels so far for a fixed number of steps (``steps``; or, with ``steps`` 0, epochs) with the
+on all labels so far for a fixed number of steps (``steps``, or more with ``steps_per_label``; or,
+with ``steps`` 0, epochs) with the
 product's recipe (``ml.universal.finetune``; training steps in bfloat16 where the CPU has it
 natively, ``precision``), then scored (mask AP, in float32) on the val set. ``random`` picks
 uniformly; ``uncertainty+diversity`` ranks the pool with the latest model
@@ -85,6 +86,7 @@ class SimConfig:
     # with steps_per_label > 0, a fine-tune on n labels takes max(steps, steps_per_label * n) steps: a run that
     # grows with the labels, as a time budget of thousands of steps does for a small project. 300 fixed steps cap
     # the curve: 100 random labels gain 0.017 mask AP over 30 at 300 steps, 0.055 at 1,200 (docs/active_learning.md).
+    # Raise budget_seconds with it: 1,200 steps take ~140 s with bfloat16 steps, longer in float32.
     steps_per_label: float = 0.0
     min_steps: int = FINE_TUNE_MIN_STEPS  # floor on the steps of a fixed-epoch fine-tune of a few images
     precision: str = "auto"  # training steps' autocast (ml.universal.engine.training_dtype)
@@ -235,7 +237,7 @@ def site_base(base_checkpoint: Path, input_size: int, out: Path) -> Path:
 
 def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, seed: int,
               labels: int) -> dict[str, Any]:
-    """Fine-tune ``base`` on ``train`` for ``cfg.epochs`` epochs; val metrics plus the checkpoint.
+    """Fine-tune ``base`` on ``train`` for ``fine_tune_steps`` steps (or ``cfg.epochs`` epochs); val metrics plus the checkpoint.
 
     The product's own fine-tuning (``ml.universal.finetune.fine_tune``: its learning rate,
     frozen BatchNorm, loop, augmentation and schedule), only with a fixed number of epochs
