@@ -63,6 +63,7 @@ DOMAIN_ORDER = ("conveyor_topdown", "tote_oblique", "floor_pile", "pallet_stack"
 STRIP = 1.5  # a capture's strip of belt or floor, in frame widths
 STRATEGIES = ("random", "uncertainty+diversity")
 CONDITIONS = ("night", "branded")  # per-capture flags of site_scenes; the report gives each one's share of the labels
+CONDITION_GROUPS = ("night", "branded_day", "plain_day")  # the val set's parts in the report (condition_group)
 
 
 @dataclass
@@ -205,7 +206,8 @@ def site_scenes(count: int, seed: int, size: int, night_share: float, frames: in
 
 
 def write_coco(scenes: list[dict[str, Any]], folder: Path, name: str) -> Path:
-    """``folder/name`` (COCO) over ``scenes``, images under ``folder/images`` (written once)."""
+    """``folder/name`` (COCO) over ``scenes``, images under ``folder/images`` (written once). Each image
+    entry keeps the scene's ``CONDITIONS`` flags (extra COCO fields; pycocotools ignores them)."""
     from ml.synth.dataset import coco_categories
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -216,7 +218,8 @@ def write_coco(scenes: list[dict[str, Any]], folder: Path, name: str) -> Path:
         if not (folder / file_name).exists():
             cv2.imwrite(str(folder / file_name), cv2.cvtColor(s["image"], cv2.COLOR_RGB2BGR))
         h, w = s["image"].shape[:2]
-        images.append({"id": s["id"], "file_name": file_name, "height": h, "width": w})
+        images.append({"id": s["id"], "file_name": file_name, "height": h, "width": w,
+                       **{c: bool(s[c]) for c in CONDITIONS if c in s}})
         for ann in s["annotations"]:
             annotations.append({**ann, "id": len(annotations) + 1})
     path = folder / name
@@ -268,6 +271,22 @@ def evaluate(checkpoint: Path, val: Path) -> float:
     return float(evaluate_metrics(checkpoint, val)["mask_ap"])
 
 
+def condition_group(image: dict[str, Any]) -> str:
+    """The part of the val set an image (a scene, or its COCO entry from ``write_coco``) belongs to: night
+    frames, branded or not; branded day frames; plain day frames."""
+    return "night" if image["night"] else "branded_day" if image["branded"] else "plain_day"
+
+
+def mask_ap_by_condition(checkpoint: Path, val: Path) -> dict[str, float]:
+    """Mask AP of ``checkpoint`` on each part of the val set (``condition_group``), from one pass over it."""
+    from ml.universal.evaluate import predictions
+
+    evaluator = predictions(checkpoint, val)
+    images = json.loads(Path(val).read_text())["images"]
+    return {group: float(evaluator.summarize([img["id"] for img in images if condition_group(img) == group])["mask_ap"])
+            for group in CONDITION_GROUPS}
+
+
 def score_pool(checkpoint: Path, scenes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(uncertainty (N,), features (N, D), predicted instance count (N,)) of the model on the scenes."""
     from ml.universal.predictor import UniversalPredictor
@@ -316,6 +335,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
             Path(model).unlink(missing_ok=True)
         model = out
     return {"curve": curve, "captures_labelled": len({pool[i]["capture"] for i in labelled}),
+            "mask_ap_by_condition": mask_ap_by_condition(model, val),  # after the last round
             **{f"{c}_share_labelled": round(n / max(len(labelled), 1), 3) for c, n in picked.items()}}
 
 
@@ -375,6 +395,7 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         base_ap = round(float(base_metrics["mask_ap"]), 4)
         log(f"base mask AP on the new site's val set: {base_ap:.4f}")
         base_ap50 = round(float(base_metrics["mask_ap50"]), 4)
+        base_by_condition = mask_ap_by_condition(base, val)
         jobs = []
         for repeat in range(cfg.repeats):
             seed = cfg.seed + 1000 * repeat
@@ -419,6 +440,12 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         **{k: {s: r[k] for s, r in results.items()} for k in shares},
         # distinct captures among the final labels (of pool / frames): near-duplicate frames add little
         "captures_labelled": {s: r["captures_labelled"] for s, r in results.items()},
+        # where the AP comes from: the val set's night, branded day and plain day frames, before any label and
+        # after the last round (mean over the pools)
+        "mask_ap_by_condition": {"base": {k: round(v, 4) for k, v in base_by_condition.items()},
+                                 **{s: {k: round(float(np.mean([r["mask_ap_by_condition"][k] for r in runs[s]])), 4)
+                                        for k in CONDITION_GROUPS} for s in STRATEGIES}},
+        "val_images_by_condition": {g: sum(condition_group(s) == g for s in val_scenes) for g in CONDITION_GROUPS},
         "base_mask_ap": base_ap,
         "config": asdict(cfg),
         "setup": ("new site: the four synthetic domains rendered and seen at scene_size px (the base saw "

@@ -15,7 +15,7 @@ import copy
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +66,18 @@ class CocoMaskEvaluator:
                 "score": float(inst.score),
             })
 
-    def summarize(self) -> dict[str, Any]:
-        """{"mask_ap", "mask_ap50", "mask_ap75", "per_class": {name: AP}} over the updated images."""
-        if not self.results:
+    def summarize(self, image_ids: Iterable[int] | None = None) -> dict[str, Any]:
+        """{"mask_ap", "mask_ap50", "mask_ap75", "per_class": {name: AP}} over the updated images, or only
+        over those of them in ``image_ids`` (a subset scored without predicting again)."""
+        scored = set(self.image_ids) if image_ids is None else set(self.image_ids) & set(image_ids)
+        results = [r for r in self.results if r["image_id"] in scored]
+        if not results:
             return {"mask_ap": 0.0, "mask_ap50": 0.0, "mask_ap75": 0.0, "per_class": {n: 0.0 for n in self.id_of}}
         with contextlib.redirect_stdout(io.StringIO()):
             # loadRes adds area, bbox and id to the dicts it gets: hand it copies, so summarize can run again
-            coco_dt = self.coco_gt.loadRes([{k: r[k] for k in RESULT_KEYS} for r in self.results])
+            coco_dt = self.coco_gt.loadRes([{k: r[k] for k in RESULT_KEYS} for r in results])
             ev = COCOeval(self.coco_gt, coco_dt, iouType="segm")
-            ev.params.imgIds = sorted(set(self.image_ids))
+            ev.params.imgIds = sorted(scored)
             ev.evaluate()
             ev.accumulate()
             ev.summarize()

@@ -13,7 +13,16 @@ import torch
 
 from ml.active import headroom, ranking
 from ml.active.ranking import diverse_order, near_duplicate_groups, typical_order
-from ml.active.simulate import SimConfig, fine_tune_steps, label_savings, paired_gain, site_scenes
+from ml.active.simulate import (
+    CONDITION_GROUPS,
+    SimConfig,
+    condition_group,
+    fine_tune_steps,
+    label_savings,
+    paired_gain,
+    site_scenes,
+    write_coco,
+)
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
 from ml.universal.model import build_model
@@ -93,6 +102,11 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert set(report["branded_share_labelled"]) == set(report["night_share_labelled"]) == {"random", "uncertainty+diversity"}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["config"]["near_duplicates"] is False
+    groups = {"night", "branded_day", "plain_day"}
+    assert sum(report["val_images_by_condition"].values()) == 4 and set(report["val_images_by_condition"]) == groups
+    assert set(report["mask_ap_by_condition"]) == {"base", "random", "uncertainty+diversity"}
+    assert all(set(aps) == groups and all(0.0 <= ap <= 1.0 for ap in aps.values())
+               for aps in report["mask_ap_by_condition"].values())
 
 
 def test_diverse_order_keeps_away_from_what_is_already_labelled():
@@ -248,6 +262,15 @@ def test_branded_captures_change_only_the_mailers_bags_and_envelopes_and_leave_t
                 inside[y:y + h + 1, x:x + w + 1] = True
         # nothing outside the branded parcels moved (but slivers at the frame's edge, too small to be labelled)
         assert (changed & ~inside).mean() < 0.01 and changed[inside].mean() > 0.3
+
+
+def test_the_coco_file_keeps_each_frames_conditions_for_the_per_condition_scores(tmp_path):
+    pool = site_scenes(16, seed=3, size=64, night_share=0.25, frames=2, branded_share=0.5)
+    images = json.loads(write_coco(pool, tmp_path, "pool.json").read_text())["images"]
+    assert [condition_group(img) for img in images] == [condition_group(s) for s in pool]
+    assert {condition_group(s) for s in pool} == set(CONDITION_GROUPS)  # every part is there to score
+    night_and_branded = [s for s in pool if s["night"] and s["branded"]]
+    assert night_and_branded and all(condition_group(s) == "night" for s in night_and_branded)  # night first
 
 
 def test_the_distance_to_what_is_labelled_matches_the_direct_computation_for_a_large_labelled_set():

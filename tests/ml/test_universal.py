@@ -351,6 +351,26 @@ def test_a_paired_bootstrap_of_two_models_on_resampled_images_favours_the_better
     assert both["per_metric"]["mask_ap50"]["mean_difference"] < both["mean_difference"]
 
 
+def test_a_subset_of_the_images_is_scored_from_the_predictions_already_collected():
+    data, samples = synthetic_coco(3, seed=9, size=(96, 96))
+    truth = {image_id: [(geometry.rle_to_mask(a["segmentation"]) if isinstance(a["segmentation"], dict) else
+                         geometry.shape_to_mask([[list(zip(p[::2], p[1::2], strict=True))] for p in a["segmentation"]], 96, 96),
+                         CATEGORIES[a["category_id"] - 1]) for a in data["annotations"] if a["image_id"] == image_id]
+             for image_id, _image in samples}
+    first, *others = sorted(truth)
+    mixed, alone = CocoMaskEvaluator(coco_from_dict(data)), CocoMaskEvaluator(coco_from_dict(data))
+    for image_id, shapes in truth.items():  # exact masks on the first image, shifted ones on the others
+        shift = 0 if image_id == first else 8
+        found = [Instance(mask=np.roll(m, shift, axis=1), category=c, score=0.9) for m, c in shapes]
+        mixed.update(image_id, found)
+        if image_id == others[0]:
+            alone.update(image_id, found)
+    assert mixed.summarize([first])["mask_ap"] == 1.0
+    assert mixed.summarize()["mask_ap"] < 1.0
+    assert mixed.summarize([others[0]]) == alone.summarize()  # the same as collecting that image alone
+    assert mixed.summarize([10_000])["mask_ap"] == 0.0  # no image of the subset was predicted
+
+
 def test_evaluate_against_another_checkpoint_scores_both_on_the_same_scenes_and_bootstraps_the_gap(tmp_path, capsys):
     from ml.universal.evaluate import DEFAULT_CHECKPOINT, evaluate_synthetic
     from ml.universal.evaluate import main as evaluate_main
