@@ -63,6 +63,7 @@ DOMAIN_ORDER = ("conveyor_topdown", "tote_oblique", "floor_pile", "pallet_stack"
 STRIP = 1.5  # a capture's strip of belt or floor, in frame widths
 STRATEGIES = ("random", "uncertainty+diversity")
 CONDITIONS = ("night", "branded")  # per-capture flags of site_scenes; the report gives each one's share of the labels
+TARGET = 0.40  # the issue's label_savings target
 CONDITION_GROUPS = ("night", "branded_day", "plain_day")  # the val set's parts in the report (condition_group)
 
 
@@ -379,6 +380,22 @@ def paired_gain(random_curves: list[list[dict]], active_curves: list[list[dict]]
     return {"mean": round(float(np.mean(per_pool)), 4), "standard_error": error}  # no error from one pool
 
 
+def label_savings_spread(random_curves: list[list[dict]], active_curves: list[list[dict]], *, target: float,
+                         draws: int = 2000, seed: int = 0) -> dict[str, float]:
+    """How far ``label_savings`` could move with other pools: the statistic over ``draws`` resamples of the
+    pools (with replacement, each pool's two curves kept together), as its 5th, 50th and 95th percentiles
+    and the share of resamples at or above ``target``."""
+    rng = np.random.default_rng(seed)
+    n = len(random_curves)
+    values = []
+    for _ in range(draws):
+        pick = rng.integers(0, n, n)
+        values.append(label_savings(mean_curve([random_curves[i] for i in pick]),
+                                    mean_curve([active_curves[i] for i in pick]))[0])
+    p05, p50, p95 = (round(float(v), 4) for v in np.percentile(values, [5, 50, 95]))
+    return {"p05": p05, "median": p50, "p95": p95, "share_at_target": round(float(np.mean(np.array(values) >= target)), 3)}
+
+
 def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: Path | None = None,
              log=lambda msg: print(msg, file=sys.stderr, flush=True)) -> dict[str, Any]:
     import torch
@@ -433,8 +450,12 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
                                      for r, a in zip(runs["random"], runs["uncertainty+diversity"], strict=True)],
         "paired_gain": paired_gain([r["curve"] for r in runs["random"]],
                                    [a["curve"] for a in runs["uncertainty+diversity"]]),
+        # a single run's figure swings with its pools: one pool moves it by ~0.08 (docs/active_learning.md)
+        "label_savings_spread": label_savings_spread([r["curve"] for r in runs["random"]],
+                                                     [a["curve"] for a in runs["uncertainty+diversity"]],
+                                                     target=TARGET),
         "random_final": results["random"]["curve"][-1],
-        "target": 0.40,
+        "target": TARGET,
         "curves": {s: r["curve"] for s, r in results.items()},
         "curves_per_repeat": {s: [r["curve"] for r in runs[s]] for s in STRATEGIES},
         **{k: {s: r[k] for s, r in results.items()} for k in shares},
@@ -506,7 +527,7 @@ def draw_plot(report: dict[str, Any], path: Path, width: int = 720, height: int 
     title = f"active learning on synthetic data: label_savings = {report['label_savings']:.2f}"
     cv2.putText(img, title, (left + 60, 30), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     for k, (name, colour) in enumerate(colours.items()):
-        y = top + 18 + 18 * k
+        y = height - bottom - 14 - 18 * (len(colours) - 1 - k)  # lower right: rising curves end high there
         cv2.line(img, (width - 230, y - 4), (width - 205, y - 4), colour, 2)
         cv2.putText(img, name, (width - 198, y), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from ml.active.simulate import (
     condition_group,
     fine_tune_steps,
     label_savings,
+    label_savings_spread,
     paired_gain,
     site_scenes,
     write_coco,
@@ -75,6 +76,21 @@ def test_the_paired_gain_averages_each_pools_lead_over_its_labelled_rounds():
     assert gain["standard_error"] == pytest.approx(0.015, abs=1e-4)  # std 0.0212 / sqrt 2
 
 
+def test_the_spread_of_label_savings_resamples_the_pools():
+    def curve(*aps):
+        return [{"labels": 10 * k, "mask_ap": ap, "mask_ap50": ap} for k, ap in enumerate(aps)]
+
+    random_curve, active = curve(0.1, 0.2, 0.3), curve(0.1, 0.26, 0.34)  # savings 0.25 (the test above)
+    same = label_savings_spread([random_curve] * 3, [active] * 3, target=0.2, draws=50)
+    assert same == {"p05": 0.25, "median": 0.25, "p95": 0.25, "share_at_target": 1.0}  # no pool differs
+    never = curve(0.1, 0.15, 0.2)  # a pool where the queue never reaches random's final AP
+    mixed = label_savings_spread([random_curve] * 4, [active, active, never, never], target=0.2, draws=400, seed=3)
+    assert mixed["p05"] == 0.0 and mixed["p95"] == 0.25  # resamples of only the bad pools, and of only the good
+    # only a resample of the good pools alone saves 0.2 (one in 2 ** 4); three good and one bad save 0.03
+    assert 0.02 < mixed["share_at_target"] < 0.15
+    assert mixed == label_savings_spread([random_curve] * 4, [active, active, never, never], target=0.2, draws=400, seed=3)
+
+
 def test_a_fine_tune_grows_with_the_labels_only_when_asked():
     assert [fine_tune_steps(SimConfig(steps=300), n) for n in (20, 100)] == [300, 300]  # fixed, the default
     grows = SimConfig(steps=300, steps_per_label=12)
@@ -99,6 +115,8 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert 0.0 <= report["label_savings"] <= 1.0
     assert len(report["label_savings_per_repeat"]) == 1 and len(report["load_average"]) == 3
     assert set(report["paired_gain"]) == {"mean", "standard_error"}
+    spread = report["label_savings_spread"]
+    assert spread["p05"] <= spread["median"] <= spread["p95"] and 0.0 <= spread["share_at_target"] <= 1.0
     assert set(report["branded_share_labelled"]) == set(report["night_share_labelled"]) == {"random", "uncertainty+diversity"}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["config"]["near_duplicates"] is False
