@@ -26,7 +26,9 @@ one run), so the curves are means over ``repeats`` pools.
 
 ``label_savings`` is 1 - (labels the active strategy needs to reach the random strategy's
 final mask AP) / (the random strategy's final label count), the active curve linearly
-interpolated between rounds; 0 when it never gets there.
+interpolated between rounds; 0 when it never gets there. ``label_savings_spread`` is the statistic
+over resamples of the pools (5th, 50th and 95th percentiles): how far other pools could move it.
+``mask_ap_by_condition`` splits the val set into night, branded day and plain day frames.
 """
 
 from __future__ import annotations
