@@ -56,6 +56,7 @@ from ml.active.ranking import (
     DEFAULT_DENSITY,
     diverse_order,
 )
+from ml.universal.evaluate import CocoMaskEvaluator, predictions
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,14 +265,9 @@ def fine_tune_steps(cfg: SimConfig, labels: int) -> int:
     return max(cfg.steps, round(cfg.steps_per_label * labels))
 
 
-def evaluate_metrics(checkpoint: Path, val: Path) -> dict[str, Any]:
-    from ml.universal.evaluate import evaluate_checkpoint
-
-    return evaluate_checkpoint(str(checkpoint), str(val))
-
-
 def evaluate(checkpoint: Path, val: Path) -> float:
-    return float(evaluate_metrics(checkpoint, val)["mask_ap"])
+    """Mask AP of ``checkpoint`` on the val set."""
+    return float(predictions(checkpoint, val).summarize()["mask_ap"])
 
 
 def condition_group(image: dict[str, Any]) -> str:
@@ -280,11 +276,9 @@ def condition_group(image: dict[str, Any]) -> str:
     return "night" if image["night"] else "branded_day" if image["branded"] else "plain_day"
 
 
-def mask_ap_by_condition(checkpoint: Path, val: Path) -> dict[str, float]:
-    """Mask AP of ``checkpoint`` on each part of the val set (``condition_group``), from one pass over it."""
-    from ml.universal.evaluate import predictions
-
-    evaluator = predictions(checkpoint, val)
+def mask_ap_by_condition(evaluator: CocoMaskEvaluator, val: Path) -> dict[str, float]:
+    """Mask AP on each part of the val set (``condition_group``), from the predictions ``evaluator`` collected
+    over it (``ml.universal.evaluate.predictions``): no second pass."""
     images = json.loads(Path(val).read_text())["images"]
     return {group: float(evaluator.summarize([img["id"] for img in images if condition_group(img) == group])["mask_ap"])
             for group in CONDITION_GROUPS}
@@ -338,7 +332,7 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
             Path(model).unlink(missing_ok=True)
         model = out
     return {"curve": curve, "captures_labelled": len({pool[i]["capture"] for i in labelled}),
-            "mask_ap_by_condition": mask_ap_by_condition(model, val),  # after the last round
+            "mask_ap_by_condition": mask_ap_by_condition(predictions(model, val), val),  # after the last round
             **{f"{c}_share_labelled": round(n / max(len(labelled), 1), 3) for c, n in picked.items()}}
 
 
@@ -410,11 +404,12 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         val_scenes = site_scenes(cfg.val, cfg.seed + 1, cfg.scene_size, cfg.night_share, 1, cfg.branded_share)
         val = write_coco(val_scenes, workdir / "val", "val.json")
         base = site_base(base_checkpoint, cfg.scene_size, workdir / "base.pt")
-        base_metrics = evaluate_metrics(base, val)
+        base_predictions = predictions(base, val)  # one pass: the whole val set and its parts
+        base_metrics = base_predictions.summarize()
         base_ap = round(float(base_metrics["mask_ap"]), 4)
         log(f"base mask AP on the new site's val set: {base_ap:.4f}")
         base_ap50 = round(float(base_metrics["mask_ap50"]), 4)
-        base_by_condition = mask_ap_by_condition(base, val)
+        base_by_condition = mask_ap_by_condition(base_predictions, val)
         jobs = []
         for repeat in range(cfg.repeats):
             seed = cfg.seed + 1000 * repeat
