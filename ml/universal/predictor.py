@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ml import geometry
 from ml.universal import targets
+from ml.universal.calibration import UNCALIBRATED_THRESHOLD, calibrated_score
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
 from ml.universal.model import UniversalUNet, fuse_for_inference
@@ -42,7 +43,7 @@ def maps_at_image_size(logits: torch.Tensor, scale: float, height: int, width: i
 class Instance:
     mask: np.ndarray  # bool (H, W)
     category: str
-    score: float  # 0..1, see grouping.group_instances
+    score: float  # 0..1: calibrated probability of a real package (ml.universal.calibration), else the raw score
 
     @functools.cached_property
     def shape(self) -> geometry.Shape:
@@ -81,6 +82,12 @@ class UniversalPredictor:
     @property
     def categories(self) -> list[str]:
         return list(self.meta["categories"])
+
+    @property
+    def default_threshold(self) -> float:
+        """The pre-label score threshold the checkpoint's calibration chose (``meta["default_threshold"]``);
+        0 (every shape) for a checkpoint without one."""
+        return float(self.meta.get("default_threshold", UNCALIBRATED_THRESHOLD))
 
     @torch.inference_mode()
     def dense_maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +138,9 @@ class UniversalPredictor:
         raw = group_instances(probs, interior, grouping or self.grouping)
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
-        instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=r.score) for r in raw]
+        calibration = self.meta.get("score_calibration")
+        instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=calibrated_score(r.score, calibration))
+                     for r in raw]
         uncertainty = image_uncertainty(coarse[:-1], coarse[-1], [r.score for r in raw])
         maps = {"probs": probs, "interior": interior} if keep_maps else {}
         return PredictionResult(instances=instances, uncertainty=uncertainty, features=features, maps=maps)
