@@ -1,13 +1,16 @@
 """Training datasets: freshly generated synthetic scenes, or a COCO instances file.
 
-Both yield ``(image, semantic, interior)``: image float (3, S, S) in [0, 1] (resized so the
+All yield ``(image, semantic, interior, boxes)``: image float (3, S, S) in [0, 1] (resized so the
 longest side is S = ``input_size`` and zero-padded), semantic uint8 and interior float32 at
-stride 2 (see :mod:`ml.universal.targets`). Categories map to indices by *name*: index
+stride 2, and the box labels at stride 2 for the projection loss (rows of -1 where a sample has
+none; see :mod:`ml.universal.targets`). Categories map to indices by *name*: index
 k + 1 is ``categories[k]``; COCO categories missing from that list are ignored in the loss.
+Real photos labelled with boxes only come through ``BoxDataset``.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -42,7 +45,11 @@ def _sample(image: np.ndarray, labels: np.ndarray, classes: np.ndarray, input_si
     labels = cv2.resize(labels.astype(np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
     pad = (input_size, input_size)
     semantic, interior = targets.instance_targets(labels.astype(np.int64), classes, pad)
-    return targets.to_tensor(image, pad), torch.from_numpy(semantic).long(), torch.from_numpy(interior)
+    return (targets.to_tensor(image, pad), torch.from_numpy(semantic).long(), torch.from_numpy(interior),
+            NO_BOXES)
+
+
+NO_BOXES = torch.full((targets.MAX_BOXES, 4), -1, dtype=torch.int64)
 
 
 class SyntheticDataset(Dataset):
@@ -152,6 +159,103 @@ class CocoDataset(Dataset):
             classes.append(self.class_of.get(ann["category_id"], targets.IGNORE))
         rng = np.random.default_rng(self.seed + 1000 * self.epoch + index) if self.augment else None
         return _sample(image, labels, np.array(classes, dtype=np.int64), self.input_size, rng)
+
+
+def capture_series(source_map: str | Path) -> dict[str, str]:
+    """file_name -> capture series ("" for web images) from the real set's ``source_map.csv``
+    (``../shared/tools/build_public_boxes.py``): captures are the images whose series is set."""
+    with open(source_map, newline="") as handle:
+        return {row["file_name"]: row["series"] for row in csv.DictReader(handle) if row["kept"] == "True"}
+
+
+def select_images(images: list[dict], series: dict[str, str], subset: str) -> list[dict]:
+    """The images of ``subset``: "captures" (series set), "web" (no series) or "all"."""
+    if subset == "all":
+        return list(images)
+    if subset not in ("captures", "web"):
+        raise ValueError(f"unknown subset {subset!r}; choose captures, web or all")
+    want = subset == "captures"
+    return [img for img in images if bool(series.get(img["file_name"], "")) == want]
+
+
+class BoxDataset(Dataset):
+    """Real photos labelled with boxes (COCO detection), targets from ``targets.box_targets``.
+
+    Every box is a ``category`` package (the real set has one category, cardboard_box). Labels
+    count as partial (``targets.box_targets``): video frames leave the cartons of neighbouring bays
+    unlabelled, and photo bursts and sessions leave some stacks at the side unlabelled too (seen
+    on the training captures), so background is taken as known only around the labelled boxes.
+    Augmentation: a random zoom crop (60-100 % of each side), a mirror
+    image about the vertical axis (photos are upright: no vertical flips or turns), brightness and
+    contrast jitter, and greyscale (the ceiling rig's camera) with probability ``GREYSCALE_P``.
+    """
+
+    GREYSCALE_P = 0.2
+
+    def __init__(self, coco_path: str | Path, categories: list[str], input_size: int, source_map: str | Path,
+                 subset: str = "captures", images_dir: str | Path | None = None, category: str = "cardboard_box",
+                 augment: bool = True, seed: int = 0, repeat: int = 1):
+        coco = load_coco(coco_path)
+        self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
+        self.series = capture_series(source_map)
+        self.images = select_images(coco["images"], self.series, subset)
+        if not self.images:
+            raise ValueError(f"{coco_path} holds no {subset} images")
+        self.boxes: dict[int, list[list[float]]] = {}
+        for ann in coco["annotations"]:
+            if not ann.get("iscrowd", 0):
+                x, y, w, h = ann["bbox"]
+                self.boxes.setdefault(ann["image_id"], []).append([x, y, x + w, y + h])
+        self.class_index = categories.index(category) + 1
+        self.input_size, self.augment, self.seed, self.repeat = input_size, augment, seed, int(repeat)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.images) * self.repeat
+
+    def __getitem__(self, index: int):
+        info = self.images[index % len(self.images)]
+        bgr = cv2.imread(str(self.images_dir / info["file_name"]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"cannot read image {self.images_dir / info['file_name']}")
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        boxes = np.array(self.boxes.get(info["id"], []), dtype=np.float64).reshape(-1, 4)
+        if self.augment:
+            rng = np.random.default_rng(self.seed + 1000 * self.epoch + index)
+            image, boxes = _augment_photo(rng, image, boxes, self.GREYSCALE_P)
+        image, scale = targets.resize_long_side(image, self.input_size)
+        pad = (self.input_size, self.input_size)
+        semantic, interior, projection = targets.box_targets(boxes * scale, self.class_index, image.shape[:2], pad,
+                                                             partial=True)
+        return (targets.to_tensor(image, pad), torch.from_numpy(semantic).long(), torch.from_numpy(interior),
+                torch.from_numpy(projection))
+
+
+def _augment_photo(rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray,
+                   greyscale_p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Zoom crop, horizontal mirror, photometric jitter, greyscale; boxes (x0, y0, x1, y1) follow."""
+    height, width = image.shape[:2]
+    if rng.random() < 0.5:
+        ch, cw = int(height * rng.uniform(0.6, 1.0)), int(width * rng.uniform(0.6, 1.0))
+        y0, x0 = int(rng.integers(0, height - ch + 1)), int(rng.integers(0, width - cw + 1))
+        image = image[y0:y0 + ch, x0:x0 + cw]
+        boxes = boxes - [x0, y0, x0, y0]
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, cw)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ch)
+        # A carton cut by the crop is still a carton (COCO labels truncated objects too): keep what is left.
+        boxes = boxes[(boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)]
+        height, width = ch, cw
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+        boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+    gain, bias = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
+    image = np.clip(image.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+    if rng.random() < greyscale_p:
+        image = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    return np.ascontiguousarray(image), boxes.reshape(-1, 4)
 
 
 class RehearsalMix(Dataset):

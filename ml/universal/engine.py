@@ -20,6 +20,7 @@ from ml.universal.evaluate import CocoMaskEvaluator
 from ml.universal.predictor import UniversalPredictor
 
 INTERIOR_WEIGHT = 2.0  # the interior map decides instance splits; weigh it above the class map
+PROJECTION_WEIGHT = 1.0  # box projection term on box-labelled images (BoxInst uses 1 beside its pairwise term)
 
 
 def training_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype | None:
@@ -63,21 +64,61 @@ def contact_band(semantic: torch.Tensor, interior: torch.Tensor) -> torch.Tensor
     return (F.max_pool2d(border.float()[:, None], 3, stride=1, padding=1)[:, 0] > 0) & parcel
 
 
+def box_projection_loss(foreground: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Dice loss between a box and the projections of the foreground inside it (after BoxInst).
+
+    ``foreground``: (N, h, w) probabilities in [0, 1]; ``boxes``: int (N, K, 4) x0, y0, x1, y1 at the
+    same resolution (end-exclusive), rows of -1 for no box. A front-face box says that every column
+    and every row it spans holds some package, so the maximum of the foreground over each column
+    (and each row) inside the box should be 1: the mask reaches all four sides. It says nothing
+    about which pixels inside, which the band of ``targets.box_targets`` leaves to this term.
+    Returns the mean over boxes of the two axes' dice losses (0 when there are no boxes).
+    """
+    valid = boxes[..., 2] > boxes[..., 0]  # (N, K)
+    if not bool(valid.any()):
+        return foreground.sum() * 0.0
+    k = int(valid.sum(dim=1).max())
+    boxes, valid = boxes[:, :k], valid[:, :k]
+    _, height, width = foreground.shape
+    ys = torch.arange(height, device=foreground.device)
+    xs = torch.arange(width, device=foreground.device)
+    in_rows = (ys >= boxes[..., 1, None]) & (ys < boxes[..., 3, None])  # (N, K, h)
+    in_cols = (xs >= boxes[..., 0, None]) & (xs < boxes[..., 2, None])  # (N, K, w)
+    fg = foreground[:, None]  # (N, 1, h, w); probabilities are >= 0, so zeroing excludes a pixel from a max
+    column_max = (fg * in_rows[..., None]).amax(dim=2)  # (N, K, w): max over the box's rows
+    row_max = (fg * in_cols[:, :, None, :]).amax(dim=3)  # (N, K, h): max over the box's columns
+
+    def dice(projection: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        inside = inside.float()
+        overlap = (projection * inside).sum(-1)
+        return 1.0 - 2.0 * overlap / ((projection.square() * inside).sum(-1) + inside.sum(-1)).clamp(min=1e-6)
+
+    per_box = dice(column_max, in_cols) + dice(row_max, in_rows)
+    return per_box[valid].mean()
+
+
 def compute_loss(out: dict[str, torch.Tensor], semantic: torch.Tensor, interior: torch.Tensor,
-                 contact_weight: float = 1.0) -> torch.Tensor:
-    """Cross-entropy on classes (IGNORE skipped) + weighted BCE on the interior map (padding skipped).
+                 contact_weight: float = 1.0, boxes: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy on classes (IGNORE skipped) + weighted BCE on the interior map
+    (``IGNORE_INTERIOR`` skipped) + the box projection loss where ``boxes`` are given.
 
     With ``contact_weight`` > 1 the interior BCE of ``contact_band`` pixels counts that many times
     (a U-Net-style border weight; the mean is still over the valid pixels).
     """
     ce = F.cross_entropy(out["semantic"], semantic, ignore_index=targets.IGNORE)
-    weight = (semantic != targets.IGNORE).float()
+    if not bool((semantic != targets.IGNORE).any()):
+        ce = out["semantic"].sum() * 0.0  # cross_entropy over no pixels is NaN
+    weight = (interior >= 0).float()
     valid_pixels = weight.sum().clamp(min=1.0)
     if contact_weight != 1.0:
         weight = weight + (contact_weight - 1.0) * contact_band(semantic, interior).float()
-    bce = F.binary_cross_entropy_with_logits(out["interior"][:, 0], interior, reduction="none")
+    bce = F.binary_cross_entropy_with_logits(out["interior"][:, 0], interior.clamp(min=0.0), reduction="none")
     bce = (bce * weight).sum() / valid_pixels
-    return ce + INTERIOR_WEIGHT * bce
+    loss = ce + INTERIOR_WEIGHT * bce
+    if boxes is not None:
+        foreground = 1.0 - torch.softmax(out["semantic"], dim=1)[:, 0]
+        loss = loss + PROJECTION_WEIGHT * box_projection_loss(foreground, boxes)
+    return loss
 
 
 @dataclass
@@ -140,8 +181,9 @@ def train_one_epoch(
     device = next(model.parameters()).device
     losses: list[float] = []
     stopped = False
-    for images, semantic, interior in loader:
-        images, semantic, interior = (t.to(device, non_blocking=True) for t in (images, semantic, interior))
+    for images, semantic, interior, boxes in loader:
+        images, semantic, interior, boxes = (t.to(device, non_blocking=True)
+                                             for t in (images, semantic, interior, boxes))
         if schedule.fraction() >= 1.0 or (should_stop is not None and should_stop()):
             stopped = True
             break
@@ -149,7 +191,7 @@ def train_one_epoch(
             group["lr"] = schedule.lr()
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
             out = model(images)
-        loss = compute_loss({k: v.float() for k, v in out.items()}, semantic, interior, contact_weight)
+        loss = compute_loss({k: v.float() for k, v in out.items()}, semantic, interior, contact_weight, boxes)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -179,7 +221,7 @@ def recalibrate_batchnorm(model: torch.nn.Module, loader: Iterable, max_batches:
     model.train()
     device = next(model.parameters()).device
     used = 0
-    for images, _semantic, _interior in loader:
+    for images, *_targets in loader:
         if used >= max_batches:
             break
         model(images.to(device))

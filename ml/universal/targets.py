@@ -13,6 +13,12 @@ import torch
 STRIDE = 2  # output stride of the network heads
 MULTIPLE = 32  # input sides must be multiples of the encoder's total stride
 IGNORE = 255  # semantic target value excluded from the loss (padding, unknown categories)
+IGNORE_INTERIOR = -1.0  # interior target value excluded from the loss (padding, unknown regions)
+MAX_BOXES = 64  # box labels kept per training image (the largest); real captures hold up to 67
+# Box labels (real photos) are evidence of a package's front face, not its mask:
+BOX_BAND = 0.1  # the outer tenth of each side of a box is left to the projection loss
+BOX_OUTSIDE = 0.15  # a visible top or side may extend the package this far (of the box's side) beyond its box
+KNOWN_MARGIN = 0.15  # with partial labels, background is known this far (of the image side) around the boxes
 INTERIOR_SATURATION = 4.0  # px at stride 2; see normalised_interior
 
 
@@ -54,9 +60,64 @@ def instance_targets(labels: np.ndarray, classes: np.ndarray, pad_to: tuple[int,
     small = small.astype(np.int64)
     semantic = np.full((ph // STRIDE, pw // STRIDE), IGNORE, dtype=np.uint8)
     semantic[:h2, :w2] = classes[small]
-    interior = np.zeros((ph // STRIDE, pw // STRIDE), dtype=np.float32)
+    interior = np.full((ph // STRIDE, pw // STRIDE), IGNORE_INTERIOR, dtype=np.float32)
     interior[:h2, :w2] = normalised_interior(small)
+    interior[semantic == IGNORE] = IGNORE_INTERIOR
     return semantic, interior
+
+
+def box_targets(boxes: np.ndarray, class_index: int, size: tuple[int, int], pad_to: tuple[int, int],
+                partial: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Semantic, interior and projection-box targets at stride 2 from box labels.
+
+    ``boxes``: float (N, 4) x0, y0, x1, y1 in pixels of the (resized) input image of ``size`` (H, W).
+    A box marks a package's front face, so the targets claim only what it proves:
+
+    * the box's core is the package (``class_index``), the band of ``BOX_BAND`` of each side inside
+      it is IGNORE (the projection loss pulls the mask out to the box's edges, see
+      ``engine.box_projection_loss``), and a ring of ``BOX_OUTSIDE`` around it is IGNORE (a mask that
+      covers a visible top or side beyond the box costs nothing; one that falls short does);
+    * the interior target is the box's own (``normalised_interior`` of the boxes, smaller on top)
+      inside every box, and ``IGNORE_INTERIOR`` outside them where the semantic target is IGNORE;
+    * elsewhere is background, except with ``partial`` labels (photos where some visible cartons are
+      not labelled): there only the boxes' hull and a margin of ``KNOWN_MARGIN`` around it are.
+
+    Returns (semantic uint8, interior float32, projection boxes int64 (MAX_BOXES, 4) at stride 2,
+    rows of -1 beyond the boxes kept: the largest ``MAX_BOXES``).
+    """
+    ph, pw = pad_to
+    height, width = size
+    h2, w2 = -(-height // STRIDE), -(-width // STRIDE)
+    semantic = np.full((ph // STRIDE, pw // STRIDE), IGNORE, dtype=np.uint8)
+    labels = np.zeros((h2, w2), dtype=np.int64)
+    small = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / STRIDE
+    small[:, [0, 2]] = small[:, [0, 2]].clip(0, w2)
+    small[:, [1, 3]] = small[:, [1, 3]].clip(0, h2)
+    small = small[(small[:, 2] - small[:, 0] >= 1) & (small[:, 3] - small[:, 1] >= 1)]
+    small = small[np.argsort(-(small[:, 2] - small[:, 0]) * (small[:, 3] - small[:, 1]), kind="stable")]
+    valid = semantic[:h2, :w2]
+    if not partial:
+        valid[:] = 0
+    elif len(small):
+        mx, my = KNOWN_MARGIN * w2, KNOWN_MARGIN * h2
+        x0, y0 = int(max(small[:, 0].min() - mx, 0)), int(max(small[:, 1].min() - my, 0))
+        valid[y0:int(np.ceil(small[:, 3].max() + my)), x0:int(np.ceil(small[:, 2].max() + mx))] = 0
+    rounded = np.stack([np.floor(small[:, 0]), np.floor(small[:, 1]), np.ceil(small[:, 2]), np.ceil(small[:, 3])],
+                       axis=1).astype(np.int64) if len(small) else np.zeros((0, 4), np.int64)
+    for x0, y0, x1, y1 in rounded:
+        ox, oy = int(round(BOX_OUTSIDE * (x1 - x0))), int(round(BOX_OUTSIDE * (y1 - y0)))
+        valid[max(y0 - oy, 0):y1 + oy, max(x0 - ox, 0):x1 + ox] = IGNORE
+    for k, (x0, y0, x1, y1) in enumerate(rounded, start=1):
+        labels[y0:y1, x0:x1] = k
+        bx, by = int(BOX_BAND * (x1 - x0)), int(BOX_BAND * (y1 - y0))
+        valid[y0:y1, x0:x1] = IGNORE
+        valid[y0 + by:y1 - by, x0 + bx:x1 - bx] = class_index
+    interior = np.full((ph // STRIDE, pw // STRIDE), IGNORE_INTERIOR, dtype=np.float32)
+    inside = labels > 0
+    interior[:h2, :w2] = np.where(inside | (valid != IGNORE), normalised_interior(labels), IGNORE_INTERIOR)
+    projection = np.full((MAX_BOXES, 4), -1, dtype=np.int64)
+    projection[:min(len(rounded), MAX_BOXES)] = rounded[:MAX_BOXES]
+    return semantic, interior, projection
 
 
 def normalised_interior(labels: np.ndarray, saturation: float = INTERIOR_SATURATION) -> np.ndarray:

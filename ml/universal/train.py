@@ -4,7 +4,8 @@
 
 Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains"}}`` or ``{"coco": FILE,
-"images_dir": DIR}``), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
+"images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat"}}``,
+real photos labelled with boxes (``data.BoxDataset``), or a list of specs, mixed), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
 however many epochs that takes; the schedule spans them), ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
 start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, ``threads``
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -37,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from ml.synth.scene import CATEGORIES, DOMAINS
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
-from ml.universal.data import CocoDataset, RehearsalMix, SyntheticDataset
+from ml.universal.data import BoxDataset, CocoDataset, RehearsalMix, SyntheticDataset
 from ml.universal.engine import (
     CosineSchedule,
     evaluate,
@@ -103,7 +105,16 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return json.loads(text)
 
 
-def build_dataset(spec: dict[str, Any], categories: list[str], input_size: int, seed: int, augment: bool = True):
+def build_dataset(spec: dict[str, Any] | list[dict[str, Any]], categories: list[str], input_size: int, seed: int,
+                  augment: bool = True):
+    """The dataset of one spec (``synthetic``, ``coco`` or ``boxes``), or of a list of specs in turn."""
+    if isinstance(spec, list):
+        parts = [build_dataset(part, categories, input_size, seed, augment) for part in spec]
+        return functools.reduce(RehearsalMix, parts)
+    if "boxes" in spec:
+        box = spec["boxes"]
+        return BoxDataset(box["coco"], categories, input_size, box["source_map"], box.get("subset", "captures"),
+                          box.get("images_dir"), augment=augment, seed=seed, repeat=int(box.get("repeat", 1)))
     if "synthetic" in spec:
         syn = spec["synthetic"]
         return SyntheticDataset(syn.get("domains", sorted(DOMAINS)), int(syn["count"]), int(syn.get("seed", 0)),

@@ -1,0 +1,134 @@
+"""Real photos labelled with boxes: the targets they give and the box projection loss."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ml.synth import CATEGORIES
+from ml.universal import targets
+from ml.universal.data import BoxDataset, select_images
+from ml.universal.engine import box_projection_loss, compute_loss
+from ml.universal.train import train
+
+
+def test_a_box_that_the_mask_fills_projects_to_itself_and_costs_nothing():
+    foreground = torch.zeros(1, 20, 30)
+    foreground[0, 4:12, 5:20] = 1.0
+    box = torch.tensor([[[5, 4, 20, 12]]])
+    assert float(box_projection_loss(foreground, box)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_mask_short_of_its_box_costs_the_dice_of_its_projections():
+    # The box spans 10 columns and 8 rows; the mask covers the left 4 columns and every row.
+    foreground = torch.zeros(1, 20, 30)
+    foreground[0, 4:12, 5:9] = 1.0
+    box = torch.tensor([[[5, 4, 15, 12]]])
+    # Columns: projection 1 on 4 of 10 -> dice 1 - 2*4/(4 + 10); rows: all 8 -> 0.
+    assert float(box_projection_loss(foreground, box)) == pytest.approx(1 - 8 / 14, abs=1e-6)
+
+
+def test_a_mask_larger_than_its_box_costs_no_more_than_one_that_fits_and_padding_rows_count_for_nothing():
+    box = torch.tensor([[[5, 4, 15, 12], [-1, -1, -1, -1]]])
+    fits, larger, short = (torch.zeros(1, 20, 30) for _ in range(3))
+    fits[0, 4:12, 5:15] = 1.0
+    larger[0, 1:12, 3:17] = 1.0  # a visible top face and a side beyond the front-face box
+    short[0, 6:10, 7:13] = 1.0
+    losses = [float(box_projection_loss(f, box)) for f in (fits, larger, short)]
+    assert losses[0] == losses[1] == pytest.approx(0.0, abs=1e-6)
+    assert losses[2] > 0.2
+    assert float(box_projection_loss(fits, torch.full((1, 3, 4), -1))) == 0.0
+
+
+def test_box_targets_claim_the_core_leave_the_band_and_ring_to_the_mask_and_know_background_near_the_boxes():
+    size, pad = (200, 300), (224, 320)
+    semantic, interior, projection = targets.box_targets(np.array([[100.0, 60.0, 160.0, 140.0]]), 1, size, pad,
+                                                         partial=False)
+    assert semantic.shape == interior.shape == (112, 160)
+    # Stride 2: the box is x 50..80, y 30..70; its band is 3 px wide in x and 4 px in y.
+    assert (semantic[34:66, 53:77] == 1).all()
+    assert semantic[31, 60] == targets.IGNORE and semantic[50, 51] == targets.IGNORE  # the band
+    assert semantic[50, 46] == targets.IGNORE and semantic[25, 60] == targets.IGNORE  # the ring outside
+    assert semantic[50, 20] == 0 and semantic[5, 5] == 0  # background, fully labelled
+    assert (semantic[100:, :] == targets.IGNORE).all()  # padding
+    assert interior[50, 65] == 1.0 and interior[30, 60] == 0.0  # the box's own interior, its border 0
+    assert interior[50, 46] == targets.IGNORE_INTERIOR and interior[50, 20] == 0.0
+    assert projection[0].tolist() == [50, 30, 80, 70] and (projection[1:] == -1).all()
+    partial, _, _ = targets.box_targets(np.array([[100.0, 60.0, 160.0, 140.0]]), 1, size, pad, partial=True)
+    assert partial[50, 40] == 0 and partial[5, 5] == targets.IGNORE  # only near the boxes is background known
+    assert (partial[34:66, 53:77] == 1).all()
+
+
+def test_the_smaller_of_two_overlapping_boxes_owns_their_overlap_and_the_largest_boxes_are_kept():
+    boxes = np.array([[0.0, 0.0, 120.0, 120.0], [60.0, 60.0, 100.0, 100.0]])
+    semantic, interior, projection = targets.box_targets(boxes, 2, (128, 128), (128, 128), partial=False)
+    assert projection[0].tolist() == [0, 0, 60, 60] and projection[1].tolist() == [30, 30, 50, 50]
+    assert interior[40, 40] == 1.0 and interior[30, 40] == 0.0  # the small box's border inside the big one
+    many = np.array([[x, 0.0, x + 1.5 + x / 50, 10.0] for x in np.arange(0, 200, 2.0)])
+    _, _, kept = targets.box_targets(many, 1, (20, 400), (32, 416), partial=False)
+    assert (kept[:, 2] > kept[:, 0]).all() and len(kept) == targets.MAX_BOXES
+    assert kept[:, 0].min() >= 200 // 2 - targets.MAX_BOXES  # the widest, rightmost ones
+
+
+def _tiny_box_set(tmp_path):
+    rng = np.random.default_rng(0)
+    images, annotations, rows = [], [], []
+    for k in range(4):
+        image = rng.integers(0, 60, (96, 128, 3), dtype=np.uint8)
+        image[20:70, 30:90] = (180, 140, 90)  # a carton's face
+        name = f"images/capture_{k}.jpg"
+        (tmp_path / "images").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / name), image)
+        images.append({"id": k + 1, "file_name": name, "width": 128, "height": 96})
+        annotations.append({"id": k + 1, "image_id": k + 1, "category_id": 1, "bbox": [30, 20, 60, 50],
+                            "area": 3000, "iscrowd": 0})
+        rows.append({"file_name": name, "series": "video IMG_1_mp4" if k < 3 else "", "kept": "True"})
+    (tmp_path / "train.json").write_text(json.dumps({"images": images, "annotations": annotations,
+                                                     "categories": [{"id": 1, "name": "cardboard_box"}]}))
+    lines = ["file_name,series,kept"] + [f"{r['file_name']},{r['series']},{r['kept']}" for r in rows]
+    (tmp_path / "source_map.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "train.json", tmp_path / "source_map.csv"
+
+
+def test_a_box_dataset_yields_captures_only_with_their_boxes_and_trains_beside_synthetic_scenes(tmp_path):
+    coco, source_map = _tiny_box_set(tmp_path)
+    data = BoxDataset(coco, list(CATEGORIES), 64, source_map, subset="captures", augment=False)
+    assert len(data) == 3  # the fourth image has no series: a web image
+    image, semantic, interior, boxes = data[0]
+    assert image.shape == (3, 64, 64) and semantic.shape == interior.shape == (32, 32)
+    assert boxes[0].tolist() == [7, 5, 23, 18]  # x 30..90, y 20..70 at scale 0.5 and stride 2, rounded outwards
+    assert (semantic == CATEGORIES.index("cardboard_box") + 1).any()
+    with pytest.raises(ValueError, match="unknown subset"):
+        select_images([], {}, "phones")
+    augmented = BoxDataset(coco, list(CATEGORIES), 64, source_map, augment=True, seed=3)
+    for index in range(3):
+        _, sem, _, bxs = augmented[index]
+        valid = bxs[bxs[:, 2] > bxs[:, 0]]
+        assert len(valid) == 1 and (sem == 1).any()
+    result = train({"architecture": "unet_xs", "input_size": 64, "epochs": 2, "batch_size": 4, "lr": 3e-3,
+                    "data": [{"boxes": {"coco": str(coco), "source_map": str(source_map)}},
+                             {"synthetic": {"count": 5, "seed": 1}}],
+                    "out": str(tmp_path / "mixed.pt"), "bn_recalibration_batches": 1})
+    assert result["steps"] == 4 and np.isfinite(result["loss"])
+
+
+def test_the_loss_on_box_labels_ignores_unknown_pixels_and_adds_the_projection_term():
+    semantic, interior, boxes = targets.box_targets(np.array([[8.0, 8.0, 40.0, 40.0]]), 1, (64, 64), (64, 64),
+                                                    partial=True)
+    sem, intr = torch.from_numpy(semantic).long()[None], torch.from_numpy(interior)[None]
+    out = {"semantic": torch.zeros(1, 6, 32, 32), "interior": torch.zeros(1, 1, 32, 32)}
+    without = compute_loss(out, sem, intr)
+    with_boxes = compute_loss(out, sem, intr, boxes=torch.from_numpy(boxes)[None])
+    # Uniform logits: p(background) = 1/6, so every column's foreground max is 5/6 -> dice 1 - 2(5/6)/((5/6)^2 + 1).
+    per_axis = 1 - 2 * (5 / 6) / ((5 / 6) ** 2 + 1)
+    assert float(with_boxes - without) == pytest.approx(2 * per_axis, rel=1e-4)
+    # A wrong guess on an unknown pixel (far from the box in a partially labelled photo) changes nothing.
+    assert semantic[30, 30] == targets.IGNORE and interior[30, 30] == targets.IGNORE_INTERIOR
+    moved = {k: v.clone() for k, v in out.items()}
+    moved["semantic"][0, 1, 30, 30] = 9.0
+    moved["interior"][0, 0, 30, 30] = 9.0
+    assert float(compute_loss(moved, sem, intr)) == pytest.approx(float(without), abs=1e-6)
