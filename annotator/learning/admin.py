@@ -9,7 +9,7 @@ from .selectors import accepted_since_last_run
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "parent", "status", "mask_ap", "created_at", "promoted_at"]
+    list_display = ["name", "project", "parent", "status", "mask_ap", "prelabel_threshold", "created_at", "promoted_at"]
     list_filter = ["status", "project"]
     search_fields = ["name"]
     actions = ["promote"]

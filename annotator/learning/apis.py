@@ -23,8 +23,8 @@ from .services import active_model_for, base_model_version
 class ModelVersionOutput(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
-        fields = ["id", "project", "parent", "name", "status", "metrics", "data_summary", "created_at",
-                  "promoted_at"]
+        fields = ["id", "project", "parent", "name", "status", "prelabel_threshold", "metrics", "data_summary",
+                  "created_at", "promoted_at"]
 
 
 class TrainingRunOutput(serializers.ModelSerializer):

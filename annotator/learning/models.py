@@ -25,6 +25,14 @@ class ModelVersion(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
     name = models.CharField(max_length=100)
     checkpoint = models.CharField(max_length=500, help_text="path of the state_dict checkpoint")
+    checkpoint_sha256 = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="content of a shipped base checkpoint file: a file with new content is a new base version",
+    )
+    prelabel_threshold = models.FloatField(
+        "pre-label threshold", default=0.0, help_text="pre-labels keep the shapes scoring at least this (the checkpoint's calibrated "
+                               "default threshold; 0 = every shape); predictions keep all of them",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
     metrics = models.JSONField(default=dict, blank=True, help_text="mask_ap etc. on the project's val split")
     training_images = models.JSONField(default=list, blank=True, help_text="ids of images trained on")
@@ -34,6 +42,13 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Two processes that see a new shipped file at once register it once.
+            models.UniqueConstraint(
+                fields=["checkpoint_sha256"], condition=models.Q(project__isnull=True) & ~models.Q(checkpoint_sha256=""),
+                name="one_base_version_per_checkpoint_file",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -9,20 +9,28 @@ of kind ``rescore`` with progress. The same job then recomputes the features of 
 already labelled (submitted or accepted, the queue's most recent ``COVERED_LIMIT``), and only
 their features, so that the queue's diversity compares pool and labelled images through one
 encoder (``services.image_refresh_features``).
+
+The shipped base is registered by the content of its file (``base_shipped_register``): a new
+file becomes a new promoted base version and the projects that follow the base (no active
+model of their own) get the same re-scoring.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.jobs.models import BatchJob, JobStatus
 from annotator.projects.models import ImageStatus, Project
 
+from .adapters import universal as universal_adapter
 from .models import ModelVersion
+from .runs import next_version_name
 from .selectors import COVERED_LIMIT
 
 log = logging.getLogger(__name__)
@@ -64,6 +72,41 @@ def version_rollback(*, project: Project, user=None) -> BatchJob | None:
         target = current.parent if current.parent and current.parent.project_id == project.pk else None
         _activate(project, target, reason=f"rollback from {current.name}")
         return _schedule_rescore(project)
+
+
+def base_shipped_register(*, path: Path) -> ModelVersion:
+    """Register the shipped checkpoint file as a base version and promote it; the current base is archived.
+
+    The file is copied under ``MODEL_ROOT/shipped`` by content, so the version's checkpoint never
+    changes under it when the shipped file is replaced again. Its pre-label threshold comes from
+    the checkpoint. When it replaces a base, the projects without an active model of their own get
+    their pending images re-scored (untouched ones re-pre-labelled). A file whose content is already
+    registered changes nothing; two processes registering the same file at once make one version.
+    """
+    stored, sha = universal_adapter.checkpoint_store(path, Path(settings.ANNOTATOR["MODEL_ROOT"]) / "shipped")
+    bases = ModelVersion.objects.filter(project__isnull=True)
+    known = bases.filter(checkpoint_sha256=sha).first()
+    if known is not None:
+        return known
+    threshold = universal_adapter.prelabel_threshold(stored)
+    try:
+        with transaction.atomic():
+            previous = bases.select_for_update().filter(status=ModelVersion.Status.PROMOTED).first()
+            version = ModelVersion.objects.create(
+                project=None, parent=previous, name=next_version_name(None), checkpoint=str(stored),
+                checkpoint_sha256=sha, prelabel_threshold=threshold, status=ModelVersion.Status.PROMOTED,
+                promoted_at=timezone.now(),
+                data_summary={"shipped": str(path), "promotion": f"shipped checkpoint {path.name} ({sha[:12]})"},
+            )
+            if previous is not None:
+                bases.filter(status=ModelVersion.Status.PROMOTED).exclude(pk=version.pk).update(
+                    status=ModelVersion.Status.ARCHIVED)
+                for project in Project.objects.filter(active_model__isnull=True):
+                    _schedule_rescore(project)  # their pre-labels now come from the new base
+    except IntegrityError:  # another process registered the same file first
+        return bases.get(checkpoint_sha256=sha)
+    log.info("shipped base %s registered as %s (pre-label threshold %.3f)", sha[:12], version.name, threshold)
+    return version
 
 
 def _activate(project: Project, version: ModelVersion | None, *, reason: str) -> None:

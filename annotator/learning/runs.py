@@ -27,6 +27,7 @@ from annotator.jobs.models import FINISHED_STATUSES, JobStatus
 from annotator.jobs.services import job_cancel, job_fail, job_start, job_succeed
 from annotator.projects.models import Project
 
+from .adapters import universal as universal_adapter
 from .models import ModelVersion, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -80,13 +81,14 @@ def run_version_ensure(*, run: TrainingRun, parent: ModelVersion, checkpoint: st
         version.save(update_fields=list(fields))
         return version
     with transaction.atomic():
-        version = ModelVersion.objects.create(project=run.project, name=_next_version_name(run.project), **fields)
+        version = ModelVersion.objects.create(project=run.project, name=next_version_name(run.project), **fields)
         TrainingRun.objects.filter(pk=run.pk).update(result_version=version)
     run.result_version = version
     return version
 
 
-def _next_version_name(project: Project | None) -> str:
+def next_version_name(project: Project | None) -> str:
+    """The next version's name: ``universal-base-v<n>`` for bases, ``<project slug>-v<n>``."""
     count = ModelVersion.objects.filter(project=project).count()
     return f"universal-base-v{count + 1}" if project is None else f"{project.slug}-v{count + 1}"
 
@@ -159,9 +161,15 @@ def run_abort(*, run: TrainingRun, error: Exception, workdir: Path, scratch: tup
 
 
 def run_version_ready(*, version: ModelVersion, checkpoint: str, metrics: dict[str, Any]) -> None:
-    """The run's version trained and scored: 'ready', whether or not it gets promoted."""
+    """The run's version trained and scored: 'ready', whether or not it gets promoted.
+
+    Its pre-label threshold is what its own checkpoint says: ``ml.universal.train`` carries the
+    grouping over from the starting checkpoint but not the score calibration, so a trained
+    checkpoint scores uncalibrated and pre-labels every shape (threshold 0) until it is calibrated.
+    """
     version.checkpoint, version.metrics, version.status = checkpoint, metrics, ModelVersion.Status.READY
-    version.save(update_fields=["checkpoint", "metrics", "status"])
+    version.prelabel_threshold = universal_adapter.prelabel_threshold(checkpoint)
+    version.save(update_fields=["checkpoint", "metrics", "status", "prelabel_threshold"])
 
 
 def run_finish(*, run: TrainingRun, version: ModelVersion, reason: str,

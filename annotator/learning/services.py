@@ -18,6 +18,7 @@ from .adapters import prompt as prompt_adapter
 from .adapters import universal as universal_adapter
 from .adapters.images import load_rgb
 from .models import Embedding, ModelVersion, Prediction
+from .registry import base_shipped_register
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +81,21 @@ def embedding_ensure(*, image: Image) -> Embedding:
 
 
 def base_model_version() -> ModelVersion | None:
-    """The shipped universal base as a registry row (created on first use); None if no checkpoint."""
-    checkpoint = settings.ANNOTATOR["UNIVERSAL_CHECKPOINT"]
-    if not Path(checkpoint).exists():
+    """The universal base in use (the promoted base version); None if there is no shipped checkpoint.
+
+    The shipped checkpoint file is known by its content: a file the registry has not seen (a new
+    base replaced in place) is registered and promoted here first (``registry.base_shipped_register``),
+    which re-scores the pending images of the projects that follow the base. Every caller (pre-labels,
+    the registry API, training, the periodic retraining check) thereby sees a new file.
+    """
+    shipped = Path(settings.ANNOTATOR["UNIVERSAL_CHECKPOINT"])
+    if not shipped.exists():
         return None
-    version = ModelVersion.objects.filter(project__isnull=True, status=ModelVersion.Status.PROMOTED).first()
-    if version is None:
-        version, _ = ModelVersion.objects.get_or_create(
-            project=None, name="universal-base-v1", defaults={
-                "checkpoint": checkpoint, "status": ModelVersion.Status.PROMOTED, "promoted_at": timezone.now(),
-            },
-        )
-    return version
+    sha = universal_adapter.checkpoint_sha256(shipped)
+    bases = ModelVersion.objects.filter(project__isnull=True)
+    if not bases.filter(checkpoint_sha256=sha).exists():
+        base_shipped_register(path=shipped)
+    return bases.filter(status=ModelVersion.Status.PROMOTED).first() or bases.filter(checkpoint_sha256=sha).first()
 
 
 def active_model_for(project: Project) -> ModelVersion | None:
@@ -99,7 +103,11 @@ def active_model_for(project: Project) -> ModelVersion | None:
 
 
 def image_predict(*, image: Image, model_version: ModelVersion | None = None) -> Prediction | None:
-    """Predict with the project's active model, store the Prediction, and pre-label if untouched."""
+    """Predict with the project's active model, store the Prediction, and pre-label if untouched.
+
+    The Prediction keeps every instance with its score; the pre-labels are the instances scoring at
+    least the version's ``prelabel_threshold``.
+    """
     version = model_version or active_model_for(image.project)
     if version is None:
         log.warning("No universal model checkpoint; image %s is not pre-labelled", image.pk)
@@ -111,7 +119,8 @@ def image_predict(*, image: Image, model_version: ModelVersion | None = None) ->
     )
     Image.objects.filter(pk=image.pk).update(uncertainty=result.uncertainty, **_encoder_fields(version, result))
     image.refresh_from_db()
-    image_pre_label(image=image, instances=result.instances)
+    kept = [inst for inst in result.instances if inst["score"] >= version.prelabel_threshold]
+    image_pre_label(image=image, instances=kept)
     return prediction
 
 

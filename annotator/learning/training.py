@@ -34,7 +34,7 @@ from .runs import (
     run_workdir_fresh,
 )
 from .selectors import accepted_since_last_run
-from .services import active_model_for
+from .services import active_model_for, base_model_version
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,12 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
 
 
 def retraining_check() -> list[TrainingRun]:
-    """The periodic trigger: start a run in every project with enough newly accepted images."""
+    """The periodic trigger: start a run in every project with enough newly accepted images.
+
+    It also looks at the shipped base checkpoint, so a replaced file is registered (and the pending
+    images re-scored) within one interval of the schedule even while nobody uses the app.
+    """
+    base_model_version()
     started = []
     for project in Project.objects.all():
         if accepted_since_last_run(project=project) < max(project.retrain_threshold, 1):
