@@ -378,6 +378,50 @@ def _decode_compressed_counts(raw: bytes | str) -> list[int]:
     return counts
 
 
+# --------------------------------------------------------------------------- resolution changes
+
+
+def scale_shape(shape: Shape, sx: float, sy: float) -> Shape:
+    """``shape`` in an image resized by (``sx``, ``sy``): every vertex multiplied, rounded to 0.01 px.
+
+    Vertices lie on pixel corners, so corner (0, 0) stays put and corner (W, H) goes to
+    (W * sx, H * sy): the polygon of a mask, scaled by 2, covers that mask with every pixel
+    made a 2 x 2 block (no half-pixel shift, which pixel-centre coordinates would need).
+    """
+    return [[[[round(float(x) * sx, 2), round(float(y) * sy, 2)] for x, y in ring] for ring in poly]
+            for poly in shape]
+
+
+def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A bool mask resampled to (``height``, ``width``): bilinear between pixel centres, kept where >= 1/2.
+
+    The region agrees with ``scale_shape`` of the mask's polygon (a boundary between a pixel
+    out and a pixel in lies at their shared corner line, at 1/2), with corners smoothed
+    rather than blocky when upsampling. Only the mask's bounding box is resampled, so an
+    object's cost follows its size at the new resolution, not the whole image's.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    h, w = mask.shape
+    out = np.zeros((height, width), dtype=bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return out
+    sx, sy = width / w, height / h
+    # The source box with a one-pixel margin of background, and the output box its corners map to.
+    x0, x1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, w)
+    y0, y1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, h)
+    ox0, ox1 = math.floor(x0 * sx), min(math.ceil(x1 * sx), width)
+    oy0, oy1 = math.floor(y0 * sy), min(math.ceil(y1 * sy), height)
+    # Output pixel X (centre X + 0.5) samples the source at (X + 0.5) / sx - 0.5, as cv2.resize does.
+    inverse = np.array([[1 / sx, 0.0, (ox0 + 0.5) / sx - 0.5 - x0],
+                        [0.0, 1 / sy, (oy0 + 0.5) / sy - 0.5 - y0]])
+    crop = mask[y0:y1, x0:x1].astype(np.uint8) * np.uint8(255)
+    warped = cv2.warpAffine(crop, inverse, (ox1 - ox0, oy1 - oy0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_REPLICATE)
+    out[oy0:oy1, ox0:ox1] = warped >= 128
+    return out
+
+
 # --------------------------------------------------------------------------- measures
 
 

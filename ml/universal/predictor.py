@@ -4,7 +4,12 @@
     result = predictor.predict(image)  # uint8 RGB (H, W, 3)
     for inst in result.instances: inst.mask, inst.category, inst.score, inst.shape
 
-Masks are at the input image's resolution, pixel coordinates x right / y down.
+Shapes and masks are in the input image's pixels, x right / y down. The network sees the image
+at ``meta["input_size"]``; its maps are upsampled to, and grouped at, a *working* resolution
+whose long side is the image's own up to ``WORKING_LONG_SIDE`` (``meta["working_size"]``
+overrides it). An image that size or smaller is grouped at its own resolution; a larger one
+(a 12 MP phone photo) gets its shapes scaled back to its pixels, and a full-size mask only
+when ``Instance.mask`` is read.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,6 +36,21 @@ FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {"x": ((1,), (-1,)),
                                                              "xy": ((0, 1), (-2, -1))}
 
 
+# Long side (px) of the resolution the maps are grouped at. The network's maps are stride 2 at a
+# 448 px input, so 1024 px already resolves more than they hold; grouping at 12 MP took 10-19 s
+# and broke parcels into bilinear-interpolation fragments that no finer map could justify.
+WORKING_LONG_SIDE = 1024
+
+
+def working_size(height: int, width: int, long_side: int = WORKING_LONG_SIDE) -> tuple[int, int]:
+    """(h, w) of the working resolution for an (``height``, ``width``) image: the image's own when
+    its long side is at most ``long_side``, else resized to that long side (aspect kept)."""
+    scale = long_side / max(height, width)
+    if scale >= 1.0:
+        return height, width
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def maps_at_image_size(logits: torch.Tensor, scale: float, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (C + 1, H, W) and interior (H, W) at image resolution from the padded
     stride-2 logits (1, C + 2, h, w) of an image resized by ``scale`` (classes first, interior last)."""
@@ -39,16 +60,38 @@ def maps_at_image_size(logits: torch.Tensor, scale: float, height: int, width: i
     return torch.softmax(logits[:-1], dim=0).numpy(), torch.sigmoid(logits[-1]).numpy()
 
 
-@dataclass
 class Instance:
-    mask: np.ndarray  # bool (H, W)
-    category: str
-    score: float  # 0..1: calibrated probability of a real package (ml.universal.calibration), else the raw score
+    """One predicted package: ``category``, ``score``, and its region as ``shape`` and ``mask``.
+
+    ``mask`` may be given at a working resolution below the image's (``image_size``, (H, W)):
+    ``shape`` is traced there and scaled to image pixels, and ``mask`` is resampled to (H, W)
+    on first access, so a caller that needs only shapes never builds a full-size mask.
+    """
+
+    def __init__(self, mask: np.ndarray, category: str, score: float, image_size: tuple[int, int] | None = None):
+        self.working_mask = mask  # bool (h, w)
+        self.category = category
+        self.score = score  # 0..1: calibrated probability of a real package (ml.universal.calibration), else raw
+        self.image_size = (int(image_size[0]), int(image_size[1])) if image_size is not None else mask.shape[:2]
+
+    def __repr__(self) -> str:
+        return f"Instance(category={self.category!r}, score={self.score:.4f}, image_size={self.image_size})"
+
+    @functools.cached_property
+    def mask(self) -> np.ndarray:
+        """Bool (H, W) at image resolution (``geometry.resize_mask`` of the working mask)."""
+        if self.working_mask.shape == self.image_size:
+            return self.working_mask
+        return geometry.resize_mask(self.working_mask, *self.image_size)
 
     @functools.cached_property
     def shape(self) -> geometry.Shape:
         """Simplified MultiPolygon (image pixels), computed on first access."""
-        return geometry.mask_to_shape_simplified(self.mask)[0]
+        shape = geometry.mask_to_shape_simplified(self.working_mask)[0]
+        (height, width), (h, w) = self.image_size, self.working_mask.shape
+        if (h, w) == (height, width):
+            return shape
+        return geometry.scale_shape(shape, width / w, height / h)
 
 
 @dataclass
@@ -66,6 +109,7 @@ class UniversalPredictor:
         self.model = fuse_for_inference(model)  # a folded copy; ``model`` itself is untouched
         self.meta = meta
         self.input_size = int(meta["input_size"])
+        self.working_long_side = int(meta.get("working_size", WORKING_LONG_SIDE))
         self.grouping = GroupingParams(**meta.get("grouping", {}))
         # Average the maps of the image and of its mirror images (``FLIPS``). Checkpoints choose them
         # (``meta["test_time_flips"]``) because their grouping threshold was tuned with or without them.
@@ -92,14 +136,22 @@ class UniversalPredictor:
     @torch.inference_mode()
     def dense_maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Class probabilities (C + 1, H, W) and interior (H, W) at image resolution, features (D,),
-        and both at the network's output resolution (C + 2, h, w): class probabilities, then interior."""
+        and both at the network's output resolution (C + 2, h, w): class probabilities, then interior.
+
+        ``predict`` skips the image-resolution maps of a large image (see ``working_size``);
+        ``from_maps`` brings these down to the working resolution itself."""
+        return self._maps(image, image.shape[0], image.shape[1])
+
+    def _maps(self, image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``dense_maps`` with the fine maps at (``height``, ``width``), the image's size or a resize of it."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
-        height, width = image.shape[:2]
         resized, scale = targets.resize_long_side(image, self.input_size)
         x = targets.to_tensor(resized)[None]
         valid = (-(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE))
         out = self._forward(x, resized, valid)
+        # ``scale`` maps the image to the network's input; relative to (height, width) it is larger.
+        scale *= max(image.shape[:2]) / max(height, width)
         probs, interior = maps_at_image_size(torch.cat([out["semantic"], out["interior"]], dim=1), scale,
                                              height, width)
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
@@ -129,18 +181,42 @@ class UniversalPredictor:
         return merged
 
     def predict(self, image: np.ndarray, keep_maps: bool = False) -> PredictionResult:
-        """Instances, uncertainty and image features for one uint8 RGB image."""
-        return self.from_maps(*self.dense_maps(image), keep_maps=keep_maps)
+        """Instances (shapes in image pixels), uncertainty and image features for one uint8 RGB image;
+        with ``keep_maps``, ``maps`` holds the working-resolution maps."""
+        height, width = image.shape[:2]
+        with torch.inference_mode():
+            maps = self._maps(image, *working_size(height, width, self.working_long_side))
+        return self.from_maps(*maps, keep_maps=keep_maps, image_size=(height, width))
 
     def from_maps(self, probs: np.ndarray, interior: np.ndarray, features: np.ndarray, coarse: np.ndarray,
-                  keep_maps: bool = False, grouping: GroupingParams | None = None) -> PredictionResult:
-        """Group ``dense_maps`` output into a result (lets callers try several ``grouping``s)."""
+                  keep_maps: bool = False, grouping: GroupingParams | None = None,
+                  image_size: tuple[int, int] | None = None) -> PredictionResult:
+        """Group ``dense_maps`` output into a result (lets callers try several ``grouping``s).
+
+        ``image_size`` (H, W) is the image's when the maps are smaller (``predict`` passes maps at
+        the working resolution); by default the maps' own. Maps larger than the working size are
+        resized down to it first (``cv2.INTER_AREA``), so tuning the grouping on ``dense_maps``
+        sees what ``predict`` groups.
+        """
+        image_size = (int(image_size[0]), int(image_size[1])) if image_size is not None else interior.shape[:2]
+        work = working_size(*image_size, self.working_long_side)
+        if interior.shape[:2] != work and interior.shape[:2] == image_size:
+            probs, interior = _resize_maps(probs, interior, work)
         raw = group_instances(probs, interior, grouping or self.grouping)
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
         calibration = self.meta.get("score_calibration")
-        instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=calibrated_score(r.score, calibration))
+        instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=calibrated_score(r.score, calibration),
+                              image_size=image_size)
                      for r in raw]
         uncertainty = image_uncertainty(coarse[:-1], coarse[-1], [r.score for r in raw])
         maps = {"probs": probs, "interior": interior} if keep_maps else {}
         return PredictionResult(instances=instances, uncertainty=uncertainty, features=features, maps=maps)
+
+
+def _resize_maps(probs: np.ndarray, interior: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (C + 1, H, W) and interior (H, W) area-averaged down to ``size`` (h, w)."""
+    # One channel at a time: cv2's area resize takes at most 4 channels.
+    small = [cv2.resize(np.ascontiguousarray(m), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+             for m in (*probs, interior)]
+    return np.stack(small[:-1]), small[-1]

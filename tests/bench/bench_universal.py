@@ -3,7 +3,9 @@
     python -m tests.bench.bench_universal [--checkpoint CKPT] [--threads 2]
 
 Reports: synth ms per 512x512 scene (one thread, per domain), inference seconds per
-1024x768 image (median of N, after a warm-up), and the checkpoint's file size.
+1024x768 image (median of N, after a warm-up), pre-label seconds per photo and per megapixel
+for a 1 MP and a 12 MP (4000x3000) photo on one thread (``predict`` plus every shape, what the
+app's pre-label reads), and the checkpoint's file size.
 """
 
 from __future__ import annotations
@@ -52,17 +54,48 @@ def bench_inference(checkpoint: Path, count: int) -> dict[str, float]:
             "instances": len(result.instances)}
 
 
+PHOTOS = {"1mp": (1155, 866), "12mp": (4000, 3000)}  # (width, height)
+
+
+def bench_photos(checkpoint: Path, count: int) -> dict[str, dict[str, float]]:
+    """Pre-label time per photo on one thread: the predictor's ``predict`` and every instance's shape."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    predictor = UniversalPredictor.from_checkpoint(checkpoint)
+    scene = cv2.resize(generate_scene("floor_pile", 3, (1500, 2000)).image, PHOTOS["12mp"], interpolation=cv2.INTER_LINEAR)
+    out = {}
+    for name, (width, height) in PHOTOS.items():
+        photo = scene if (width, height) == PHOTOS["12mp"] else cv2.resize(scene, (width, height),
+                                                                          interpolation=cv2.INTER_AREA)
+        predictor.predict(photo)
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            result = predictor.predict(photo)
+            shapes = [inst.shape for inst in result.instances]
+            times.append(time.perf_counter() - start)
+        median, megapixels = statistics.median(times), width * height / 1e6
+        out[name] = {"width": width, "height": height, "median_s": round(median, 3), "max_s": round(max(times), 3),
+                     "s_per_mp": round(median / megapixels, 3), "shapes": sum(1 for s in shapes if s)}
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(-1)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--scenes", type=int, default=40, help="scenes per domain")
     parser.add_argument("--images", type=int, default=10, help="timed 1024x768 predictions")
+    parser.add_argument("--photos", type=int, default=5, help="timed predictions per 1 MP / 12 MP photo")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report = {
         "synth_ms_per_512_scene": bench_synth(args.scenes),
         "inference_1024x768": bench_inference(Path(args.checkpoint), args.images),
+        "prelabel_one_thread": bench_photos(Path(args.checkpoint), args.photos),
         "checkpoint_mb": round(Path(args.checkpoint).stat().st_size / 1e6, 2),
         "threads": args.threads,
     }
