@@ -83,6 +83,19 @@ def test_a_loose_item_on_a_box_gets_its_own_seed_when_seeds_are_split_by_categor
         ("cardboard_box", 1600 - 144), ("item", 144)]
 
 
+def test_a_foreground_blob_without_a_seed_is_dropped_not_joined_to_a_far_instance():
+    labels = np.zeros((60, 90), dtype=np.int64)
+    labels[10:40, 10:40] = 1  # a parcel with a clear interior
+    interior = targets.normalised_interior(labels)
+    probs = _one_hot_probs(np.array([0, 1]), labels)
+    probs[:, 50:53, 70:73] = 0.0
+    probs[1, 50:53, 70:73] = 1.0  # a stray 3 x 3 foreground speck, far away, too thin for a seed
+    found = group_instances(probs, interior, GroupingParams(min_area_fraction=0.0))
+    assert len(found) == 1
+    ys, xs = np.nonzero(found[0].mask)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (10, 39, 10, 39)  # its box is the parcel's alone
+
+
 def test_each_category_has_its_own_seed_threshold():
     labels = np.zeros((40, 80), dtype=np.int64)
     labels[5:35, 5:35] = 1  # a box, peak interior 0.9
