@@ -40,11 +40,25 @@ class GroupingParams:
     class_seed_thresholds: tuple[float, ...] = ()
     split_seeds_by_class: bool = False  # a seed holds pixels of one (argmax) category only
     growth_levels: tuple[float, ...] = ()  # interior levels, descending, for the growth step
+    # Per-category confidence a shape needs to be named that category (index k: category k + 1;
+    # empty or 0 = none). A shape short of it takes the most likely category that needs none. Real
+    # photos label only cartons, so mailers, bags and envelopes are named only when the model is sure.
+    category_confidence: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         # Checkpoint metadata may hold lists; the dataclass is frozen and hashable with tuples.
         object.__setattr__(self, "class_seed_thresholds", tuple(float(t) for t in self.class_seed_thresholds))
         object.__setattr__(self, "growth_levels", tuple(sorted((float(v) for v in self.growth_levels), reverse=True)))
+        object.__setattr__(self, "category_confidence", tuple(float(t) for t in self.category_confidence))
+
+    def category(self, mean_probs: np.ndarray) -> int:
+        """Index (0..C - 1) of the category a shape with these mean class probabilities is named."""
+        best = int(np.argmax(mean_probs))
+        needed = self.category_confidence
+        if not needed or mean_probs[best] >= needed[best]:
+            return best
+        free = [k for k in range(len(mean_probs)) if k >= len(needed) or needed[k] <= 0]
+        return max(free, key=lambda k: mean_probs[k]) if free else best
 
     def thresholds(self, n_classes: int) -> np.ndarray:
         """Seed threshold per class index 0..n_classes (index 0, background, is never a seed)."""
@@ -142,8 +156,8 @@ def group_instances(probs: np.ndarray, interior: np.ndarray, params: GroupingPar
         if areas[k] < min_area:
             continue
         mean_probs = class_sums[1:, k] / areas[k]
-        cls = int(np.argmax(mean_probs))
-        score = float(mean_probs[cls] * seed_interior[k])
+        score = float(mean_probs.max() * seed_interior[k])  # how sure it is a package, whatever it is named
+        cls = params.category(mean_probs)
         out.append(RawInstance(mask=labels == k, class_index=cls + 1, score=score))
     return out
 

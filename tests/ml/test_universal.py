@@ -96,6 +96,14 @@ def test_a_foreground_blob_without_a_seed_is_dropped_not_joined_to_a_far_instanc
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == (10, 39, 10, 39)  # its box is the parcel's alone
 
 
+def test_a_category_that_needs_confidence_is_named_only_when_the_model_is_sure():
+    params = GroupingParams(category_confidence=(0.0, 0.6, 0.6, 0.6, 0.0))
+    assert params.category(np.array([0.2, 0.7, 0.05, 0.05, 0.0])) == 1  # a sure mailer stays a mailer
+    assert params.category(np.array([0.3, 0.45, 0.05, 0.05, 0.15])) == 0  # an unsure one: box, the likelier free one
+    assert params.category(np.array([0.05, 0.1, 0.5, 0.05, 0.3])) == 4  # an unsure bag: the item
+    assert GroupingParams().category(np.array([0.3, 0.45, 0.05, 0.05, 0.15])) == 1  # no setting: the argmax
+
+
 def test_each_category_has_its_own_seed_threshold():
     labels = np.zeros((40, 80), dtype=np.int64)
     labels[5:35, 5:35] = 1  # a box, peak interior 0.9
