@@ -98,8 +98,10 @@ def oblique_homography(width: int, height: int, strength: float) -> np.ndarray:
     return cv2.getPerspectiveTransform(src, dst)
 
 
-def camera_effects(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Lighting gradient, sensor noise, optional blur and JPEG artefacts; returns uint8 RGB."""
+def basic_camera_effects(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """The four original domains' camera: lighting gradient, sensor noise, optional blur and JPEG
+    artefacts; returns uint8 RGB. Kept as it is so those scenes stay bit-identical per seed (the
+    richer, separately seeded effects are :mod:`ml.synth.camera`)."""
     height, width = img.shape[:2]
     light = 0.7 + 0.5 * smooth_field(rng, height, width, 2)
     img = img * light[..., None]

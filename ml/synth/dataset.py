@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ml import geometry
-from ml.synth.scene import CATEGORIES, DOMAINS, Scene, generate_scene
+from ml.synth.scene import ALL_DOMAINS, CATEGORIES, DOMAINS, Scene, generate_scene
 
 
 def coco_categories() -> list[dict[str, Any]]:
@@ -46,12 +46,14 @@ def scene_annotations(scene: Scene, image_id: int, first_ann_id: int) -> list[di
 
 
 def domain_cycle(domain: str) -> Iterator[str]:
-    """``"all"`` cycles through every domain in a fixed order, ``"a,b"`` through the named ones;
-    a single name repeats that domain."""
+    """``"all"`` cycles through the four original domains in a fixed order (not the photo-like ones,
+    so sets drawn with ``"all"`` stay as they were), ``"a,b"`` through the named ones (any of
+    ``ALL_DOMAINS``); a single name repeats that domain."""
     names = sorted(DOMAINS) if domain == "all" else domain.split(",")
-    unknown = [name for name in names if name not in DOMAINS]
+    unknown = [name for name in names if name not in ALL_DOMAINS]
     if unknown or not names:
-        raise ValueError(f"unknown domain {domain!r}; choose from {sorted(DOMAINS)}, a comma-separated list, or 'all'")
+        raise ValueError(f"unknown domain {domain!r}; choose from {list(ALL_DOMAINS)}, a comma-separated list, "
+                         "or 'all'")
     return itertools.cycle(names)
 
 
@@ -118,10 +120,11 @@ def write_dataset(
     return path
 
 
-def contact_sheet(path: str | Path, seed: int = 0, tile: int = 256, grid: int = 4) -> Path:
-    """Save a grid x grid PNG of scenes (domains alternate by column) with instance outlines."""
+def contact_sheet(path: str | Path, seed: int = 0, tile: int = 256, grid: int = 4, domain: str = "all") -> Path:
+    """Save a grid x grid PNG of scenes of ``domain`` (as in :func:`domain_cycle`; several domains
+    alternate by column) with instance outlines."""
     tiles = []
-    for i, scene in enumerate(iter_scenes("all", grid * grid, seed, (tile, tile))):
+    for i, scene in enumerate(iter_scenes(domain, grid * grid, seed, (tile, tile))):
         img = scene.image.copy()
         rng = np.random.default_rng(i)
         for inst in scene.instances:

@@ -4,11 +4,16 @@ A scene is a pure function of (domain, seed, size). Objects are drawn back to fr
 an ownership map, so each pixel belongs to at most one instance (modal masks). Oblique
 domains are drawn on the ground plane and then warped by a homography; the ownership map
 is warped with nearest-neighbour sampling, which keeps it exclusive.
+
+:data:`DOMAINS` are the four original parcel domains (``"all"`` means these, so the
+synthetic held-out set stays as it was); :data:`PHOTO_DOMAINS` are the photo-like ones
+(``racking_wall``, ``no_package``), named explicitly where wanted.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -16,8 +21,10 @@ import cv2
 import numpy as np
 
 from ml.synth import backgrounds
+from ml.synth.camera import camera_effects, camera_warp
 from ml.synth.objects import Canvas
 from ml.synth.parcels import DRAWERS, box_colour, draw_box
+from ml.synth.warehouse import render_no_package, render_racking_wall
 
 CATEGORIES = ["cardboard_box", "padded_mailer", "plastic_bag", "envelope", "item"]
 """Universal categories; COCO category id = index + 1."""
@@ -51,6 +58,15 @@ DOMAINS: dict[str, DomainSpec] = {
     "pallet_stack": DomainSpec("pallet", (4, 12), (1.0, 0.0, 0.0, 0.0, 0.0), "stack", (0.05, 0.22), (0.03, 0.1)),
 }
 
+PHOTO_DOMAINS: dict[str, Callable[[np.random.Generator, int, int], Canvas]] = {
+    "racking_wall": render_racking_wall,  # racking bays stocked with cartons (cardboard_box only)
+    "no_package": render_no_package,  # warehouse clutter and no package at all: labels all zero
+}
+"""Photo-like domains, rendered with :func:`camera_warp` and :func:`camera_effects`; not part of ``"all"``."""
+
+ALL_DOMAINS: tuple[str, ...] = (*sorted(DOMAINS), *sorted(PHOTO_DOMAINS))
+"""Every name :func:`generate_scene` accepts."""
+
 MIN_VISIBLE_FRACTION = 0.0012  # instances smaller than this share of the image are dropped
 
 
@@ -76,12 +92,17 @@ def domain_seed(domain: str, seed: int) -> int:
 
 
 def generate_scene(domain: str, seed: int, size: tuple[int, int] = (512, 512)) -> Scene:
-    """Render one scene of ``domain`` at ``size`` = (height, width) pixels, deterministically."""
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose from {sorted(DOMAINS)}")
-    spec = DOMAINS[domain]
+    """Render one scene of ``domain`` (any of :data:`ALL_DOMAINS`) at ``size`` = (height, width) pixels,
+    deterministically."""
+    if domain not in DOMAINS and domain not in PHOTO_DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose from {list(ALL_DOMAINS)}")
     height, width = size
     rng = np.random.default_rng(domain_seed(domain, seed))
+    if domain in PHOTO_DOMAINS:
+        canvas = PHOTO_DOMAINS[domain](rng, height, width)
+        image, owner = camera_warp(canvas.image, canvas.owner, rng)
+        return _collect(camera_effects(image, rng), owner, canvas.categories, domain, seed)
+    spec = DOMAINS[domain]
     canvas = Canvas(backgrounds.BACKGROUNDS[spec.background](rng, height, width))
     scale = min(height, width)
     if spec.layout == "stack":
@@ -95,7 +116,7 @@ def generate_scene(domain: str, seed: int, size: tuple[int, int] = (512, 512)) -
         image = cv2.warpPerspective(image, hom, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         owner = cv2.warpPerspective(owner.astype(np.float32), hom, (width, height), flags=cv2.INTER_NEAREST,
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(np.int32)
-    image = backgrounds.camera_effects(rng, image)
+    image = backgrounds.basic_camera_effects(rng, image)
     return _collect(image, owner, canvas.categories, domain, seed)
 
 
@@ -107,6 +128,15 @@ def crop_scene(scene: Scene, top: int, left: int, size: tuple[int, int]) -> Scen
         raise ValueError(f"window {size} at ({top}, {left}) is outside the {scene.labels.shape} scene")
     window = (slice(top, top + height), slice(left, left + width))
     return _collect(scene.image[window].copy(), scene.labels[window], [inst.category for inst in scene.instances],
+                    scene.domain, scene.seed)
+
+
+def camera_augment(scene: Scene, rng: np.random.Generator, strength: float = 1.0) -> Scene:
+    """``scene`` as another camera would have taken it: :func:`camera_warp` (image and labels alike)
+    then :func:`camera_effects`; instances cut to slivers by the warp are dropped as in generation.
+    For training on any domain; ``generate_scene`` itself never calls it on the original four."""
+    image, labels = camera_warp(scene.image, scene.labels, rng, strength)
+    return _collect(camera_effects(image, rng, strength), labels, [inst.category for inst in scene.instances],
                     scene.domain, scene.seed)
 
 

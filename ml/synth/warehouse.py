@@ -1,0 +1,268 @@
+"""The two photo-like domains: ``racking_wall`` (racking bays full of cartons, as users photograph
+them) and ``no_package`` (the same places and the machines and people around them, no package).
+
+Each ``render_*`` returns a :class:`~ml.synth.objects.Canvas` (float image and owner map);
+:func:`ml.synth.scene.generate_scene` adds the camera and collects the instances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ml.synth.backgrounds import smooth_field
+from ml.synth.cartons import CartonLook, carton_look, paint_carton
+from ml.synth.figures import paint_person, paint_robot_arm
+from ml.synth.fixtures import (
+    Rack,
+    View,
+    make_rack,
+    paint_bollard,
+    paint_cable,
+    paint_cone,
+    paint_conveyor_front,
+    paint_fence,
+    paint_floor,
+    paint_guard_rail,
+    paint_pallet_front,
+    paint_rack_back,
+    paint_rack_front,
+    paint_slab,
+)
+from ml.synth.objects import Canvas
+from ml.synth.overhead import render_overhead
+from ml.synth.paint import darken, paint_lines, paint_poly, quad, shade_down
+
+TOTE_COLOURS = [(40, 80, 160), (60, 60, 65), (150, 150, 155), (200, 60, 40), (230, 190, 40)]
+
+
+def front_view(rng: np.random.Generator, height: int, width: int, oblique: float,
+               eye: tuple[float, float] = (0.2, 0.8)) -> View:
+    """A camera facing the racking: eye level at ``eye`` (share of the height, top down), looking
+    along the aisle with probability ``oblique`` (vanishing point off to one side)."""
+    vx = width * rng.uniform(0.3, 0.7)
+    if rng.random() < oblique:
+        vx = width * (rng.uniform(-0.8, -0.1) if rng.random() < 0.5 else rng.uniform(1.1, 1.8))
+    return View(vx, height * rng.uniform(*eye), width * rng.uniform(0.8, 1.8))
+
+
+def paint_hall(canvas: Canvas, rng: np.random.Generator, view: View, floor_y: float, far: float) -> None:
+    """The hall behind and below everything: back wall or dark void, lamps, and the floor plane up to
+    ``far`` px behind the front plane, with an aisle line in front."""
+    height, width = canvas.size
+    tone = rng.uniform(35, 190)
+    wall = np.array([tone, tone * rng.uniform(0.96, 1.02), tone * rng.uniform(0.9, 1.05)], np.float32)
+    field = 0.75 + 0.4 * smooth_field(rng, height, width, 3)
+    canvas.image[:] = field[..., None] * wall
+    if rng.random() < 0.5:  # ribbed cladding
+        pitch = min(height, width) * rng.uniform(0.02, 0.05)
+        ribs = (np.arange(width) % pitch) < pitch * 0.25
+        canvas.image[:, ribs] *= 0.85
+    for _k in range(int(rng.integers(0, 4))):  # high-bay lamps glowing above
+        x, y = rng.uniform(0, width), rng.uniform(-0.1, 0.35) * height
+        r = min(height, width) * rng.uniform(0.01, 0.03)
+        paint_poly(canvas, [quad(x - r * 2, y - r, x + r * 2, y + r)], (255, 250, 235))
+    floor_far = view.project(np.array([[0, floor_y]]), far)[0, 1]
+    if floor_far < height:
+        near_y = height + 20
+        front = view.project(np.array([[0, floor_y]]), -view.dist * 0.3)[0, 1]
+        marks = []
+        if rng.random() < 0.6 and front < height:
+            w = (front - floor_far) * rng.uniform(0.04, 0.1)
+            marks.append(quad(-10, front, width + 10, front + w))
+        paint_floor(canvas, rng, quad(-10, floor_far, width + 10, near_y), marks)
+
+
+def _carton_row(canvas: Canvas, rng: np.random.Generator, view: View, bay: tuple[float, float], floor_y: float,
+                clear_top: float, depths: tuple[float, float], looks: list[CartonLook], light: float) -> None:
+    """Cartons side by side (some stacked) on one shelf between ``bay`` x limits, from ``floor_y`` up."""
+    x0, x1 = bay
+    width, clear = x1 - x0, floor_y - clear_top
+    cartons: list[tuple[tuple[float, float, float, float], tuple[float, float], CartonLook, int]] = []
+    x = x0 + rng.uniform(0, 0.04) * width
+    while x < x1 - width * 0.06:
+        if rng.random() < 0.1:  # a gap where stock was picked
+            x += width * rng.uniform(0.08, 0.25)
+            continue
+        look = looks[int(rng.integers(len(looks)))]
+        w = min(width * rng.uniform(0.12, 0.4), x1 - x)
+        h = clear * rng.uniform(0.3, 0.88)
+        d0 = depths[0] + rng.uniform(0, 0.1) * (depths[1] - depths[0])
+        d1 = d0 + (depths[1] - d0) * rng.uniform(0.4, 1.0)
+        tiers = 1 + int(h * 2 < clear and rng.random() < 0.7) + int(h * 3 < clear and rng.random() < 0.4)
+        for k in range(tiers):
+            cartons.append(((x, floor_y - h * (k + 1), x + w, floor_y - h * k), (d0, d1), look, k))
+        x += w + width * rng.uniform(0.0, 0.02)
+    cartons.sort(key=lambda c: (-abs((c[0][0] + c[0][2]) / 2 - view.vx), c[3]))
+    for rect, d, look, _k in cartons:
+        paint_carton(canvas, rng, view, rect, d, look, light)
+
+
+def _pallet_load(canvas: Canvas, rng: np.random.Generator, view: View, span: tuple[float, float], floor_y: float,
+                 clear_top: float, depth: float, look: CartonLook | None, light: float) -> None:
+    """A pallet at the front of a level; with ``look``, a block of cartons (back layer, then front) on it."""
+    x0, x1 = span
+    d0 = depth * rng.uniform(0.0, 0.08)
+    top = paint_pallet_front(canvas, rng, view, x0, x1, floor_y, (d0, d0 + depth * 0.9))
+    if look is None:
+        return
+    cols = int(rng.integers(2, 5))
+    rows = max(1, min(int(rng.integers(1, 5)), int((top - clear_top) / ((x1 - x0) / cols * 0.5))))
+    h = min((top - clear_top) * rng.uniform(0.7, 0.95) / rows, (x1 - x0) / cols * 1.2)
+    w = (x1 - x0) / cols
+    layer = depth * rng.uniform(0.3, 0.45)
+    for start in (d0 + layer, d0):
+        for r in range(rows - 1 if start > d0 else 0, rows):  # of the back layer only the top row can show
+            order = sorted(range(cols), key=lambda c: -abs(x0 + (c + 0.5) * w - view.vx))
+            for c in order:
+                if r == rows - 1 and rng.random() < 0.15:
+                    continue
+                rect = (x0 + c * w + 0.5, top - h * (r + 1), x0 + (c + 1) * w - 0.5, top - h * r)
+                paint_carton(canvas, rng, view, rect, (start, start + layer), look, light)
+
+
+def _empty_bay_contents(canvas: Canvas, rng: np.random.Generator, view: View, bay: tuple[float, float],
+                        floor_y: float, clear_top: float, depth: float) -> None:
+    """What an emptied bay may still hold: empty pallets, a stack of them, or empty totes."""
+    x0, x1 = bay
+    draw = rng.random()
+    if draw < 0.35:
+        x = x0 + (x1 - x0) * rng.uniform(0, 0.5)
+        stack = int(rng.integers(1, 8))
+        y = floor_y
+        for _k in range(stack):
+            y = paint_pallet_front(canvas, rng, view, x, x + (x1 - x0) * rng.uniform(0.4, 0.5), y, (2, depth * 0.9))
+            if y < clear_top:
+                break
+    elif draw < 0.6:
+        colour = TOTE_COLOURS[int(rng.integers(len(TOTE_COLOURS)))]
+        w = (x1 - x0) * rng.uniform(0.18, 0.3)
+        h = min(w * 0.6, (floor_y - clear_top) * 0.8)
+        for x in np.arange(x0 + 2, x1 - w, w * 1.05):
+            if rng.random() < 0.75:
+                faces = paint_slab(canvas, view, (x, floor_y - h, x + w, floor_y), (2, depth * 0.8), colour, rng)
+                if "top" in faces:  # the open tote: its dark inside
+                    darken(canvas, [faces["top"] * 0.9 + faces["top"].mean(axis=0) * 0.1], 0.5)
+                for t in (0.3, 0.6):
+                    y = floor_y - h * t
+                    paint_lines(canvas, np.array([[x, y], [x + w, y]]), np.asarray(colour) * 0.7, 1)
+
+
+def _foreground(canvas: Canvas, rng: np.random.Generator, view: View, floor_y: float, unit: float, busy: float) -> None:
+    """People, barriers, cones and cables between the camera and the racking (``busy`` scales how many)."""
+    height, width = canvas.size
+    scale = min(height, width)
+    if rng.random() < 0.35 * busy:
+        paint_cable(canvas, rng, (rng.uniform(0, width), rng.uniform(0.5, 1.0) * height),
+                    (rng.uniform(0, width), rng.uniform(0.5, 1.0) * height), scale * 0.2)
+    if rng.random() < 0.2 * busy:
+        depth = -view.dist * rng.uniform(0.05, 0.3)
+        x = rng.uniform(0, width)
+        foot = view.project(np.array([[x, floor_y]]), depth)[0]
+        paint_cone(canvas, rng, foot[0], foot[1], unit * 0.3 * view.dist / (view.dist + depth))
+    if rng.random() < 0.25 * busy:
+        depth = -view.dist * rng.uniform(0.1, 0.4)
+        y = view.project(np.array([[0, floor_y]]), depth)[0, 1]
+        f = view.dist / (view.dist + depth)
+        x0 = rng.uniform(-0.3, 0.6) * width
+        if rng.random() < 0.6:
+            paint_guard_rail(canvas, rng, x0, x0 + width * rng.uniform(0.4, 1.2), y, unit * 0.45 * f)
+        else:
+            for x in np.arange(x0, x0 + width, unit * f * rng.uniform(0.5, 1.2))[: int(rng.integers(1, 4))]:
+                paint_bollard(canvas, rng, x, y, unit * 0.5 * f)
+    for _k in range(int(rng.random() < 0.4 * busy) + int(rng.random() < 0.15 * busy)):
+        depth = -view.dist * rng.uniform(0.0, 0.55)
+        foot = view.project(np.array([[rng.uniform(-0.1, 1.1) * width, floor_y]]), depth)[0]
+        paint_person(canvas, rng, (foot[0], foot[1]), unit * 0.72 * view.dist / (view.dist + depth))
+
+
+def _racking_scene(rng: np.random.Generator, height: int, width: int, stocked: bool) -> Canvas:
+    canvas = Canvas(np.zeros((height, width, 3), np.float32))
+    view = front_view(rng, height, width, oblique=0.35)
+    pallet_racking = rng.random() < 0.5
+    rack = make_rack(rng, view, height, width, (0.45, 1.1) if pallet_racking else (0.4, 0.9),
+                     (0.45, 0.7) if pallet_racking else (0.3, 0.5))
+    paint_hall(canvas, rng, view, rack.floor_y, rack.depth * 1.3)
+    paint_rack_back(canvas, rng, rack)
+    _stock(canvas, rng, rack, stocked, pallet_racking)
+    paint_rack_front(canvas, rng, rack)
+    bay = rack.uprights[1] - rack.uprights[0]
+    _foreground(canvas, rng, view, rack.floor_y, bay, 1.0 if stocked else 2.0)
+    return canvas
+
+
+def _stock(canvas: Canvas, rng: np.random.Generator, rack: Rack, stocked: bool, pallet_racking: bool) -> None:
+    """Fill each bay and level: carton rows or pallet loads when ``stocked``, else empties or nothing."""
+    view = rack.view
+    skus = [carton_look(rng) for _k in range(int(rng.integers(1, 6)))]
+    shelves = rack.shelves()
+    for bay in rack.bays():
+        x0, x1 = bay
+        bay_looks = [skus[int(rng.integers(len(skus)))] for _k in range(int(rng.integers(1, 4)))]
+        for level, (floor_y, clear_top) in enumerate(shelves):
+            if floor_y < -10 or clear_top > canvas.size[0] * 1.5:
+                continue
+            clear_top = max(clear_top, floor_y - (x1 - x0) * 0.8)
+            light = float(rng.uniform(0.75, 1.05)) * (0.85 if level == 0 else 1.0)
+            if not stocked:
+                if rng.random() < 0.5:
+                    _empty_bay_contents(canvas, rng, view, bay, floor_y, clear_top, rack.depth)
+            elif rng.random() < 0.06:
+                continue  # an empty location
+            elif pallet_racking or level == 0:
+                n = int(rng.integers(1, 4)) if pallet_racking else 1
+                span = (x1 - x0) / n
+                for k in range(n):
+                    load = bay_looks[int(rng.integers(len(bay_looks)))] if rng.random() < 0.9 else None
+                    _pallet_load(canvas, rng, view, (x0 + k * span + span * 0.04, x0 + (k + 1) * span - span * 0.04),
+                                 floor_y, clear_top, rack.depth, load, light)
+            else:
+                _carton_row(canvas, rng, view, bay, floor_y, clear_top, (rack.depth * 0.02, rack.depth * 0.95),
+                            bay_looks, light)
+            if level > 0:  # the deck above shades the top of the level
+                shade_down(canvas, x0, clear_top, x1, clear_top + (floor_y - clear_top) * 0.45, float(rng.uniform(0.1, 0.4)))
+
+
+def _machine_cell(rng: np.random.Generator, height: int, width: int) -> Canvas:
+    """A picking or palletising cell: guard fence, conveyors, robot arms, people, floor clutter."""
+    canvas = Canvas(np.zeros((height, width, 3), np.float32))
+    view = front_view(rng, height, width, oblique=0.3, eye=(0.05, 0.55))
+    floor_y = height * rng.uniform(0.6, 1.1)
+    unit = width * rng.uniform(0.35, 0.9)  # about a person's height at the front plane
+    paint_hall(canvas, rng, view, floor_y, view.dist * 3)
+    if rng.random() < 0.6:
+        fence_d = view.dist * rng.uniform(0.3, 1.0)
+        f = view.dist / (view.dist + fence_d)
+        y = view.project(np.array([[0, floor_y]]), fence_d)[0, 1]
+        paint_fence(canvas, rng, -10, width + 10, y - unit * 1.1 * f, y)
+    for _k in range(int(rng.choice(3, p=[0.25, 0.5, 0.25]))):
+        d0 = view.dist * rng.uniform(-0.1, 0.6)
+        top = floor_y - unit * rng.uniform(0.35, 0.5)
+        paint_conveyor_front(canvas, rng, view, rng.uniform(-0.5, 0.3) * width, rng.uniform(0.7, 1.5) * width,
+                             top, floor_y, (d0, d0 + unit * rng.uniform(0.4, 0.8)))
+    if rng.random() < 0.4:  # empty pallets or a pallet stack on the floor
+        d0 = view.dist * rng.uniform(0.0, 0.5)
+        x = rng.uniform(-0.2, 0.8) * width
+        y = floor_y
+        for _k in range(int(rng.integers(1, 6))):
+            y = paint_pallet_front(canvas, rng, view, x, x + unit * rng.uniform(0.6, 0.7), y, (d0, d0 + unit * 0.55))
+    for _k in range(int(rng.integers(1, 3))):
+        depth = view.dist * rng.uniform(-0.2, 0.4)
+        base = view.project(np.array([[rng.uniform(0.1, 0.9) * width, floor_y]]), depth)[0]
+        paint_robot_arm(canvas, rng, (base[0], base[1]), unit * rng.uniform(0.7, 1.3) * view.dist / (view.dist + depth))
+    _foreground(canvas, rng, view, floor_y, unit, 1.5)
+    return canvas
+
+
+def render_racking_wall(rng: np.random.Generator, height: int, width: int) -> Canvas:
+    """Racking bays stocked with cartons, front-on or looking a little along the aisle."""
+    return _racking_scene(rng, height, width, stocked=True)
+
+
+def render_no_package(rng: np.random.Generator, height: int, width: int) -> Canvas:
+    """A warehouse view with no package in it: empty racking, a machine cell, or a floor from above."""
+    draw = rng.random()
+    if draw < 0.45:
+        return _racking_scene(rng, height, width, stocked=False)
+    if draw < 0.7:
+        return _machine_cell(rng, height, width)
+    return render_overhead(rng, height, width)
