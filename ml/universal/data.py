@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from ml import geometry
 from ml.synth import generate_scene
+from ml.synth.scene import camera_augment
 from ml.universal import targets
 
 
@@ -56,8 +57,11 @@ class SyntheticDataset(Dataset):
     """``count`` scenes per epoch from ``domains``; call ``set_epoch`` to draw fresh seeds."""
 
     def __init__(self, domains: list[str], count: int, seed: int, input_size: int, categories: list[str],
-                 augment: bool = True, fresh_each_epoch: bool = True, scene_size: int = 512):
+                 augment: bool = True, fresh_each_epoch: bool = True, scene_size: int = 512, camera: float = 0.0):
         self.scene_size = scene_size  # rendered at this size, then resized like any input image
+        # Share of scenes seen through ml.synth's camera_augment (warp, light, blur, noise, greyscale, JPEG),
+        # so the clean renders look more like phone and ceiling-camera photos.
+        self.camera = float(camera)
         self.domains, self.count, self.seed = list(domains), count, seed
         self.input_size, self.categories = input_size, list(categories)
         self.augment, self.fresh_each_epoch = augment, fresh_each_epoch
@@ -76,6 +80,10 @@ class SyntheticDataset(Dataset):
         seed = self.scene_seed(index)
         domain = self.domains[seed % len(self.domains)]
         scene = generate_scene(domain, seed, (self.scene_size, self.scene_size))
+        if self.augment and self.camera > 0:
+            camera_rng = np.random.default_rng(seed + 9_000_011)
+            if camera_rng.random() < self.camera:
+                scene = camera_augment(scene, camera_rng)
         classes = np.array([0] + [self.categories.index(i.category) + 1 for i in scene.instances], dtype=np.int64)
         rng = np.random.default_rng(seed + 7_000_003) if self.augment else None
         return _sample(scene.image, scene.labels, classes, self.input_size, rng)

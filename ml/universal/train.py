@@ -3,7 +3,7 @@
     python -m ml.universal.train --config ml/universal/configs/base.yaml
 
 Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
-``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains"}}`` or ``{"coco": FILE,
+``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains", "camera"}}`` or ``{"coco": FILE,
 "images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat"}}``,
 real photos labelled with boxes (``data.BoxDataset``), or a list of specs, mixed), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
 however many epochs that takes; the schedule spans them), ``batch_size``, ``lr``, ``weight_decay``,
@@ -119,7 +119,7 @@ def build_dataset(spec: dict[str, Any] | list[dict[str, Any]], categories: list[
         syn = spec["synthetic"]
         return SyntheticDataset(syn.get("domains", sorted(DOMAINS)), int(syn["count"]), int(syn.get("seed", 0)),
                                 input_size, categories, augment=augment, fresh_each_epoch=syn.get("fresh", True),
-                                scene_size=int(syn.get("scene_size", 512)))
+                                scene_size=int(syn.get("scene_size", 512)), camera=float(syn.get("camera", 0.0)))
     return CocoDataset(spec["coco"], categories, input_size, spec.get("images_dir"), augment=augment, seed=seed)
 
 

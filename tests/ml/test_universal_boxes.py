@@ -132,3 +132,14 @@ def test_the_loss_on_box_labels_ignores_unknown_pixels_and_adds_the_projection_t
     moved["semantic"][0, 1, 30, 30] = 9.0
     moved["interior"][0, 0, 30, 30] = 9.0
     assert float(compute_loss(moved, sem, intr)) == pytest.approx(float(without), abs=1e-6)
+
+
+def test_synthetic_training_scenes_can_be_seen_through_a_camera_and_photo_like_domains_train():
+    from ml.universal.data import SyntheticDataset
+
+    clean = SyntheticDataset(["pallet_stack"], 2, 11, 128, list(CATEGORIES), camera=0.0)
+    photo = SyntheticDataset(["pallet_stack"], 2, 11, 128, list(CATEGORIES), camera=1.0)
+    assert not torch.equal(clean[0][0], photo[0][0])  # another camera's pixels
+    assert torch.equal(photo[0][0], photo[0][0])  # seeded: the same scene every time
+    _, semantic, _, _ = SyntheticDataset(["no_package"], 1, 3, 128, list(CATEGORIES), camera=1.0)[0]
+    assert set(semantic.unique().tolist()) <= {0, targets.IGNORE}  # nothing but background and padding
