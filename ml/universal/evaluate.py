@@ -10,7 +10,9 @@ makes every label and every prediction one category ("package").
 
 On a COCO file (``evaluate_coco``) each prediction is also scored as a box, ``geometry.mask_bbox``
 of its mask, against the labelled boxes: box AP, and at the checkpoint's pre-label threshold the
-share of labelled boxes found (``recall50``) and the shapes that match none (``false_shapes_per_image``).
+share of labelled boxes found (``recall50``) and the shapes that match none (``false_shapes_per_image``);
+``--threshold`` sets another threshold. ``box_metrics`` does the same for a loaded predictor and also
+returns every prediction's (score, matched) pair, for calibration.
 Mask figures come only from a file whose every annotation has a ``segmentation``, unless
 ``--boxes-only``: a file that mixes boxes with a few polygons (the real set's polygons outline one
 face of a carton) has labels that are not masks.
@@ -501,18 +503,10 @@ def subset_image_ids(images: list[dict[str, Any]], source_map: str | Path) -> di
     return {name: [img["id"] for img in select_images(images, series, name)] for name in ("captures", "web")}
 
 
-def evaluate_coco(checkpoint: str | Path, coco_path: str | Path, images_dir: str | Path | None = None, *,
-                  class_agnostic: bool = False, boxes_only: bool = False, subset: str | None = None,
-                  source_map: str | Path | None = None) -> dict[str, Any]:
-    """``checkpoint`` on a COCO file: ``box_figures`` at the checkpoint's ``default_threshold``, and
-    mask figures (``CocoMaskEvaluator``) when every annotation has a segmentation and not ``boxes_only``.
-
-    Images default to the file's folder. ``subset`` ("captures", "web" or "all") picks images by
-    ``source_map`` (default: ``source_map.csv`` beside the file); with "all" the report also holds
-    ``subsets``, each one's figures. Bad input raises ``EvaluationInputError`` naming it.
-    """
-    from ml.universal.predictor import UniversalPredictor
-
+def _coco_selection(coco_path: str | Path, images_dir: str | Path | None, subset: str | None,
+                    source_map: str | Path | None) -> tuple[dict[str, Any], Path, dict[str, list[int]], list[int]]:
+    """(COCO dict, images folder, {"captures": ids, "web": ids} or {} without a source map, the chosen
+    image ids), every chosen image checked to exist; bad input raises ``EvaluationInputError``."""
     data = read_coco(coco_path)
     folder = Path(images_dir) if images_dir is not None else Path(coco_path).parent
     if not folder.is_dir():
@@ -529,9 +523,24 @@ def evaluate_coco(checkpoint: str | Path, coco_path: str | Path, images_dir: str
     missing = [file_of[i] for i in chosen if not (folder / file_of[i]).is_file()]
     if missing:
         raise EvaluationInputError(f"{len(missing)} of {len(chosen)} images are missing under {folder}, e.g. {missing[0]}")
-    if not Path(checkpoint).is_file():
-        raise EvaluationInputError(f"checkpoint {checkpoint} does not exist")
+    return data, folder, groups, chosen
 
+
+def box_metrics(predictor: UniversalPredictor, coco_path: str | Path, images_dir: str | Path | None = None,
+                subset: str | None = None, source_map: str | Path | None = None, threshold: float | None = None, *,
+                class_agnostic: bool = True, boxes_only: bool = False) -> dict[str, Any]:
+    """``predictor`` on a COCO file, each image predicted once: ``box_figures`` at ``threshold`` (default
+    ``predictor.default_threshold``), mask figures when every annotation has a segmentation and not
+    ``boxes_only``, and ``matches``, every prediction's ``BoxMatch`` (raw and calibrated score, matched
+    at IoU 0.5 among all of its image's predictions) for ``calibration.fit_platt``.
+
+    Takes a loaded predictor so a caller can score many checkpoints or grouping settings. Images
+    default to the file's folder. ``subset`` ("captures", "web" or "all") picks images by
+    ``source_map`` (default: ``source_map.csv`` beside the file); with "all" the report also holds
+    ``subsets``, each one's figures. Bad input raises ``EvaluationInputError`` naming it.
+    """
+    data, folder, groups, chosen = _coco_selection(coco_path, images_dir, subset, source_map)
+    threshold = predictor.default_threshold if threshold is None else float(threshold)
     annotations = data.get("annotations", [])
     unmasked = sum(not ann.get("segmentation") for ann in annotations)
     if boxes_only or unmasked or not annotations:
@@ -543,7 +552,6 @@ def evaluate_coco(checkpoint: str | Path, coco_path: str | Path, images_dir: str
         gt = copy.deepcopy(class_agnostic_coco(data) if class_agnostic else data)  # COCOeval rewrites segmentations
         mask_evaluator = CocoMaskEvaluator(coco_from_dict(gt), class_agnostic=class_agnostic)
 
-    predictor = UniversalPredictor.from_checkpoint(checkpoint)
     start = time.perf_counter()
     boxes = predict_boxes(predictor, data, folder, image_ids=chosen,
                           on_instances=mask_evaluator.update if mask_evaluator is not None else None)
@@ -551,16 +559,32 @@ def evaluate_coco(checkpoint: str | Path, coco_path: str | Path, images_dir: str
 
     def figures(image_ids: list[int]) -> dict[str, Any]:
         wanted = set(image_ids)
-        report = box_figures([img for img in boxes if img.image_id in wanted], predictor.default_threshold, class_agnostic)
+        report = box_figures([img for img in boxes if img.image_id in wanted], threshold, class_agnostic)
         if mask_evaluator is not None:
             report.update(mask_evaluator.summarize(image_ids))
         return report
 
-    report = {"checkpoint": str(checkpoint), "class_agnostic": class_agnostic, "subset": subset or "all",
-              **figures(chosen), "mask_figures": mask_figures, "seconds_per_image": round(seconds / len(chosen), 4)}
+    report = {"class_agnostic": class_agnostic, "subset": subset or "all", **figures(chosen),
+              "mask_figures": mask_figures, "seconds_per_image": round(seconds / len(chosen), 4)}
     if subset == "all":
         report["subsets"] = {name: figures(ids) for name, ids in groups.items() if ids}
+    report["matches"] = box_matches(boxes)
     return report
+
+
+def evaluate_coco(checkpoint: str | Path, coco_path: str | Path, images_dir: str | Path | None = None, *,
+                  class_agnostic: bool = False, boxes_only: bool = False, subset: str | None = None,
+                  source_map: str | Path | None = None, threshold: float | None = None) -> dict[str, Any]:
+    """``box_metrics`` of ``checkpoint`` (threshold default: its ``default_threshold``), without the
+    per-prediction ``matches``: the CLI's report. Bad input raises ``EvaluationInputError`` naming it."""
+    from ml.universal.predictor import UniversalPredictor
+
+    if not Path(checkpoint).is_file():
+        raise EvaluationInputError(f"checkpoint {checkpoint} does not exist")
+    report = box_metrics(UniversalPredictor.from_checkpoint(checkpoint), coco_path, images_dir, subset, source_map,
+                         threshold, class_agnostic=class_agnostic, boxes_only=boxes_only)
+    del report["matches"]
+    return {"checkpoint": str(checkpoint), **report}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -573,8 +597,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", help="folder holding the COCO file's images (default: its folder)")
     parser.add_argument("--class-agnostic", action="store_true", help="with --coco: every label and prediction is "
                         "one category")
-    parser.add_argument("--boxes-only", action="store_true", help="with --coco: no mask figures, even where the "
-                        "file has segmentations")
+    parser.add_argument("--boxes-only", action="store_true", help="with --coco: no mask figures. Without it, mask "
+                        "AP comes only from a file whose every annotation has a segmentation that is the whole "
+                        "object's mask; pass it for the real set, whose polygons outline one face of a carton")
+    parser.add_argument("--threshold", type=float, metavar="X", help="with --coco: score threshold of recall50, "
+                        "false_shapes_per_image and shapes_per_image (default: the checkpoint's default_threshold)")
     parser.add_argument("--subset", choices=SUBSETS, help="with --coco: the real set's captures (a series in the "
                         "source map), web images (none), or all, reported as a whole and per subset")
     parser.add_argument("--source-map", metavar="CSV", help="the real set's source_map.csv (default: beside --coco)")
@@ -584,7 +611,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=200, help="bootstrap draws for --against (default 200)")
     args = parser.parse_args(argv)
     coco_only = [flag for flag, given in (("--class-agnostic", args.class_agnostic), ("--boxes-only", args.boxes_only),
-                                          ("--subset", args.subset), ("--source-map", args.source_map)) if given]
+                                          ("--threshold", args.threshold is not None), ("--subset", args.subset),
+                                          ("--source-map", args.source_map)) if given]
     if coco_only and (not args.coco or args.against):
         parser.error(f"{', '.join(coco_only)} go with --coco FILE (and not with --against)")
     start = time.perf_counter()
@@ -599,7 +627,8 @@ def main(argv: list[str] | None = None) -> None:
             metrics = compare(args.checkpoint, args.against, *samples_from_spec(spec), args.draws)
         elif args.coco:
             metrics = evaluate_coco(args.checkpoint, args.coco, args.images, class_agnostic=args.class_agnostic,
-                                    boxes_only=args.boxes_only, subset=args.subset, source_map=args.source_map)
+                                    boxes_only=args.boxes_only, subset=args.subset, source_map=args.source_map,
+                                    threshold=args.threshold)
         elif args.synthetic:
             metrics = evaluate_synthetic(args.checkpoint, args.synthetic, args.seed, args.domain)
         else:

@@ -14,6 +14,7 @@ from ml.universal.evaluate import (
     ImageBoxes,
     box_figures,
     box_matches,
+    box_metrics,
     evaluate_coco,
     main,
     match_boxes,
@@ -23,8 +24,8 @@ from ml.universal.predictor import UniversalPredictor
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _two_threads():
-    torch.set_num_threads(2)
+def _one_thread():
+    torch.set_num_threads(1)
 
 
 # One image, two labelled boxes: the best prediction is the first box exactly, the second is on
@@ -144,6 +145,34 @@ def test_predict_boxes_gives_the_matches_behind_the_figures_with_raw_and_calibra
     assert calibrated[0].scores == [calibrated_score(raw, calibration) for raw in images[0].raw_scores]
 
 
+def test_box_metrics_of_a_loaded_predictor_at_any_threshold_with_the_matches_behind_the_figures(tiny_sets):
+    predictor = UniversalPredictor.from_checkpoint(DEFAULT_CHECKPOINT)
+    every = box_metrics(predictor, tiny_sets / "boxes.json")
+    assert every["threshold"] == predictor.default_threshold == 0.0 and every["images"] == 2
+    rows = every["matches"]
+    assert len(rows) == round(every["shapes_per_image"] * 2) > 0
+    assert sum(r.matched for r in rows) == round(every["recall50"] * every["gt_boxes"])  # threshold 0: all shapes
+    assert every["box_ap50"] > 0.5
+
+    cut = sorted(r.score for r in rows)[len(rows) // 2]
+    some = box_metrics(predictor, tiny_sets / "boxes.json", threshold=cut)
+    assert some["threshold"] == cut and some["shapes_per_image"] == sum(r.score >= cut for r in rows) / 2
+    assert some["recall50"] <= every["recall50"] and some["false_shapes_per_image"] <= every["false_shapes_per_image"]
+    assert some["box_ap"] == every["box_ap"] and some["matches"] == rows  # AP and matches see every score
+    none = box_metrics(predictor, tiny_sets / "boxes.json", threshold=1.01)
+    assert none["recall50"] == none["shapes_per_image"] == none["false_shapes_per_image"] == 0
+
+    captures = box_metrics(predictor, tiny_sets / "boxes.json", subset="captures")
+    assert captures["images"] == 1 and {r.image_id for r in captures["matches"]} == {1}
+
+
+def test_cli_threshold_sets_the_threshold_of_recall_and_shapes(tiny_sets, capsys):
+    main(["--coco", str(tiny_sets / "boxes.json"), "--json", "--class-agnostic", "--boxes-only", "--threshold", "2"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["threshold"] == 2.0 and report["recall50"] == report["shapes_per_image"] == 0
+    assert report["box_ap50"] > 0.5 and "matches" not in report
+
+
 def _error_of(argv: list[str], capsys) -> str:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -166,3 +195,4 @@ def test_bad_input_gets_a_message_naming_the_problem(tiny_sets, tmp_path, capsys
     assert "missing under" in _error_of(["--coco", boxes, "--images", str(tmp_path)], capsys)
     assert "checkpoint" in _error_of(["--coco", boxes, "--checkpoint", str(tmp_path / "none.pt")], capsys)
     assert "go with --coco" in _error_of(["--synthetic", "2", "--class-agnostic"], capsys)
+    assert "--threshold go with --coco" in _error_of(["--synthetic", "2", "--threshold", "0.5"], capsys)
