@@ -83,22 +83,30 @@ def camera_warp(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     if strength <= 0:
         return image.copy(), labels.copy()
     src = _view_quad(rng, height, width, strength)
+    barrel = float(rng.uniform(0.03, 0.15)) * min(strength, 1.5) if _fires(rng, 0.4, strength) else 0.0
+    return warp_to_quad(image, labels, src, barrel)
+
+
+def warp_to_quad(image: np.ndarray, labels: np.ndarray, quad: np.ndarray,
+                 barrel: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Warp so the output frame shows the source quadrilateral ``quad`` (corners top-left, top-right,
+    bottom-right, bottom-left, px, inside the image), with barrel distortion ``barrel`` (0: none;
+    scaled so the corners stay inside). Labels are sampled nearest-neighbour; dtypes are kept."""
+    height, width = labels.shape
     dst = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    hom = cv2.getPerspectiveTransform(dst, src)  # output pixel -> source pixel
+    hom = cv2.getPerspectiveTransform(dst, np.asarray(quad, dtype=np.float32))  # output pixel -> source pixel
     source = np.ascontiguousarray(image)
-    if not _fires(rng, 0.4, strength):
+    if barrel <= 0:
         flags = cv2.WARP_INVERSE_MAP
         warped = cv2.warpPerspective(source, hom, (width, height), flags=cv2.INTER_LINEAR | flags,
                                      borderMode=cv2.BORDER_REPLICATE)
         label_map = cv2.warpPerspective(labels.astype(np.float32), hom, (width, height),
                                         flags=cv2.INTER_NEAREST | flags, borderMode=cv2.BORDER_REPLICATE)
         return warped.astype(image.dtype), np.rint(label_map).astype(labels.dtype)
-    # barrel distortion: sample further out towards the edges, scaled so the corners stay inside
-    k = float(rng.uniform(0.03, 0.15)) * min(strength, 1.5)
     cx, cy, norm = width / 2, height / 2, np.hypot(width / 2, height / 2)
     xx = np.arange(width, dtype=np.float32)[None, :] - cx
     yy = np.arange(height, dtype=np.float32)[:, None] - cy
-    factor = (1 + k * (xx**2 + yy**2) / norm**2) / (1 + k)
+    factor = (1 + barrel * (xx**2 + yy**2) / norm**2) / (1 + barrel)  # sample further out towards the edges
     xx, yy = cx + xx * factor, cy + yy * factor
     h = hom.astype(np.float32)
     w = h[2, 0] * xx + h[2, 1] * yy + h[2, 2]

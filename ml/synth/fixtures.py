@@ -212,6 +212,25 @@ def paint_pallet_front(canvas: Canvas, rng: np.random.Generator, view: View, x0:
     return top
 
 
+def paint_tote_front(canvas: Canvas, rng: np.random.Generator, view: View, rect: tuple[float, float, float, float],
+                     depths: tuple[float, float], colour) -> None:
+    """An empty plastic tote: moulded ribs, a rolled lip, a hand slot, and its dark open inside."""
+    colour = as_colour(colour)
+    faces = paint_slab(canvas, view, rect, depths, colour, rng)
+    if "top" in faces:
+        top = faces["top"]
+        darken(canvas, [top * 0.84 + top.mean(axis=0) * 0.16], 0.6)
+    (fx0, fy0), (fx1, fy1) = faces["front"][0], faces["front"][2]
+    w, h = fx1 - fx0, fy1 - fy0
+    ribs = fx0 + w * np.linspace(0.06, 0.94, int(rng.integers(5, 10)))
+    paint_lines(canvas, np.stack([np.stack([ribs, np.full_like(ribs, fy0 + h * 0.2)], 1),
+                                  np.stack([ribs, np.full_like(ribs, fy1 - h * 0.05)], 1)], 1), colour * 0.72, 1)
+    paint_poly(canvas, [quad(fx0, fy0, fx1, fy0 + h * 0.14)], np.minimum(colour * 1.2 + 10, 255), ramp=(0, -0.2))
+    slot_w, slot_h = w * rng.uniform(0.15, 0.25), h * 0.08
+    cx = fx0 + w / 2
+    paint_poly(canvas, [quad(cx - slot_w / 2, fy0 + h * 0.2, cx + slot_w / 2, fy0 + h * 0.2 + slot_h)], colour * 0.2)
+
+
 def paint_conveyor_front(canvas: Canvas, rng: np.random.Generator, view: View, x0: float, x1: float,
                          top_y: float, floor_y: float, depths: tuple[float, float]) -> None:
     """A roller or belt conveyor running across the picture: legs, side frame, rollers or belt on top."""

@@ -101,6 +101,7 @@ def generate_scene(domain: str, seed: int, size: tuple[int, int] = (512, 512)) -
     if domain in PHOTO_DOMAINS:
         canvas = PHOTO_DOMAINS[domain](rng, height, width)
         image, owner = camera_warp(canvas.image, canvas.owner, rng)
+        owner = _drop_thin(owner, max(4.0, MIN_VISIBLE_FRACTION * height * width / 4))
         return _collect(camera_effects(image, rng), owner, canvas.categories, domain, seed)
     spec = DOMAINS[domain]
     canvas = Canvas(backgrounds.BACKGROUNDS[spec.background](rng, height, width))
@@ -191,6 +192,21 @@ def _draw_stack(canvas: Canvas, rng: np.random.Generator, spec: DomainSpec, scal
         lo, hi = _SIZES[name]
         xy = rng.uniform(0.15, 0.85, size=2) * (width, height)
         DRAWERS[name](canvas, rng, tuple(xy), rng.uniform(lo, hi) * scale, rng.uniform(0, np.pi))
+
+
+def _drop_thin(owner: np.ndarray, min_core: float) -> np.ndarray:
+    """Owner map without the instances that are only slivers: fewer than ``min_core`` pixels whose
+    whole 3x3 neighbourhood is theirs (a carton seen as a 2 px strip between a beam and the frame
+    edge is no annotatable package). Their pixels become background."""
+    padded = np.pad(owner, 1, constant_values=-1)  # outside the frame is nobody's
+    height, width = owner.shape
+    core = np.ones(owner.shape, dtype=bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            core &= padded[dy : dy + height, dx : dx + width] == owner
+    counts = np.bincount(owner[core].ravel(), minlength=int(owner.max()) + 1)
+    thin = np.flatnonzero(counts < min_core)
+    return np.where(np.isin(owner, thin[thin > 0]), 0, owner)
 
 
 def _collect(image: np.ndarray, owner: np.ndarray, categories: list[str], domain: str, seed: int) -> Scene:

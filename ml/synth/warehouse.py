@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ml.synth.backgrounds import smooth_field
+from ml.synth.camera import warp_to_quad
 from ml.synth.cartons import CartonLook, carton_look, paint_carton
 from ml.synth.figures import paint_person, paint_robot_arm
 from ml.synth.fixtures import (
@@ -26,11 +27,11 @@ from ml.synth.fixtures import (
     paint_pallet_front,
     paint_rack_back,
     paint_rack_front,
-    paint_slab,
+    paint_tote_front,
 )
 from ml.synth.objects import Canvas
 from ml.synth.overhead import render_overhead
-from ml.synth.paint import darken, paint_lines, paint_poly, quad, shade_down
+from ml.synth.paint import paint_lines, paint_poly, paint_tube, quad, shade_down
 
 TOTE_COLOURS = [(40, 80, 160), (60, 60, 65), (150, 150, 155), (200, 60, 40), (230, 190, 40)]
 
@@ -139,21 +140,19 @@ def _empty_bay_contents(canvas: Canvas, rng: np.random.Generator, view: View, ba
         h = min(w * 0.6, (floor_y - clear_top) * 0.8)
         for x in np.arange(x0 + 2, x1 - w, w * 1.05):
             if rng.random() < 0.75:
-                faces = paint_slab(canvas, view, (x, floor_y - h, x + w, floor_y), (2, depth * 0.8), colour, rng)
-                if "top" in faces:  # the open tote: its dark inside
-                    darken(canvas, [faces["top"] * 0.9 + faces["top"].mean(axis=0) * 0.1], 0.5)
-                for t in (0.3, 0.6):
-                    y = floor_y - h * t
-                    paint_lines(canvas, np.array([[x, y], [x + w, y]]), np.asarray(colour) * 0.7, 1)
+                paint_tote_front(canvas, rng, view, (x, floor_y - h, x + w, floor_y), (2, depth * 0.8), colour)
 
 
 def _foreground(canvas: Canvas, rng: np.random.Generator, view: View, floor_y: float, unit: float, busy: float) -> None:
     """People, barriers, cones and cables between the camera and the racking (``busy`` scales how many)."""
     height, width = canvas.size
     scale = min(height, width)
-    if rng.random() < 0.35 * busy:
-        paint_cable(canvas, rng, (rng.uniform(0, width), rng.uniform(0.5, 1.0) * height),
-                    (rng.uniform(0, width), rng.uniform(0.5, 1.0) * height), scale * 0.2)
+    floor_near = view.project(np.array([[0, floor_y]]), -view.dist * 0.05)[0, 1]
+    if rng.random() < 0.3 * busy and floor_near < height * 0.95:  # a cable or hose lying on the floor
+        paint_cable(canvas, rng, (rng.uniform(0, width), rng.uniform(floor_near, height)),
+                    (rng.uniform(0, width), rng.uniform(floor_near, height)), scale * 0.1)
+    if rng.random() < 0.2 * busy:
+        _hanging_sign(canvas, rng)
     if rng.random() < 0.2 * busy:
         depth = -view.dist * rng.uniform(0.05, 0.3)
         x = rng.uniform(0, width)
@@ -175,6 +174,43 @@ def _foreground(canvas: Canvas, rng: np.random.Generator, view: View, floor_y: f
         paint_person(canvas, rng, (foot[0], foot[1]), unit * 0.72 * view.dist / (view.dist + depth))
 
 
+def _hanging_sign(canvas: Canvas, rng: np.random.Generator) -> None:
+    """An aisle sign hanging from the roof: a board on two chains with a few bold characters."""
+    height, width = canvas.size
+    w = width * rng.uniform(0.15, 0.4)
+    h = w * rng.uniform(0.3, 0.5)
+    x, y = rng.uniform(-0.1, 0.9) * width, rng.uniform(-0.1, 0.25) * height
+    board, ink = [((240, 240, 235), (25, 25, 30)), ((235, 200, 40), (25, 25, 30)), ((30, 80, 160), (240, 240, 240)),
+                  ((30, 120, 60), (240, 240, 240))][int(rng.integers(4))]
+    for cx in (x + w * 0.15, x + w * 0.85):
+        paint_lines(canvas, np.array([[cx, -5], [cx, y]]), (60, 60, 60), 1)
+    paint_poly(canvas, [quad(x, y, x + w, y + h)], board, ramp=(0.1, 0.1))
+    glyphs = int(rng.integers(1, 4))
+    cell = w * 0.8 / glyphs
+    stroke = max(1, int(h * 0.12))
+    for g in range(glyphs):  # a character: a few strokes between points of a 3x3 grid
+        gx, gy = x + w * 0.1 + g * cell + cell * 0.15, y + h * 0.2
+        grid = np.array([[gx + cell * 0.7 * i / 2, gy + h * 0.6 * j / 2] for j in range(3) for i in range(3)])
+        order = rng.permutation(9)[: int(rng.integers(3, 6))]
+        paint_lines(canvas, grid[order], ink, stroke)
+
+
+def _turn(canvas: Canvas, rng: np.random.Generator, view: View) -> None:
+    """Turn the camera a little away from square-on: the side the aisle runs towards shrinks."""
+    height, width = canvas.size
+    a = height * rng.uniform(0.03, 0.14)
+    if 0 <= view.vx <= width:
+        a *= 0.5
+        far_right = rng.random() < 0.5
+    else:
+        far_right = view.vx > width
+    if far_right:  # the left edge shows a shorter strip, so it looks nearer
+        corners = np.array([[0, a], [width, 0], [width, height], [0, height - a]])
+    else:
+        corners = np.array([[0, 0], [width, a], [width, height - a], [0, height]])
+    canvas.image, canvas.owner = warp_to_quad(canvas.image, canvas.owner, corners)
+
+
 def _racking_scene(rng: np.random.Generator, height: int, width: int, stocked: bool) -> Canvas:
     canvas = Canvas(np.zeros((height, width, 3), np.float32))
     view = front_view(rng, height, width, oblique=0.35)
@@ -186,7 +222,15 @@ def _racking_scene(rng: np.random.Generator, height: int, width: int, stocked: b
     _stock(canvas, rng, rack, stocked, pallet_racking)
     paint_rack_front(canvas, rng, rack)
     bay = rack.uprights[1] - rack.uprights[0]
+    if rng.random() < 0.2:  # a fire extinguisher on an upright
+        x = rack.uprights[int(rng.integers(len(rack.uprights)))] + rack.upright_w / 2
+        y = rack.floor_y - bay * rng.uniform(0.3, 0.45)
+        r = rack.upright_w * rng.uniform(0.7, 1.0)
+        paint_tube(canvas, (x, y), (x, y + r * 5), r, (200, 30, 30), 0.5)
+        paint_lines(canvas, np.array([[x, y - r], [x + r * 1.2, y + r], [x + r * 1.4, y + r * 4]]), (25, 25, 25), 2)
     _foreground(canvas, rng, view, rack.floor_y, bay, 1.0 if stocked else 2.0)
+    if rng.random() < 0.5:
+        _turn(canvas, rng, view)
     return canvas
 
 

@@ -165,15 +165,26 @@ def test_racking_wall_cartons_are_exclusive_masks_matching_the_labels(seed):
 
 
 def test_racking_wall_cartons_are_written_to_coco_faithfully(tmp_path):
-    path = write_dataset(tmp_path, "racking_wall", count=2, seed=5, size=SIZE)
+    size = (192, 256)
+    path = write_dataset(tmp_path, "racking_wall", count=2, seed=5, size=size)
     coco = json.loads(path.read_text())
     for info in coco["images"]:
-        scene = generate_scene("racking_wall", 5 + info["id"] - 1, SIZE)
+        scene = generate_scene("racking_wall", 5 + info["id"] - 1, size)
         anns = [a for a in coco["annotations"] if a["image_id"] == info["id"]]
         assert len(anns) == len(scene.instances) > 0
         for ann, inst in zip(anns, scene.instances, strict=True):
             assert CATEGORIES[ann["category_id"] - 1] == "cardboard_box"
-            assert geometry.mask_iou(annotation_mask(ann, *SIZE), inst.mask) > 0.9
+            iou = geometry.mask_iou(annotation_mask(ann, *size), inst.mask)
+            # polygons lose a pixel's width along edges, which only small masks feel
+            assert iou > (0.9 if inst.mask.sum() >= 200 else 0.5)
+
+
+def test_photo_domains_drop_cartons_seen_only_as_slivers():
+    for seed in range(6):
+        scene = generate_scene("racking_wall", seed, SIZE)
+        for inst in scene.instances:
+            core = cv2.erode(inst.mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=0)
+            assert core.sum() >= 4, "a carton showing no 3x3 block of its own pixels is no annotatable package"
 
 
 def test_camera_effects_keep_shape_and_dtype_and_are_seeded():
