@@ -198,7 +198,7 @@ def synthetic_coco(count: int, seed: int, domain: str = "all", size: tuple[int, 
     return {"images": images, "annotations": anns, "categories": coco_categories()}, samples
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(f"cannot read {path}")
@@ -207,7 +207,7 @@ def _read_image(path: Path) -> np.ndarray:
 
 def _read_images(coco: COCO, images_dir: Path) -> Iterator[tuple[int, np.ndarray]]:
     for img in coco.loadImgs(sorted(coco.getImgIds())):
-        yield img["id"], _read_image(images_dir / img["file_name"])
+        yield img["id"], read_image(images_dir / img["file_name"])
 
 
 # --------------------------------------------------------------------------- boxes
@@ -376,7 +376,7 @@ def predict_boxes(predictor: UniversalPredictor, coco: str | Path | dict[str, An
     for img in sorted(data["images"], key=lambda entry: entry["id"]):
         if wanted is not None and img["id"] not in wanted:
             continue
-        instances = uncalibrated.predict(_read_image(folder / img["file_name"])).instances
+        instances = uncalibrated.predict(read_image(folder / img["file_name"])).instances
         raw = [float(inst.score) for inst in instances]
         for inst in instances:
             inst.score = calibrated_score(inst.score, calibration)
@@ -503,7 +503,7 @@ def subset_image_ids(images: list[dict[str, Any]], source_map: str | Path) -> di
     return {name: [img["id"] for img in select_images(images, series, name)] for name in ("captures", "web")}
 
 
-def _coco_selection(coco_path: str | Path, images_dir: str | Path | None, subset: str | None,
+def coco_selection(coco_path: str | Path, images_dir: str | Path | None, subset: str | None,
                     source_map: str | Path | None) -> tuple[dict[str, Any], Path, dict[str, list[int]], list[int]]:
     """(COCO dict, images folder, {"captures": ids, "web": ids} or {} without a source map, the chosen
     image ids), every chosen image checked to exist; bad input raises ``EvaluationInputError``."""
@@ -539,7 +539,7 @@ def box_metrics(predictor: UniversalPredictor, coco_path: str | Path, images_dir
     ``source_map`` (default: ``source_map.csv`` beside the file); with "all" the report also holds
     ``subsets``, each one's figures. Bad input raises ``EvaluationInputError`` naming it.
     """
-    data, folder, groups, chosen = _coco_selection(coco_path, images_dir, subset, source_map)
+    data, folder, groups, chosen = coco_selection(coco_path, images_dir, subset, source_map)
     threshold = predictor.default_threshold if threshold is None else float(threshold)
     annotations = data.get("annotations", [])
     unmasked = sum(not ann.get("segmentation") for ann in annotations)

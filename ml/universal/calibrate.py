@@ -1,0 +1,251 @@
+"""Fit a checkpoint to real photos: input size, grouping, score calibration and default threshold.
+
+    python -m ml.universal.calibrate CKPT --coco /data/public_boxes/val.json --subset captures \
+        --input-sizes 448 640 --out CKPT --plot docs/universal_reliability.png
+
+Every choice is made on a validation set of real photos labelled with boxes (the product's
+measure), with synthetic validation scenes as a regression guard:
+
+1. For each input size and set of test-time flips, the network runs once per image; only the
+   grouping is repeated. The grouping with the best class-agnostic box AP50 on the real photos
+   wins, among those whose synthetic mask AP stays at ``SYNTHETIC_FLOOR`` (or, for a checkpoint
+   already below it, within ``GUARD_TOLERANCE`` of its own setting).
+2. Platt scaling (``calibration.fit_platt``) maps the winner's raw scores to the probability that
+   a shape matches a labelled package at IoU >= 0.5; ``meta["default_threshold"]`` is where that
+   probability reaches ``calibration.DEFAULT_THRESHOLD``, so the app pre-labels shapes more likely
+   real than not. The report holds the reliability diagram and expected calibration error before
+   and after.
+3. ``meta["grouping"]["category_confidence"]`` makes the categories the real labels never show
+   (mailer, bag, envelope) need ``UNLABELLED_CATEGORY_CONFIDENCE`` before a shape is named them.
+
+Tune on validation photos only; report the test split once per shipped checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml import geometry
+from ml.universal.calibration import DEFAULT_THRESHOLD, calibrated_score, fit_platt, reliability
+from ml.universal.checkpoint import load_checkpoint, save_checkpoint
+from ml.universal.evaluate import (
+    CocoMaskEvaluator,
+    ImageBoxes,
+    box_figures,
+    box_matches,
+    coco_from_dict,
+    coco_selection,
+    read_image,
+    synthetic_coco,
+)
+from ml.universal.grouping import GroupingParams
+from ml.universal.predictor import UniversalPredictor
+
+SEED_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
+FOREGROUND_THRESHOLDS = (0.4, 0.5, 0.6)
+SYNTHETIC_FLOOR = 0.85  # synthetic mask AP a setting must keep (the held-out target), on the val scenes
+GUARD_TOLERANCE = 0.01  # ... or, for a checkpoint already below it, what a setting may cost against its own
+UNLABELLED_CATEGORIES = ("padded_mailer", "plastic_bag", "envelope")  # no real label shows them yet
+UNLABELLED_CATEGORY_CONFIDENCE = 0.5  # mean class probability before a shape is named one of them
+SYNTHETIC_GUARD = {"count": 50, "seed": 900_000}  # the training configs' synthetic val scenes
+
+
+def category_confidence(categories: list[str]) -> tuple[float, ...]:
+    return tuple(UNLABELLED_CATEGORY_CONFIDENCE if name in UNLABELLED_CATEGORIES else 0.0 for name in categories)
+
+
+class CachedMaps:
+    """The network's maps of every real and synthetic validation image at one input size, so that
+    grouping settings are compared without running the network again."""
+
+    def __init__(self, predictor: UniversalPredictor, real: list[tuple[dict, np.ndarray, list]],
+                 synthetic: tuple[dict, list[tuple[int, np.ndarray]]]):
+        self.predictor = predictor
+        self.real = [(info, predictor.dense_maps(image), gt) for info, image, gt in real]
+        self.synthetic_coco = synthetic[0]
+        self.synthetic = [(image_id, predictor.dense_maps(image)) for image_id, image in synthetic[1]]
+
+    def real_boxes(self, grouping: GroupingParams) -> list[ImageBoxes]:
+        out = []
+        for info, dense, gt in self.real:
+            instances = self.predictor.from_maps(*dense, grouping=grouping).instances
+            out.append(ImageBoxes(image_id=info["id"], boxes=[geometry.mask_bbox(inst.mask) for inst in instances],
+                                  scores=[float(inst.score) for inst in instances], gt_boxes=gt,
+                                  categories=[inst.category for inst in instances]))
+        return out
+
+    def synthetic_ap(self, grouping: GroupingParams) -> float:
+        evaluator = CocoMaskEvaluator(coco_from_dict(copy.deepcopy(self.synthetic_coco)))
+        for image_id, dense in self.synthetic:
+            evaluator.update(image_id, self.predictor.from_maps(*dense, grouping=grouping).instances)
+        return float(evaluator.summarize()["mask_ap"])
+
+
+def _real_samples(coco_path: str | Path, images_dir: str | Path | None, subset: str | None,
+                  source_map: str | Path | None) -> list[tuple[dict, np.ndarray, list]]:
+    data, folder, _groups, chosen = coco_selection(coco_path, images_dir, subset, source_map)
+    wanted = set(chosen)
+    gt: dict[int, list] = {}
+    for ann in data.get("annotations", []):
+        if not ann.get("iscrowd", 0):
+            gt.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
+    return [(info, read_image(folder / info["file_name"]), gt.get(info["id"], []))
+            for info in sorted(data["images"], key=lambda i: i["id"]) if info["id"] in wanted]
+
+
+def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | Path | None = None,
+              subset: str | None = "captures", source_map: str | Path | None = None,
+              input_sizes: tuple[int, ...] | None = None, flip_sets: tuple[tuple[str, ...], ...] = ((),),
+              log=lambda line: print(line, file=sys.stderr, flush=True)) -> tuple[torch.nn.Module, dict[str, Any], dict[str, Any]]:
+    """(model, new meta, report): the settings chosen on the validation photos, see the module docstring."""
+    model, meta = load_checkpoint(checkpoint)
+    meta = {k: v for k, v in meta.items() if k not in ("score_calibration", "default_threshold")}
+    real = _real_samples(coco_path, images_dir, subset, source_map)
+    synthetic = synthetic_coco(SYNTHETIC_GUARD["count"], SYNTHETIC_GUARD["seed"])
+    own = GroupingParams(**meta["grouping"])
+    own_ap = CachedMaps(UniversalPredictor(model, meta), [], synthetic).synthetic_ap(own)
+    floor = min(SYNTHETIC_FLOOR, own_ap - GUARD_TOLERANCE)
+    tried: list[dict[str, Any]] = []
+    best: tuple[float, dict[str, Any], GroupingParams, CachedMaps] | None = None
+    for size in input_sizes or (int(meta["input_size"]),):
+        for flips in flip_sets:
+            trial = {**meta, "input_size": int(size), "test_time_flips": list(flips)}
+            maps = CachedMaps(UniversalPredictor(model, trial), real, synthetic)
+            candidates = [own] + [
+                dataclasses.replace(own, seed_threshold=seed, foreground_threshold=fg, class_seed_thresholds=(),
+                                    split_seeds_by_class=False)
+                for seed in SEED_THRESHOLDS for fg in FOREGROUND_THRESHOLDS]
+            for grouping in candidates:
+                figures = box_figures(maps.real_boxes(grouping), threshold=0.0)
+                row = {"input_size": int(size), "test_time_flips": list(flips),
+                       "seed_threshold": grouping.seed_threshold, "foreground_threshold": grouping.foreground_threshold,
+                       "per_category_seeds": bool(grouping.class_seed_thresholds),
+                       "real_box_ap50": figures["box_ap50"], "real_box_ap": figures["box_ap"]}
+                tried.append(row)
+                if best is None or figures["box_ap50"] > best[0]:
+                    row["synthetic_mask_ap"] = round(maps.synthetic_ap(grouping), 4)
+                    if row["synthetic_mask_ap"] >= floor:
+                        best = (figures["box_ap50"], row, grouping, maps)
+                        log(json.dumps({"best_so_far": row}))
+                    else:
+                        log(json.dumps({"below_synthetic_floor": row}))
+    if best is None:
+        raise ValueError(f"no setting kept synthetic val mask AP at {floor:.3f}")
+    _, chosen, grouping, maps = best
+    grouping = dataclasses.replace(grouping, category_confidence=category_confidence(meta["categories"]))
+    boxes = maps.real_boxes(grouping)
+    matches = box_matches(boxes)
+    raw = [m.raw_score for m in matches]
+    correct = [m.matched for m in matches]
+    platt = fit_platt(raw, correct)
+    probabilities = [calibrated_score(r, platt) for r in raw]
+    threshold = _threshold_for(platt, DEFAULT_THRESHOLD)
+    new_meta = {**meta, "input_size": chosen["input_size"], "test_time_flips": chosen["test_time_flips"],
+                "grouping": dataclasses.asdict(grouping), "score_calibration": platt,
+                "default_threshold": DEFAULT_THRESHOLD}
+    calibrated_boxes = [dataclasses.replace(img, scores=[calibrated_score(s, platt) for s in img.scores])
+                        for img in boxes]
+    report = {
+        "validation": {"coco": str(coco_path), "subset": subset, "images": len(real),
+                       "synthetic_guard": SYNTHETIC_GUARD, "synthetic_mask_ap_own_setting": round(own_ap, 4),
+                       "synthetic_floor": round(floor, 4)},
+        "chosen": chosen,
+        "raw_score_at_default_threshold": round(threshold, 4),
+        "score_calibration": platt,
+        "default_threshold": DEFAULT_THRESHOLD,
+        "reliability_raw": reliability(raw, correct),
+        "reliability_calibrated": reliability(probabilities, correct),
+        "figures_at_default_threshold": box_figures(calibrated_boxes, DEFAULT_THRESHOLD),
+        "tried": tried,
+    }
+    new_meta["calibration"] = {k: report[k] for k in ("validation", "chosen", "reliability_calibrated")}
+    new_meta["calibration"]["ece_raw"] = report["reliability_raw"]["ece"]
+    return model, new_meta, report
+
+
+def _threshold_for(platt: dict[str, float], probability: float) -> float:
+    """The raw score whose calibrated probability is ``probability`` (Platt's map is monotone for a > 0)."""
+    z = float(np.log(probability / (1 - probability)))
+    logit = (z - platt["b"]) / platt["a"]
+    return float(1 / (1 + np.exp(-logit)))
+
+
+def plot_reliability(report: dict[str, Any], path: str | Path, size: int = 480) -> Path:
+    """A reliability diagram (PNG): share of shapes matching a labelled package against their mean
+    score, per bin, for the raw grouping score (grey) and the calibrated one (blue)."""
+    import cv2
+
+    margin = 56
+    img = np.full((size, size, 3), 255, np.uint8)
+    span = size - 2 * margin
+
+    def pt(x: float, y: float) -> tuple[int, int]:
+        return margin + int(round(x * span)), size - margin - int(round(y * span))
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        cv2.line(img, pt(0, v), pt(1, v), (230, 230, 230), 1)
+        cv2.putText(img, f"{v:.2f}", (6, pt(0, v)[1] + 4), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        cv2.putText(img, f"{v:.2f}", (pt(v, 0)[0] - 14, size - margin + 18), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+    cv2.line(img, pt(0, 0), pt(1, 1), (180, 180, 180), 1, cv2.LINE_AA)
+    cv2.line(img, pt(report["default_threshold"], 0), pt(report["default_threshold"], 1), (150, 150, 150), 1)
+    rows = (("reliability_raw", "raw score", (140, 140, 140)), ("reliability_calibrated", "calibrated", (200, 90, 20)))
+    for k, (key, label, colour) in enumerate(rows):
+        points = [pt(b["mean_probability"], b["accuracy"]) for b in report[key]["bins"] if b["count"]]
+        for a, b in zip(points, points[1:], strict=False):
+            cv2.line(img, a, b, colour, 2, cv2.LINE_AA)
+        for p in points:
+            cv2.circle(img, p, 4, colour, -1, cv2.LINE_AA)
+        cv2.putText(img, f"{label}: ECE {report[key]['ece']:.3f}", (margin + 8, margin - 30 + 16 * k), font, 0.45,
+                    colour, 1, cv2.LINE_AA)
+    validation = report["validation"]
+    cv2.putText(img, f"real val {validation['subset']}, {validation['images']} photos: share matched (IoU 0.5) vs score",
+                (8, size - 10), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Choose a checkpoint's input size and grouping on real validation "
+                                                 "photos, calibrate its scores, and store its default threshold.")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--coco", required=True, help="COCO file of validation photos labelled with boxes")
+    parser.add_argument("--images", help="image folder (default: the COCO file's)")
+    parser.add_argument("--subset", default="captures", choices=("captures", "web", "all"))
+    parser.add_argument("--source-map", help="the real set's source_map.csv (default: beside --coco)")
+    parser.add_argument("--input-sizes", type=int, nargs="+", metavar="PX")
+    parser.add_argument("--flips", nargs="+", default=["none"], metavar="SET",
+                        help="test-time flip sets to try, comma-separated ('none', 'x', 'x,y,xy')")
+    parser.add_argument("--out", help="write the checkpoint with the chosen settings here")
+    parser.add_argument("--plot", help="write the reliability diagram (PNG) here")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    if not Path(args.checkpoint).is_file():
+        parser.error(f"checkpoint {args.checkpoint} does not exist")
+    torch.set_num_threads(args.threads)
+    flip_sets = tuple(tuple(f for f in s.split(",") if f and f != "none") for s in args.flips)
+    try:
+        model, meta, report = calibrate(args.checkpoint, args.coco, args.images, args.subset, args.source_map,
+                                        tuple(args.input_sizes) if args.input_sizes else None, flip_sets)
+    except ValueError as error:  # bad input files (EvaluationInputError) or no setting that keeps the guard
+        parser.error(str(error))
+    if args.out:
+        save_checkpoint(args.out, model, meta)
+    if args.plot:
+        plot_reliability(report, args.plot)
+    print(json.dumps({k: v for k, v in report.items() if k != "tried"}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Scores that mean something: Platt scaling, the reliability diagram, and the calibrate CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ml.synth import write_dataset
+from ml.universal import calibrate as calibrate_module
+from ml.universal.calibrate import main
+from ml.universal.calibration import calibrated_score, fit_platt, reliability
+from ml.universal.checkpoint import load_checkpoint
+from ml.universal.evaluate import DEFAULT_CHECKPOINT
+from ml.universal.predictor import UniversalPredictor
+
+
+def test_platt_scaling_recovers_the_map_that_made_the_outcomes():
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0.02, 0.98, 20_000)
+    truth = {"a": 2.0, "b": -1.0}  # an over-confident score: the true probability is sharper and lower
+    correct = rng.random(raw.size) < np.array([calibrated_score(r, truth) for r in raw])
+    fitted = fit_platt(raw, correct)
+    assert fitted["a"] == pytest.approx(2.0, abs=0.1) and fitted["b"] == pytest.approx(-1.0, abs=0.1)
+    before = reliability(raw, correct)["ece"]
+    after = reliability([calibrated_score(r, fitted) for r in raw], correct)["ece"]
+    assert after < 0.02 < before
+
+
+def test_reliability_bins_count_every_score_and_the_ece_of_known_bins():
+    report = reliability([0.05, 0.05, 0.95, 0.95], [False, True, True, True], bins=10)
+    assert sum(b["count"] for b in report["bins"]) == 4
+    first, last = report["bins"][0], report["bins"][-1]
+    assert first["accuracy"] == 0.5 and last["accuracy"] == 1.0
+    assert report["ece"] == pytest.approx((2 * 0.45 + 2 * 0.05) / 4)
+    with pytest.raises(ValueError, match="no predictions"):
+        fit_platt([], [])
+
+
+@pytest.fixture(scope="module")
+def box_set(tmp_path_factory):
+    """Three synthetic scenes as a boxes-only COCO file with a source map calling them captures."""
+    root = tmp_path_factory.mktemp("calib")
+    data = json.loads(write_dataset(root, "pallet_stack", 3, seed=77, size=(160, 192)).read_text())
+    boxes = {**data, "categories": [{"id": 1, "name": "cardboard_box"}],
+             "annotations": [{k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
+                             for ann in data["annotations"]]}
+    (root / "val.json").write_text(json.dumps(boxes))
+    rows = "".join(f"{img['file_name']},video IMG_9_mp4,True\n" for img in data["images"])
+    (root / "source_map.csv").write_text("file_name,series,kept\n" + rows)
+    return root
+
+
+def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predictor_uses_it(box_set, tmp_path,
+                                                                                          capsys, monkeypatch):
+    monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 3, "seed": 900_000})
+    monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 0.0)  # 256 px is below the shipped file's 0.85
+    monkeypatch.setattr(calibrate_module, "SEED_THRESHOLDS", (0.5, 0.85))
+    monkeypatch.setattr(calibrate_module, "FOREGROUND_THRESHOLDS", (0.5,))
+    torch.set_num_threads(1)
+    out, plot = tmp_path / "calibrated.pt", tmp_path / "reliability.png"
+    main([str(DEFAULT_CHECKPOINT), "--coco", str(box_set / "val.json"), "--input-sizes", "256", "--out", str(out),
+          "--plot", str(plot)])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    _, meta = load_checkpoint(out)
+    assert meta["score_calibration"] == report["score_calibration"] and meta["default_threshold"] == 0.5
+    assert meta["input_size"] == 256 and report["chosen"]["input_size"] == 256
+    assert list(meta["grouping"]["category_confidence"]) == [0.0, 0.5, 0.5, 0.5, 0.0]  # mailer, bag, envelope need it
+    assert report["validation"]["images"] == 3 and plot.stat().st_size > 1000
+    assert sum(b["count"] for b in report["reliability_calibrated"]["bins"]) > 0
+    guarded = [r for r in report["tried"] if r.get("synthetic_mask_ap", -1) >= report["validation"]["synthetic_floor"]]
+    assert report["chosen"] in guarded  # the best real-photo figure among the settings that kept the guard
+    assert report["chosen"]["real_box_ap50"] == max(r["real_box_ap50"] for r in guarded)
+    predictor = UniversalPredictor.from_checkpoint(out)
+    assert predictor.default_threshold == 0.5
+    raw = predictor.from_maps(*predictor.dense_maps(np.full((64, 64, 3), 128, np.uint8))).instances
+    assert all(0.0 <= inst.score <= 1.0 for inst in raw)
+
+
+def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(box_set, capsys, tmp_path, monkeypatch):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "none.pt"), "--coco", str(tmp_path / "val.json")])
+    assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
+    monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 2, "seed": 900_000})
+    monkeypatch.setattr(calibrate_module, "SEED_THRESHOLDS", (0.5,))
+    monkeypatch.setattr(calibrate_module, "FOREGROUND_THRESHOLDS", (0.5,))
+    monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 1.01)
+    monkeypatch.setattr(calibrate_module, "GUARD_TOLERANCE", -1.0)  # a floor above any mask AP
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(DEFAULT_CHECKPOINT), "--coco", str(box_set / "val.json"), "--input-sizes", "256"])
+    assert exit_info.value.code == 2 and "no setting kept synthetic val mask AP" in capsys.readouterr().err
