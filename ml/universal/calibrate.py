@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         save_checkpoint(args.out, model, meta)
     if args.plot:
         plot_reliability(report, args.plot)
-    print(json.dumps({k: v for k, v in report.items() if k != "tried"}))
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":
