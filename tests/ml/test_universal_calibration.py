@@ -91,3 +91,19 @@ def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(box_s
     with pytest.raises(SystemExit) as exit_info:
         main([str(DEFAULT_CHECKPOINT), "--coco", str(box_set / "val.json"), "--input-sizes", "256"])
     assert exit_info.value.code == 2 and "no setting kept synthetic val mask AP" in capsys.readouterr().err
+
+
+def test_a_blend_of_two_checkpoints_mixes_their_weights_by_alpha():
+    from ml.universal.calibrate import blend
+    from ml.universal.model import build_model
+
+    torch.manual_seed(0)
+    a, b = build_model("unet_xs"), build_model("unet_xs")
+    for alpha in (0.0, 0.3, 1.0):
+        mixed = blend(a, b, alpha).state_dict()
+        for key, value in a.state_dict().items():
+            if value.is_floating_point():
+                assert torch.allclose(mixed[key], alpha * value + (1 - alpha) * b.state_dict()[key])
+            else:
+                assert torch.equal(mixed[key], value)  # e.g. BatchNorm's step counter
+    assert not torch.equal(blend(a, b, 0.3).state_dict()["semantic.weight"], a.state_dict()["semantic.weight"])
