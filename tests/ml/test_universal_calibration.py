@@ -107,3 +107,16 @@ def test_a_blend_of_two_checkpoints_mixes_their_weights_by_alpha():
             else:
                 assert torch.equal(mixed[key], value)  # e.g. BatchNorm's step counter
     assert not torch.equal(blend(a, b, 0.3).state_dict()["semantic.weight"], a.state_dict()["semantic.weight"])
+
+
+def test_the_contact_sheet_shows_every_picked_photo_with_its_labelled_boxes(box_set, tmp_path):
+    import cv2
+
+    from ml.universal.contact_sheet import contact_sheet
+
+    out = contact_sheet(DEFAULT_CHECKPOINT, box_set / "val.json", tmp_path / "sheet.png", count=3, columns=2, tile=96)
+    sheet = cv2.imread(str(out))
+    assert sheet.shape == (2 * 96, 2 * 96, 3)  # three photos and one blank tile
+    assert (sheet[96:, 96:] == 255).all() and not (sheet[:96, :96] == 255).all()
+    red = (sheet[..., 2] > 200) & (sheet[..., 1] < 60) & (sheet[..., 0] < 60)
+    assert red[:96, :96].any()  # the labelled boxes are drawn
