@@ -48,6 +48,7 @@ from ml.universal.evaluate import (
     synthetic_coco,
 )
 from ml.universal.grouping import GroupingParams
+from ml.universal.model import UniversalUNet
 from ml.universal.predictor import UniversalPredictor
 
 SEED_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
@@ -102,7 +103,7 @@ def _real_samples(coco_path: str | Path, images_dir: str | Path | None, subset: 
             for info in sorted(data["images"], key=lambda i: i["id"]) if info["id"] in wanted]
 
 
-def blend(model: torch.nn.Module, other: torch.nn.Module, alpha: float) -> torch.nn.Module:
+def blend(model: UniversalUNet, other: UniversalUNet, alpha: float) -> UniversalUNet:
     """A copy of ``model`` whose weights are ``alpha`` x its own + (1 - alpha) x ``other``'s (WiSE-FT:
     Wortsman et al., 2022). Between a base and its fine-tune on a new domain, the blend keeps more
     of the base's domain and often gains on the new one too; integer buffers come from ``model``."""
@@ -117,7 +118,7 @@ def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | P
               subset: str | None = "captures", source_map: str | Path | None = None,
               input_sizes: tuple[int, ...] | None = None, flip_sets: tuple[tuple[str, ...], ...] = ((),),
               blend_with: str | Path | None = None, alphas: tuple[float, ...] = (1.0,),
-              log=lambda line: print(line, file=sys.stderr, flush=True)) -> tuple[torch.nn.Module, dict[str, Any], dict[str, Any]]:
+              log=lambda line: print(line, file=sys.stderr, flush=True)) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the settings chosen on the validation photos, see the module docstring.
 
     With ``blend_with`` (the checkpoint ``checkpoint`` was fine-tuned from), each of ``alphas`` is
@@ -136,7 +137,7 @@ def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | P
         GroupingParams(**reference[1]["grouping"]))
     floor = min(SYNTHETIC_FLOOR, own_ap - GUARD_TOLERANCE)
     tried: list[dict[str, Any]] = []
-    best: tuple[float, dict[str, Any], GroupingParams, CachedMaps, torch.nn.Module] | None = None
+    best: tuple[float, dict[str, Any], GroupingParams, CachedMaps, UniversalUNet] | None = None
     for alpha, model in models.items():
         for size in input_sizes or (int(meta["input_size"]),):
             for flips in flip_sets:
@@ -178,7 +179,7 @@ def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | P
                 "default_threshold": DEFAULT_THRESHOLD}
     calibrated_boxes = [dataclasses.replace(img, scores=[calibrated_score(s, platt) for s in img.scores])
                         for img in boxes]
-    report = {
+    report: dict[str, Any] = {
         "validation": {"coco": str(coco_path), "subset": subset, "images": len(real),
                        "synthetic_guard": SYNTHETIC_GUARD, "synthetic_mask_ap_own_setting": round(own_ap, 4),
                        "synthetic_floor": round(floor, 4)},
