@@ -126,13 +126,13 @@ def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | P
     """
     tuned, meta = load_checkpoint(checkpoint)
     meta = {k: v for k, v in meta.items() if k not in ("score_calibration", "default_threshold")}
-    other = load_checkpoint(blend_with)[0] if blend_with else None
+    other, other_meta = load_checkpoint(blend_with) if blend_with else (None, None)
     models = {alpha: blend(tuned, other, alpha) if other is not None else tuned
               for alpha in (alphas if other is not None else (1.0,))}
     real = _real_samples(coco_path, images_dir, subset, source_map)
     synthetic = synthetic_coco(SYNTHETIC_GUARD["count"], SYNTHETIC_GUARD["seed"])
     own = GroupingParams(**meta["grouping"])
-    reference = (other, load_checkpoint(blend_with)[1]) if other is not None and blend_with else (tuned, meta)
+    reference = (other, other_meta) if other is not None and other_meta is not None else (tuned, meta)
     own_ap = CachedMaps(UniversalPredictor(*reference), [], synthetic).synthetic_ap(
         GroupingParams(**reference[1]["grouping"]))
     floor = min(SYNTHETIC_FLOOR, own_ap - GUARD_TOLERANCE)

@@ -111,6 +111,14 @@ def coco_first_n(coco_path: Path, n: int, out_path: Path) -> Path:
     return out_path
 
 
+def read_rgb(path: Path) -> np.ndarray:
+    """uint8 RGB (H, W, 3) of an image file; FileNotFoundError names a file that cannot be read."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def annotation_mask(ann: dict, height: int, width: int) -> np.ndarray:
     """Bool mask of a COCO annotation (polygon list, RLE or uncompressed RLE) via ml.geometry."""
     seg = ann["segmentation"]
@@ -147,11 +155,7 @@ class CocoDataset(Dataset):
         return len(self.images)
 
     def read_image(self, index: int) -> np.ndarray:
-        path = self.images_dir / self.images[index]["file_name"]
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read image {path}")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return read_rgb(self.images_dir / self.images[index]["file_name"])
 
     def __getitem__(self, index: int):
         info = self.images[index]
@@ -205,8 +209,7 @@ class BoxDataset(Dataset):
                  augment: bool = True, seed: int = 0, repeat: int = 1):
         coco = load_coco(coco_path)
         self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
-        self.series = capture_series(source_map)
-        self.images = select_images(coco["images"], self.series, subset)
+        self.images = select_images(coco["images"], capture_series(source_map), subset)
         if not self.images:
             raise ValueError(f"{coco_path} holds no {subset} images")
         self.boxes: dict[int, list[list[float]]] = {}
@@ -226,10 +229,7 @@ class BoxDataset(Dataset):
 
     def __getitem__(self, index: int):
         info = self.images[index % len(self.images)]
-        bgr = cv2.imread(str(self.images_dir / info["file_name"]), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read image {self.images_dir / info['file_name']}")
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        image = read_rgb(self.images_dir / info["file_name"])
         boxes = np.array(self.boxes.get(info["id"], []), dtype=np.float64).reshape(-1, 4)
         if self.augment:
             rng = np.random.default_rng(self.seed + 1000 * self.epoch + index)
