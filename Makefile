@@ -37,6 +37,7 @@ test: venv frontend  ## the whole suite: Python (SQLite, or Postgres/Redis via e
 
 lint: venv
 	$(VENV)/bin/ruff check annotator ml tests
+	$(VENV)/bin/ruff format --check annotator ml tests
 	$(VENV)/bin/mypy
 
 bench: venv frontend migrate  ## every benchmark; prints a table and writes var/bench.json

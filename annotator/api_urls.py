@@ -23,8 +23,14 @@ urlpatterns = [
     path("projects/<int:project_id>/queue/next", annotations.QueueNextApi.as_view(), name="queue-next"),
     path("images/<int:image_id>", projects.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<int:image_id>/file", projects.ImageFileApi.as_view(), name="image-file"),
-    path("images/<int:image_id>/thumbnail", projects.ImageFileApi.as_view(thumbnail=True), name="image-thumbnail"),
-    path("images/<int:image_id>/annotations", annotations.AnnotationSetApi.as_view(), name="image-annotations"),
+    path(
+        "images/<int:image_id>/thumbnail",
+        projects.ImageFileApi.as_view(thumbnail=True),
+        name="image-thumbnail",
+    ),
+    path(
+        "images/<int:image_id>/annotations", annotations.AnnotationSetApi.as_view(), name="image-annotations"
+    ),
     path("images/<int:image_id>/submit", annotations.SubmitApi.as_view(), name="image-submit"),
     path("images/<int:image_id>/review", annotations.ReviewApi.as_view(), name="image-review"),
     path("images/<int:image_id>/lease", annotations.LeaseApi.as_view(), name="image-lease"),
@@ -32,16 +38,38 @@ urlpatterns = [
     path("images/<int:image_id>/prediction", annotations.PredictionApi.as_view(), name="image-prediction"),
     path("images/<int:image_id>/segment", SegmentApi.as_view(), name="image-segment"),
     # the learning loop: training runs, model registry, acceptance metrics
-    path("projects/<int:project_id>/training-runs", learning.TrainingRunListApi.as_view(), name="training-run-list"),
+    path(
+        "projects/<int:project_id>/training-runs",
+        learning.TrainingRunListApi.as_view(),
+        name="training-run-list",
+    ),
     path("training-runs/<int:run_id>", learning.TrainingRunDetailApi.as_view(), name="training-run-detail"),
-    path("training-runs/<int:run_id>/cancel", learning.TrainingRunCancelApi.as_view(), name="training-run-cancel"),
-    path("projects/<int:project_id>/model-versions", learning.ModelVersionListApi.as_view(), name="model-version-list"),
-    path("model-versions/<int:version_id>/promote", learning.ModelVersionPromoteApi.as_view(),
-         name="model-version-promote"),
-    path("projects/<int:project_id>/model-versions/rollback", learning.ModelRollbackApi.as_view(),
-         name="model-rollback"),
+    path(
+        "training-runs/<int:run_id>/cancel",
+        learning.TrainingRunCancelApi.as_view(),
+        name="training-run-cancel",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions",
+        learning.ModelVersionListApi.as_view(),
+        name="model-version-list",
+    ),
+    path(
+        "model-versions/<int:version_id>/promote",
+        learning.ModelVersionPromoteApi.as_view(),
+        name="model-version-promote",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/rollback",
+        learning.ModelRollbackApi.as_view(),
+        name="model-rollback",
+    ),
     path("projects/<int:project_id>/acceptance", learning.AcceptanceApi.as_view(), name="model-acceptance"),
-    path("projects/<int:project_id>/rescore-jobs", learning.RescoreJobListApi.as_view(), name="rescore-job-list"),
+    path(
+        "projects/<int:project_id>/rescore-jobs",
+        learning.RescoreJobListApi.as_view(),
+        name="rescore-job-list",
+    ),
     path("projects/<int:project_id>/exports", datasets.ExportCreateApi.as_view(), name="export-create"),
     path("exports/<int:export_id>", datasets.ExportDetailApi.as_view(), name="export-detail"),
     path("exports/<int:export_id>/download", datasets.ExportDownloadApi.as_view(), name="export-download"),
@@ -50,11 +78,21 @@ urlpatterns = [
     path("imports/<int:import_id>/accept", datasets.ImportAcceptApi.as_view(), name="import-accept"),
     # the universal base: taxonomy, contribution, base runs and lineage, rebase
     path("projects/<int:project_id>/taxonomy", universal.TaxonomyApi.as_view(), name="project-taxonomy"),
-    path("projects/<int:project_id>/contribution", universal.ContributionApi.as_view(), name="project-contribution"),
-    path("projects/<int:project_id>/base-update", universal.BaseUpdateApi.as_view(), name="project-base-update"),
+    path(
+        "projects/<int:project_id>/contribution",
+        universal.ContributionApi.as_view(),
+        name="project-contribution",
+    ),
+    path(
+        "projects/<int:project_id>/base-update", universal.BaseUpdateApi.as_view(), name="project-base-update"
+    ),
     path("projects/<int:project_id>/rebase", universal.RebaseApi.as_view(), name="project-rebase"),
     path("universal/base-runs", universal.BaseRunListApi.as_view(), name="base-run-list"),
     path("universal/base-runs/<int:run_id>", universal.BaseRunDetailApi.as_view(), name="base-run-detail"),
-    path("universal/base-runs/<int:run_id>/cancel", universal.BaseRunCancelApi.as_view(), name="base-run-cancel"),
+    path(
+        "universal/base-runs/<int:run_id>/cancel",
+        universal.BaseRunCancelApi.as_view(),
+        name="base-run-cancel",
+    ),
     path("universal/base-versions", universal.BaseLineageApi.as_view(), name="base-lineage"),
 ]

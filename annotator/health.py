@@ -9,7 +9,9 @@ from django.http import JsonResponse
 def healthz(request):
     checks = {"database": _database(), "broker": _broker()}
     healthy = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )
 
 
 def _database() -> str:

@@ -78,7 +78,9 @@ def _trace(mask: np.ndarray, min_area: float) -> _Contours:
     holes: dict[int, list[np.ndarray]] = {}
     for idx, part in zip(np.flatnonzero(kept_hole).tolist(), parent[kept_hole].tolist(), strict=True):
         holes.setdefault(part, []).append(contours[idx])
-    return [[contours[idx], *holes.get(idx, [])] for idx in np.flatnonzero(big_enough & (parent == -1)).tolist()]
+    return [
+        [contours[idx], *holes.get(idx, [])] for idx in np.flatnonzero(big_enough & (parent == -1)).tolist()
+    ]
 
 
 def _simplify(parts: _Contours, tolerance: float) -> _Contours:
@@ -139,7 +141,9 @@ def _offset_rings(pts: np.ndarray, lengths: np.ndarray, distance: np.ndarray) ->
     """
     rings = _Rings(lengths)
     prev_pts, next_pts = pts[rings.prev], pts[rings.next]
-    sign = np.where(rings.twice_signed_areas(pts, next_pts) > 0, 1.0, -1.0) * np.where(lengths >= 3, distance, 0.0)
+    sign = np.where(rings.twice_signed_areas(pts, next_pts) > 0, 1.0, -1.0) * np.where(
+        lengths >= 3, distance, 0.0
+    )
     e1, e2 = pts - prev_pts, next_pts - pts
     n1 = np.stack([e1[:, 1], -e1[:, 0]], axis=1)
     n2 = np.stack([e2[:, 1], -e2[:, 0]], axis=1)
@@ -184,7 +188,11 @@ NOISY_TOLERANCES = (12.0, 16.0, 24.0, 32.0)  # px, for a noisy mask over its ver
 
 
 def mask_to_shape_simplified(
-    mask: np.ndarray, *, min_iou: float = 0.98, max_tolerance: float = 8.0, max_noisy_vertices: int = 5000,
+    mask: np.ndarray,
+    *,
+    min_iou: float = 0.98,
+    max_tolerance: float = 8.0,
+    max_noisy_vertices: int = 5000,
 ) -> tuple[Shape, float]:
     """The coarsest polygon whose IoU with ``mask`` stays >= ``min_iou``; returns (shape, iou with ``mask``).
 
@@ -388,8 +396,10 @@ def scale_shape(shape: Shape, sx: float, sy: float) -> Shape:
     (W * sx, H * sy): the polygon of a mask, scaled by 2, covers that mask with every pixel
     made a 2 x 2 block (no half-pixel shift, which pixel-centre coordinates would need).
     """
-    return [[[[round(float(x) * sx, 2), round(float(y) * sy, 2)] for x, y in ring] for ring in poly]
-            for poly in shape]
+    return [
+        [[[round(float(x) * sx, 2), round(float(y) * sy, 2)] for x, y in ring] for ring in poly]
+        for poly in shape
+    ]
 
 
 def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -413,11 +423,17 @@ def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     ox0, ox1 = math.floor(x0 * sx), min(math.ceil(x1 * sx), width)
     oy0, oy1 = math.floor(y0 * sy), min(math.ceil(y1 * sy), height)
     # Output pixel X (centre X + 0.5) samples the source at (X + 0.5) / sx - 0.5, as cv2.resize does.
-    inverse = np.array([[1 / sx, 0.0, (ox0 + 0.5) / sx - 0.5 - x0],
-                        [0.0, 1 / sy, (oy0 + 0.5) / sy - 0.5 - y0]])
+    inverse = np.array(
+        [[1 / sx, 0.0, (ox0 + 0.5) / sx - 0.5 - x0], [0.0, 1 / sy, (oy0 + 0.5) / sy - 0.5 - y0]]
+    )
     crop = mask[y0:y1, x0:x1].astype(np.uint8) * np.uint8(255)
-    warped = cv2.warpAffine(crop, inverse, (ox1 - ox0, oy1 - oy0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpAffine(
+        crop,
+        inverse,
+        (ox1 - ox0, oy1 - oy0),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     out[oy0:oy1, ox0:ox1] = warped >= 128
     return out
 
@@ -456,7 +472,8 @@ def shape_area_bbox(shape: Shape) -> tuple[float, list[float]]:
             rx = [p[0] for p in ring]
             ry = [p[1] for p in ring]
             twice = sum(map(float.__mul__, map(float, rx), map(float, ry[1:] + ry[:1]))) - sum(
-                map(float.__mul__, map(float, rx[1:] + rx[:1]), map(float, ry)))
+                map(float.__mul__, map(float, rx[1:] + rx[:1]), map(float, ry))
+            )
             if index == 0:
                 total += abs(twice) / 2
                 xs.extend(rx)
@@ -543,8 +560,12 @@ def _parse_ring(ring: Any, label: str) -> list[tuple[float, float]]:
         raise GeometryError(f"{label}: must be a list of [x, y] points")
     pts: list[tuple[float, float]] = []
     for point in ring:
-        if not (isinstance(point, list | tuple) and len(point) == 2 and _finite_number(point[0])
-                and _finite_number(point[1])):
+        if not (
+            isinstance(point, list | tuple)
+            and len(point) == 2
+            and _finite_number(point[0])
+            and _finite_number(point[1])
+        ):
             raise GeometryError(f"{label}: every point must be [x, y] with finite numbers")
         pts.append((float(point[0]), float(point[1])))
     if len({p for p in pts}) < 3:
@@ -616,19 +637,22 @@ def coco_segmentation_to_shape(
     if isinstance(segmentation, list):
         return _coco_polygons_to_shape(segmentation, width=width, height=height, label=label)
     raise SegmentationError(
-        "bad_polygon", f"{label}: must be a list of polygons or an RLE object, got {type(segmentation).__name__}"
+        "bad_polygon",
+        f"{label}: must be a list of polygons or an RLE object, got {type(segmentation).__name__}",
     )
 
 
 def _coco_rle_to_shape(rle: dict[str, Any], *, width: int, height: int, label: str) -> Shape:
     size = rle.get("size")
     if (
-        isinstance(size, list | tuple) and len(size) == 2
+        isinstance(size, list | tuple)
+        and len(size) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) for v in size)
         and list(size) != [height, width]
     ):
         raise SegmentationError(
-            "out_of_bounds", f"{label}: RLE size {list(size)} (h, w) does not match the image's [{height}, {width}]"
+            "out_of_bounds",
+            f"{label}: RLE size {list(size)} (h, w) does not match the image's [{height}, {width}]",
         )
     try:
         mask = rle_to_mask(rle)
@@ -642,7 +666,9 @@ def _coco_rle_to_shape(rle: dict[str, Any], *, width: int, height: int, label: s
     return shape
 
 
-def _coco_polygons_to_shape(polygons: list[Any], *, width: int, height: int, label: str) -> tuple[Shape, list[str]]:
+def _coco_polygons_to_shape(
+    polygons: list[Any], *, width: int, height: int, label: str
+) -> tuple[Shape, list[str]]:
     from shapely.geometry import Polygon as ShapelyPolygon
     from shapely.geometry import box
     from shapely.ops import unary_union
@@ -659,12 +685,16 @@ def _coco_polygons_to_shape(polygons: list[Any], *, width: int, height: int, lab
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in flat)
             or not all(np.isfinite(flat))
         ):
-            raise SegmentationError("bad_polygon", f"{where}: must be a flat list of numbers [x1, y1, x2, y2, ...]")
+            raise SegmentationError(
+                "bad_polygon", f"{where}: must be a flat list of numbers [x1, y1, x2, y2, ...]"
+            )
         if len(flat) % 2:
             raise SegmentationError("bad_polygon", f"{where}: has an odd number of coordinates ({len(flat)})")
         pts = list(zip(flat[0::2], flat[1::2], strict=True))
         if len(set(pts)) < 3:
-            raise SegmentationError("bad_polygon", f"{where}: needs at least 3 distinct points, got {len(set(pts))}")
+            raise SegmentationError(
+                "bad_polygon", f"{where}: needs at least 3 distinct points, got {len(set(pts))}"
+            )
         poly = ShapelyPolygon(pts)
         if not poly.is_valid:
             poly = make_valid(poly)
@@ -702,7 +732,8 @@ def _shape_of(geom: Any) -> Shape:
 def bbox_to_shape(bbox: Any, *, width: int, height: int, label: str = "bbox") -> Shape:
     """A rectangle shape from a COCO bbox [x, y, w, h], clipped to the image."""
     if (
-        not isinstance(bbox, list | tuple) or len(bbox) != 4
+        not isinstance(bbox, list | tuple)
+        or len(bbox) != 4
         or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)
         or not all(np.isfinite(bbox))
     ):

@@ -28,8 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _media_and_var(tmp_path, settings):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.ANNOTATOR = {**settings.ANNOTATOR, "EMBEDDING_ROOT": str(tmp_path / "embeddings"),
-                          "MODEL_ROOT": str(tmp_path / "models")}
+    settings.ANNOTATOR = {
+        **settings.ANNOTATOR,
+        "EMBEDDING_ROOT": str(tmp_path / "embeddings"),
+        "MODEL_ROOT": str(tmp_path / "models"),
+    }
 
 
 @pytest.fixture
@@ -68,9 +71,28 @@ class CeleryWorker:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "annotator", "worker", "-Q", "default,inference,training",
-             "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "annotator",
+                "worker",
+                "-Q",
+                "default,inference,training",
+                "-P",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.wait_ready()
 
@@ -131,11 +153,14 @@ def celery_worker(transactional_db, tmp_path, settings):
     from annotator.celery import app, ensure_broker_folders
 
     db = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "annotator.settings.test",
-           "MEDIA_ROOT": settings.MEDIA_ROOT,
-           "ANNOTATOR_EMBEDDING_ROOT": settings.ANNOTATOR["EMBEDDING_ROOT"],
-           "ANNOTATOR_MODEL_ROOT": settings.ANNOTATOR["MODEL_ROOT"],
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "annotator.settings.test",
+        "MEDIA_ROOT": settings.MEDIA_ROOT,
+        "ANNOTATOR_EMBEDDING_ROOT": settings.ANNOTATOR["EMBEDDING_ROOT"],
+        "ANNOTATOR_MODEL_ROOT": settings.ANNOTATOR["MODEL_ROOT"],
+        "PYTHONUNBUFFERED": "1",
+    }
     if db["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     else:
@@ -146,8 +171,12 @@ def celery_worker(transactional_db, tmp_path, settings):
     if broker_url.startswith("filesystem://"):
         broker_dir = tmp_path / "broker"
         env["ANNOTATOR_VAR_DIR"] = str(tmp_path)  # the worker's broker folder = tmp_path/broker
-        options = {"data_folder_in": str(broker_dir / "queue"), "data_folder_out": str(broker_dir / "queue"),
-                   "processed_folder": str(broker_dir / "processed"), "store_processed": False}
+        options = {
+            "data_folder_in": str(broker_dir / "queue"),
+            "data_folder_out": str(broker_dir / "queue"),
+            "processed_folder": str(broker_dir / "processed"),
+            "store_processed": False,
+        }
         old_options = app.conf.broker_transport_options
         app.conf.broker_transport_options = options
         _reset_connections(app)

@@ -37,8 +37,15 @@ def make_project(*, admin=None, name: str = "Warehouse A", **members: str) -> Pr
     return project
 
 
-def image_bytes(width: int = 64, height: int = 48, *, seed: int = 0, fmt: str = "JPEG", exif_orientation: int | None = None,
-                progressive: bool = False) -> bytes:
+def image_bytes(
+    width: int = 64,
+    height: int = 48,
+    *,
+    seed: int = 0,
+    fmt: str = "JPEG",
+    exif_orientation: int | None = None,
+    progressive: bool = False,
+) -> bytes:
     """A real, decodable image whose content depends on ``seed`` (so sha256 differs per seed)."""
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 255, size=(height, width, 3), dtype=np.uint8)

@@ -42,8 +42,10 @@ class AnnotationOutput(serializers.Serializer):
     area = serializers.FloatField()
 
 
-AnnotationSetOutput = inline_serializer("AnnotationSet", fields={
-    "version": serializers.IntegerField(), "annotations": AnnotationOutput(many=True)})
+AnnotationSetOutput = inline_serializer(
+    "AnnotationSet",
+    fields={"version": serializers.IntegerField(), "annotations": AnnotationOutput(many=True)},
+)
 
 
 class AnnotationSetApi(APIView):
@@ -62,7 +64,9 @@ class AnnotationSetApi(APIView):
         data = self.AnnotationSetInput(data=request.data)
         data.is_valid(raise_exception=True)
         image = services.annotations_save(
-            image=image, annotations=data.validated_data["annotations"], user=request.user,
+            image=image,
+            annotations=data.validated_data["annotations"],
+            user=request.user,
             expected_version=data.validated_data["expected_version"],
         )
         return Response({"version": image.version, "annotations": image.annotation_set})
@@ -85,7 +89,9 @@ class ReviewApi(APIView):
     class ReviewInput(serializers.Serializer):
         decision = serializers.ChoiceField(["accept", "reject"])
         comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-        expected_version = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+        expected_version = serializers.IntegerField(
+            min_value=0, required=False, allow_null=True, default=None
+        )
 
     @extend_schema(request=ReviewInput, responses=ImageOutput)
     def post(self, request, image_id: int):
@@ -119,34 +125,61 @@ class LeaseApi(APIView):
 
 
 class RevisionListApi(APIView):
-    @extend_schema(responses=inline_serializer("Revision", many=True, fields={
-        "id": serializers.IntegerField(), "version": serializers.IntegerField(),
-        "action": serializers.CharField(), "author": serializers.CharField(allow_null=True),
-        "comment": serializers.CharField(), "created_at": serializers.DateTimeField(),
-        "annotations": serializers.JSONField(),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "Revision",
+            many=True,
+            fields={
+                "id": serializers.IntegerField(),
+                "version": serializers.IntegerField(),
+                "action": serializers.CharField(),
+                "author": serializers.CharField(allow_null=True),
+                "comment": serializers.CharField(),
+                "created_at": serializers.DateTimeField(),
+                "annotations": serializers.JSONField(),
+            },
+        )
+    )
     def get(self, request, image_id: int):
         image = get_image(request, image_id)
-        return Response([
-            {"id": r.id, "version": r.version, "action": r.action,
-             "author": r.author.username if r.author else None, "comment": r.comment,
-             "created_at": r.created_at, "annotations": r.annotations}
-            for r in revisions_for_image(image=image)[:200]
-        ])
+        return Response(
+            [
+                {
+                    "id": r.id,
+                    "version": r.version,
+                    "action": r.action,
+                    "author": r.author.username if r.author else None,
+                    "comment": r.comment,
+                    "created_at": r.created_at,
+                    "annotations": r.annotations,
+                }
+                for r in revisions_for_image(image=image)[:200]
+            ]
+        )
 
 
 class PredictionApi(APIView):
-    @extend_schema(responses=inline_serializer("PredictionOut", fields={
-        "model_version": serializers.CharField(allow_null=True), "instances": serializers.JSONField(),
-        "uncertainty": serializers.FloatField(allow_null=True), "created_at": serializers.DateTimeField(),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "PredictionOut",
+            fields={
+                "model_version": serializers.CharField(allow_null=True),
+                "instances": serializers.JSONField(),
+                "uncertainty": serializers.FloatField(allow_null=True),
+                "created_at": serializers.DateTimeField(),
+            },
+        )
+    )
     def get(self, request, image_id: int):
         image = get_image(request, image_id)
         prediction = image.predictions.select_related("model_version").first()
         if prediction is None:
             raise NotFoundError("This image has no prediction yet")
-        return Response({
-            "model_version": prediction.model_version.name if prediction.model_version else None,
-            "instances": prediction.instances, "uncertainty": prediction.uncertainty,
-            "created_at": prediction.created_at,
-        })
+        return Response(
+            {
+                "model_version": prediction.model_version.name if prediction.model_version else None,
+                "instances": prediction.instances,
+                "uncertainty": prediction.uncertainty,
+                "created_at": prediction.created_at,
+            }
+        )

@@ -51,7 +51,11 @@ def queue_candidates(*, project: Project, now: datetime, limit: int) -> list[int
     shuffles, ``fifo`` keeps upload order.
     """
     free = free_images(project=project, now=now)
-    rejected = list(free.filter(status=ImageStatus.REJECTED).order_by("status_changed_at").values_list("id", flat=True)[:limit])
+    rejected = list(
+        free.filter(status=ImageStatus.REJECTED)
+        .order_by("status_changed_at")
+        .values_list("id", flat=True)[:limit]
+    )
     rest = free.exclude(status=ImageStatus.REJECTED)
     strategy = project.queue_strategy
     if strategy == Project.QueueStrategy.FIFO:

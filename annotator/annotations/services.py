@@ -32,13 +32,21 @@ from .models import Annotation, Revision, Source
 from .selectors import annotation_json, annotation_set_json, queue_candidates
 
 EDITABLE_BY_ANNOTATORS = {
-    ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED,
+    ImageStatus.NEW,
+    ImageStatus.PRE_LABELED,
+    ImageStatus.IN_PROGRESS,
+    ImageStatus.REJECTED,
 }
 
 
 def annotations_save(
-    *, image: Image, annotations: list[dict[str, Any]], user, expected_version: int,
-    action: str = Revision.Action.SAVE, comment: str = "",
+    *,
+    image: Image,
+    annotations: list[dict[str, Any]],
+    user,
+    expected_version: int,
+    action: str = Revision.Action.SAVE,
+    comment: str = "",
 ) -> Image:
     """Replace the image's annotation set atomically; returns the image at its new version.
 
@@ -47,11 +55,16 @@ def annotations_save(
     cleaned = clean_annotations(image=image, annotations=annotations)
     with transaction.atomic():
         locked = _lock(image, expected_version, user=user)
-        role = check_role(role=locked.user_role, project=locked.project, minimum=Role.ANNOTATOR) if user else Role.ADMIN
+        role = (
+            check_role(role=locked.user_role, project=locked.project, minimum=Role.ANNOTATOR)
+            if user
+            else Role.ADMIN
+        )
         if locked.status not in EDITABLE_BY_ANNOTATORS and ROLE_RANK[Role(role)] < ROLE_RANK[Role.REVIEWER]:
             raise ConflictError(
                 f"Image #{locked.pk} is {locked.status}; only reviewers can change it now",
-                code="not_editable", field="status",
+                code="not_editable",
+                field="status",
             )
         if locked.status in (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.REJECTED):
             locked.transition_to(ImageStatus.IN_PROGRESS)
@@ -63,7 +76,9 @@ def clean_annotations(*, image: Image, annotations: list[dict[str, Any]]) -> lis
     """Validate categories, scores and shapes; repair shapes; raise naming the bad annotation."""
     if not isinstance(annotations, list):
         raise ApplicationError("annotations must be a list", field="annotations")
-    categories = {pk: pk for pk in Category.objects.filter(project_id=image.project_id).values_list("id", flat=True)}
+    categories = {
+        pk: pk for pk in Category.objects.filter(project_id=image.project_id).values_list("id", flat=True)
+    }
     sources = set(Source.values)
     cleaned = []
     for index, item in enumerate(annotations):
@@ -83,14 +98,21 @@ def clean_annotations(*, image: Image, annotations: list[dict[str, Any]]) -> lis
         if score is not None and (not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0):
             raise ApplicationError(f"{label}: score must be a number between 0 and 1", field=f"{label}.score")
         try:
-            shape = geometry.clean_shape(item.get("shape"), width=image.width, height=image.height, label=label)
+            shape = geometry.clean_shape(
+                item.get("shape"), width=image.width, height=image.height, label=label
+            )
         except geometry.GeometryError as exc:
             raise ApplicationError(str(exc), field=f"{label}.shape", code="invalid_shape") from exc
-        cleaned.append({
-            "category_id": category, "shape": shape, "source": source,
-            "score": None if score is None else float(score),
-            "bbox": geometry.shape_bbox(shape), "area": geometry.shape_area(shape),
-        })
+        cleaned.append(
+            {
+                "category_id": category,
+                "shape": shape,
+                "source": source,
+                "score": None if score is None else float(score),
+                "bbox": geometry.shape_bbox(shape),
+                "area": geometry.shape_area(shape),
+            }
+        )
     return cleaned
 
 
@@ -108,7 +130,9 @@ def image_submit(*, image: Image, user, expected_version: int) -> Image:
         return _bump(locked, user=user, action=Revision.Action.SUBMIT)
 
 
-def image_review(*, image: Image, user, decision: str, comment: str = "", expected_version: int | None = None) -> Image:
+def image_review(
+    *, image: Image, user, decision: str, comment: str = "", expected_version: int | None = None
+) -> Image:
     """Accept or reject a submitted image; a rejection needs a comment so the annotator knows why."""
     if decision not in ("accept", "reject"):
         raise ApplicationError("decision must be 'accept' or 'reject'", field="decision")
@@ -150,15 +174,18 @@ def image_claim_next(*, project: Project, user) -> Image | None:
     now = timezone.now()
     own = (
         project.images.filter(lease_user=user, lease_expires_at__gt=now, status__in=EDITABLE_BY_ANNOTATORS)
-        .order_by("lease_expires_at").first()
+        .order_by("lease_expires_at")
+        .first()
     )
     if own:
         return lease_renew(image=own, user=user)
     for candidate_id in queue_candidates(project=project, now=now, limit=50):
         # Compare-and-set: only one concurrent claimer can flip a free lease to itself.
-        claimed = Image.objects.filter(pk=candidate_id, status__in=EDITABLE_BY_ANNOTATORS).filter(
-            Q(lease_user__isnull=True) | Q(lease_expires_at__lte=now) | Q(lease_user=user)
-        ).update(lease_user=user, lease_expires_at=now + _lease_duration())
+        claimed = (
+            Image.objects.filter(pk=candidate_id, status__in=EDITABLE_BY_ANNOTATORS)
+            .filter(Q(lease_user__isnull=True) | Q(lease_expires_at__lte=now) | Q(lease_user=user))
+            .update(lease_user=user, lease_expires_at=now + _lease_duration())
+        )
         if claimed:
             return Image.objects.get(pk=candidate_id)
     return None
@@ -167,14 +194,17 @@ def image_claim_next(*, project: Project, user) -> Image | None:
 def lease_renew(*, image: Image, user) -> Image:
     require_role(user=user, project=image.project, minimum=Role.ANNOTATOR)
     now = timezone.now()
-    renewed = Image.objects.filter(pk=image.pk).filter(
-        Q(lease_user=user) | Q(lease_user__isnull=True) | Q(lease_expires_at__lte=now)
-    ).update(lease_user=user, lease_expires_at=now + _lease_duration())
+    renewed = (
+        Image.objects.filter(pk=image.pk)
+        .filter(Q(lease_user=user) | Q(lease_user__isnull=True) | Q(lease_expires_at__lte=now))
+        .update(lease_user=user, lease_expires_at=now + _lease_duration())
+    )
     if not renewed:
         image.refresh_from_db()
         raise ConflictError(
             f"Image #{image.pk} is leased by {image.lease_user} until {image.lease_expires_at:%H:%M:%S} UTC",
-            code="leased", field="lease",
+            code="leased",
+            field="lease",
         )
     return Image.objects.get(pk=image.pk)
 
@@ -187,7 +217,9 @@ def _lease_duration() -> timedelta:
     return timedelta(seconds=settings.ANNOTATOR["LEASE_SECONDS"])
 
 
-def annotation_set_replace(*, image: Image, cleaned: list[dict[str, Any]], user, action: str, comment: str = "") -> Image:
+def annotation_set_replace(
+    *, image: Image, cleaned: list[dict[str, Any]], user, action: str, comment: str = ""
+) -> Image:
     """Replace the set of an image the caller has locked (``select_for_update``) and record a Revision.
 
     For services in other apps (e.g. COCO import) that validate with ``clean_annotations`` and
@@ -206,7 +238,9 @@ def _lock(image: Image, expected_version: int | None, *, user=None) -> Image:
 
     Only the image row is locked (``of``): saves of other images of the project never wait on each other.
     """
-    locked = Image.objects.select_for_update(of=("self",)).defer("features").annotate(user_role=member_role(user))
+    locked = (
+        Image.objects.select_for_update(of=("self",)).defer("features").annotate(user_role=member_role(user))
+    )
     if Image.project.is_cached(image):  # the caller's copy will do (the project row is not locked)
         locked = locked.get(pk=image.pk)
         locked.project = image.project
@@ -216,7 +250,9 @@ def _lock(image: Image, expected_version: int | None, *, user=None) -> Image:
         raise ConflictError(
             f"Image #{locked.pk} was changed by someone else: you have version {expected_version}, "
             f"the server has version {locked.version}",
-            code="version_conflict", field="expected_version", extra={"current_version": locked.version},
+            code="version_conflict",
+            field="expected_version",
+            extra={"current_version": locked.version},
         )
     return locked
 
@@ -242,8 +278,9 @@ def _replace_set(image: Image, cleaned: list[dict[str, Any]]) -> list[dict[str, 
 BUMP_FIELDS = ["version", "status", "status_changed_at", "lease_user", "lease_expires_at", "updated_at"]
 
 
-def _bump(image: Image, *, user, action: str, comment: str = "",
-          annotation_set: list[dict[str, Any]] | None = None) -> Image:
+def _bump(
+    image: Image, *, user, action: str, comment: str = "", annotation_set: list[dict[str, Any]] | None = None
+) -> Image:
     """+1 on the version and a Revision with the full set (``annotation_set`` when the caller just wrote it)."""
     if annotation_set is None:
         annotation_set = annotation_set_json(image)
@@ -253,14 +290,20 @@ def _bump(image: Image, *, user, action: str, comment: str = "",
         # No savepoint (two round trips per save): on a conflict the whole transaction must go anyway,
         # since the version bump above would otherwise be kept without its revision.
         Revision.objects.create(
-            image=image, version=image.version, author=user if user and user.is_authenticated else None,
-            action=action, annotations=annotation_set, comment=comment,
+            image=image,
+            version=image.version,
+            author=user if user and user.is_authenticated else None,
+            action=action,
+            annotations=annotation_set,
+            comment=comment,
         )
     except IntegrityError as exc:  # the unique (image, version) constraint: a concurrent writer won
         transaction.set_rollback(True)
         raise ConflictError(
             f"Image #{image.pk} was changed by someone else at the same moment; reload and retry",
-            code="version_conflict", field="expected_version", extra={"current_version": image.version},
+            code="version_conflict",
+            field="expected_version",
+            extra={"current_version": image.version},
         ) from exc
     image.annotation_set = annotation_set
     return image

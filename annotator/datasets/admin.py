@@ -18,8 +18,9 @@ class ExportJobAdmin(ProjectScopedAdmin):
         # Media is never served publicly; the API download checks the staff user's access.
         if not obj.pk or not obj.file:
             return "-"
-        return format_html('<a href="{}">{}</a>', reverse("export-download", args=[obj.pk]),
-                           obj.file.name.rsplit("/", 1)[-1])
+        return format_html(
+            '<a href="{}">{}</a>', reverse("export-download", args=[obj.pk]), obj.file.name.rsplit("/", 1)[-1]
+        )
 
 
 @admin.register(ImportJob)

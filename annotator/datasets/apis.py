@@ -71,12 +71,18 @@ class ExportCreateApi(APIView):
         kind = serializers.ChoiceField(["instances", "predictions"], default="instances")
         segmentation = serializers.ChoiceField(["polygons", "rle"], default="polygons")
         include_images = serializers.BooleanField(default=True)
-        status = serializers.ListField(child=serializers.ChoiceField(ImageStatus.values), required=False,
-                                       allow_empty=False, max_length=len(ImageStatus.values))
-        split = serializers.ChoiceField(["train", "val", "unassigned"], required=False, allow_null=True,
-                                        default=None)
-        categories = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
-                                           default=None, max_length=1000)
+        status = serializers.ListField(
+            child=serializers.ChoiceField(ImageStatus.values),
+            required=False,
+            allow_empty=False,
+            max_length=len(ImageStatus.values),
+        )
+        split = serializers.ChoiceField(
+            ["train", "val", "unassigned"], required=False, allow_null=True, default=None
+        )
+        categories = serializers.ListField(
+            child=serializers.IntegerField(), required=False, allow_null=True, default=None, max_length=1000
+        )
         date_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
         date_to = serializers.DateTimeField(required=False, allow_null=True, default=None)
         model_version = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -89,10 +95,16 @@ class ExportCreateApi(APIView):
         d = data.validated_data
         split = d["split"]
         job = services.export_create(
-            project=project, user=request.user, kind=d["kind"], segmentation=d["segmentation"],
-            include_images=d["include_images"], statuses=d.get("status"),
+            project=project,
+            user=request.user,
+            kind=d["kind"],
+            segmentation=d["segmentation"],
+            include_images=d["include_images"],
+            statuses=d.get("status"),
             split=(Image.Split.UNASSIGNED if split == "unassigned" else split),
-            category_ids=d["categories"], date_from=d["date_from"], date_to=d["date_to"],
+            category_ids=d["categories"],
+            date_from=d["date_from"],
+            date_to=d["date_to"],
             model_version_id=d["model_version"],
         )
         return Response(ExportOutput(job).data, status=status.HTTP_202_ACCEPTED)
@@ -114,7 +126,9 @@ class ExportDownloadApi(APIView):
             raise NotFoundError(f"Export #{job.pk} has no file ({job.status})", code="not_ready")
         name = job.file.name.rsplit("/", 1)[-1]
         content_type = "application/zip" if name.endswith(".zip") else "application/json"
-        response = FileResponse(job.file.open("rb"), as_attachment=True, filename=name, content_type=content_type)
+        response = FileResponse(
+            job.file.open("rb"), as_attachment=True, filename=name, content_type=content_type
+        )
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -124,9 +138,12 @@ class ImportCreateApi(APIView):
 
     class ImportInput(serializers.Serializer):
         annotations = serializers.FileField(allow_empty_file=True, help_text="a COCO instances JSON file")
-        images = serializers.FileField(required=False, allow_null=True, default=None,
-                                       help_text="a zip of the images; without it, file_name is matched "
-                                                 "against the project's images")
+        images = serializers.FileField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="a zip of the images; without it, file_name is matched against the project's images",
+        )
         mode = serializers.ChoiceField([GROUND_TRUTH, PREDICTIONS], default=GROUND_TRUTH)
         create_categories = serializers.BooleanField(default=False)
 
@@ -137,10 +154,14 @@ class ImportCreateApi(APIView):
         data.is_valid(raise_exception=True)
         d = data.validated_data
         job = services.import_create(
-            project=project, user=request.user, annotations_file=d["annotations"],
-            annotations_name=d["annotations"].name, images_zip=d["images"],
+            project=project,
+            user=request.user,
+            annotations_file=d["annotations"],
+            annotations_name=d["annotations"].name,
+            images_zip=d["images"],
             images_zip_name=d["images"].name if d["images"] else "images.zip",
-            mode=d["mode"], create_categories=d["create_categories"],
+            mode=d["mode"],
+            create_categories=d["create_categories"],
         )
         return Response(ImportOutput(job).data, status=status.HTTP_201_CREATED)
 
@@ -157,5 +178,3 @@ class ImportAcceptApi(APIView):
         job = _get_job(request, ImportJob, import_id, Role.ADMIN)
         job = services.import_accept(job=job, user=request.user)
         return Response(ImportOutput(job).data)
-
-

@@ -34,11 +34,30 @@ GROUND_TRUTH = "ground_truth"
 PREDICTIONS = "predictions"
 MAX_STORED_PROBLEMS = 1000
 KNOWN_ANNOTATION_KEYS = {
-    "id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd", "score", "multipolygon",
-    "keypoints", "num_keypoints",
+    "id",
+    "image_id",
+    "category_id",
+    "segmentation",
+    "area",
+    "bbox",
+    "iscrowd",
+    "score",
+    "multipolygon",
+    "keypoints",
+    "num_keypoints",
 }
-KNOWN_IMAGE_KEYS = {"id", "file_name", "width", "height", "license", "date_captured", "coco_url", "flickr_url",
-                    "split", "status"}
+KNOWN_IMAGE_KEYS = {
+    "id",
+    "file_name",
+    "width",
+    "height",
+    "license",
+    "date_captured",
+    "coco_url",
+    "flickr_url",
+    "split",
+    "status",
+}
 
 
 class CocoFileError(Exception):
@@ -78,16 +97,30 @@ class _Problems:
         self.counts: Counter[str] = Counter()
         self.by_severity: Counter[str] = Counter()
 
-    def add(self, severity: str, code: str, message: str, *, annotation_id: Any = None,
-            image_id: Any = None, action: str | None = None) -> None:
+    def add(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        *,
+        annotation_id: Any = None,
+        image_id: Any = None,
+        action: str | None = None,
+    ) -> None:
         self.counts[code] += 1
         self.by_severity[severity] += 1
         if len(self.items) < MAX_STORED_PROBLEMS:
-            self.items.append({
-                "severity": severity, "code": code, "message": message, "annotation_id": annotation_id,
-                "image_id": image_id,
-                "action": action or {"error": "skipped", "warning": "repaired", "note": "ignored"}.get(severity),
-            })
+            self.items.append(
+                {
+                    "severity": severity,
+                    "code": code,
+                    "message": message,
+                    "annotation_id": annotation_id,
+                    "image_id": image_id,
+                    "action": action
+                    or {"error": "skipped", "warning": "repaired", "note": "ignored"}.get(severity),
+                }
+            )
 
 
 def load_coco_json(fp: IO[bytes]) -> dict[str, Any]:
@@ -105,10 +138,15 @@ def load_coco_json(fp: IO[bytes]) -> dict[str, Any]:
     except (json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise CocoFileError("not_json", f"the annotations file is not valid JSON ({exc})") from exc
     if isinstance(data, list):
-        raise CocoFileError("not_coco", "the file is a JSON list (a COCO results file?); an instances file is an "
-                                        "object with 'images', 'annotations' and 'categories'")
+        raise CocoFileError(
+            "not_coco",
+            "the file is a JSON list (a COCO results file?); an instances file is an "
+            "object with 'images', 'annotations' and 'categories'",
+        )
     if not isinstance(data, dict):
-        raise CocoFileError("not_coco", "the file must be a JSON object with 'images', 'annotations', 'categories'")
+        raise CocoFileError(
+            "not_coco", "the file must be a JSON object with 'images', 'annotations', 'categories'"
+        )
     for key in ("images", "annotations", "categories"):
         if key in data and not isinstance(data[key], list):
             raise CocoFileError("not_coco", f"'{key}' must be a list, got {type(data[key]).__name__}")
@@ -118,13 +156,18 @@ def load_coco_json(fp: IO[bytes]) -> dict[str, Any]:
 
 
 def coco_analyse(
-    *, project: Project, coco: dict[str, Any], archive: zipfile.ZipFile | None, mode: str,
+    *,
+    project: Project,
+    coco: dict[str, Any],
+    archive: zipfile.ZipFile | None,
+    mode: str,
     create_categories: bool = False,
 ) -> Analysis:
     """Check ``coco`` against the project (and the images zip, if any); report and plan."""
     problems = _Problems()
-    categories, mapping_preview, to_create = _map_categories(project, coco.get("categories", []), problems,
-                                                             create_categories)
+    categories, mapping_preview, to_create = _map_categories(
+        project, coco.get("categories", []), problems, create_categories
+    )
     images = _resolve_images(project, coco["images"], archive, problems)
     annotations = coco.get("annotations", [])
     keypoint_ids: list[Any] = []
@@ -138,12 +181,22 @@ def coco_analyse(
         ann_id = ann.get("id")
         label = f"annotation {ann_id!r}"
         if not _is_int(ann_id):
-            problems.add("error", "bad_annotation", f"annotations[{index}] has no integer 'id'",
-                         annotation_id=ann_id, image_id=ann.get("image_id"))
+            problems.add(
+                "error",
+                "bad_annotation",
+                f"annotations[{index}] has no integer 'id'",
+                annotation_id=ann_id,
+                image_id=ann.get("image_id"),
+            )
             continue
         if ann_id in seen_ids:
-            problems.add("error", "duplicate_id", f"{label} appears more than once; only the first is used",
-                         annotation_id=ann_id, image_id=ann.get("image_id"))
+            problems.add(
+                "error",
+                "duplicate_id",
+                f"{label} appears more than once; only the first is used",
+                annotation_id=ann_id,
+                image_id=ann.get("image_id"),
+            )
             continue
         seen_ids.add(ann_id)
         extra_fields.update(k for k in ann if k not in KNOWN_ANNOTATION_KEYS)
@@ -151,19 +204,35 @@ def coco_analyse(
             keypoint_ids.append(ann_id)
         image = images.get(ann.get("image_id")) if _is_int(ann.get("image_id")) else None
         if image is None:
-            problems.add("error", "unknown_image", f"{label} refers to image {ann.get('image_id')!r}, which is "
-                         "not in the file's images or could not be matched", annotation_id=ann_id,
-                         image_id=ann.get("image_id"))
+            problems.add(
+                "error",
+                "unknown_image",
+                f"{label} refers to image {ann.get('image_id')!r}, which is "
+                "not in the file's images or could not be matched",
+                annotation_id=ann_id,
+                image_id=ann.get("image_id"),
+            )
             continue
         category_id = ann.get("category_id")
         category = categories.get(category_id) if _is_int(category_id) else None
         if category is None:
-            problems.add("error", "missing_category", f"{label}: category {category_id!r} is not in the file's "
-                         "categories or has no match in the project", annotation_id=ann_id, image_id=image.coco_id)
+            problems.add(
+                "error",
+                "missing_category",
+                f"{label}: category {category_id!r} is not in the file's "
+                "categories or has no match in the project",
+                annotation_id=ann_id,
+                image_id=image.coco_id,
+            )
             continue
         if ann.get("iscrowd") in (1, True):
-            problems.add("error", "crowd_region", f"{label} is a crowd region (iscrowd=1), not one object; "
-                         "crowd regions are not imported", annotation_id=ann_id, image_id=image.coco_id)
+            problems.add(
+                "error",
+                "crowd_region",
+                f"{label} is a crowd region (iscrowd=1), not one object; crowd regions are not imported",
+                annotation_id=ann_id,
+                image_id=image.coco_id,
+            )
             continue
         shape = _shape_of(ann, image, problems)
         if shape is None:
@@ -172,18 +241,38 @@ def coco_analyse(
         if mode == PREDICTIONS:
             score = ann.get("score", 1.0)
             if not isinstance(score, int | float) or isinstance(score, bool) or not 0 <= score <= 1:
-                problems.add("warning", "bad_score", f"{label}: score {score!r} is not in [0, 1]; 1.0 is used",
-                             annotation_id=ann_id, image_id=image.coco_id)
+                problems.add(
+                    "warning",
+                    "bad_score",
+                    f"{label}: score {score!r} is not in [0, 1]; 1.0 is used",
+                    annotation_id=ann_id,
+                    image_id=image.coco_id,
+                )
                 score = 1.0
         used_per_category[category_id] += 1
-        image.annotations.append({"coco_id": ann_id, "category": category, "shape": shape,
-                                  "score": None if score is None else float(score)})
+        image.annotations.append(
+            {
+                "coco_id": ann_id,
+                "category": category,
+                "shape": shape,
+                "score": None if score is None else float(score),
+            }
+        )
     if keypoint_ids:
-        problems.add("note", "keypoints_ignored", f"{len(keypoint_ids)} annotations carry keypoints; keypoints are "
-                     f"not imported (first ids: {keypoint_ids[:20]})", annotation_id=keypoint_ids[0])
+        problems.add(
+            "note",
+            "keypoints_ignored",
+            f"{len(keypoint_ids)} annotations carry keypoints; keypoints are "
+            f"not imported (first ids: {keypoint_ids[:20]})",
+            annotation_id=keypoint_ids[0],
+        )
     if extra_fields:
-        problems.add("note", "extra_fields", "fields this importer does not use were ignored: "
-                     + ", ".join(f"{k} ({n}x)" for k, n in sorted(extra_fields.items())))
+        problems.add(
+            "note",
+            "extra_fields",
+            "fields this importer does not use were ignored: "
+            + ", ".join(f"{k} ({n}x)" for k, n in sorted(extra_fields.items())),
+        )
     for preview in mapping_preview:
         preview["annotations"] = used_per_category.get(preview["coco_id"], 0)
     planned = list(images.values())
@@ -211,23 +300,40 @@ def _map_categories(project: Project, raw: list[Any], problems: _Problems, creat
     preview: list[dict[str, Any]] = []
     to_create: list[dict[str, Any]] = []
     for index, cat in enumerate(raw):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")) or not isinstance(cat.get("name"), str) \
-                or not cat["name"].strip():
+        if (
+            not isinstance(cat, dict)
+            or not _is_int(cat.get("id"))
+            or not isinstance(cat.get("name"), str)
+            or not cat["name"].strip()
+        ):
             problems.add("error", "bad_category", f"categories[{index}] needs an integer 'id' and a 'name'")
             continue
         coco_id, name = cat["id"], cat["name"].strip()[:100]
         if coco_id in mapping:
-            problems.add("error", "duplicate_id", f"category id {coco_id} appears more than once; the first "
-                         f"('{next(p['name'] for p in preview if p['coco_id'] == coco_id)}') is used")
+            problems.add(
+                "error",
+                "duplicate_id",
+                f"category id {coco_id} appears more than once; the first "
+                f"('{next(p['name'] for p in preview if p['coco_id'] == coco_id)}') is used",
+            )
             continue
         match = by_name.get(name) or by_folded.get(name.casefold())
         if match is not None:
             mapping[coco_id] = match.id
-            preview.append({"coco_id": coco_id, "name": name, "action": "map", "category_id": match.id,
-                            "category_name": match.name, "export_id": match.export_id})
+            preview.append(
+                {
+                    "coco_id": coco_id,
+                    "name": name,
+                    "action": "map",
+                    "category_id": match.id,
+                    "category_name": match.name,
+                    "export_id": match.export_id,
+                }
+            )
         elif create:
-            export_id = coco_id if coco_id >= 0 and coco_id not in used_export_ids else \
-                max(used_export_ids | {0}) + 1
+            export_id = (
+                coco_id if coco_id >= 0 and coco_id not in used_export_ids else max(used_export_ids | {0}) + 1
+            )
             used_export_ids.add(export_id)
             key = f"new:{name.casefold()}"
             if not any(c["key"] == key for c in to_create):
@@ -235,14 +341,34 @@ def _map_categories(project: Project, raw: list[Any], problems: _Problems, creat
             else:
                 export_id = next(c["export_id"] for c in to_create if c["key"] == key)
             mapping[coco_id] = key
-            preview.append({"coco_id": coco_id, "name": name, "action": "create", "category_id": None,
-                            "category_name": name, "export_id": export_id})
+            preview.append(
+                {
+                    "coco_id": coco_id,
+                    "name": name,
+                    "action": "create",
+                    "category_id": None,
+                    "category_name": name,
+                    "export_id": export_id,
+                }
+            )
         else:
-            preview.append({"coco_id": coco_id, "name": name, "action": "missing", "category_id": None,
-                            "category_name": None, "export_id": None})
-            problems.add("warning", "missing_category", f"category '{name}' (id {coco_id}) has no category of "
-                         "that name in the project; its annotations are skipped (or ask to create categories)",
-                         action="skipped")
+            preview.append(
+                {
+                    "coco_id": coco_id,
+                    "name": name,
+                    "action": "missing",
+                    "category_id": None,
+                    "category_name": None,
+                    "export_id": None,
+                }
+            )
+            problems.add(
+                "warning",
+                "missing_category",
+                f"category '{name}' (id {coco_id}) has no category of "
+                "that name in the project; its annotations are skipped (or ask to create categories)",
+                action="skipped",
+            )
     return mapping, preview, to_create
 
 
@@ -261,8 +387,12 @@ def _resolve_images(project, raw: list[Any], archive: zipfile.ZipFile | None, pr
             continue
         coco_id = img["id"]
         if coco_id in images:
-            problems.add("error", "duplicate_id", f"image id {coco_id} appears more than once; the first is used",
-                         image_id=coco_id)
+            problems.add(
+                "error",
+                "duplicate_id",
+                f"image id {coco_id} appears more than once; the first is used",
+                image_id=coco_id,
+            )
             continue
         file_name = img.get("file_name")
         if not isinstance(file_name, str) or not file_name.strip():
@@ -270,8 +400,12 @@ def _resolve_images(project, raw: list[Any], archive: zipfile.ZipFile | None, pr
             continue
         declared = (img.get("width"), img.get("height"))
         if not all(_is_int(v) and v > 0 for v in declared):
-            problems.add("error", "bad_image", f"image {coco_id} ('{file_name}') needs positive integer "
-                         "'width' and 'height'", image_id=coco_id)
+            problems.add(
+                "error",
+                "bad_image",
+                f"image {coco_id} ('{file_name}') needs positive integer 'width' and 'height'",
+                image_id=coco_id,
+            )
             continue
         if archive is not None:
             found = _match_member(archive, members, file_name, coco_id, problems)
@@ -280,8 +414,14 @@ def _resolve_images(project, raw: list[Any], archive: zipfile.ZipFile | None, pr
             member, (width, height, sha) = found
             existing = project.images.filter(sha256=sha).values_list("id", flat=True).first()
             key: Any = existing if existing else f"sha:{sha}"
-            planned = PlannedImage(coco_id, file_name, width, height, existing_id=existing,
-                                   zip_member=None if existing else member)
+            planned = PlannedImage(
+                coco_id,
+                file_name,
+                width,
+                height,
+                existing_id=existing,
+                zip_member=None if existing else member,
+            )
         else:
             match = _match_existing(lookup, file_name, coco_id, problems)
             if match is None:
@@ -290,13 +430,23 @@ def _resolve_images(project, raw: list[Any], archive: zipfile.ZipFile | None, pr
             key = existing
             planned = PlannedImage(coco_id, file_name, width, height, existing_id=existing)
         if (width, height) != declared:
-            problems.add("error", "size_mismatch", f"image {coco_id} ('{file_name}') is declared "
-                         f"{declared[0]}x{declared[1]} but the image is {width}x{height}; its annotations would "
-                         "land in the wrong place, so it is skipped", image_id=coco_id)
+            problems.add(
+                "error",
+                "size_mismatch",
+                f"image {coco_id} ('{file_name}') is declared "
+                f"{declared[0]}x{declared[1]} but the image is {width}x{height}; its annotations would "
+                "land in the wrong place, so it is skipped",
+                image_id=coco_id,
+            )
             continue
         if key in targets:
-            problems.add("error", "duplicate_image", f"image {coco_id} ('{file_name}') is the same image as image "
-                         f"{targets[key]}; only the first is used", image_id=coco_id)
+            problems.add(
+                "error",
+                "duplicate_image",
+                f"image {coco_id} ('{file_name}') is the same image as image "
+                f"{targets[key]}; only the first is used",
+                image_id=coco_id,
+            )
             continue
         targets[key] = coco_id
         images[coco_id] = planned
@@ -310,11 +460,20 @@ def _match_existing(lookup, file_name: str, coco_id: int, problems: _Problems):
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
-        problems.add("error", "ambiguous_image", f"image {coco_id}: '{file_name}' matches {len(candidates)} "
-                     f"images of the project (ids {[c[0] for c in candidates][:10]})", image_id=coco_id)
+        problems.add(
+            "error",
+            "ambiguous_image",
+            f"image {coco_id}: '{file_name}' matches {len(candidates)} "
+            f"images of the project (ids {[c[0] for c in candidates][:10]})",
+            image_id=coco_id,
+        )
     else:
-        problems.add("error", "unknown_image", f"image {coco_id}: no image named '{file_name}' in the project",
-                     image_id=coco_id)
+        problems.add(
+            "error",
+            "unknown_image",
+            f"image {coco_id}: no image named '{file_name}' in the project",
+            image_id=coco_id,
+        )
     return None
 
 
@@ -336,20 +495,32 @@ def _match_member(archive, members, file_name: str, coco_id: int, problems: _Pro
     if info is None:
         candidates = members["basename"].get(PurePosixPath(path).name, [])
         if len(candidates) > 1:
-            problems.add("error", "ambiguous_image", f"image {coco_id}: '{file_name}' matches several files of "
-                         "the zip", image_id=coco_id)
+            problems.add(
+                "error",
+                "ambiguous_image",
+                f"image {coco_id}: '{file_name}' matches several files of the zip",
+                image_id=coco_id,
+            )
             return None
         info = candidates[0] if candidates else None
     if info is None:
-        problems.add("error", "unknown_image", f"image {coco_id}: '{file_name}' is not in the images zip",
-                     image_id=coco_id)
+        problems.add(
+            "error",
+            "unknown_image",
+            f"image {coco_id}: '{file_name}' is not in the images zip",
+            image_id=coco_id,
+        )
         return None
     if info.filename not in members["decoded"]:
         members["decoded"][info.filename] = _probe_member(archive, info)
     probed = members["decoded"][info.filename]
     if isinstance(probed, str):
-        problems.add("error", "bad_image_file", f"image {coco_id}: '{info.filename}' in the zip {probed}",
-                     image_id=coco_id)
+        problems.add(
+            "error",
+            "bad_image_file",
+            f"image {coco_id}: '{info.filename}' in the zip {probed}",
+            image_id=coco_id,
+        )
         return None
     return info.filename, probed
 
@@ -391,23 +562,44 @@ def _shape_of(ann: dict[str, Any], image: PlannedImage, problems: _Problems) -> 
                 return exact
         if seg is None or seg == [] or seg == {}:
             if ann.get("bbox") is None:
-                problems.add("error", "empty_segmentation", f"{label} has neither a segmentation nor a bbox",
-                             annotation_id=ann_id, image_id=image.coco_id)
+                problems.add(
+                    "error",
+                    "empty_segmentation",
+                    f"{label} has neither a segmentation nor a bbox",
+                    annotation_id=ann_id,
+                    image_id=image.coco_id,
+                )
                 return None
             shape = geometry.bbox_to_shape(ann["bbox"], width=w, height=h, label=f"{label} bbox")
-            problems.add("note", "bbox_only", f"{label} has an empty segmentation; its bbox is imported as a "
-                         "rectangle", annotation_id=ann_id, image_id=image.coco_id, action="converted")
+            problems.add(
+                "note",
+                "bbox_only",
+                f"{label} has an empty segmentation; its bbox is imported as a rectangle",
+                annotation_id=ann_id,
+                image_id=image.coco_id,
+                action="converted",
+            )
             return shape
         shape, notes = geometry.coco_segmentation_to_shape(seg, width=w, height=h, label=label)
     except geometry.SegmentationError as exc:
         problems.add("error", exc.code, str(exc), annotation_id=ann_id, image_id=image.coco_id)
         return None
     if "clipped" in notes:
-        problems.add("warning", "out_of_bounds", f"{label} reaches outside the {w}x{h} image; clipped to it",
-                     annotation_id=ann_id, image_id=image.coco_id)
+        problems.add(
+            "warning",
+            "out_of_bounds",
+            f"{label} reaches outside the {w}x{h} image; clipped to it",
+            annotation_id=ann_id,
+            image_id=image.coco_id,
+        )
     if "repaired" in notes:
-        problems.add("warning", "bad_polygon", f"{label} has a self-intersecting polygon; repaired",
-                     annotation_id=ann_id, image_id=image.coco_id)
+        problems.add(
+            "warning",
+            "bad_polygon",
+            f"{label} has a self-intersecting polygon; repaired",
+            annotation_id=ann_id,
+            image_id=image.coco_id,
+        )
     return shape
 
 
@@ -418,13 +610,22 @@ def _exact_shape(ann, w: int, h: int, label: str, problems: _Problems) -> geomet
         seg = ann.get("segmentation")
         if seg:
             seg_shape, _ = geometry.coco_segmentation_to_shape(seg, width=w, height=h, label=label)
-            iou = geometry.mask_iou(geometry.shape_to_mask(shape, h, w), geometry.shape_to_mask(seg_shape, h, w))
+            iou = geometry.mask_iou(
+                geometry.shape_to_mask(shape, h, w), geometry.shape_to_mask(seg_shape, h, w)
+            )
             if iou < 0.9:
-                raise geometry.GeometryError(f"{label}: 'multipolygon' disagrees with 'segmentation' (IoU {iou:.2f})")
+                raise geometry.GeometryError(
+                    f"{label}: 'multipolygon' disagrees with 'segmentation' (IoU {iou:.2f})"
+                )
         return shape
     except geometry.GeometryError as exc:
-        problems.add("warning", "bad_polygon", f"{exc}; the segmentation is used instead",
-                     annotation_id=ann["id"], image_id=ann.get("image_id"))
+        problems.add(
+            "warning",
+            "bad_polygon",
+            f"{exc}; the segmentation is used instead",
+            annotation_id=ann["id"],
+            image_id=ann.get("image_id"),
+        )
         return None
 
 
@@ -437,13 +638,27 @@ def _plan_summary(project, planned: list[PlannedImage], to_create, mode: str, to
     existing_ids = [p.existing_id for p in planned if p.existing_id]
     replaced = Annotation.objects.filter(image_id__in=existing_ids).count() if mode == GROUND_TRUTH else 0
     imported = sum(len(p.annotations) for p in planned)
-    canonical = json.dumps({
-        "mode": mode, "project": project.id, "create": to_create,
-        "images": [[p.coco_id, p.existing_id, p.zip_member, p.width, p.height,
-                    [[a["coco_id"], a["category"], a["shape"], a["score"]] for a in p.annotations]]
-                   for p in planned],
-        "replaced": replaced,
-    }, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        {
+            "mode": mode,
+            "project": project.id,
+            "create": to_create,
+            "images": [
+                [
+                    p.coco_id,
+                    p.existing_id,
+                    p.zip_member,
+                    p.width,
+                    p.height,
+                    [[a["coco_id"], a["category"], a["shape"], a["score"]] for a in p.annotations],
+                ]
+                for p in planned
+            ],
+            "replaced": replaced,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return {
         "mode": mode,
         "images": len(planned),

@@ -33,8 +33,14 @@ _EXT_ALIASES = {"jpg": {".jpg", ".jpeg"}, "tif": {".tif", ".tiff"}}
 
 
 def coco_annotation(
-    *, annotation_id: int, image_id: int, category_id: int, shape: geometry.Shape,
-    height: int, width: int, segmentation_mode: str,
+    *,
+    annotation_id: int,
+    image_id: int,
+    category_id: int,
+    shape: geometry.Shape,
+    height: int,
+    width: int,
+    segmentation_mode: str,
 ) -> dict[str, Any]:
     """One COCO annotation object from a stored shape (see the module docstring for holes)."""
     holes = geometry.shape_has_holes(shape)
@@ -50,11 +56,13 @@ def coco_annotation(
     return out
 
 
-def coco_result(*, image_id: int, category_id: int, shape: geometry.Shape, score: float,
-                height: int, width: int) -> dict[str, Any]:
+def coco_result(
+    *, image_id: int, category_id: int, shape: geometry.Shape, score: float, height: int, width: int
+) -> dict[str, Any]:
     """One detection of a COCO results file (what ``COCO.loadRes`` reads): RLE, bbox, score."""
     return {
-        "image_id": image_id, "category_id": category_id,
+        "image_id": image_id,
+        "category_id": category_id,
         "segmentation": geometry.shape_to_rle(shape, height, width),
         **dict(zip(("area", "bbox"), geometry.shape_area_bbox(shape), strict=True)),
         "score": round(float(score), 5),

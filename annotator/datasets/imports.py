@@ -43,8 +43,14 @@ INGEST_BATCH = 200
 
 
 def import_create(
-    *, project: Project, user, annotations_file: IO[bytes], annotations_name: str = "annotations.json",
-    images_zip: IO[bytes] | None = None, images_zip_name: str = "images.zip", mode: str = GROUND_TRUTH,
+    *,
+    project: Project,
+    user,
+    annotations_file: IO[bytes],
+    annotations_name: str = "annotations.json",
+    images_zip: IO[bytes] | None = None,
+    images_zip_name: str = "images.zip",
+    mode: str = GROUND_TRUTH,
     create_categories: bool = False,
 ) -> ImportJob:
     """Analyse an upload; store it with its report and plan. A file that is not COCO at all is a 400."""
@@ -52,10 +58,20 @@ def import_create(
         raise ApplicationError("mode must be 'ground_truth' or 'predictions'", field="mode")
     with _opened_zip(images_zip) as archive:
         analysis = _analyse(project, annotations_file, archive, mode, create_categories)
-    options = {"mode": mode, "create_categories": create_categories, "match": "zip" if images_zip else "existing",
-               "source_name": annotations_name[:200], "images_zip_name": images_zip_name[:200] if images_zip else None}
-    job = ImportJob(project=project, requested_by=user, options=options, report=analysis.report,
-                    message=_summary_line(analysis))
+    options = {
+        "mode": mode,
+        "create_categories": create_categories,
+        "match": "zip" if images_zip else "existing",
+        "source_name": annotations_name[:200],
+        "images_zip_name": images_zip_name[:200] if images_zip else None,
+    }
+    job = ImportJob(
+        project=project,
+        requested_by=user,
+        options=options,
+        report=analysis.report,
+        message=_summary_line(analysis),
+    )
     annotations_file.seek(0)
     job.source.save(f"{project.slug}-import.json", annotations_file, save=False)
     if images_zip is not None:
@@ -68,30 +84,45 @@ def import_create(
 def import_accept(*, job: ImportJob, user) -> ImportJob:
     """Apply the plan the user accepted, in one transaction; a changed project is a 409 with a new report."""
     if job.status != JobStatus.PENDING:
-        raise ConflictError(f"Import #{job.pk} is {job.status}; only a pending import can be accepted",
-                            code="not_pending", field="status")
+        raise ConflictError(
+            f"Import #{job.pk} is {job.status}; only a pending import can be accepted",
+            code="not_pending",
+            field="status",
+        )
     with _stored_zip(job) as archive, job.source.open("rb") as source:
-        analysis = _analyse(job.project, source, archive, job.options["mode"], job.options["create_categories"])
+        analysis = _analyse(
+            job.project, source, archive, job.options["mode"], job.options["create_categories"]
+        )
         if analysis.digest != job.report.get("plan", {}).get("digest"):
-            ImportJob.objects.filter(pk=job.pk).update(report=analysis.report, message=_summary_line(analysis))
+            ImportJob.objects.filter(pk=job.pk).update(
+                report=analysis.report, message=_summary_line(analysis)
+            )
             raise ConflictError(
                 "The project changed since this report was made (images or categories); the report was "
-                "refreshed, review it and accept again", code="plan_changed", extra={"report": analysis.report})
+                "refreshed, review it and accept again",
+                code="plan_changed",
+                extra={"report": analysis.report},
+            )
         created: list[Image] = []
         try:
             with transaction.atomic():
                 locked = ImportJob.objects.select_for_update().get(pk=job.pk)
                 if locked.status != JobStatus.PENDING:
-                    raise ConflictError(f"Import #{job.pk} is {locked.status}; it was accepted already",
-                                        code="not_pending", field="status")
+                    raise ConflictError(
+                        f"Import #{job.pk} is {locked.status}; it was accepted already",
+                        code="not_pending",
+                        field="status",
+                    )
                 result = _apply(locked, analysis, archive, user, created)
                 locked.report = {**analysis.report, "result": result}
                 locked.status = JobStatus.SUCCEEDED
                 locked.progress = 100
                 locked.started_at = locked.started_at or timezone.now()
                 locked.finished_at = timezone.now()
-                locked.message = (f"Imported {result['annotations']} annotations on {result['images']} images "
-                                  f"({result['images_created']} new)")
+                locked.message = (
+                    f"Imported {result['annotations']} annotations on {result['images']} images "
+                    f"({result['images_created']} new)"
+                )
                 locked.save()
         except ApplicationError:
             _forget_files(created)
@@ -101,7 +132,9 @@ def import_accept(*, job: ImportJob, user) -> ImportJob:
             log.exception("import %s failed", job.pk)
             job.refresh_from_db()
             job_fail(job=job, message=f"Import failed, nothing was written: {exc}")
-            raise ApplicationError(f"Import failed, nothing was written: {exc}", code="import_failed") from exc
+            raise ApplicationError(
+                f"Import failed, nothing was written: {exc}", code="import_failed"
+            ) from exc
     job.refresh_from_db()
     return job
 
@@ -113,11 +146,28 @@ def _analyse(project, source: IO[bytes], archive, mode: str, create_categories: 
     try:
         coco = load_coco_json(source)
     except CocoFileError as exc:
-        raise ApplicationError(f"The annotations file cannot be imported: {exc.message}", field="annotations",
-                               code="invalid_coco", extra={"report": {"problems": [{
-                                   "severity": "fatal", "code": exc.code, "message": exc.message,
-                                   "annotation_id": None, "image_id": None, "action": None}]}}) from exc
-    return coco_analyse(project=project, coco=coco, archive=archive, mode=mode, create_categories=create_categories)
+        raise ApplicationError(
+            f"The annotations file cannot be imported: {exc.message}",
+            field="annotations",
+            code="invalid_coco",
+            extra={
+                "report": {
+                    "problems": [
+                        {
+                            "severity": "fatal",
+                            "code": exc.code,
+                            "message": exc.message,
+                            "annotation_id": None,
+                            "image_id": None,
+                            "action": None,
+                        }
+                    ]
+                }
+            },
+        ) from exc
+    return coco_analyse(
+        project=project, coco=coco, archive=archive, mode=mode, create_categories=create_categories
+    )
 
 
 @contextmanager
@@ -129,15 +179,19 @@ def _opened_zip(fileobj: IO[bytes] | None):
         archive = zipfile.ZipFile(fileobj)
         archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ApplicationError(f"The images file is not a readable zip archive ({exc})", field="images",
-                               code="bad_zip") from exc
+        raise ApplicationError(
+            f"The images file is not a readable zip archive ({exc})", field="images", code="bad_zip"
+        ) from exc
     from django.conf import settings
 
     files = [m for m in archive.infolist() if not m.is_dir()]
     limit = settings.ANNOTATOR["MAX_ZIP_MEMBERS"]
     if len(files) > limit:
-        raise ApplicationError(f"The images zip has {len(files)} files; the limit is {limit}", field="images",
-                               code="zip_too_many_members")
+        raise ApplicationError(
+            f"The images zip has {len(files)} files; the limit is {limit}",
+            field="images",
+            code="zip_too_many_members",
+        )
     try:
         yield archive
     finally:
@@ -157,33 +211,54 @@ def _apply(job: ImportJob, analysis: Analysis, archive, user, created: list[Imag
     project = job.project
     categories = _create_categories(project, analysis.categories_to_create)
     new_images = _ingest_members(project, analysis, archive, user, created)
-    images = {img.pk: img for img in Image.objects.filter(
-        pk__in=[p.existing_id for p in analysis.images if p.existing_id])}
+    images = {
+        img.pk: img
+        for img in Image.objects.filter(pk__in=[p.existing_id for p in analysis.images if p.existing_id])
+    }
     if len(images) != len([p for p in analysis.images if p.existing_id]):
-        raise ConflictError("An image of the plan was deleted meanwhile; nothing was written", code="plan_changed")
+        raise ConflictError(
+            "An image of the plan was deleted meanwhile; nothing was written", code="plan_changed"
+        )
     version = None
     if job.options["mode"] == PREDICTIONS:
         version = ModelVersion.objects.create(
-            project=project, name=f"import #{job.pk}: {job.options.get('source_name', '')}"[:100],
-            checkpoint="", status=ModelVersion.Status.ARCHIVED,
+            project=project,
+            name=f"import #{job.pk}: {job.options.get('source_name', '')}"[:100],
+            checkpoint="",
+            status=ModelVersion.Status.ARCHIVED,
             data_summary={"imported_from": job.options.get("source_name"), "import_job": job.pk},
         )
     annotations = 0
     for planned in analysis.images:
         image = images.get(planned.existing_id) if planned.existing_id else new_images[planned.zip_member]
-        items = [{"category": categories.get(a["category"], a["category"]), "shape": a["shape"],
-                  "source": Source.MANUAL if version is None else Source.MODEL, "score": a["score"]}
-                 for a in planned.annotations]
+        items = [
+            {
+                "category": categories.get(a["category"], a["category"]),
+                "shape": a["shape"],
+                "source": Source.MANUAL if version is None else Source.MODEL,
+                "score": a["score"],
+            }
+            for a in planned.annotations
+        ]
         annotations += len(items)
         if version is None:
             _set_ground_truth(image, items, user, job)
         else:
-            Prediction.objects.create(image=image, model_version=version, instances=[
-                {"category": i["category"], "shape": i["shape"], "score": i["score"]} for i in items])
+            Prediction.objects.create(
+                image=image,
+                model_version=version,
+                instances=[
+                    {"category": i["category"], "shape": i["shape"], "score": i["score"]} for i in items
+                ],
+            )
             image_pre_label(image=image, instances=items)  # only where nobody has worked yet
-    return {"images": len(analysis.images), "images_created": len(new_images), "annotations": annotations,
-            "categories_created": len(analysis.categories_to_create),
-            "model_version": version.pk if version else None}
+    return {
+        "images": len(analysis.images),
+        "images_created": len(new_images),
+        "annotations": annotations,
+        "categories_created": len(analysis.categories_to_create),
+        "model_version": version.pk if version else None,
+    }
 
 
 def _set_ground_truth(image: Image, items: list[dict[str, Any]], user, job: ImportJob) -> None:
@@ -193,8 +268,13 @@ def _set_ground_truth(image: Image, items: list[dict[str, Any]], user, job: Impo
         locked.transition_to(status)
     locked.lease_user = None
     locked.lease_expires_at = None
-    annotation_set_replace(image=locked, cleaned=cleaned, user=user, action=Revision.Action.IMPORT,
-                           comment=f"COCO import #{job.pk}")
+    annotation_set_replace(
+        image=locked,
+        cleaned=cleaned,
+        user=user,
+        action=Revision.Action.IMPORT,
+        comment=f"COCO import #{job.pk}",
+    )
 
 
 def _create_categories(project: Project, to_create: list[dict[str, Any]]) -> dict[str, int]:
@@ -211,7 +291,7 @@ def _ingest_members(project, analysis: Analysis, archive, user, created: list[Im
     names = {p.zip_member: p.file_name for p in analysis.images if p.zip_member}
     out: dict[str, Image] = {}
     for start in range(0, len(members), INGEST_BATCH):
-        batch = members[start:start + INGEST_BATCH]
+        batch = members[start : start + INGEST_BATCH]
         uploads = [(names[m], io.BytesIO(archive.read(m))) for m in batch]
         report = images_ingest(project=project, uploads=uploads, user=user)
         created.extend(report.created)
@@ -222,8 +302,10 @@ def _ingest_members(project, analysis: Analysis, archive, user, created: list[Im
         for member in batch:
             image = by_name.get(display_name(names[member]))
             if image is None:
-                raise ConflictError(f"'{names[member]}' is already in the project; the report is out of date",
-                                    code="plan_changed")
+                raise ConflictError(
+                    f"'{names[member]}' is already in the project; the report is out of date",
+                    code="plan_changed",
+                )
             out[member] = image
     return out
 
@@ -241,6 +323,8 @@ def _forget_files(created: list[Image]) -> None:
 def _summary_line(analysis: Analysis) -> str:
     plan = analysis.report["plan"]
     problems = analysis.report["severity_counts"]
-    return (f"Plan: {plan['annotations']} annotations on {plan['images']} images "
-            f"({plan['images_created']} new); {problems.get('error', 0)} skipped, "
-            f"{problems.get('warning', 0)} repaired. Waiting for acceptance.")
+    return (
+        f"Plan: {plan['annotations']} annotations on {plan['images']} images "
+        f"({plan['images_created']} new); {problems.get('error', 0)} skipped, "
+        f"{problems.get('warning', 0)} repaired. Waiting for acceptance."
+    )

@@ -17,8 +17,12 @@ from annotator.projects.models import Category, Image, ImageStatus, Project
 
 
 def export_images(
-    *, project: Project, statuses: list[str] | None = None, split: str | None = None,
-    date_from: datetime | None = None, date_to: datetime | None = None,
+    *,
+    project: Project,
+    statuses: list[str] | None = None,
+    split: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
 ) -> QuerySet[Image]:
     """Images to export: by status (accepted by default), split, and when they reached that status."""
     images = Image.objects.filter(project=project, status__in=statuses or [ImageStatus.ACCEPTED])
@@ -79,7 +83,9 @@ def project_images_by_name(*, project: Project) -> dict[str, Any]:
     exact: dict[str, tuple[int, int, int]] = {}
     basename: dict[str, list[tuple[int, int, int]]] = {}
     for image_id, name, width, height in (
-        Image.objects.filter(project=project).order_by("id").values_list("id", "name", "width", "height")
+        Image.objects.filter(project=project)
+        .order_by("id")
+        .values_list("id", "name", "width", "height")
         .iterator(chunk_size=2000)
     ):
         row = (image_id, width, height)

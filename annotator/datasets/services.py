@@ -40,9 +40,17 @@ class ExportCancelled(Exception):
 
 
 def export_create(
-    *, project: Project, user, kind: str = INSTANCES, segmentation: str = coco_writer.POLYGONS,
-    include_images: bool = True, statuses: list[str] | None = None, split: str | None = None,
-    category_ids: list[int] | None = None, date_from: datetime | None = None, date_to: datetime | None = None,
+    *,
+    project: Project,
+    user,
+    kind: str = INSTANCES,
+    segmentation: str = coco_writer.POLYGONS,
+    include_images: bool = True,
+    statuses: list[str] | None = None,
+    split: str | None = None,
+    category_ids: list[int] | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
     model_version_id: int | None = None,
 ) -> ExportJob:
     """Record an export job with its normalised options and queue it once the row is committed."""
@@ -54,21 +62,32 @@ def export_create(
     if bad:
         raise ApplicationError(f"Unknown image status {bad[0]!r}", field="status")
     if category_ids is not None:
-        known = set(Category.objects.filter(project=project, id__in=category_ids).values_list("id", flat=True))
+        known = set(
+            Category.objects.filter(project=project, id__in=category_ids).values_list("id", flat=True)
+        )
         missing = sorted(set(category_ids) - known)
         if missing:
-            raise ApplicationError(f"Category {missing[0]} is not a category of this project", field="categories")
+            raise ApplicationError(
+                f"Category {missing[0]} is not a category of this project", field="categories"
+            )
     if date_from and date_to and date_from >= date_to:
         raise ApplicationError("date_from must be before date_to", field="date_from")
     if kind == PREDICTIONS:
         if model_version_id is None:
             raise ApplicationError("A predictions export needs a model_version", field="model_version")
         if selectors.model_version_for_project(project=project, model_version_id=model_version_id) is None:
-            raise ApplicationError(f"Model version {model_version_id} is not available in this project",
-                                   field="model_version", code="not_found", status_code=404)
+            raise ApplicationError(
+                f"Model version {model_version_id} is not available in this project",
+                field="model_version",
+                code="not_found",
+                status_code=404,
+            )
     options = {
-        "kind": kind, "segmentation": segmentation, "include_images": include_images and kind == INSTANCES,
-        "statuses": sorted(set(statuses or [ImageStatus.ACCEPTED])), "split": split,
+        "kind": kind,
+        "segmentation": segmentation,
+        "include_images": include_images and kind == INSTANCES,
+        "statuses": sorted(set(statuses or [ImageStatus.ACCEPTED])),
+        "split": split,
         "category_ids": None if category_ids is None else sorted(set(category_ids)),
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
@@ -97,7 +116,9 @@ def export_run(*, job_id: int) -> ExportJob | None:
         summary["bytes"] = job.file.size
         job.summary = summary
         job.save(update_fields=["file", "summary"])
-        job_succeed(job=job, message=f"{summary.get('images', 0)} images, {summary.get('annotations', 0)} annotations")
+        job_succeed(
+            job=job, message=f"{summary.get('images', 0)} images, {summary.get('annotations', 0)} annotations"
+        )
     except ExportCancelled:
         job_cancel(job=job, message="Cancelled while exporting")
     except Exception as exc:
@@ -112,8 +133,11 @@ def export_run(*, job_id: int) -> ExportJob | None:
 def _scan(job: ExportJob) -> tuple[Any, list[Category]]:
     o = job.options
     images = selectors.export_images(
-        project=job.project, statuses=o.get("statuses"), split=o.get("split"),
-        date_from=_parse_dt(o.get("date_from")), date_to=_parse_dt(o.get("date_to")),
+        project=job.project,
+        statuses=o.get("statuses"),
+        split=o.get("split"),
+        date_from=_parse_dt(o.get("date_from")),
+        date_to=_parse_dt(o.get("date_to")),
     )
     return images, selectors.export_categories(project=job.project, category_ids=o.get("category_ids"))
 
@@ -137,15 +161,25 @@ def _write_instances(job: ExportJob, workdir: str) -> tuple[str, dict[str, Any]]
         archive, stream = None, open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     try:
         writer = coco_writer.CocoInstancesWriter(stream)
-        writer.begin(info=_info(job), categories=[
-            {"id": c.export_id, "name": c.name, "supercategory": "package"} for c in categories])
+        writer.begin(
+            info=_info(job),
+            categories=[{"id": c.export_id, "name": c.name, "supercategory": "package"} for c in categories],
+        )
         files: list[tuple[str, str]] = []
-        for image_id, name, width, height, file_name, ext, split, status in (
-            selectors.export_image_rows(images).iterator(chunk_size=CHUNK)
-        ):
+        for image_id, name, width, height, file_name, ext, split, status in selectors.export_image_rows(
+            images
+        ).iterator(chunk_size=CHUNK):
             member = names.name_for(image_id=image_id, name=name, ext=ext)
-            writer.image({"id": image_id, "file_name": member, "width": width, "height": height,
-                          "split": split or None, "status": status})
+            writer.image(
+                {
+                    "id": image_id,
+                    "file_name": member,
+                    "width": width,
+                    "height": height,
+                    "split": split or None,
+                    "status": status,
+                }
+            )
             if o["include_images"]:
                 files.append((member, file_name))
             progress.step()
@@ -155,9 +189,17 @@ def _write_instances(job: ExportJob, workdir: str) -> tuple[str, dict[str, Any]]
             if not shape or category_id not in export_ids:
                 skipped += 1
                 continue
-            writer.annotation(coco_writer.coco_annotation(
-                annotation_id=ann_id, image_id=image_id, category_id=export_ids[category_id], shape=shape,
-                height=height, width=width, segmentation_mode=o["segmentation"]))
+            writer.annotation(
+                coco_writer.coco_annotation(
+                    annotation_id=ann_id,
+                    image_id=image_id,
+                    category_id=export_ids[category_id],
+                    shape=shape,
+                    height=height,
+                    width=width,
+                    segmentation_mode=o["segmentation"],
+                )
+            )
             progress.step()
         writer.end()
         stream.flush()
@@ -169,10 +211,15 @@ def _write_instances(job: ExportJob, workdir: str) -> tuple[str, dict[str, Any]]
         if archive is not None:
             archive.close()
         raise
-    return path, {"format": "coco_instances", "segmentation": o["segmentation"],
-                  "include_images": o["include_images"], "images": writer.counts["images"],
-                  "annotations": writer.counts["annotations"], "categories": len(categories),
-                  "skipped_annotations": skipped}
+    return path, {
+        "format": "coco_instances",
+        "segmentation": o["segmentation"],
+        "include_images": o["include_images"],
+        "images": writer.counts["images"],
+        "annotations": writer.counts["annotations"],
+        "categories": len(categories),
+        "skipped_annotations": skipped,
+    }
 
 
 def _copy_images(archive: zipfile.ZipFile, files: list[tuple[str, str]], progress: _Progress) -> None:
@@ -187,7 +234,9 @@ def _copy_images(archive: zipfile.ZipFile, files: list[tuple[str, str]], progres
 
 
 def _write_results(job: ExportJob, workdir: str) -> tuple[str, dict[str, Any]]:
-    version = selectors.model_version_for_project(project=job.project, model_version_id=job.options["model_version"])
+    version = selectors.model_version_for_project(
+        project=job.project, model_version_id=job.options["model_version"]
+    )
     if version is None:
         raise ApplicationError("The model version no longer exists")
     export_ids = dict(Category.objects.filter(project=job.project).values_list("id", "export_id"))
@@ -203,14 +252,25 @@ def _write_results(job: ExportJob, workdir: str) -> tuple[str, dict[str, Any]]:
                 if category is None or not inst.get("shape"):
                     skipped += 1
                     continue
-                writer.result(coco_writer.coco_result(
-                    image_id=image_id, category_id=category, shape=inst["shape"],
-                    score=inst.get("score") if inst.get("score") is not None else 1.0,
-                    height=height, width=width))
+                writer.result(
+                    coco_writer.coco_result(
+                        image_id=image_id,
+                        category_id=category,
+                        shape=inst["shape"],
+                        score=inst.get("score") if inst.get("score") is not None else 1.0,
+                        height=height,
+                        width=width,
+                    )
+                )
             progress.step()
         writer.end()
-    return path, {"format": "coco_results", "model_version": version.pk, "detections": writer.count,
-                  "images": progress.done, "skipped_instances": skipped}
+    return path, {
+        "format": "coco_results",
+        "model_version": version.pk,
+        "detections": writer.count,
+        "images": progress.done,
+        "skipped_instances": skipped,
+    }
 
 
 class _Progress:
@@ -234,7 +294,8 @@ class _Progress:
 def _info(job: ExportJob) -> dict[str, Any]:
     return {
         "description": f"{job.project.name}: COCO export #{job.pk}",
-        "version": "1.0", "date_created": timezone.now().isoformat(),
+        "version": "1.0",
+        "date_created": timezone.now().isoformat(),
         "contributor": job.requested_by.get_username() if job.requested_by else "",
         "filters": {k: v for k, v in job.options.items() if k not in ("kind",)},
     }

@@ -25,7 +25,9 @@ FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 class Job(models.Model):
     """Abstract base for TrainingRun, ExportJob, ImportJob and the generic BatchJob."""
 
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True
+    )
     progress = models.PositiveSmallIntegerField(default=0, help_text="0-100")
     message = models.TextField(blank=True, default="")
     requested_by = models.ForeignKey(

@@ -97,11 +97,13 @@ def jobs_reap_stale(*, models_to_reap: list[type[Job]]) -> int:
     stale_before = timezone.now() - timedelta(seconds=settings.ANNOTATOR["STALE_JOB_SECONDS"])
     reaped = 0
     for model in models_to_reap:
-        reaped += model.objects.filter(status=JobStatus.RUNNING).filter(
-            models.Q(heartbeat_at__lt=stale_before) | models.Q(heartbeat_at__isnull=True)
-        ).update(
-            status=JobStatus.FAILED,
-            finished_at=timezone.now(),
-            message="The worker stopped reporting (killed or lost); marked failed by the reaper",
+        reaped += (
+            model.objects.filter(status=JobStatus.RUNNING)
+            .filter(models.Q(heartbeat_at__lt=stale_before) | models.Q(heartbeat_at__isnull=True))
+            .update(
+                status=JobStatus.FAILED,
+                finished_at=timezone.now(),
+                message="The worker stopped reporting (killed or lost); marked failed by the reaper",
+            )
         )
     return reaped

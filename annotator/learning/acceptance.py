@@ -36,8 +36,9 @@ def acceptance_by_version(*, project: Project) -> list[dict[str, Any]]:
         return []
     pre_labels: dict[int, Revision] = {}
     finals: dict[int, Revision] = {}
-    for rev in Revision.objects.filter(image_id__in=images, action__in=[Revision.Action.PRE_LABEL,
-                                                                       Revision.Action.ACCEPT]).order_by("version"):
+    for rev in Revision.objects.filter(
+        image_id__in=images, action__in=[Revision.Action.PRE_LABEL, Revision.Action.ACCEPT]
+    ).order_by("version"):
         (pre_labels if rev.action == Revision.Action.PRE_LABEL else finals)[rev.image_id] = rev
     predictions: dict[int, list[Prediction]] = defaultdict(list)
     for pred in Prediction.objects.filter(image_id__in=pre_labels).order_by("created_at", "id"):
@@ -51,8 +52,12 @@ def acceptance_by_version(*, project: Project) -> list[dict[str, Any]]:
             continue
         version_id = made_by[-1].model_version_id
         image = images[image_id]
-        iou, unchanged = compare_sets(pre.annotations, final.annotations, height=image.height, width=image.width)
-        row = per_version.setdefault(version_id, {"images": 0, "iou_sum": 0.0, "pre_labels": 0, "unchanged": 0})
+        iou, unchanged = compare_sets(
+            pre.annotations, final.annotations, height=image.height, width=image.width
+        )
+        row = per_version.setdefault(
+            version_id, {"images": 0, "iou_sum": 0.0, "pre_labels": 0, "unchanged": 0}
+        )
         row["images"] += 1
         row["iou_sum"] += iou
         row["pre_labels"] += len(pre.annotations)
@@ -62,16 +67,20 @@ def acceptance_by_version(*, project: Project) -> list[dict[str, Any]]:
     rows = []
     for version_id, row in per_version.items():
         version = versions.get(version_id)
-        rows.append({
-            "model_version": version_id,
-            "name": version.name if version else f"#{version_id}",
-            "status": version.status if version else None,
-            "created_at": version.created_at if version else None,
-            "images": row["images"],
-            "pre_labels": row["pre_labels"],
-            "mean_iou": round(row["iou_sum"] / row["images"], 4),
-            "unchanged_share": round(row["unchanged"] / row["pre_labels"], 4) if row["pre_labels"] else None,
-        })
+        rows.append(
+            {
+                "model_version": version_id,
+                "name": version.name if version else f"#{version_id}",
+                "status": version.status if version else None,
+                "created_at": version.created_at if version else None,
+                "images": row["images"],
+                "pre_labels": row["pre_labels"],
+                "mean_iou": round(row["iou_sum"] / row["images"], 4),
+                "unchanged_share": round(row["unchanged"] / row["pre_labels"], 4)
+                if row["pre_labels"]
+                else None,
+            }
+        )
     return sorted(rows, key=lambda r: (r["created_at"] is None, r["created_at"] or 0, r["model_version"]))
 
 

@@ -9,7 +9,16 @@ from .selectors import accepted_since_last_run
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "parent", "status", "mask_ap", "prelabel_threshold", "created_at", "promoted_at"]
+    list_display = [
+        "name",
+        "project",
+        "parent",
+        "status",
+        "mask_ap",
+        "prelabel_threshold",
+        "created_at",
+        "promoted_at",
+    ]
     list_filter = ["status", "project"]
     search_fields = ["name"]
     actions = ["promote"]
@@ -22,7 +31,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def promote(self, request, queryset):
         for version in queryset:
             try:
-                registry.version_promote(version=version, user=request.user, reason=f"admin by {request.user}")
+                registry.version_promote(
+                    version=version, user=request.user, reason=f"admin by {request.user}"
+                )
                 self.message_user(request, f"{version.name} promoted; pending images are being re-scored")
             except ApplicationError as exc:
                 self.message_user(request, f"{version.name}: {exc.message}", messages.ERROR)
@@ -36,8 +47,19 @@ class PredictionAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "status", "progress", "epoch", "epochs", "loss", "trigger", "message",
-                    "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "project",
+        "status",
+        "progress",
+        "epoch",
+        "epochs",
+        "loss",
+        "trigger",
+        "message",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "project", "trigger"]
     readonly_fields = ["report"]
     actions = ["cancel"]

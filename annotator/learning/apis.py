@@ -23,8 +23,18 @@ from .services import active_model_for, base_model_version
 class ModelVersionOutput(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
-        fields = ["id", "project", "parent", "name", "status", "prelabel_threshold", "metrics", "data_summary",
-                  "created_at", "promoted_at"]
+        fields = [
+            "id",
+            "project",
+            "parent",
+            "name",
+            "status",
+            "prelabel_threshold",
+            "metrics",
+            "data_summary",
+            "created_at",
+            "promoted_at",
+        ]
 
 
 class TrainingRunOutput(serializers.ModelSerializer):
@@ -33,9 +43,27 @@ class TrainingRunOutput(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ["id", "project", "status", "progress", "message", "trigger", "epoch", "epochs", "loss",
-                  "eta_seconds", "base_version", "result_version", "report", "requested_by", "cancel_requested",
-                  "created_at", "started_at", "finished_at", "heartbeat_at"]
+        fields = [
+            "id",
+            "project",
+            "status",
+            "progress",
+            "message",
+            "trigger",
+            "epoch",
+            "epochs",
+            "loss",
+            "eta_seconds",
+            "base_version",
+            "result_version",
+            "report",
+            "requested_by",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+        ]
 
 
 class BatchJobOutput(serializers.ModelSerializer):
@@ -97,26 +125,39 @@ class TrainingRunCancelApi(APIView):
 
 
 class ModelVersionListApi(APIView):
-    @extend_schema(responses=inline_serializer("ModelRegistry", fields={
-        "active": serializers.DictField(allow_null=True), "base": serializers.DictField(allow_null=True),
-        "versions": ModelVersionOutput(many=True), "accepted_since_last_run": serializers.IntegerField(),
-        "retrain_threshold": serializers.IntegerField(),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "ModelRegistry",
+            fields={
+                "active": serializers.DictField(allow_null=True),
+                "base": serializers.DictField(allow_null=True),
+                "versions": ModelVersionOutput(many=True),
+                "accepted_since_last_run": serializers.IntegerField(),
+                "retrain_threshold": serializers.IntegerField(),
+            },
+        )
+    )
     def get(self, request, project_id: int):
         project = get_project(request, project_id)
         active, base = active_model_for(project), base_model_version()
-        return Response({
-            "active": ModelVersionOutput(active).data if active else None,
-            "base": ModelVersionOutput(base).data if base else None,
-            "versions": ModelVersionOutput(model_versions_for(project=project), many=True).data,
-            "accepted_since_last_run": accepted_since_last_run(project=project),
-            "retrain_threshold": project.retrain_threshold,
-        })
+        return Response(
+            {
+                "active": ModelVersionOutput(active).data if active else None,
+                "base": ModelVersionOutput(base).data if base else None,
+                "versions": ModelVersionOutput(model_versions_for(project=project), many=True).data,
+                "accepted_since_last_run": accepted_since_last_run(project=project),
+                "retrain_threshold": project.retrain_threshold,
+            }
+        )
 
 
 class ModelVersionPromoteApi(APIView):
-    @extend_schema(request=None, responses=inline_serializer("Promoted", fields={
-        "active": ModelVersionOutput(), "rescore": BatchJobOutput(allow_null=True)}))
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "Promoted", fields={"active": ModelVersionOutput(), "rescore": BatchJobOutput(allow_null=True)}
+        ),
+    )
     def post(self, request, version_id: int):
         version = get_version(request, version_id, Role.ADMIN)
         job = registry.version_promote(version=version, user=request.user, reason=f"manual by {request.user}")
@@ -125,22 +166,42 @@ class ModelVersionPromoteApi(APIView):
 
 
 class ModelRollbackApi(APIView):
-    @extend_schema(request=None, responses=inline_serializer("RolledBack", fields={
-        "active": ModelVersionOutput(allow_null=True), "rescore": BatchJobOutput(allow_null=True)}))
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "RolledBack",
+            fields={
+                "active": ModelVersionOutput(allow_null=True),
+                "rescore": BatchJobOutput(allow_null=True),
+            },
+        ),
+    )
     def post(self, request, project_id: int):
         project = get_project(request, project_id, Role.ADMIN)
         job = registry.version_rollback(project=project, user=request.user)
         project.refresh_from_db()
         active = active_model_for(project)
-        return Response({"active": ModelVersionOutput(active).data if active else None, "rescore": _rescore_out(job)})
+        return Response(
+            {"active": ModelVersionOutput(active).data if active else None, "rescore": _rescore_out(job)}
+        )
 
 
 class AcceptanceApi(APIView):
-    @extend_schema(responses=inline_serializer("AcceptanceByVersion", fields={
-        "model_version": serializers.IntegerField(), "name": serializers.CharField(),
-        "status": serializers.CharField(allow_null=True), "images": serializers.IntegerField(),
-        "pre_labels": serializers.IntegerField(), "mean_iou": serializers.FloatField(),
-        "unchanged_share": serializers.FloatField(allow_null=True)}, many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "AcceptanceByVersion",
+            fields={
+                "model_version": serializers.IntegerField(),
+                "name": serializers.CharField(),
+                "status": serializers.CharField(allow_null=True),
+                "images": serializers.IntegerField(),
+                "pre_labels": serializers.IntegerField(),
+                "mean_iou": serializers.FloatField(),
+                "unchanged_share": serializers.FloatField(allow_null=True),
+            },
+            many=True,
+        )
+    )
     def get(self, request, project_id: int):
         project = get_project(request, project_id)
         return Response(acceptance_by_version(project=project))

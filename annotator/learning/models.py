@@ -19,19 +19,29 @@ class ModelVersion(models.Model):
         ARCHIVED = "archived", "Archived"
 
     project = models.ForeignKey(
-        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions",
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="model_versions",
         help_text="empty for universal base versions",
     )
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     name = models.CharField(max_length=100)
     checkpoint = models.CharField(max_length=500, help_text="path of the state_dict checkpoint")
     checkpoint_sha256 = models.CharField(
-        max_length=64, blank=True, default="",
+        max_length=64,
+        blank=True,
+        default="",
         help_text="content of a shipped base checkpoint file: a file with new content is a new base version",
     )
     prelabel_threshold = models.FloatField(
-        "pre-label threshold", default=0.0, help_text="pre-labels keep the shapes scoring at least this (the checkpoint's calibrated "
-                               "default threshold; 0 = every shape); predictions keep all of them",
+        "pre-label threshold",
+        default=0.0,
+        help_text="pre-labels keep the shapes scoring at least this (the checkpoint's calibrated "
+        "default threshold; 0 = every shape); predictions keep all of them",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
     metrics = models.JSONField(default=dict, blank=True, help_text="mask_ap etc. on the project's val split")
@@ -45,7 +55,8 @@ class ModelVersion(models.Model):
         constraints = [
             # Two processes that see a new shipped file at once register it once.
             models.UniqueConstraint(
-                fields=["checkpoint_sha256"], condition=models.Q(project__isnull=True) & ~models.Q(checkpoint_sha256=""),
+                fields=["checkpoint_sha256"],
+                condition=models.Q(project__isnull=True) & ~models.Q(checkpoint_sha256=""),
                 name="one_base_version_per_checkpoint_file",
             )
         ]
@@ -77,7 +88,9 @@ class TrainingRun(Job):
     project = models.ForeignKey(
         "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="training_runs"
     )
-    base_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    base_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     result_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -86,14 +99,17 @@ class TrainingRun(Job):
     epochs = models.PositiveIntegerField(default=0)
     loss = models.FloatField(null=True, blank=True)
     eta_seconds = models.FloatField(null=True, blank=True)
-    report = models.JSONField(default=dict, blank=True, help_text="data summary, val metrics, promotion decision")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="data summary, val metrics, promotion decision"
+    )
 
     class Meta(Job.Meta):
         constraints = [
             # The per-project training lock lives in the database, not in a worker's memory:
             # it survives worker restarts and holds across any number of web/worker processes.
             models.UniqueConstraint(
-                fields=["project"], condition=models.Q(status__in=ACTIVE_RUN_STATUSES),
+                fields=["project"],
+                condition=models.Q(status__in=ACTIVE_RUN_STATUSES),
                 name="one_active_training_run_per_project",
             )
         ]
@@ -129,7 +145,9 @@ class Embedding(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["image", "engine_id"], name="one_embedding_per_engine")]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "engine_id"], name="one_embedding_per_engine")
+        ]
 
     def __str__(self) -> str:
         return f"embedding of image #{self.image_id} ({self.engine_id}, {self.status})"

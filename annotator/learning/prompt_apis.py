@@ -16,29 +16,73 @@ class SegmentApi(APIView):
     class SegmentInput(serializers.Serializer):
         points = serializers.ListField(
             child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
-            required=False, default=list, max_length=100, help_text="[[x, y], ...] in image pixels")
-        labels = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
-                                       max_length=100, help_text="1 positive, 0 negative; one per point")
-        box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False,
-                                    allow_null=True, default=None, help_text="[x0, y0, x1, y1]")
-        mask_shape = serializers.JSONField(required=False, allow_null=True, default=None,
-                                           help_text="a previous shape (MultiPolygon) to refine")
+            required=False,
+            default=list,
+            max_length=100,
+            help_text="[[x, y], ...] in image pixels",
+        )
+        labels = serializers.ListField(
+            child=serializers.IntegerField(),
+            required=False,
+            default=list,
+            max_length=100,
+            help_text="1 positive, 0 negative; one per point",
+        )
+        box = serializers.ListField(
+            child=serializers.FloatField(),
+            min_length=4,
+            max_length=4,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="[x0, y0, x1, y1]",
+        )
+        mask_shape = serializers.JSONField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="a previous shape (MultiPolygon) to refine",
+        )
 
-    @extend_schema(request=SegmentInput, responses={
-        200: inline_serializer("SegmentResult", fields={
-            "shape": serializers.JSONField(), "score": serializers.FloatField(), "engine": serializers.CharField(),
-            "vertex_count": serializers.IntegerField(), "iou_with_mask": serializers.FloatField()}),
-        202: inline_serializer("SegmentPending", fields={
-            "status": serializers.CharField(), "progress": serializers.IntegerField(),
-            "engine": serializers.CharField()}),
-    })
+    @extend_schema(
+        request=SegmentInput,
+        responses={
+            200: inline_serializer(
+                "SegmentResult",
+                fields={
+                    "shape": serializers.JSONField(),
+                    "score": serializers.FloatField(),
+                    "engine": serializers.CharField(),
+                    "vertex_count": serializers.IntegerField(),
+                    "iou_with_mask": serializers.FloatField(),
+                },
+            ),
+            202: inline_serializer(
+                "SegmentPending",
+                fields={
+                    "status": serializers.CharField(),
+                    "progress": serializers.IntegerField(),
+                    "engine": serializers.CharField(),
+                },
+            ),
+        },
+    )
     def post(self, request, image_id: int):
         image = get_image(request, image_id)
         data = self.SegmentInput(data=request.data)
         data.is_valid(raise_exception=True)
         answer = image_segment(image=image, **data.validated_data)
         if not answer.ready:
-            return Response({"status": "embedding", "progress": answer.progress, "engine": answer.engine},
-                            status=status.HTTP_202_ACCEPTED)
-        return Response({"shape": answer.shape, "score": answer.score, "engine": answer.engine,
-                         "vertex_count": answer.vertex_count, "iou_with_mask": answer.iou_with_mask})
+            return Response(
+                {"status": "embedding", "progress": answer.progress, "engine": answer.engine},
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return Response(
+            {
+                "shape": answer.shape,
+                "score": answer.score,
+                "engine": answer.engine,
+                "vertex_count": answer.vertex_count,
+                "iou_with_mask": answer.iou_with_mask,
+            }
+        )

@@ -59,7 +59,11 @@ _cache = _EmbeddingCache()
 
 
 def image_segment(
-    *, image: Image, points: list[list[float]], labels: list[int], box: list[float] | None,
+    *,
+    image: Image,
+    points: list[list[float]],
+    labels: list[int],
+    box: list[float] | None,
     mask_shape: Any | None,
 ) -> SegmentAnswer:
     """Run the project's prompt engine on the stored embedding; raises ApplicationError on bad prompts."""
@@ -69,12 +73,15 @@ def image_segment(
     mask = None
     if mask_shape:
         try:
-            clean = geometry.clean_shape(mask_shape, width=image.width, height=image.height, label="mask_shape")
+            clean = geometry.clean_shape(
+                mask_shape, width=image.width, height=image.height, label="mask_shape"
+            )
         except geometry.GeometryError as exc:
             raise ApplicationError(str(exc), field="mask_shape", code="invalid_prompt") from exc
         mask = geometry.shape_to_mask(clean, image.height, image.width)
-    prompts = Prompts(points=[tuple(p) for p in points], labels=list(labels),
-                      box=tuple(box) if box else None, mask=mask)
+    prompts = Prompts(
+        points=[tuple(p) for p in points], labels=list(labels), box=tuple(box) if box else None, mask=mask
+    )
     try:
         validate_prompts(prompts, image.width, image.height)
     except InvalidPromptError as exc:
@@ -86,8 +93,14 @@ def image_segment(
     embedding = _cache.get(record.path, lambda: engine.embedding_from_bytes(Path(record.path).read_bytes()))
     result = prompt_adapter.segment(engine, embedding, prompts)
     shape, vertices, iou = segment_to_polygons(result)
-    return SegmentAnswer(ready=True, engine=result.engine_id, shape=shape, score=round(float(result.score), 4),
-                         vertex_count=vertices, iou_with_mask=round(float(iou), 4))
+    return SegmentAnswer(
+        ready=True,
+        engine=result.engine_id,
+        shape=shape,
+        score=round(float(result.score), 4),
+        vertex_count=vertices,
+        iou_with_mask=round(float(iou), 4),
+    )
 
 
 def _ready_embedding(image: Image, engine_id: str) -> Embedding | None:

@@ -48,13 +48,16 @@ PROMOTABLE = (ModelVersion.Status.READY, ModelVersion.Status.ARCHIVED, ModelVers
 def version_promote(*, version: ModelVersion, user=None, reason: str = "manual") -> BatchJob | None:
     """Make ``version`` its project's active model and queue the re-scoring of pending images."""
     if version.project_id is None:
-        raise ApplicationError("The shipped base is not a project version; roll back to it instead",
-                               code="not_a_project_version")
+        raise ApplicationError(
+            "The shipped base is not a project version; roll back to it instead", code="not_a_project_version"
+        )
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=version.project_id)
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if locked.status not in PROMOTABLE:
-            raise ConflictError(f"{locked.name} is {locked.status} and cannot be promoted", code="not_promotable")
+            raise ConflictError(
+                f"{locked.name} is {locked.status} and cannot be promoted", code="not_promotable"
+            )
         if project.active_model_id == locked.pk:
             return None
         _activate(project, locked, reason=reason)
@@ -67,8 +70,10 @@ def version_rollback(*, project: Project, user=None) -> BatchJob | None:
         project = Project.objects.select_for_update().get(pk=project.pk)
         current = project.active_model
         if current is None:
-            raise ConflictError("The project already uses the shipped base model; nothing to roll back",
-                                code="nothing_to_roll_back")
+            raise ConflictError(
+                "The project already uses the shipped base model; nothing to roll back",
+                code="nothing_to_roll_back",
+            )
         target = current.parent if current.parent and current.parent.project_id == project.pk else None
         _activate(project, target, reason=f"rollback from {current.name}")
         return _schedule_rescore(project)
@@ -93,14 +98,23 @@ def base_shipped_register(*, path: Path) -> ModelVersion:
         with transaction.atomic():
             previous = bases.select_for_update().filter(status=ModelVersion.Status.PROMOTED).first()
             version = ModelVersion.objects.create(
-                project=None, parent=previous, name=next_version_name(None), checkpoint=str(stored),
-                checkpoint_sha256=sha, prelabel_threshold=threshold, status=ModelVersion.Status.PROMOTED,
+                project=None,
+                parent=previous,
+                name=next_version_name(None),
+                checkpoint=str(stored),
+                checkpoint_sha256=sha,
+                prelabel_threshold=threshold,
+                status=ModelVersion.Status.PROMOTED,
                 promoted_at=timezone.now(),
-                data_summary={"shipped": str(path), "promotion": f"shipped checkpoint {path.name} ({sha[:12]})"},
+                data_summary={
+                    "shipped": str(path),
+                    "promotion": f"shipped checkpoint {path.name} ({sha[:12]})",
+                },
             )
             if previous is not None:
                 bases.filter(status=ModelVersion.Status.PROMOTED).exclude(pk=version.pk).update(
-                    status=ModelVersion.Status.ARCHIVED)
+                    status=ModelVersion.Status.ARCHIVED
+                )
                 for project in Project.objects.filter(active_model__isnull=True):
                     _schedule_rescore(project)  # their pre-labels now come from the new base
     except IntegrityError:  # another process registered the same file first
@@ -120,21 +134,30 @@ def _activate(project: Project, version: ModelVersion | None, *, reason: str) ->
         version.save(update_fields=["status", "promoted_at", "data_summary"])
     project.active_model = version
     project.save(update_fields=["active_model"])
-    log.info("project %s now uses %s (%s)", project.pk, version.name if version else "the shipped base", reason)
+    log.info(
+        "project %s now uses %s (%s)", project.pk, version.name if version else "the shipped base", reason
+    )
 
 
 def _schedule_rescore(project: Project) -> BatchJob:
     from . import tasks
 
     ids = list(project.images.filter(status__in=RESCORE_STATUSES).values_list("id", flat=True))
-    labelled = list(project.images.filter(status__in=LABELLED_STATUSES).order_by("-status_changed_at")
-                    .values_list("id", flat=True)[:COVERED_LIMIT])
+    labelled = list(
+        project.images.filter(status__in=LABELLED_STATUSES)
+        .order_by("-status_changed_at")
+        .values_list("id", flat=True)[:COVERED_LIMIT]
+    )
     job = BatchJob.objects.create(project=project, kind=BatchJob.Kind.RESCORE, total=len(ids) + len(labelled))
     if not ids and not labelled:
         job.status, job.progress, job.finished_at = JobStatus.SUCCEEDED, 100, timezone.now()
         job.message = "No pending images to re-score"
         job.save(update_fields=["status", "progress", "finished_at", "message"])
         return job
-    transaction.on_commit(lambda: [tasks.pre_label_image.delay(pk, job.pk) for pk in ids]
-                          + [tasks.refresh_features.delay(pk, job.pk) for pk in labelled])
+    transaction.on_commit(
+        lambda: (
+            [tasks.pre_label_image.delay(pk, job.pk) for pk in ids]
+            + [tasks.refresh_features.delay(pk, job.pk) for pk in labelled]
+        )
+    )
     return job

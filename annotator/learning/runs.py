@@ -65,15 +65,26 @@ def run_workdir_fresh(*, run: TrainingRun) -> Path:
     return workdir
 
 
-def run_version_ensure(*, run: TrainingRun, parent: ModelVersion, checkpoint: str, training_images: list[int],
-                       data_summary: dict[str, Any]) -> ModelVersion:
+def run_version_ensure(
+    *,
+    run: TrainingRun,
+    parent: ModelVersion,
+    checkpoint: str,
+    training_images: list[int],
+    data_summary: dict[str, Any],
+) -> ModelVersion:
     """The 'training' version this run produces, created and linked to the run in one transaction.
 
     A run redelivered after its worker died reuses the version its killed attempt created
     (updated with this attempt's data): one run, one version.
     """
-    fields = {"parent": parent, "checkpoint": checkpoint, "status": ModelVersion.Status.TRAINING,
-              "training_images": training_images, "data_summary": data_summary}
+    fields = {
+        "parent": parent,
+        "checkpoint": checkpoint,
+        "status": ModelVersion.Status.TRAINING,
+        "training_images": training_images,
+        "data_summary": data_summary,
+    }
     version = run.result_version
     if version is not None and version.status == ModelVersion.Status.TRAINING:
         for name, value in fields.items():
@@ -81,7 +92,9 @@ def run_version_ensure(*, run: TrainingRun, parent: ModelVersion, checkpoint: st
         version.save(update_fields=list(fields))
         return version
     with transaction.atomic():
-        version = ModelVersion.objects.create(project=run.project, name=next_version_name(run.project), **fields)
+        version = ModelVersion.objects.create(
+            project=run.project, name=next_version_name(run.project), **fields
+        )
         TrainingRun.objects.filter(pk=run.pk).update(result_version=version)
     run.result_version = version
     return version
@@ -136,7 +149,9 @@ def _cancel_requested(run: TrainingRun) -> bool:
     return bool(TrainingRun.objects.filter(pk=run.pk).values_list("cancel_requested", flat=True).first())
 
 
-def run_abort(*, run: TrainingRun, error: Exception, workdir: Path, scratch: tuple[str, ...], kept: str) -> None:
+def run_abort(
+    *, run: TrainingRun, error: Exception, workdir: Path, scratch: tuple[str, ...], kept: str
+) -> None:
     """End a run that was cancelled or failed: its version failed, ``scratch`` removed, the run says why.
 
     ``scratch`` names the files and folders in ``workdir`` the attempt wrote (training data,
@@ -145,7 +160,8 @@ def run_abort(*, run: TrainingRun, error: Exception, workdir: Path, scratch: tup
     cancelled = isinstance(error, RunCancelled)
     reason = "run cancelled" if cancelled else str(error)
     ModelVersion.objects.filter(pk=run.result_version_id, status=ModelVersion.Status.TRAINING).update(
-        status=ModelVersion.Status.FAILED, metrics={"error": reason[:2000]})
+        status=ModelVersion.Status.FAILED, metrics={"error": reason[:2000]}
+    )
     for name in scratch:
         path = workdir / name
         if path.is_dir():
@@ -155,7 +171,9 @@ def run_abort(*, run: TrainingRun, error: Exception, workdir: Path, scratch: tup
     if cancelled:
         job_cancel(job=run, message=f"Cancelled; {kept} is unchanged")
         return
-    log.error("%s %s failed", "base run" if run.project_id is None else "training run", run.pk, exc_info=error)
+    log.error(
+        "%s %s failed", "base run" if run.project_id is None else "training run", run.pk, exc_info=error
+    )
     message = error.message if isinstance(error, ApplicationError) else f"{type(error).__name__}: {error}"
     job_fail(job=run, message=f"{message} — {kept} is unchanged")
 
@@ -172,8 +190,9 @@ def run_version_ready(*, version: ModelVersion, checkpoint: str, metrics: dict[s
     version.save(update_fields=["checkpoint", "metrics", "status", "prelabel_threshold"])
 
 
-def run_finish(*, run: TrainingRun, version: ModelVersion, reason: str,
-               promote: Callable[[], None] | None) -> None:
+def run_finish(
+    *, run: TrainingRun, version: ModelVersion, reason: str, promote: Callable[[], None] | None
+) -> None:
     """Promote ``version`` when ``promote`` is given, then finish the run with the decision and ``reason``.
 
     A failed promotion fails the run and leaves the version 'ready' with its numbers (promote it by hand).
@@ -195,7 +214,8 @@ def run_versions_fail_orphaned(*, project: Project | None) -> int:
     (``run_versions_fail_stopped``).
     """
     return ModelVersion.objects.filter(project=project, status=ModelVersion.Status.TRAINING).update(
-        status=ModelVersion.Status.FAILED, metrics={"error": STOPPED_WITHOUT_FINISHING})
+        status=ModelVersion.Status.FAILED, metrics={"error": STOPPED_WITHOUT_FINISHING}
+    )
 
 
 def run_versions_fail_stopped() -> int:
@@ -205,10 +225,14 @@ def run_versions_fail_stopped() -> int:
     Only versions linked to a finished run are touched, never one a live run is working on.
     Such a run's folder holds only what the dead attempt half-wrote (no version uses it): removed.
     """
-    stopped = list(TrainingRun.objects.filter(
-        status__in=FINISHED_STATUSES, result_version__status=ModelVersion.Status.TRAINING))
+    stopped = list(
+        TrainingRun.objects.filter(
+            status__in=FINISHED_STATUSES, result_version__status=ModelVersion.Status.TRAINING
+        )
+    )
     failed = ModelVersion.objects.filter(
-        status=ModelVersion.Status.TRAINING, pk__in=[run.result_version_id for run in stopped],
+        status=ModelVersion.Status.TRAINING,
+        pk__in=[run.result_version_id for run in stopped],
     ).update(status=ModelVersion.Status.FAILED, metrics={"error": STOPPED_WITHOUT_FINISHING})
     for run in stopped:
         shutil.rmtree(run_workdir(run=run), ignore_errors=True)

@@ -17,9 +17,13 @@ def retrain_schedule_ensure(*, every_seconds: int | None = None) -> PeriodicTask
     seconds = every_seconds or DEFAULT_EVERY_MINUTES * 60
     interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
     if task is None:
-        return PeriodicTask.objects.create(name=RETRAIN_CHECK_NAME, task=RETRAIN_CHECK_TASK, interval=interval,
-                                           description="Starts a training run in every project with at least "
-                                                       "retrain_threshold images accepted since its last run.")
+        return PeriodicTask.objects.create(
+            name=RETRAIN_CHECK_NAME,
+            task=RETRAIN_CHECK_TASK,
+            interval=interval,
+            description="Starts a training run in every project with at least "
+            "retrain_threshold images accepted since its last run.",
+        )
     task.interval, task.enabled = interval, True
     task.save()
     return task

@@ -32,8 +32,10 @@ def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Ima
     if project.queue_strategy != Project.QueueStrategy.UNCERTAINTY_DIVERSITY:
         return by_uncertainty
     pool = [
-        row for row in by_uncertainty.values_list(
-            "id", "uncertainty", "features", "features_model", "predicted_instances")[:DIVERSITY_POOL]
+        row
+        for row in by_uncertainty.values_list(
+            "id", "uncertainty", "features", "features_model", "predicted_instances"
+        )[:DIVERSITY_POOL]
         if row[1] is not None and row[2]
     ]
     if len(pool) < 2:
@@ -42,15 +44,25 @@ def rank_for_queue(*, images: QuerySet[Image], project: Project) -> QuerySet[Ima
     pool = [row for row in pool if row[3] == encoder]
     pool_ids = [row[0] for row in pool]
     covered = [
-        f for f in project.images.filter(status__in=COVERED_STATUSES, features_model=encoder).exclude(pk__in=pool_ids)
-        .order_by("-status_changed_at").values_list("features", flat=True)[:COVERED_LIMIT]
+        f
+        for f in project.images.filter(status__in=COVERED_STATUSES, features_model=encoder)
+        .exclude(pk__in=pool_ids)
+        .order_by("-status_changed_at")
+        .values_list("features", flat=True)[:COVERED_LIMIT]
         if f and len(f) == len(pool[0][2])
     ]
-    order = diverse_order(np.array([r[1] for r in pool]), np.array([r[2] for r in pool], dtype=np.float64),
-                          labelled=np.array(covered, dtype=np.float64) if covered else None,
-                          content=np.array([r[4] or 0 for r in pool], dtype=np.float64))
+    order = diverse_order(
+        np.array([r[1] for r in pool]),
+        np.array([r[2] for r in pool], dtype=np.float64),
+        labelled=np.array(covered, dtype=np.float64) if covered else None,
+        content=np.array([r[4] or 0 for r in pool], dtype=np.float64),
+    )
     ids = [pool[i][0] for i in order]
-    position = Case(*[When(id=pk, then=rank) for rank, pk in enumerate(ids)], default=len(ids), output_field=IntegerField())
+    position = Case(
+        *[When(id=pk, then=rank) for rank, pk in enumerate(ids)],
+        default=len(ids),
+        output_field=IntegerField(),
+    )
     return images.annotate(_rank=position).order_by("_rank", F("uncertainty").desc(nulls_last=True), "id")
 
 
@@ -61,14 +73,21 @@ def accepted_since_last_run(*, project: Project) -> int:
     """Images accepted (train or val) after the project's latest training run was created."""
 
     accepted = project.images.filter(status=ImageStatus.ACCEPTED)
-    last = TrainingRun.objects.filter(project=project).order_by("-created_at").values_list("created_at", flat=True).first()
+    last = (
+        TrainingRun.objects.filter(project=project)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     if last is not None:
         accepted = accepted.filter(status_changed_at__gt=last)
     return accepted.count()
 
 
 def training_runs_for(*, project: Project) -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.filter(project=project).select_related("result_version", "base_version", "requested_by")
+    return TrainingRun.objects.filter(project=project).select_related(
+        "result_version", "base_version", "requested_by"
+    )
 
 
 def model_versions_for(*, project: Project) -> QuerySet[ModelVersion]:

@@ -31,7 +31,9 @@ def images_schedule_processing(*, project: Project, image_ids: list[int]) -> Non
     for image_id in image_ids:
         tasks.compute_embedding.delay(image_id, embed_job.id)
     if project.auto_pre_label and settings.ANNOTATOR["AUTO_PRE_LABEL"]:
-        label_job = BatchJob.objects.create(project=project, kind=BatchJob.Kind.PRE_LABEL, total=len(image_ids))
+        label_job = BatchJob.objects.create(
+            project=project, kind=BatchJob.Kind.PRE_LABEL, total=len(image_ids)
+        )
         for image_id in image_ids:
             tasks.pre_label_image.delay(image_id, label_job.id)
 
@@ -95,7 +97,10 @@ def base_model_version() -> ModelVersion | None:
     bases = ModelVersion.objects.filter(project__isnull=True)
     if not bases.filter(checkpoint_sha256=sha).exists():
         base_shipped_register(path=shipped)
-    return bases.filter(status=ModelVersion.Status.PROMOTED).first() or bases.filter(checkpoint_sha256=sha).first()
+    return (
+        bases.filter(status=ModelVersion.Status.PROMOTED).first()
+        or bases.filter(checkpoint_sha256=sha).first()
+    )
 
 
 def active_model_for(project: Project) -> ModelVersion | None:
@@ -114,10 +119,13 @@ def image_predict(*, image: Image, model_version: ModelVersion | None = None) ->
         return None
     result = universal_adapter.predict(image=image, checkpoint=version.checkpoint)
     prediction, _ = Prediction.objects.update_or_create(
-        image=image, model_version=version,
+        image=image,
+        model_version=version,
         defaults={"instances": result.instances, "uncertainty": result.uncertainty},
     )
-    Image.objects.filter(pk=image.pk).update(uncertainty=result.uncertainty, **_encoder_fields(version, result))
+    Image.objects.filter(pk=image.pk).update(
+        uncertainty=result.uncertainty, **_encoder_fields(version, result)
+    )
     image.refresh_from_db()
     kept = [inst for inst in result.instances if inst["score"] >= version.prelabel_threshold]
     image_pre_label(image=image, instances=kept)
@@ -142,4 +150,8 @@ def image_refresh_features(*, image: Image) -> None:
 def _encoder_fields(version: ModelVersion, result: universal_adapter.ImagePrediction) -> dict:
     """What the queue reads from one model's pass over an image; kept together, since the queue
     compares features (and weighs counts) only within one ``features_model``."""
-    return {"features": result.features, "features_model": version, "predicted_instances": len(result.instances)}
+    return {
+        "features": result.features,
+        "features_model": version,
+        "predicted_instances": len(result.instances),
+    }

@@ -54,7 +54,8 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
     train_count = project.images.filter(status=ImageStatus.ACCEPTED, split=Image.Split.TRAIN).count()
     if train_count < MIN_TRAIN_IMAGES:
         raise ApplicationError(
-            "Nothing to train on: no accepted images in the train split yet", code="no_training_data",
+            "Nothing to train on: no accepted images in the train split yet",
+            code="no_training_data",
         )
     try:
         with transaction.atomic():
@@ -63,8 +64,9 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
             if current is not None:
                 raise _already_running(current)
             run_versions_fail_orphaned(project=project)
-            run = TrainingRun.objects.create(project=project, requested_by=user, trigger=trigger,
-                                             base_version=active_model_for(project))
+            run = TrainingRun.objects.create(
+                project=project, requested_by=user, trigger=trigger, base_version=active_model_for(project)
+            )
             transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
     except IntegrityError as exc:  # a concurrent trigger won the race on the constraint
         current = TrainingRun.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).first()
@@ -76,7 +78,8 @@ def _already_running(run: TrainingRun | None) -> ConflictError:
     return ConflictError(
         f"Training run #{run.pk if run else '?'} of this project is still {run.status if run else 'active'}; "
         "one run per project at a time",
-        code="training_in_progress", extra={"training_run": run.pk if run else None},
+        code="training_in_progress",
+        extra={"training_run": run.pk if run else None},
     )
 
 
@@ -122,7 +125,9 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
     workdir = run_workdir_fresh(run=run)
     try:
         job_report(job=run, progress=1, message="Writing the training data")
-        train = training_adapter.write_split(project=project, split=Image.Split.TRAIN, out_dir=workdir / "data")
+        train = training_adapter.write_split(
+            project=project, split=Image.Split.TRAIN, out_dir=workdir / "data"
+        )
         val = training_adapter.write_split(project=project, split=Image.Split.VAL, out_dir=workdir / "data")
         if len(train.images) < MIN_TRAIN_IMAGES:
             raise ApplicationError("No accepted images in the train split")
@@ -132,22 +137,35 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
                 "review some val images first"
             )
         version = run_version_ensure(
-            run=run, parent=base, checkpoint=str(workdir / "model.pt"), training_images=train.images,
-            data_summary={"train": train.summary(), "val": val.summary(), "base": base.name})
-        job_report(job=run, progress=5, message=f"Fine-tuning {base.name} on {len(train.images)} accepted images")
+            run=run,
+            parent=base,
+            checkpoint=str(workdir / "model.pt"),
+            training_images=train.images,
+            data_summary={"train": train.summary(), "val": val.summary(), "base": base.name},
+        )
+        job_report(
+            job=run, progress=5, message=f"Fine-tuning {base.name} on {len(train.images)} accepted images"
+        )
         result = training_adapter.fine_tune(
-            base_checkpoint=base.checkpoint, train=train, val=val, out_path=workdir / "model.pt",
+            base_checkpoint=base.checkpoint,
+            train=train,
+            val=val,
+            out_path=workdir / "model.pt",
             budget_seconds=float(settings.ANNOTATOR.get("TRAINING_BUDGET_SECONDS", 600)),
             epochs=settings.ANNOTATOR.get("TRAINING_EPOCHS") or None,
-            progress=run_progress_reporter(run=run), should_stop=run_cancel_poller(run=run),
+            progress=run_progress_reporter(run=run),
+            should_stop=run_cancel_poller(run=run),
         )
         run_stop_if_cancelled(run=run)
         job_report(job=run, progress=92, message="Evaluating the new and the current model on the val split")
         checkpoint = str(result.get("checkpoint") or workdir / "model.pt")
         # The candidate was scored on the val split by the training loop (same COCO evaluator);
         # the current model is scored here on exactly the same images.
-        candidate = training_adapter.metrics_of(result) if "mask_ap" in result else training_adapter.evaluate(
-            checkpoint=checkpoint, split=val)
+        candidate = (
+            training_adapter.metrics_of(result)
+            if "mask_ap" in result
+            else training_adapter.evaluate(checkpoint=checkpoint, split=val)
+        )
         # The gate compares with the model the project uses *now*: usually the starting point,
         # but not for a rebase (which starts from a newer universal base).
         project.refresh_from_db()
@@ -161,16 +179,39 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
     candidate_ap, current_ap = float(candidate.get("mask_ap", 0.0)), float(current.get("mask_ap", 0.0))
     better = candidate_ap > current_ap
     decision = "promoted" if better else "not promoted"
-    reason = (f"mask AP {candidate_ap:.4f} {'>' if better else '<='} {current_ap:.4f} of {incumbent.name} "
-              f"on the same {len(val.images)} val images")
-    run_version_ready(version=version, checkpoint=checkpoint, metrics={
-        **candidate, "val": val_summary, "compared_with": {
-            "version": incumbent.pk, "name": incumbent.name, "mask_ap": current_ap, "metrics": current}})
-    run.report = {"decision": decision, "reason": reason, "candidate": candidate, "current": current,
-                  "train": train.summary(), "val": val.summary(),
-                  "fine_tune": {k: v for k, v in result.items() if isinstance(v, int | float | str)}}
+    reason = (
+        f"mask AP {candidate_ap:.4f} {'>' if better else '<='} {current_ap:.4f} of {incumbent.name} "
+        f"on the same {len(val.images)} val images"
+    )
+    run_version_ready(
+        version=version,
+        checkpoint=checkpoint,
+        metrics={
+            **candidate,
+            "val": val_summary,
+            "compared_with": {
+                "version": incumbent.pk,
+                "name": incumbent.name,
+                "mask_ap": current_ap,
+                "metrics": current,
+            },
+        },
+    )
+    run.report = {
+        "decision": decision,
+        "reason": reason,
+        "candidate": candidate,
+        "current": current,
+        "train": train.summary(),
+        "val": val.summary(),
+        "fine_tune": {k: v for k, v in result.items() if isinstance(v, int | float | str)},
+    }
     run.save(update_fields=["report"])
-    promote = partial(registry.version_promote, version=version, user=run.requested_by,
-                      reason=f"training run #{run.pk}: {reason}")
+    promote = partial(
+        registry.version_promote,
+        version=version,
+        user=run.requested_by,
+        reason=f"training run #{run.pk}: {reason}",
+    )
     run_finish(run=run, version=version, reason=reason, promote=promote if better else None)
     return run

@@ -21,14 +21,23 @@ class MembershipInline(admin.TabularInline):
 
 
 class UploadForm(forms.Form):
-    files = forms.FileField(widget=forms.ClearableFileInput(attrs={"allow_multiple_selected": True}), required=False)
+    files = forms.FileField(
+        widget=forms.ClearableFileInput(attrs={"allow_multiple_selected": True}), required=False
+    )
 
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
     project_path = "pk"
 
-    list_display = ["name", "slug", "queue_strategy", "auto_pre_label", "contribute_to_universal", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "queue_strategy",
+        "auto_pre_label",
+        "contribute_to_universal",
+        "created_at",
+    ]
     search_fields = ["name", "slug"]
     list_filter = ["queue_strategy", "auto_pre_label", "contribute_to_universal"]
     inlines = [CategoryInline, MembershipInline]
@@ -52,11 +61,32 @@ class CategoryAdmin(ProjectScopedAdmin):
 
 @admin.register(Image)
 class ImageAdmin(ProjectScopedAdmin):
-    list_display = ["id", "preview", "name", "project", "status", "split", "uncertainty", "version", "lease_user"]
+    list_display = [
+        "id",
+        "preview",
+        "name",
+        "project",
+        "status",
+        "split",
+        "uncertainty",
+        "version",
+        "lease_user",
+    ]
     list_filter = ["status", "split", "project"]
     search_fields = ["name", "sha256"]
-    readonly_fields = ["sha256", "width", "height", "version", "file", "thumbnail", "file_ext", "created_at",
-                       "uploaded_by", "status_changed_at", "features"]
+    readonly_fields = [
+        "sha256",
+        "width",
+        "height",
+        "version",
+        "file",
+        "thumbnail",
+        "file_ext",
+        "created_at",
+        "uploaded_by",
+        "status_changed_at",
+        "features",
+    ]
     actions = ["release_leases"]
 
     @admin.display(description="thumbnail")
@@ -71,8 +101,10 @@ class ImageAdmin(ProjectScopedAdmin):
     def get_urls(self):
         from django.urls import path
 
-        return [path("upload/", self.admin_site.admin_view(self.upload_view), name="projects_image_upload"),
-                *super().get_urls()]
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="projects_image_upload"),
+            *super().get_urls(),
+        ]
 
     def upload_view(self, request):
         """Upload images or zips into a project from the admin; reports what was refused."""
@@ -87,11 +119,18 @@ class ImageAdmin(ProjectScopedAdmin):
             if project is None or not files:
                 messages.error(request, "Choose a project and at least one file")
             else:
-                report = images_ingest(project=project, uploads=[(f.name, f) for f in files], user=request.user)
-                messages.success(request, f"Stored {len(report.created)} image(s); "
-                                          f"{len(report.duplicates)} duplicate(s) skipped")
+                report = images_ingest(
+                    project=project, uploads=[(f.name, f) for f in files], user=request.user
+                )
+                messages.success(
+                    request,
+                    f"Stored {len(report.created)} image(s); {len(report.duplicates)} duplicate(s) skipped",
+                )
                 for r in report.rejected:
                     messages.error(request, f"{r.file}: {r.reason}")
                 return redirect("admin:projects_image_changelist")
-        return render(request, "admin/projects/image/upload.html",
-                      {"projects": projects, "title": "Upload images", **self.admin_site.each_context(request)})
+        return render(
+            request,
+            "admin/projects/image/upload.html",
+            {"projects": projects, "title": "Upload images", **self.admin_site.each_context(request)},
+        )

@@ -27,7 +27,9 @@ class CategorySerializer(serializers.ModelSerializer):
         model = Category
         fields = ["id", "name", "color", "export_id", "universal_name"]
         read_only_fields = ["id", "export_id"]
-        extra_kwargs = {"color": {"validators": [RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a #rrggbb colour")]}}
+        extra_kwargs = {
+            "color": {"validators": [RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a #rrggbb colour")]}
+        }
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -38,7 +40,17 @@ class ProjectOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "slug", "description", "role", "counts", "settings", "categories", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "role",
+            "counts",
+            "settings",
+            "categories",
+            "created_at",
+        ]
 
     def get_role(self, obj: Project) -> str | None:
         return role_of(user=self.context["request"].user, project=obj)
@@ -63,19 +75,39 @@ class ImageOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Image
-        fields = ["id", "project", "name", "width", "height", "status", "split", "version", "uncertainty",
-                  "file_url", "thumbnail_url", "lease", "created_at"]
+        fields = [
+            "id",
+            "project",
+            "name",
+            "width",
+            "height",
+            "status",
+            "split",
+            "version",
+            "uncertainty",
+            "file_url",
+            "thumbnail_url",
+            "lease",
+            "created_at",
+        ]
 
     def to_representation(self, instance: Image) -> dict:
         # Written out: each field's own to_representation was most of a 50-row list page's time.
         # The same values as the declared fields (tests pin it against ModelSerializer's output).
         return {
-            "id": instance.id, "project": instance.project_id, "name": instance.name,
-            "width": instance.width, "height": instance.height, "status": instance.status,
-            "split": instance.split, "version": instance.version,
+            "id": instance.id,
+            "project": instance.project_id,
+            "name": instance.name,
+            "width": instance.width,
+            "height": instance.height,
+            "status": instance.status,
+            "split": instance.split,
+            "version": instance.version,
             "uncertainty": None if instance.uncertainty is None else float(instance.uncertainty),
-            "file_url": self.get_file_url(instance), "thumbnail_url": self.get_thumbnail_url(instance),
-            "lease": self.get_lease(instance), "created_at": _DATETIME.to_representation(instance.created_at),
+            "file_url": self.get_file_url(instance),
+            "thumbnail_url": self.get_thumbnail_url(instance),
+            "lease": self.get_lease(instance),
+            "created_at": _DATETIME.to_representation(instance.created_at),
         }
 
     def get_file_url(self, obj: Image) -> str:
@@ -87,21 +119,29 @@ class ImageOutput(serializers.ModelSerializer):
     def get_lease(self, obj: Image) -> dict | None:
         if not obj.lease_is_active():
             return None
-        return {"user": obj.lease_user.username if obj.lease_user else None, "expires_at": obj.lease_expires_at}
+        return {
+            "user": obj.lease_user.username if obj.lease_user else None,
+            "expires_at": obj.lease_expires_at,
+        }
 
 
 _DATETIME = serializers.DateTimeField()
 
-UploadReport = inline_serializer("UploadReport", fields={
-    "created": serializers.ListField(child=serializers.DictField()),
-    "duplicates": serializers.ListField(child=serializers.DictField()),
-    "rejected": serializers.ListField(child=serializers.DictField()),
-})
+UploadReport = inline_serializer(
+    "UploadReport",
+    fields={
+        "created": serializers.ListField(child=serializers.DictField()),
+        "duplicates": serializers.ListField(child=serializers.DictField()),
+        "rejected": serializers.ListField(child=serializers.DictField()),
+    },
+)
 
 
 def get_project(request, project_id: int, minimum: str = Role.ANNOTATOR) -> Project:
     """The project if the user holds at least ``minimum`` in it; 404 for non-members (one query)."""
-    project = Project.objects.annotate(user_role=member_role(request.user, "pk")).filter(pk=project_id).first()
+    project = (
+        Project.objects.annotate(user_role=member_role(request.user, "pk")).filter(pk=project_id).first()
+    )
     if project is None:
         raise NotFoundError("Project not found")
     check_role(role=project.user_role, project=project, minimum=minimum)
@@ -111,8 +151,11 @@ def get_project(request, project_id: int, minimum: str = Role.ANNOTATOR) -> Proj
 def get_image(request, image_id: int, minimum: str = Role.ANNOTATOR) -> Image:
     """The image (with its project and lease holder) if the user holds ``minimum`` in its project (one query)."""
     image = (
-        Image.objects.select_related("project", "lease_user").defer("features")
-        .annotate(user_role=member_role(request.user)).filter(pk=image_id).first()
+        Image.objects.select_related("project", "lease_user")
+        .defer("features")
+        .annotate(user_role=member_role(request.user))
+        .filter(pk=image_id)
+        .first()
     )
     if image is None:
         raise NotFoundError("Image not found")
@@ -142,7 +185,9 @@ class ProjectListApi(APIView):
         data = self.ProjectListInput(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_create(user=request.user, **data.validated_data)
-        return Response(ProjectOutput(project, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ProjectOutput(project, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class ProjectDetailApi(APIView):
@@ -170,10 +215,17 @@ class ProjectDetailApi(APIView):
 
 
 class ProjectStatsApi(APIView):
-    @extend_schema(responses=inline_serializer("ProjectStats", fields={
-        "counts": serializers.DictField(), "jobs": serializers.DictField(),
-        "active_model": serializers.DictField(allow_null=True), "prompt_engine": serializers.CharField(),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "ProjectStats",
+            fields={
+                "counts": serializers.DictField(),
+                "jobs": serializers.DictField(),
+                "active_model": serializers.DictField(allow_null=True),
+                "prompt_engine": serializers.CharField(),
+            },
+        )
+    )
     def get(self, request, project_id: int):
         return Response(project_stats(project=get_project(request, project_id)))
 
@@ -183,15 +235,28 @@ class MembershipApi(APIView):
         username = serializers.CharField()
         role = serializers.ChoiceField(Role.choices)
 
-    @extend_schema(responses=inline_serializer("Member", fields={
-        "username": serializers.CharField(), "role": serializers.CharField()}, many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "Member", fields={"username": serializers.CharField(), "role": serializers.CharField()}, many=True
+        )
+    )
     def get(self, request, project_id: int):
         project = get_project(request, project_id)
-        return Response([{"username": m.user.username, "role": m.role}
-                         for m in project.memberships.select_related("user").order_by("user__username")])
+        return Response(
+            [
+                {"username": m.user.username, "role": m.role}
+                for m in project.memberships.select_related("user").order_by("user__username")
+            ]
+        )
 
-    @extend_schema(request=MembershipInput, responses={200: inline_serializer("MemberOut", fields={
-        "username": serializers.CharField(), "role": serializers.CharField()})})
+    @extend_schema(
+        request=MembershipInput,
+        responses={
+            200: inline_serializer(
+                "MemberOut", fields={"username": serializers.CharField(), "role": serializers.CharField()}
+            )
+        },
+    )
     def post(self, request, project_id: int):
         project = get_project(request, project_id, Role.ADMIN)
         data = self.MembershipInput(data=request.data)
@@ -219,9 +284,11 @@ class ImageListApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=ImageStatus.values),
-                    OpenApiParameter("split", str, enum=["train", "val"]),
-                    OpenApiParameter("page", int)],
+        parameters=[
+            OpenApiParameter("status", str, enum=ImageStatus.values),
+            OpenApiParameter("split", str, enum=["train", "val"]),
+            OpenApiParameter("page", int),
+        ],
         responses=ImageOutput(many=True),
     )
     def get(self, request, project_id: int):
@@ -233,20 +300,29 @@ class ImageListApi(APIView):
         if split and split not in ("train", "val"):
             raise ApplicationError(f"Unknown split '{split}'", field="split")
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(image_list(project=project, status=wanted, split=split), request, view=self)
+        page = paginator.paginate_queryset(
+            image_list(project=project, status=wanted, split=split), request, view=self
+        )
         return paginator.get_paginated_response(ImageOutput(page, many=True).data)
 
     @extend_schema(
-        request={"multipart/form-data": inline_serializer("Upload", fields={
-            "files": serializers.ListField(child=serializers.FileField())})},
+        request={
+            "multipart/form-data": inline_serializer(
+                "Upload", fields={"files": serializers.ListField(child=serializers.FileField())}
+            )
+        },
         responses={201: UploadReport, 200: UploadReport},
     )
     def post(self, request, project_id: int):
         project = get_project(request, project_id)
         files = request.FILES.getlist("files")
         if not files:
-            raise ApplicationError("Attach one or more images or zip files in the 'files' field", field="files")
-        report = images_ingest(project=project, uploads=[(f.name, f) for f in files], user=request.user).as_dict()
+            raise ApplicationError(
+                "Attach one or more images or zip files in the 'files' field", field="files"
+            )
+        report = images_ingest(
+            project=project, uploads=[(f.name, f) for f in files], user=request.user
+        ).as_dict()
         if not report["created"] and report["rejected"]:
             names = "; ".join(f"{r['file']}: {r['reason']}" for r in report["rejected"][:5])
             return Response(
@@ -283,6 +359,10 @@ class ImageFileApi(APIView):
 
 
 def _content_type(ext: str) -> str:
-    return {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp",
-            "tif": "image/tiff"}.get(ext, "application/octet-stream")
-
+    return {
+        "jpg": "image/jpeg",
+        "png": "image/png",
+        "webp": "image/webp",
+        "bmp": "image/bmp",
+        "tif": "image/tiff",
+    }.get(ext, "application/octet-stream")

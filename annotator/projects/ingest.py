@@ -155,14 +155,19 @@ def _ingest_zip(upload: _Upload, name: str, fileobj: BinaryIO) -> None:
     files = [m for m in members if not m.is_dir()]
     if len(files) > limits["MAX_ZIP_MEMBERS"]:
         report.rejected.append(
-            Rejection(name, "zip_too_many_members", f"{len(files)} files; the limit is {limits['MAX_ZIP_MEMBERS']}")
+            Rejection(
+                name, "zip_too_many_members", f"{len(files)} files; the limit is {limits['MAX_ZIP_MEMBERS']}"
+            )
         )
         return
     declared = sum(m.file_size for m in files)
     if declared > limits["MAX_ZIP_UNCOMPRESSED_BYTES"]:
         report.rejected.append(
-            Rejection(name, "zip_too_large", f"unpacks to {declared} bytes; the limit is "
-                                             f"{limits['MAX_ZIP_UNCOMPRESSED_BYTES']}")
+            Rejection(
+                name,
+                "zip_too_large",
+                f"unpacks to {declared} bytes; the limit is {limits['MAX_ZIP_UNCOMPRESSED_BYTES']}",
+            )
         )
         return
     budget = limits["MAX_ZIP_UNCOMPRESSED_BYTES"]
@@ -276,7 +281,9 @@ def decode_image(data: bytes) -> DecodedImage:
             fmt = probe.format
             width, height = probe.size
             if fmt not in ALLOWED_FORMATS:
-                raise FileRejected("unsupported_format", f"{fmt} images are not supported; use JPEG, PNG or WEBP")
+                raise FileRejected(
+                    "unsupported_format", f"{fmt} images are not supported; use JPEG, PNG or WEBP"
+                )
             if width * height > max_pixels:
                 raise FileRejected(
                     "too_many_pixels",
@@ -297,7 +304,9 @@ def decode_image(data: bytes) -> DecodedImage:
     except PILImage.DecompressionBombError as exc:
         raise FileRejected("too_many_pixels", f"decompression bomb refused ({exc})") from exc
     except UnidentifiedImageError as exc:
-        raise FileRejected("not_an_image", "not a readable image (the content is not an image format)") from exc
+        raise FileRejected(
+            "not_an_image", "not a readable image (the content is not an image format)"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise FileRejected("corrupt_image", f"the image is corrupt or truncated ({exc})") from exc
 
@@ -335,8 +344,14 @@ def _thumbnail_jpeg(image: PILImage.Image) -> bytes:
 def _write_files(project: Project, name: str, sha: str, decoded: DecodedImage, user, *, split: str) -> Image:
     """The image's bytes and thumbnail, written; its row is inserted later (``_insert_pending``)."""
     image = Image(
-        project=project, name=name, sha256=sha, file_ext=decoded.ext,
-        width=decoded.width, height=decoded.height, uploaded_by=user, split=split,
+        project=project,
+        name=name,
+        sha256=sha,
+        file_ext=decoded.ext,
+        width=decoded.width,
+        height=decoded.height,
+        uploaded_by=user,
+        split=split,
     )
     try:
         image.file.save(f"{sha}.{decoded.ext}", ContentFile(decoded.content), save=False)

@@ -88,7 +88,10 @@ class Category(models.Model):
     color = models.CharField(max_length=7, default="#ff0000", help_text="#rrggbb")
     export_id = models.PositiveIntegerField(help_text="stable COCO category id")
     universal_name = models.CharField(
-        max_length=100, blank=True, default="", choices=[(name, name) for name, _ in DEFAULT_CATEGORIES],
+        max_length=100,
+        blank=True,
+        default="",
+        choices=[(name, name) for name, _ in DEFAULT_CATEGORIES],
         help_text="universal taxonomy class; empty = project-only",
     )
 
@@ -115,7 +118,9 @@ class ImageStatus(models.TextChoices):
 
 def image_upload_path(instance: Image, filename: str) -> str:
     # Content-addressed: never collides, never trusts the uploaded name.
-    return f"projects/{instance.project_id}/images/{instance.sha256[:2]}/{instance.sha256}.{instance.file_ext}"
+    return (
+        f"projects/{instance.project_id}/images/{instance.sha256[:2]}/{instance.sha256}.{instance.file_ext}"
+    )
 
 
 def thumbnail_upload_path(instance: Image, filename: str) -> str:
@@ -150,7 +155,9 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=ImageStatus.choices, default=ImageStatus.NEW, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=ImageStatus.choices, default=ImageStatus.NEW, db_index=True
+    )
     split = models.CharField(max_length=8, choices=Split.choices, default=Split.UNASSIGNED, blank=True)
     lease_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leases"
@@ -158,11 +165,19 @@ class Image(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     uncertainty = models.FloatField(null=True, blank=True)
     features = models.JSONField(null=True, blank=True, help_text="image descriptor for diversity sampling")
-    features_model = models.ForeignKey(  # the version whose encoder computed ``features``: others' are not comparable
-        "learning.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    features_model = (
+        models.ForeignKey(  # the version whose encoder computed ``features``: others' are not comparable
+            "learning.ModelVersion",
+            null=True,
+            blank=True,
+            on_delete=models.SET_NULL,
+            related_name="+",
+        )
     )
     predicted_instances = models.PositiveIntegerField(  # by ``features_model``: the queue's content weight
-        null=True, blank=True, help_text="instances the model that computed the features found",
+        null=True,
+        blank=True,
+        help_text="instances the model that computed the features found",
     )
     version = models.PositiveIntegerField(default=0, help_text="optimistic lock; +1 on every save")
     uploaded_by = models.ForeignKey(

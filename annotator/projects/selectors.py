@@ -17,8 +17,20 @@ def projects_for_user(*, user) -> QuerySet[Project]:
 
 
 # What a row of the image list shows (``ImageOutput``); the rest (features, file paths, ...) stays in the database.
-IMAGE_LIST_COLUMNS = ("id", "project_id", "name", "width", "height", "status", "split", "version", "uncertainty",
-                      "created_at", "lease_user__username", "lease_expires_at")
+IMAGE_LIST_COLUMNS = (
+    "id",
+    "project_id",
+    "name",
+    "width",
+    "height",
+    "status",
+    "split",
+    "version",
+    "uncertainty",
+    "created_at",
+    "lease_user__username",
+    "lease_expires_at",
+)
 
 
 def image_list(*, project: Project, status: str | None = None, split: str | None = None) -> QuerySet[Image]:
@@ -58,19 +70,37 @@ def project_stats(*, project: Project) -> dict:
         done, total = batch_progress(project=project, kind=kind)
         jobs["embedding" if kind == BatchJob.Kind.EMBEDDING else "prelabel"] = {"done": done, "total": total}
     run = TrainingRun.objects.filter(project=project).order_by("-created_at").first()
-    jobs["training"] = None if run is None else {
-        "id": run.id, "status": run.status, "progress": run.progress, "message": run.message,
-        "epoch": run.epoch, "epochs": run.epochs, "loss": run.loss, "eta_seconds": run.eta_seconds,
-    }
+    jobs["training"] = (
+        None
+        if run is None
+        else {
+            "id": run.id,
+            "status": run.status,
+            "progress": run.progress,
+            "message": run.message,
+            "epoch": run.epoch,
+            "epochs": run.epochs,
+            "loss": run.loss,
+            "eta_seconds": run.eta_seconds,
+        }
+    )
     export = ExportJob.objects.filter(project=project).order_by("-created_at").first()
-    jobs["export"] = None if export is None else {
-        "id": export.id, "status": export.status, "progress": export.progress,
-        "download_url": f"/api/v1/exports/{export.id}/download" if export.file else None,
-    }
+    jobs["export"] = (
+        None
+        if export is None
+        else {
+            "id": export.id,
+            "status": export.status,
+            "progress": export.progress,
+            "download_url": f"/api/v1/exports/{export.id}/download" if export.file else None,
+        }
+    )
     model = active_model_for(project)
     return {
         "counts": counts,
         "jobs": jobs,
-        "active_model": None if model is None else {"id": model.id, "name": model.name, "metrics": model.metrics},
+        "active_model": None
+        if model is None
+        else {"id": model.id, "name": model.name, "metrics": model.metrics},
         "prompt_engine": engine_settings(project.prompt_engine)[0],
     }

@@ -51,12 +51,24 @@ def _palette(index: int) -> str:
 
 def project_update(*, project: Project, user, **fields) -> Project:
     """Change project settings; the universal-contribution opt-in records who changed it and when."""
-    allowed = {"name", "description", "auto_pre_label", "retrain_threshold", "queue_strategy",
-               "prompt_engine", "contribute_to_universal"}
+    allowed = {
+        "name",
+        "description",
+        "auto_pre_label",
+        "retrain_threshold",
+        "queue_strategy",
+        "prompt_engine",
+        "contribute_to_universal",
+    }
     unknown = set(fields) - allowed
     if unknown:
-        raise ApplicationError(f"Unknown project setting(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
-    if "contribute_to_universal" in fields and fields["contribute_to_universal"] != project.contribute_to_universal:
+        raise ApplicationError(
+            f"Unknown project setting(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
+        )
+    if (
+        "contribute_to_universal" in fields
+        and fields["contribute_to_universal"] != project.contribute_to_universal
+    ):
         project.contribution_changed_by = user
         project.contribution_changed_at = timezone.now()
     for key, value in fields.items():
@@ -85,12 +97,17 @@ def category_create(*, project: Project, name: str, color: str = "", universal_n
         if universal_name not in universal_names():
             raise ApplicationError(
                 f"'{universal_name}' is not a universal class; use one of {', '.join(universal_names())} "
-                "or leave it empty for a project-only category", field="universal_name")
+                "or leave it empty for a project-only category",
+                field="universal_name",
+            )
     next_id = (project.categories.order_by("-export_id").values_list("export_id", flat=True).first() or 0) + 1
     try:
         with transaction.atomic():
             return Category.objects.create(
-                project=project, name=name, color=color or _palette(next_id), export_id=next_id,
+                project=project,
+                name=name,
+                color=color or _palette(next_id),
+                export_id=next_id,
                 universal_name=universal_name,
             )
     except IntegrityError as exc:

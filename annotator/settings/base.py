@@ -201,7 +201,9 @@ ANNOTATOR = {
     "STALE_JOB_SECONDS": env_int("ANNOTATOR_STALE_JOB_SECONDS", 2 * 60 * 60),
     # Silence after which that redelivered task may take the job over (0: min(15 min, the above)).
     "JOB_TAKEOVER_SECONDS": env_int("ANNOTATOR_JOB_TAKEOVER_SECONDS", 0),
-    "UNIVERSAL_CHECKPOINT": str(env_path("UNIVERSAL_CHECKPOINT", BASE_DIR / "ml" / "checkpoints" / "universal_base.pt")),
+    "UNIVERSAL_CHECKPOINT": str(
+        env_path("UNIVERSAL_CHECKPOINT", BASE_DIR / "ml" / "checkpoints" / "universal_base.pt")
+    ),
     "SAM_MODEL_TYPE": env_str("SAM_MODEL_TYPE", "vit_b"),
     "SAM_CHECKPOINT": env_str("SAM_CHECKPOINT", ""),
     # bf16 on CPUs with native bfloat16 (AMX / AVX512-BF16), else fp32; see ml.prompt.sam.

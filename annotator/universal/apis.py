@@ -29,52 +29,85 @@ def _int_keys(mapping: dict) -> dict[int, str]:
 
 class TaxonomyApi(APIView):
     class TaxonomyInput(serializers.Serializer):
-        mapping = serializers.DictField(child=serializers.CharField(allow_blank=True),
-                                        help_text="category id -> universal class ('' = project-only)")
+        mapping = serializers.DictField(
+            child=serializers.CharField(allow_blank=True),
+            help_text="category id -> universal class ('' = project-only)",
+        )
         dry_run = serializers.BooleanField(default=False, help_text="show the effect without saving")
 
-    preview_schema = inline_serializer("TaxonomyPreview", fields={
-        "universal_names": serializers.ListField(child=serializers.CharField()),
-        "saved": serializers.BooleanField(), "categories": serializers.ListField(child=serializers.DictField()),
-        "universal": serializers.DictField(), "project_only": serializers.ListField(child=serializers.DictField()),
-        "contributes": serializers.BooleanField(), "annotations_contributed": serializers.IntegerField(),
-        "annotations_left_out": serializers.IntegerField()})
+    preview_schema = inline_serializer(
+        "TaxonomyPreview",
+        fields={
+            "universal_names": serializers.ListField(child=serializers.CharField()),
+            "saved": serializers.BooleanField(),
+            "categories": serializers.ListField(child=serializers.DictField()),
+            "universal": serializers.DictField(),
+            "project_only": serializers.ListField(child=serializers.DictField()),
+            "contributes": serializers.BooleanField(),
+            "annotations_contributed": serializers.IntegerField(),
+            "annotations_left_out": serializers.IntegerField(),
+        },
+    )
 
     @extend_schema(responses=preview_schema)
     def get(self, request, project_id: int):
         project = get_project(request, project_id)
-        return Response({"universal_names": selectors.universal_names(), "saved": True,
-                         **selectors.taxonomy_preview(project=project)})
+        return Response(
+            {
+                "universal_names": selectors.universal_names(),
+                "saved": True,
+                **selectors.taxonomy_preview(project=project),
+            }
+        )
 
     @extend_schema(request=TaxonomyInput, responses=preview_schema)
     def put(self, request, project_id: int):
         project = get_project(request, project_id, Role.ADMIN)
         data = self.TaxonomyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        mapping = services.taxonomy_validate(project=project, mapping=_int_keys(data.validated_data["mapping"]))
+        mapping = services.taxonomy_validate(
+            project=project, mapping=_int_keys(data.validated_data["mapping"])
+        )
         if data.validated_data["dry_run"]:
             preview = selectors.taxonomy_preview(project=project, mapping=mapping)
         else:
             preview = services.taxonomy_set(project=project, mapping=mapping, user=request.user)
-        return Response({"universal_names": selectors.universal_names(),
-                         "saved": not data.validated_data["dry_run"], **preview})
+        return Response(
+            {
+                "universal_names": selectors.universal_names(),
+                "saved": not data.validated_data["dry_run"],
+                **preview,
+            }
+        )
 
 
 def _contribution_out(project) -> dict:
-    used_by = [{"id": v["id"], "name": v["name"], "images": v["data_summary"]["projects"][str(project.pk)]["images"]}
-               for v in selectors.base_lineage()
-               if str(project.pk) in (v["data_summary"] or {}).get("projects", {})]
-    return {"contribute": project.contribute_to_universal,
-            "changed_by": project.contribution_changed_by.get_username() if project.contribution_changed_by else None,
-            "changed_at": project.contribution_changed_at, "used_by_base_versions": used_by,
-            "next_run_images": selectors.base_training_images().filter(project=project).count()}
+    used_by = [
+        {"id": v["id"], "name": v["name"], "images": v["data_summary"]["projects"][str(project.pk)]["images"]}
+        for v in selectors.base_lineage()
+        if str(project.pk) in (v["data_summary"] or {}).get("projects", {})
+    ]
+    return {
+        "contribute": project.contribute_to_universal,
+        "changed_by": project.contribution_changed_by.get_username()
+        if project.contribution_changed_by
+        else None,
+        "changed_at": project.contribution_changed_at,
+        "used_by_base_versions": used_by,
+        "next_run_images": selectors.base_training_images().filter(project=project).count(),
+    }
 
 
-contribution_schema = inline_serializer("Contribution", fields={
-    "contribute": serializers.BooleanField(), "changed_by": serializers.CharField(allow_null=True),
-    "changed_at": serializers.DateTimeField(allow_null=True),
-    "used_by_base_versions": serializers.ListField(child=serializers.DictField()),
-    "next_run_images": serializers.IntegerField()})
+contribution_schema = inline_serializer(
+    "Contribution",
+    fields={
+        "contribute": serializers.BooleanField(),
+        "changed_by": serializers.CharField(allow_null=True),
+        "changed_at": serializers.DateTimeField(allow_null=True),
+        "used_by_base_versions": serializers.ListField(child=serializers.DictField()),
+        "next_run_images": serializers.IntegerField(),
+    },
+)
 
 
 class ContributionApi(APIView):
@@ -95,9 +128,17 @@ class ContributionApi(APIView):
 
 
 class BaseUpdateApi(APIView):
-    @extend_schema(responses=inline_serializer("BaseUpdate", fields={
-        "available": serializers.BooleanField(), "base": serializers.DictField(allow_null=True),
-        "current": serializers.DictField(allow_null=True), "on_base": serializers.CharField(allow_null=True)}))
+    @extend_schema(
+        responses=inline_serializer(
+            "BaseUpdate",
+            fields={
+                "available": serializers.BooleanField(),
+                "base": serializers.DictField(allow_null=True),
+                "current": serializers.DictField(allow_null=True),
+                "on_base": serializers.CharField(allow_null=True),
+            },
+        )
+    )
     def get(self, request, project_id: int):
         return Response(selectors.base_update_for(project=get_project(request, project_id)))
 
@@ -149,13 +190,24 @@ class BaseRunCancelApi(APIView):
 class BaseLineageApi(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(responses=inline_serializer("BaseLineage", fields={
-        "current": serializers.IntegerField(allow_null=True),
-        "versions": serializers.ListField(child=serializers.DictField()),
-        "contributed_since_last_run": serializers.IntegerField()}))
+    @extend_schema(
+        responses=inline_serializer(
+            "BaseLineage",
+            fields={
+                "current": serializers.IntegerField(allow_null=True),
+                "versions": serializers.ListField(child=serializers.DictField()),
+                "contributed_since_last_run": serializers.IntegerField(),
+            },
+        )
+    )
     def get(self, request):
         from annotator.learning.services import base_model_version
 
         current = base_model_version()
-        return Response({"current": current.pk if current else None, "versions": selectors.base_lineage(),
-                         "contributed_since_last_run": selectors.contributed_since_last_base_run()})
+        return Response(
+            {
+                "current": current.pk if current else None,
+                "versions": selectors.base_lineage(),
+                "contributed_since_last_run": selectors.contributed_since_last_base_run(),
+            }
+        )

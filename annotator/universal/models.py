@@ -26,14 +26,28 @@ class BaseTrainingLock(models.Model):
 class BaseEvaluation(models.Model):
     """Mask AP of a base version on one evaluation set: the synthetic held-out set or a project's val split."""
 
-    version = models.ForeignKey("learning.ModelVersion", on_delete=models.CASCADE, related_name="base_evaluations")
-    project = models.ForeignKey("projects.Project", null=True, blank=True, on_delete=models.CASCADE,
-                                related_name="base_evaluations", help_text="empty = synthetic held-out set")
+    version = models.ForeignKey(
+        "learning.ModelVersion", on_delete=models.CASCADE, related_name="base_evaluations"
+    )
+    project = models.ForeignKey(
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="base_evaluations",
+        help_text="empty = synthetic held-out set",
+    )
     mask_ap = models.FloatField()
     images = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
-    run = models.ForeignKey("learning.TrainingRun", null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="+", help_text="the base run whose gate measured it")
+    run = models.ForeignKey(
+        "learning.TrainingRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the base run whose gate measured it",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -19,9 +19,13 @@ def base_schedule_ensure(*, every_seconds: int | None = None) -> PeriodicTask:
     interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
     if task is None:
         return PeriodicTask.objects.create(
-            name=BASE_CHECK_NAME, task=BASE_CHECK_TASK, interval=interval, queue="default",
+            name=BASE_CHECK_NAME,
+            task=BASE_CHECK_TASK,
+            interval=interval,
+            queue="default",
             description="Starts a base run when UNIVERSAL_NEW_IMAGES_THRESHOLD contributed images were "
-                        "accepted since the last base run.")
+            "accepted since the last base run.",
+        )
     task.interval, task.enabled = interval, True
     task.save()
     return task

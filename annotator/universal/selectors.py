@@ -27,20 +27,31 @@ def taxonomy_preview(*, project: Project, mapping: dict[int, str] | None = None)
     the project-only categories; without ``mapping``, the saved one.
     """
     categories = list(project.categories.all())
-    mapped = {c.id: (mapping.get(c.id, c.universal_name) if mapping is not None else c.universal_name)
-              for c in categories}
+    mapped = {
+        c.id: (mapping.get(c.id, c.universal_name) if mapping is not None else c.universal_name)
+        for c in categories
+    }
     counts = {
         (row["category_id"], row["image__split"]): row["n"]
         for row in Annotation.objects.filter(image__project=project, image__status=ImageStatus.ACCEPTED)
-        .values("category_id", "image__split").annotate(n=Count("id"))
+        .values("category_id", "image__split")
+        .annotate(n=Count("id"))
     }
     per_universal = {name: {"train": 0, "val": 0, "categories": []} for name in universal_names()}
     rows, project_only = [], []
     for c in categories:
         train, val = counts.get((c.id, Image.Split.TRAIN), 0), counts.get((c.id, Image.Split.VAL), 0)
         target = mapped[c.id]
-        rows.append({"category": c.id, "name": c.name, "universal_name": target,
-                     "changed": target != c.universal_name, "accepted_train": train, "accepted_val": val})
+        rows.append(
+            {
+                "category": c.id,
+                "name": c.name,
+                "universal_name": target,
+                "changed": target != c.universal_name,
+                "accepted_train": train,
+                "accepted_val": val,
+            }
+        )
         if target:
             per_universal[target]["train"] += train
             per_universal[target]["val"] += val
@@ -64,13 +75,15 @@ def contributing_projects() -> QuerySet[Project]:
 
 def base_training_images() -> QuerySet[Image]:
     """What the next base run trains on: accepted train-split images of opted-in projects (val splits gate)."""
-    return Image.objects.filter(project__contribute_to_universal=True, status=ImageStatus.ACCEPTED,
-                                split=Image.Split.TRAIN).order_by("project_id", "id")
+    return Image.objects.filter(
+        project__contribute_to_universal=True, status=ImageStatus.ACCEPTED, split=Image.Split.TRAIN
+    ).order_by("project_id", "id")
 
 
 def base_runs() -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.filter(project__isnull=True).select_related("result_version", "base_version",
-                                                                           "requested_by")
+    return TrainingRun.objects.filter(project__isnull=True).select_related(
+        "result_version", "base_version", "requested_by"
+    )
 
 
 def contributed_since_last_base_run() -> int:
@@ -83,7 +96,11 @@ def contributed_since_last_base_run() -> int:
 
 
 def base_versions() -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(project__isnull=True).select_related("parent").order_by("created_at", "id")
+    return (
+        ModelVersion.objects.filter(project__isnull=True)
+        .select_related("parent")
+        .order_by("created_at", "id")
+    )
 
 
 def base_lineage() -> list[dict[str, Any]]:
@@ -91,11 +108,23 @@ def base_lineage() -> list[dict[str, Any]]:
     children: dict[int, list[dict[str, Any]]] = {}
     for v in ModelVersion.objects.filter(project__isnull=False, parent__project__isnull=True).order_by("id"):
         children.setdefault(v.parent_id, []).append(
-            {"id": v.pk, "name": v.name, "project": v.project_id, "status": v.status})
-    return [{"id": v.pk, "name": v.name, "parent": v.parent_id, "status": v.status, "created_at": v.created_at,
-             "promoted_at": v.promoted_at, "metrics": v.metrics, "data_summary": v.data_summary,
-             "training_images": len(v.training_images or []), "project_versions": children.get(v.pk, [])}
-            for v in base_versions()]
+            {"id": v.pk, "name": v.name, "project": v.project_id, "status": v.status}
+        )
+    return [
+        {
+            "id": v.pk,
+            "name": v.name,
+            "parent": v.parent_id,
+            "status": v.status,
+            "created_at": v.created_at,
+            "promoted_at": v.promoted_at,
+            "metrics": v.metrics,
+            "data_summary": v.data_summary,
+            "training_images": len(v.training_images or []),
+            "project_versions": children.get(v.pk, []),
+        }
+        for v in base_versions()
+    ]
 
 
 def base_root_of(version: ModelVersion | None) -> ModelVersion | None:
@@ -124,10 +153,16 @@ def base_update_for(*, project: Project) -> dict[str, Any]:
     active = project.active_model
     on_base = base_root_of(active) if active is not None else None
     started_from_base = (
-        ModelVersion.objects.filter(project=project, parent=base).exclude(status=ModelVersion.Status.FAILED).exists()
-        or TrainingRun.objects.filter(project=project, base_version=base, status__in=("pending", "running")).exists()
+        ModelVersion.objects.filter(project=project, parent=base)
+        .exclude(status=ModelVersion.Status.FAILED)
+        .exists()
+        or TrainingRun.objects.filter(
+            project=project, base_version=base, status__in=("pending", "running")
+        ).exists()
     )
-    newer = base.parent_id is not None and (on_base is None or on_base.pk != base.pk) and not started_from_base
+    newer = (
+        base.parent_id is not None and (on_base is None or on_base.pk != base.pk) and not started_from_base
+    )
     compared = active or base.parent
     new_eval = latest_evaluation(version=base, project=project)
     current_eval = None
@@ -138,10 +173,15 @@ def base_update_for(*, project: Project) -> dict[str, Any]:
     current_ap = current_eval.mask_ap if isinstance(current_eval, BaseEvaluation) else current_eval
     return {
         "available": newer,
-        "base": {"id": base.pk, "name": base.name, "promoted_at": base.promoted_at,
-                 "mask_ap_on_your_val": new_eval.mask_ap if new_eval else None,
-                 "val_images": new_eval.images if new_eval else None},
+        "base": {
+            "id": base.pk,
+            "name": base.name,
+            "promoted_at": base.promoted_at,
+            "mask_ap_on_your_val": new_eval.mask_ap if new_eval else None,
+            "val_images": new_eval.images if new_eval else None,
+        },
         "current": {"id": compared.pk, "name": compared.name, "mask_ap_on_your_val": current_ap}
-        if compared is not None else None,
+        if compared is not None
+        else None,
         "on_base": on_base.name if on_base is not None else None,
     }

@@ -20,11 +20,15 @@ def taxonomy_validate(*, project: Project, mapping: dict[int, str]) -> dict[int,
     own = {c.id: c.name for c in project.categories.all()}
     for category_id, target in mapping.items():
         if category_id not in own:
-            raise ApplicationError(f"Category #{category_id} is not a category of this project", field="mapping")
+            raise ApplicationError(
+                f"Category #{category_id} is not a category of this project", field="mapping"
+            )
         if target and target not in names:
             raise ApplicationError(
                 f"'{target}' (for category '{own[category_id]}') is not a universal class; use one of "
-                f"{', '.join(sorted(names))} or '' for project-only", field="mapping")
+                f"{', '.join(sorted(names))} or '' for project-only",
+                field="mapping",
+            )
     return mapping
 
 

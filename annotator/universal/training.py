@@ -44,21 +44,28 @@ def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
     from . import tasks
 
     if base_model_version() is None:
-        raise ApplicationError("No universal base to start from: the shipped checkpoint is missing",
-                               code="no_base_model")
+        raise ApplicationError(
+            "No universal base to start from: the shipped checkpoint is missing", code="no_base_model"
+        )
     try:
         with transaction.atomic():
             _lock()
             current = TrainingRun.objects.filter(project__isnull=True, status__in=ACTIVE_RUN_STATUSES).first()
             if current is not None:
-                raise ConflictError(f"Base run #{current.pk} is still {current.status}; one base run at a time",
-                                    code="base_training_in_progress", extra={"training_run": current.pk})
+                raise ConflictError(
+                    f"Base run #{current.pk} is still {current.status}; one base run at a time",
+                    code="base_training_in_progress",
+                    extra={"training_run": current.pk},
+                )
             runs.run_versions_fail_orphaned(project=None)
-            run = TrainingRun.objects.create(project=None, requested_by=user, trigger=trigger,
-                                             base_version=base_model_version())
+            run = TrainingRun.objects.create(
+                project=None, requested_by=user, trigger=trigger, base_version=base_model_version()
+            )
             transaction.on_commit(lambda: tasks.train_base_model.apply_async((run.pk,), queue="training"))
     except IntegrityError as exc:  # the lock row was created concurrently: the other request won
-        raise ConflictError("Another base run was requested at the same moment", code="base_training_in_progress") from exc
+        raise ConflictError(
+            "Another base run was requested at the same moment", code="base_training_in_progress"
+        ) from exc
     return run
 
 
@@ -109,44 +116,91 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
                 sources.append(CocoSource(train.path, f"project {project.pk}"))
             if val.images:
                 vals[project] = val
-            summary[str(project.pk)] = {"name": project.name, "slug": project.slug, "images": len(train.images),
-                                        "annotations": train.annotations, "per_category": train.per_category,
-                                        "val_images": len(val.images)}
+            summary[str(project.pk)] = {
+                "name": project.name,
+                "slug": project.slug,
+                "images": len(train.images),
+                "annotations": train.annotations,
+                "per_category": train.per_category,
+                "val_images": len(val.images),
+            }
         synthetic_count = int(universal_setting("SYNTHETIC_TRAIN_SCENES"))
         if synthetic_count:
-            sources.append(write_synthetic(workdir / "synthetic_train", count=synthetic_count,
-                                           seed=SYNTHETIC_TRAIN_SEED, size=size))
-        held_out = write_synthetic(workdir / "synthetic_val", count=max(1, int(universal_setting("SYNTHETIC_VAL_SCENES"))),
-                                   seed=SYNTHETIC_VAL_SEED, size=size)
+            sources.append(
+                write_synthetic(
+                    workdir / "synthetic_train", count=synthetic_count, seed=SYNTHETIC_TRAIN_SEED, size=size
+                )
+            )
+        held_out = write_synthetic(
+            workdir / "synthetic_val",
+            count=max(1, int(universal_setting("SYNTHETIC_VAL_SCENES"))),
+            seed=SYNTHETIC_VAL_SEED,
+            size=size,
+        )
         version = runs.run_version_ensure(
-            run=run, parent=current, checkpoint=str(workdir / "model.pt"), training_images=training_images,
-            data_summary={"projects": summary, "synthetic_scenes": synthetic_count, "base": current.name,
-                          "images": len(training_images)})
+            run=run,
+            parent=current,
+            checkpoint=str(workdir / "model.pt"),
+            training_images=training_images,
+            data_summary={
+                "projects": summary,
+                "synthetic_scenes": synthetic_count,
+                "base": current.name,
+                "images": len(training_images),
+            },
+        )
         epochs = int(universal_setting("EPOCHS")) or None
         result = retrain_base(
-            current.checkpoint, sources, held_out.coco, workdir / "model.pt", work_dir=workdir,
-            budget_seconds=universal_setting("BUDGET_SECONDS"), epochs=epochs, lr=universal_setting("LR"),
-            progress=runs.run_progress_reporter(run=run), should_stop=runs.run_cancel_poller(run=run),
+            current.checkpoint,
+            sources,
+            held_out.coco,
+            workdir / "model.pt",
+            work_dir=workdir,
+            budget_seconds=universal_setting("BUDGET_SECONDS"),
+            epochs=epochs,
+            lr=universal_setting("LR"),
+            progress=runs.run_progress_reporter(run=run),
+            should_stop=runs.run_cancel_poller(run=run),
         )
         runs.run_stop_if_cancelled(run=run)
         job_report(job=run, progress=92, message="Gate: the candidate and the current base on every set")
         checkpoint = str(result.get("checkpoint") or workdir / "model.pt")
-        gate = _gate(run=run, candidate=version, candidate_checkpoint=checkpoint, current=current,
-                     held_out=held_out.coco, vals=vals)
+        gate = _gate(
+            run=run,
+            candidate=version,
+            candidate_checkpoint=checkpoint,
+            current=current,
+            held_out=held_out.coco,
+            vals=vals,
+        )
     except Exception as exc:  # cancelled or failed: say why, keep the current base
         runs.run_abort(run=run, error=exc, workdir=workdir, scratch=SCRATCH, kept="the universal base")
         return run
 
     decision = "promoted" if gate.promote else "not promoted"
-    runs.run_version_ready(version=version, checkpoint=checkpoint, metrics={
-        "mask_ap": next((r.candidate for r in gate.rows if r.name == SYNTHETIC), None),
-        "gate": {"mean": gate.mean_candidate, "compared_with": current.name, "mean_current": gate.mean_current}})
-    run.report = {"decision": decision, "reason": gate.reason, "tolerance": gate.tolerance,
-                  "mean_candidate": gate.mean_candidate, "mean_current": gate.mean_current,
-                  "rows": [_row_out(r, vals) for r in gate.rows],
-                  "regressions": [_row_out(r, vals)["name"] for r in gate.rows if r.regressed],
-                  "data": version.data_summary,
-                  "train": {k: v for k, v in result.items() if isinstance(v, int | float | str)}}
+    runs.run_version_ready(
+        version=version,
+        checkpoint=checkpoint,
+        metrics={
+            "mask_ap": next((r.candidate for r in gate.rows if r.name == SYNTHETIC), None),
+            "gate": {
+                "mean": gate.mean_candidate,
+                "compared_with": current.name,
+                "mean_current": gate.mean_current,
+            },
+        },
+    )
+    run.report = {
+        "decision": decision,
+        "reason": gate.reason,
+        "tolerance": gate.tolerance,
+        "mean_candidate": gate.mean_candidate,
+        "mean_current": gate.mean_current,
+        "rows": [_row_out(r, vals) for r in gate.rows],
+        "regressions": [_row_out(r, vals)["name"] for r in gate.rows if r.regressed],
+        "data": version.data_summary,
+        "train": {k: v for k, v in result.items() if isinstance(v, int | float | str)},
+    }
     run.save(update_fields=["report"])
     promote = partial(base_version_promote, version=version, reason=f"base run #{run.pk}: {gate.reason}")
     runs.run_finish(run=run, version=version, reason=gate.reason, promote=promote if gate.promote else None)
@@ -159,33 +213,59 @@ def _set_key(project: Project | None) -> str:
 
 def _row_out(row, vals: dict) -> dict[str, Any]:
     project = next((p for p in vals if _set_key(p) == row.name), None)
-    return {"set": "synthetic" if project is None else "project", "project": project.pk if project else None,
-            "name": project.name if project else SYNTHETIC, "candidate": row.candidate, "current": row.current,
-            "delta": row.delta, "regressed": row.regressed, "images": row.images}
+    return {
+        "set": "synthetic" if project is None else "project",
+        "project": project.pk if project else None,
+        "name": project.name if project else SYNTHETIC,
+        "candidate": row.candidate,
+        "current": row.current,
+        "delta": row.delta,
+        "regressed": row.regressed,
+        "images": row.images,
+    }
 
 
-def _gate(*, run: TrainingRun, candidate: ModelVersion, candidate_checkpoint: str, current: ModelVersion,
-          held_out: Path, vals: dict):
+def _gate(
+    *,
+    run: TrainingRun,
+    candidate: ModelVersion,
+    candidate_checkpoint: str,
+    current: ModelVersion,
+    held_out: Path,
+    vals: dict,
+):
     """Score both models on every set, store the figures (BaseEvaluation), decide with ``ml.fleet.gate``."""
     from ml.fleet.gate import gate_decide
 
     # A run taken over from a dead worker measures again: its killed attempt's figures go.
     BaseEvaluation.objects.filter(run=run).delete()
     sets: dict[Project | None, training_adapter.CocoSplit] = {
-        None: training_adapter.CocoSplit(path=Path(held_out), images=[]), **vals}
+        None: training_adapter.CocoSplit(path=Path(held_out), images=[]),
+        **vals,
+    }
     scores: dict[str, dict[str, float]] = {"candidate": {}, "current": {}}
     images: dict[str, int] = {}
     for project, split in sets.items():
-        for side, version, checkpoint in (("candidate", candidate, candidate_checkpoint),
-                                          ("current", current, current.checkpoint)):
+        for side, version, checkpoint in (
+            ("candidate", candidate, candidate_checkpoint),
+            ("current", current, current.checkpoint),
+        ):
             metrics = training_adapter.evaluate(checkpoint=checkpoint, split=split)
             scores[side][_set_key(project)] = float(metrics.get("mask_ap", 0.0))
-            BaseEvaluation.objects.create(version=version, project=project, run=run,
-                                          mask_ap=float(metrics.get("mask_ap", 0.0)),
-                                          images=int(metrics.get("images", 0)), metrics=metrics)
-        images[_set_key(project)] = len(split.images) if project is not None else int(metrics.get("images", 0))
-    return gate_decide(scores["candidate"], scores["current"], tolerance=universal_setting("GATE_TOLERANCE"),
-                       images=images)
+            BaseEvaluation.objects.create(
+                version=version,
+                project=project,
+                run=run,
+                mask_ap=float(metrics.get("mask_ap", 0.0)),
+                images=int(metrics.get("images", 0)),
+                metrics=metrics,
+            )
+        images[_set_key(project)] = (
+            len(split.images) if project is not None else int(metrics.get("images", 0))
+        )
+    return gate_decide(
+        scores["candidate"], scores["current"], tolerance=universal_setting("GATE_TOLERANCE"), images=images
+    )
 
 
 def base_version_promote(*, version: ModelVersion, reason: str) -> None:
@@ -195,7 +275,8 @@ def base_version_promote(*, version: ModelVersion, reason: str) -> None:
     with transaction.atomic():
         _lock()
         ModelVersion.objects.filter(project__isnull=True, status=ModelVersion.Status.PROMOTED).exclude(
-            pk=version.pk).update(status=ModelVersion.Status.ARCHIVED)
+            pk=version.pk
+        ).update(status=ModelVersion.Status.ARCHIVED)
         version.status, version.promoted_at = ModelVersion.Status.PROMOTED, timezone.now()
         version.data_summary = {**version.data_summary, "promotion": reason}
         version.save(update_fields=["status", "promoted_at", "data_summary"])
@@ -203,7 +284,9 @@ def base_version_promote(*, version: ModelVersion, reason: str) -> None:
             registry._schedule_rescore(project)  # their pre-labels now come from the new base
         from . import tasks
 
-        transaction.on_commit(lambda: tasks.evaluate_base_for_projects.apply_async((version.pk,), queue="training"))
+        transaction.on_commit(
+            lambda: tasks.evaluate_base_for_projects.apply_async((version.pk,), queue="training")
+        )
 
 
 def base_evaluate_for_projects(*, version: ModelVersion) -> list[BaseEvaluation]:
@@ -215,7 +298,14 @@ def base_evaluate_for_projects(*, version: ModelVersion) -> list[BaseEvaluation]
         split = training_adapter.write_split(project=project, split=Image.Split.VAL, out_dir=folder)
         if split.images:
             metrics = training_adapter.evaluate(checkpoint=version.checkpoint, split=split)
-            created.append(BaseEvaluation.objects.create(version=version, project=project, images=len(split.images),
-                                                         mask_ap=float(metrics.get("mask_ap", 0.0)), metrics=metrics))
+            created.append(
+                BaseEvaluation.objects.create(
+                    version=version,
+                    project=project,
+                    images=len(split.images),
+                    mask_ap=float(metrics.get("mask_ap", 0.0)),
+                    metrics=metrics,
+                )
+            )
         shutil.rmtree(folder, ignore_errors=True)
     return created

@@ -20,6 +20,7 @@ def spa(request):
     if not index.exists():
         return HttpResponse(
             "The browser UI is not built. Run `make frontend` (npm ci && npm run build in frontend/).",
-            status=503, content_type="text/plain",
+            status=503,
+            content_type="text/plain",
         )
     return HttpResponse(index.read_text(encoding="utf-8"), content_type="text/html")

@@ -60,11 +60,15 @@ def random_picks(pool_size: int, count: int, batch: int, seed: int) -> list[int]
     picked: list[int] = []
     while len(picked) < count:
         taken = set(picked)
-        picked += rng.choice([i for i in range(pool_size) if i not in taken], size=batch, replace=False).tolist()
+        picked += rng.choice(
+            [i for i in range(pool_size) if i not in taken], size=batch, replace=False
+        ).tolist()
     return picked[:count]
 
 
-def spread(pool: list[dict[str, Any]], candidates: list[int], count: int, rng: np.random.Generator) -> list[int]:
+def spread(
+    pool: list[dict[str, Any]], candidates: list[int], count: int, rng: np.random.Generator
+) -> list[int]:
     """``count`` of ``candidates`` in random order, one frame per capture before any second frame."""
     first: list[int] = []
     rest: list[int] = []
@@ -75,8 +79,9 @@ def spread(pool: list[dict[str, Any]], candidates: list[int], count: int, rng: n
     return (first + rest)[:count]
 
 
-def rule_picks(pool: list[dict[str, Any]], labels: int, seed: int,
-               uncertainty: np.ndarray | None = None) -> dict[str, list[int]]:
+def rule_picks(
+    pool: list[dict[str, Any]], labels: int, seed: int, uncertainty: np.ndarray | None = None
+) -> dict[str, list[int]]:
     """Each rule's label set (indices into ``pool``); ``most_uncertain`` only with ``uncertainty``."""
     rng = np.random.default_rng([seed, 2])
     every = list(range(len(pool)))
@@ -94,13 +99,17 @@ def rule_picks(pool: list[dict[str, Any]], labels: int, seed: int,
             fullest[c] = i
     rules = {
         "captures": spread(pool, every, labels, rng),
-        "stratified": (spread(pool, night, n_night, rng) + spread(pool, branded_day, n_branded, rng)
-                       + spread(pool, plain_day, labels - n_night - n_branded, rng)),
+        "stratified": (
+            spread(pool, night, n_night, rng)
+            + spread(pool, branded_day, n_branded, rng)
+            + spread(pool, plain_day, labels - n_night - n_branded, rng)
+        ),
         "most_instances": sorted(fullest.values(), key=lambda i: -instances[i])[:labels],
         "day_only": spread(pool, day, labels, rng),
         "night_half": spread(pool, night, labels // 2, rng) + spread(pool, day, labels - labels // 2, rng),
         "night_only": spread(pool, night, labels, rng),
-        "branded_half": spread(pool, branded_day, labels // 2, rng) + spread(pool, plain_day, labels - labels // 2, rng),
+        "branded_half": spread(pool, branded_day, labels // 2, rng)
+        + spread(pool, plain_day, labels - labels // 2, rng),
     }
     if uncertainty is not None:
         seen: set[int] = set()
@@ -124,8 +133,11 @@ def _fine_tune_job(job: tuple) -> float:
     result = fine_tune(base, train, val, out, cfg, seed, len(picks))
     ap = float(result["mask_ap"]) if "mask_ap" in result else evaluate(out, val)
     out.unlink(missing_ok=True)
-    print(f"seed {seed} {rule:>16}: {len(picks)} labels  mask AP {ap:.4f}  ({time.perf_counter() - start:.0f} s)",
-          file=sys.stderr, flush=True)
+    print(
+        f"seed {seed} {rule:>16}: {len(picks)} labels  mask AP {ap:.4f}  ({time.perf_counter() - start:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
     return ap
 
 
@@ -146,7 +158,14 @@ def headroom(cfg: SimConfig, labels: int, base_checkpoint: Path = DEFAULT_BASE) 
             sets |= rule_picks(pool, labels, seed, score_pool(base, pool)[0])
             for rule, picks in sets.items():
                 jobs.append((rule, picks, folder, pool, base, val, cfg, seed))
-                meta.append((rule, len(picks), sum(pool[i]["night"] for i in picks), sum(pool[i]["branded"] for i in picks)))
+                meta.append(
+                    (
+                        rule,
+                        len(picks),
+                        sum(pool[i]["night"] for i in picks),
+                        sum(pool[i]["branded"] for i in picks),
+                    )
+                )
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max(1, cfg.workers), mp_context=context) as executor:
             aps = list(executor.map(_fine_tune_job, jobs))
@@ -163,11 +182,23 @@ def headroom(cfg: SimConfig, labels: int, base_checkpoint: Path = DEFAULT_BASE) 
         entry["night"] = round(float(np.mean(entry["night"])), 1)
         entry["branded"] = round(float(np.mean(entry["branded"])), 1)
     target = rules[f"random_{RANDOM_SIZES[-1]}"]["mask_ap"]
-    return {"labels": labels, "random_target": target,
-            "rules_reaching_target": sorted(r for r, e in rules.items() if e["mask_ap"] >= target and e["labels"] <= labels),
-            "rules": rules, "config": {"seed": cfg.seed, "repeats": cfg.repeats, "pool": cfg.pool, "val": cfg.val,
-                                       "steps": cfg.steps, "rehearsal": cfg.rehearsal},
-            "wall_seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "labels": labels,
+        "random_target": target,
+        "rules_reaching_target": sorted(
+            r for r, e in rules.items() if e["mask_ap"] >= target and e["labels"] <= labels
+        ),
+        "rules": rules,
+        "config": {
+            "seed": cfg.seed,
+            "repeats": cfg.repeats,
+            "pool": cfg.pool,
+            "val": cfg.val,
+            "steps": cfg.steps,
+            "rehearsal": cfg.rehearsal,
+        },
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -183,15 +214,24 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.labels < 1 or args.labels > args.pool:
         parser.error(f"--labels must be between 1 and --pool ({args.pool}), got {args.labels}")
-    cfg = SimConfig(seed=args.seed, repeats=args.repeats, steps=args.steps, rehearsal=args.rehearsal,
-                    pool=args.pool, val=args.val, batch=BATCH)
+    cfg = SimConfig(
+        seed=args.seed,
+        repeats=args.repeats,
+        steps=args.steps,
+        rehearsal=args.rehearsal,
+        pool=args.pool,
+        val=args.val,
+        batch=BATCH,
+    )
     report = headroom(cfg, args.labels)
     if args.json:
         print(json.dumps(report))
     else:
         for rule, entry in report["rules"].items():
-            print(f"{rule:>16}  {entry['labels']:3d} labels  mask AP {entry['mask_ap']:.4f}  "
-                  f"night {entry['night']:.1f}  branded {entry['branded']:.1f}")
+            print(
+                f"{rule:>16}  {entry['labels']:3d} labels  mask AP {entry['mask_ap']:.4f}  "
+                f"night {entry['night']:.1f}  branded {entry['branded']:.1f}"
+            )
 
 
 if __name__ == "__main__":

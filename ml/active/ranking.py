@@ -47,14 +47,24 @@ DEFAULT_DENSITY = 0.0
 # of 50). Without it k-center greedy favours sparse frames (round-2 picks: 6.5 instances, the pool 7.7).
 # Then, at 0 -> 0.5: seed 11's full run 0.21 -> 0.27, seed 7's 0.0 -> 0.0, seed 7 --quick 0.42 -> 0.30.
 DEFAULT_CONTENT_POWER = 0.5
-COVERED_WEIGHT = 0.25  # an image whose near-duplicate group is covered counts as this much nearer to the picks
+COVERED_WEIGHT = (
+    0.25  # an image whose near-duplicate group is covered counts as this much nearer to the picks
+)
 
 
-def diverse_order(uncertainty: np.ndarray, features: np.ndarray, *, alpha: float = DEFAULT_ALPHA,
-                  limit: int | None = None, labelled: np.ndarray | None = None,
-                  cold_start: int = DEFAULT_COLD_START, near_duplicates: bool = True,
-                  density: float = DEFAULT_DENSITY, content: np.ndarray | None = None,
-                  content_power: float = DEFAULT_CONTENT_POWER) -> list[int]:
+def diverse_order(
+    uncertainty: np.ndarray,
+    features: np.ndarray,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    limit: int | None = None,
+    labelled: np.ndarray | None = None,
+    cold_start: int = DEFAULT_COLD_START,
+    near_duplicates: bool = True,
+    density: float = DEFAULT_DENSITY,
+    content: np.ndarray | None = None,
+    content_power: float = DEFAULT_CONTENT_POWER,
+) -> list[int]:
     """Indices into the pool, best first. ``features`` is (N, D); rows are L2-normalised here.
 
     ``labelled`` (M, D) are the features of images already labelled: they count as picked
@@ -134,15 +144,16 @@ def near_duplicate_groups(features: np.ndarray) -> np.ndarray:
         return i
 
     for start in range(0, n if n > 1 else 0, NEIGHBOUR_CHUNK):  # blocks: the app passes up to ~2,200 rows
-        similarity = f[start: start + NEIGHBOUR_CHUNK] @ f.T
+        similarity = f[start : start + NEIGHBOUR_CHUNK] @ f.T
         similarity[np.arange(len(similarity)), np.arange(start, start + len(similarity))] = -np.inf
         for i, j in enumerate(np.argmax(similarity, axis=1).tolist(), start=start):
             parent[root(i)] = root(j)
     return np.array([root(i) for i in range(n)], dtype=np.int64)
 
 
-def typical_order(features: np.ndarray, limit: int, *, labelled: np.ndarray | None = None,
-                  seed: int = 0) -> list[int]:
+def typical_order(
+    features: np.ndarray, limit: int, *, labelled: np.ndarray | None = None, seed: int = 0
+) -> list[int]:
     """``limit`` typical picks from the pool (TypiClust), one per cluster, largest uncovered first.
 
     Clusters are k-means over the pool and ``labelled`` with ``len(labelled) + limit``
@@ -153,7 +164,9 @@ def typical_order(features: np.ndarray, limit: int, *, labelled: np.ndarray | No
         return []
     f = _unit_rows(features)
     n = len(f)
-    covered_rows = _unit_rows(labelled) if labelled is not None and len(labelled) else np.zeros((0, f.shape[1]))
+    covered_rows = (
+        _unit_rows(labelled) if labelled is not None and len(labelled) else np.zeros((0, f.shape[1]))
+    )
     points = np.vstack([f, covered_rows])
     assign = kmeans(points, min(len(covered_rows) + limit, len(points)), seed=seed)
     pool_assign = assign[:n]
@@ -184,7 +197,9 @@ def kmeans(points: np.ndarray, k: int, *, seed: int = 0, iterations: int = KMEAN
         centres = np.vstack([centres, points[pick]])
     assign = np.argmin(_distances(points, centres), axis=1)
     for _ in range(iterations):
-        centres = np.stack([points[assign == j].mean(axis=0) if np.any(assign == j) else centres[j] for j in range(k)])
+        centres = np.stack(
+            [points[assign == j].mean(axis=0) if np.any(assign == j) else centres[j] for j in range(k)]
+        )
         new = np.argmin(_distances(points, centres), axis=1)
         if np.array_equal(new, assign):
             break
@@ -196,7 +211,7 @@ def _typicality(rows: np.ndarray) -> np.ndarray:
     """1 / mean distance to the ``TYPICALITY_NEIGHBOURS`` nearest other rows (unit rows)."""
     if len(rows) == 1:
         return np.ones(1)
-    d = np.sort(_unit_distances(rows, rows), axis=1)[:, 1: TYPICALITY_NEIGHBOURS + 1]
+    d = np.sort(_unit_distances(rows, rows), axis=1)[:, 1 : TYPICALITY_NEIGHBOURS + 1]
     return 1.0 / (d.mean(axis=1) + 1e-6)
 
 

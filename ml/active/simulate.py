@@ -65,9 +65,16 @@ DEFAULT_PLOT = ROOT / "docs" / "active_learning.png"
 DOMAIN_ORDER = ("conveyor_topdown", "tote_oblique", "floor_pile", "pallet_stack")
 STRIP = 1.5  # a capture's strip of belt or floor, in frame widths
 STRATEGIES = ("random", "uncertainty+diversity")
-CONDITIONS = ("night", "branded")  # per-capture flags of site_scenes; the report gives each one's share of the labels
+CONDITIONS = (
+    "night",
+    "branded",
+)  # per-capture flags of site_scenes; the report gives each one's share of the labels
 TARGET = 0.40  # the issue's label_savings target
-CONDITION_GROUPS = ("night", "branded_day", "plain_day")  # the val set's parts in the report (condition_group)
+CONDITION_GROUPS = (
+    "night",
+    "branded_day",
+    "plain_day",
+)  # the val set's parts in the report (condition_group)
 
 
 @dataclass
@@ -98,17 +105,23 @@ class SimConfig:
     batch_size: int = 4
     lr: float = FINE_TUNE_LR
     night_share: float = 0.3
-    branded_share: float = 0.2  # captures holding a customer's branded parcels the base never saw (``branded``)
+    branded_share: float = (
+        0.2  # captures holding a customer's branded parcels the base never saw (``branded``)
+    )
     # consecutive frames per capture in the pool (site_scenes; the val set has one per capture): a camera's
     # burst over a moving belt. 1 gives independent pool images, the setup of every figure before 2026-12-03.
     frames: int = 4
     alpha: float = DEFAULT_ALPHA  # uncertainty vs diversity in diverse_order (the app's queue uses the same)
     cold_start: int = DEFAULT_COLD_START  # typical picks while fewer images are labelled (diverse_order)
     density: float = DEFAULT_DENSITY  # typicality weight of the queue's gains (diverse_order)
-    content_power: float = DEFAULT_CONTENT_POWER  # weight of the predicted instance count in the queue's gains (diverse_order)
+    content_power: float = (
+        DEFAULT_CONTENT_POWER  # weight of the predicted instance count in the queue's gains (diverse_order)
+    )
     near_duplicates: bool = True  # covered near-duplicate groups go last (diverse_order; the app's queue too)
     seed: int = 7
-    repeats: int = 8  # independent pools and training seeds; the curves are their mean (single pools: 0-0.8 savings)
+    repeats: int = (
+        8  # independent pools and training seeds; the curves are their mean (single pools: 0-0.8 savings)
+    )
     threads: int = 1  # torch threads per process; 2 oversubscribes a 2-core machine that also runs a worker
     workers: int = 2  # processes, each running one (strategy, repeat) loop at a time: one per core
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
@@ -136,7 +149,7 @@ QUICK = SimConfig(pool=320, val=64, rounds=3, repeats=3, steps=150)
 def night_shift(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Dim, blue-cast, noisy version of an RGB uint8 image (lighting the base never saw)."""
     x = image.astype(np.float32) / 255.0
-    x = x ** 1.6 * rng.uniform(0.35, 0.5)
+    x = x**1.6 * rng.uniform(0.35, 0.5)
     x = x * np.array([0.55, 0.75, 1.25], dtype=np.float32)
     x = x + rng.normal(0.0, 0.03, size=x.shape).astype(np.float32)
     return (np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
@@ -169,8 +182,9 @@ def frame_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-def site_scenes(count: int, seed: int, size: int, night_share: float, frames: int = 1,
-                branded_share: float = 0.0) -> list[dict[str, Any]]:
+def site_scenes(
+    count: int, seed: int, size: int, night_share: float, frames: int = 1, branded_share: float = 0.0
+) -> list[dict[str, Any]]:
     """``count`` images of the new site: image, COCO annotations (image id = index + 1), condition, capture.
 
     A site's images come from its cameras: each *capture* renders a strip of belt or floor
@@ -190,9 +204,17 @@ def site_scenes(count: int, seed: int, size: int, night_share: float, frames: in
     captures = -(-count // frames)
     night = set(rng.choice(captures, size=round(night_share * captures), replace=False).tolist())
     brand_rng = np.random.default_rng([seed, 1])  # its own stream: pools without branding stay as they were
-    brandable = {d for d in DOMAIN_ORDER if any(DOMAINS[d].weights[CATEGORIES.index(k)] for k in BRANDED_KINDS)}
-    mailing = [c for c in range(captures) if DOMAIN_ORDER[c % len(DOMAIN_ORDER)] in brandable]  # not boxes-only
-    brand = set(brand_rng.choice(mailing, size=min(len(mailing), round(branded_share * captures)), replace=False).tolist())
+    brandable = {
+        d for d in DOMAIN_ORDER if any(DOMAINS[d].weights[CATEGORIES.index(k)] for k in BRANDED_KINDS)
+    }
+    mailing = [
+        c for c in range(captures) if DOMAIN_ORDER[c % len(DOMAIN_ORDER)] in brandable
+    ]  # not boxes-only
+    brand = set(
+        brand_rng.choice(
+            mailing, size=min(len(mailing), round(branded_share * captures)), replace=False
+        ).tolist()
+    )
     strip = round(size * STRIP)
     scenes: list[dict[str, Any]] = []
     for c in range(captures):
@@ -204,8 +226,17 @@ def site_scenes(count: int, seed: int, size: int, night_share: float, frames: in
             image = frame_jitter(frame.image, rng)
             image = night_shift(image, rng) if c in night else image
             i = len(scenes)
-            scenes.append({"id": i + 1, "image": image, "domain": scene.domain, "night": c in night, "branded": c in brand,
-                           "capture": c, "annotations": scene_annotations(frame, i + 1, 1)})
+            scenes.append(
+                {
+                    "id": i + 1,
+                    "image": image,
+                    "domain": scene.domain,
+                    "night": c in night,
+                    "branded": c in brand,
+                    "capture": c,
+                    "annotations": scene_annotations(frame, i + 1, 1),
+                }
+            )
     return scenes
 
 
@@ -222,12 +253,21 @@ def write_coco(scenes: list[dict[str, Any]], folder: Path, name: str) -> Path:
         if not (folder / file_name).exists():
             cv2.imwrite(str(folder / file_name), cv2.cvtColor(s["image"], cv2.COLOR_RGB2BGR))
         h, w = s["image"].shape[:2]
-        images.append({"id": s["id"], "file_name": file_name, "height": h, "width": w,
-                       **{c: bool(s[c]) for c in CONDITIONS if c in s}})
+        images.append(
+            {
+                "id": s["id"],
+                "file_name": file_name,
+                "height": h,
+                "width": w,
+                **{c: bool(s[c]) for c in CONDITIONS if c in s},
+            }
+        )
         for ann in s["annotations"]:
             annotations.append({**ann, "id": len(annotations) + 1})
     path = folder / name
-    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": coco_categories()}))
+    path.write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": coco_categories()})
+    )
     return path
 
 
@@ -242,8 +282,9 @@ def site_base(base_checkpoint: Path, input_size: int, out: Path) -> Path:
     return save_checkpoint(out, model, {**meta, "input_size": int(input_size)})
 
 
-def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, seed: int,
-              labels: int) -> dict[str, Any]:
+def fine_tune(
+    base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, seed: int, labels: int
+) -> dict[str, Any]:
     """Fine-tune ``base`` on ``train`` for ``fine_tune_steps`` steps (or ``cfg.epochs`` epochs); val metrics plus the checkpoint.
 
     The product's own fine-tuning (``ml.universal.finetune.fine_tune``: its learning rate,
@@ -252,10 +293,22 @@ def fine_tune(base: Path, train: Path, val: Path, out: Path, cfg: SimConfig, see
     """
     from ml.universal.finetune import fine_tune as product_fine_tune
 
-    return product_fine_tune(base, train, val, out, budget_seconds=cfg.budget_seconds, epochs=cfg.epochs,
-                             steps=fine_tune_steps(cfg, labels) or None, min_steps=cfg.min_steps, batch_size=cfg.batch_size,
-                             lr=cfg.lr, seed=seed, threads=cfg.threads, precision=cfg.precision,
-                             rehearsal=round(cfg.rehearsal * labels))
+    return product_fine_tune(
+        base,
+        train,
+        val,
+        out,
+        budget_seconds=cfg.budget_seconds,
+        epochs=cfg.epochs,
+        steps=fine_tune_steps(cfg, labels) or None,
+        min_steps=cfg.min_steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        seed=seed,
+        threads=cfg.threads,
+        precision=cfg.precision,
+        rehearsal=round(cfg.rehearsal * labels),
+    )
 
 
 def fine_tune_steps(cfg: SimConfig, labels: int) -> int:
@@ -280,8 +333,12 @@ def mask_ap_by_condition(evaluator: CocoMaskEvaluator, val: Path) -> dict[str, f
     """Mask AP on each part of the val set (``condition_group``), from the predictions ``evaluator`` collected
     over it (``ml.universal.evaluate.predictions``): no second pass."""
     images = json.loads(Path(val).read_text())["images"]
-    return {group: float(evaluator.summarize([img["id"] for img in images if condition_group(img) == group])["mask_ap"])
-            for group in CONDITION_GROUPS}
+    return {
+        group: float(
+            evaluator.summarize([img["id"] for img in images if condition_group(img) == group])["mask_ap"]
+        )
+        for group in CONDITION_GROUPS
+    }
 
 
 def score_pool(checkpoint: Path, scenes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -290,16 +347,28 @@ def score_pool(checkpoint: Path, scenes: list[dict[str, Any]]) -> tuple[np.ndarr
 
     predictor = UniversalPredictor.from_checkpoint(checkpoint)
     results = [predictor.predict(s["image"]) for s in scenes]
-    return (np.array([r.uncertainty for r in results], dtype=np.float64),
-            np.stack([np.asarray(r.features, dtype=np.float64) for r in results]),
-            np.array([len(r.instances) for r in results], dtype=np.float64))
+    return (
+        np.array([r.uncertainty for r in results], dtype=np.float64),
+        np.stack([np.asarray(r.features, dtype=np.float64) for r in results]),
+        np.array([len(r.instances) for r in results], dtype=np.float64),
+    )
 
 
 # --------------------------------------------------------------------------- the loop
 
 
-def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base: Path, val: Path,
-                 base_ap: float, base_ap50: float, cfg: SimConfig, seed: int, log) -> dict[str, Any]:
+def run_strategy(
+    strategy: str,
+    pool: list[dict[str, Any]],
+    workdir: Path,
+    base: Path,
+    val: Path,
+    base_ap: float,
+    base_ap50: float,
+    cfg: SimConfig,
+    seed: int,
+    log,
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed + 1)
     labelled: list[int] = []  # indices into pool
     model = base
@@ -311,10 +380,18 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
             picks = rng.choice(unlabelled, size=cfg.batch, replace=False).tolist()
         else:
             uncertainty, features, counts = score_pool(model, pool)
-            order = diverse_order(uncertainty[unlabelled], features[unlabelled], alpha=cfg.alpha, limit=cfg.batch,
-                                  labelled=features[labelled], cold_start=cfg.cold_start,
-                                  near_duplicates=cfg.near_duplicates, density=cfg.density,
-                                  content=counts[unlabelled], content_power=cfg.content_power)
+            order = diverse_order(
+                uncertainty[unlabelled],
+                features[unlabelled],
+                alpha=cfg.alpha,
+                limit=cfg.batch,
+                labelled=features[labelled],
+                cold_start=cfg.cold_start,
+                near_duplicates=cfg.near_duplicates,
+                density=cfg.density,
+                content=counts[unlabelled],
+                content_power=cfg.content_power,
+            )
             picks = [unlabelled[k] for k in order]
         labelled += picks
         for condition in CONDITIONS:
@@ -324,19 +401,29 @@ def run_strategy(strategy: str, pool: list[dict[str, Any]], workdir: Path, base:
         start = time.perf_counter()
         result = fine_tune(base, train, val, out, cfg, seed, len(labelled))
         ap = float(result["mask_ap"]) if "mask_ap" in result else evaluate(out, val)
-        curve.append({"labels": len(labelled), "mask_ap": round(ap, 4),
-                      "mask_ap50": round(float(result.get("mask_ap50", float("nan"))), 4),
-                      "seconds": round(time.perf_counter() - start, 1)})
+        curve.append(
+            {
+                "labels": len(labelled),
+                "mask_ap": round(ap, 4),
+                "mask_ap50": round(float(result.get("mask_ap50", float("nan"))), 4),
+                "seconds": round(time.perf_counter() - start, 1),
+            }
+        )
         log(f"seed {seed} {strategy:>22} round {round_no}: {len(labelled):3d} labels  mask AP {ap:.4f}")
         if model != base:
             Path(model).unlink(missing_ok=True)
         model = out
-    return {"curve": curve, "captures_labelled": len({pool[i]["capture"] for i in labelled}),
-            "mask_ap_by_condition": mask_ap_by_condition(predictions(model, val), val),  # after the last round
-            **{f"{c}_share_labelled": round(n / max(len(labelled), 1), 3) for c, n in picked.items()}}
+    return {
+        "curve": curve,
+        "captures_labelled": len({pool[i]["capture"] for i in labelled}),
+        "mask_ap_by_condition": mask_ap_by_condition(predictions(model, val), val),  # after the last round
+        **{f"{c}_share_labelled": round(n / max(len(labelled), 1), 3) for c, n in picked.items()},
+    }
 
 
-def _run_job(job: tuple[str, list[dict[str, Any]], Path, Path, Path, float, float, SimConfig, int]) -> dict[str, Any]:
+def _run_job(
+    job: tuple[str, list[dict[str, Any]], Path, Path, Path, float, float, SimConfig, int],
+) -> dict[str, Any]:
     """One strategy's loop on one pool, in a worker process (logs go to stderr)."""
     import torch
 
@@ -346,10 +433,14 @@ def _run_job(job: tuple[str, list[dict[str, Any]], Path, Path, Path, float, floa
 
 def mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Point-wise mean of curves that share their label counts."""
-    return [{"labels": points[0]["labels"],
-             "mask_ap": round(float(np.mean([p["mask_ap"] for p in points])), 4),
-             "mask_ap50": round(float(np.mean([p["mask_ap50"] for p in points])), 4)}
-            for points in zip(*curves, strict=True)]
+    return [
+        {
+            "labels": points[0]["labels"],
+            "mask_ap": round(float(np.mean([p["mask_ap"] for p in points])), 4),
+            "mask_ap50": round(float(np.mean([p["mask_ap50"] for p in points])), 4),
+        }
+        for points in zip(*curves, strict=True)
+    ]
 
 
 def label_savings(random_curve: list[dict], active_curve: list[dict]) -> tuple[float, float | None]:
@@ -370,14 +461,22 @@ def paired_gain(random_curves: list[list[dict]], active_curves: list[list[dict]]
     """The active strategy's lead in mask AP over random on the same pools: each pool's mean over the
     labelled rounds of (active - random), then their mean and its standard error over the pools.
     Steadier than ``label_savings``, which swings where random's curve is flat."""
-    per_pool = [float(np.mean([a["mask_ap"] - r["mask_ap"] for r, a in zip(rc[1:], ac[1:], strict=True)]))
-                for rc, ac in zip(random_curves, active_curves, strict=True)]
+    per_pool = [
+        float(np.mean([a["mask_ap"] - r["mask_ap"] for r, a in zip(rc[1:], ac[1:], strict=True)]))
+        for rc, ac in zip(random_curves, active_curves, strict=True)
+    ]
     error = round(float(np.std(per_pool, ddof=1) / np.sqrt(len(per_pool))), 4) if len(per_pool) > 1 else None
     return {"mean": round(float(np.mean(per_pool)), 4), "standard_error": error}  # no error from one pool
 
 
-def label_savings_spread(random_curves: list[list[dict]], active_curves: list[list[dict]], *, target: float,
-                         draws: int = 2000, seed: int = 0) -> dict[str, float]:
+def label_savings_spread(
+    random_curves: list[list[dict]],
+    active_curves: list[list[dict]],
+    *,
+    target: float,
+    draws: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
     """How far ``label_savings`` could move with other pools: the statistic over ``draws`` resamples of the
     pools (with replacement, each pool's two curves kept together), as its 5th, 50th and 95th percentiles
     and the share of resamples at or above ``target``."""
@@ -386,14 +485,27 @@ def label_savings_spread(random_curves: list[list[dict]], active_curves: list[li
     values = []
     for _ in range(draws):
         pick = rng.integers(0, n, n)
-        values.append(label_savings(mean_curve([random_curves[i] for i in pick]),
-                                    mean_curve([active_curves[i] for i in pick]))[0])
+        values.append(
+            label_savings(
+                mean_curve([random_curves[i] for i in pick]), mean_curve([active_curves[i] for i in pick])
+            )[0]
+        )
     p05, p50, p95 = (round(float(v), 4) for v in np.percentile(values, [5, 50, 95]))
-    return {"p05": p05, "median": p50, "p95": p95, "share_at_target": round(float(np.mean(np.array(values) >= target)), 3)}
+    return {
+        "p05": p05,
+        "median": p50,
+        "p95": p95,
+        "share_at_target": round(float(np.mean(np.array(values) >= target)), 3),
+    }
 
 
-def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: Path | None = None,
-             log=lambda msg: print(msg, file=sys.stderr, flush=True)) -> dict[str, Any]:
+def simulate(
+    cfg: SimConfig,
+    base_checkpoint: Path,
+    plot: Path | None,
+    workdir: Path | None = None,
+    log=lambda msg: print(msg, file=sys.stderr, flush=True),
+) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(cfg.threads)
@@ -431,26 +543,35 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
             shutil.rmtree(workdir, ignore_errors=True)
     shares = [f"{c}_share_labelled" for c in CONDITIONS]
     results: dict[str, dict[str, Any]] = {
-        s: {"curve": mean_curve([r["curve"] for r in runs[s]]),
+        s: {
+            "curve": mean_curve([r["curve"] for r in runs[s]]),
             **{k: round(float(np.mean([r[k] for r in runs[s]])), 3) for k in shares},
-            "captures_labelled": round(float(np.mean([r["captures_labelled"] for r in runs[s]])), 1)}
-        for s in STRATEGIES}
+            "captures_labelled": round(float(np.mean([r["captures_labelled"] for r in runs[s]])), 1),
+        }
+        for s in STRATEGIES
+    }
     savings, needed = label_savings(results["random"]["curve"], results["uncertainty+diversity"]["curve"])
-    as_ap50 = [[{"labels": p["labels"], "mask_ap": p["mask_ap50"]} for p in results[s]["curve"]]
-               for s in STRATEGIES]
+    as_ap50 = [
+        [{"labels": p["labels"], "mask_ap": p["mask_ap50"]} for p in results[s]["curve"]] for s in STRATEGIES
+    ]
     report = {
         "label_savings": savings,
         "active_labels_to_match_random": needed,
         "label_savings_at_ap50": label_savings(*as_ap50)[0],
         # the spread: each pool's own active curve against its own random curve
-        "label_savings_per_repeat": [label_savings(r["curve"], a["curve"])[0]
-                                     for r, a in zip(runs["random"], runs["uncertainty+diversity"], strict=True)],
-        "paired_gain": paired_gain([r["curve"] for r in runs["random"]],
-                                   [a["curve"] for a in runs["uncertainty+diversity"]]),
+        "label_savings_per_repeat": [
+            label_savings(r["curve"], a["curve"])[0]
+            for r, a in zip(runs["random"], runs["uncertainty+diversity"], strict=True)
+        ],
+        "paired_gain": paired_gain(
+            [r["curve"] for r in runs["random"]], [a["curve"] for a in runs["uncertainty+diversity"]]
+        ),
         # a single run's figure swings with its pools: one pool moves it by ~0.08 (docs/active_learning.md)
-        "label_savings_spread": label_savings_spread([r["curve"] for r in runs["random"]],
-                                                     [a["curve"] for a in runs["uncertainty+diversity"]],
-                                                     target=TARGET),
+        "label_savings_spread": label_savings_spread(
+            [r["curve"] for r in runs["random"]],
+            [a["curve"] for a in runs["uncertainty+diversity"]],
+            target=TARGET,
+        ),
         "random_final": results["random"]["curve"][-1],
         "target": TARGET,
         "curves": {s: r["curve"] for s, r in results.items()},
@@ -460,21 +581,34 @@ def simulate(cfg: SimConfig, base_checkpoint: Path, plot: Path | None, workdir: 
         "captures_labelled": {s: r["captures_labelled"] for s, r in results.items()},
         # where the AP comes from: the val set's night, branded day and plain day frames, before any label and
         # after the last round (mean over the pools)
-        "mask_ap_by_condition": {"base": {k: round(v, 4) for k, v in base_by_condition.items()},
-                                 **{s: {k: round(float(np.mean([r["mask_ap_by_condition"][k] for r in runs[s]])), 4)
-                                        for k in CONDITION_GROUPS} for s in STRATEGIES}},
-        "val_images_by_condition": {g: sum(condition_group(s) == g for s in val_scenes) for g in CONDITION_GROUPS},
+        "mask_ap_by_condition": {
+            "base": {k: round(v, 4) for k, v in base_by_condition.items()},
+            **{
+                s: {
+                    k: round(float(np.mean([r["mask_ap_by_condition"][k] for r in runs[s]])), 4)
+                    for k in CONDITION_GROUPS
+                }
+                for s in STRATEGIES
+            },
+        },
+        "val_images_by_condition": {
+            g: sum(condition_group(s) == g for s in val_scenes) for g in CONDITION_GROUPS
+        },
         "base_mask_ap": base_ap,
         "config": asdict(cfg),
-        "setup": ("new site: the four synthetic domains rendered and seen at scene_size px (the base saw "
-                  "384 px), night_share of captures under night lighting the base never saw, branded_share "
-                  "of captures with one customer's pink mailers, bags and envelopes (a look it never saw), `frames` "
-                  "consecutive frames per capture in the pool (one in the val set); oracle labels; "
-                  "fine-tuned from the shipped base every round for `steps` steps (0: `epochs` epochs, at "
-                  "least min_steps steps); curves are "
-                  "the mean over `repeats` pools/seeds on one fixed val set"),
+        "setup": (
+            "new site: the four synthetic domains rendered and seen at scene_size px (the base saw "
+            "384 px), night_share of captures under night lighting the base never saw, branded_share "
+            "of captures with one customer's pink mailers, bags and envelopes (a look it never saw), `frames` "
+            "consecutive frames per capture in the pool (one in the val set); oracle labels; "
+            "fine-tuned from the shipped base every round for `steps` steps (0: `epochs` epochs, at "
+            "least min_steps steps); curves are "
+            "the mean over `repeats` pools/seeds on one fixed val set"
+        ),
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "load_average": [round(x, 2) for x in os.getloadavg()],  # 1, 5, 15 min, at the end: other jobs slow it
+        "load_average": [
+            round(x, 2) for x in os.getloadavg()
+        ],  # 1, 5, 15 min, at the end: other jobs slow it
     }
     if plot is not None:
         report["plot"] = str(draw_plot(report, plot))
@@ -497,8 +631,10 @@ def draw_plot(report: dict[str, Any], path: Path, width: int = 720, height: int 
     y_lo, y_hi = max(0.0, y_lo - pad), y_hi + pad
 
     def pt(x: float, y: float) -> tuple[int, int]:
-        return (int(left + (width - left - right) * x / x_max),
-                int(height - bottom - (height - top - bottom) * (y - y_lo) / (y_hi - y_lo)))
+        return (
+            int(left + (width - left - right) * x / x_max),
+            int(height - bottom - (height - top - bottom) * (y - y_lo) / (y_hi - y_lo)),
+        )
 
     font = cv2.FONT_HERSHEY_SIMPLEX
     cv2.line(img, pt(0, y_lo), pt(x_max, y_lo), (0, 0, 0), 1)
@@ -509,7 +645,9 @@ def draw_plot(report: dict[str, Any], path: Path, width: int = 720, height: int 
         cv2.line(img, pt(0, y), pt(x_max, y), (230, 230, 230), 1)
     for p in next(iter(curves.values())):
         x, _ = pt(p["labels"], y_lo)
-        cv2.putText(img, str(p["labels"]), (x - 8, height - bottom + 18), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        cv2.putText(
+            img, str(p["labels"]), (x - 8, height - bottom + 18), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA
+        )
     colours = {"random": (80, 80, 200), "uncertainty+diversity": (40, 150, 40)}  # BGR
     for name, curve in curves.items():
         points = [pt(p["labels"], p["mask_ap"]) for p in curve]
@@ -539,7 +677,9 @@ def _yes_no(text: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Simulate active learning vs random sampling on synthetic data.")
+    parser = argparse.ArgumentParser(
+        description="Simulate active learning vs random sampling on synthetic data."
+    )
     parser.add_argument("--quick", action="store_true", help="a smaller run, <= 10 min on 2 CPU cores")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--base", default=str(DEFAULT_BASE), help="the base checkpoint to fine-tune from")
@@ -552,8 +692,12 @@ def main(argv: list[str] | None = None) -> None:
     cfg = QUICK if args.quick else SimConfig()
     overrides = {k: v for k, v in vars(args).items() if k in asdict(cfg) and v is not None}
     cfg = SimConfig(**{**asdict(cfg), **overrides})
-    report = simulate(cfg, Path(args.base), Path(args.plot) if args.plot else None,
-                      Path(args.workdir) if args.workdir else None)
+    report = simulate(
+        cfg,
+        Path(args.base),
+        Path(args.plot) if args.plot else None,
+        Path(args.workdir) if args.workdir else None,
+    )
     if args.json:
         print(json.dumps(report))
     else:

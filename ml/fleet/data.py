@@ -44,16 +44,28 @@ def merge_coco(sources: Sequence[CocoSource], out_path: str | Path) -> dict[str,
         counts = {"images": 0, "annotations": 0, "skipped_annotations": 0}
         for image in data.get("images", []):
             new_id[image["id"]] = len(images) + 1
-            images.append({**image, "id": len(images) + 1, "file_name": str((folder / image["file_name"]).resolve()),
-                           "source": source.name})
+            images.append(
+                {
+                    **image,
+                    "id": len(images) + 1,
+                    "file_name": str((folder / image["file_name"]).resolve()),
+                    "source": source.name,
+                }
+            )
             counts["images"] += 1
         for ann in data.get("annotations", []):
             category = to_universal.get(ann["category_id"])
             if category is None or ann["image_id"] not in new_id:
                 counts["skipped_annotations"] += 1
                 continue
-            annotations.append({**ann, "id": len(annotations) + 1, "image_id": new_id[ann["image_id"]],
-                                "category_id": category})
+            annotations.append(
+                {
+                    **ann,
+                    "id": len(annotations) + 1,
+                    "image_id": new_id[ann["image_id"]],
+                    "category_id": category,
+                }
+            )
             counts["annotations"] += 1
         previous = summary["sources"].get(source.name)
         if previous:  # two files from one source (a team's train and extra data): add up
@@ -63,13 +75,22 @@ def merge_coco(sources: Sequence[CocoSource], out_path: str | Path) -> dict[str,
     summary["skipped_annotations"] = sum(s["skipped_annotations"] for s in summary["sources"].values())
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"info": {"description": "merged base-training data"}, "images": images,
-                               "annotations": annotations, "categories": coco_categories()}))
+    out.write_text(
+        json.dumps(
+            {
+                "info": {"description": "merged base-training data"},
+                "images": images,
+                "annotations": annotations,
+                "categories": coco_categories(),
+            }
+        )
+    )
     return summary
 
 
-def write_synthetic(out_dir: str | Path, *, count: int, seed: int, size: int,
-                    domains: Sequence[str] = ("all",)) -> CocoSource:
+def write_synthetic(
+    out_dir: str | Path, *, count: int, seed: int, size: int, domains: Sequence[str] = ("all",)
+) -> CocoSource:
     """``count`` synthetic scenes (``size`` px square) spread over ``domains``, as one COCO source."""
     out = Path(out_dir)
     parts = []

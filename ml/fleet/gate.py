@@ -38,8 +38,13 @@ class GateResult:
         return {**asdict(self), "regressions": self.regressions}
 
 
-def gate_decide(candidate: Mapping[str, float], current: Mapping[str, float], *, tolerance: float,
-                images: Mapping[str, int] | None = None) -> GateResult:
+def gate_decide(
+    candidate: Mapping[str, float],
+    current: Mapping[str, float],
+    *,
+    tolerance: float,
+    images: Mapping[str, int] | None = None,
+) -> GateResult:
     """Compare mask APs set by set (the sets both sides were scored on); promote only if the mean
     rises and no set falls by more than ``tolerance`` (absolute AP)."""
     names = [name for name in candidate if name in current]
@@ -48,8 +53,16 @@ def gate_decide(candidate: Mapping[str, float], current: Mapping[str, float], *,
     rows = []
     for name in names:
         cand, cur = float(candidate[name]), float(current[name])
-        rows.append(GateRow(name, round(cand, 4), round(cur, 4), round(cand - cur, 4), cand < cur - tolerance,
-                            (images or {}).get(name)))
+        rows.append(
+            GateRow(
+                name,
+                round(cand, 4),
+                round(cur, 4),
+                round(cand - cur, 4),
+                cand < cur - tolerance,
+                (images or {}).get(name),
+            )
+        )
     mean_cand = sum(r.candidate for r in rows) / len(rows)
     mean_cur = sum(r.current for r in rows) / len(rows)
     regressed = [r for r in rows if r.regressed]
@@ -58,7 +71,9 @@ def gate_decide(candidate: Mapping[str, float], current: Mapping[str, float], *,
         reason = f"regresses {worst}: more than the tolerance of {tolerance:.4f} AP"
         promote = False
     elif mean_cand > mean_cur:
-        reason = f"mean mask AP {mean_cand:.4f} > {mean_cur:.4f} over {len(rows)} sets, no set below tolerance"
+        reason = (
+            f"mean mask AP {mean_cand:.4f} > {mean_cur:.4f} over {len(rows)} sets, no set below tolerance"
+        )
         promote = True
     else:
         reason = f"mean mask AP {mean_cand:.4f} <= {mean_cur:.4f} over {len(rows)} sets: not better"

@@ -12,8 +12,15 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 PALETTE = [(200, 90, 40), (40, 150, 40), (60, 60, 210), (160, 60, 160), (30, 160, 200)]  # BGR
 
 
-def _panel(img: np.ndarray, box: tuple[int, int, int, int], title: str, x_labels: list[str],
-           series: dict[str, list[float]], x_title: str, target: float | None = None) -> None:
+def _panel(
+    img: np.ndarray,
+    box: tuple[int, int, int, int],
+    title: str,
+    x_labels: list[str],
+    series: dict[str, list[float]],
+    x_title: str,
+    target: float | None = None,
+) -> None:
     x0, y0, w, h = box
     left, right, top, bottom = 56, 12, 40, 50
     values = [v for s in series.values() for v in s] + ([target] if target is not None else [])
@@ -23,7 +30,10 @@ def _panel(img: np.ndarray, box: tuple[int, int, int, int], title: str, x_labels
     n = max(len(x_labels) - 1, 1)
 
     def pt(i: float, v: float) -> tuple[int, int]:
-        return (int(x0 + left + (w - left - right) * i / n), int(y0 + h - bottom - (h - top - bottom) * (v - lo) / (hi - lo)))
+        return (
+            int(x0 + left + (w - left - right) * i / n),
+            int(y0 + h - bottom - (h - top - bottom) * (v - lo) / (hi - lo)),
+        )
 
     cv2.putText(img, title, (x0 + left, y0 + 22), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     for k in range(5):
@@ -54,14 +64,25 @@ def draw_plot(report: dict[str, Any], path: Path, width: int = 1000, height: int
     """Left: team 3's mask AP against its labels, from base v1 and v3. Right: every base on every set."""
     img = np.full((height, width, 3), 255, np.uint8)
     eff = report["label_efficiency"]
-    _panel(img, (0, 0, width // 2, height), f"{eff['team']} ({eff['domain']}): fine-tuned mask AP",
-           [str(p["labels"]) for p in eff["curves"]["v1"]],
-           {f"from base {k}": [p["mask_ap"] for p in c] for k, c in eff["curves"].items()},
-           "own labelled images", target=eff["target"])
+    _panel(
+        img,
+        (0, 0, width // 2, height),
+        f"{eff['team']} ({eff['domain']}): fine-tuned mask AP",
+        [str(p["labels"]) for p in eff["curves"]["v1"]],
+        {f"from base {k}": [p["mask_ap"] for p in c] for k, c in eff["curves"].items()},
+        "own labelled images",
+        target=eff["target"],
+    )
     versions = list(report["bases"])
     sets = list(report["bases"][versions[0]])
-    _panel(img, (width // 2, 0, width // 2, height), "each base version on each set (mask AP)", versions,
-           {name: [report["bases"][v][name] for v in versions] for name in sets}, "base version")
+    _panel(
+        img,
+        (width // 2, 0, width // 2, height),
+        "each base version on each set (mask AP)",
+        versions,
+        {name: [report["bases"][v][name] for v in versions] for name in sets},
+        "base version",
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), img)
     return path

@@ -63,23 +63,45 @@ class FleetConfig:
     threads: int = 1  # the machine is shared; one thread per process wastes least
 
 
-QUICK = FleetConfig(scene_size=128, synthetic_train=160, synthetic_val=24, team_labels=24, team_val=16,
-                    v1_steps=320, base_steps=140, fine_tune_steps=50, synthetic_replay=48)
+QUICK = FleetConfig(
+    scene_size=128,
+    synthetic_train=160,
+    synthetic_val=24,
+    team_labels=24,
+    team_val=16,
+    v1_steps=320,
+    base_steps=140,
+    fine_tune_steps=50,
+    synthetic_replay=48,
+)
 
 
-def _steps_config(init: Path | None, train_coco: Path, val_coco: Path, out: Path, steps: int, lr: float,
-                  cfg: FleetConfig) -> dict[str, Any]:
+def _steps_config(
+    init: Path | None, train_coco: Path, val_coco: Path, out: Path, steps: int, lr: float, cfg: FleetConfig
+) -> dict[str, Any]:
     n = len(load_coco(train_coco)["images"])
     batch = max(1, min(cfg.batch_size, n))
-    return {"init": str(init) if init else None, "architecture": cfg.architecture, "input_size": cfg.scene_size,
-            "data": {"coco": str(train_coco)}, "val": {"coco": str(val_coco)},
-            "epochs": max(1, math.ceil(steps / max(n // batch, 1))), "batch_size": batch, "lr": lr,
-            "budget_seconds": None, "out": str(out), "seed": cfg.seed, "threads": cfg.threads}
+    return {
+        "init": str(init) if init else None,
+        "architecture": cfg.architecture,
+        "input_size": cfg.scene_size,
+        "data": {"coco": str(train_coco)},
+        "val": {"coco": str(val_coco)},
+        "epochs": max(1, math.ceil(steps / max(n // batch, 1))),
+        "batch_size": batch,
+        "lr": lr,
+        "budget_seconds": None,
+        "out": str(out),
+        "seed": cfg.seed,
+        "threads": cfg.threads,
+    }
 
 
 def fine_tune_steps(init: Path, train_coco: Path, val_coco: Path, out: Path, cfg: FleetConfig) -> float:
     """A team's fine-tune: ``cfg.fine_tune_steps`` steps from ``init``; returns mask AP on ``val_coco``."""
-    return float(train(_steps_config(init, train_coco, val_coco, out, cfg.fine_tune_steps, 1e-3, cfg))["mask_ap"])
+    return float(
+        train(_steps_config(init, train_coco, val_coco, out, cfg.fine_tune_steps, 1e-3, cfg))["mask_ap"]
+    )
 
 
 def labels_to_reach(curve: list[dict[str, float]], target: float) -> float | None:
@@ -102,18 +124,43 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
     work.mkdir(parents=True, exist_ok=True)
     try:
         log(f"[fleet] writing data under {work}")
-        synth_train = write_synthetic(work / "synthetic_train", count=cfg.synthetic_train, seed=cfg.seed * 7,
-                                      size=cfg.scene_size, domains=("all",))
-        replay = write_synthetic(work / "synthetic_replay", count=cfg.synthetic_replay, seed=cfg.seed * 7 + 1,
-                                 size=cfg.scene_size, domains=("all",))
-        synth_val = write_synthetic(work / "synthetic_val", count=cfg.synthetic_val, seed=cfg.seed * 7 + 2,
-                                    size=cfg.scene_size, domains=("all",)).coco
+        synth_train = write_synthetic(
+            work / "synthetic_train",
+            count=cfg.synthetic_train,
+            seed=cfg.seed * 7,
+            size=cfg.scene_size,
+            domains=("all",),
+        )
+        replay = write_synthetic(
+            work / "synthetic_replay",
+            count=cfg.synthetic_replay,
+            seed=cfg.seed * 7 + 1,
+            size=cfg.scene_size,
+            domains=("all",),
+        )
+        synth_val = write_synthetic(
+            work / "synthetic_val",
+            count=cfg.synthetic_val,
+            seed=cfg.seed * 7 + 2,
+            size=cfg.scene_size,
+            domains=("all",),
+        ).coco
         team_train, team_val = {}, {}
         for k, team in enumerate(TEAMS):
-            team_train[team.name] = write_team_split(team, work / team.name / "train", count=cfg.team_labels,
-                                                     seed=cfg.seed * 100 + 2 * k, size=cfg.scene_size)
-            team_val[team.name] = write_team_split(team, work / team.name / "val", count=cfg.team_val,
-                                                   seed=cfg.seed * 100 + 2 * k + 1, size=cfg.scene_size)
+            team_train[team.name] = write_team_split(
+                team,
+                work / team.name / "train",
+                count=cfg.team_labels,
+                seed=cfg.seed * 100 + 2 * k,
+                size=cfg.scene_size,
+            )
+            team_val[team.name] = write_team_split(
+                team,
+                work / team.name / "val",
+                count=cfg.team_val,
+                seed=cfg.seed * 100 + 2 * k + 1,
+                size=cfg.scene_size,
+            )
         eval_sets = {SYNTHETIC: synth_val, **team_val}
 
         log("[fleet] base v1: from scratch on synthetic scenes")
@@ -124,29 +171,61 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
             base = bases[-1]
             log(f"[fleet] {team.name} ({team.domain}) fine-tunes from base v{k + 1}")
             zero_shot = float(evaluate_checkpoint(base, team_val[team.name])["mask_ap"])
-            tuned = fine_tune_steps(base, team_train[team.name], team_val[team.name],
-                                    work / f"{team.name}_from_v{k + 1}.pt", cfg)
-            teams_report.append({"team": team.name, "domain": team.domain, "base": f"v{k + 1}",
-                                 "labels": cfg.team_labels, "base_ap": round(zero_shot, 4),
-                                 "fine_tuned_ap": round(tuned, 4)})
+            tuned = fine_tune_steps(
+                base, team_train[team.name], team_val[team.name], work / f"{team.name}_from_v{k + 1}.pt", cfg
+            )
+            teams_report.append(
+                {
+                    "team": team.name,
+                    "domain": team.domain,
+                    "base": f"v{k + 1}",
+                    "labels": cfg.team_labels,
+                    "base_ap": round(zero_shot, 4),
+                    "fine_tuned_ap": round(tuned, 4),
+                }
+            )
             contributed.append(CocoSource(team_train[team.name], team.name))
-            log(f"[fleet] base v{k + 2}: v{k + 1} + synthetic replay + {', '.join(s.name for s in contributed)}")
+            log(
+                f"[fleet] base v{k + 2}: v{k + 1} + synthetic replay + {', '.join(s.name for s in contributed)}"
+            )
             bases.append(work / f"base_v{k + 2}.pt")
-            retrain_base(base, [CocoSource(replay.coco, SYNTHETIC), *contributed], synth_val, bases[-1],
-                         work_dir=work / f"base_v{k + 2}_data", steps=cfg.base_steps, batch_size=cfg.batch_size,
-                         seed=cfg.seed, threads=cfg.threads)
+            retrain_base(
+                base,
+                [CocoSource(replay.coco, SYNTHETIC), *contributed],
+                synth_val,
+                bases[-1],
+                work_dir=work / f"base_v{k + 2}_data",
+                steps=cfg.base_steps,
+                batch_size=cfg.batch_size,
+                seed=cfg.seed,
+                threads=cfg.threads,
+            )
 
         log("[fleet] every base on every evaluation set")
-        matrix = {f"v{i + 1}": {name: round(float(evaluate_checkpoint(path, coco)["mask_ap"]), 4)
-                                for name, coco in eval_sets.items()} for i, path in enumerate(bases)}
+        matrix = {
+            f"v{i + 1}": {
+                name: round(float(evaluate_checkpoint(path, coco)["mask_ap"]), 4)
+                for name, coco in eval_sets.items()
+            }
+            for i, path in enumerate(bases)
+        }
         forgetting = []
         for i in range(1, len(bases)):
             prev, cur = f"v{i}", f"v{i + 1}"
             checked = [SYNTHETIC, *[t.name for t in TEAMS[: i - 1]]]  # what the previous base already knew
             for name in checked:
                 delta = round(matrix[cur][name] - matrix[prev][name], 4)
-                forgetting.append({"from": prev, "to": cur, "set": name, "before": matrix[prev][name],
-                                   "after": matrix[cur][name], "delta": delta, "ok": delta >= -cfg.tolerance})
+                forgetting.append(
+                    {
+                        "from": prev,
+                        "to": cur,
+                        "set": name,
+                        "before": matrix[prev][name],
+                        "after": matrix[cur][name],
+                        "delta": delta,
+                        "ok": delta >= -cfg.tolerance,
+                    }
+                )
 
         team3 = TEAMS[2]
         counts = sorted({max(1, cfg.team_labels // 4), max(1, cfg.team_labels // 2), cfg.team_labels})
@@ -157,7 +236,9 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
             for n in counts:
                 log(f"[fleet] {team3.name} from base {label} with {n} labels")
                 subset = coco_first_n(team_train[team3.name], n, work / f"{team3.name}_first{n}.json")
-                ap = fine_tune_steps(base, subset, team_val[team3.name], work / f"{team3.name}_{label}_{n}.pt", cfg)
+                ap = fine_tune_steps(
+                    base, subset, team_val[team3.name], work / f"{team3.name}_{label}_{n}.pt", cfg
+                )
                 curves[label].append({"labels": n, "mask_ap": round(ap, 4)})
         target = curves["v1"][-1]["mask_ap"]
         needed = {label: labels_to_reach(curve, target) for label, curve in curves.items()}
@@ -169,8 +250,14 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
             "bases": matrix,
             "forgetting": forgetting,
             "no_forgetting": all(row["ok"] for row in forgetting),
-            "label_efficiency": {"team": team3.name, "domain": team3.domain, "curves": curves, "target": target,
-                                 "labels_to_target": needed, "fewer_labels_from_v3": fewer},
+            "label_efficiency": {
+                "team": team3.name,
+                "domain": team3.domain,
+                "curves": curves,
+                "target": target,
+                "labels_to_target": needed,
+                "fewer_labels_from_v3": fewer,
+            },
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
         if plot is not None:
@@ -183,25 +270,35 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
 
 def format_table(report: dict[str, Any]) -> str:
     sets = list(next(iter(report["bases"].values())))
-    lines = ["mask AP of each base version (rows) on each evaluation set (columns)",
-             f"{'base':<6}" + "".join(f"{name:>12}" for name in sets)]
+    lines = [
+        "mask AP of each base version (rows) on each evaluation set (columns)",
+        f"{'base':<6}" + "".join(f"{name:>12}" for name in sets),
+    ]
     for version, row in report["bases"].items():
         lines.append(f"{version:<6}" + "".join(f"{row[name]:>12.4f}" for name in sets))
     lines.append("")
     lines.append(f"{'team':<7}{'domain':<18}{'from':<6}{'labels':>7}{'base AP':>10}{'tuned AP':>10}")
     for t in report["teams"]:
-        lines.append(f"{t['team']:<7}{t['domain']:<18}{t['base']:<6}{t['labels']:>7}{t['base_ap']:>10.4f}"
-                     f"{t['fine_tuned_ap']:>10.4f}")
+        lines.append(
+            f"{t['team']:<7}{t['domain']:<18}{t['base']:<6}{t['labels']:>7}{t['base_ap']:>10.4f}"
+            f"{t['fine_tuned_ap']:>10.4f}"
+        )
     eff = report["label_efficiency"]
     lines.append("")
     lines.append(f"{eff['team']} fine-tuned with N labels: mask AP from base v1 vs v3")
     for a, b in zip(eff["curves"]["v1"], eff["curves"]["v3"], strict=True):
         lines.append(f"  N={a['labels']:>4}   v1 {a['mask_ap']:.4f}   v3 {b['mask_ap']:.4f}")
-    lines.append(f"  target (v1, all labels) {eff['target']:.4f}; labels to reach it: {eff['labels_to_target']}; "
-                 f"fewer from v3: {eff['fewer_labels_from_v3']}")
-    bad = [f"{r['from']}->{r['to']} {r['set']} {r['delta']:+.4f}" for r in report["forgetting"] if not r["ok"]]
-    lines.append(f"no forgetting beyond {report['config']['tolerance']}: {report['no_forgetting']}"
-                 + (f" (violations: {', '.join(bad)})" if bad else ""))
+    lines.append(
+        f"  target (v1, all labels) {eff['target']:.4f}; labels to reach it: {eff['labels_to_target']}; "
+        f"fewer from v3: {eff['fewer_labels_from_v3']}"
+    )
+    bad = [
+        f"{r['from']}->{r['to']} {r['set']} {r['delta']:+.4f}" for r in report["forgetting"] if not r["ok"]
+    ]
+    lines.append(
+        f"no forgetting beyond {report['config']['tolerance']}: {report['no_forgetting']}"
+        + (f" (violations: {', '.join(bad)})" if bad else "")
+    )
     return "\n".join(lines)
 
 
@@ -209,8 +306,12 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     parser = argparse.ArgumentParser(description="Three teams, one universal base retrained after each.")
-    parser.add_argument("--quick", action="store_true", help="a smaller run (<= 15 min on 2 shared CPU cores)")
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON object (table on stderr)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smaller run (<= 15 min on 2 shared CPU cores)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the report as one JSON object (table on stderr)"
+    )
     parser.add_argument("--plot", default=str(DEFAULT_PLOT), help="PNG to write ('' for none)")
     parser.add_argument("--workdir", default=None, help="keep datasets and checkpoints here")
     for name, value in asdict(FleetConfig()).items():
@@ -220,7 +321,9 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in vars(args).items() if k in asdict(cfg) and v is not None}
     cfg = FleetConfig(**{**asdict(cfg), **overrides})
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else print
-    report = simulate(cfg, Path(args.plot) if args.plot else None, Path(args.workdir) if args.workdir else None, log)
+    report = simulate(
+        cfg, Path(args.plot) if args.plot else None, Path(args.workdir) if args.workdir else None, log
+    )
     if args.json:
         print(format_table(report), file=sys.stderr)
         print(json.dumps(report))

@@ -38,7 +38,7 @@ TEAMS = (
 def site_camera(image: np.ndarray, team: Team, rng: np.random.Generator) -> np.ndarray:
     """What the team's camera makes of a rendered RGB uint8 scene (same geometry, so masks still hold)."""
     x = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32) / 255.0
-    x = 0.15 + 0.7 * x ** 1.3  # flatter tone curve with lifted blacks
+    x = 0.15 + 0.7 * x**1.3  # flatter tone curve with lifted blacks
     x = x * np.asarray(team.cast, np.float32) * team.exposure * rng.uniform(0.85, 1.15)
     x = x + rng.normal(0.0, 0.035, size=x.shape).astype(np.float32)
     return (np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
@@ -57,6 +57,7 @@ def write_team_split(team: Team, out_dir: Path, *, count: int, seed: int, size: 
         images.append({"id": i + 1, "file_name": name, "height": size, "width": size})
         annotations.extend(scene_annotations(scene, i + 1, len(annotations) + 1))
     path = out_dir / "annotations.json"
-    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": coco_categories()}))
+    path.write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": coco_categories()})
+    )
     return path
-

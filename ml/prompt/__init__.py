@@ -22,7 +22,11 @@ ENGINE_NAMES = ("sam", "grabcut", "offline", "default")
 
 
 def build_engine(
-    name: str, *, checkpoint: str | Path | None = None, model_type: str = "vit_b", precision: str = "auto",
+    name: str,
+    *,
+    checkpoint: str | Path | None = None,
+    model_type: str = "vit_b",
+    precision: str = "auto",
     compile: bool = False,
 ) -> PromptEngine:
     """Build a prompt engine by name.

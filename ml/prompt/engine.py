@@ -91,9 +91,7 @@ class Embedding:
             "arrays": [{"name": k, "shape": list(v.shape)} for k, v in self.arrays.items()],
         }
         head = json.dumps(header).encode("utf-8")
-        payload = b"".join(
-            np.ascontiguousarray(v, dtype="<f2").tobytes() for v in self.arrays.values()
-        )
+        payload = b"".join(np.ascontiguousarray(v, dtype="<f2").tobytes() for v in self.arrays.values())
         return _MAGIC + struct.pack("<BI", _VERSION, len(head)) + head + payload
 
     @classmethod
@@ -172,41 +170,49 @@ def validate_prompts(prompts: Prompts, width: int, height: int) -> None:
         )
     for i, (point, label) in enumerate(zip(prompts.points, prompts.labels, strict=True)):
         if label not in (0, 1) or isinstance(label, bool):
-            raise InvalidPromptError(f"label must be 1 (positive) or 0 (negative), got {label!r}",
-                                     field=f"labels[{i}]")
+            raise InvalidPromptError(
+                f"label must be 1 (positive) or 0 (negative), got {label!r}", field=f"labels[{i}]"
+            )
         if len(point) != 2 or not all(_is_finite_number(v) for v in point):
-            raise InvalidPromptError(f"point must be two finite numbers (x, y), got {point!r}",
-                                     field=f"points[{i}]")
+            raise InvalidPromptError(
+                f"point must be two finite numbers (x, y), got {point!r}", field=f"points[{i}]"
+            )
         x, y = point
         if not (0 <= x <= width and 0 <= y <= height):
-            raise InvalidPromptError(f"point ({x}, {y}) is outside the {width}x{height} image",
-                                     field=f"points[{i}]")
+            raise InvalidPromptError(
+                f"point ({x}, {y}) is outside the {width}x{height} image", field=f"points[{i}]"
+            )
     if prompts.box is not None:
         box = prompts.box
         if len(box) != 4 or not all(_is_finite_number(v) for v in box):
-            raise InvalidPromptError(f"box must be four finite numbers (x0, y0, x1, y1), got {box!r}",
-                                     field="box")
+            raise InvalidPromptError(
+                f"box must be four finite numbers (x0, y0, x1, y1), got {box!r}", field="box"
+            )
         x0, y0, x1, y1 = box
         if not (x1 > x0 and y1 > y0):
             raise InvalidPromptError(f"box needs x1 > x0 and y1 > y0, got {tuple(box)}", field="box")
         if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-            raise InvalidPromptError(f"box {tuple(box)} reaches outside the {width}x{height} image",
-                                     field="box")
+            raise InvalidPromptError(
+                f"box {tuple(box)} reaches outside the {width}x{height} image", field="box"
+            )
     if prompts.mask is not None:
         if prompts.mask.shape != (height, width):
             raise InvalidPromptError(
-                f"mask shape {prompts.mask.shape} does not match the image ({height}, {width})",
-                field="mask")
+                f"mask shape {prompts.mask.shape} does not match the image ({height}, {width})", field="mask"
+            )
     has_positive = any(label == 1 for label in prompts.labels)
     has_mask = prompts.mask is not None and bool(np.any(prompts.mask))
     if not (has_positive or prompts.box is not None or has_mask):
         raise InvalidPromptError(
             "empty prompt: give at least one positive point, a box or a non-empty previous mask",
-            field="points" if prompts.points else "prompts")
+            field="points" if prompts.points else "prompts",
+        )
 
 
 def _is_finite_number(v: Any) -> bool:
-    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) and math.isfinite(v)
+    return (
+        isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) and math.isfinite(v)
+    )
 
 
 def segment_to_polygons(result: SegmentResult, *, min_iou: float = 0.98) -> tuple[geometry.Shape, int, float]:

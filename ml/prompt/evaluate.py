@@ -52,13 +52,16 @@ class Summary:
             "ms_per_click_p95": pct(self.ms_per_click, 95),
             "ms_embed_p50": pct(self.ms_embed, 50),
             "failed_at_max_clicks_pct": (
-                round(100.0 * sum(v >= self.max_clicks for v in self.noc90) / n, 2) if n else 0.0),
+                round(100.0 * sum(v >= self.max_clicks for v in self.noc90) / n, 2) if n else 0.0
+            ),
             "instances": n,
             "images": self.images,
         }
 
 
-def synthetic_samples(count: int, seed: int, offset: int = 0) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+def synthetic_samples(
+    count: int, seed: int, offset: int = 0
+) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """(image, instance masks) from ``ml.synth.generate_scene``, cycling through its domains.
 
     Scene ``i`` uses seed ``seed + i`` and domain ``i % len(DOMAINS)``; ``offset`` starts at
@@ -73,7 +76,9 @@ def synthetic_samples(count: int, seed: int, offset: int = 0) -> Iterator[tuple[
         yield np.asarray(scene.image), [np.asarray(inst[0], dtype=bool) for inst in scene.instances]
 
 
-def coco_samples(ann_file: str, images_dir: str, limit: int | None) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+def coco_samples(
+    ann_file: str, images_dir: str, limit: int | None
+) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
     """(image, instance masks) from any COCO instances file; crowd annotations are skipped."""
     import cv2
     from pycocotools.coco import COCO
@@ -111,8 +116,9 @@ def evaluate(
         summary.ms_embed.append((time.perf_counter() - t0) * 1000.0)
         summary.images += 1
         for gt in kept:
-            trace = run_clicker(engine, embedding, gt, max_clicks=max_clicks,
-                                use_previous_mask=use_previous_mask)
+            trace = run_clicker(
+                engine, embedding, gt, max_clicks=max_clicks, use_previous_mask=use_previous_mask
+            )
             summary.noc85.append(trace.noc(0.85, max_clicks))
             summary.noc90.append(trace.noc(0.90, max_clicks))
             summary.iou_1click.append(trace.ious[0] if trace.ious else 0.0)
@@ -124,7 +130,9 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--engine", default="default", help="sam | grabcut | offline | default")
     parser.add_argument("--checkpoint", default=None, help="SAM checkpoint (for --engine sam/default)")
     parser.add_argument("--model-type", default="vit_b", help="vit_b | vit_l | vit_h | tiny")
@@ -139,10 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-instances", type=int, default=3, help="per image, largest first")
     parser.add_argument("--min-area", type=int, default=100, help="skip smaller instances (px)")
     parser.add_argument("--max-clicks", type=int, default=20)
-    parser.add_argument("--use-previous-mask", action="store_true",
-                        help="also pass the previous result as the mask prompt")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit torch / OpenCV threads (timings on a shared CPU are steadier with 1)")
+    parser.add_argument(
+        "--use-previous-mask", action="store_true", help="also pass the previous result as the mask prompt"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit torch / OpenCV threads (timings on a shared CPU are steadier with 1)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args(argv)
     if args.threads:
@@ -163,20 +176,39 @@ def main(argv: list[str] | None = None) -> int:
     else:
         samples = coco_samples(args.coco, args.images, args.limit)
         dataset = f"coco {args.coco}"
-    summary = evaluate(engine, samples, max_instances=args.max_instances, min_area=args.min_area,
-                       max_clicks=args.max_clicks, use_previous_mask=args.use_previous_mask,
-                       progress=not args.json)
+    summary = evaluate(
+        engine,
+        samples,
+        max_instances=args.max_instances,
+        min_area=args.min_area,
+        max_clicks=args.max_clicks,
+        use_previous_mask=args.use_previous_mask,
+        progress=not args.json,
+    )
     result = {
         "engine": engine.engine_id,
         **summary.as_dict(),
         "dataset": dataset,
-        "protocol": {"max_clicks": args.max_clicks, "max_instances_per_image": args.max_instances,
-                     "min_area_px": args.min_area, "previous_mask": args.use_previous_mask},
+        "protocol": {
+            "max_clicks": args.max_clicks,
+            "max_instances_per_image": args.max_instances,
+            "min_area_px": args.min_area,
+            "previous_mask": args.use_previous_mask,
+        },
     }
     if args.dump:
-        Path(args.dump).write_text(json.dumps({
-            "noc85": summary.noc85, "noc90": summary.noc90, "iou_1click": summary.iou_1click,
-            "ms_per_click": summary.ms_per_click, "ms_embed": summary.ms_embed, "images": summary.images}))
+        Path(args.dump).write_text(
+            json.dumps(
+                {
+                    "noc85": summary.noc85,
+                    "noc90": summary.noc90,
+                    "iou_1click": summary.iou_1click,
+                    "ms_per_click": summary.ms_per_click,
+                    "ms_embed": summary.ms_embed,
+                    "images": summary.images,
+                }
+            )
+        )
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0
 

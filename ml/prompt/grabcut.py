@@ -45,8 +45,13 @@ class GrabCutEngine(EngineBase):
         image = check_image(image)
         h, w = image.shape[:2]
         scale = min(1.0, MAX_SIDE / max(h, w))
-        work = image if scale == 1.0 else cv2.resize(
-            image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        work = (
+            image
+            if scale == 1.0
+            else cv2.resize(
+                image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+            )
+        )
         return Embedding(self.engine_id, (h, w), {"image": work}, {})
 
     def segment(self, embedding: Embedding, prompts: Prompts) -> SegmentResult:

@@ -74,7 +74,9 @@ class OfflineEngine(EngineBase):
     """Seeded watershed prompt engine; deterministic, CPU-only, ~10 ms per click at 512 px."""
 
     def __init__(self, scorer_path: str | Path | None = DEFAULT_SCORER) -> None:
-        self.scorer = CandidateScorer.load(scorer_path) if scorer_path and Path(scorer_path).is_file() else None
+        self.scorer = (
+            CandidateScorer.load(scorer_path) if scorer_path and Path(scorer_path).is_file() else None
+        )
         self.engine_id = "offline-watershed-v2" + (f"-{self.scorer.weights_id}" if self.scorer else "")
         self._cache_key: Embedding | None = None  # the object itself: ids are reused after free
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -84,8 +86,13 @@ class OfflineEngine(EngineBase):
         image = check_image(image)
         h, w = image.shape[:2]
         scale = min(1.0, MAX_SIDE / max(h, w))
-        work = image if scale == 1.0 else cv2.resize(
-            image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        work = (
+            image
+            if scale == 1.0
+            else cv2.resize(
+                image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+            )
+        )
         smooth = cv2.bilateralFilter(work, d=5, sigmaColor=20, sigmaSpace=3)
         return Embedding(self.engine_id, (h, w), {"image": smooth}, {})
 
@@ -103,8 +110,9 @@ class OfflineEngine(EngineBase):
             self._cache_key, self._cache = embedding, (bgr, lab, grad)
         return self._cache
 
-    def candidates(self, embedding: Embedding, prompts: Prompts, *, all_variants: bool = True
-                   ) -> list[tuple[Variant, np.ndarray]]:
+    def candidates(
+        self, embedding: Embedding, prompts: Prompts, *, all_variants: bool = True
+    ) -> list[tuple[Variant, np.ndarray]]:
         """Masks at working scale for each variant worth trying for these prompts (only the
         default variant for box / previous-mask prompts or when ``all_variants`` is off)."""
         self._check_embedding(embedding)
@@ -125,8 +133,11 @@ class OfflineEngine(EngineBase):
         for variant in variants:
             if variant.wide not in distances:
                 distances[variant.wide] = _colour_distance(lab, _colour_samples(pos, wh, ww, variant.wide))
-            auto = (_auto_background(distances[variant.wide], unreached, variant.colour_far) if pos
-                    else np.zeros((wh, ww), dtype=bool))
+            auto = (
+                _auto_background(distances[variant.wide], unreached, variant.colour_far)
+                if pos
+                else np.zeros((wh, ww), dtype=bool)
+            )
             key = np.packbits(auto).tobytes()
             if key not in floods:
                 floods[key] = _flood(bgr, pos, fg_seed, bg_seed | auto, neg_seed)
@@ -155,8 +166,15 @@ class OfflineEngine(EngineBase):
         return SegmentResult(mask=mask, score=score, engine_id=self.engine_id)
 
 
-def _prompt_seeds(prompts: Prompts, pos: list[tuple[float, float]], neg: list[tuple[float, float]],
-                  sx: float, sy: float, wh: int, ww: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _prompt_seeds(
+    prompts: Prompts,
+    pos: list[tuple[float, float]],
+    neg: list[tuple[float, float]],
+    sx: float,
+    sy: float,
+    wh: int,
+    ww: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(foreground, background, negative-click) seed masks from the prompts themselves."""
     fg_seed = point_disks(pos, wh, ww, CLICK_RADIUS)
     neg_seed = point_disks(neg, wh, ww, CLICK_RADIUS)
@@ -174,8 +192,13 @@ def _prompt_seeds(prompts: Prompts, pos: list[tuple[float, float]], neg: list[tu
     return fg_seed, bg_seed, neg_seed
 
 
-def _flood(bgr: np.ndarray, pos: list[tuple[float, float]], fg_seed: np.ndarray,
-           bg_seed: np.ndarray, neg_seed: np.ndarray) -> np.ndarray:
+def _flood(
+    bgr: np.ndarray,
+    pos: list[tuple[float, float]],
+    fg_seed: np.ndarray,
+    bg_seed: np.ndarray,
+    neg_seed: np.ndarray,
+) -> np.ndarray:
     """Seeded watershed (clicks win over any other seed), then clean-up."""
     wh, ww = bgr.shape[:2]
     click_fg = point_disks(pos, wh, ww, CLICK_RADIUS)
@@ -194,8 +217,9 @@ def _flood(bgr: np.ndarray, pos: list[tuple[float, float]], fg_seed: np.ndarray,
     return _clean(mask, fg_seed, neg_seed)
 
 
-def _previous_mask_seeds(prev: np.ndarray, pos: list[tuple[float, float]], neg: list[tuple[float, float]]
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def _previous_mask_seeds(
+    prev: np.ndarray, pos: list[tuple[float, float]], neg: list[tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeds from a previous mask that may be off by a few px: its deep interior is foreground,
     pixels far outside it background (both ``PREVIOUS_MASK_CORE`` x its inscribed radius away
     from its edge); seeds near opposite-label clicks are dropped."""
@@ -215,8 +239,9 @@ def _previous_mask_seeds(prev: np.ndarray, pos: list[tuple[float, float]], neg: 
     return fg, bg
 
 
-def _box_seeds(box: tuple[float, float, float, float], sx: float, sy: float, wh: int, ww: int
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _box_seeds(
+    box: tuple[float, float, float, float], sx: float, sy: float, wh: int, ww: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(foreground: central ellipse of the box, background: everything outside the box)."""
     x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     inside = np.zeros((wh, ww), dtype=np.uint8)
@@ -227,14 +252,18 @@ def _box_seeds(box: tuple[float, float, float, float], sx: float, sy: float, wh:
     return centre > 0, inside == 0
 
 
-def _colour_samples(pos: list[tuple[float, float]], wh: int, ww: int, wide: bool) -> list[tuple[float, float]]:
+def _colour_samples(
+    pos: list[tuple[float, float]], wh: int, ww: int, wide: bool
+) -> list[tuple[float, float]]:
     """Where to read "object colours": the clicks, and for ``wide`` a ring of 8 around the
     newest one (ringing every click would make the colour map cost grow with the clicks)."""
     samples = list(pos)
     if wide and pos:  # tape / label edges next to the click belong to the object too
         r = max(6.0, WIDE_SAMPLE_FRACTION * max(wh, ww))
         x, y = pos[-1]
-        samples += [(x + r * np.cos(a), y + r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
+        samples += [
+            (x + r * np.cos(a), y + r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)
+        ]
     return samples
 
 
@@ -300,12 +329,23 @@ def _expand_enclosed(mask: np.ndarray, bgr: np.ndarray, lab: np.ndarray, neg_see
         ys, xs = np.nonzero(ring)
         pick = int(np.argmin(np.linalg.norm(colours - median, axis=1)))
         reached = np.zeros((wh + 2, ww + 2), dtype=np.uint8)
-        cv2.floodFill(bgr, reached, (int(xs[pick]), int(ys[pick])), 0, step, step,
-                      4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+        cv2.floodFill(
+            bgr,
+            reached,
+            (int(xs[pick]), int(ys[pick])),
+            0,
+            step,
+            step,
+            4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8),
+        )
         region = reached[1:-1, 1:-1] > 0
         touches_border = region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any()
-        if (touches_border or region.sum() > MAX_ENCLOSING_SHARE * wh * ww or (region & neg_seed).any()
-                or (ring & region).sum() < 0.8 * ring.sum()):
+        if (
+            touches_border
+            or region.sum() > MAX_ENCLOSING_SHARE * wh * ww
+            or (region & neg_seed).any()
+            or (ring & region).sum() < 0.8 * ring.sum()
+        ):
             break
         mask = _fill_holes(mask | region, neg_seed)
     return mask

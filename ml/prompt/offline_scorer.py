@@ -21,9 +21,25 @@ if TYPE_CHECKING:
     from ml.prompt.offline import Variant
 
 FEATURE_NAMES = (
-    "log_area", "convexity", "rectangularity", "aspect", "edge", "border", "inside_std",
-    "contrast", "log_parts", "agreement", "area_vs_max", "log_pos", "log_neg", "neg_inside",
-    "colour_far", "wide", "expand", "is_largest", "is_smallest",
+    "log_area",
+    "convexity",
+    "rectangularity",
+    "aspect",
+    "edge",
+    "border",
+    "inside_std",
+    "contrast",
+    "log_parts",
+    "agreement",
+    "area_vs_max",
+    "log_pos",
+    "log_neg",
+    "neg_inside",
+    "colour_far",
+    "wide",
+    "expand",
+    "is_largest",
+    "is_smallest",
 )
 
 
@@ -42,8 +58,13 @@ def _shape_features(mask: np.ndarray) -> tuple[float, float, float, int]:
     return min(area / hull, 1.0), min(area / rect, 1.0), aspect, len(contours)
 
 
-def candidate_features(cands: list[tuple[Variant, np.ndarray]], lab: np.ndarray, grad: np.ndarray,
-                       prompts: Prompts, scale: tuple[float, float]) -> np.ndarray:
+def candidate_features(
+    cands: list[tuple[Variant, np.ndarray]],
+    lab: np.ndarray,
+    grad: np.ndarray,
+    prompts: Prompts,
+    scale: tuple[float, float],
+) -> np.ndarray:
     """(n_candidates, len(FEATURE_NAMES)) float32 features. Masks, ``lab`` and ``grad`` are at
     working scale; ``scale`` = (sx, sy) maps the prompts' image pixels to it."""
     wh, ww = lab.shape[:2]
@@ -62,8 +83,9 @@ def candidate_features(cands: list[tuple[Variant, np.ndarray]], lab: np.ndarray,
         r0, r1, c0, c1 = 0, wh, 0, ww
     lab, grad = lab[r0:r1, c0:c1], grad[r0:r1, c0:c1]
     cands = [(v, m[r0:r1, c0:c1]) for v, m in cands]
-    neg = [(x - c0, y - r0) for x, y in neg if c0 <= x < c1 and r0 <= y < r1] + \
-        [(-1.0, -1.0)] * sum(1 for x, y in neg if not (c0 <= x < c1 and r0 <= y < r1))
+    neg = [(x - c0, y - r0) for x, y in neg if c0 <= x < c1 and r0 <= y < r1] + [(-1.0, -1.0)] * sum(
+        1 for x, y in neg if not (c0 <= x < c1 and r0 <= y < r1)
+    )
     borders = (r0 == 0, r1 == wh, c0 == 0, c1 == ww)
     areas = np.array([m.sum() for _, m in cands], dtype=np.float64)
     kernel = np.ones((3, 3), np.uint8)
@@ -74,8 +96,11 @@ def candidate_features(cands: list[tuple[Variant, np.ndarray]], lab: np.ndarray,
         m8 = m.astype(np.uint8)
         edge_px = cv2.morphologyEx(m8, cv2.MORPH_GRADIENT, kernel) > 0
         edge = float(grad[edge_px].mean()) / 40.0 if edge_px.any() else 0.0
-        border_px = sum(int(side.sum()) for side, real in zip((m[0], m[-1], m[:, 0], m[:, -1]), borders,
-                                                                 strict=True) if real)
+        border_px = sum(
+            int(side.sum())
+            for side, real in zip((m[0], m[-1], m[:, 0], m[:, -1]), borders, strict=True)
+            if real
+        )
         border = float(border_px) / max(float(edge_px.sum()), 1.0)
         inside = lab[m] if m.any() else np.zeros((1, 3), np.float32)
         ring = (cv2.dilate(m8, np.ones((7, 7), np.uint8)) > 0) & ~m
@@ -85,13 +110,29 @@ def candidate_features(cands: list[tuple[Variant, np.ndarray]], lab: np.ndarray,
         others = [j for j in range(len(cands)) if j != i]
         agreement = float(np.mean([_iou(m, cands[j][1]) for j in others])) if others else 1.0
         neg_inside = _points_inside(neg, m)
-        rows.append([
-            np.log(area / total_area), convexity, rectangularity, aspect, edge, border, inside_std,
-            contrast, np.log1p(parts), agreement, area / max(areas.max(), 1.0),
-            np.log1p(len(prompts.positive_points)), np.log1p(len(prompts.negative_points)), neg_inside,
-            variant.colour_far / 30.0, float(variant.wide), float(variant.expand),
-            float(areas[i] == areas.max()), float(areas[i] == areas.min()),
-        ])
+        rows.append(
+            [
+                np.log(area / total_area),
+                convexity,
+                rectangularity,
+                aspect,
+                edge,
+                border,
+                inside_std,
+                contrast,
+                np.log1p(parts),
+                agreement,
+                area / max(areas.max(), 1.0),
+                np.log1p(len(prompts.positive_points)),
+                np.log1p(len(prompts.negative_points)),
+                neg_inside,
+                variant.colour_far / 30.0,
+                float(variant.wide),
+                float(variant.expand),
+                float(areas[i] == areas.max()),
+                float(areas[i] == areas.min()),
+            ]
+        )
     return np.asarray(rows, dtype=np.float32)
 
 

@@ -30,6 +30,7 @@ PREVIOUS_MASK_LOGIT = 8.0
 
 log = logging.getLogger(__name__)
 
+
 def resolve_precision(precision: str) -> str:
     """SAM's ``precision`` (``ml.precision``): ``auto`` is ``bf16`` where the CPU has it natively.
 
@@ -55,7 +56,9 @@ class ClickDecoder:
     def __init__(self, sam: Sam, *, precision: str, compile: bool) -> None:
         self.prompt_encoder = sam.prompt_encoder
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        self.decoder = copy.deepcopy(sam.mask_decoder).to(self.dtype) if precision == "bf16" else sam.mask_decoder
+        self.decoder = (
+            copy.deepcopy(sam.mask_decoder).to(self.dtype) if precision == "bf16" else sam.mask_decoder
+        )
         with torch.inference_mode():
             self.dense_pe = self.prompt_encoder.get_dense_pe().to(self.dtype)
         self._run = self.decoder
@@ -67,7 +70,9 @@ class ClickDecoder:
         """(1, 256, g, g) features in ``dtype`` + prompts -> float32 (low-res logits (1, 3, 4g, 4g), IoU (1, 3))."""
         if self.compile_enabled and not self._compile_started:
             self._compile_started = True
-            threading.Thread(target=self._compile, args=(features,), daemon=True, name="sam-decoder-compile").start()
+            threading.Thread(
+                target=self._compile, args=(features,), daemon=True, name="sam-decoder-compile"
+            ).start()
         return self._decode(self._run, features, points, boxes, masks)
 
     def _decode(self, decoder, features, points, boxes, masks) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,7 +115,13 @@ class SamEngine(EngineBase):
     Holds predictor state, so use one instance per worker thread (or process)."""
 
     def __init__(
-        self, sam: Sam, *, model_type: str, weights_id: str, precision: str = "auto", compile: bool = False,
+        self,
+        sam: Sam,
+        *,
+        model_type: str,
+        weights_id: str,
+        precision: str = "auto",
+        compile: bool = False,
     ) -> None:
         self.model = sam.eval()
         self.precision = resolve_precision(precision)
@@ -125,23 +136,43 @@ class SamEngine(EngineBase):
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint: str | Path, model_type: str = "vit_b", *, precision: str = "auto", compile: bool = False,
+        cls,
+        checkpoint: str | Path,
+        model_type: str = "vit_b",
+        *,
+        precision: str = "auto",
+        compile: bool = False,
     ) -> SamEngine:
         """Load weights safely on the CPU (``weights_only=True``); the id hashes the file."""
         sam, resolved_type = load_sam(checkpoint, model_type)
-        return cls(sam, model_type=resolved_type, weights_id=file_sha256(checkpoint)[:12], precision=precision,
-                   compile=compile)
+        return cls(
+            sam,
+            model_type=resolved_type,
+            weights_id=file_sha256(checkpoint)[:12],
+            precision=precision,
+            compile=compile,
+        )
 
     @classmethod
     def random_weights(
-        cls, model_type: str = "vit_b", *, seed: int = 0, precision: str = "auto", compile: bool = False,
+        cls,
+        model_type: str = "vit_b",
+        *,
+        seed: int = 0,
+        precision: str = "auto",
+        compile: bool = False,
     ) -> SamEngine:
         """Same compute as the real model, random weights: for latency benchmarks only."""
         from ml.prompt.sam_models import build_sam
 
         torch.manual_seed(seed)
-        return cls(build_sam(model_type), model_type=model_type, weights_id=f"random{seed}", precision=precision,
-                   compile=compile)
+        return cls(
+            build_sam(model_type),
+            model_type=model_type,
+            weights_id=f"random{seed}",
+            precision=precision,
+            compile=compile,
+        )
 
     # ------------------------------------------------------------------ embed
 
@@ -228,6 +259,7 @@ class SamEngine(EngineBase):
         m = F.interpolate(m, size=(ih, iw), mode="bilinear", align_corners=False)
         side = self.model.image_encoder.img_size
         m = F.pad(m, (0, side - iw, 0, side - ih))
-        low = F.interpolate(m, size=self.model.prompt_encoder.mask_input_size, mode="bilinear",
-                            align_corners=False)
+        low = F.interpolate(
+            m, size=self.model.prompt_encoder.mask_input_size, mode="bilinear", align_corners=False
+        )
         return (low * 2.0 - 1.0) * PREVIOUS_MASK_LOGIT

@@ -91,8 +91,14 @@ def build_sam(model_type: str, arch: dict[str, Any] | None = None) -> Sam:
     return build_sam_official(model_type)
 
 
-def save_checkpoint(sam: Sam, path: str | Path, *, model_type: str, arch: dict[str, Any] | None = None,
-                    meta: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    sam: Sam,
+    path: str | Path,
+    *,
+    model_type: str,
+    arch: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
     """Write ``{"model", "model_type", "arch", "meta"}``; loadable with ``weights_only=True``."""
     torch.save(
         {"model": sam.state_dict(), "model_type": model_type, "arch": arch or {}, "meta": meta or {}},

@@ -30,8 +30,9 @@ from ml.prompt.offline import DEFAULT_SCORER, OfflineEngine
 from ml.prompt.offline_scorer import FEATURE_NAMES, candidate_features
 
 
-def collect(scenes: int, seed: int, *, max_instances: int = 3, clicks: int = 5,
-            progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def collect(
+    scenes: int, seed: int, *, max_instances: int = 3, clicks: int = 5, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, target IoU, group id) for every candidate at every simulated click."""
     from ml.synth import DOMAINS, generate_scene
 
@@ -60,8 +61,9 @@ def collect(scenes: int, seed: int, *, max_instances: int = 3, clicks: int = 5,
                 cands = engine.candidates(embedding, prompts)
                 if len(cands) < 2:
                     break
-                target = [mask_iou(m, gt_small if gt_small is not None else _resize(gt, m.shape))
-                          for _, m in cands]
+                target = [
+                    mask_iou(m, gt_small if gt_small is not None else _resize(gt, m.shape)) for _, m in cands
+                ]
                 feats.append(candidate_features(cands, lab, grad, prompts, scale))
                 ious.extend(target)
                 groups.extend([group] * len(cands))
@@ -98,7 +100,9 @@ def _fit(x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int) -> dict[str, n
     mean, std = x.mean(0), x.std(0) + 1e-6
     xt = torch.from_numpy((x - mean) / std)
     yt = torch.from_numpy(y)[:, None]
-    model = nn.Sequential(nn.Linear(x.shape[1], 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 1))
+    model = nn.Sequential(
+        nn.Linear(x.shape[1], 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 1)
+    )
     opt = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
     for _ in range(epochs):
         opt.zero_grad()
@@ -113,7 +117,9 @@ def _fit(x: np.ndarray, y: np.ndarray, *, epochs: int, seed: int) -> dict[str, n
     return params
 
 
-def pick_quality(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+def pick_quality(
+    params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, groups: np.ndarray
+) -> dict[str, float]:
     """Mean IoU of the picked candidate vs the default (first) and the oracle, per click state."""
     from ml.prompt.offline_scorer import CandidateScorer
 
@@ -124,11 +130,17 @@ def pick_quality(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, gr
         picked.append(y[idx[np.argmax(pred[idx])]])
         default.append(y[idx[0]])
         oracle.append(y[idx].max())
-    return {"picked": float(np.mean(picked)), "default": float(np.mean(default)), "oracle": float(np.mean(oracle))}
+    return {
+        "picked": float(np.mean(picked)),
+        "default": float(np.mean(default)),
+        "oracle": float(np.mean(oracle)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenes", type=int, default=160)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=600)
@@ -144,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
             np.savez(args.cache, x=x, y=y, groups=groups)
     held = groups % 5 == 0  # every fifth click state is held out for the report
     params = fit(x[~held], y[~held], epochs=args.epochs, seed=args.seed)
-    report = {"train": pick_quality(params, x[~held], y[~held], groups[~held]),
-              "held_out": pick_quality(params, x[held], y[held], groups[held]),
-              "samples": int(len(y)), "click_states": int(len(np.unique(groups)))}
+    report = {
+        "train": pick_quality(params, x[~held], y[~held], groups[~held]),
+        "held_out": pick_quality(params, x[held], y[held], groups[held]),
+        "samples": int(len(y)),
+        "click_states": int(len(np.unique(groups))),
+    }
     params = fit(x, y, epochs=args.epochs, seed=args.seed)  # final weights use every sample
     params["feature_names"] = np.array(FEATURE_NAMES)
     params["meta"] = np.array(json.dumps({"scenes": args.scenes, "seed": args.seed, **report}))

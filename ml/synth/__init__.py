@@ -14,5 +14,17 @@ from ml.synth.scene import (
     generate_scene,
 )
 
-__all__ = ["ALL_DOMAINS", "CATEGORIES", "DOMAINS", "PHOTO_DOMAINS", "Scene", "SceneInstance", "camera_augment",
-           "camera_effects", "camera_warp", "crop_scene", "generate_scene", "write_dataset"]
+__all__ = [
+    "ALL_DOMAINS",
+    "CATEGORIES",
+    "DOMAINS",
+    "PHOTO_DOMAINS",
+    "Scene",
+    "SceneInstance",
+    "camera_augment",
+    "camera_effects",
+    "camera_warp",
+    "crop_scene",
+    "generate_scene",
+    "write_dataset",
+]

@@ -46,7 +46,12 @@ def tote(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     inset_x, inset_y = int(width * rng.uniform(0.06, 0.14)), int(height * rng.uniform(0.06, 0.14))
     outer = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.int32)
     inner = np.array(
-        [[inset_x, inset_y], [width - inset_x, inset_y], [width - inset_x, height - inset_y], [inset_x, height - inset_y]],
+        [
+            [inset_x, inset_y],
+            [width - inset_x, inset_y],
+            [width - inset_x, height - inset_y],
+            [inset_x, height - inset_y],
+        ],
         dtype=np.int32,
     )
     for i, gain in enumerate(rng.uniform(0.9, 1.35, size=4)):
@@ -64,7 +69,13 @@ def concrete(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     img *= blotch[..., None]
     if rng.random() < 0.35:
         x = int(rng.uniform(0.1, 0.9) * width)
-        cv2.line(img, (x, -10), (x + int(rng.normal(0, width * 0.2)), height + 10), (210, 180, 40), int(width * 0.04))
+        cv2.line(
+            img,
+            (x, -10),
+            (x + int(rng.normal(0, width * 0.2)), height + 10),
+            (210, 180, 40),
+            int(width * 0.04),
+        )
     return img
 
 

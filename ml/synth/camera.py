@@ -53,7 +53,7 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, strength: float 
     elif _fires(rng, 0.15, strength):
         img = _defocus(rng, img, strength)
     if _fires(rng, 0.4, strength):
-        yy, xx = np.ogrid[-1:1:complex(0, height), -1:1:complex(0, width)]
+        yy, xx = np.ogrid[-1 : 1 : complex(0, height), -1 : 1 : complex(0, width)]
         fall = float(rng.uniform(0.15, 0.45)) * min(strength, 1.5)
         img *= (1.0 - fall * ((xx**2 + yy**2) / 2.0) ** 1.2)[..., None].astype(np.float32)
     if _fires(rng, 0.8, strength):
@@ -71,8 +71,9 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, strength: float 
     return out
 
 
-def camera_warp(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-                strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def camera_warp(
+    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, strength: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Slight perspective warp, roll and barrel distortion, applied alike to image and labels.
 
     The output samples only inside the source (the view zooms in a little instead of showing
@@ -87,8 +88,9 @@ def camera_warp(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     return warp_to_quad(image, labels, src, barrel)
 
 
-def warp_to_quad(image: np.ndarray, labels: np.ndarray, quad: np.ndarray,
-                 barrel: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def warp_to_quad(
+    image: np.ndarray, labels: np.ndarray, quad: np.ndarray, barrel: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Warp so the output frame shows the source quadrilateral ``quad`` (corners top-left, top-right,
     bottom-right, bottom-left, px, inside the image), with barrel distortion ``barrel`` (0: none;
     scaled so the corners stay inside). Labels are sampled nearest-neighbour; dtypes are kept."""
@@ -98,10 +100,16 @@ def warp_to_quad(image: np.ndarray, labels: np.ndarray, quad: np.ndarray,
     source = np.ascontiguousarray(image)
     if barrel <= 0:
         flags = cv2.WARP_INVERSE_MAP
-        warped = cv2.warpPerspective(source, hom, (width, height), flags=cv2.INTER_LINEAR | flags,
-                                     borderMode=cv2.BORDER_REPLICATE)
-        label_map = cv2.warpPerspective(labels.astype(np.float32), hom, (width, height),
-                                        flags=cv2.INTER_NEAREST | flags, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.warpPerspective(
+            source, hom, (width, height), flags=cv2.INTER_LINEAR | flags, borderMode=cv2.BORDER_REPLICATE
+        )
+        label_map = cv2.warpPerspective(
+            labels.astype(np.float32),
+            hom,
+            (width, height),
+            flags=cv2.INTER_NEAREST | flags,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         return warped.astype(image.dtype), np.rint(label_map).astype(labels.dtype)
     cx, cy, norm = width / 2, height / 2, np.hypot(width / 2, height / 2)
     xx = np.arange(width, dtype=np.float32)[None, :] - cx
@@ -113,7 +121,9 @@ def warp_to_quad(image: np.ndarray, labels: np.ndarray, quad: np.ndarray,
     map_x = np.clip((h[0, 0] * xx + h[0, 1] * yy + h[0, 2]) / w, 0, width - 1).astype(np.float32)
     map_y = np.clip((h[1, 0] * xx + h[1, 1] * yy + h[1, 2]) / w, 0, height - 1).astype(np.float32)
     warped = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    label_map = cv2.remap(labels.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    label_map = cv2.remap(
+        labels.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
+    )
     return warped.astype(image.dtype), np.rint(label_map).astype(labels.dtype)
 
 
@@ -153,8 +163,13 @@ def _shadow_field(rng: np.random.Generator, height: int, width: int, strength: f
             p = rng.uniform(0, 1, size=2) * (width, height)
             angle = rng.uniform(0, np.pi)
             d = np.array([np.cos(angle), np.sin(angle)]) * 2 * max(height, width)
-            cv2.line(shade, tuple(int(v) for v in p - d), tuple(int(v) for v in p + d), 1.0,
-                     max(2, int(rng.uniform(0.03, 0.2) * scale)))
+            cv2.line(
+                shade,
+                tuple(int(v) for v in p - d),
+                tuple(int(v) for v in p + d),
+                1.0,
+                max(2, int(rng.uniform(0.03, 0.2) * scale)),
+            )
         else:  # a blob: a person or a machine out of frame
             centre = tuple(int(v) for v in rng.uniform(0, 1, size=2) * (width, height))
             axes = tuple(int(v) for v in rng.uniform(0.08, 0.35, size=2) * scale)

@@ -43,16 +43,34 @@ def carton_look(rng: np.random.Generator) -> CartonLook:
         colour, retail = np.asarray(BOX_WHITE, np.float32), False
     else:
         base = np.asarray(BOX_BROWNS[int(rng.integers(len(BOX_BROWNS)))], np.float32)
-        colour, retail = base * rng.uniform(0.8, 1.1) * np.array([1, rng.uniform(0.95, 1.03), rng.uniform(0.9, 1.05)],
-                                                                   np.float32), False
+        colour, retail = (
+            base
+            * rng.uniform(0.8, 1.1)
+            * np.array([1, rng.uniform(0.95, 1.03), rng.uniform(0.9, 1.05)], np.float32),
+            False,
+        )
     tape = ["kraft", "clear", "printed", "none"][int(rng.choice(4, p=[0.35, 0.3, 0.1, 0.25]))]
     ink = PRINT_INKS[int(rng.integers(len(PRINT_INKS)))]
-    return CartonLook(colour.astype(np.float32), ink, bool(rng.random() < 0.55), bool(rng.random() < 0.3), tape,
-                      float(rng.uniform(0.0, 0.7)), retail)
+    return CartonLook(
+        colour.astype(np.float32),
+        ink,
+        bool(rng.random() < 0.55),
+        bool(rng.random() < 0.3),
+        tape,
+        float(rng.uniform(0.0, 0.7)),
+        retail,
+    )
 
 
-def paint_carton(canvas: Canvas, rng: np.random.Generator, view: View, rect: tuple[float, float, float, float],
-                 depths: tuple[float, float], look: CartonLook, light: float = 1.0) -> int:
+def paint_carton(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    view: View,
+    rect: tuple[float, float, float, float],
+    depths: tuple[float, float],
+    look: CartonLook,
+    light: float = 1.0,
+) -> int:
     """Paint one carton (front rectangle x0, y0, x1, y1 at depths d0..d1); returns its instance id (0 if unseen)."""
     x0, y0, x1, y1 = rect
     faces = view.slab(x0, y0, x1, y1, *depths)
@@ -64,7 +82,12 @@ def paint_carton(canvas: Canvas, rng: np.random.Generator, view: View, rect: tup
     mask = fill([outline], box)
     colour = look.colour * light * rng.uniform(0.93, 1.06)
     img = shaded(rng, colour * 0.7, box, 0.1)
-    gain = {"top": rng.uniform(1.05, 1.2), "left": rng.uniform(0.6, 0.8), "right": rng.uniform(0.6, 0.8), "bottom": 0.4}
+    gain = {
+        "top": rng.uniform(1.05, 1.2),
+        "left": rng.uniform(0.6, 0.8),
+        "right": rng.uniform(0.6, 0.8),
+        "bottom": 0.4,
+    }
     for name, face in faces.items():
         if name != "front":
             draw_poly(img, [face], box, np.minimum(colour * gain[name], 255))
@@ -84,8 +107,12 @@ def paint_carton(canvas: Canvas, rng: np.random.Generator, view: View, rect: tup
     if look.tape != "none" and rng.random() < 0.5:  # tape wrapped over the top edge onto the front
         tw = fw * rng.uniform(0.12, 0.2)
         cx = fx0 + fw * 0.5
-        draw_poly(img, [quad(cx - tw / 2, fy0, cx + tw / 2, fy0 + fh * rng.uniform(0.1, 0.3))], box,
-                  _tape_colour(look, colour))
+        draw_poly(
+            img,
+            [quad(cx - tw / 2, fy0, cx + tw / 2, fy0 + fh * rng.uniform(0.1, 0.3))],
+            box,
+            _tape_colour(look, colour),
+        )
     if rng.random() < look.label and fw > 10:
         _shipping_label(img, rng, box, front)
     for name in ("left", "right"):
@@ -93,7 +120,12 @@ def paint_carton(canvas: Canvas, rng: np.random.Generator, view: View, rect: tup
             f = faces[name]
             c = f.mean(axis=0)
             hw, hh = np.abs(f[2, 0] - f[1, 0]) * 0.18 + 1, fh * 0.05 + 1
-            draw_poly(img, [quad(c[0] - hw, c[1] - fh * 0.3 - hh, c[0] + hw, c[1] - fh * 0.3 + hh)], box, colour * 0.25)
+            draw_poly(
+                img,
+                [quad(c[0] - hw, c[1] - fh * 0.3 - hh, c[0] + hw, c[1] - fh * 0.3 + hh)],
+                box,
+                colour * 0.25,
+            )
     edges = np.array([[front[0], front[1]], [front[1], front[2]], [front[0], front[3]]])
     _segments(img, edges, box, colour * 0.55, 1)
     return finish(canvas, rng, outline, img, mask, box, "cardboard_box")
@@ -119,9 +151,23 @@ def _tape_on_top(img, rng, box, top: np.ndarray, look: CartonLook) -> None:
     tape = _tape_colour(look, look.colour)
     t = rng.uniform(0.08, 0.14)
     if rng.random() < 0.6:  # seam from front to back
-        band = np.array([a + (b - a) * (0.5 - t), a + (b - a) * (0.5 + t), d + (c - d) * (0.5 + t), d + (c - d) * (0.5 - t)])
+        band = np.array(
+            [
+                a + (b - a) * (0.5 - t),
+                a + (b - a) * (0.5 + t),
+                d + (c - d) * (0.5 + t),
+                d + (c - d) * (0.5 - t),
+            ]
+        )
     else:  # seam from side to side
-        band = np.array([a + (d - a) * (0.5 - t), b + (c - b) * (0.5 - t), b + (c - b) * (0.5 + t), a + (d - a) * (0.5 + t)])
+        band = np.array(
+            [
+                a + (d - a) * (0.5 - t),
+                b + (c - b) * (0.5 - t),
+                b + (c - b) * (0.5 + t),
+                a + (d - a) * (0.5 + t),
+            ]
+        )
     draw_poly(img, [band], box, tape)
 
 
@@ -135,11 +181,23 @@ def _shipping_label(img, rng, box, front: np.ndarray) -> None:
     draw_poly(img, [quad(lx, ly, lx + lw, ly + lh)], box, (240, 240, 236))
     xs = lx + lw * 0.1 + np.cumsum(rng.uniform(0.02, 0.06, size=16)) * lw
     xs = xs[xs < lx + lw * 0.9]
-    bars = np.stack([np.stack([xs, np.full_like(xs, ly + lh * 0.5)], 1), np.stack([xs, np.full_like(xs, ly + lh * 0.88)], 1)], 1)
+    bars = np.stack(
+        [
+            np.stack([xs, np.full_like(xs, ly + lh * 0.5)], 1),
+            np.stack([xs, np.full_like(xs, ly + lh * 0.88)], 1),
+        ],
+        1,
+    )
     _segments(img, bars, box, (20, 20, 20), 1)
     for k in range(2):
         yy = ly + lh * (0.15 + 0.15 * k)
-        draw_lines(img, np.array([[[lx + lw * 0.1, yy], [lx + lw * rng.uniform(0.4, 0.85), yy]]]), box, (70, 70, 70), 1)
+        draw_lines(
+            img,
+            np.array([[[lx + lw * 0.1, yy], [lx + lw * rng.uniform(0.4, 0.85), yy]]]),
+            box,
+            (70, 70, 70),
+            1,
+        )
 
 
 def _logo(img, rng, box, front: np.ndarray, look: CartonLook) -> None:
@@ -161,7 +219,13 @@ def _logo(img, rng, box, front: np.ndarray, look: CartonLook) -> None:
     length = w * rng.uniform(0.2, 0.45)
     for k in range(int(rng.integers(1, 3))):
         yy = cy - r * 0.3 + k * thick * 2.2
-        draw_lines(img, np.array([[[cx + r * 1.8, yy], [min(cx + r * 1.8 + length, x1 - 2), yy]]]), box, look.ink, thick)
+        draw_lines(
+            img,
+            np.array([[[cx + r * 1.8, yy], [min(cx + r * 1.8 + length, x1 - 2), yy]]]),
+            box,
+            look.ink,
+            thick,
+        )
 
 
 def _symbols(img, rng, box, front: np.ndarray, ink) -> None:
@@ -172,8 +236,12 @@ def _symbols(img, rng, box, front: np.ndarray, ink) -> None:
     ax, ay = x1 - s * 3.2, y0 + s * 1.4
     for k in range(2):
         bx = ax + k * s * 1.2
-        draw_poly(img, [np.array([[bx, ay - s * 0.6], [bx + s * 0.45, ay - s * 0.1], [bx - s * 0.45, ay - s * 0.1]])],
-                  box, ink)
+        draw_poly(
+            img,
+            [np.array([[bx, ay - s * 0.6], [bx + s * 0.45, ay - s * 0.1], [bx - s * 0.45, ay - s * 0.1]])],
+            box,
+            ink,
+        )
         draw_lines(img, np.array([[[bx, ay - s * 0.1], [bx, ay + s * 0.6]]]), box, ink, max(1, int(s * 0.2)))
 
 

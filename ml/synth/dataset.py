@@ -33,15 +33,17 @@ def scene_annotations(scene: Scene, image_id: int, first_ann_id: int) -> list[di
             segmentation: Any = geometry.shape_to_coco_polygons(shape)
         else:
             segmentation = geometry.mask_to_rle(inst.mask)
-        anns.append({
-            "id": first_ann_id + k,
-            "image_id": image_id,
-            "category_id": CATEGORIES.index(inst.category) + 1,
-            "segmentation": segmentation,
-            "area": float(inst.mask.sum()),
-            "bbox": geometry.mask_bbox(inst.mask),
-            "iscrowd": 0,
-        })
+        anns.append(
+            {
+                "id": first_ann_id + k,
+                "image_id": image_id,
+                "category_id": CATEGORIES.index(inst.category) + 1,
+                "segmentation": segmentation,
+                "area": float(inst.mask.sum()),
+                "bbox": geometry.mask_bbox(inst.mask),
+                "iscrowd": 0,
+            }
+        )
     return anns
 
 
@@ -52,8 +54,9 @@ def domain_cycle(domain: str) -> Iterator[str]:
     names = sorted(DOMAINS) if domain == "all" else domain.split(",")
     unknown = [name for name in names if name not in ALL_DOMAINS]
     if unknown or not names:
-        raise ValueError(f"unknown domain {domain!r}; choose from {list(ALL_DOMAINS)}, a comma-separated list, "
-                         "or 'all'")
+        raise ValueError(
+            f"unknown domain {domain!r}; choose from {list(ALL_DOMAINS)}, a comma-separated list, or 'all'"
+        )
     return itertools.cycle(names)
 
 
@@ -63,7 +66,9 @@ def iter_scenes(domain: str, count: int, seed: int, size: tuple[int, int] = (512
         yield generate_scene(name, seed + i, size)
 
 
-def _write_scene(job: tuple[Path, str, int, int, tuple[int, int]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _write_scene(
+    job: tuple[Path, str, int, int, tuple[int, int]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Render scene ``seed`` of ``domain``, save its PNG under ``out``; its image entry and annotations
     (image id ``index + 1``; annotation ids are numbered by the caller)."""
     out, domain, seed, index, size = job
@@ -91,7 +96,9 @@ def write_dataset(
     """
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    jobs = [(out, name, seed + i, i, size) for i, name in zip(range(count), domain_cycle(domain), strict=False)]
+    jobs = [
+        (out, name, seed + i, i, size) for i, name in zip(range(count), domain_cycle(domain), strict=False)
+    ]
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
 
@@ -120,7 +127,9 @@ def write_dataset(
     return path
 
 
-def contact_sheet(path: str | Path, seed: int = 0, tile: int = 256, grid: int = 4, domain: str = "all") -> Path:
+def contact_sheet(
+    path: str | Path, seed: int = 0, tile: int = 256, grid: int = 4, domain: str = "all"
+) -> Path:
     """Save a grid x grid PNG of scenes of ``domain`` (as in :func:`domain_cycle`; several domains
     alternate by column) with instance outlines."""
     tiles = []
@@ -128,7 +137,9 @@ def contact_sheet(path: str | Path, seed: int = 0, tile: int = 256, grid: int = 
         img = scene.image.copy()
         rng = np.random.default_rng(i)
         for inst in scene.instances:
-            contours, _ = cv2.findContours(inst.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            contours, _ = cv2.findContours(
+                inst.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+            )
             cv2.drawContours(img, contours, -1, tuple(int(c) for c in rng.integers(60, 256, 3)), 1)
         tiles.append(img)
     rows = [np.concatenate(tiles[r * grid : (r + 1) * grid], axis=1) for r in range(grid)]

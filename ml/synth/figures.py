@@ -8,11 +8,26 @@ from ml.synth.objects import Canvas
 from ml.synth.paint import as_colour, paint_disc, paint_lines, paint_poly, paint_tube
 
 SKIN = [(230, 190, 160), (200, 150, 115), (160, 110, 80), (110, 75, 55), (240, 205, 180)]
-TOPS = [(30, 30, 35), (40, 50, 90), (120, 120, 125), (170, 40, 40), (230, 230, 228), (60, 90, 60), (90, 60, 110)]
+TOPS = [
+    (30, 30, 35),
+    (40, 50, 90),
+    (120, 120, 125),
+    (170, 40, 40),
+    (230, 230, 228),
+    (60, 90, 60),
+    (90, 60, 110),
+]
 TROUSERS = [(30, 30, 35), (40, 55, 95), (70, 90, 130), (150, 130, 100), (60, 60, 60)]
 HI_VIS = [(215, 235, 45), (250, 135, 30)]
 HATS = [(240, 240, 235), (235, 200, 30), (245, 120, 30), (40, 80, 170)]
-ROBOT_COLOURS = [(240, 120, 20), (235, 200, 25), (235, 235, 230), (190, 195, 200), (60, 60, 65), (200, 40, 35)]
+ROBOT_COLOURS = [
+    (240, 120, 20),
+    (235, 200, 25),
+    (235, 235, 230),
+    (190, 195, 200),
+    (60, 60, 65),
+    (200, 40, 35),
+]
 
 
 def _bend(start: np.ndarray, angle: float, length: float) -> np.ndarray:
@@ -41,22 +56,40 @@ def paint_person(canvas: Canvas, rng: np.random.Generator, foot: tuple[float, fl
         ankle = _bend(knee, sign * stride * rng.uniform(0.2, 1.2) - 0.05 * sign, 0.23 * h)
         paint_tube(canvas, h_joint, knee, 0.05 * h, legs, 0.1)
         paint_tube(canvas, knee, ankle, 0.043 * h, legs * 0.95, 0.1)
-        paint_tube(canvas, ankle, ankle + (0.05 * h * rng.choice([-1, 1]) * (1.1 - facing), 0.012 * h), 0.025 * h,
-                   shoes, 0.2)
-    torso = np.array([neck + (-half_sh, 0.02 * h), neck + (half_sh, 0.02 * h), hip + (half_hip * 1.3, 0.03 * h),
-                      hip + (-half_hip * 1.3, 0.03 * h)])
+        paint_tube(
+            canvas,
+            ankle,
+            ankle + (0.05 * h * rng.choice([-1, 1]) * (1.1 - facing), 0.012 * h),
+            0.025 * h,
+            shoes,
+            0.2,
+        )
+    torso = np.array(
+        [
+            neck + (-half_sh, 0.02 * h),
+            neck + (half_sh, 0.02 * h),
+            hip + (half_hip * 1.3, 0.03 * h),
+            hip + (-half_hip * 1.3, 0.03 * h),
+        ]
+    )
     paint_poly(canvas, [torso], top, ramp=(0.25, 0.1))
     if vest is not None:
         inset = np.array([[0.3, 0.0], [-0.3, 0.0], [0.0, 0.0], [0.0, 0.0]]) * half_sh
         paint_poly(canvas, [torso + inset + (0, 0.01 * h)], vest, ramp=(0.2, 0.1))
         for t in (0.55, 0.8):
             y = neck[1] + t * (hip[1] - neck[1])
-            paint_lines(canvas, np.array([[fx - half_sh * 0.95, y], [fx + half_sh * 0.95, y]]), (205, 205, 200),
-                        max(1, int(0.018 * h)))
+            paint_lines(
+                canvas,
+                np.array([[fx - half_sh * 0.95, y], [fx + half_sh * 0.95, y]]),
+                (205, 205, 200),
+                max(1, int(0.018 * h)),
+            )
     for side in (1, -1):  # arms: upper arm, forearm, hand
         shoulder = neck + (side * half_sh * 0.95, 0.03 * h)
         reach = rng.random() < 0.2
-        upper_angle = side * rng.uniform(0.05, 0.3) + (rng.uniform(2.0, 2.8) * side if reach else swing * side)
+        upper_angle = side * rng.uniform(0.05, 0.3) + (
+            rng.uniform(2.0, 2.8) * side if reach else swing * side
+        )
         elbow = _bend(shoulder, upper_angle, 0.17 * h)
         hand = _bend(elbow, upper_angle + side * rng.uniform(-0.2, 1.2), 0.16 * h)
         sleeve = top if rng.random() < 0.7 or vest is None else skin
@@ -72,13 +105,19 @@ def paint_person(canvas: Canvas, rng: np.random.Generator, foot: tuple[float, fl
         phi = np.linspace(np.pi, 2 * np.pi, 12)
         dome = np.stack([head[0] + r * np.cos(phi), head[1] - 0.01 * h + r * np.sin(phi)], 1)
         paint_poly(canvas, [dome], hat, ramp=(0.3, 0.2))
-        paint_lines(canvas, np.array([[head[0] - r * 1.2, head[1] - 0.01 * h], [head[0] + r * 1.2, head[1] - 0.01 * h]]),
-                    hat * 0.85, max(1, int(0.012 * h)))
+        paint_lines(
+            canvas,
+            np.array([[head[0] - r * 1.2, head[1] - 0.01 * h], [head[0] + r * 1.2, head[1] - 0.01 * h]]),
+            hat * 0.85,
+            max(1, int(0.012 * h)),
+        )
     else:  # hair
         hair = as_colour([(30, 25, 20), (90, 60, 35), (160, 130, 90), (120, 120, 120)][int(rng.integers(4))])
         r = 0.067 * h
         phi = np.linspace(np.pi * 0.95, 2.05 * np.pi, 14)
-        paint_poly(canvas, [np.stack([head[0] + r * np.cos(phi), head[1] + r * np.sin(phi) + 0.01 * h], 1)], hair)
+        paint_poly(
+            canvas, [np.stack([head[0] + r * np.cos(phi), head[1] + r * np.sin(phi) + 0.01 * h], 1)], hair
+        )
 
 
 def paint_person_above(canvas: Canvas, rng: np.random.Generator, centre, size: float) -> None:
@@ -87,7 +126,9 @@ def paint_person_above(canvas: Canvas, rng: np.random.Generator, centre, size: f
     angle = rng.uniform(0, np.pi)
     axis = np.array([np.cos(angle), np.sin(angle)])
     ahead = np.array([-axis[1], axis[0]])
-    top = as_colour(HI_VIS[int(rng.integers(2))] if rng.random() < 0.5 else TOPS[int(rng.integers(len(TOPS)))])
+    top = as_colour(
+        HI_VIS[int(rng.integers(2))] if rng.random() < 0.5 else TOPS[int(rng.integers(len(TOPS)))]
+    )
     for side in (1, -1):
         shoulder = c + side * axis * size * 0.42
         hand = shoulder + ahead * size * rng.uniform(-0.2, 0.7) + side * axis * size * rng.uniform(0, 0.2)
@@ -98,15 +139,30 @@ def paint_person_above(canvas: Canvas, rng: np.random.Generator, centre, size: f
     paint_disc(canvas, c + ahead * size * 0.05, size * 0.17, head, 0.35)
 
 
-def paint_robot_arm(canvas: Canvas, rng: np.random.Generator, base: tuple[float, float], reach: float) -> None:
+def paint_robot_arm(
+    canvas: Canvas, rng: np.random.Generator, base: tuple[float, float], reach: float
+) -> None:
     """An industrial arm side-on: pedestal, turret, shoulder, two links, wrist and a gripper or suction tool."""
     colour = as_colour(ROBOT_COLOURS[int(rng.integers(len(ROBOT_COLOURS)))])
     joint_colour = colour * 0.75 if rng.random() < 0.6 else as_colour((70, 72, 75))
     bx, by = base
     pedestal_h = reach * rng.uniform(0.1, 0.35)
     pw = reach * 0.16
-    paint_poly(canvas, [np.array([[bx - pw, by - pedestal_h], [bx + pw, by - pedestal_h], [bx + pw * 1.1, by],
-                                  [bx - pw * 1.1, by]])], (110, 112, 115), ramp=(0.3, 0.05))
+    paint_poly(
+        canvas,
+        [
+            np.array(
+                [
+                    [bx - pw, by - pedestal_h],
+                    [bx + pw, by - pedestal_h],
+                    [bx + pw * 1.1, by],
+                    [bx - pw * 1.1, by],
+                ]
+            )
+        ],
+        (110, 112, 115),
+        ramp=(0.3, 0.05),
+    )
     turret_top = by - pedestal_h - reach * 0.18
     paint_tube(canvas, (bx, by - pedestal_h), (bx, turret_top), reach * 0.11, colour, 0.3, caps=False)
     shoulder = np.array([bx, turret_top])
@@ -118,7 +174,12 @@ def paint_robot_arm(canvas: Canvas, rng: np.random.Generator, base: tuple[float,
     paint_tube(canvas, shoulder, elbow, reach * 0.075, colour, 0.35)
     if rng.random() < 0.7:  # dress pack: a cable bundle along the links
         mid = (shoulder + elbow) / 2 + rng.normal(0, reach * 0.05, 2)
-        paint_lines(canvas, np.array([shoulder, mid, elbow, (elbow + wrist) / 2]), (30, 30, 32), max(2, int(reach * 0.02)))
+        paint_lines(
+            canvas,
+            np.array([shoulder, mid, elbow, (elbow + wrist) / 2]),
+            (30, 30, 32),
+            max(2, int(reach * 0.02)),
+        )
     paint_disc(canvas, shoulder, reach * 0.1, joint_colour, 0.3)
     paint_tube(canvas, elbow, wrist, reach * 0.055, colour, 0.35)
     paint_disc(canvas, elbow, reach * 0.075, joint_colour, 0.3)
@@ -136,7 +197,15 @@ def paint_robot_arm(canvas: Canvas, rng: np.random.Generator, base: tuple[float,
         opening = reach * rng.uniform(0.02, 0.06)
         for k in (-1, 1):
             root = flange + cross * k * opening
-            paint_tube(canvas, root, _bend(root, tool_dir, reach * 0.09), reach * 0.014, (90, 92, 95), 0.4, caps=False)
+            paint_tube(
+                canvas,
+                root,
+                _bend(root, tool_dir, reach * 0.09),
+                reach * 0.014,
+                (90, 92, 95),
+                0.4,
+                caps=False,
+            )
 
 
 def paint_robot_above(canvas: Canvas, rng: np.random.Generator, base, reach: float) -> None:

@@ -14,7 +14,14 @@ import numpy as np
 from ml.synth.objects import Canvas
 from ml.synth.paint import as_colour, bezier, darken, paint_lines, paint_poly, paint_tube, quad
 
-UPRIGHT_COLOURS = [(28, 78, 160), (22, 60, 125), (40, 95, 175), (150, 155, 160), (38, 105, 70), (235, 120, 25)]
+UPRIGHT_COLOURS = [
+    (28, 78, 160),
+    (22, 60, 125),
+    (40, 95, 175),
+    (150, 155, 160),
+    (38, 105, 70),
+    (235, 120, 25),
+]
 BEAM_COLOURS = [(238, 112, 22), (225, 95, 15), (230, 190, 35), (28, 78, 160), (200, 70, 30)]
 WOOD = [(196, 160, 110), (172, 138, 92), (150, 135, 115), (205, 175, 130)]
 SAFETY_YELLOW = (232, 196, 30)
@@ -51,15 +58,29 @@ class View:
         return faces
 
 
-def paint_slab(canvas: Canvas, view: View, rect: tuple[float, float, float, float], depths: tuple[float, float],
-               colour, rng: np.random.Generator, texture: float = 0.0) -> dict[str, np.ndarray]:
+def paint_slab(
+    canvas: Canvas,
+    view: View,
+    rect: tuple[float, float, float, float],
+    depths: tuple[float, float],
+    colour,
+    rng: np.random.Generator,
+    texture: float = 0.0,
+) -> dict[str, np.ndarray]:
     """A lit box: top brightest, sides darker, front as ``colour``; returns the projected faces."""
     faces = view.slab(*rect, *depths)
     gain = {"top": 1.12, "bottom": 0.45, "left": 0.7, "right": 0.7}
     for name, face in faces.items():
         if name != "front":
             paint_poly(canvas, [face], as_colour(colour) * gain[name], texture=texture, rng=rng)
-    paint_poly(canvas, [faces["front"]], colour, ramp=(0.0, float(rng.uniform(-0.12, 0.05))), texture=texture, rng=rng)
+    paint_poly(
+        canvas,
+        [faces["front"]],
+        colour,
+        ramp=(0.0, float(rng.uniform(-0.12, 0.05))),
+        texture=texture,
+        rng=rng,
+    )
     return faces
 
 
@@ -85,17 +106,27 @@ class Rack:
     def shelves(self) -> list[tuple[float, float]]:
         """Each storage level as (y_floor_of_level, y_clear_top) on the front plane, bottom first."""
         tops = [self.floor_y, *self.levels]
-        return [(tops[i], (tops[i + 1] + self.beam_h) if i + 1 < len(tops) else -1e4) for i in range(len(tops))]
+        return [
+            (tops[i], (tops[i + 1] + self.beam_h) if i + 1 < len(tops) else -1e4) for i in range(len(tops))
+        ]
 
 
-def make_rack(rng: np.random.Generator, view: View, height: int, width: int, bay_share: tuple[float, float],
-              level_share: tuple[float, float]) -> Rack:
+def make_rack(
+    rng: np.random.Generator,
+    view: View,
+    height: int,
+    width: int,
+    bay_share: tuple[float, float],
+    level_share: tuple[float, float],
+) -> Rack:
     """Random racking in front of the camera: bays ``bay_share`` x width wide, levels ``level_share`` x bay."""
     scale = min(height, width)
     bay = width * rng.uniform(*bay_share)
     upright_w = scale * rng.uniform(0.02, 0.045)
     start = -rng.uniform(0, bay)
-    uprights = tuple(start + k * (bay + upright_w) for k in range(int((width - start) // (bay + upright_w)) + 2))
+    uprights = tuple(
+        start + k * (bay + upright_w) for k in range(int((width - start) // (bay + upright_w)) + 2)
+    )
     floor_y = height * rng.uniform(0.8, 1.5)
     level = bay * rng.uniform(*level_share)
     beam_h = scale * rng.uniform(0.025, 0.05)
@@ -106,9 +137,18 @@ def make_rack(rng: np.random.Generator, view: View, height: int, width: int, bay
     colour = UPRIGHT_COLOURS[int(rng.integers(len(UPRIGHT_COLOURS)))]
     beam = BEAM_COLOURS[int(rng.integers(len(BEAM_COLOURS)))]
     deck = ["mesh", "board", "open"][int(rng.choice(3, p=[0.45, 0.2, 0.35]))]
-    return Rack(view, uprights, upright_w, tuple(levels), beam_h, bay * rng.uniform(0.3, 0.5), floor_y,
-                tuple(float(c) for c in as_colour(colour) * rng.uniform(0.85, 1.1)),
-                tuple(float(c) for c in as_colour(beam) * rng.uniform(0.85, 1.1)), deck)
+    return Rack(
+        view,
+        uprights,
+        upright_w,
+        tuple(levels),
+        beam_h,
+        bay * rng.uniform(0.3, 0.5),
+        floor_y,
+        tuple(float(c) for c in as_colour(colour) * rng.uniform(0.85, 1.1)),
+        tuple(float(c) for c in as_colour(beam) * rng.uniform(0.85, 1.1)),
+        deck,
+    )
 
 
 def paint_rack_back(canvas: Canvas, rng: np.random.Generator, rack: Rack) -> None:
@@ -116,11 +156,16 @@ def paint_rack_back(canvas: Canvas, rng: np.random.Generator, rack: Rack) -> Non
     view, d = rack.view, rack.depth
     dim = 0.7
     for x in rack.uprights:
-        paint_poly(canvas, [view.project(quad(x, -1e4, x + rack.upright_w, rack.floor_y), d)],
-                   as_colour(rack.upright_colour) * dim)
+        paint_poly(
+            canvas,
+            [view.project(quad(x, -1e4, x + rack.upright_w, rack.floor_y), d)],
+            as_colour(rack.upright_colour) * dim,
+        )
     for x0, x1 in rack.bays():
         for y in rack.levels:
-            paint_poly(canvas, [view.project(quad(x0, y, x1, y + rack.beam_h), d)], as_colour(rack.beam_colour) * dim)
+            paint_poly(
+                canvas, [view.project(quad(x0, y, x1, y + rack.beam_h), d)], as_colour(rack.beam_colour) * dim
+            )
             faces = view.slab(x0, y, x1, y + rack.beam_h * 0.4, 0, d)
             if "top" in faces and rack.deck != "open":
                 deck_colour = (165, 168, 170) if rack.deck == "mesh" else (185, 155, 115)
@@ -140,7 +185,9 @@ def paint_rack_back(canvas: Canvas, rng: np.random.Generator, rack: Rack) -> Non
             steps = np.arange(rack.floor_y, -rack.floor_y, -(d * 1.1))
             pts = np.array([view.project(np.array([[edge, y]]), d * (i % 2))[0] for i, y in enumerate(steps)])
             if len(pts) > 1:
-                paint_lines(canvas, pts, as_colour(rack.upright_colour) * 0.8, max(1, int(rack.upright_w * 0.25)))
+                paint_lines(
+                    canvas, pts, as_colour(rack.upright_colour) * 0.8, max(1, int(rack.upright_w * 0.25))
+                )
 
 
 def paint_rack_front(canvas: Canvas, rng: np.random.Generator, rack: Rack) -> None:
@@ -176,28 +223,64 @@ def _location_label(canvas: Canvas, rng: np.random.Generator, x: float, y: float
     """A bin location label on a beam: white or yellow card, a barcode and a few characters."""
     w, h = beam_h * rng.uniform(1.6, 3.0), beam_h * 0.7
     top = y + beam_h * 0.15
-    paint_poly(canvas, [quad(x, top, x + w, top + h)], (240, 238, 230) if rng.random() < 0.7 else (240, 215, 60))
+    paint_poly(
+        canvas, [quad(x, top, x + w, top + h)], (240, 238, 230) if rng.random() < 0.7 else (240, 215, 60)
+    )
     bars = x + w * 0.08 + np.cumsum(rng.uniform(0.02, 0.07, size=14)) * w * 0.55
     bars = bars[bars < x + w * 0.6]
-    paint_lines(canvas, np.stack([np.stack([bars, np.full_like(bars, top + h * 0.2)], 1),
-                                  np.stack([bars, np.full_like(bars, top + h * 0.8)], 1)], 1), (20, 20, 20), 1)
-    paint_lines(canvas, np.array([[x + w * 0.65, top + h * 0.5], [x + w * 0.92, top + h * 0.5]]), (30, 30, 30),
-                max(1, int(h * 0.35)))
+    paint_lines(
+        canvas,
+        np.stack(
+            [
+                np.stack([bars, np.full_like(bars, top + h * 0.2)], 1),
+                np.stack([bars, np.full_like(bars, top + h * 0.8)], 1),
+            ],
+            1,
+        ),
+        (20, 20, 20),
+        1,
+    )
+    paint_lines(
+        canvas,
+        np.array([[x + w * 0.65, top + h * 0.5], [x + w * 0.92, top + h * 0.5]]),
+        (30, 30, 30),
+        max(1, int(h * 0.35)),
+    )
 
 
 def _mesh(canvas: Canvas, face: np.ndarray, n: int, m: int) -> None:
     """Wire-mesh decking lines across a projected quad (corners front-left, front-right, back-right, back-left)."""
     colour = (120, 122, 125)
     for t in np.linspace(0, 1, n + 1):
-        paint_lines(canvas, np.array([face[0] + t * (face[1] - face[0]), face[3] + t * (face[2] - face[3])]), colour, 1)
+        paint_lines(
+            canvas,
+            np.array([face[0] + t * (face[1] - face[0]), face[3] + t * (face[2] - face[3])]),
+            colour,
+            1,
+        )
     for t in np.linspace(0, 1, m + 1):
-        paint_lines(canvas, np.array([face[0] + t * (face[3] - face[0]), face[1] + t * (face[2] - face[1])]), colour, 1)
+        paint_lines(
+            canvas,
+            np.array([face[0] + t * (face[3] - face[0]), face[1] + t * (face[2] - face[1])]),
+            colour,
+            1,
+        )
 
 
-def paint_pallet_front(canvas: Canvas, rng: np.random.Generator, view: View, x0: float, x1: float, floor_y: float,
-                       depths: tuple[float, float], colour=None) -> float:
+def paint_pallet_front(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    view: View,
+    x0: float,
+    x1: float,
+    floor_y: float,
+    depths: tuple[float, float],
+    colour=None,
+) -> float:
     """A pallet seen from its entry side (deck boards, blocks and fork openings); returns its top y."""
-    colour = as_colour(WOOD[int(rng.integers(len(WOOD)))] if colour is None else colour) * rng.uniform(0.85, 1.1)
+    colour = as_colour(WOOD[int(rng.integers(len(WOOD)))] if colour is None else colour) * rng.uniform(
+        0.85, 1.1
+    )
     h = (x1 - x0) * rng.uniform(0.11, 0.14)
     board = h * 0.2
     top = floor_y - h
@@ -205,15 +288,31 @@ def paint_pallet_front(canvas: Canvas, rng: np.random.Generator, view: View, x0:
     darken(canvas, [view.project(quad(x0, top + board, x1, floor_y - board), depths[0])], 0.75)
     for k in range(3):
         bx = x0 + k * (x1 - x0) / 2 - (x1 - x0) * 0.07 * (k / 2)
-        paint_poly(canvas, [view.project(quad(bx, top + board, bx + (x1 - x0) * 0.07, floor_y - board), depths[0])],
-                   colour * 0.9, texture=0.05, rng=rng)
-    paint_poly(canvas, [view.project(quad(x0, floor_y - board, x1, floor_y), depths[0])], colour * 0.95,
-               texture=0.04, rng=rng)
+        paint_poly(
+            canvas,
+            [view.project(quad(bx, top + board, bx + (x1 - x0) * 0.07, floor_y - board), depths[0])],
+            colour * 0.9,
+            texture=0.05,
+            rng=rng,
+        )
+    paint_poly(
+        canvas,
+        [view.project(quad(x0, floor_y - board, x1, floor_y), depths[0])],
+        colour * 0.95,
+        texture=0.04,
+        rng=rng,
+    )
     return top
 
 
-def paint_tote_front(canvas: Canvas, rng: np.random.Generator, view: View, rect: tuple[float, float, float, float],
-                     depths: tuple[float, float], colour) -> None:
+def paint_tote_front(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    view: View,
+    rect: tuple[float, float, float, float],
+    depths: tuple[float, float],
+    colour,
+) -> None:
     """An empty plastic tote: moulded ribs, a rolled lip, a hand slot, and its dark open inside."""
     colour = as_colour(colour)
     faces = paint_slab(canvas, view, rect, depths, colour, rng)
@@ -223,38 +322,78 @@ def paint_tote_front(canvas: Canvas, rng: np.random.Generator, view: View, rect:
     (fx0, fy0), (fx1, fy1) = faces["front"][0], faces["front"][2]
     w, h = fx1 - fx0, fy1 - fy0
     ribs = fx0 + w * np.linspace(0.06, 0.94, int(rng.integers(5, 10)))
-    paint_lines(canvas, np.stack([np.stack([ribs, np.full_like(ribs, fy0 + h * 0.2)], 1),
-                                  np.stack([ribs, np.full_like(ribs, fy1 - h * 0.05)], 1)], 1), colour * 0.72, 1)
-    paint_poly(canvas, [quad(fx0, fy0, fx1, fy0 + h * 0.14)], np.minimum(colour * 1.2 + 10, 255), ramp=(0, -0.2))
+    paint_lines(
+        canvas,
+        np.stack(
+            [
+                np.stack([ribs, np.full_like(ribs, fy0 + h * 0.2)], 1),
+                np.stack([ribs, np.full_like(ribs, fy1 - h * 0.05)], 1),
+            ],
+            1,
+        ),
+        colour * 0.72,
+        1,
+    )
+    paint_poly(
+        canvas, [quad(fx0, fy0, fx1, fy0 + h * 0.14)], np.minimum(colour * 1.2 + 10, 255), ramp=(0, -0.2)
+    )
     slot_w, slot_h = w * rng.uniform(0.15, 0.25), h * 0.08
     cx = fx0 + w / 2
-    paint_poly(canvas, [quad(cx - slot_w / 2, fy0 + h * 0.2, cx + slot_w / 2, fy0 + h * 0.2 + slot_h)], colour * 0.2)
+    paint_poly(
+        canvas, [quad(cx - slot_w / 2, fy0 + h * 0.2, cx + slot_w / 2, fy0 + h * 0.2 + slot_h)], colour * 0.2
+    )
 
 
-def paint_conveyor_front(canvas: Canvas, rng: np.random.Generator, view: View, x0: float, x1: float,
-                         top_y: float, floor_y: float, depths: tuple[float, float]) -> None:
+def paint_conveyor_front(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    view: View,
+    x0: float,
+    x1: float,
+    top_y: float,
+    floor_y: float,
+    depths: tuple[float, float],
+) -> None:
     """A roller or belt conveyor running across the picture: legs, side frame, rollers or belt on top."""
     frame = as_colour([(150, 155, 160), (40, 90, 160), (60, 120, 70), (200, 200, 195)][int(rng.integers(4))])
     frame_h = (floor_y - top_y) * rng.uniform(0.12, 0.2)
     span = x1 - x0
     for lx in np.linspace(x0 + span * 0.03, x1 - span * 0.06, max(2, int(span / (frame_h * 6)))):
-        paint_slab(canvas, view, (lx, top_y, lx + frame_h * 0.35, floor_y), (depths[0] + 2, depths[0] + 8),
-                   frame * 0.8, rng)
+        paint_slab(
+            canvas,
+            view,
+            (lx, top_y, lx + frame_h * 0.35, floor_y),
+            (depths[0] + 2, depths[0] + 8),
+            frame * 0.8,
+            rng,
+        )
     faces = view.slab(x0, top_y, x1, top_y + frame_h * 0.3, depths[0], depths[1])
     if "top" in faces:
         if rng.random() < 0.55:
             pitch = frame_h * rng.uniform(0.35, 0.6)
-            for rx in np.arange(x0 + pitch / 2, x1, pitch)[::-1] if view.vx < x0 else np.arange(x0 + pitch / 2, x1, pitch):
+            for rx in (
+                np.arange(x0 + pitch / 2, x1, pitch)[::-1]
+                if view.vx < x0
+                else np.arange(x0 + pitch / 2, x1, pitch)
+            ):
                 a = view.project(np.array([[rx, top_y]]), depths[0] + 2)[0]
                 b = view.project(np.array([[rx, top_y]]), depths[1] - 2)[0]
                 paint_tube(canvas, a, b, pitch * 0.33, (175, 178, 182), shine=0.5, caps=False)
         else:
             paint_poly(canvas, [faces["top"]], (55, 55, 58), texture=0.05, rng=rng)
-    paint_slab(canvas, view, (x0, top_y - frame_h * 0.15, x1, top_y + frame_h), (depths[0], depths[0] + 3), frame, rng)
+    paint_slab(
+        canvas,
+        view,
+        (x0, top_y - frame_h * 0.15, x1, top_y + frame_h),
+        (depths[0], depths[0] + 3),
+        frame,
+        rng,
+    )
 
 
-def paint_guard_rail(canvas: Canvas, rng: np.random.Generator, x0: float, x1: float, floor_y: float,
-                     height: float) -> None:
+def paint_guard_rail(
+    canvas: Canvas, rng: np.random.Generator, x0: float, x1: float, floor_y: float, height: float
+) -> None:
     """Yellow tubular guard rail with posts (close to the camera, so no perspective)."""
     r = height * rng.uniform(0.05, 0.08)
     colour = SAFETY_YELLOW if rng.random() < 0.8 else (210, 40, 35)
@@ -271,11 +410,20 @@ def paint_bollard(canvas: Canvas, rng: np.random.Generator, x: float, floor_y: f
     bands = int(rng.integers(4, 8))
     for k in range(bands):
         y0 = floor_y - height * k / bands
-        paint_tube(canvas, (x, y0), (x, y0 - height / bands), r, SAFETY_YELLOW if k % 2 else (30, 30, 32), 0.3,
-                   caps=k == bands - 1)
+        paint_tube(
+            canvas,
+            (x, y0),
+            (x, y0 - height / bands),
+            r,
+            SAFETY_YELLOW if k % 2 else (30, 30, 32),
+            0.3,
+            caps=k == bands - 1,
+        )
 
 
-def paint_fence(canvas: Canvas, rng: np.random.Generator, x0: float, x1: float, top: float, floor_y: float) -> None:
+def paint_fence(
+    canvas: Canvas, rng: np.random.Generator, x0: float, x1: float, top: float, floor_y: float
+) -> None:
     """Machine-guard mesh panels: yellow posts, dark frame, a see-through wire grid."""
     cell = max(4.0, (floor_y - top) * rng.uniform(0.03, 0.06))
     grid = (40, 40, 42) if rng.random() < 0.7 else (200, 200, 200)
@@ -295,10 +443,28 @@ def paint_fence(canvas: Canvas, rng: np.random.Generator, x0: float, x1: float, 
 def paint_cone(canvas: Canvas, rng: np.random.Generator, x: float, floor_y: float, height: float) -> None:
     """An orange traffic cone with white reflective bands."""
     w = height * 0.32
-    paint_poly(canvas, [np.array([[x - w, floor_y - height * 0.12], [x + w, floor_y - height * 0.12],
-                                  [x + w * 1.1, floor_y], [x - w * 1.1, floor_y]])], (40, 40, 40))
-    cone = np.array([[x - w * 0.15, floor_y - height], [x + w * 0.15, floor_y - height],
-                     [x + w * 0.85, floor_y - height * 0.12], [x - w * 0.85, floor_y - height * 0.12]])
+    paint_poly(
+        canvas,
+        [
+            np.array(
+                [
+                    [x - w, floor_y - height * 0.12],
+                    [x + w, floor_y - height * 0.12],
+                    [x + w * 1.1, floor_y],
+                    [x - w * 1.1, floor_y],
+                ]
+            )
+        ],
+        (40, 40, 40),
+    )
+    cone = np.array(
+        [
+            [x - w * 0.15, floor_y - height],
+            [x + w * 0.15, floor_y - height],
+            [x + w * 0.85, floor_y - height * 0.12],
+            [x - w * 0.85, floor_y - height * 0.12],
+        ]
+    )
     paint_poly(canvas, [cone], (245, 100, 25), ramp=(0.3, 0))
     for t0 in (0.35, 0.6):
         band = cone.copy()
@@ -315,21 +481,31 @@ def paint_cable(canvas: Canvas, rng: np.random.Generator, start, end, sag: float
     c1 = start + (end - start) * 0.3 + rng.normal(0, sag, 2)
     c2 = start + (end - start) * 0.7 + rng.normal(0, sag, 2)
     pts = bezier(start, c1, c2, end, 32)
-    colour = as_colour([(25, 25, 28), (60, 60, 65), (230, 120, 30), (220, 190, 40), (40, 70, 150)][int(rng.integers(5))])
+    colour = as_colour(
+        [(25, 25, 28), (60, 60, 65), (230, 120, 30), (220, 190, 40), (40, 70, 150)][int(rng.integers(5))]
+    )
     thick = int(rng.integers(2, 8))
     paint_lines(canvas, pts, colour, thick)
     if thick > 2:
         paint_lines(canvas, pts - thick * 0.25, np.minimum(colour * 1.6 + 30, 255), 1)
 
 
-def paint_floor(canvas: Canvas, rng: np.random.Generator, polygon: np.ndarray, markings: list[np.ndarray]) -> None:
+def paint_floor(
+    canvas: Canvas, rng: np.random.Generator, polygon: np.ndarray, markings: list[np.ndarray]
+) -> None:
     """Concrete or epoxy floor inside ``polygon`` with painted ``markings`` (polygons) and stains."""
     if rng.random() < 0.7:
         base = as_colour([rng.uniform(120, 180)] * 3) * np.array([1.0, 0.99, 0.95])
     else:
         base = as_colour([(120, 135, 120), (110, 115, 125), (150, 110, 90)][int(rng.integers(3))])
-    paint_poly(canvas, [polygon], base, ramp=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(0, 0.15))),
-               texture=0.035, rng=rng)
+    paint_poly(
+        canvas,
+        [polygon],
+        base,
+        ramp=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(0, 0.15))),
+        texture=0.035,
+        rng=rng,
+    )
     paint_colour = as_colour(SAFETY_YELLOW if rng.random() < 0.7 else (235, 235, 225)) * rng.uniform(0.8, 1.0)
     for mark in markings:
         paint_poly(canvas, [mark], paint_colour, texture=0.06, rng=rng)

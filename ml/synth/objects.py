@@ -35,7 +35,9 @@ class Canvas:
         y1 = min(int(np.ceil(points[:, 1].max())) + margin, h)
         return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
 
-    def shadow(self, mask: np.ndarray, box: tuple[int, int, int, int], offset: tuple[int, int], strength: float):
+    def shadow(
+        self, mask: np.ndarray, box: tuple[int, int, int, int], offset: tuple[int, int], strength: float
+    ):
         """Darken the image under ``mask`` (a crop at ``box``) shifted by ``offset`` px."""
         h, w = self.size
         x0, y0, x1, y1 = box
@@ -81,8 +83,15 @@ def draw_lines(crop: np.ndarray, segments: np.ndarray, box, colour, thickness: i
     """Draw segments (K, 2, 2) in image coords into a float crop."""
     x0, y0 = box[:2]
     for (ax, ay), (bx, by) in np.round((segments - (x0, y0)) * _SCALE).astype(np.int64):
-        cv2.line(crop, (int(ax), int(ay)), (int(bx), int(by)), tuple(float(c) for c in colour), thickness,
-                 cv2.LINE_AA, _SUBPIXEL_BITS)
+        cv2.line(
+            crop,
+            (int(ax), int(ay)),
+            (int(bx), int(by)),
+            tuple(float(c) for c in colour),
+            thickness,
+            cv2.LINE_AA,
+            _SUBPIXEL_BITS,
+        )
 
 
 def place(local: np.ndarray, centre: tuple[float, float], angle: float) -> np.ndarray:
@@ -94,15 +103,21 @@ def place(local: np.ndarray, centre: tuple[float, float], angle: float) -> np.nd
 
 def rect(w: float, h: float, x: float = 0.0, y: float = 0.0) -> np.ndarray:
     """Axis-aligned rectangle centred at (x, y) in local coordinates, as (4, 2)."""
-    return np.array([[x - w / 2, y - h / 2], [x + w / 2, y - h / 2], [x + w / 2, y + h / 2], [x - w / 2, y + h / 2]])
+    return np.array(
+        [[x - w / 2, y - h / 2], [x + w / 2, y - h / 2], [x + w / 2, y + h / 2], [x - w / 2, y + h / 2]]
+    )
 
 
 def rounded_rect(w: float, h: float, r: float, steps: int = 5) -> np.ndarray:
     """Rectangle with circular corners of radius ``r`` centred at the origin."""
     r = min(r, w / 2, h / 2)
     pts = []
-    for cx, cy, a0 in ((w / 2 - r, -h / 2 + r, -np.pi / 2), (w / 2 - r, h / 2 - r, 0.0),
-                       (-w / 2 + r, h / 2 - r, np.pi / 2), (-w / 2 + r, -h / 2 + r, np.pi)):
+    for cx, cy, a0 in (
+        (w / 2 - r, -h / 2 + r, -np.pi / 2),
+        (w / 2 - r, h / 2 - r, 0.0),
+        (-w / 2 + r, h / 2 - r, np.pi / 2),
+        (-w / 2 + r, -h / 2 + r, np.pi),
+    ):
         a = a0 + np.linspace(0, np.pi / 2, steps)
         pts.append(np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], axis=1))
     return np.concatenate(pts)
@@ -113,18 +128,37 @@ def shaded(rng: np.random.Generator, colour, box, strength: float = 0.15) -> np.
     x0, y0, x1, y1 = box
     h, w = y1 - y0, x1 - x0
     gx, gy = rng.uniform(-strength, strength, size=2)
-    ramp = 1.0 + gx * np.linspace(-1, 1, w, dtype=np.float32)[None, :] + gy * np.linspace(-1, 1, h, dtype=np.float32)[:, None]
+    ramp = (
+        1.0
+        + gx * np.linspace(-1, 1, w, dtype=np.float32)[None, :]
+        + gy * np.linspace(-1, 1, h, dtype=np.float32)[:, None]
+    )
     return ramp[..., None] * np.asarray(colour, dtype=np.float32)
 
 
-def finish(canvas: Canvas, rng: np.random.Generator, outline: np.ndarray, colour: np.ndarray, mask: np.ndarray,
-           box, category: str, alpha: float = 1.0) -> int:
+def finish(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    outline: np.ndarray,
+    colour: np.ndarray,
+    mask: np.ndarray,
+    box,
+    category: str,
+    alpha: float = 1.0,
+) -> int:
     """Shadow, darker rim (so touching look-alikes stay separable), then paste."""
     if rng.random() < 0.7:
         off = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
         canvas.shadow(mask, box, off, float(rng.uniform(0.2, 0.5)))
     x0, y0 = box[:2]
     rim = np.round((outline - (x0, y0)) * _SCALE).astype(np.int32)
-    cv2.polylines(colour, [rim], True, tuple(float(c) for c in colour.mean(axis=(0, 1)) * 0.6), 1,
-                  cv2.LINE_AA, _SUBPIXEL_BITS)
+    cv2.polylines(
+        colour,
+        [rim],
+        True,
+        tuple(float(c) for c in colour.mean(axis=(0, 1)) * 0.6),
+        1,
+        cv2.LINE_AA,
+        _SUBPIXEL_BITS,
+    )
     return canvas.paste(mask.astype(bool), colour, box, category, alpha)

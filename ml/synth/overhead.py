@@ -17,7 +17,9 @@ def paint_floor_above(canvas: Canvas, rng: np.random.Generator) -> None:
     scale = min(height, width)
     canvas.image[:] = backgrounds.concrete(rng, height, width)
     if rng.random() < 0.3:  # epoxy: a coloured, smoother coat
-        canvas.image *= as_colour([(0.8, 0.95, 0.8), (0.85, 0.85, 0.95), (1.0, 0.85, 0.75)][int(rng.integers(3))])
+        canvas.image *= as_colour(
+            [(0.8, 0.95, 0.8), (0.85, 0.85, 0.95), (1.0, 0.85, 0.75)][int(rng.integers(3))]
+        )
     pitch = scale * rng.uniform(0.3, 0.9)
     for x in np.arange(rng.uniform(0, pitch), width, pitch):  # saw-cut joints
         paint_lines(canvas, np.array([[x, 0], [x + rng.normal(0, 3), height]]), canvas.image[0, 0] * 0.55, 1)
@@ -34,8 +36,11 @@ def paint_floor_above(canvas: Canvas, rng: np.random.Generator) -> None:
             paint_poly(canvas, [quad(-5, y, width + 5, y + w)], paint, texture=0.05, rng=rng)
     if rng.random() < 0.3:  # hatched keep-clear zone
         x0, y0 = rng.uniform(0, 0.6, size=2) * (width, height)
-        _hatch(canvas, quad(x0, y0, x0 + rng.uniform(0.2, 0.5) * width, y0 + rng.uniform(0.2, 0.5) * height),
-               scale * rng.uniform(0.04, 0.08))
+        _hatch(
+            canvas,
+            quad(x0, y0, x0 + rng.uniform(0.2, 0.5) * width, y0 + rng.uniform(0.2, 0.5) * height),
+            scale * rng.uniform(0.04, 0.08),
+        )
     for _k in range(int(rng.integers(1, 6))):  # stains and tyre marks
         centre = rng.uniform(0, 1, size=2) * (width, height)
         phi = np.linspace(0, 2 * np.pi, 16, endpoint=False)
@@ -58,7 +63,9 @@ def _hatch(canvas: Canvas, area: np.ndarray, step: float) -> None:
 
 def paint_tote_above(canvas: Canvas, rng: np.random.Generator, centre, size: float, angle: float) -> None:
     """An empty plastic tote from above: a lit rim around its darker floor."""
-    colour = as_colour([(40, 80, 160), (60, 60, 65), (150, 150, 155), (200, 60, 40), (230, 190, 40)][int(rng.integers(5))])
+    colour = as_colour(
+        [(40, 80, 160), (60, 60, 65), (150, 150, 155), (200, 60, 40), (230, 190, 40)][int(rng.integers(5))]
+    )
     w, h = size, size * rng.uniform(0.6, 0.8)
     darken(canvas, [place(rect(w, h), (centre[0] + 4, centre[1] + 4), angle)], 0.4, blur=3)
     paint_poly(canvas, [place(rect(w, h), centre, angle)], colour * 1.1, ramp=(0.1, 0.1))
@@ -81,8 +88,9 @@ def paint_cage_above(canvas: Canvas, rng: np.random.Generator, centre, size: flo
         paint_tube(canvas, c, c, size * 0.03, metal, 0.5)
 
 
-def paint_conveyor_above(canvas: Canvas, rng: np.random.Generator, centre, length: float, span: float,
-                         angle: float) -> None:
+def paint_conveyor_above(
+    canvas: Canvas, rng: np.random.Generator, centre, length: float, span: float, angle: float
+) -> None:
     """An empty roller or belt conveyor from above: side frames and rollers across the travel direction."""
     frame = as_colour([(150, 155, 160), (40, 90, 160), (60, 120, 70), (200, 200, 195)][int(rng.integers(4))])
     rail = span * rng.uniform(0.06, 0.12)
@@ -94,8 +102,12 @@ def paint_conveyor_above(canvas: Canvas, rng: np.random.Generator, centre, lengt
     else:
         paint_poly(canvas, [place(rect(length, span), centre, angle)], (50, 50, 52), texture=0.05, rng=rng)
     for side in (-1, 1):
-        paint_poly(canvas, [place(rect(length, rail, 0, side * (span + rail) / 2), centre, angle)], frame,
-                   ramp=(0, 0.2 * side))
+        paint_poly(
+            canvas,
+            [place(rect(length, rail, 0, side * (span + rail) / 2), centre, angle)],
+            frame,
+            ramp=(0, 0.2 * side),
+        )
 
 
 def paint_pallet_above(canvas: Canvas, rng: np.random.Generator, centre, size: float, angle: float) -> None:
@@ -110,8 +122,13 @@ def paint_pallet_above(canvas: Canvas, rng: np.random.Generator, centre, size: f
     boards = int(rng.integers(5, 8))
     bw = w / boards * rng.uniform(0.55, 0.8)
     for x in np.linspace(-w / 2 + bw / 2, w / 2 - bw / 2, boards):
-        paint_poly(canvas, [place(rect(bw, h, x, 0), centre, angle)], wood * rng.uniform(0.85, 1.1),
-                   texture=0.06, rng=rng)
+        paint_poly(
+            canvas,
+            [place(rect(bw, h, x, 0), centre, angle)],
+            wood * rng.uniform(0.85, 1.1),
+            texture=0.06,
+            rng=rng,
+        )
 
 
 def render_overhead(rng: np.random.Generator, height: int, width: int) -> Canvas:
@@ -124,18 +141,31 @@ def render_overhead(rng: np.random.Generator, height: int, width: int) -> Canvas
         paint_floor_above(canvas, rng)
     else:
         canvas.image[:] = base(rng, height, width)
-    things = rng.permutation(["conveyor", "pallet", "person", "robot", "cable", "cable", "tote", "cage", "person"])
+    things = rng.permutation(
+        ["conveyor", "pallet", "person", "robot", "cable", "cable", "tote", "cage", "person"]
+    )
     for thing in things[: int(rng.integers(1, 6))]:
         at = rng.uniform(0.1, 0.9, size=2) * (width, height)
         if thing == "conveyor" and ground == 0:
-            paint_conveyor_above(canvas, rng, at, scale * rng.uniform(0.8, 2.0), scale * rng.uniform(0.2, 0.45),
-                                 float(rng.choice([0, np.pi / 2]) + rng.normal(0, 0.05)))
+            paint_conveyor_above(
+                canvas,
+                rng,
+                at,
+                scale * rng.uniform(0.8, 2.0),
+                scale * rng.uniform(0.2, 0.45),
+                float(rng.choice([0, np.pi / 2]) + rng.normal(0, 0.05)),
+            )
         elif thing == "pallet" and ground != 2:
             paint_pallet_above(canvas, rng, at, scale * rng.uniform(0.35, 0.8), float(rng.normal(0, 0.3)))
         elif thing == "tote" and ground != 2:
             for _k in range(int(rng.integers(1, 4))):
-                paint_tote_above(canvas, rng, at + rng.normal(0, scale * 0.15, 2), scale * rng.uniform(0.2, 0.4),
-                                 float(rng.normal(0, 0.2)))
+                paint_tote_above(
+                    canvas,
+                    rng,
+                    at + rng.normal(0, scale * 0.15, 2),
+                    scale * rng.uniform(0.2, 0.4),
+                    float(rng.normal(0, 0.2)),
+                )
         elif thing == "cage":
             paint_cage_above(canvas, rng, at, scale * rng.uniform(0.3, 0.7), float(rng.normal(0, 0.3)))
         elif thing == "person":

@@ -20,8 +20,14 @@ def as_colour(colour) -> np.ndarray:
     return np.asarray(colour, dtype=np.float32)
 
 
-def paint_poly(canvas: Canvas, polys: list[np.ndarray], colour, ramp: tuple[float, float] = (0.0, 0.0),
-               texture: float = 0.0, rng: np.random.Generator | None = None) -> None:
+def paint_poly(
+    canvas: Canvas,
+    polys: list[np.ndarray],
+    colour,
+    ramp: tuple[float, float] = (0.0, 0.0),
+    texture: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> None:
     """Fill polygons (list of (N, 2)) with ``colour`` times a linear brightness ``ramp`` (gx, gy across
     the polygons' box), plus optional fine grain of relative ``texture`` amplitude."""
     pts = np.concatenate(polys)
@@ -33,8 +39,11 @@ def paint_poly(canvas: Canvas, polys: list[np.ndarray], colour, ramp: tuple[floa
         return
     x0, y0, x1, y1 = box
     h, w = y1 - y0, x1 - x0
-    shade = 1.0 + ramp[0] * np.linspace(-1, 1, w, dtype=np.float32)[None, :] \
+    shade = (
+        1.0
+        + ramp[0] * np.linspace(-1, 1, w, dtype=np.float32)[None, :]
         + ramp[1] * np.linspace(-1, 1, h, dtype=np.float32)[:, None]
+    )
     if texture and rng is not None:
         shade = shade + texture * rng.standard_normal((h, w), dtype=np.float32)
     canvas.image[y0:y1, x0:x1][mask] = (shade[..., None] * as_colour(colour))[mask]
@@ -85,7 +94,9 @@ def paint_lines(canvas: Canvas, points: np.ndarray, colour, thickness: int, clos
     """An antialiased polyline (N, 2) of ``thickness`` px; (K, N, 2) draws K polylines in one go."""
     pts = np.round(np.asarray(points) * 8).astype(np.int32)
     lines = list(pts) if pts.ndim == 3 else [pts]
-    cv2.polylines(canvas.image, lines, closed, tuple(float(c) for c in colour), max(1, thickness), cv2.LINE_AA, 3)
+    cv2.polylines(
+        canvas.image, lines, closed, tuple(float(c) for c in colour), max(1, thickness), cv2.LINE_AA, 3
+    )
     cv2.polylines(canvas.owner, lines, closed, 0, max(1, thickness), cv2.LINE_8, 3)
 
 

@@ -22,14 +22,18 @@ def box_colour(rng: np.random.Generator) -> np.ndarray:
     return np.asarray(base, dtype=np.float32) * rng.uniform(0.85, 1.1)
 
 
-def draw_box(canvas: Canvas, rng, centre, size, angle, *, colour=None, aspect=None, extrude=(0.0, 0.0)) -> int:
+def draw_box(
+    canvas: Canvas, rng, centre, size, angle, *, colour=None, aspect=None, extrude=(0.0, 0.0)
+) -> int:
     """Cardboard box: top face with tape and label; side faces when ``extrude`` (dx, dy px) != 0."""
     colour = box_colour(rng) if colour is None else colour
     aspect = rng.uniform(0.5, 1.0) if aspect is None else aspect
     w, h = size, size * aspect
     top = place(rect(w, h), centre, angle)
     ext = np.asarray(extrude, dtype=np.float64)
-    outline = cv2.convexHull(np.concatenate([top, top + ext]).astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    outline = (
+        cv2.convexHull(np.concatenate([top, top + ext]).astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    )
     box = canvas.region(outline)
     if box is None:
         return 0
@@ -43,7 +47,11 @@ def draw_box(canvas: Canvas, rng, centre, size, angle, *, colour=None, aspect=No
     draw_poly(img, [top], box, colour)
     if rng.random() < 0.8:  # packing tape along the long axis
         tape_w = h * rng.uniform(0.12, 0.25)
-        tape = colour * 1.12 if rng.random() < 0.6 else np.array([120, 85, 50], np.float32) * rng.uniform(0.9, 1.3)
+        tape = (
+            colour * 1.12
+            if rng.random() < 0.6
+            else np.array([120, 85, 50], np.float32) * rng.uniform(0.9, 1.3)
+        )
         draw_poly(img, [place(rect(w, tape_w), centre, angle)], box, tape)
     if rng.random() < 0.6:  # shipping label with a barcode
         lw, lh = w * rng.uniform(0.25, 0.4), h * rng.uniform(0.25, 0.4)
@@ -51,7 +59,13 @@ def draw_box(canvas: Canvas, rng, centre, size, angle, *, colour=None, aspect=No
         draw_poly(img, [place(rect(lw, lh, lx, ly), centre, angle)], box, (238, 238, 232))
         xs = lx - lw * 0.4 + np.cumsum(rng.uniform(0.02, 0.07, size=12)) * lw
         xs = xs[xs < lx + lw * 0.4]
-        seg = np.stack([np.stack([xs, np.full_like(xs, ly - lh * 0.1)], 1), np.stack([xs, np.full_like(xs, ly + lh * 0.35)], 1)], 1)
+        seg = np.stack(
+            [
+                np.stack([xs, np.full_like(xs, ly - lh * 0.1)], 1),
+                np.stack([xs, np.full_like(xs, ly + lh * 0.35)], 1),
+            ],
+            1,
+        )
         draw_lines(img, place(seg.reshape(-1, 2), centre, angle).reshape(-1, 2, 2), box, (25, 25, 25))
     return finish(canvas, rng, top if np.abs(ext).sum() == 0 else outline, img, mask, box, "cardboard_box")
 
@@ -67,7 +81,9 @@ def draw_mailer(canvas: Canvas, rng, centre, size, angle, **_) -> int:
         return 0
     mask = fill([outline], box)
     img = shaded(rng, colour, box, 0.2)
-    bumps = rng.normal(0, 6, size=(max(1, (box[3] - box[1]) // 3), max(1, (box[2] - box[0]) // 3), 1)).astype(np.float32)
+    bumps = rng.normal(0, 6, size=(max(1, (box[3] - box[1]) // 3), max(1, (box[2] - box[0]) // 3), 1)).astype(
+        np.float32
+    )
     img += cv2.resize(bumps, (box[2] - box[0], box[3] - box[1]), interpolation=cv2.INTER_LINEAR)[..., None]
     seal = place(rect(w * 0.08, h * 0.95, -w * 0.44, 0), centre, angle)
     draw_poly(img, [seal], box, colour * 0.85)

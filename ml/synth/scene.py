@@ -53,9 +53,15 @@ _SIZES = {  # longest side as a fraction of min(H, W)
 
 DOMAINS: dict[str, DomainSpec] = {
     "conveyor_topdown": DomainSpec("conveyor", (3, 9), (0.3, 0.2, 0.15, 0.2, 0.15), "scatter"),
-    "tote_oblique": DomainSpec("tote", (4, 11), (0.15, 0.2, 0.3, 0.1, 0.25), "pile", (0.12, 0.28), (0.04, 0.12)),
-    "floor_pile": DomainSpec("concrete", (5, 13), (0.45, 0.2, 0.15, 0.1, 0.1), "pile", (0.0, 0.18), (0.0, 0.1)),
-    "pallet_stack": DomainSpec("pallet", (4, 12), (1.0, 0.0, 0.0, 0.0, 0.0), "stack", (0.05, 0.22), (0.03, 0.1)),
+    "tote_oblique": DomainSpec(
+        "tote", (4, 11), (0.15, 0.2, 0.3, 0.1, 0.25), "pile", (0.12, 0.28), (0.04, 0.12)
+    ),
+    "floor_pile": DomainSpec(
+        "concrete", (5, 13), (0.45, 0.2, 0.15, 0.1, 0.1), "pile", (0.0, 0.18), (0.0, 0.1)
+    ),
+    "pallet_stack": DomainSpec(
+        "pallet", (4, 12), (1.0, 0.0, 0.0, 0.0, 0.0), "stack", (0.05, 0.22), (0.03, 0.1)
+    ),
 }
 
 PHOTO_DOMAINS: dict[str, Callable[[np.random.Generator, int, int], Canvas]] = {
@@ -114,9 +120,17 @@ def generate_scene(domain: str, seed: int, size: tuple[int, int] = (512, 512)) -
     tilt = rng.uniform(*spec.tilt)
     if tilt > 0.01:
         hom = backgrounds.oblique_homography(width, height, tilt)
-        image = cv2.warpPerspective(image, hom, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        owner = cv2.warpPerspective(owner.astype(np.float32), hom, (width, height), flags=cv2.INTER_NEAREST,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(np.int32)
+        image = cv2.warpPerspective(
+            image, hom, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        owner = cv2.warpPerspective(
+            owner.astype(np.float32),
+            hom,
+            (width, height),
+            flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        ).astype(np.int32)
     image = backgrounds.basic_camera_effects(rng, image)
     return _collect(image, owner, canvas.categories, domain, seed)
 
@@ -128,8 +142,13 @@ def crop_scene(scene: Scene, top: int, left: int, size: tuple[int, int]) -> Scen
     if top < 0 or left < 0 or top + height > scene.labels.shape[0] or left + width > scene.labels.shape[1]:
         raise ValueError(f"window {size} at ({top}, {left}) is outside the {scene.labels.shape} scene")
     window = (slice(top, top + height), slice(left, left + width))
-    return _collect(scene.image[window].copy(), scene.labels[window], [inst.category for inst in scene.instances],
-                    scene.domain, scene.seed)
+    return _collect(
+        scene.image[window].copy(),
+        scene.labels[window],
+        [inst.category for inst in scene.instances],
+        scene.domain,
+        scene.seed,
+    )
 
 
 def camera_augment(scene: Scene, rng: np.random.Generator, strength: float = 1.0) -> Scene:
@@ -137,8 +156,13 @@ def camera_augment(scene: Scene, rng: np.random.Generator, strength: float = 1.0
     then :func:`camera_effects`; instances cut to slivers by the warp are dropped as in generation.
     For training on any domain; ``generate_scene`` itself never calls it on the original four."""
     image, labels = camera_warp(scene.image, scene.labels, rng, strength)
-    return _collect(camera_effects(image, rng, strength), labels, [inst.category for inst in scene.instances],
-                    scene.domain, scene.seed)
+    return _collect(
+        camera_effects(image, rng, strength),
+        labels,
+        [inst.category for inst in scene.instances],
+        scene.domain,
+        scene.seed,
+    )
 
 
 def _draw_scattered(canvas: Canvas, rng: np.random.Generator, spec: DomainSpec, scale: int) -> None:
@@ -185,8 +209,16 @@ def _draw_stack(canvas: Canvas, rng: np.random.Generator, spec: DomainSpec, scal
             x = x0 + c * (size + gap) + rng.normal(0, 0.02 * size)
             y = y0 + r * (size * aspect + gap) + rng.normal(0, 0.02 * size)
             own = colour if rng.random() < 0.8 else box_colour(rng)
-            draw_box(canvas, rng, (x, y), size, tilt + rng.normal(0, 0.03), colour=own, aspect=aspect,
-                     extrude=(0.0, depth))
+            draw_box(
+                canvas,
+                rng,
+                (x, y),
+                size,
+                tilt + rng.normal(0, 0.03),
+                colour=own,
+                aspect=aspect,
+                extrude=(0.0, depth),
+            )
     for _k in range(int(rng.integers(0, 3))):  # loose parcels dropped on top
         name = CATEGORIES[int(rng.integers(1, len(CATEGORIES)))]
         lo, hi = _SIZES[name]

@@ -36,8 +36,9 @@ from ml.synth.paint import paint_lines, paint_poly, paint_tube, quad, shade_down
 TOTE_COLOURS = [(40, 80, 160), (60, 60, 65), (150, 150, 155), (200, 60, 40), (230, 190, 40)]
 
 
-def front_view(rng: np.random.Generator, height: int, width: int, oblique: float,
-               eye: tuple[float, float] = (0.2, 0.8)) -> View:
+def front_view(
+    rng: np.random.Generator, height: int, width: int, oblique: float, eye: tuple[float, float] = (0.2, 0.8)
+) -> View:
     """A camera facing the racking: eye level at ``eye`` (share of the height, top down), looking
     along the aisle with probability ``oblique`` (vanishing point off to one side)."""
     vx = width * rng.uniform(0.3, 0.7)
@@ -73,8 +74,17 @@ def paint_hall(canvas: Canvas, rng: np.random.Generator, view: View, floor_y: fl
         paint_floor(canvas, rng, quad(-10, floor_far, width + 10, near_y), marks)
 
 
-def _carton_row(canvas: Canvas, rng: np.random.Generator, view: View, bay: tuple[float, float], floor_y: float,
-                clear_top: float, depths: tuple[float, float], looks: list[CartonLook], light: float) -> None:
+def _carton_row(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    view: View,
+    bay: tuple[float, float],
+    floor_y: float,
+    clear_top: float,
+    depths: tuple[float, float],
+    looks: list[CartonLook],
+    light: float,
+) -> None:
     """Cartons side by side (some stacked) on one shelf between ``bay`` x limits, from ``floor_y`` up."""
     x0, x1 = bay
     width, clear = x1 - x0, floor_y - clear_top
@@ -98,8 +108,17 @@ def _carton_row(canvas: Canvas, rng: np.random.Generator, view: View, bay: tuple
         paint_carton(canvas, rng, view, rect, d, look, light)
 
 
-def _pallet_load(canvas: Canvas, rng: np.random.Generator, view: View, span: tuple[float, float], floor_y: float,
-                 clear_top: float, depth: float, look: CartonLook | None, light: float) -> None:
+def _pallet_load(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    view: View,
+    span: tuple[float, float],
+    floor_y: float,
+    clear_top: float,
+    depth: float,
+    look: CartonLook | None,
+    light: float,
+) -> None:
     """A pallet at the front of a level; with ``look``, a block of cartons (back layer, then front) on it."""
     x0, x1 = span
     d0 = depth * rng.uniform(0.0, 0.08)
@@ -121,8 +140,15 @@ def _pallet_load(canvas: Canvas, rng: np.random.Generator, view: View, span: tup
                 paint_carton(canvas, rng, view, rect, (start, start + layer), look, light)
 
 
-def _empty_bay_contents(canvas: Canvas, rng: np.random.Generator, view: View, bay: tuple[float, float],
-                        floor_y: float, clear_top: float, depth: float) -> None:
+def _empty_bay_contents(
+    canvas: Canvas,
+    rng: np.random.Generator,
+    view: View,
+    bay: tuple[float, float],
+    floor_y: float,
+    clear_top: float,
+    depth: float,
+) -> None:
     """What an emptied bay may still hold: empty pallets, a stack of them, or empty totes."""
     x0, x1 = bay
     draw = rng.random()
@@ -131,7 +157,9 @@ def _empty_bay_contents(canvas: Canvas, rng: np.random.Generator, view: View, ba
         stack = int(rng.integers(1, 8))
         y = floor_y
         for _k in range(stack):
-            y = paint_pallet_front(canvas, rng, view, x, x + (x1 - x0) * rng.uniform(0.4, 0.5), y, (2, depth * 0.9))
+            y = paint_pallet_front(
+                canvas, rng, view, x, x + (x1 - x0) * rng.uniform(0.4, 0.5), y, (2, depth * 0.9)
+            )
             if y < clear_top:
                 break
     elif draw < 0.6:
@@ -140,17 +168,26 @@ def _empty_bay_contents(canvas: Canvas, rng: np.random.Generator, view: View, ba
         h = min(w * 0.6, (floor_y - clear_top) * 0.8)
         for x in np.arange(x0 + 2, x1 - w, w * 1.05):
             if rng.random() < 0.75:
-                paint_tote_front(canvas, rng, view, (x, floor_y - h, x + w, floor_y), (2, depth * 0.8), colour)
+                paint_tote_front(
+                    canvas, rng, view, (x, floor_y - h, x + w, floor_y), (2, depth * 0.8), colour
+                )
 
 
-def _foreground(canvas: Canvas, rng: np.random.Generator, view: View, floor_y: float, unit: float, busy: float) -> None:
+def _foreground(
+    canvas: Canvas, rng: np.random.Generator, view: View, floor_y: float, unit: float, busy: float
+) -> None:
     """People, barriers, cones and cables between the camera and the racking (``busy`` scales how many)."""
     height, width = canvas.size
     scale = min(height, width)
     floor_near = view.project(np.array([[0, floor_y]]), -view.dist * 0.05)[0, 1]
     if rng.random() < 0.3 * busy and floor_near < height * 0.95:  # a cable or hose lying on the floor
-        paint_cable(canvas, rng, (rng.uniform(0, width), rng.uniform(floor_near, height)),
-                    (rng.uniform(0, width), rng.uniform(floor_near, height)), scale * 0.1)
+        paint_cable(
+            canvas,
+            rng,
+            (rng.uniform(0, width), rng.uniform(floor_near, height)),
+            (rng.uniform(0, width), rng.uniform(floor_near, height)),
+            scale * 0.1,
+        )
     if rng.random() < 0.2 * busy:
         _hanging_sign(canvas, rng)
     if rng.random() < 0.2 * busy:
@@ -180,8 +217,12 @@ def _hanging_sign(canvas: Canvas, rng: np.random.Generator) -> None:
     w = width * rng.uniform(0.15, 0.4)
     h = w * rng.uniform(0.3, 0.5)
     x, y = rng.uniform(-0.1, 0.9) * width, rng.uniform(-0.1, 0.25) * height
-    board, ink = [((240, 240, 235), (25, 25, 30)), ((235, 200, 40), (25, 25, 30)), ((30, 80, 160), (240, 240, 240)),
-                  ((30, 120, 60), (240, 240, 240))][int(rng.integers(4))]
+    board, ink = [
+        ((240, 240, 235), (25, 25, 30)),
+        ((235, 200, 40), (25, 25, 30)),
+        ((30, 80, 160), (240, 240, 240)),
+        ((30, 120, 60), (240, 240, 240)),
+    ][int(rng.integers(4))]
     for cx in (x + w * 0.15, x + w * 0.85):
         paint_lines(canvas, np.array([[cx, -5], [cx, y]]), (60, 60, 60), 1)
     paint_poly(canvas, [quad(x, y, x + w, y + h)], board, ramp=(0.1, 0.1))
@@ -215,8 +256,14 @@ def _racking_scene(rng: np.random.Generator, height: int, width: int, stocked: b
     canvas = Canvas(np.zeros((height, width, 3), np.float32))
     view = front_view(rng, height, width, oblique=0.35)
     pallet_racking = rng.random() < 0.5
-    rack = make_rack(rng, view, height, width, (0.45, 1.1) if pallet_racking else (0.4, 0.9),
-                     (0.45, 0.7) if pallet_racking else (0.3, 0.5))
+    rack = make_rack(
+        rng,
+        view,
+        height,
+        width,
+        (0.45, 1.1) if pallet_racking else (0.4, 0.9),
+        (0.45, 0.7) if pallet_racking else (0.3, 0.5),
+    )
     paint_hall(canvas, rng, view, rack.floor_y, rack.depth * 1.3)
     paint_rack_back(canvas, rng, rack)
     _stock(canvas, rng, rack, stocked, pallet_racking)
@@ -227,7 +274,9 @@ def _racking_scene(rng: np.random.Generator, height: int, width: int, stocked: b
         y = rack.floor_y - bay * rng.uniform(0.3, 0.45)
         r = rack.upright_w * rng.uniform(0.7, 1.0)
         paint_tube(canvas, (x, y), (x, y + r * 5), r, (200, 30, 30), 0.5)
-        paint_lines(canvas, np.array([[x, y - r], [x + r * 1.2, y + r], [x + r * 1.4, y + r * 4]]), (25, 25, 25), 2)
+        paint_lines(
+            canvas, np.array([[x, y - r], [x + r * 1.2, y + r], [x + r * 1.4, y + r * 4]]), (25, 25, 25), 2
+        )
     _foreground(canvas, rng, view, rack.floor_y, bay, 1.0 if stocked else 2.0)
     if rng.random() < 0.5:
         _turn(canvas, rng, view)
@@ -257,13 +306,38 @@ def _stock(canvas: Canvas, rng: np.random.Generator, rack: Rack, stocked: bool, 
                 span = (x1 - x0) / n
                 for k in range(n):
                     load = bay_looks[int(rng.integers(len(bay_looks)))] if rng.random() < 0.9 else None
-                    _pallet_load(canvas, rng, view, (x0 + k * span + span * 0.04, x0 + (k + 1) * span - span * 0.04),
-                                 floor_y, clear_top, rack.depth, load, light)
+                    _pallet_load(
+                        canvas,
+                        rng,
+                        view,
+                        (x0 + k * span + span * 0.04, x0 + (k + 1) * span - span * 0.04),
+                        floor_y,
+                        clear_top,
+                        rack.depth,
+                        load,
+                        light,
+                    )
             else:
-                _carton_row(canvas, rng, view, bay, floor_y, clear_top, (rack.depth * 0.02, rack.depth * 0.95),
-                            bay_looks, light)
+                _carton_row(
+                    canvas,
+                    rng,
+                    view,
+                    bay,
+                    floor_y,
+                    clear_top,
+                    (rack.depth * 0.02, rack.depth * 0.95),
+                    bay_looks,
+                    light,
+                )
             if level > 0:  # the deck above shades the top of the level
-                shade_down(canvas, x0, clear_top, x1, clear_top + (floor_y - clear_top) * 0.45, float(rng.uniform(0.1, 0.4)))
+                shade_down(
+                    canvas,
+                    x0,
+                    clear_top,
+                    x1,
+                    clear_top + (floor_y - clear_top) * 0.45,
+                    float(rng.uniform(0.1, 0.4)),
+                )
 
 
 def _machine_cell(rng: np.random.Generator, height: int, width: int) -> Canvas:
@@ -281,18 +355,30 @@ def _machine_cell(rng: np.random.Generator, height: int, width: int) -> Canvas:
     for _k in range(int(rng.choice(3, p=[0.25, 0.5, 0.25]))):
         d0 = view.dist * rng.uniform(-0.1, 0.6)
         top = floor_y - unit * rng.uniform(0.35, 0.5)
-        paint_conveyor_front(canvas, rng, view, rng.uniform(-0.5, 0.3) * width, rng.uniform(0.7, 1.5) * width,
-                             top, floor_y, (d0, d0 + unit * rng.uniform(0.4, 0.8)))
+        paint_conveyor_front(
+            canvas,
+            rng,
+            view,
+            rng.uniform(-0.5, 0.3) * width,
+            rng.uniform(0.7, 1.5) * width,
+            top,
+            floor_y,
+            (d0, d0 + unit * rng.uniform(0.4, 0.8)),
+        )
     if rng.random() < 0.4:  # empty pallets or a pallet stack on the floor
         d0 = view.dist * rng.uniform(0.0, 0.5)
         x = rng.uniform(-0.2, 0.8) * width
         y = floor_y
         for _k in range(int(rng.integers(1, 6))):
-            y = paint_pallet_front(canvas, rng, view, x, x + unit * rng.uniform(0.6, 0.7), y, (d0, d0 + unit * 0.55))
+            y = paint_pallet_front(
+                canvas, rng, view, x, x + unit * rng.uniform(0.6, 0.7), y, (d0, d0 + unit * 0.55)
+            )
     for _k in range(int(rng.integers(1, 3))):
         depth = view.dist * rng.uniform(-0.2, 0.4)
         base = view.project(np.array([[rng.uniform(0.1, 0.9) * width, floor_y]]), depth)[0]
-        paint_robot_arm(canvas, rng, (base[0], base[1]), unit * rng.uniform(0.7, 1.3) * view.dist / (view.dist + depth))
+        paint_robot_arm(
+            canvas, rng, (base[0], base[1]), unit * rng.uniform(0.7, 1.3) * view.dist / (view.dist + depth)
+        )
     _foreground(canvas, rng, view, floor_y, unit, 1.5)
     return canvas
 

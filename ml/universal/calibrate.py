@@ -61,15 +61,21 @@ SYNTHETIC_GUARD = {"count": 50, "seed": 900_000}  # the training configs' synthe
 
 
 def category_confidence(categories: list[str]) -> tuple[float, ...]:
-    return tuple(UNLABELLED_CATEGORY_CONFIDENCE if name in UNLABELLED_CATEGORIES else 0.0 for name in categories)
+    return tuple(
+        UNLABELLED_CATEGORY_CONFIDENCE if name in UNLABELLED_CATEGORIES else 0.0 for name in categories
+    )
 
 
 class CachedMaps:
     """The network's maps of every real and synthetic validation image at one input size, so that
     grouping settings are compared without running the network again."""
 
-    def __init__(self, predictor: UniversalPredictor, real: list[tuple[dict, np.ndarray, list]],
-                 synthetic: tuple[dict, list[tuple[int, np.ndarray]]]):
+    def __init__(
+        self,
+        predictor: UniversalPredictor,
+        real: list[tuple[dict, np.ndarray, list]],
+        synthetic: tuple[dict, list[tuple[int, np.ndarray]]],
+    ):
         self.predictor = predictor
         self.real = [(info, predictor.dense_maps(image), gt) for info, image, gt in real]
         self.synthetic_coco = synthetic[0]
@@ -79,9 +85,15 @@ class CachedMaps:
         out = []
         for info, dense, gt in self.real:
             instances = self.predictor.from_maps(*dense, grouping=grouping).instances
-            out.append(ImageBoxes(image_id=info["id"], boxes=[geometry.mask_bbox(inst.mask) for inst in instances],
-                                  scores=[float(inst.score) for inst in instances], gt_boxes=gt,
-                                  categories=[inst.category for inst in instances]))
+            out.append(
+                ImageBoxes(
+                    image_id=info["id"],
+                    boxes=[geometry.mask_bbox(inst.mask) for inst in instances],
+                    scores=[float(inst.score) for inst in instances],
+                    gt_boxes=gt,
+                    categories=[inst.category for inst in instances],
+                )
+            )
         return out
 
     def synthetic_ap(self, grouping: GroupingParams) -> float:
@@ -91,16 +103,20 @@ class CachedMaps:
         return float(evaluator.summarize()["mask_ap"])
 
 
-def _real_samples(coco_path: str | Path, images_dir: str | Path | None, subset: str | None,
-                  source_map: str | Path | None) -> list[tuple[dict, np.ndarray, list]]:
+def _real_samples(
+    coco_path: str | Path, images_dir: str | Path | None, subset: str | None, source_map: str | Path | None
+) -> list[tuple[dict, np.ndarray, list]]:
     data, folder, _groups, chosen = coco_selection(coco_path, images_dir, subset, source_map)
     wanted = set(chosen)
     gt: dict[int, list] = {}
     for ann in data.get("annotations", []):
         if not ann.get("iscrowd", 0):
             gt.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
-    return [(info, read_image(folder / info["file_name"]), gt.get(info["id"], []))
-            for info in sorted(data["images"], key=lambda i: i["id"]) if info["id"] in wanted]
+    return [
+        (info, read_image(folder / info["file_name"]), gt.get(info["id"], []))
+        for info in sorted(data["images"], key=lambda i: i["id"])
+        if info["id"] in wanted
+    ]
 
 
 def blend(model: UniversalUNet, other: UniversalUNet, alpha: float) -> UniversalUNet:
@@ -109,16 +125,24 @@ def blend(model: UniversalUNet, other: UniversalUNet, alpha: float) -> Universal
     of the base's domain and often gains on the new one too; integer buffers come from ``model``."""
     mixed = copy.deepcopy(model)
     ours, theirs = model.state_dict(), other.state_dict()
-    mixed.load_state_dict({k: alpha * v + (1 - alpha) * theirs[k] if v.is_floating_point() else v
-                           for k, v in ours.items()})
+    mixed.load_state_dict(
+        {k: alpha * v + (1 - alpha) * theirs[k] if v.is_floating_point() else v for k, v in ours.items()}
+    )
     return mixed
 
 
-def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | Path | None = None,
-              subset: str | None = "captures", source_map: str | Path | None = None,
-              input_sizes: tuple[int, ...] | None = None, flip_sets: tuple[tuple[str, ...], ...] = ((),),
-              blend_with: str | Path | None = None, alphas: tuple[float, ...] = (1.0,),
-              log=lambda line: print(line, file=sys.stderr, flush=True)) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
+def calibrate(
+    checkpoint: str | Path,
+    coco_path: str | Path,
+    images_dir: str | Path | None = None,
+    subset: str | None = "captures",
+    source_map: str | Path | None = None,
+    input_sizes: tuple[int, ...] | None = None,
+    flip_sets: tuple[tuple[str, ...], ...] = ((),),
+    blend_with: str | Path | None = None,
+    alphas: tuple[float, ...] = (1.0,),
+    log=lambda line: print(line, file=sys.stderr, flush=True),
+) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the settings chosen on the validation photos, see the module docstring.
 
     With ``blend_with`` (the checkpoint ``checkpoint`` was fine-tuned from), each of ``alphas`` is
@@ -127,14 +151,17 @@ def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | P
     tuned, meta = load_checkpoint(checkpoint)
     meta = {k: v for k, v in meta.items() if k not in ("score_calibration", "default_threshold")}
     other, other_meta = load_checkpoint(blend_with) if blend_with else (None, None)
-    models = {alpha: blend(tuned, other, alpha) if other is not None else tuned
-              for alpha in (alphas if other is not None else (1.0,))}
+    models = {
+        alpha: blend(tuned, other, alpha) if other is not None else tuned
+        for alpha in (alphas if other is not None else (1.0,))
+    }
     real = _real_samples(coco_path, images_dir, subset, source_map)
     synthetic = synthetic_coco(SYNTHETIC_GUARD["count"], SYNTHETIC_GUARD["seed"])
     own = GroupingParams(**meta["grouping"])
     reference = (other, other_meta) if other is not None and other_meta is not None else (tuned, meta)
     own_ap = CachedMaps(UniversalPredictor(*reference), [], synthetic).synthetic_ap(
-        GroupingParams(**reference[1]["grouping"]))
+        GroupingParams(**reference[1]["grouping"])
+    )
     floor = min(SYNTHETIC_FLOOR, own_ap - GUARD_TOLERANCE)
     tried: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any], GroupingParams, CachedMaps, UniversalUNet] | None = None
@@ -144,15 +171,28 @@ def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | P
                 trial = {**meta, "input_size": int(size), "test_time_flips": list(flips)}
                 maps = CachedMaps(UniversalPredictor(model, trial), real, synthetic)
                 candidates = [own] + [
-                    dataclasses.replace(own, seed_threshold=seed, foreground_threshold=fg, class_seed_thresholds=(),
-                                        split_seeds_by_class=False)
-                    for seed in SEED_THRESHOLDS for fg in FOREGROUND_THRESHOLDS]
+                    dataclasses.replace(
+                        own,
+                        seed_threshold=seed,
+                        foreground_threshold=fg,
+                        class_seed_thresholds=(),
+                        split_seeds_by_class=False,
+                    )
+                    for seed in SEED_THRESHOLDS
+                    for fg in FOREGROUND_THRESHOLDS
+                ]
                 for grouping in candidates:
                     figures = box_figures(maps.real_boxes(grouping), threshold=0.0)
-                    row = {"blend_alpha": alpha, "input_size": int(size), "test_time_flips": list(flips),
-                           "seed_threshold": grouping.seed_threshold, "foreground_threshold": grouping.foreground_threshold,
-                           "per_category_seeds": bool(grouping.class_seed_thresholds),
-                           "real_box_ap50": figures["box_ap50"], "real_box_ap": figures["box_ap"]}
+                    row = {
+                        "blend_alpha": alpha,
+                        "input_size": int(size),
+                        "test_time_flips": list(flips),
+                        "seed_threshold": grouping.seed_threshold,
+                        "foreground_threshold": grouping.foreground_threshold,
+                        "per_category_seeds": bool(grouping.class_seed_thresholds),
+                        "real_box_ap50": figures["box_ap50"],
+                        "real_box_ap": figures["box_ap"],
+                    }
                     tried.append(row)
                     if best is None or figures["box_ap50"] > best[0]:
                         row["synthetic_mask_ap"] = round(maps.synthetic_ap(grouping), 4)
@@ -173,16 +213,30 @@ def calibrate(checkpoint: str | Path, coco_path: str | Path, images_dir: str | P
     probabilities = [calibrated_score(r, platt) for r in raw]
     threshold = _threshold_for(platt, DEFAULT_THRESHOLD)
     if chosen["blend_alpha"] != 1.0:
-        meta["data"] = {**meta.get("data", {}), "blend": {"with": str(blend_with), "alpha": chosen["blend_alpha"]}}
-    new_meta = {**meta, "input_size": chosen["input_size"], "test_time_flips": chosen["test_time_flips"],
-                "grouping": dataclasses.asdict(grouping), "score_calibration": platt,
-                "default_threshold": DEFAULT_THRESHOLD}
-    calibrated_boxes = [dataclasses.replace(img, scores=[calibrated_score(s, platt) for s in img.scores])
-                        for img in boxes]
+        meta["data"] = {
+            **meta.get("data", {}),
+            "blend": {"with": str(blend_with), "alpha": chosen["blend_alpha"]},
+        }
+    new_meta = {
+        **meta,
+        "input_size": chosen["input_size"],
+        "test_time_flips": chosen["test_time_flips"],
+        "grouping": dataclasses.asdict(grouping),
+        "score_calibration": platt,
+        "default_threshold": DEFAULT_THRESHOLD,
+    }
+    calibrated_boxes = [
+        dataclasses.replace(img, scores=[calibrated_score(s, platt) for s in img.scores]) for img in boxes
+    ]
     report: dict[str, Any] = {
-        "validation": {"coco": str(coco_path), "subset": subset, "images": len(real),
-                       "synthetic_guard": SYNTHETIC_GUARD, "synthetic_mask_ap_own_setting": round(own_ap, 4),
-                       "synthetic_floor": round(floor, 4)},
+        "validation": {
+            "coco": str(coco_path),
+            "subset": subset,
+            "images": len(real),
+            "synthetic_guard": SYNTHETIC_GUARD,
+            "synthetic_mask_ap_own_setting": round(own_ap, 4),
+            "synthetic_floor": round(floor, 4),
+        },
         "chosen": chosen,
         "raw_score_at_default_threshold": round(threshold, 4),
         "score_calibration": platt,
@@ -220,21 +274,42 @@ def plot_reliability(report: dict[str, Any], path: str | Path, size: int = 480) 
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
         cv2.line(img, pt(0, v), pt(1, v), (230, 230, 230), 1)
         cv2.putText(img, f"{v:.2f}", (6, pt(0, v)[1] + 4), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
-        cv2.putText(img, f"{v:.2f}", (pt(v, 0)[0] - 14, size - margin + 18), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        cv2.putText(
+            img, f"{v:.2f}", (pt(v, 0)[0] - 14, size - margin + 18), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA
+        )
     cv2.line(img, pt(0, 0), pt(1, 1), (180, 180, 180), 1, cv2.LINE_AA)
     cv2.line(img, pt(report["default_threshold"], 0), pt(report["default_threshold"], 1), (150, 150, 150), 1)
-    rows = (("reliability_raw", "raw score", (140, 140, 140)), ("reliability_calibrated", "calibrated", (200, 90, 20)))
+    rows = (
+        ("reliability_raw", "raw score", (140, 140, 140)),
+        ("reliability_calibrated", "calibrated", (200, 90, 20)),
+    )
     for k, (key, label, colour) in enumerate(rows):
         points = [pt(b["mean_probability"], b["accuracy"]) for b in report[key]["bins"] if b["count"]]
         for a, b in zip(points, points[1:], strict=False):
             cv2.line(img, a, b, colour, 2, cv2.LINE_AA)
         for p in points:
             cv2.circle(img, p, 4, colour, -1, cv2.LINE_AA)
-        cv2.putText(img, f"{label}: ECE {report[key]['ece']:.3f}", (margin + 8, margin - 30 + 16 * k), font, 0.45,
-                    colour, 1, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            f"{label}: ECE {report[key]['ece']:.3f}",
+            (margin + 8, margin - 30 + 16 * k),
+            font,
+            0.45,
+            colour,
+            1,
+            cv2.LINE_AA,
+        )
     validation = report["validation"]
-    cv2.putText(img, f"real val {validation['subset']}, {validation['images']} photos: share matched (IoU 0.5) vs score",
-                (8, size - 10), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        f"real val {validation['subset']}, {validation['images']} photos: share matched (IoU 0.5) vs score",
+        (8, size - 10),
+        font,
+        0.4,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), img)
@@ -242,20 +317,35 @@ def plot_reliability(report: dict[str, Any], path: str | Path, size: int = 480) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Choose a checkpoint's input size and grouping on real validation "
-                                                 "photos, calibrate its scores, and store its default threshold.")
+    parser = argparse.ArgumentParser(
+        description="Choose a checkpoint's input size and grouping on real validation "
+        "photos, calibrate its scores, and store its default threshold."
+    )
     parser.add_argument("checkpoint")
     parser.add_argument("--coco", required=True, help="COCO file of validation photos labelled with boxes")
     parser.add_argument("--images", help="image folder (default: the COCO file's)")
     parser.add_argument("--subset", default="captures", choices=("captures", "web", "all"))
     parser.add_argument("--source-map", help="the real set's source_map.csv (default: beside --coco)")
     parser.add_argument("--input-sizes", type=int, nargs="+", metavar="PX")
-    parser.add_argument("--flips", nargs="+", default=["none"], metavar="SET",
-                        help="test-time flip sets to try, comma-separated ('none', 'x', 'x,y,xy')")
-    parser.add_argument("--blend-with", metavar="CKPT", help="the checkpoint CHECKPOINT was fine-tuned from: also try "
-                                                                 "weight blends of the two (WiSE-FT)")
-    parser.add_argument("--alphas", type=float, nargs="+", default=[1.0],
-                        help="with --blend-with: the fine-tune's weight in each blend to try (1 = the fine-tune)")
+    parser.add_argument(
+        "--flips",
+        nargs="+",
+        default=["none"],
+        metavar="SET",
+        help="test-time flip sets to try, comma-separated ('none', 'x', 'x,y,xy')",
+    )
+    parser.add_argument(
+        "--blend-with",
+        metavar="CKPT",
+        help="the checkpoint CHECKPOINT was fine-tuned from: also try weight blends of the two (WiSE-FT)",
+    )
+    parser.add_argument(
+        "--alphas",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="with --blend-with: the fine-tune's weight in each blend to try (1 = the fine-tune)",
+    )
     parser.add_argument("--out", help="write the checkpoint with the chosen settings here")
     parser.add_argument("--plot", help="write the reliability diagram (PNG) here")
     parser.add_argument("--threads", type=int, default=1)
@@ -265,9 +355,17 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     flip_sets = tuple(tuple(f for f in s.split(",") if f and f != "none") for s in args.flips)
     try:
-        model, meta, report = calibrate(args.checkpoint, args.coco, args.images, args.subset, args.source_map,
-                                        tuple(args.input_sizes) if args.input_sizes else None, flip_sets,
-                                        args.blend_with, tuple(args.alphas))
+        model, meta, report = calibrate(
+            args.checkpoint,
+            args.coco,
+            args.images,
+            args.subset,
+            args.source_map,
+            tuple(args.input_sizes) if args.input_sizes else None,
+            flip_sets,
+            args.blend_with,
+            tuple(args.alphas),
+        )
     except ValueError as error:  # bad input files (EvaluationInputError) or no setting that keeps the guard
         parser.error(str(error))
     if args.out:

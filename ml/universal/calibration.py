@@ -37,7 +37,9 @@ def calibrated_score(raw: float, calibration: dict[str, Any] | None) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def fit_platt(raw_scores: Sequence[float], correct: Sequence[bool], iterations: int = 200) -> dict[str, float]:
+def fit_platt(
+    raw_scores: Sequence[float], correct: Sequence[bool], iterations: int = 200
+) -> dict[str, float]:
     """Fit {"a", "b"} by Newton's method on the log loss of sigmoid(a * logit(raw) + b).
 
     Targets use Platt's prior correction ((n+ + 1) / (n+ + 2) and 1 / (n- + 2)), so a perfectly
@@ -76,7 +78,11 @@ def reliability(probabilities: Sequence[float], correct: Sequence[bool], bins: i
     for k in range(bins):
         members = index == k
         count = int(members.sum())
-        row: dict[str, Any] = {"low": round(float(edges[k]), 3), "high": round(float(edges[k + 1]), 3), "count": count}
+        row: dict[str, Any] = {
+            "low": round(float(edges[k]), 3),
+            "high": round(float(edges[k + 1]), 3),
+            "count": count,
+        }
         if count:
             row["mean_probability"] = round(float(p[members].mean()), 4)
             row["accuracy"] = round(float(y[members].mean()), 4)

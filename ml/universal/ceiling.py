@@ -30,7 +30,9 @@ CONFIDENT = 0.98  # probability of the true class / interior value, kept off 0 a
 
 def perfect_logits(labels: np.ndarray, classes: np.ndarray, input_size: int) -> tuple[torch.Tensor, float]:
     """(1, C + 2, h, w) logits, classes then interior, of a perfect network at stride 2; and the resize scale."""
-    small, scale = targets.resize_long_side(labels.astype(np.float32), input_size, interpolation=cv2.INTER_NEAREST)
+    small, scale = targets.resize_long_side(
+        labels.astype(np.float32), input_size, interpolation=cv2.INTER_NEAREST
+    )
     semantic, interior = targets.instance_targets(small.astype(np.int64), classes, (input_size, input_size))
     n_classes = len(CATEGORIES) + 1
     onehot = np.eye(n_classes, dtype=np.float32)[np.minimum(semantic, n_classes - 1)].transpose(2, 0, 1)
@@ -50,9 +52,15 @@ def ceiling(count: int, seed: int, input_size: int, seed_threshold: float) -> di
         logits, scale = perfect_logits(scene.labels, classes, input_size)
         probs, interior = maps_at_image_size(logits, scale, *image.shape[:2])
         raw = group_instances(probs, interior, params)
-        evaluator.update(image_id, [Instance(mask=r.mask, category=names[r.class_index - 1], score=r.score)
-                                    for r in raw])
-    return {**evaluator.summarize(), "images": count, "input_size": input_size, "seed_threshold": seed_threshold}
+        evaluator.update(
+            image_id, [Instance(mask=r.mask, category=names[r.class_index - 1], score=r.score) for r in raw]
+        )
+    return {
+        **evaluator.summarize(),
+        "images": count,
+        "input_size": input_size,
+        "seed_threshold": seed_threshold,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

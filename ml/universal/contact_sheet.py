@@ -37,16 +37,40 @@ def draw(image: np.ndarray, instances: list, threshold: float, gt_boxes: list[li
         contours, _ = cv2.findContours(inst.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(canvas, contours, -1, (255, 255, 255), 1)
         ys, xs = np.nonzero(inst.mask)
-        cv2.putText(canvas, f"{inst.score:.2f}", (int(xs.mean()) - 12, int(ys.mean()) + 4), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    cv2.putText(canvas, f"{len(kept)} shapes, {len(gt_boxes)} labelled", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                (0, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            f"{inst.score:.2f}",
+            (int(xs.mean()) - 12, int(ys.mean()) + 4),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    cv2.putText(
+        canvas,
+        f"{len(kept)} shapes, {len(gt_boxes)} labelled",
+        (6, 18),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5,
+        (0, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
     return canvas
 
 
-def contact_sheet(checkpoint: str | Path, coco_path: str | Path, out: str | Path, subset: str | None = "captures",
-                  count: int = 12, columns: int = 4, tile: int = 320, images_dir: str | Path | None = None,
-                  source_map: str | Path | None = None) -> Path:
+def contact_sheet(
+    checkpoint: str | Path,
+    coco_path: str | Path,
+    out: str | Path,
+    subset: str | None = "captures",
+    count: int = 12,
+    columns: int = 4,
+    tile: int = 320,
+    images_dir: str | Path | None = None,
+    source_map: str | Path | None = None,
+) -> Path:
     predictor = UniversalPredictor.from_checkpoint(checkpoint)
     data, folder, _groups, chosen = coco_selection(coco_path, images_dir, subset, source_map)
     infos = {img["id"]: img for img in data["images"]}
@@ -57,11 +81,13 @@ def contact_sheet(checkpoint: str | Path, coco_path: str | Path, out: str | Path
     tiles = []
     for image_id in picked:
         image = read_image(folder / infos[image_id]["file_name"])
-        tile_image = draw(image, predictor.predict(image).instances, predictor.default_threshold, boxes.get(image_id, []))
+        tile_image = draw(
+            image, predictor.predict(image).instances, predictor.default_threshold, boxes.get(image_id, [])
+        )
         tiles.append(cv2.resize(tile_image, (tile, tile), interpolation=cv2.INTER_AREA))
     while len(tiles) % columns:
         tiles.append(np.full((tile, tile, 3), 255, np.uint8))
-    sheet = np.vstack([np.hstack(tiles[k:k + columns]) for k in range(0, len(tiles), columns)])
+    sheet = np.vstack([np.hstack(tiles[k : k + columns]) for k in range(0, len(tiles), columns)])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), sheet)
@@ -79,8 +105,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="PNG to write")
     args = parser.parse_args(argv)
     try:
-        print(contact_sheet(args.checkpoint, args.coco, args.out, args.subset, args.count,
-                            images_dir=args.images, source_map=args.source_map))
+        print(
+            contact_sheet(
+                args.checkpoint,
+                args.coco,
+                args.out,
+                args.subset,
+                args.count,
+                images_dir=args.images,
+                source_map=args.source_map,
+            )
+        )
     except ValueError as error:
         parser.error(str(error))
 

@@ -26,7 +26,9 @@ from ml.synth.scene import camera_augment
 from ml.universal import targets
 
 
-def _augment(rng: np.random.Generator, image: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _augment(
+    rng: np.random.Generator, image: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Random flips, 90-degree turns and brightness/contrast jitter (labels follow geometry)."""
     if rng.random() < 0.5:
         image, labels = image[:, ::-1], labels[:, ::-1]
@@ -43,11 +45,17 @@ def _sample(image: np.ndarray, labels: np.ndarray, classes: np.ndarray, input_si
     if rng is not None:
         image, labels = _augment(rng, image, labels)
     image, _ = targets.resize_long_side(image, input_size)
-    labels = cv2.resize(labels.astype(np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
+    labels = cv2.resize(
+        labels.astype(np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST
+    )
     pad = (input_size, input_size)
     semantic, interior = targets.instance_targets(labels.astype(np.int64), classes, pad)
-    return (targets.to_tensor(image, pad), torch.from_numpy(semantic).long(), torch.from_numpy(interior),
-            NO_BOXES)
+    return (
+        targets.to_tensor(image, pad),
+        torch.from_numpy(semantic).long(),
+        torch.from_numpy(interior),
+        NO_BOXES,
+    )
 
 
 NO_BOXES = torch.full((targets.MAX_BOXES, 4), -1, dtype=torch.int64)
@@ -56,8 +64,18 @@ NO_BOXES = torch.full((targets.MAX_BOXES, 4), -1, dtype=torch.int64)
 class SyntheticDataset(Dataset):
     """``count`` scenes per epoch from ``domains``; call ``set_epoch`` to draw fresh seeds."""
 
-    def __init__(self, domains: list[str], count: int, seed: int, input_size: int, categories: list[str],
-                 augment: bool = True, fresh_each_epoch: bool = True, scene_size: int = 512, camera: float = 0.0):
+    def __init__(
+        self,
+        domains: list[str],
+        count: int,
+        seed: int,
+        input_size: int,
+        categories: list[str],
+        augment: bool = True,
+        fresh_each_epoch: bool = True,
+        scene_size: int = 512,
+        camera: float = 0.0,
+    ):
         self.scene_size = scene_size  # rendered at this size, then resized like any input image
         # Share of scenes seen through ml.synth's camera_augment (warp, light, blur, noise, greyscale, JPEG),
         # so the clean renders look more like phone and ceiling-camera photos.
@@ -84,7 +102,9 @@ class SyntheticDataset(Dataset):
             camera_rng = np.random.default_rng(seed + 9_000_011)
             if camera_rng.random() < self.camera:
                 scene = camera_augment(scene, camera_rng)
-        classes = np.array([0] + [self.categories.index(i.category) + 1 for i in scene.instances], dtype=np.int64)
+        classes = np.array(
+            [0] + [self.categories.index(i.category) + 1 for i in scene.instances], dtype=np.int64
+        )
         rng = np.random.default_rng(seed + 7_000_003) if self.augment else None
         return _sample(scene.image, scene.labels, classes, self.input_size, rng)
 
@@ -102,11 +122,15 @@ def coco_first_n(coco_path: Path, n: int, out_path: Path) -> Path:
     keep = {img["id"] for img in images}
     folder = coco_path.parent.resolve()
     tmp = out_path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({
-        "images": [{**img, "file_name": str(folder / img["file_name"])} for img in images],
-        "annotations": [a for a in data["annotations"] if a["image_id"] in keep],
-        "categories": data["categories"],
-    }))
+    tmp.write_text(
+        json.dumps(
+            {
+                "images": [{**img, "file_name": str(folder / img["file_name"])} for img in images],
+                "annotations": [a for a in data["annotations"] if a["image_id"] in keep],
+                "categories": data["categories"],
+            }
+        )
+    )
     tmp.replace(out_path)
     return out_path
 
@@ -135,13 +159,22 @@ class CocoDataset(Dataset):
     the one on top) owns shared pixels.
     """
 
-    def __init__(self, coco_path: str | Path, categories: list[str], input_size: int,
-                 images_dir: str | Path | None = None, augment: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        coco_path: str | Path,
+        categories: list[str],
+        input_size: int,
+        images_dir: str | Path | None = None,
+        augment: bool = True,
+        seed: int = 0,
+    ):
         coco = load_coco(coco_path)
         self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
         self.images = coco["images"]
         by_id = {c["id"]: c["name"] for c in coco["categories"]}
-        self.class_of = {cid: (categories.index(n) + 1 if n in categories else targets.IGNORE) for cid, n in by_id.items()}
+        self.class_of = {
+            cid: (categories.index(n) + 1 if n in categories else targets.IGNORE) for cid, n in by_id.items()
+        }
         self.anns: dict[int, list[dict]] = {}
         for ann in coco["annotations"]:
             self.anns.setdefault(ann["image_id"], []).append(ann)
@@ -204,9 +237,19 @@ class BoxDataset(Dataset):
 
     GREYSCALE_P = 0.2
 
-    def __init__(self, coco_path: str | Path, categories: list[str], input_size: int, source_map: str | Path,
-                 subset: str = "captures", images_dir: str | Path | None = None, category: str = "cardboard_box",
-                 augment: bool = True, seed: int = 0, repeat: int = 1):
+    def __init__(
+        self,
+        coco_path: str | Path,
+        categories: list[str],
+        input_size: int,
+        source_map: str | Path,
+        subset: str = "captures",
+        images_dir: str | Path | None = None,
+        category: str = "cardboard_box",
+        augment: bool = True,
+        seed: int = 0,
+        repeat: int = 1,
+    ):
         coco = load_coco(coco_path)
         self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
         self.images = select_images(coco["images"], capture_series(source_map), subset)
@@ -236,20 +279,26 @@ class BoxDataset(Dataset):
             image, boxes = _augment_photo(rng, image, boxes, self.GREYSCALE_P)
         image, scale = targets.resize_long_side(image, self.input_size)
         pad = (self.input_size, self.input_size)
-        semantic, interior, projection = targets.box_targets(boxes * scale, self.class_index, image.shape[:2], pad,
-                                                             partial=True)
-        return (targets.to_tensor(image, pad), torch.from_numpy(semantic).long(), torch.from_numpy(interior),
-                torch.from_numpy(projection))
+        semantic, interior, projection = targets.box_targets(
+            boxes * scale, self.class_index, image.shape[:2], pad, partial=True
+        )
+        return (
+            targets.to_tensor(image, pad),
+            torch.from_numpy(semantic).long(),
+            torch.from_numpy(interior),
+            torch.from_numpy(projection),
+        )
 
 
-def _augment_photo(rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray,
-                   greyscale_p: float) -> tuple[np.ndarray, np.ndarray]:
+def _augment_photo(
+    rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray, greyscale_p: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Zoom crop, horizontal mirror, photometric jitter, greyscale; boxes (x0, y0, x1, y1) follow."""
     height, width = image.shape[:2]
     if rng.random() < 0.5:
         ch, cw = int(height * rng.uniform(0.6, 1.0)), int(width * rng.uniform(0.6, 1.0))
         y0, x0 = int(rng.integers(0, height - ch + 1)), int(rng.integers(0, width - cw + 1))
-        image = image[y0:y0 + ch, x0:x0 + cw]
+        image = image[y0 : y0 + ch, x0 : x0 + cw]
         boxes = boxes - [x0, y0, x0, y0]
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, cw)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ch)

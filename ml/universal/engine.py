@@ -20,7 +20,9 @@ from ml.universal.evaluate import CocoMaskEvaluator
 from ml.universal.predictor import UniversalPredictor
 
 INTERIOR_WEIGHT = 2.0  # the interior map decides instance splits; weigh it above the class map
-PROJECTION_WEIGHT = 1.0  # box projection term on box-labelled images (BoxInst uses 1 beside its pairwise term)
+PROJECTION_WEIGHT = (
+    1.0  # box projection term on box-labelled images (BoxInst uses 1 beside its pairwise term)
+)
 
 
 def training_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype | None:
@@ -97,8 +99,13 @@ def box_projection_loss(foreground: torch.Tensor, boxes: torch.Tensor) -> torch.
     return per_box[valid].mean()
 
 
-def compute_loss(out: dict[str, torch.Tensor], semantic: torch.Tensor, interior: torch.Tensor,
-                 contact_weight: float = 1.0, boxes: torch.Tensor | None = None) -> torch.Tensor:
+def compute_loss(
+    out: dict[str, torch.Tensor],
+    semantic: torch.Tensor,
+    interior: torch.Tensor,
+    contact_weight: float = 1.0,
+    boxes: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Cross-entropy on classes (IGNORE skipped) + weighted BCE on the interior map
     (``IGNORE_INTERIOR`` skipped) + the box projection loss where ``boxes`` are given.
 
@@ -182,14 +189,17 @@ def train_one_epoch(
     losses: list[float] = []
     stopped = False
     for images, semantic, interior, boxes in loader:
-        images, semantic, interior, boxes = (t.to(device, non_blocking=True)
-                                             for t in (images, semantic, interior, boxes))
+        images, semantic, interior, boxes = (
+            t.to(device, non_blocking=True) for t in (images, semantic, interior, boxes)
+        )
         if schedule.fraction() >= 1.0 or (should_stop is not None and should_stop()):
             stopped = True
             break
         for group in optimizer.param_groups:
             group["lr"] = schedule.lr()
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+        with torch.autocast(
+            device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
+        ):
             out = model(images)
         loss = compute_loss({k: v.float() for k, v in out.items()}, semantic, interior, contact_weight, boxes)
         optimizer.zero_grad(set_to_none=True)
@@ -199,8 +209,14 @@ def train_one_epoch(
         schedule.step += 1
         losses.append(float(loss.detach()))
         if on_step is not None:
-            on_step({"loss": losses[-1], "lr": optimizer.param_groups[0]["lr"], "fraction": schedule.fraction()})
-    return {"loss": float(np.mean(losses)) if losses else float("nan"), "steps": len(losses), "stopped": float(stopped)}
+            on_step(
+                {"loss": losses[-1], "lr": optimizer.param_groups[0]["lr"], "fraction": schedule.fraction()}
+            )
+    return {
+        "loss": float(np.mean(losses)) if losses else float("nan"),
+        "steps": len(losses),
+        "stopped": float(stopped),
+    }
 
 
 @torch.no_grad()
@@ -232,8 +248,9 @@ def recalibrate_batchnorm(model: torch.nn.Module, loader: Iterable, max_batches:
     return used
 
 
-def evaluate(predictor: UniversalPredictor, samples: Iterable[tuple[int, np.ndarray]],
-             evaluator: CocoMaskEvaluator) -> dict:
+def evaluate(
+    predictor: UniversalPredictor, samples: Iterable[tuple[int, np.ndarray]], evaluator: CocoMaskEvaluator
+) -> dict:
     """Predict every (image_id, uint8 RGB image) and score against ``evaluator``'s ground truth.
 
     Besides COCO's figures: ``shapes_per_image``, the shapes scoring at least the predictor's

@@ -71,7 +71,9 @@ class CocoMaskEvaluator:
         self.coco_gt = coco_gt
         self.id_of = {c["name"]: c["id"] for c in coco_gt.loadCats(coco_gt.getCatIds())}
         if class_agnostic and len(self.id_of) != 1:
-            raise ValueError(f"class-agnostic scoring needs one ground-truth category, got {sorted(self.id_of)}")
+            raise ValueError(
+                f"class-agnostic scoring needs one ground-truth category, got {sorted(self.id_of)}"
+            )
         self.class_agnostic = class_agnostic
         self.results: list[dict[str, Any]] = []
         self.image_ids: list[int] = []
@@ -82,12 +84,16 @@ class CocoMaskEvaluator:
         for inst in instances:
             if not self.class_agnostic and inst.category not in self.id_of:
                 continue
-            self.results.append({
-                "image_id": image_id,
-                "category_id": next(iter(self.id_of.values())) if self.class_agnostic else self.id_of[inst.category],
-                "segmentation": geometry.mask_to_rle(inst.mask),
-                "score": float(inst.score),
-            })
+            self.results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": next(iter(self.id_of.values()))
+                    if self.class_agnostic
+                    else self.id_of[inst.category],
+                    "segmentation": geometry.mask_to_rle(inst.mask),
+                    "score": float(inst.score),
+                }
+            )
 
     def summarize(self, image_ids: Iterable[int] | None = None) -> dict[str, Any]:
         """{"mask_ap", "mask_ap50", "mask_ap75", "per_class": {name: AP}} over the updated images, or only
@@ -95,7 +101,12 @@ class CocoMaskEvaluator:
         scored = set(self.image_ids) if image_ids is None else set(self.image_ids) & set(image_ids)
         results = [r for r in self.results if r["image_id"] in scored]
         if not results:
-            return {"mask_ap": 0.0, "mask_ap50": 0.0, "mask_ap75": 0.0, "per_class": {n: 0.0 for n in self.id_of}}
+            return {
+                "mask_ap": 0.0,
+                "mask_ap50": 0.0,
+                "mask_ap75": 0.0,
+                "per_class": {n: 0.0 for n in self.id_of},
+            }
         with contextlib.redirect_stdout(io.StringIO()):
             # loadRes adds area, bbox and id to the dicts it gets: hand it copies, so summarize can run again
             coco_dt = self.coco_gt.loadRes([{k: r[k] for k in RESULT_KEYS} for r in results])
@@ -109,7 +120,9 @@ class CocoMaskEvaluator:
         per_class = {}
         for k, cat_id in enumerate(ev.params.catIds):
             p = precision[:, :, k]
-            per_class[self.coco_gt.cats[cat_id]["name"]] = round(float(p[p > -1].mean()), 4) if (p > -1).any() else None
+            per_class[self.coco_gt.cats[cat_id]["name"]] = (
+                round(float(p[p > -1].mean()), 4) if (p > -1).any() else None
+            )
         return {
             "mask_ap": round(float(ev.stats[0]), 4),
             "mask_ap50": round(float(ev.stats[1]), 4),
@@ -130,8 +143,13 @@ def predictions(checkpoint: str | Path, coco_path: str | Path) -> CocoMaskEvalua
     return evaluator
 
 
-def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 200, seed: int = 0,
-                     metrics: tuple[str, ...] = ("mask_ap",)) -> dict[str, Any]:
+def paired_bootstrap(
+    a: CocoMaskEvaluator,
+    b: CocoMaskEvaluator,
+    draws: int = 200,
+    seed: int = 0,
+    metrics: tuple[str, ...] = ("mask_ap",),
+) -> dict[str, Any]:
     """Mask AP of ``a`` minus ``b`` (same ground truth) over ``draws`` resamples of the images.
 
     Each draw picks as many images as there are, with replacement; a picked image and its
@@ -141,6 +159,7 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
     ``summarize()``); with more ``metrics``, ``per_metric`` holds the same for each, from the
     same draws.
     """
+
     def by_image(entries: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
         grouped: dict[int, list[dict[str, Any]]] = {}
         for entry in entries:
@@ -161,13 +180,19 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
         dt_b: list[dict[str, Any]] = []
         for new_id, old_id in enumerate(picked.tolist(), start=1):
             new_images.append({**images[old_id], "id": new_id})
-            first_id = len(new_anns) + 1  # taken before extend: the list grows while it consumes the generator
-            new_anns.extend({**ann, "image_id": new_id, "id": first_id + k} for k, ann in enumerate(anns.get(old_id, [])))
+            first_id = (
+                len(new_anns) + 1
+            )  # taken before extend: the list grows while it consumes the generator
+            new_anns.extend(
+                {**ann, "image_id": new_id, "id": first_id + k} for k, ann in enumerate(anns.get(old_id, []))
+            )
             dt_a.extend({**r, "image_id": new_id} for r in results_a.get(old_id, []))
             dt_b.extend({**r, "image_id": new_id} for r in results_b.get(old_id, []))
         scores = []
         for results in (dt_a, dt_b):
-            evaluator = CocoMaskEvaluator(coco_from_dict({**gt, "images": new_images, "annotations": new_anns}))
+            evaluator = CocoMaskEvaluator(
+                coco_from_dict({**gt, "images": new_images, "annotations": new_anns})
+            )
             evaluator.results, evaluator.image_ids = results, list(range(1, len(picked) + 1))
             scores.append(evaluator.summarize())
         for name in metrics:
@@ -175,8 +200,11 @@ def paired_bootstrap(a: CocoMaskEvaluator, b: CocoMaskEvaluator, draws: int = 20
 
     def spread(values: list[float]) -> dict[str, Any]:
         lo, hi = np.percentile(values, [2.5, 97.5])
-        return {"mean_difference": round(float(np.mean(values)), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)],
-                "share_a_at_least_b": round(float(np.mean(np.array(values) >= 0)), 3)}
+        return {
+            "mean_difference": round(float(np.mean(values)), 4),
+            "ci95": [round(float(lo), 4), round(float(hi), 4)],
+            "share_a_at_least_b": round(float(np.mean(np.array(values) >= 0)), 3),
+        }
 
     report = {**spread(diffs[metrics[0]]), "draws": draws}
     if len(metrics) > 1:
@@ -192,7 +220,14 @@ def synthetic_coco(count: int, seed: int, domain: str = "all", size: tuple[int, 
     anns: list[dict[str, Any]] = []
     samples: list[tuple[int, np.ndarray]] = []
     for i, scene in enumerate(iter_scenes(domain, count, seed, size)):
-        images.append({"id": i + 1, "file_name": f"{scene.domain}_{scene.seed}.png", "height": size[0], "width": size[1]})
+        images.append(
+            {
+                "id": i + 1,
+                "file_name": f"{scene.domain}_{scene.seed}.png",
+                "height": size[0],
+                "width": size[1],
+            }
+        )
         anns.extend(scene_annotations(scene, i + 1, len(anns) + 1))
         samples.append((i + 1, scene.image))
     return {"images": images, "annotations": anns, "categories": coco_categories()}, samples
@@ -248,8 +283,9 @@ class BoxMatch:
     matched: bool
 
 
-def match_boxes(boxes: Sequence[Box], scores: Sequence[float], gt_boxes: Sequence[Box],
-                iou_threshold: float = 0.5) -> list[bool]:
+def match_boxes(
+    boxes: Sequence[Box], scores: Sequence[float], gt_boxes: Sequence[Box], iou_threshold: float = 0.5
+) -> list[bool]:
     """Whether each predicted box (in the order given) matches a labelled box at IoU >= ``iou_threshold``.
 
     One-to-one and greedy as in COCOeval: in descending score (ties in the order given), each
@@ -260,8 +296,13 @@ def match_boxes(boxes: Sequence[Box], scores: Sequence[float], gt_boxes: Sequenc
         raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
     if not boxes or not gt_boxes:
         return matched
-    ious = np.asarray(mask_utils.iou(np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-                                     np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4), [0] * len(gt_boxes)))
+    ious = np.asarray(
+        mask_utils.iou(
+            np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+            np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4),
+            [0] * len(gt_boxes),
+        )
+    )
     taken = np.zeros(len(gt_boxes), dtype=bool)
     for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"):
         free = np.where(taken, -1.0, ious[i])
@@ -278,11 +319,16 @@ def box_matches(images: Iterable[ImageBoxes], iou_threshold: float = 0.5) -> lis
     for img in images:
         raw = img.scores if img.raw_scores is None else img.raw_scores
         matched = match_boxes(img.boxes, img.scores, img.gt_boxes, iou_threshold)
-        rows.extend(BoxMatch(img.image_id, float(r), float(s), m) for r, s, m in zip(raw, img.scores, matched, strict=True))
+        rows.extend(
+            BoxMatch(img.image_id, float(r), float(s), m)
+            for r, s, m in zip(raw, img.scores, matched, strict=True)
+        )
     return rows
 
 
-def box_figures(images: Sequence[ImageBoxes], threshold: float, class_agnostic: bool = True) -> dict[str, Any]:
+def box_figures(
+    images: Sequence[ImageBoxes], threshold: float, class_agnostic: bool = True
+) -> dict[str, Any]:
     """Box AP of ``images`` (COCOeval, iouType="bbox", every score), and at IoU 0.5 among the
     predictions scoring >= ``threshold``: ``recall50``, the share of labelled boxes they match;
     ``false_shapes_per_image``, those of them that match none, per image; ``shapes_per_image``, all of them.
@@ -321,32 +367,59 @@ def _box_ap(images: Sequence[ImageBoxes], class_agnostic: bool) -> dict[str, flo
     annotations: list[dict[str, Any]] = []
     for img in images:
         for box, name in zip(img.gt_boxes, gt_names[img.image_id], strict=True):
-            annotations.append({"id": len(annotations) + 1, "image_id": img.image_id, "category_id": category_id[name],
-                                "bbox": [float(v) for v in box], "area": float(box[2]) * float(box[3]), "iscrowd": 0})
-    results = [{"image_id": img.image_id, "category_id": category_id[name], "bbox": [float(v) for v in box],
-                "score": float(score)}
-               for img in images
-               for box, score, name in zip(img.boxes, img.scores, names(img.categories, len(img.boxes)), strict=True)
-               if name in category_id]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": img.image_id,
+                    "category_id": category_id[name],
+                    "bbox": [float(v) for v in box],
+                    "area": float(box[2]) * float(box[3]),
+                    "iscrowd": 0,
+                }
+            )
+    results = [
+        {
+            "image_id": img.image_id,
+            "category_id": category_id[name],
+            "bbox": [float(v) for v in box],
+            "score": float(score),
+        }
+        for img in images
+        for box, score, name in zip(img.boxes, img.scores, names(img.categories, len(img.boxes)), strict=True)
+        if name in category_id
+    ]
     if not annotations:
         return {"box_ap": None, "box_ap50": None, "box_ap75": None}
     if not results:
         return {"box_ap": 0.0, "box_ap50": 0.0, "box_ap75": 0.0}
-    coco_gt = coco_from_dict({"images": [{"id": i} for i in image_ids], "annotations": annotations,
-                              "categories": [{"id": i, "name": n} for n, i in category_id.items()]})
+    coco_gt = coco_from_dict(
+        {
+            "images": [{"id": i} for i in image_ids],
+            "annotations": annotations,
+            "categories": [{"id": i, "name": n} for n, i in category_id.items()],
+        }
+    )
     with contextlib.redirect_stdout(io.StringIO()):
         ev = COCOeval(coco_gt, coco_gt.loadRes(results), iouType="bbox")
         ev.params.imgIds = sorted(image_ids)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return {"box_ap": round(float(ev.stats[0]), 4), "box_ap50": round(float(ev.stats[1]), 4),
-            "box_ap75": round(float(ev.stats[2]), 4)}
+    return {
+        "box_ap": round(float(ev.stats[0]), 4),
+        "box_ap50": round(float(ev.stats[1]), 4),
+        "box_ap75": round(float(ev.stats[2]), 4),
+    }
 
 
-def predict_boxes(predictor: UniversalPredictor, coco: str | Path | dict[str, Any], images_dir: str | Path | None = None,
-                  *, image_ids: Iterable[int] | None = None,
-                  on_instances: Callable[[int, list[Instance]], None] | None = None) -> list[ImageBoxes]:
+def predict_boxes(
+    predictor: UniversalPredictor,
+    coco: str | Path | dict[str, Any],
+    images_dir: str | Path | None = None,
+    *,
+    image_ids: Iterable[int] | None = None,
+    on_instances: Callable[[int, list[Instance]], None] | None = None,
+) -> list[ImageBoxes]:
     """``predictor``'s boxes on the images of a COCO file (a path, or a loaded dict with ``images_dir``;
     ``image_ids``: only those) beside each image's labelled boxes (crowd regions left out), for
     ``box_figures`` and ``box_matches``.
@@ -383,21 +456,32 @@ def predict_boxes(predictor: UniversalPredictor, coco: str | Path | dict[str, An
         if on_instances is not None:
             on_instances(img["id"], instances)
         anns = gt.get(img["id"], [])
-        out.append(ImageBoxes(image_id=img["id"], boxes=[geometry.mask_bbox(inst.mask) for inst in instances],
-                              scores=[float(inst.score) for inst in instances], raw_scores=raw,
-                              gt_boxes=[[float(v) for v in ann["bbox"]] for ann in anns],
-                              categories=[inst.category for inst in instances],
-                              gt_categories=[names.get(ann["category_id"], str(ann["category_id"])) for ann in anns]))
+        out.append(
+            ImageBoxes(
+                image_id=img["id"],
+                boxes=[geometry.mask_bbox(inst.mask) for inst in instances],
+                scores=[float(inst.score) for inst in instances],
+                raw_scores=raw,
+                gt_boxes=[[float(v) for v in ann["bbox"]] for ann in anns],
+                categories=[inst.category for inst in instances],
+                gt_categories=[names.get(ann["category_id"], str(ann["category_id"])) for ann in anns],
+            )
+        )
     return out
 
 
 def class_agnostic_coco(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of a COCO dict whose annotations all belong to one category, ``PACKAGE``."""
-    return {**data, "categories": [{"id": 1, "name": PACKAGE, "supercategory": PACKAGE}],
-            "annotations": [{**ann, "category_id": 1} for ann in data.get("annotations", [])]}
+    return {
+        **data,
+        "categories": [{"id": 1, "name": PACKAGE, "supercategory": PACKAGE}],
+        "annotations": [{**ann, "category_id": 1} for ann in data.get("annotations", [])],
+    }
 
 
-def evaluate_checkpoint(checkpoint: str | Path, coco_path: str | Path, images_dir: str | Path | None = None) -> dict:
+def evaluate_checkpoint(
+    checkpoint: str | Path, coco_path: str | Path, images_dir: str | Path | None = None
+) -> dict:
     """Mask AP of ``checkpoint`` on a COCO file; images default to the file's folder."""
     from ml.universal.engine import evaluate
     from ml.universal.predictor import UniversalPredictor
@@ -433,8 +517,14 @@ def samples_from_spec(spec: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[
     return data, list(_read_images(coco_from_dict(copy.deepcopy(data)), folder))
 
 
-def compare(checkpoint_a: str | Path, checkpoint_b: str | Path, data: dict[str, Any],
-            samples: list[tuple[int, np.ndarray]], draws: int = 200, seed: int = 0) -> dict[str, Any]:
+def compare(
+    checkpoint_a: str | Path,
+    checkpoint_b: str | Path,
+    data: dict[str, Any],
+    samples: list[tuple[int, np.ndarray]],
+    draws: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Two checkpoints on the same images (``data`` COCO ground truth, ``samples`` its images): each
     one's metrics, and ``paired_bootstrap`` of a minus b for mask AP and AP50."""
     from ml.universal.engine import evaluate
@@ -473,12 +563,20 @@ def read_coco(path: str | Path) -> dict[str, Any]:
     ids = {img["id"] for img in data["images"]}
     for ann in data.get("annotations", []):
         box = ann.get("bbox")
-        if not (isinstance(box, list) and len(box) == 4
-                and all(isinstance(v, int | float) and np.isfinite(v) for v in box) and min(box[2:]) >= 0):
-            raise EvaluationInputError(f"COCO file {path}: annotation {ann.get('id')} has no bbox [x, y, width, height]")
+        if not (
+            isinstance(box, list)
+            and len(box) == 4
+            and all(isinstance(v, int | float) and np.isfinite(v) for v in box)
+            and min(box[2:]) >= 0
+        ):
+            raise EvaluationInputError(
+                f"COCO file {path}: annotation {ann.get('id')} has no bbox [x, y, width, height]"
+            )
         if ann.get("image_id") not in ids:
-            raise EvaluationInputError(f"COCO file {path}: annotation {ann.get('id')} is on image "
-                                       f"{ann.get('image_id')}, which the file does not list")
+            raise EvaluationInputError(
+                f"COCO file {path}: annotation {ann.get('id')} is on image "
+                f"{ann.get('image_id')}, which the file does not list"
+            )
     return data
 
 
@@ -498,13 +596,16 @@ def subset_image_ids(images: list[dict[str, Any]], source_map: str | Path) -> di
         raise EvaluationInputError(f"source map {path} is not a readable CSV: {exc}") from exc
     missing = [img["file_name"] for img in images if img["file_name"] not in series]
     if missing:
-        raise EvaluationInputError(f"{len(missing)} of {len(images)} images are not kept rows of source map {path}, "
-                                   f"e.g. {missing[0]}")
+        raise EvaluationInputError(
+            f"{len(missing)} of {len(images)} images are not kept rows of source map {path}, "
+            f"e.g. {missing[0]}"
+        )
     return {name: [img["id"] for img in select_images(images, series, name)] for name in ("captures", "web")}
 
 
-def coco_selection(coco_path: str | Path, images_dir: str | Path | None, subset: str | None,
-                    source_map: str | Path | None) -> tuple[dict[str, Any], Path, dict[str, list[int]], list[int]]:
+def coco_selection(
+    coco_path: str | Path, images_dir: str | Path | None, subset: str | None, source_map: str | Path | None
+) -> tuple[dict[str, Any], Path, dict[str, list[int]], list[int]]:
     """(COCO dict, images folder, {"captures": ids, "web": ids} or {} without a source map, the chosen
     image ids), every chosen image checked to exist; bad input raises ``EvaluationInputError``."""
     data = read_coco(coco_path)
@@ -522,13 +623,23 @@ def coco_selection(coco_path: str | Path, images_dir: str | Path | None, subset:
     file_of = {img["id"]: img["file_name"] for img in data["images"]}
     missing = [file_of[i] for i in chosen if not (folder / file_of[i]).is_file()]
     if missing:
-        raise EvaluationInputError(f"{len(missing)} of {len(chosen)} images are missing under {folder}, e.g. {missing[0]}")
+        raise EvaluationInputError(
+            f"{len(missing)} of {len(chosen)} images are missing under {folder}, e.g. {missing[0]}"
+        )
     return data, folder, groups, chosen
 
 
-def box_metrics(predictor: UniversalPredictor, coco_path: str | Path, images_dir: str | Path | None = None,
-                subset: str | None = None, source_map: str | Path | None = None, threshold: float | None = None, *,
-                class_agnostic: bool = True, boxes_only: bool = False) -> dict[str, Any]:
+def box_metrics(
+    predictor: UniversalPredictor,
+    coco_path: str | Path,
+    images_dir: str | Path | None = None,
+    subset: str | None = None,
+    source_map: str | Path | None = None,
+    threshold: float | None = None,
+    *,
+    class_agnostic: bool = True,
+    boxes_only: bool = False,
+) -> dict[str, Any]:
     """``predictor`` on a COCO file, each image predicted once: ``box_figures`` at ``threshold`` (default
     ``predictor.default_threshold``), mask figures when every annotation has a segmentation and not
     ``boxes_only``, and ``matches``, every prediction's ``BoxMatch`` (raw and calibrated score, matched
@@ -544,17 +655,29 @@ def box_metrics(predictor: UniversalPredictor, coco_path: str | Path, images_dir
     annotations = data.get("annotations", [])
     unmasked = sum(not ann.get("segmentation") for ann in annotations)
     if boxes_only or unmasked or not annotations:
-        mask_figures = ("skipped: --boxes-only" if boxes_only else "skipped: no annotations" if not annotations
-                        else f"skipped: {unmasked} of {len(annotations)} annotations have no segmentation")
+        mask_figures = (
+            "skipped: --boxes-only"
+            if boxes_only
+            else "skipped: no annotations"
+            if not annotations
+            else f"skipped: {unmasked} of {len(annotations)} annotations have no segmentation"
+        )
         mask_evaluator = None
     else:
         mask_figures = "computed"
-        gt = copy.deepcopy(class_agnostic_coco(data) if class_agnostic else data)  # COCOeval rewrites segmentations
+        gt = copy.deepcopy(
+            class_agnostic_coco(data) if class_agnostic else data
+        )  # COCOeval rewrites segmentations
         mask_evaluator = CocoMaskEvaluator(coco_from_dict(gt), class_agnostic=class_agnostic)
 
     start = time.perf_counter()
-    boxes = predict_boxes(predictor, data, folder, image_ids=chosen,
-                          on_instances=mask_evaluator.update if mask_evaluator is not None else None)
+    boxes = predict_boxes(
+        predictor,
+        data,
+        folder,
+        image_ids=chosen,
+        on_instances=mask_evaluator.update if mask_evaluator is not None else None,
+    )
     seconds = time.perf_counter() - start
 
     def figures(image_ids: list[int]) -> dict[str, Any]:
@@ -564,25 +687,46 @@ def box_metrics(predictor: UniversalPredictor, coco_path: str | Path, images_dir
             report.update(mask_evaluator.summarize(image_ids))
         return report
 
-    report = {"class_agnostic": class_agnostic, "subset": subset or "all", **figures(chosen),
-              "mask_figures": mask_figures, "seconds_per_image": round(seconds / len(chosen), 4)}
+    report = {
+        "class_agnostic": class_agnostic,
+        "subset": subset or "all",
+        **figures(chosen),
+        "mask_figures": mask_figures,
+        "seconds_per_image": round(seconds / len(chosen), 4),
+    }
     if subset == "all":
         report["subsets"] = {name: figures(ids) for name, ids in groups.items() if ids}
     report["matches"] = box_matches(boxes)
     return report
 
 
-def evaluate_coco(checkpoint: str | Path, coco_path: str | Path, images_dir: str | Path | None = None, *,
-                  class_agnostic: bool = False, boxes_only: bool = False, subset: str | None = None,
-                  source_map: str | Path | None = None, threshold: float | None = None) -> dict[str, Any]:
+def evaluate_coco(
+    checkpoint: str | Path,
+    coco_path: str | Path,
+    images_dir: str | Path | None = None,
+    *,
+    class_agnostic: bool = False,
+    boxes_only: bool = False,
+    subset: str | None = None,
+    source_map: str | Path | None = None,
+    threshold: float | None = None,
+) -> dict[str, Any]:
     """``box_metrics`` of ``checkpoint`` (threshold default: its ``default_threshold``), without the
     per-prediction ``matches``: the CLI's report. Bad input raises ``EvaluationInputError`` naming it."""
     from ml.universal.predictor import UniversalPredictor
 
     if not Path(checkpoint).is_file():
         raise EvaluationInputError(f"checkpoint {checkpoint} does not exist")
-    report = box_metrics(UniversalPredictor.from_checkpoint(checkpoint), coco_path, images_dir, subset, source_map,
-                         threshold, class_agnostic=class_agnostic, boxes_only=boxes_only)
+    report = box_metrics(
+        UniversalPredictor.from_checkpoint(checkpoint),
+        coco_path,
+        images_dir,
+        subset,
+        source_map,
+        threshold,
+        class_agnostic=class_agnostic,
+        boxes_only=boxes_only,
+    )
     del report["matches"]
     return {"checkpoint": str(checkpoint), **report}
 
@@ -593,26 +737,58 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synthetic", type=int, metavar="N", help="evaluate on N fresh synthetic scenes")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--domain", default="all", help="synthetic domain (default: all, cycling)")
-    parser.add_argument("--coco", help="COCO instances file to evaluate on (boxes; masks where every annotation has one)")
+    parser.add_argument(
+        "--coco", help="COCO instances file to evaluate on (boxes; masks where every annotation has one)"
+    )
     parser.add_argument("--images", help="folder holding the COCO file's images (default: its folder)")
-    parser.add_argument("--class-agnostic", action="store_true", help="with --coco: every label and prediction is "
-                        "one category")
-    parser.add_argument("--boxes-only", action="store_true", help="with --coco: no mask figures. Without it, mask "
-                        "AP comes only from a file whose every annotation has a segmentation that is the whole "
-                        "object's mask; pass it for the real set, whose polygons outline one face of a carton")
-    parser.add_argument("--threshold", type=float, metavar="X", help="with --coco: score threshold of recall50, "
-                        "false_shapes_per_image and shapes_per_image (default: the checkpoint's default_threshold)")
-    parser.add_argument("--subset", choices=SUBSETS, help="with --coco: the real set's captures (a series in the "
-                        "source map), web images (none), or all, reported as a whole and per subset")
-    parser.add_argument("--source-map", metavar="CSV", help="the real set's source_map.csv (default: beside --coco)")
+    parser.add_argument(
+        "--class-agnostic",
+        action="store_true",
+        help="with --coco: every label and prediction is one category",
+    )
+    parser.add_argument(
+        "--boxes-only",
+        action="store_true",
+        help="with --coco: no mask figures. Without it, mask "
+        "AP comes only from a file whose every annotation has a segmentation that is the whole "
+        "object's mask; pass it for the real set, whose polygons outline one face of a carton",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        metavar="X",
+        help="with --coco: score threshold of recall50, "
+        "false_shapes_per_image and shapes_per_image (default: the checkpoint's default_threshold)",
+    )
+    parser.add_argument(
+        "--subset",
+        choices=SUBSETS,
+        help="with --coco: the real set's captures (a series in the "
+        "source map), web images (none), or all, reported as a whole and per subset",
+    )
+    parser.add_argument(
+        "--source-map", metavar="CSV", help="the real set's source_map.csv (default: beside --coco)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--against", metavar="CKPT", help="also run CKPT on the same images and bootstrap the "
-                        "difference (--checkpoint minus CKPT, mask AP and AP50)")
+    parser.add_argument(
+        "--against",
+        metavar="CKPT",
+        help="also run CKPT on the same images and bootstrap the "
+        "difference (--checkpoint minus CKPT, mask AP and AP50)",
+    )
     parser.add_argument("--draws", type=int, default=200, help="bootstrap draws for --against (default 200)")
     args = parser.parse_args(argv)
-    coco_only = [flag for flag, given in (("--class-agnostic", args.class_agnostic), ("--boxes-only", args.boxes_only),
-                                          ("--threshold", args.threshold is not None), ("--subset", args.subset),
-                                          ("--source-map", args.source_map)) if given]
+    coco_only = [
+        flag
+        for flag, given in (
+            ("--class-agnostic", args.class_agnostic),
+            ("--boxes-only", args.boxes_only),
+            ("--threshold", args.threshold is not None),
+            ("--subset", args.subset),
+            ("--source-map", args.source_map),
+        )
+        if given
+    ]
     if coco_only and (not args.coco or args.against):
         parser.error(f"{', '.join(coco_only)} go with --coco FILE (and not with --against)")
     start = time.perf_counter()
@@ -626,9 +802,16 @@ def main(argv: list[str] | None = None) -> None:
                 parser.error("give --synthetic N or --coco FILE")
             metrics = compare(args.checkpoint, args.against, *samples_from_spec(spec), args.draws)
         elif args.coco:
-            metrics = evaluate_coco(args.checkpoint, args.coco, args.images, class_agnostic=args.class_agnostic,
-                                    boxes_only=args.boxes_only, subset=args.subset, source_map=args.source_map,
-                                    threshold=args.threshold)
+            metrics = evaluate_coco(
+                args.checkpoint,
+                args.coco,
+                args.images,
+                class_agnostic=args.class_agnostic,
+                boxes_only=args.boxes_only,
+                subset=args.subset,
+                source_map=args.source_map,
+                threshold=args.threshold,
+            )
         elif args.synthetic:
             metrics = evaluate_synthetic(args.checkpoint, args.synthetic, args.seed, args.domain)
         else:

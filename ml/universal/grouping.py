@@ -49,7 +49,9 @@ class GroupingParams:
     def __post_init__(self) -> None:
         # Checkpoint metadata may hold lists; the dataclass is frozen and hashable with tuples.
         object.__setattr__(self, "class_seed_thresholds", tuple(float(t) for t in self.class_seed_thresholds))
-        object.__setattr__(self, "growth_levels", tuple(sorted((float(v) for v in self.growth_levels), reverse=True)))
+        object.__setattr__(
+            self, "growth_levels", tuple(sorted((float(v) for v in self.growth_levels), reverse=True))
+        )
         object.__setattr__(self, "category_confidence", tuple(float(t) for t in self.category_confidence))
 
     def category(self, mean_probs: np.ndarray) -> int:
@@ -76,8 +78,9 @@ class RawInstance:
     score: float
 
 
-def find_seeds(probs: np.ndarray, interior: np.ndarray, foreground: np.ndarray,
-               params: GroupingParams) -> tuple[int, np.ndarray]:
+def find_seeds(
+    probs: np.ndarray, interior: np.ndarray, foreground: np.ndarray, params: GroupingParams
+) -> tuple[int, np.ndarray]:
     """(n, labels): seed components 1..n - 1 of ``foreground`` pixels above their category's threshold."""
     by_category = params.split_seeds_by_class or bool(params.class_seed_thresholds)
     if not by_category:  # one threshold, one component per blob: the per-pixel category is not needed
@@ -96,12 +99,16 @@ def find_seeds(probs: np.ndarray, interior: np.ndarray, foreground: np.ndarray,
     return n, labels
 
 
-def grow_down(labels: np.ndarray, interior: np.ndarray, foreground: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+def grow_down(
+    labels: np.ndarray, interior: np.ndarray, foreground: np.ndarray, levels: tuple[float, ...]
+) -> np.ndarray:
     """Grow labelled regions level by level into unlabelled foreground above each interior level."""
     # uint16 labels while they fit: cv2.dilate is fastest on them and no per-step conversions are
     # needed (a third of the time of int32 via float32 on a 1 MP map with 200 seeds, same labels).
     fits = labels.size == 0 or int(labels.max()) < np.iinfo(np.uint16).max
-    grown: np.ndarray[Any, np.dtype[np.uint16 | np.float32]] = labels.astype(np.uint16 if fits else np.float32)
+    grown: np.ndarray[Any, np.dtype[np.uint16 | np.float32]] = labels.astype(
+        np.uint16 if fits else np.float32
+    )
     for level in levels:
         free = foreground & (interior > level) & (grown == 0)  # unlabelled pixels this level may take
         for _ in range(_MAX_GROWTH_STEPS):
@@ -119,8 +126,9 @@ def nearest_region(labels: np.ndarray) -> np.ndarray:
     """For every pixel, the label of the nearest labelled pixel (labels > 0)."""
     labelled = labels > 0
     # Per pixel, not per connected component: grown regions touch, and a component would span several.
-    _, nearest = cv2.distanceTransformWithLabels((~labelled).astype(np.uint8), cv2.DIST_L2, 3,
-                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    _, nearest = cv2.distanceTransformWithLabels(
+        (~labelled).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
     lookup = np.zeros(int(nearest.max()) + 1, dtype=np.int32)
     lookup[nearest[labelled]] = labels[labelled]
     return lookup[nearest]

@@ -73,8 +73,20 @@ def retune(checkpoint: Path, val_coco: Path) -> float:
     return round(float(metrics["mask_ap"]), 4)
 
 
-def run(kind: str, labels: int, train_coco: Path, val_coco: Path, out: Path, *, base: Path | None,
-        steps: int, lr: float, input_size: int, settings: dict[str, Any], train_only: bool = False) -> dict[str, Any]:
+def run(
+    kind: str,
+    labels: int,
+    train_coco: Path,
+    val_coco: Path,
+    out: Path,
+    *,
+    base: Path | None,
+    steps: int,
+    lr: float,
+    input_size: int,
+    settings: dict[str, Any],
+    train_only: bool = False,
+) -> dict[str, Any]:
     """One training run of exactly ``steps`` optimiser steps of 8 images at ``input_size``. From
     ``base`` it uses the app's fine-tuning recipe (``ml.universal.finetune``: BatchNorm frozen on
     the base's statistics). ``settings``: ``device``, ``threads``, ``num_workers`` and
@@ -111,9 +123,18 @@ def run(kind: str, labels: int, train_coco: Path, val_coco: Path, out: Path, *, 
     }
     start = time.perf_counter()
     result = train(config)
-    row = {"run": kind, "labels": labels, "requested_steps": steps, "steps": result["steps"], "lr": lr,
-           "train_seconds": result["train_seconds"], "wall_seconds": round(time.perf_counter() - start, 1),
-           "device": result["device"], "checkpoint": str(out), "tuned": not train_only}
+    row = {
+        "run": kind,
+        "labels": labels,
+        "requested_steps": steps,
+        "steps": result["steps"],
+        "lr": lr,
+        "train_seconds": result["train_seconds"],
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "device": result["device"],
+        "checkpoint": str(out),
+        "tuned": not train_only,
+    }
     if not train_only:
         row["val_mask_ap"] = round(float(result["mask_ap"]), 4)
     record.write_text(json.dumps(row))
@@ -145,10 +166,14 @@ def draw_plot(rows: list[dict[str, Any]], path: Path, width: int = 640, height: 
     cv2.line(img, (left, height - bottom), (width - right, height - bottom), (0, 0, 0), 1)
     cv2.line(img, (left, top), (left, height - bottom), (0, 0, 0), 1)
     for n in sorted(set(xs)):
-        cv2.putText(img, str(n), (pt(n, 0)[0] - 10, height - bottom + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        cv2.putText(
+            img, str(n), (pt(n, 0)[0] - 10, height - bottom + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1
+        )
     for k in range(5):
         ap = top_ap * k / 4
-        cv2.putText(img, f"{ap:.2f}", (8, pt(min(xs), ap)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        cv2.putText(
+            img, f"{ap:.2f}", (8, pt(min(xs), ap)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1
+        )
     base_ap = next((r["mask_ap"] for r in rows if r["run"] == "base"), None)
     if base_ap is not None:
         cv2.line(img, (left, pt(1, base_ap)[1]), (width - right, pt(1, base_ap)[1]), (150, 150, 150), 1)
@@ -158,14 +183,23 @@ def draw_plot(rows: list[dict[str, Any]], path: Path, width: int = 640, height: 
             cv2.line(img, a, b, colour, 2, cv2.LINE_AA)
         for p in points:
             cv2.circle(img, p, 4, colour, -1, cv2.LINE_AA)
-    cv2.putText(img, "mask AP vs labelled images: base+N (blue), scratch+N (orange), base alone (grey)",
-                (left, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1)
+    cv2.putText(
+        img,
+        "mask AP vs labelled images: base+N (blue), scratch+N (orange), base alone (grey)",
+        (left, 18),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.42,
+        (0, 0, 0),
+        1,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), img)
     return path
 
 
-def per_count(parser: argparse.ArgumentParser, flag: str, steps: list[int], counts: list[int]) -> dict[int, int]:
+def per_count(
+    parser: argparse.ArgumentParser, flag: str, steps: list[int], counts: list[int]
+) -> dict[int, int]:
     """``{count: steps}`` from one step count for all, or one per count (in order)."""
     if len(steps) == 1:
         return dict.fromkeys(counts, steps[0])
@@ -176,14 +210,28 @@ def per_count(parser: argparse.ArgumentParser, flag: str, steps: list[int], coun
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", help="a base checkpoint that never saw --domain (not needed with --prepare)")
+    parser.add_argument(
+        "--base", help="a base checkpoint that never saw --domain (not needed with --prepare)"
+    )
     parser.add_argument("--domain", default="pallet_stack")
-    parser.add_argument("--finetune", type=int, nargs="*", default=[10, 50, 100, 200], help="labels for base+N")
+    parser.add_argument(
+        "--finetune", type=int, nargs="*", default=[10, 50, 100, 200], help="labels for base+N"
+    )
     parser.add_argument("--scratch", type=int, nargs="*", default=[100, 1000], help="labels for scratch+N")
-    parser.add_argument("--finetune-steps", type=int, nargs="+", default=[400],
-                        help="optimiser steps: one for every base+N run, or one per --finetune count")
-    parser.add_argument("--scratch-steps", type=int, nargs="+", default=[2000],
-                        help="optimiser steps: one for every scratch+N run, or one per --scratch count")
+    parser.add_argument(
+        "--finetune-steps",
+        type=int,
+        nargs="+",
+        default=[400],
+        help="optimiser steps: one for every base+N run, or one per --finetune count",
+    )
+    parser.add_argument(
+        "--scratch-steps",
+        type=int,
+        nargs="+",
+        default=[2000],
+        help="optimiser steps: one for every scratch+N run, or one per --scratch count",
+    )
     parser.add_argument("--finetune-lrs", type=float, nargs="+", default=[FINE_TUNE_LR])
     parser.add_argument("--scratch-lrs", type=float, nargs="+", default=[SCRATCH_LR])
     parser.add_argument("--input-size", type=int, default=384, help="long side (px) every run trains at")
@@ -197,8 +245,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workers", type=int, default=1, help="processes rendering the scenes")
     parser.add_argument("--prepare", action="store_true", help="only write the scenes")
     parser.add_argument("--train-only", action="store_true", help="train and record; no tuning or evaluation")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="DRAWS",
-                        help="also resample the test images DRAWS times: base + 100 minus scratch + 1,000")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="DRAWS",
+        help="also resample the test images DRAWS times: base + 100 minus scratch + 1,000",
+    )
     parser.add_argument("--out", default="var/heldout/results.json")
     parser.add_argument("--plot", default="docs/heldout_domain.png")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -214,18 +267,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.prepare:
         return {"pool": str(pool_coco), "val": str(val_coco), "test": str(test_coco)}
 
-    settings = {"device": args.device, "threads": args.threads, "num_workers": args.loader_workers,
-                "budget_seconds": args.run_budget}
+    settings = {
+        "device": args.device,
+        "threads": args.threads,
+        "num_workers": args.loader_workers,
+        "budget_seconds": args.run_budget,
+    }
     rows: list[dict[str, Any]] = [{"run": "base", "labels": 0, "steps": 0, "checkpoint": args.base}]
     finetune_steps = per_count(parser, "--finetune-steps", args.finetune_steps, args.finetune)
     scratch_steps = per_count(parser, "--scratch-steps", args.scratch_steps, args.scratch)
     arms: list[tuple[str, int, float, Path | None, int]] = [
-        ("base+N", n, lr, Path(args.base), finetune_steps[n]) for n in args.finetune for lr in args.finetune_lrs]
+        ("base+N", n, lr, Path(args.base), finetune_steps[n])
+        for n in args.finetune
+        for lr in args.finetune_lrs
+    ]
     arms += [("scratch+N", n, lr, None, scratch_steps[n]) for n in args.scratch for lr in args.scratch_lrs]
     for kind, n, lr, base, steps in arms:
-        rows.append(run(kind, n, subset(pool_coco, n), val_coco, work / checkpoint_name(kind, n, lr), base=base,
-                        steps=steps, lr=lr, input_size=args.input_size, settings=settings,
-                        train_only=args.train_only))
+        rows.append(
+            run(
+                kind,
+                n,
+                subset(pool_coco, n),
+                val_coco,
+                work / checkpoint_name(kind, n, lr),
+                base=base,
+                steps=steps,
+                lr=lr,
+                input_size=args.input_size,
+                settings=settings,
+                train_only=args.train_only,
+            )
+        )
     if args.train_only:
         return {"rows": rows[1:]}
     tested = {}  # checkpoint -> its test predictions, kept for the bootstrap
@@ -236,13 +308,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     chosen = select(rows)
     for row in rows:
         row["selected"] = row in chosen
-    pair = [next((r for r in chosen if (r["run"], r["labels"]) == key), None)
-            for key in (("base+N", 100), ("scratch+N", 1000))]
-    report = {"domain": args.domain, "test_scenes": args.test, "rows": rows,
-              "base_plus_100_vs_scratch_1000": [r["mask_ap"] if r else None for r in pair]}
+    pair = [
+        next((r for r in chosen if (r["run"], r["labels"]) == key), None)
+        for key in (("base+N", 100), ("scratch+N", 1000))
+    ]
+    report = {
+        "domain": args.domain,
+        "test_scenes": args.test,
+        "rows": rows,
+        "base_plus_100_vs_scratch_1000": [r["mask_ap"] if r else None for r in pair],
+    }
     if args.bootstrap and pair[0] is not None and pair[1] is not None:
         report["base_plus_100_minus_scratch_1000_bootstrap"] = paired_bootstrap(
-            tested[pair[0]["checkpoint"]], tested[pair[1]["checkpoint"]], args.bootstrap)
+            tested[pair[0]["checkpoint"]], tested[pair[1]["checkpoint"]], args.bootstrap
+        )
     if args.plot:
         report["plot"] = str(draw_plot(chosen, Path(args.plot)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -251,9 +330,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(report))
     else:
         for r in rows:
-            print(f"{r['run']:10s} {r['labels']:5d} labels {r['steps']:5d} steps lr {r.get('lr', 0):g}"
-                  f"  val AP {r.get('val_mask_ap', float('nan')):.3f}  mask AP {r['mask_ap']:.3f}"
-                  f"  AP50 {r['mask_ap50']:.3f}{'  *' if r['selected'] else ''}")
+            print(
+                f"{r['run']:10s} {r['labels']:5d} labels {r['steps']:5d} steps lr {r.get('lr', 0):g}"
+                f"  val AP {r.get('val_mask_ap', float('nan')):.3f}  mask AP {r['mask_ap']:.3f}"
+                f"  AP50 {r['mask_ap50']:.3f}{'  *' if r['selected'] else ''}"
+            )
     return report
 
 

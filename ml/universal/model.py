@@ -23,7 +23,9 @@ from torch import nn
 
 class ConvBNReLU(nn.Sequential):
     def __init__(self, cin: int, cout: int, stride: int = 1):
-        super().__init__(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+        )
 
 
 class DownStage(nn.Sequential):
@@ -52,11 +54,18 @@ class UniversalUNet(nn.Module):
     ``dec_widths`` the four decoder stages (strides 16, 8, 4, 2).
     """
 
-    def __init__(self, enc_widths: tuple[int, ...], enc_depths: tuple[int, ...], dec_widths: tuple[int, ...],
-                 num_classes: int):
+    def __init__(
+        self,
+        enc_widths: tuple[int, ...],
+        enc_depths: tuple[int, ...],
+        dec_widths: tuple[int, ...],
+        num_classes: int,
+    ):
         super().__init__()
         cins = (3, *enc_widths[:-1])
-        self.encoder = nn.ModuleList([DownStage(a, b, d) for a, b, d in zip(cins, enc_widths, enc_depths, strict=True)])
+        self.encoder = nn.ModuleList(
+            [DownStage(a, b, d) for a, b, d in zip(cins, enc_widths, enc_depths, strict=True)]
+        )
         ups, cin = [], enc_widths[-1]
         for skip, cout in zip(reversed(enc_widths[:-1]), dec_widths, strict=True):
             ups.append(UpStage(cin, skip, cout))
@@ -88,8 +97,11 @@ def fuse_for_inference(model: UniversalUNet) -> UniversalUNet:
     fused = copy.deepcopy(model).eval()
     for module in fused.modules():
         # module[0] is always a Conv2d; checking it types it for fuse_conv_bn_eval
-        if (isinstance(module, ConvBNReLU) and isinstance(module[0], nn.Conv2d)
-                and isinstance(module[1], nn.BatchNorm2d)):
+        if (
+            isinstance(module, ConvBNReLU)
+            and isinstance(module[0], nn.Conv2d)
+            and isinstance(module[1], nn.BatchNorm2d)
+        ):
             module[0] = fuse_conv_bn_eval(module[0], module[1])
             module[1] = nn.Identity()
     return fused

@@ -35,14 +35,18 @@ def main(argv: list[str] | None = None) -> None:
         for inst in result.instances
         if inst.score >= args.min_score
     ]
-    print(json.dumps({
-        "image": args.image,
-        "width": image.shape[1],
-        "height": image.shape[0],
-        "uncertainty": round(result.uncertainty, 4),
-        "seconds": round(seconds, 3),
-        "instances": instances,
-    }))
+    print(
+        json.dumps(
+            {
+                "image": args.image,
+                "width": image.shape[1],
+                "height": image.shape[0],
+                "uncertainty": round(result.uncertainty, 4),
+                "seconds": round(seconds, 3),
+                "instances": instances,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,11 @@ from ml.universal.grouping import GroupingParams, group_instances, image_uncerta
 from ml.universal.model import UniversalUNet, fuse_for_inference
 
 # Test-time mirror images: name -> (axes of an (H, W, 3) image, dims of a (C, h, w) map) to flip.
-FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {"x": ((1,), (-1,)), "y": ((0,), (-2,)),
-                                                             "xy": ((0, 1), (-2, -1))}
+FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "x": ((1,), (-1,)),
+    "y": ((0,), (-2,)),
+    "xy": ((0, 1), (-2, -1)),
+}
 
 
 # Long side (px) of the resolution the maps are grouped at. The network's maps are stride 2 at a
@@ -51,7 +54,9 @@ def working_size(height: int, width: int, long_side: int = WORKING_LONG_SIDE) ->
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def maps_at_image_size(logits: torch.Tensor, scale: float, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def maps_at_image_size(
+    logits: torch.Tensor, scale: float, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (C + 1, H, W) and interior (H, W) at image resolution from the padded
     stride-2 logits (1, C + 2, h, w) of an image resized by ``scale`` (classes first, interior last)."""
     # Upsample the whole padded map so that its valid part lands exactly on the image.
@@ -68,11 +73,17 @@ class Instance:
     on first access, so a caller that needs only shapes never builds a full-size mask.
     """
 
-    def __init__(self, mask: np.ndarray, category: str, score: float, image_size: tuple[int, int] | None = None):
+    def __init__(
+        self, mask: np.ndarray, category: str, score: float, image_size: tuple[int, int] | None = None
+    ):
         self.working_mask = mask  # bool (h, w)
         self.category = category
-        self.score = score  # 0..1: calibrated probability of a real package (ml.universal.calibration), else raw
-        self.image_size = (int(image_size[0]), int(image_size[1])) if image_size is not None else mask.shape[:2]
+        self.score = (
+            score  # 0..1: calibrated probability of a real package (ml.universal.calibration), else raw
+        )
+        self.image_size = (
+            (int(image_size[0]), int(image_size[1])) if image_size is not None else mask.shape[:2]
+        )
 
     def __repr__(self) -> str:
         return f"Instance(category={self.category!r}, score={self.score:.4f}, image_size={self.image_size})"
@@ -142,7 +153,9 @@ class UniversalPredictor:
         ``from_maps`` brings these down to the working resolution itself."""
         return self._maps(image, image.shape[0], image.shape[1])
 
-    def _maps(self, image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _maps(
+        self, image: np.ndarray, height: int, width: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``dense_maps`` with the fine maps at (``height``, ``width``), the image's size or a resize of it."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
@@ -152,14 +165,17 @@ class UniversalPredictor:
         out = self._forward(x, resized, valid)
         # ``scale`` maps the image to the network's input; relative to (height, width) it is larger.
         scale *= max(image.shape[:2]) / max(height, width)
-        probs, interior = maps_at_image_size(torch.cat([out["semantic"], out["interior"]], dim=1), scale,
-                                             height, width)
+        probs, interior = maps_at_image_size(
+            torch.cat([out["semantic"], out["interior"]], dim=1), scale, height, width
+        )
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
         coarse_maps = torch.cat([torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])])
         coarse = coarse_maps[:, : valid[0], : valid[1]].numpy()
         return probs, interior, features, coarse
 
-    def _forward(self, x: torch.Tensor, resized: np.ndarray, valid: tuple[int, int]) -> dict[str, torch.Tensor]:
+    def _forward(
+        self, x: torch.Tensor, resized: np.ndarray, valid: tuple[int, int]
+    ) -> dict[str, torch.Tensor]:
         """The network's outputs for ``x`` (1, 3, H', W'); with ``test_time_flips``, the logits of ``x``
         and of its mirror images, mirrored back, averaged over the valid (unpadded) part."""
         if not self.test_time_flips:
@@ -167,8 +183,10 @@ class UniversalPredictor:
         # Mirror before padding, so that every view has its padding right and below and the valid
         # parts line up; one batch of views is cheaper than a pass each.
         pad_to = (x.shape[2], x.shape[3])
-        views = [x[0]] + [targets.to_tensor(np.ascontiguousarray(np.flip(resized, FLIPS[f][0])), pad_to=pad_to)
-                          for f in self.test_time_flips]
+        views = [x[0]] + [
+            targets.to_tensor(np.ascontiguousarray(np.flip(resized, FLIPS[f][0])), pad_to=pad_to)
+            for f in self.test_time_flips
+        ]
         out = self.model(torch.stack(views))
         (vh, vw), merged = valid, {"features": out["features"][:1]}
         for key in ("semantic", "interior"):
@@ -188,9 +206,16 @@ class UniversalPredictor:
             maps = self._maps(image, *working_size(height, width, self.working_long_side))
         return self.from_maps(*maps, keep_maps=keep_maps, image_size=(height, width))
 
-    def from_maps(self, probs: np.ndarray, interior: np.ndarray, features: np.ndarray, coarse: np.ndarray,
-                  keep_maps: bool = False, grouping: GroupingParams | None = None,
-                  image_size: tuple[int, int] | None = None) -> PredictionResult:
+    def from_maps(
+        self,
+        probs: np.ndarray,
+        interior: np.ndarray,
+        features: np.ndarray,
+        coarse: np.ndarray,
+        keep_maps: bool = False,
+        grouping: GroupingParams | None = None,
+        image_size: tuple[int, int] | None = None,
+    ) -> PredictionResult:
         """Group ``dense_maps`` output into a result (lets callers try several ``grouping``s).
 
         ``image_size`` (H, W) is the image's when the maps are smaller (``predict`` passes maps at
@@ -198,7 +223,9 @@ class UniversalPredictor:
         resized down to it first (``cv2.INTER_AREA``), so tuning the grouping on ``dense_maps``
         sees what ``predict`` groups.
         """
-        image_size = (int(image_size[0]), int(image_size[1])) if image_size is not None else interior.shape[:2]
+        image_size = (
+            (int(image_size[0]), int(image_size[1])) if image_size is not None else interior.shape[:2]
+        )
         work = working_size(*image_size, self.working_long_side)
         if interior.shape[:2] != work and interior.shape[:2] == image_size:
             probs, interior = _resize_maps(probs, interior, work)
@@ -206,17 +233,27 @@ class UniversalPredictor:
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
         calibration = self.meta.get("score_calibration")
-        instances = [Instance(mask=r.mask, category=cats[r.class_index - 1], score=calibrated_score(r.score, calibration),
-                              image_size=image_size)
-                     for r in raw]
+        instances = [
+            Instance(
+                mask=r.mask,
+                category=cats[r.class_index - 1],
+                score=calibrated_score(r.score, calibration),
+                image_size=image_size,
+            )
+            for r in raw
+        ]
         uncertainty = image_uncertainty(coarse[:-1], coarse[-1], [r.score for r in raw])
         maps = {"probs": probs, "interior": interior} if keep_maps else {}
         return PredictionResult(instances=instances, uncertainty=uncertainty, features=features, maps=maps)
 
 
-def _resize_maps(probs: np.ndarray, interior: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _resize_maps(
+    probs: np.ndarray, interior: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (C + 1, H, W) and interior (H, W) area-averaged down to ``size`` (h, w)."""
     # One channel at a time: cv2's area resize takes at most 4 channels.
-    small = [cv2.resize(np.ascontiguousarray(m), (size[1], size[0]), interpolation=cv2.INTER_AREA)
-             for m in (*probs, interior)]
+    small = [
+        cv2.resize(np.ascontiguousarray(m), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        for m in (*probs, interior)
+    ]
     return np.stack(small[:-1]), small[-1]

@@ -22,7 +22,9 @@ KNOWN_MARGIN = 0.15  # with partial labels, background is known this far (of the
 INTERIOR_SATURATION = 4.0  # px at stride 2; see normalised_interior
 
 
-def resize_long_side(image: np.ndarray, input_size: int, interpolation=cv2.INTER_AREA) -> tuple[np.ndarray, float]:
+def resize_long_side(
+    image: np.ndarray, input_size: int, interpolation=cv2.INTER_AREA
+) -> tuple[np.ndarray, float]:
     """Resize so max(H, W) == ``input_size``; returns (resized, scale = new / old)."""
     height, width = image.shape[:2]
     scale = input_size / max(height, width)
@@ -46,7 +48,9 @@ def to_tensor(image: np.ndarray, pad_to: tuple[int, int] | None = None) -> torch
     return out
 
 
-def instance_targets(labels: np.ndarray, classes: np.ndarray, pad_to: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def instance_targets(
+    labels: np.ndarray, classes: np.ndarray, pad_to: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Semantic and interior targets at stride 2 from an instance label map.
 
     ``labels``: int (H, W), 0 background, k for instance k (input resolution, unpadded).
@@ -66,8 +70,9 @@ def instance_targets(labels: np.ndarray, classes: np.ndarray, pad_to: tuple[int,
     return semantic, interior
 
 
-def box_targets(boxes: np.ndarray, class_index: int, size: tuple[int, int], pad_to: tuple[int, int],
-                partial: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def box_targets(
+    boxes: np.ndarray, class_index: int, size: tuple[int, int], pad_to: tuple[int, int], partial: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Semantic, interior and projection-box targets at stride 2 from box labels.
 
     ``boxes``: float (N, 4) x0, y0, x1, y1 in pixels of the (resized) input image of ``size`` (H, W).
@@ -101,22 +106,27 @@ def box_targets(boxes: np.ndarray, class_index: int, size: tuple[int, int], pad_
     elif len(small):
         mx, my = KNOWN_MARGIN * w2, KNOWN_MARGIN * h2
         x0, y0 = int(max(small[:, 0].min() - mx, 0)), int(max(small[:, 1].min() - my, 0))
-        valid[y0:int(np.ceil(small[:, 3].max() + my)), x0:int(np.ceil(small[:, 2].max() + mx))] = 0
-    rounded = np.stack([np.floor(small[:, 0]), np.floor(small[:, 1]), np.ceil(small[:, 2]), np.ceil(small[:, 3])],
-                       axis=1).astype(np.int64) if len(small) else np.zeros((0, 4), np.int64)
+        valid[y0 : int(np.ceil(small[:, 3].max() + my)), x0 : int(np.ceil(small[:, 2].max() + mx))] = 0
+    rounded = (
+        np.stack(
+            [np.floor(small[:, 0]), np.floor(small[:, 1]), np.ceil(small[:, 2]), np.ceil(small[:, 3])], axis=1
+        ).astype(np.int64)
+        if len(small)
+        else np.zeros((0, 4), np.int64)
+    )
     for x0, y0, x1, y1 in rounded:
         ox, oy = int(round(BOX_OUTSIDE * (x1 - x0))), int(round(BOX_OUTSIDE * (y1 - y0)))
-        valid[max(y0 - oy, 0):y1 + oy, max(x0 - ox, 0):x1 + ox] = IGNORE
+        valid[max(y0 - oy, 0) : y1 + oy, max(x0 - ox, 0) : x1 + ox] = IGNORE
     for k, (x0, y0, x1, y1) in enumerate(rounded, start=1):
         labels[y0:y1, x0:x1] = k
         bx, by = int(BOX_BAND * (x1 - x0)), int(BOX_BAND * (y1 - y0))
         valid[y0:y1, x0:x1] = IGNORE
-        valid[y0 + by:y1 - by, x0 + bx:x1 - bx] = class_index
+        valid[y0 + by : y1 - by, x0 + bx : x1 - bx] = class_index
     interior = np.full((ph // STRIDE, pw // STRIDE), IGNORE_INTERIOR, dtype=np.float32)
     inside = labels > 0
     interior[:h2, :w2] = np.where(inside | (valid != IGNORE), normalised_interior(labels), IGNORE_INTERIOR)
     projection = np.full((MAX_BOXES, 4), -1, dtype=np.int64)
-    projection[:min(len(rounded), MAX_BOXES)] = rounded[:MAX_BOXES]
+    projection[: min(len(rounded), MAX_BOXES)] = rounded[:MAX_BOXES]
     return semantic, interior, projection
 
 

@@ -105,22 +105,46 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return json.loads(text)
 
 
-def build_dataset(spec: dict[str, Any] | list[dict[str, Any]], categories: list[str], input_size: int, seed: int,
-                  augment: bool = True):
+def build_dataset(
+    spec: dict[str, Any] | list[dict[str, Any]],
+    categories: list[str],
+    input_size: int,
+    seed: int,
+    augment: bool = True,
+):
     """The dataset of one spec (``synthetic``, ``coco`` or ``boxes``), or of a list of specs in turn."""
     if isinstance(spec, list):
         parts = [build_dataset(part, categories, input_size, seed, augment) for part in spec]
         return functools.reduce(RehearsalMix, parts)
     if "boxes" in spec:
         box = spec["boxes"]
-        return BoxDataset(box["coco"], categories, input_size, box["source_map"], box.get("subset", "captures"),
-                          box.get("images_dir"), augment=augment, seed=seed, repeat=int(box.get("repeat", 1)))
+        return BoxDataset(
+            box["coco"],
+            categories,
+            input_size,
+            box["source_map"],
+            box.get("subset", "captures"),
+            box.get("images_dir"),
+            augment=augment,
+            seed=seed,
+            repeat=int(box.get("repeat", 1)),
+        )
     if "synthetic" in spec:
         syn = spec["synthetic"]
-        return SyntheticDataset(syn.get("domains", sorted(DOMAINS)), int(syn["count"]), int(syn.get("seed", 0)),
-                                input_size, categories, augment=augment, fresh_each_epoch=syn.get("fresh", True),
-                                scene_size=int(syn.get("scene_size", 512)), camera=float(syn.get("camera", 0.0)))
-    return CocoDataset(spec["coco"], categories, input_size, spec.get("images_dir"), augment=augment, seed=seed)
+        return SyntheticDataset(
+            syn.get("domains", sorted(DOMAINS)),
+            int(syn["count"]),
+            int(syn.get("seed", 0)),
+            input_size,
+            categories,
+            augment=augment,
+            fresh_each_epoch=syn.get("fresh", True),
+            scene_size=int(syn.get("scene_size", 512)),
+            camera=float(syn.get("camera", 0.0)),
+        )
+    return CocoDataset(
+        spec["coco"], categories, input_size, spec.get("images_dir"), augment=augment, seed=seed
+    )
 
 
 def validate(predictor: UniversalPredictor, spec: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +178,14 @@ def tune_grouping(model: UniversalUNet, meta: dict[str, Any], spec: dict[str, An
             evaluator.update(image_id, predictor.from_maps(*dense, grouping=grouping).instances)
         return evaluator.summarize()
 
-    start = GroupingParams(**{**meta["grouping"], "class_seed_thresholds": (), "split_seeds_by_class": True,
-                              "growth_levels": GROWTH_LEVELS})
+    start = GroupingParams(
+        **{
+            **meta["grouping"],
+            "class_seed_thresholds": (),
+            "split_seeds_by_class": True,
+            "growth_levels": GROWTH_LEVELS,
+        }
+    )
     tried: dict[str, float] = {}
     best_params, best = start, None
     for threshold in SEED_THRESHOLDS:
@@ -171,15 +201,19 @@ def tune_grouping(model: UniversalUNet, meta: dict[str, Any], spec: dict[str, An
         results = {shared: best}
         for threshold in SEED_THRESHOLDS:
             if threshold != shared:
-                grouping = dataclasses.replace(best_params, class_seed_thresholds=tuple(
-                    threshold if j == k else t for j, t in enumerate(per_class)))
+                grouping = dataclasses.replace(
+                    best_params,
+                    class_seed_thresholds=tuple(threshold if j == k else t for j, t in enumerate(per_class)),
+                )
                 results[threshold] = score(grouping)
                 tried[f"{name}={threshold}"] = results[threshold]["mask_ap"]
         # Of the thresholds within TUNING_TOLERANCE of the best, the nearest to the shared one: on a
         # val set of a few hundred parcels, smaller differences are noise (measured in the model card).
         top = max(r["mask_ap"] for r in results.values())
-        per_class[k] = min((t for t, r in results.items() if r["mask_ap"] >= top - TUNING_TOLERANCE),
-                           key=lambda t: abs(t - shared))
+        per_class[k] = min(
+            (t for t, r in results.items() if r["mask_ap"] >= top - TUNING_TOLERANCE),
+            key=lambda t: abs(t - shared),
+        )
         best_params = dataclasses.replace(best_params, class_seed_thresholds=tuple(per_class))
         best = results[per_class[k]]
     meta["grouping"] = dataclasses.asdict(best_params)
@@ -205,7 +239,9 @@ def train(
     if cfg["init"]:
         model, init_meta = load_checkpoint(cfg["init"])
         categories, arch = init_meta["categories"], init_meta["architecture"]
-        input_size = int(config.get("input_size") or init_meta["input_size"])  # the init's, unless the config says
+        input_size = int(
+            config.get("input_size") or init_meta["input_size"]
+        )  # the init's, unless the config says
     else:
         categories, arch, input_size = list(CATEGORIES), cfg["architecture"], int(cfg["input_size"])
         model = build_model(arch, num_classes=len(categories))
@@ -215,17 +251,25 @@ def train(
     if cfg["rehearsal"]:
         dataset = RehearsalMix(dataset, build_dataset(cfg["rehearsal"], categories, input_size, cfg["seed"]))
     batch = min(int(cfg["batch_size"]), len(dataset))
-    loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=int(cfg["num_workers"]),
-                        worker_init_fn=_quiet_worker, generator=torch.Generator().manual_seed(cfg["seed"]),
-                        pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=int(cfg["num_workers"]),
+        worker_init_fn=_quiet_worker,
+        generator=torch.Generator().manual_seed(cfg["seed"]),
+        pin_memory=device.type == "cuda",
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     epochs = int(cfg["epochs"])
     total_steps = epochs * len(loader)
     if cfg["steps"]:
         total_steps = int(cfg["steps"])
         epochs = math.ceil(total_steps / len(loader))
-    schedule = CosineSchedule(cfg["lr"], total_steps, cfg["budget_seconds"],
-                              warmup_steps=min(50, max(1, total_steps // 10)))
+    schedule = CosineSchedule(
+        cfg["lr"], total_steps, cfg["budget_seconds"], warmup_steps=min(50, max(1, total_steps // 10))
+    )
     start_epoch, history = 0, []
     resume_path = Path(cfg["work_dir"]) / "last.pt" if cfg["work_dir"] else None
     if resume_path is not None and resume_path.exists():
@@ -238,18 +282,44 @@ def train(
     schedule.start()
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
-        stats = train_one_epoch(model, optimizer, loader, schedule, on_step, should_stop, cfg["freeze_batchnorm"],
-                                autocast_dtype, float(cfg["contact_weight"]))
+        stats = train_one_epoch(
+            model,
+            optimizer,
+            loader,
+            schedule,
+            on_step,
+            should_stop,
+            cfg["freeze_batchnorm"],
+            autocast_dtype,
+            float(cfg["contact_weight"]),
+        )
         if stats["steps"]:
             history.append({"epoch": epoch + 1, "loss": round(stats["loss"], 5)})
         if resume_path is not None:
             resume_path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                        "step": schedule.step, "elapsed": schedule.elapsed(), "history": history}, resume_path)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1,
+                    "step": schedule.step,
+                    "elapsed": schedule.elapsed(),
+                    "history": history,
+                },
+                resume_path,
+            )
         frac = schedule.fraction()
         if progress is not None:
             eta = schedule.elapsed() / frac * (1 - frac) if frac > 0 else None
-            progress({"epoch": epoch + 1, "epochs": epochs, "loss": stats["loss"], "fraction": frac, "eta_seconds": eta})
+            progress(
+                {
+                    "epoch": epoch + 1,
+                    "epochs": epochs,
+                    "loss": stats["loss"],
+                    "fraction": frac,
+                    "eta_seconds": eta,
+                }
+            )
         if stats["stopped"] or frac >= 1.0:
             break
     seconds = schedule.elapsed()
@@ -260,12 +330,19 @@ def train(
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
         meta["test_time_flips"] = list(init_meta.get("test_time_flips", []))  # tuned together with it
-    meta["data"] = {"train": cfg["data"], "rehearsal": cfg["rehearsal"], "images_per_epoch": len(dataset),
-                    "epochs_completed": len(history),
-                    "steps": schedule.step, "batch_size": batch, "train_seconds": round(seconds, 1),
-                    "precision": "bf16" if autocast_dtype is not None else "fp32", "device": device.type,
-                    "contact_weight": float(cfg["contact_weight"]),
-                    "init": str(cfg["init"]) if cfg["init"] else None}
+    meta["data"] = {
+        "train": cfg["data"],
+        "rehearsal": cfg["rehearsal"],
+        "images_per_epoch": len(dataset),
+        "epochs_completed": len(history),
+        "steps": schedule.step,
+        "batch_size": batch,
+        "train_seconds": round(seconds, 1),
+        "precision": "bf16" if autocast_dtype is not None else "fp32",
+        "device": device.type,
+        "contact_weight": float(cfg["contact_weight"]),
+        "init": str(cfg["init"]) if cfg["init"] else None,
+    }
     meta["history"] = history
     metrics: dict[str, Any] = {}
     if cfg["val"] and cfg.get("tune_grouping"):
@@ -274,8 +351,14 @@ def train(
         metrics = validate(UniversalPredictor(model, meta), cfg["val"])
         meta["metrics"] = {"val": cfg["val"], **metrics}
     out = save_checkpoint(cfg["out"], model, meta)
-    return {**metrics, "loss": history[-1]["loss"] if history else None, "train_seconds": round(seconds, 1),
-            "steps": schedule.step, "device": device.type, "checkpoint": str(out)}
+    return {
+        **metrics,
+        "loss": history[-1]["loss"] if history else None,
+        "train_seconds": round(seconds, 1),
+        "steps": schedule.step,
+        "device": device.type,
+        "checkpoint": str(out),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -286,12 +369,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="override the config's checkpoint path")
     parser.add_argument("--device", help="override the config's training device (cpu, cuda, auto)")
     parser.add_argument("--budget-seconds", type=float, help="override the config's wall-clock budget")
-    parser.add_argument("--retune", metavar="CKPT", help="only re-tune CKPT's grouping on the config's val set")
-    parser.add_argument("--input-sizes", type=int, nargs="+", metavar="PX",
-                        help="with --retune: also pick the inference input size (long side) among these")
-    parser.add_argument("--test-time-flips", nargs="*", choices=sorted(FLIPS), metavar="FLIP",
-                        help="with --retune: average each image's maps with these mirror images' "
-                             f"({', '.join(sorted(FLIPS))}; none when given alone)")
+    parser.add_argument(
+        "--retune", metavar="CKPT", help="only re-tune CKPT's grouping on the config's val set"
+    )
+    parser.add_argument(
+        "--input-sizes",
+        type=int,
+        nargs="+",
+        metavar="PX",
+        help="with --retune: also pick the inference input size (long side) among these",
+    )
+    parser.add_argument(
+        "--test-time-flips",
+        nargs="*",
+        choices=sorted(FLIPS),
+        metavar="FLIP",
+        help="with --retune: average each image's maps with these mirror images' "
+        f"({', '.join(sorted(FLIPS))}; none when given alone)",
+    )
     args = parser.parse_args(argv)
     config = load_config(args.config)
     if args.out:
@@ -309,9 +404,17 @@ def main(argv: list[str] | None = None) -> None:
         for size in args.input_sizes or [meta["input_size"]]:
             trial = {**meta, "input_size": size}
             metrics = tune_grouping(model, trial, config["val"])
-            print(json.dumps({"input_size": size, "test_time_flips": trial.get("test_time_flips", []),
-                              "grouping": trial["grouping"], "val_mask_ap": metrics["mask_ap"],
-                              "val_mask_ap50": metrics["mask_ap50"]}))
+            print(
+                json.dumps(
+                    {
+                        "input_size": size,
+                        "test_time_flips": trial.get("test_time_flips", []),
+                        "grouping": trial["grouping"],
+                        "val_mask_ap": metrics["mask_ap"],
+                        "val_mask_ap50": metrics["mask_ap50"],
+                    }
+                )
+            )
             if best is None or metrics["mask_ap"] > best[0]:
                 best = (metrics["mask_ap"], trial, metrics)
         assert best is not None

@@ -20,15 +20,28 @@ def _image(project, n):
 # (method, url, body, minimum role). Bodies are valid so that an allowed role gets 2xx/409, not 400.
 def endpoints(project, image):
     cat = project.categories.first().id
-    save = {"expected_version": image.version, "annotations": [{"category": cat, "shape": square_shape(1, 1, 5)}]}
+    save = {
+        "expected_version": image.version,
+        "annotations": [{"category": cat, "shape": square_shape(1, 1, 5)}],
+    }
     return [
         ("get", f"/api/v1/projects/{project.id}", None, "annotator"),
         ("patch", f"/api/v1/projects/{project.id}", {"retrain_threshold": 7}, "admin"),
         ("get", f"/api/v1/projects/{project.id}/stats", None, "annotator"),
         ("get", f"/api/v1/projects/{project.id}/members", None, "annotator"),
-        ("post", f"/api/v1/projects/{project.id}/members", {"username": "oscar_outsider", "role": "annotator"}, "admin"),
+        (
+            "post",
+            f"/api/v1/projects/{project.id}/members",
+            {"username": "oscar_outsider", "role": "annotator"},
+            "admin",
+        ),
         ("get", f"/api/v1/projects/{project.id}/categories", None, "annotator"),
-        ("post", f"/api/v1/projects/{project.id}/categories", {"name": "pallet_wrap", "color": "#123456"}, "admin"),
+        (
+            "post",
+            f"/api/v1/projects/{project.id}/categories",
+            {"name": "pallet_wrap", "color": "#123456"},
+            "admin",
+        ),
         ("get", f"/api/v1/projects/{project.id}/images", None, "annotator"),
         ("post", f"/api/v1/projects/{project.id}/queue/next", None, "annotator"),
         ("get", f"/api/v1/images/{image.id}", None, "annotator"),
@@ -76,17 +89,26 @@ def test_nobody_sees_another_projects_data(users, client_for):
     client = client_for("annotator")
 
     assert [p["name"] for p in client.get("/api/v1/projects").json()] == ["Mine"]
-    for url in [f"/api/v1/projects/{theirs.id}", f"/api/v1/projects/{theirs.id}/images",
-                f"/api/v1/images/{their_image.id}", f"/api/v1/images/{their_image.id}/file",
-                f"/api/v1/images/{their_image.id}/annotations"]:
+    for url in [
+        f"/api/v1/projects/{theirs.id}",
+        f"/api/v1/projects/{theirs.id}/images",
+        f"/api/v1/images/{their_image.id}",
+        f"/api/v1/images/{their_image.id}/file",
+        f"/api/v1/images/{their_image.id}/annotations",
+    ]:
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.json()["error"]["code"] == "not_found"
     # Using a category of another project in my image is refused as a 400, not silently stored.
     my_image = mine.images.get()
-    response = client.put(f"/api/v1/images/{my_image.id}/annotations", {
-        "expected_version": 0,
-        "annotations": [{"category": theirs.categories.first().id, "shape": square_shape(1, 1, 4)}]}, format="json")
+    response = client.put(
+        f"/api/v1/images/{my_image.id}/annotations",
+        {
+            "expected_version": 0,
+            "annotations": [{"category": theirs.categories.first().id, "shape": square_shape(1, 1, 4)}],
+        },
+        format="json",
+    )
     assert response.status_code == 400 and response.json()["error"]["field"] == "annotations[0].category"
 
 
@@ -101,7 +123,9 @@ def test_staff_see_every_project(users, client_for):
 @pytest.mark.django_db
 def test_token_auth_works(users):
     client = APIClient()
-    token = client.post("/api/v1/auth/token", {"username": "andy_annotator", "password": "pw-for-tests"}).json()["token"]
+    token = client.post(
+        "/api/v1/auth/token", {"username": "andy_annotator", "password": "pw-for-tests"}
+    ).json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/me").json()["username"] == "andy_annotator"
 
@@ -109,14 +133,21 @@ def test_token_auth_works(users):
 @pytest.mark.django_db
 def test_category_input_is_validated(project, client_for):
     client = client_for("admin")
-    bad_class = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap", "universal_name": "pallet"},
-                            format="json")
+    bad_class = client.post(
+        f"/api/v1/projects/{project.id}/categories",
+        {"name": "wrap", "universal_name": "pallet"},
+        format="json",
+    )
     assert bad_class.status_code == 400 and bad_class.json()["error"]["field"] == "universal_name"
-    bad_colour = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap", "color": "red"},
-                             format="json")
+    bad_colour = client.post(
+        f"/api/v1/projects/{project.id}/categories", {"name": "wrap", "color": "red"}, format="json"
+    )
     assert bad_colour.status_code == 400 and bad_colour.json()["error"]["field"] == "color"
-    ok = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap", "universal_name": "plastic_bag"},
-                     format="json")
+    ok = client.post(
+        f"/api/v1/projects/{project.id}/categories",
+        {"name": "wrap", "universal_name": "plastic_bag"},
+        format="json",
+    )
     assert ok.status_code == 201 and ok.json()["export_id"] == 6
     duplicate = client.post(f"/api/v1/projects/{project.id}/categories", {"name": "wrap"}, format="json")
     assert duplicate.status_code == 409

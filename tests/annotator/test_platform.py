@@ -57,11 +57,21 @@ def test_openapi_schema_validates_as_openapi_3(client, users):
 def test_check_deploy_with_production_settings_is_clean(tmp_path):
     # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; production never has it.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env = {**env, "DJANGO_SETTINGS_MODULE": "annotator.settings.production",
-           "DJANGO_SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-" + "y" * 20,
-           "DJANGO_ALLOWED_HOSTS": "annotator.example.com", "ANNOTATOR_VAR_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "annotator.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-" + "y" * 20,
+        "DJANGO_ALLOWED_HOSTS": "annotator.example.com",
+        "ANNOTATOR_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -69,28 +79,40 @@ def test_check_deploy_with_production_settings_is_clean(tmp_path):
 def test_production_settings_require_the_secret(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
     env.update(DJANGO_SETTINGS_MODULE="annotator.settings.production", DJANGO_ALLOWED_HOSTS="a.example.com")
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     assert "Set the DJANGO_SECRET_KEY environment variable" in result.stderr
 
 
 def _compose_command() -> list[str] | None:
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     return None
 
 
-@pytest.mark.skipif(shutil.which("docker") is None and shutil.which("docker-compose") is None,
-                    reason="no docker client on this machine")
+@pytest.mark.skipif(
+    shutil.which("docker") is None and shutil.which("docker-compose") is None,
+    reason="no docker client on this machine",
+)
 def test_compose_file_is_valid():
     command = _compose_command()
     assert command is not None, "docker is installed but neither `docker compose` nor `docker-compose` is"
     env = {**os.environ, "ANNOTATOR_ENV_FILE": ".env.example"}
-    result = subprocess.run([*command, "-f", "docker/compose.yaml", "config"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*command, "-f", "docker/compose.yaml", "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
     assert {"postgres", "redis", "web", "worker-inference", "worker-training", "beat"} <= set(services)

@@ -78,7 +78,9 @@ def process_tree_rss_mb(pid: int) -> float:
     return round(total_kb / 1024, 1)
 
 
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
+def wait_http(
+    url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     parsed = urlparse(url)
     while time.monotonic() < deadline:
@@ -123,12 +125,20 @@ def pg_connect(url: str):
         raise Unavailable("psycopg is not installed") from exc
     p = urlparse(url)
     try:
-        return psycopg.connect(host=p.hostname or "127.0.0.1", port=p.port or 5432, user=p.username or "postgres",
-                               password=p.password or None, dbname=(p.path or "/postgres").lstrip("/") or "postgres",
-                               autocommit=True, connect_timeout=5)
+        return psycopg.connect(
+            host=p.hostname or "127.0.0.1",
+            port=p.port or 5432,
+            user=p.username or "postgres",
+            password=p.password or None,
+            dbname=(p.path or "/postgres").lstrip("/") or "postgres",
+            autocommit=True,
+            connect_timeout=5,
+        )
     except Exception as exc:
-        raise Unavailable(f"PostgreSQL at {p.hostname}:{p.port or 5432} is not reachable ({exc}); "
-                          "set BENCH_ADMIN_DATABASE_URL or start PostgreSQL") from exc
+        raise Unavailable(
+            f"PostgreSQL at {p.hostname}:{p.port or 5432} is not reachable ({exc}); "
+            "set BENCH_ADMIN_DATABASE_URL or start PostgreSQL"
+        ) from exc
 
 
 def recreate_database(admin_url: str, name: str) -> str:
@@ -156,7 +166,9 @@ def redis_flush(url: str) -> None:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=3).flushdb()
     except Exception as exc:
-        raise Unavailable(f"Redis at {url} is not reachable ({exc}); set BENCH_REDIS_URL or start Redis") from exc
+        raise Unavailable(
+            f"Redis at {url} is not reachable ({exc}); set BENCH_REDIS_URL or start Redis"
+        ) from exc
 
 
 # --------------------------------------------------------------------------- HTTP client + load
@@ -171,8 +183,13 @@ class Http:
         self.headers = headers or {}
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | str | dict | list | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | dict | list | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         hdrs = {**self.headers, **(headers or {})}
         if isinstance(body, dict | list):
             body = json.dumps(body)
@@ -193,7 +210,9 @@ class Http:
                     raise
         raise RuntimeError("unreachable")
 
-    def json(self, method: str, path: str, body=None, expect: tuple[int, ...] = (200, 201, 202)) -> dict | list:
+    def json(
+        self, method: str, path: str, body=None, expect: tuple[int, ...] = (200, 201, 202)
+    ) -> dict | list:
         status, data = self.request(method, path, body)
         if status not in expect:
             raise RuntimeError(f"{method} {path} -> {status}: {data[:500]!r}")
@@ -215,7 +234,9 @@ class LoadResult:
 
     def summary(self) -> dict:
         return {
-            "requests": self.requests, "errors": self.errors, "seconds": round(self.seconds, 1),
+            "requests": self.requests,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 1),
             "throughput_rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
             "p50_ms": round(percentile(self.latencies_ms, 0.50), 1),
             "p95_ms": round(percentile(self.latencies_ms, 0.95), 1),
@@ -227,9 +248,16 @@ class LoadResult:
 Operation = Callable[[Http], tuple[int, bytes]]
 
 
-def run_load(make_client: Callable[[], Http], make_operation: Callable[[int], Operation], *, clients: int,
-             seconds: float, think_seconds: float = 0.0, ok: Callable[[int], bool] = lambda s: 200 <= s < 300,
-             on_sample: Callable[[float], None] | None = None) -> LoadResult:
+def run_load(
+    make_client: Callable[[], Http],
+    make_operation: Callable[[int], Operation],
+    *,
+    clients: int,
+    seconds: float,
+    think_seconds: float = 0.0,
+    ok: Callable[[int], bool] = lambda s: 200 <= s < 300,
+    on_sample: Callable[[float], None] | None = None,
+) -> LoadResult:
     """``clients`` threads, each looping its operation for ``seconds`` (closed loop, optional think time).
 
     Each client first runs its operation once, untimed: that opens its keep-alive connection and
@@ -304,26 +332,37 @@ def jpeg_bytes(width: int, height: int, seed: int, quality: int = 90) -> bytes:
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([(xx / width) * 120 + 60, (yy / height) * 100 + 50, ((xx + yy) / (width + height)) * 80 + 40], -1)
+    base = np.stack(
+        [(xx / width) * 120 + 60, (yy / height) * 100 + 50, ((xx + yy) / (width + height)) * 80 + 40], -1
+    )
     img = base + rng.normal(0, 12, size=(height, width, 3))
     for _ in range(8):
         x, y = int(rng.integers(0, width - 80)), int(rng.integers(0, height - 80))
         w, h = int(rng.integers(40, width // 3)), int(rng.integers(40, height // 3))
-        img[y:y + h, x:x + w] = rng.integers(80, 220, size=3)
+        img[y : y + h, x : x + w] = rng.integers(80, 220, size=3)
     buf = io.BytesIO()
     PILImage.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
-def polygons(seed: int, count: int, vertices: int, width: int, height: int) -> list[list[tuple[float, float]]]:
+def polygons(
+    seed: int, count: int, vertices: int, width: int, height: int
+) -> list[list[tuple[float, float]]]:
     """``count`` convex-ish polygons of ``vertices`` points inside the image, in pixels."""
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         r = rng.uniform(10, min(width, height) / 6)
         cx, cy = rng.uniform(r + 1, width - r - 1), rng.uniform(r + 1, height - r - 1)
-        out.append([(round(cx + r * math.cos(2 * math.pi * k / vertices), 2),
-                     round(cy + r * math.sin(2 * math.pi * k / vertices), 2)) for k in range(vertices)])
+        out.append(
+            [
+                (
+                    round(cx + r * math.cos(2 * math.pi * k / vertices), 2),
+                    round(cy + r * math.sin(2 * math.pi * k / vertices), 2),
+                )
+                for k in range(vertices)
+            ]
+        )
     return out
 
 
@@ -333,16 +372,26 @@ def multipart(files: list[tuple[str, bytes]], field_name: str = "files") -> tupl
     parts = []
     for index, (name, data) in enumerate(files):
         field = f"{field_name[:-1]}{index}" if field_name.endswith("#") else field_name
-        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n"
-                     f"Content-Type: image/jpeg\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def timed_ingest(make_client: Callable[[], Http], path_for_batch: Callable[[int], str],
-                 files: list[tuple[str, bytes]], *, per_request: int, uploaders: int,
-                 field_name: str = "files") -> dict:
+def timed_ingest(
+    make_client: Callable[[], Http],
+    path_for_batch: Callable[[int], str],
+    files: list[tuple[str, bytes]],
+    *,
+    per_request: int,
+    uploaders: int,
+    field_name: str = "files",
+) -> dict:
     """Upload ``files`` in multipart batches from ``uploaders`` parallel clients; images per second."""
-    batches = [files[i:i + per_request] for i in range(0, len(files), per_request)]
+    batches = [files[i : i + per_request] for i in range(0, len(files), per_request)]
     bodies = [multipart(batch, field_name) for batch in batches]
     errors: list[str] = []
     lock = threading.Lock()
@@ -370,8 +419,13 @@ def timed_ingest(make_client: Callable[[], Http], path_for_batch: Callable[[int]
     seconds = time.perf_counter() - t0
     if errors:
         raise RuntimeError(f"{len(errors)} upload requests failed: {errors[:3]}")
-    return {"images": len(files), "seconds": round(seconds, 2), "images_per_s": round(len(files) / seconds, 1),
-            "per_request": per_request, "uploaders": uploaders}
+    return {
+        "images": len(files),
+        "seconds": round(seconds, 2),
+        "images_per_s": round(len(files) / seconds, 1),
+        "per_request": per_request,
+        "uploaders": uploaders,
+    }
 
 
 # --------------------------------------------------------------------------- our server
@@ -387,7 +441,9 @@ class Config:
     vertices_per_shape: int = 16
     image_size: tuple[int, int] = (640, 480)
     paced_think_seconds: float = float(os.environ.get("BENCH_THINK_SECONDS", "1.0"))
-    admin_url: str = os.environ.get("BENCH_ADMIN_DATABASE_URL", os.environ.get("DATABASE_URL", DEFAULT_ADMIN_URL))
+    admin_url: str = os.environ.get(
+        "BENCH_ADMIN_DATABASE_URL", os.environ.get("DATABASE_URL", DEFAULT_ADMIN_URL)
+    )
     redis_url: str = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
 
 
@@ -410,7 +466,9 @@ class OurServer:
 
     def env(self) -> dict[str, str]:
         if not self.config.admin_url.startswith("postgres"):
-            raise Unavailable(f"the API benchmark runs on PostgreSQL; DATABASE_URL is {self.config.admin_url!r}")
+            raise Unavailable(
+                f"the API benchmark runs on PostgreSQL; DATABASE_URL is {self.config.admin_url!r}"
+            )
         return {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "annotator.settings.production",
@@ -432,20 +490,35 @@ class OurServer:
         self.database_url = recreate_database(self.config.admin_url, self.db_name)
         redis_flush(self.config.redis_url)
         env = self.env()
-        migrate = subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
-                                 capture_output=True, text=True)
+        migrate = subprocess.run(
+            [PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         if migrate.returncode:
             raise RuntimeError(f"migrate failed:\n{migrate.stderr[-3000:]}")
-        setup = subprocess.run([PY, "manage.py", "shell", "-c", _SETUP_SCRIPT], cwd=ROOT, env=env,
-                               capture_output=True, text=True)
+        setup = subprocess.run(
+            [PY, "manage.py", "shell", "-c", _SETUP_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         if setup.returncode:
             raise RuntimeError(f"bench setup failed:\n{setup.stderr[-3000:]}")
         info = json.loads(setup.stdout.strip().splitlines()[-1])
         self.token, self.project_id, self.category_ids = info["token"], info["project"], info["categories"]
         log = self.workdir / "gunicorn.log"
         self.proc = subprocess.Popen(
-            [PY, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{self.port}", *GUNICORN_ARGS],
-            cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "annotator.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *GUNICORN_ARGS,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_http(self.url + "/healthz", 90, self.proc, log)
         return self
 
@@ -453,9 +526,29 @@ class OurServer:
         """One worker on the ``default`` queue (exports); embeddings queued by uploads are left alone."""
         log = self.workdir / "worker.log"
         self.worker = subprocess.Popen(
-            [PY, "-m", "celery", "-A", "annotator", "worker", "-Q", "default", "-P", "solo", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-l", "WARNING"],
-            cwd=ROOT, env=self.env(), stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "annotator",
+                "worker",
+                "-Q",
+                "default",
+                "-P",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         stop_process(self.worker)
@@ -470,8 +563,13 @@ class OurServer:
     # ---- the operations both systems have
 
     def ingest(self, files: list[tuple[str, bytes]], *, per_request: int = 10, uploaders: int = 2) -> dict:
-        return timed_ingest(self.client, lambda _: f"/api/v1/projects/{self.project_id}/images", files,
-                            per_request=per_request, uploaders=uploaders)
+        return timed_ingest(
+            self.client,
+            lambda _: f"/api/v1/projects/{self.project_id}/images",
+            files,
+            per_request=per_request,
+            uploaders=uploaders,
+        )
 
     def image_ids(self) -> list[int]:
         client, ids, page = self.client(), [], 1
@@ -485,9 +583,16 @@ class OurServer:
     def annotation_body(self, seed: int, version: int) -> dict:
         w, h = self.config.image_size
         shapes = polygons(seed, self.config.shapes_per_image, self.config.vertices_per_shape, w, h)
-        return {"expected_version": version, "annotations": [
-            {"category": self.category_ids[i % len(self.category_ids)], "shape": [[[list(p) for p in ring]]]}
-            for i, ring in enumerate(shapes)]}
+        return {
+            "expected_version": version,
+            "annotations": [
+                {
+                    "category": self.category_ids[i % len(self.category_ids)],
+                    "shape": [[[list(p) for p in ring]]],
+                }
+                for i, ring in enumerate(shapes)
+            ],
+        }
 
     def annotate_all(self, ids: list[int]) -> None:
         client = self.client()
@@ -496,6 +601,7 @@ class OurServer:
 
     def save_operation(self, ids: list[int]) -> Callable[[int], Operation]:
         """Each client re-saves its own image (10 polygons), tracking the version like the UI does."""
+
         def make(index: int) -> Operation:
             image_id = ids[index % len(ids)]
             state = {"version": None, "seed": index}
@@ -512,7 +618,9 @@ class OurServer:
                 elif status == 409:
                     state["version"] = json.loads(data)["error"]["current_version"]
                 return status, data
+
             return op
+
         return make
 
     def list_operation(self, total: int) -> Callable[[int], Operation]:
@@ -522,17 +630,26 @@ class OurServer:
             rng = random.Random(index)
 
             def op(client: Http) -> tuple[int, bytes]:
-                return client.request("GET", f"/api/v1/projects/{self.project_id}/images?page={rng.randint(1, pages)}")
+                return client.request(
+                    "GET", f"/api/v1/projects/{self.project_id}/images?page={rng.randint(1, pages)}"
+                )
+
             return op
+
         return make
 
     def export(self) -> dict:
         """Request a COCO export (JSON, polygons, every status), wait for the worker, download it."""
         client = self.client()
         t0 = time.perf_counter()
-        job = client.json("POST", f"/api/v1/projects/{self.project_id}/exports",
-                          {"include_images": False, "status": ["new", "pre_labeled", "in_progress", "submitted",
-                                                               "accepted", "rejected"]})
+        job = client.json(
+            "POST",
+            f"/api/v1/projects/{self.project_id}/exports",
+            {
+                "include_images": False,
+                "status": ["new", "pre_labeled", "in_progress", "submitted", "accepted", "rejected"],
+            },
+        )
         while job["status"] not in ("succeeded", "failed", "cancelled"):
             time.sleep(0.05)
             job = client.json("GET", f"/api/v1/exports/{job['id']}")
@@ -545,8 +662,12 @@ class OurServer:
         if status != 200:
             raise RuntimeError(f"export download -> {status}")
         coco = json.loads(data)
-        return {"seconds": round(seconds, 3), "images": len(coco["images"]), "annotations": len(coco["annotations"]),
-                "bytes": len(data)}
+        return {
+            "seconds": round(seconds, 3),
+            "images": len(coco["images"]),
+            "annotations": len(coco["annotations"]),
+            "bytes": len(data),
+        }
 
 
 _SETUP_SCRIPT = """

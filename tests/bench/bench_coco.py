@@ -59,8 +59,19 @@ def _populate(n_images: int, n_annotations: int, with_files: bool) -> int:
             path = media / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(png)
-        batch.append(Image(project=project, name=f"cam{i % 7}/frame_{i:06d}.png", file=name, file_ext="png",
-                           sha256=f"{i:064x}", width=1280, height=960, status="accepted", split="train"))
+        batch.append(
+            Image(
+                project=project,
+                name=f"cam{i % 7}/frame_{i:06d}.png",
+                file=name,
+                file_ext="png",
+                sha256=f"{i:064x}",
+                width=1280,
+                height=960,
+                status="accepted",
+                split="train",
+            )
+        )
         if len(batch) == 5000:
             Image.objects.bulk_create(batch)
             batch = []
@@ -76,8 +87,15 @@ def _populate(n_images: int, n_annotations: int, with_files: bool) -> int:
         shape = [[ring]]
         if k % 20 == 0:  # every 20th instance has a hole
             shape = [[ring, [[cx - 5, cy - 5], [cx + 5, cy - 5], [cx + 5, cy + 5], [cx - 5, cy + 5]]]]
-        batch.append(Annotation(image_id=image_id, category_id=categories[k % len(categories)], shape=shape,
-                                bbox=geometry.shape_bbox(shape), area=geometry.shape_area(shape)))
+        batch.append(
+            Annotation(
+                image_id=image_id,
+                category_id=categories[k % len(categories)],
+                shape=shape,
+                bbox=geometry.shape_bbox(shape),
+                area=geometry.shape_area(shape),
+            )
+        )
         if len(batch) == 5000:
             Annotation.objects.bulk_create(batch)
             batch = []
@@ -107,7 +125,12 @@ def _export_child(project_id: int, options: dict) -> dict:
     start = time.perf_counter()
     job = export_run(job_id=job.id)
     seconds = time.perf_counter() - start
-    return {"status": job.status, "message": job.message, "seconds": round(seconds, 2), "summary": job.summary}
+    return {
+        "status": job.status,
+        "message": job.message,
+        "seconds": round(seconds, 2),
+        "summary": job.summary,
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -128,16 +151,27 @@ def main(argv: list[str] | None = None) -> list[dict]:
         _setup_django(var_dir)
         modes = args.modes.split(",")
         t0 = time.perf_counter()
-        project_id = _populate(args.images, args.annotations, with_files=any(m.endswith("zip") for m in modes))
+        project_id = _populate(
+            args.images, args.annotations, with_files=any(m.endswith("zip") for m in modes)
+        )
         populate_s = time.perf_counter() - t0
         for mode in modes:
             segmentation, packaging = mode.split("-")
             options = {"segmentation": segmentation, "include_images": packaging == "zip"}
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             proc = subprocess.run(
-                [sys.executable, "-m", "tests.bench.bench_coco", "--child",
-                 json.dumps([var_dir, project_id, options])],
-                cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.bench.bench_coco",
+                    "--child",
+                    json.dumps([var_dir, project_id, options]),
+                ],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                capture_output=True,
+                text=True,
+                check=False,
             )
             peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             if proc.returncode != 0:
@@ -145,12 +179,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
             child = json.loads(proc.stdout.strip().splitlines()[-1])
             peak_mb = round(max(peak_kb, before) / 1024, 1)  # ru_maxrss is KiB on Linux
             result = {
-                "bench": "coco_export", "mode": mode, "images": args.images, "annotations": args.annotations,
+                "bench": "coco_export",
+                "mode": mode,
+                "images": args.images,
+                "annotations": args.annotations,
                 "database": os.environ["DATABASE_URL"].split(":", 1)[0],
-                "seconds": child["seconds"], "peak_rss_mb": peak_mb,
-                "file_mb": round(child["summary"].get("bytes", 0) / 2**20, 1), "status": child["status"],
+                "seconds": child["seconds"],
+                "peak_rss_mb": peak_mb,
+                "file_mb": round(child["summary"].get("bytes", 0) / 2**20, 1),
+                "status": child["status"],
                 "populate_seconds": round(populate_s, 1),
-                "ok": child["status"] == "succeeded" and child["seconds"] <= TARGET_SECONDS
+                "ok": child["status"] == "succeeded"
+                and child["seconds"] <= TARGET_SECONDS
                 and peak_mb <= TARGET_RSS_MB,
             }
             print(json.dumps(result), flush=True)

@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> dict:
         result = server.ingest(files, per_request=10, uploaders=2)
         stored = len(server.image_ids())
     shutil.rmtree(workdir, ignore_errors=True)
-    result = {"bench": "ingest", **result, "stored": stored, "target_images_per_s": 20,
-              "ok": stored == len(files) and result["images_per_s"] >= 20}
+    result = {
+        "bench": "ingest",
+        **result,
+        "stored": stored,
+        "target_images_per_s": 20,
+        "ok": stored == len(files) and result["images_per_s"] >= 20,
+    }
     print(json.dumps(result))
     return result
 

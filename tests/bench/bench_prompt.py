@@ -86,11 +86,17 @@ def bench(name: str, clicks: int) -> dict[str, float | str | None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--engines", default="vit_b,offline,grabcut")
     parser.add_argument("--clicks", type=int, default=60)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch / OpenCV threads (1: per-click work is too small to share well)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch / OpenCV threads (1: per-click work is too small to share well)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)

@@ -40,11 +40,22 @@ def _populate(pool: int, labelled: int) -> int:
     for i in range(pool + labelled):
         feature = scenes[i // 4] + rng.normal(0, 0.3, FEATURE_DIM)
         feature = (feature / np.linalg.norm(feature)).round(5).tolist()
-        rows.append(Image(project=project, name=f"cam{i % 7}/frame_{i:06d}.png", file=f"bench/{i:08d}.png",
-                          file_ext="png", sha256=f"{i:064x}", width=1280, height=960,
-                          status=ImageStatus.PRE_LABELED if i < pool else ImageStatus.ACCEPTED,
-                          split="train", uncertainty=float(rng.uniform(0.2, 0.8)), features=feature,
-                          predicted_instances=int(rng.integers(0, 20))))
+        rows.append(
+            Image(
+                project=project,
+                name=f"cam{i % 7}/frame_{i:06d}.png",
+                file=f"bench/{i:08d}.png",
+                file_ext="png",
+                sha256=f"{i:064x}",
+                width=1280,
+                height=960,
+                status=ImageStatus.PRE_LABELED if i < pool else ImageStatus.ACCEPTED,
+                split="train",
+                uncertainty=float(rng.uniform(0.2, 0.8)),
+                features=feature,
+                predicted_instances=int(rng.integers(0, 20)),
+            )
+        )
     Image.objects.bulk_create(rows, batch_size=2000)
     return project.id
 
@@ -66,9 +77,14 @@ def measure(pool: int, labelled: int, calls: int) -> dict:
         ids = queue_candidates(project=project, now=timezone.now(), limit=10)
         queue_ms.append((time.perf_counter() - start) * 1000)
     assert len(ids) == 10, ids
-    top = list(project.images.filter(status="pre_labeled").order_by("-uncertainty", "id")
-               .values_list("uncertainty", "features", "predicted_instances")[:DIVERSITY_POOL])
-    covered = list(project.images.filter(status="accepted").values_list("features", flat=True)[:COVERED_LIMIT])
+    top = list(
+        project.images.filter(status="pre_labeled")
+        .order_by("-uncertainty", "id")
+        .values_list("uncertainty", "features", "predicted_instances")[:DIVERSITY_POOL]
+    )
+    covered = list(
+        project.images.filter(status="accepted").values_list("features", flat=True)[:COVERED_LIMIT]
+    )
     uncertainty, features = np.array([r[0] for r in top]), np.array([r[1] for r in top])
     content = np.array([r[2] for r in top], dtype=np.float64)  # as the queue passes it
     rank_ms = []
@@ -77,8 +93,12 @@ def measure(pool: int, labelled: int, calls: int) -> dict:
         diverse_order(uncertainty, features, labelled=np.array(covered), content=content)
         rank_ms.append((time.perf_counter() - start) * 1000)
     return {
-        "benchmark": "queue_next", "pool_images": pool, "labelled_images": labelled,
-        "ranked": len(top), "kept_away_from": len(covered), "calls": calls,
+        "benchmark": "queue_next",
+        "pool_images": pool,
+        "labelled_images": labelled,
+        "ranked": len(top),
+        "kept_away_from": len(covered),
+        "calls": calls,
         "queue_candidates_ms_median": round(statistics.median(queue_ms), 1),
         "queue_candidates_ms_p95": round(percentile(queue_ms, 0.95), 1),
         "diverse_order_ms_median": round(statistics.median(rank_ms), 1),

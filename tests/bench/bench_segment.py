@@ -83,6 +83,7 @@ def measure(engine: str, clicks: int, workdir: Path) -> dict:
     client.force_login(user)
     rng = np.random.default_rng(0)
     masks = [inst.mask for inst in scene.instances if inst.mask.sum() > 400]
+
     def click(i: int) -> tuple[float, str]:
         ys, xs = np.nonzero(masks[i % len(masks)])
         k = rng.integers(len(xs))
@@ -107,13 +108,22 @@ def measure(engine: str, clicks: int, workdir: Path) -> dict:
     for i in range(1, 3):  # warm caches; not counted
         click(i)
     timings = [click(i)[0] for i in range(3, clicks + 3)]
-    result = {"engine": engine_id, "clicks": clicks, "embed_seconds": round(embed_seconds, 2),
-              "first_click_ms": round(first_click_ms, 1),
-              "p50_ms": round(_percentile(timings, 0.5), 1), "p95_ms": round(_percentile(timings, 0.95), 1),
-              "mean_ms": round(statistics.fmean(timings), 1), "image": "1024x768"}
+    result = {
+        "engine": engine_id,
+        "clicks": clicks,
+        "embed_seconds": round(embed_seconds, 2),
+        "first_click_ms": round(first_click_ms, 1),
+        "p50_ms": round(_percentile(timings, 0.5), 1),
+        "p95_ms": round(_percentile(timings, 0.95), 1),
+        "mean_ms": round(statistics.fmean(timings), 1),
+        "image": "1024x768",
+    }
     if decoder is not None:
-        result.update(precision=prompt_engine.precision, compile_seconds=compile_seconds,
-                      threads=settings.ANNOTATOR["SEGMENT_THREADS"])
+        result.update(
+            precision=prompt_engine.precision,
+            compile_seconds=compile_seconds,
+            threads=settings.ANNOTATOR["SEGMENT_THREADS"],
+        )
     return result
 
 

@@ -28,8 +28,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings.test")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop here
 
 WIDTH, HEIGHT, N_INSTANCES = 4000, 3000, 150
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 MEASURE_JS = """async (frames) => {
   const a = window.__annotator;
@@ -84,8 +91,14 @@ def scene_instances(category_ids: list[int]) -> list[dict]:
         polygon = [blob(cx, cy, 110, 40 + i % 21, i)]
         if i % 5 == 0:
             polygon.append(list(reversed(blob(cx, cy, 35, 16, -i))))
-        out.append({"category": category_ids[i % len(category_ids)], "shape": [polygon],
-                    "score": round(0.35 + 0.6 * ((i * 37) % 100) / 100, 2), "source": "model"})
+        out.append(
+            {
+                "category": category_ids[i % len(category_ids)],
+                "shape": [polygon],
+                "score": round(0.35 + 0.6 * ((i * 37) % 100) / 100, 2),
+                "source": "model",
+            }
+        )
     return out
 
 
@@ -129,9 +142,13 @@ def run(frames: int = 240) -> dict:
         project = make_project(admin=user, name="Bench")
         # The bench needs no embeddings or pre-label jobs: keep the broker untouched.
         with mock.patch("annotator.learning.services.images_schedule_processing"):
-            images_ingest(project=project, uploads=[("bench_4000x3000.jpg", io.BytesIO(big_jpeg()))], user=user)
+            images_ingest(
+                project=project, uploads=[("bench_4000x3000.jpg", io.BytesIO(big_jpeg()))], user=user
+            )
         image = Image.objects.get(project=project)
-        image_pre_label(image=image, instances=scene_instances(list(project.categories.values_list("id", flat=True))))
+        image_pre_label(
+            image=image, instances=scene_instances(list(project.categories.values_list("id", flat=True)))
+        )
         image.refresh_from_db()
         assert (image.width, image.height) == (WIDTH, HEIGHT) and image.annotations.count() == N_INSTANCES
 
@@ -145,8 +162,11 @@ def run(frames: int = 240) -> dict:
         base = f"http://localhost:{server.port}"
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-                                         headless=True, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+                headless=True,
+                args=CHROMIUM_ARGS,
+            )
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"{base}/accounts/login/?next=/app/")
             page.fill("#id_username", "bench_admin")
@@ -154,7 +174,9 @@ def run(frames: int = 240) -> dict:
             page.press("#id_password", "Enter")
             page.wait_for_url("**/app/**")
             page.goto(f"{base}/app/#/images/{image.id}/annotate")
-            page.wait_for_function("() => window.__annotator && window.__annotator.view.image !== null", timeout=120_000)
+            page.wait_for_function(
+                "() => window.__annotator && window.__annotator.view.image !== null", timeout=120_000
+            )
             page.keyboard.press("Tab")  # a selection, so vertex handles are drawn too
             result = page.evaluate(MEASURE_JS, frames)
             browser.close()
@@ -167,9 +189,13 @@ def run(frames: int = 240) -> dict:
 
     draw, raf = result["draw"], result["raf"]
     return {
-        "image": f"{WIDTH}x{HEIGHT}", "instances": N_INSTANCES, "frames": len(raf),
-        "draw_ms_p50": round(percentile(draw, 0.5), 2), "draw_ms_p95": round(percentile(draw, 0.95), 2),
-        "frame_interval_ms_p50": round(percentile(raf, 0.5), 2), "frame_interval_ms_p95": round(percentile(raf, 0.95), 2),
+        "image": f"{WIDTH}x{HEIGHT}",
+        "instances": N_INSTANCES,
+        "frames": len(raf),
+        "draw_ms_p50": round(percentile(draw, 0.5), 2),
+        "draw_ms_p95": round(percentile(draw, 0.95), 2),
+        "frame_interval_ms_p50": round(percentile(raf, 0.5), 2),
+        "frame_interval_ms_p95": round(percentile(raf, 0.95), 2),
     }
 
 
@@ -182,9 +208,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(res))
         return
-    print(f"annotate view, {res['image']} image, {res['instances']} instances, {res['frames']} frames (pan + zoom)")
+    print(
+        f"annotate view, {res['image']} image, {res['instances']} instances, {res['frames']} frames (pan + zoom)"
+    )
     print(f"  draw time per frame   p50 {res['draw_ms_p50']:7.2f} ms   p95 {res['draw_ms_p95']:7.2f} ms")
-    print(f"  rAF frame interval    p50 {res['frame_interval_ms_p50']:7.2f} ms   p95 {res['frame_interval_ms_p95']:7.2f} ms")
+    print(
+        f"  rAF frame interval    p50 {res['frame_interval_ms_p50']:7.2f} ms   p95 {res['frame_interval_ms_p95']:7.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -50,9 +50,13 @@ def bench_inference(checkpoint: Path, count: int) -> dict[str, float]:
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     # Wall time suffers on a shared machine; CPU seconds (all threads) do not.
-    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
-            "max_s": round(max(times), 3), "median_cpu_s": round(statistics.median(cpu), 3),
-            "instances": len(result.instances)}
+    return {
+        "median_s": round(statistics.median(times), 3),
+        "min_s": round(min(times), 3),
+        "max_s": round(max(times), 3),
+        "median_cpu_s": round(statistics.median(cpu), 3),
+        "instances": len(result.instances),
+    }
 
 
 PHOTOS = {"1mp": (1155, 866), "12mp": (4000, 3000)}  # (width, height)
@@ -69,8 +73,11 @@ def bench_photos(checkpoint: Path, count: int) -> dict[str, dict[str, float]]:
     scene = generate_scene("floor_pile", 3, (PHOTOS["12mp"][1], PHOTOS["12mp"][0])).image
     out = {}
     for name, (width, height) in PHOTOS.items():
-        photo = scene if (width, height) == PHOTOS["12mp"] else cv2.resize(scene, (width, height),
-                                                                          interpolation=cv2.INTER_AREA)
+        photo = (
+            scene
+            if (width, height) == PHOTOS["12mp"]
+            else cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA)
+        )
         predictor.predict(photo)
         times, cpu = [], []
         for _ in range(count):
@@ -79,10 +86,21 @@ def bench_photos(checkpoint: Path, count: int) -> dict[str, dict[str, float]]:
             shapes = [inst.shape for inst in result.instances]
             times.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
-        median, median_cpu, megapixels = statistics.median(times), statistics.median(cpu), width * height / 1e6
-        out[name] = {"width": width, "height": height, "median_s": round(median, 3), "max_s": round(max(times), 3),
-                     "s_per_mp": round(median / megapixels, 3), "median_cpu_s": round(median_cpu, 3),
-                     "cpu_s_per_mp": round(median_cpu / megapixels, 3), "shapes": sum(1 for s in shapes if s)}
+        median, median_cpu, megapixels = (
+            statistics.median(times),
+            statistics.median(cpu),
+            width * height / 1e6,
+        )
+        out[name] = {
+            "width": width,
+            "height": height,
+            "median_s": round(median, 3),
+            "max_s": round(max(times), 3),
+            "s_per_mp": round(median / megapixels, 3),
+            "median_cpu_s": round(median_cpu, 3),
+            "cpu_s_per_mp": round(median_cpu / megapixels, 3),
+            "shapes": sum(1 for s in shapes if s),
+        }
     torch.set_num_threads(threads)
     cv2.setNumThreads(-1)
     return out

@@ -58,8 +58,11 @@ def _python() -> Path:
 def installed_version() -> str | None:
     if not _python().exists():
         return None
-    probe = subprocess.run([str(_python()), "-c", "import label_studio, gunicorn; print(label_studio.__version__)"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [str(_python()), "-c", "import label_studio, gunicorn; print(label_studio.__version__)"],
+        capture_output=True,
+        text=True,
+    )
     return probe.stdout.strip() if probe.returncode == 0 else None
 
 
@@ -71,18 +74,24 @@ def ensure_installed(log: Callable[[str], None] = print) -> str:
     CACHE.mkdir(parents=True, exist_ok=True)
     install_log = CACHE / "label-studio-install.log"
     log(f"Installing {VERSION_SPEC} into {VENV} (first run only; log: {install_log})")
-    steps = [[sys.executable, "-m", "venv", str(VENV)],
-             [str(_python()), "-m", "pip", "install", "--quiet", VERSION_SPEC, "gunicorn"]]
+    steps = [
+        [sys.executable, "-m", "venv", str(VENV)],
+        [str(_python()), "-m", "pip", "install", "--quiet", VERSION_SPEC, "gunicorn"],
+    ]
     with install_log.open("a") as out:
         for step in steps:
             try:
                 done = subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT)
             except subprocess.TimeoutExpired as exc:
-                raise Unavailable(f"installing Label Studio took over {INSTALL_TIMEOUT}s; see {install_log}") from exc
+                raise Unavailable(
+                    f"installing Label Studio took over {INSTALL_TIMEOUT}s; see {install_log}"
+                ) from exc
             if done.returncode:
                 tail = install_log.read_text(errors="replace")[-1500:]
-                raise Unavailable(f"could not install Label Studio ({' '.join(step[-3:])} exited "
-                                  f"{done.returncode}); see {install_log}\n{tail}")
+                raise Unavailable(
+                    f"could not install Label Studio ({' '.join(step[-3:])} exited "
+                    f"{done.returncode}); see {install_log}\n{tail}"
+                )
     version = installed_version()
     if not version:
         raise Unavailable(f"Label Studio installed but cannot be imported; see {install_log}")
@@ -109,15 +118,28 @@ class LabelStudio:
     def env(self) -> dict[str, str]:
         db = urlparse(self.database_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))}
-        env.update({
-            "DJANGO_DB": "default", "POSTGRE_NAME": self.db_name, "POSTGRE_USER": db.username or "postgres",
-            "POSTGRE_PASSWORD": db.password or "", "POSTGRE_HOST": db.hostname or "127.0.0.1",
-            "POSTGRE_PORT": str(db.port or 5432), "SECRET_KEY": "bench-ls-secret-key-not-for-production",
-            "DEBUG": "false", "LOG_LEVEL": "WARNING", "LABEL_STUDIO_BASE_DATA_DIR": str(self.workdir / "data"),
-            "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false", "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
-            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true", "DJANGO_SETTINGS_MODULE": "core.settings.label_studio",
-            "VIRTUAL_ENV": str(VENV), "PATH": f"{VENV / 'bin'}:{os.environ.get('PATH', '')}",
-        })
+        env.update(
+            {
+                "DJANGO_DB": "default",
+                "POSTGRE_NAME": self.db_name,
+                "POSTGRE_USER": db.username or "postgres",
+                "POSTGRE_PASSWORD": db.password or "",
+                "POSTGRE_HOST": db.hostname or "127.0.0.1",
+                "POSTGRE_PORT": str(db.port or 5432),
+                "SECRET_KEY": "bench-ls-secret-key-not-for-production",
+                "DEBUG": "false",
+                "LOG_LEVEL": "WARNING",
+                "LABEL_STUDIO_BASE_DATA_DIR": str(self.workdir / "data"),
+                "LATEST_VERSION_CHECK": "false",
+                "COLLECT_ANALYTICS": "false",
+                "SENTRY_DSN": "",
+                "FRONTEND_SENTRY_DSN": "",
+                "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+                "DJANGO_SETTINGS_MODULE": "core.settings.label_studio",
+                "VIRTUAL_ENV": str(VENV),
+                "PATH": f"{VENV / 'bin'}:{os.environ.get('PATH', '')}",
+            }
+        )
         env.pop("PYTHONPATH", None)
         return env
 
@@ -129,24 +151,64 @@ class LabelStudio:
         # 1) Label Studio's own start command migrates, creates the user, org and token; stop it then.
         log = self.workdir / "label-studio-init.log"
         init = subprocess.Popen(
-            [str(VENV / "bin" / "label-studio"), "start", "--no-browser", "--data-dir", str(self.workdir / "data"),
-             "-p", str(self.port), "--internal-host", "127.0.0.1", "--username", "bench@example.com",
-             "--password", "bench-password-123", "--user-token", TOKEN, "--enable-legacy-api-token"],
-            cwd=self.workdir, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(VENV / "bin" / "label-studio"),
+                "start",
+                "--no-browser",
+                "--data-dir",
+                str(self.workdir / "data"),
+                "-p",
+                str(self.port),
+                "--internal-host",
+                "127.0.0.1",
+                "--username",
+                "bench@example.com",
+                "--password",
+                "bench-password-123",
+                "--user-token",
+                TOKEN,
+                "--enable-legacy-api-token",
+            ],
+            cwd=self.workdir,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             wait_http(self.url + "/health", 600, init, log)
         finally:
             stop_process(init)
         # 2) The same WSGI server and worker count as ours, instead of Django's development server.
         log = self.workdir / "label-studio.log"
-        chdir = subprocess.run([str(_python()), "-c", "import label_studio, os; print(os.path.dirname(label_studio.__file__))"],
-                               capture_output=True, text=True, env=env).stdout.strip()
+        chdir = subprocess.run(
+            [str(_python()), "-c", "import label_studio, os; print(os.path.dirname(label_studio.__file__))"],
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout.strip()
         self.proc = subprocess.Popen(
-            [str(_python()), "-m", "gunicorn", "core.wsgi:application", "--chdir", chdir,
-             "--bind", f"127.0.0.1:{self.port}", *GUNICORN_ARGS],
-            cwd=self.workdir, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(_python()),
+                "-m",
+                "gunicorn",
+                "core.wsgi:application",
+                "--chdir",
+                chdir,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *GUNICORN_ARGS,
+            ],
+            cwd=self.workdir,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_http(self.url + "/health", 180, self.proc, log)
-        project = self.client().json("POST", "/api/projects", {"title": "Bench warehouse", "label_config": LABEL_CONFIG})
+        project = self.client().json(
+            "POST", "/api/projects", {"title": "Bench warehouse", "label_config": LABEL_CONFIG}
+        )
         self.project_id = project["id"]
         return self
 
@@ -162,14 +224,21 @@ class LabelStudio:
     # ---- the same operations as OurServer
 
     def ingest(self, files: list[tuple[str, bytes]], *, per_request: int = 10, uploaders: int = 2) -> dict:
-        return timed_ingest(self.client, lambda _: f"/api/projects/{self.project_id}/import", files,
-                            per_request=per_request, uploaders=uploaders,
-                            field_name="file#")  # it reads one file per form field
+        return timed_ingest(
+            self.client,
+            lambda _: f"/api/projects/{self.project_id}/import",
+            files,
+            per_request=per_request,
+            uploaders=uploaders,
+            field_name="file#",
+        )  # it reads one file per form field
 
     def task_ids(self) -> list[int]:
         client, ids, page = self.client(), [], 1
         while True:
-            status, data = client.request("GET", f"/api/tasks?project={self.project_id}&page={page}&page_size=100")
+            status, data = client.request(
+                "GET", f"/api/tasks?project={self.project_id}&page={page}&page_size=100"
+            )
             if status == 404:
                 return sorted(ids)
             body = json.loads(data)
@@ -183,21 +252,35 @@ class LabelStudio:
         """The same polygons as ours, in Label Studio's result format (percent of the image)."""
         w, h = self.config.image_size
         shapes = polygons(seed, self.config.shapes_per_image, self.config.vertices_per_shape, w, h)
-        return [{
-            "id": f"r{seed}_{i}", "from_name": "label", "to_name": "image", "type": "polygonlabels",
-            "original_width": w, "original_height": h, "image_rotation": 0,
-            "value": {"points": [[round(100 * x / w, 4), round(100 * y / h, 4)] for x, y in ring],
-                      "polygonlabels": [LABELS[i % len(LABELS)]], "closed": True},
-        } for i, ring in enumerate(shapes)]
+        return [
+            {
+                "id": f"r{seed}_{i}",
+                "from_name": "label",
+                "to_name": "image",
+                "type": "polygonlabels",
+                "original_width": w,
+                "original_height": h,
+                "image_rotation": 0,
+                "value": {
+                    "points": [[round(100 * x / w, 4), round(100 * y / h, 4)] for x, y in ring],
+                    "polygonlabels": [LABELS[i % len(LABELS)]],
+                    "closed": True,
+                },
+            }
+            for i, ring in enumerate(shapes)
+        ]
 
     def annotate_all(self, ids: list[int]) -> None:
         client = self.client()
         for task_id in ids:
-            created = client.json("POST", f"/api/tasks/{task_id}/annotations", {"result": self.result(task_id)})
+            created = client.json(
+                "POST", f"/api/tasks/{task_id}/annotations", {"result": self.result(task_id)}
+            )
             self.annotation_ids[task_id] = created["id"]
 
     def save_operation(self, ids: list[int]) -> Callable[[int], Operation]:
         """Each client re-saves its own task's annotation (10 polygons), as the editor's Update does."""
+
         def make(index: int) -> Operation:
             task_id = ids[index % len(ids)]
             annotation_id = self.annotation_ids[task_id]
@@ -207,7 +290,9 @@ class LabelStudio:
             def op(client: Http) -> tuple[int, bytes]:
                 state["n"] += 1
                 return client.request("PATCH", f"/api/annotations/{annotation_id}", bodies[state["n"] % 4])
+
             return op
+
         return make
 
     def list_operation(self, total: int) -> Callable[[int], Operation]:
@@ -218,8 +303,11 @@ class LabelStudio:
 
             def op(client: Http) -> tuple[int, bytes]:
                 return client.request(
-                    "GET", f"/api/tasks?project={self.project_id}&page={rng.randint(1, pages)}&page_size=50")
+                    "GET", f"/api/tasks?project={self.project_id}&page={rng.randint(1, pages)}&page_size=50"
+                )
+
             return op
+
         return make
 
     def export(self) -> dict:
@@ -227,13 +315,18 @@ class LabelStudio:
         client = self.client()
         t0 = time.perf_counter()
         status, data = client.request(
-            "GET", f"/api/projects/{self.project_id}/export?exportType=COCO&download_resources=false")
+            "GET", f"/api/projects/{self.project_id}/export?exportType=COCO&download_resources=false"
+        )
         seconds = time.perf_counter() - t0
         if status != 200:
             raise RuntimeError(f"Label Studio export -> {status}: {data[:300]!r}")
         coco = _coco_from_download(data)
-        return {"seconds": round(seconds, 3), "images": len(coco["images"]), "annotations": len(coco["annotations"]),
-                "bytes": len(data)}
+        return {
+            "seconds": round(seconds, 3),
+            "images": len(coco["images"]),
+            "annotations": len(coco["annotations"]),
+            "bytes": len(data),
+        }
 
 
 def _coco_from_download(data: bytes) -> dict:

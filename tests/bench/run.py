@@ -58,10 +58,16 @@ def log(message: str) -> None:
 def conditions(config: Config) -> dict:
     load = os.getloadavg()
     return {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host_cpus": os.cpu_count(), "python": platform.python_version(),
-        "load_average_at_start": [round(v, 2) for v in load], "clients": config.clients,
-        "seconds_per_phase": config.seconds, "repeats": REPEATS, "server": "gunicorn gthread 4x2, loopback",
-        "database": "PostgreSQL (both systems, separate databases)", "broker": "Redis",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host_cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(v, 2) for v in load],
+        "clients": config.clients,
+        "seconds_per_phase": config.seconds,
+        "repeats": REPEATS,
+        "server": "gunicorn gthread 4x2, loopback",
+        "database": "PostgreSQL (both systems, separate databases)",
+        "broker": "Redis",
         "note": "shared 2-core machine: figures are noisy; ratios come from alternating phases in the same run",
     }
 
@@ -74,16 +80,23 @@ def prepare(system, config: Config, files_1mp, files_small) -> dict:
     out = {"ingest": system.ingest(files_1mp, per_request=10, uploaders=2)}
     ids_before = _ids(system)
     if len(ids_before) != len(files_1mp):
-        raise RuntimeError(f"{system.system}: {len(ids_before)} items after uploading {len(files_1mp)} images")
+        raise RuntimeError(
+            f"{system.system}: {len(ids_before)} items after uploading {len(files_1mp)} images"
+        )
     system.ingest(files_small, per_request=50, uploaders=2)
     ids = _ids(system)
     if len(ids) != len(files_1mp) + len(files_small):
-        raise RuntimeError(f"{system.system}: {len(ids)} items after uploading {len(files_1mp) + len(files_small)}")
+        raise RuntimeError(
+            f"{system.system}: {len(ids)} items after uploading {len(files_1mp) + len(files_small)}"
+        )
     t0 = time.perf_counter()
     system.annotate_all(ids)
-    out["dataset"] = {"items": len(ids), "polygons": len(ids) * config.shapes_per_image,
-                      "vertices_per_polygon": config.vertices_per_shape,
-                      "sequential_first_save_ms": round(1000 * (time.perf_counter() - t0) / len(ids), 1)}
+    out["dataset"] = {
+        "items": len(ids),
+        "polygons": len(ids) * config.shapes_per_image,
+        "vertices_per_polygon": config.vertices_per_shape,
+        "sequential_first_save_ms": round(1000 * (time.perf_counter() - t0) / len(ids), 1),
+    }
     system.ids = ids
     return out
 
@@ -119,8 +132,14 @@ def run_others(env: dict[str, str]) -> tuple[dict, list[str]]:
         log(f"{module}: {what}")
         t0 = time.perf_counter()
         try:
-            done = subprocess.run([PY, "-m", name, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                                  timeout=OTHER_TIMEOUT)
+            done = subprocess.run(
+                [PY, "-m", name, *args],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=OTHER_TIMEOUT,
+            )
         except subprocess.TimeoutExpired:
             skipped.append(f"{module}: timed out after {OTHER_TIMEOUT}s")
             continue
@@ -160,8 +179,9 @@ def _flatten(value, prefix: str = "") -> list[tuple[str, object]]:
             rows = []
             for i, v in enumerate(value):
                 tag = v.get("mode") or v.get("engine") or v.get("name") or str(i)
-                rows += _flatten({k: x for k, x in v.items() if k not in ("mode", "engine", "name")},
-                                 f"{prefix}[{tag}]")
+                rows += _flatten(
+                    {k: x for k, x in v.items() if k not in ("mode", "engine", "name")}, f"{prefix}[{tag}]"
+                )
             return rows
         return []
     if isinstance(value, int | float | bool):  # figures only; names and labels stay in the JSON
@@ -182,24 +202,65 @@ def table(report: dict) -> str:
     def get(d, *path):
         return _dig(d, path)
 
-    rows.append(("ingest, 1 MP JPEG/s", fmt(get(ours, "ingest", "images_per_s")),
-                 fmt(get(theirs, "ingest", "images_per_s")), fmt(ratios.get("ingest_speed")), ">= 20/s"))
+    rows.append(
+        (
+            "ingest, 1 MP JPEG/s",
+            fmt(get(ours, "ingest", "images_per_s")),
+            fmt(get(theirs, "ingest", "images_per_s")),
+            fmt(ratios.get("ingest_speed")),
+            ">= 20/s",
+        )
+    )
     for kind, label in (("save", "annotation save"), ("list", "image/task list")):
         sat_o, sat_t = get(ours, kind, "saturated"), get(theirs, kind, "saturated")
         key = "annotation_save_throughput" if kind == "save" else "task_list_throughput"
-        rows.append((f"{label}: req/s, {report['conditions']['clients']} clients", fmt(get(sat_o, "throughput_rps")),
-                     fmt(get(sat_t, "throughput_rps")), fmt(ratios.get(key)), ">= 2x LS"))
-        rows.append((f"{label}: p50 / p95 ms, saturated",
-                     f"{fmt(get(sat_o, 'p50_ms'))} / {fmt(get(sat_o, 'p95_ms'))}",
-                     f"{fmt(get(sat_t, 'p50_ms'))} / {fmt(get(sat_t, 'p95_ms'))}", "", ""))
+        rows.append(
+            (
+                f"{label}: req/s, {report['conditions']['clients']} clients",
+                fmt(get(sat_o, "throughput_rps")),
+                fmt(get(sat_t, "throughput_rps")),
+                fmt(ratios.get(key)),
+                ">= 2x LS",
+            )
+        )
+        rows.append(
+            (
+                f"{label}: p50 / p95 ms, saturated",
+                f"{fmt(get(sat_o, 'p50_ms'))} / {fmt(get(sat_o, 'p95_ms'))}",
+                f"{fmt(get(sat_t, 'p50_ms'))} / {fmt(get(sat_t, 'p95_ms'))}",
+                "",
+                "",
+            )
+        )
         paced = get(ours, kind, "paced")
         if paced:
-            rows.append((f"{label}: p50 / p95 ms, paced ({paced['think_s']} s think)",
-                         f"{paced['p50_ms']} / {paced['p95_ms']}", "", "", "p95 <= 50 ms"))
-    rows.append(("COCO export (JSON), seconds", fmt(get(ours, "export", "seconds")),
-                 fmt(get(theirs, "export", "seconds")), fmt(ratios.get("coco_export_speed")), ">= 5x LS"))
-    rows.append(("server RSS after load, MB", fmt(get(ours, "server_rss_mb")), fmt(get(theirs, "server_rss_mb")),
-                 "", ""))
+            rows.append(
+                (
+                    f"{label}: p50 / p95 ms, paced ({paced['think_s']} s think)",
+                    f"{paced['p50_ms']} / {paced['p95_ms']}",
+                    "",
+                    "",
+                    "p95 <= 50 ms",
+                )
+            )
+    rows.append(
+        (
+            "COCO export (JSON), seconds",
+            fmt(get(ours, "export", "seconds")),
+            fmt(get(theirs, "export", "seconds")),
+            fmt(ratios.get("coco_export_speed")),
+            ">= 5x LS",
+        )
+    )
+    rows.append(
+        (
+            "server RSS after load, MB",
+            fmt(get(ours, "server_rss_mb")),
+            fmt(get(theirs, "server_rss_mb")),
+            "",
+            "",
+        )
+    )
     for module, figures in report.get("others", {}).items():
         for key, value in _flatten(figures)[:25]:
             rows.append((f"{module}: {key}"[:70], fmt(value), "", "", ""))
@@ -216,8 +277,14 @@ def main() -> dict:
     config = Config()
     out_path = Path(os.environ.get("BENCH_JSON", ROOT / "var" / "bench.json"))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    report: dict = {"conditions": conditions(config), "ours": {}, "label_studio": None, "ratios": {},
-                    "others": {}, "skipped": []}
+    report: dict = {
+        "conditions": conditions(config),
+        "ours": {},
+        "label_studio": None,
+        "ratios": {},
+        "others": {},
+        "skipped": [],
+    }
     (ROOT / "var").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="annotator-bench-", dir=ROOT / "var"))
 
@@ -239,9 +306,13 @@ def main() -> dict:
 
     log("generating images (1 MP JPEGs for ingest, 640x480 for the dataset)")
     files_1mp = ingest_files(config.ingest_images, seed=0)
-    files_small = [(f"scene_{i:04d}.jpg", jpeg_bytes(*config.image_size, seed=10_000 + i, quality=85))
-                   for i in range(config.list_images)]
-    report["conditions"]["ingest_jpeg_kb_mean"] = round(sum(len(d) for _, d in files_1mp) / len(files_1mp) / 1024)
+    files_small = [
+        (f"scene_{i:04d}.jpg", jpeg_bytes(*config.image_size, seed=10_000 + i, quality=85))
+        for i in range(config.list_images)
+    ]
+    report["conditions"]["ingest_jpeg_kb_mean"] = round(
+        sum(len(d) for _, d in files_1mp) / len(files_1mp) / 1024
+    )
 
     with ExitStack() as stack:
         systems = {}
@@ -260,7 +331,9 @@ def main() -> dict:
                 try:
                     from .labelstudio import label_studio
 
-                    log(f"starting Label Studio {ls_install['version']} (first start migrates: a few minutes)")
+                    log(
+                        f"starting Label Studio {ls_install['version']} (first start migrates: a few minutes)"
+                    )
                     systems["label_studio"] = stack.enter_context(label_studio(config, workdir / "ls"))
                 except (Unavailable, RuntimeError, KeyError, ValueError) as exc:
                     report["skipped"].append(f"Label Studio: could not start: {exc}")
@@ -268,8 +341,10 @@ def main() -> dict:
 
         results = {name: {} for name in systems}
         for name, system in systems.items():
-            log(f"{name}: ingest {len(files_1mp)} x 1 MP, then {len(files_small)} images with "
-                f"{config.shapes_per_image} polygons each")
+            log(
+                f"{name}: ingest {len(files_1mp)} x 1 MP, then {len(files_small)} images with "
+                f"{config.shapes_per_image} polygons each"
+            )
             results[name].update(prepare(system, config, files_1mp, files_small))
             log(f"{name}: ingest {results[name]['ingest']['images_per_s']} images/s")
         for kind in ("save", "list"):
@@ -277,8 +352,10 @@ def main() -> dict:
             for repeat in range(REPEATS):
                 for name, system in systems.items():
                     runs[name].append(load_phase(system, config, kind))
-                    log(f"{name}: {kind} run {repeat + 1}: {runs[name][-1]['throughput_rps']} req/s, "
-                        f"p95 {runs[name][-1]['p95_ms']} ms, {runs[name][-1]['errors']} errors")
+                    log(
+                        f"{name}: {kind} run {repeat + 1}: {runs[name][-1]['throughput_rps']} req/s, "
+                        f"p95 {runs[name][-1]['p95_ms']} ms, {runs[name][-1]['errors']} errors"
+                    )
             for name in systems:
                 results[name][kind] = {"saturated": best(runs[name])}
             if "ours" in systems:
@@ -290,8 +367,10 @@ def main() -> dict:
         for name, system in systems.items():
             try:
                 exports = [system.export() for _ in range(3)]
-                results[name]["export"] = {**min(exports, key=lambda e: e["seconds"]),
-                                           "runs": [e["seconds"] for e in exports]}
+                results[name]["export"] = {
+                    **min(exports, key=lambda e: e["seconds"]),
+                    "runs": [e["seconds"] for e in exports],
+                }
                 log(f"{name}: COCO export {results[name]['export']}")
             except Exception as exc:  # a failed export is a finding, reported, not a crash
                 results[name]["export"] = {"error": str(exc)[:500]}
@@ -310,8 +389,13 @@ def main() -> dict:
         try:
             others_db = recreate_database(config.admin_url, "annotator_bench_others")
             env.update({"DATABASE_URL": others_db, "CELERY_BROKER_URL": config.redis_url})
-            migrate = subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, capture_output=True,
-                                     text=True, env={**env, "DJANGO_SETTINGS_MODULE": "annotator.settings.test"})
+            migrate = subprocess.run(
+                [PY, "manage.py", "migrate", "--noinput"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env={**env, "DJANGO_SETTINGS_MODULE": "annotator.settings.test"},
+            )
             if migrate.returncode:
                 raise RuntimeError(migrate.stderr[-1000:])
         except (Unavailable, RuntimeError) as exc:
@@ -338,18 +422,26 @@ def main() -> dict:
 
 def ratios(ours: dict, theirs: dict | None) -> dict:
     """Ours over theirs, so > 1 means we are faster; ``None`` where either side has no figure."""
+
     def div(a, b):
         return round(a / b, 2) if a and b else None
 
     if not theirs:
-        return {"annotation_save_throughput": None, "task_list_throughput": None, "coco_export_speed": None,
-                "ingest_speed": None, "note": "Label Studio was skipped; see 'skipped'"}
+        return {
+            "annotation_save_throughput": None,
+            "task_list_throughput": None,
+            "coco_export_speed": None,
+            "ingest_speed": None,
+            "note": "Label Studio was skipped; see 'skipped'",
+        }
     g = lambda d, *p: _dig(d, p)  # noqa: E731
     return {
-        "annotation_save_throughput": div(g(ours, "save", "saturated", "throughput_rps"),
-                                          g(theirs, "save", "saturated", "throughput_rps")),
-        "task_list_throughput": div(g(ours, "list", "saturated", "throughput_rps"),
-                                    g(theirs, "list", "saturated", "throughput_rps")),
+        "annotation_save_throughput": div(
+            g(ours, "save", "saturated", "throughput_rps"), g(theirs, "save", "saturated", "throughput_rps")
+        ),
+        "task_list_throughput": div(
+            g(ours, "list", "saturated", "throughput_rps"), g(theirs, "list", "saturated", "throughput_rps")
+        ),
         "coco_export_speed": div(g(theirs, "export", "seconds"), g(ours, "export", "seconds")),
         "ingest_speed": div(g(ours, "ingest", "images_per_s"), g(theirs, "ingest", "images_per_s")),
     }

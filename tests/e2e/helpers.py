@@ -42,8 +42,12 @@ def fake_pre_labels(project, image) -> None:
 
     cats = list(project.categories.order_by("id"))
     instances = [
-        {"category": cats[i % 2].id, "shape": rect_shape(x0 + 6, y0 - 4, x1 - 8, y1 + 5),
-         "score": round(0.93 - 0.17 * i, 2), "source": "model"}
+        {
+            "category": cats[i % 2].id,
+            "shape": rect_shape(x0 + 6, y0 - 4, x1 - 8, y1 + 5),
+            "score": round(0.93 - 0.17 * i, 2),
+            "source": "model",
+        }
         for i, (x0, y0, x1, y1, _) in enumerate(PARCELS[:3])
     ]
     Prediction.objects.create(image=image, model_version=None, instances=instances, uncertainty=0.42)

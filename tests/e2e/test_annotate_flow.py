@@ -38,15 +38,19 @@ def endpoint_exists(path: str) -> bool:
 
 def wait_for_pre_labels(project) -> None:
     """Let the worker run its embedding and pre-label jobs; write pre-labels where no model did."""
-    wait_for(lambda: project.batch_jobs.exists() and all(j.done >= j.total for j in project.batch_jobs.all()),
-             timeout=180, what="the embedding and pre-label jobs to finish")
+    wait_for(
+        lambda: project.batch_jobs.exists() and all(j.done >= j.total for j in project.batch_jobs.all()),
+        timeout=180,
+        what="the embedding and pre-label jobs to finish",
+    )
     for image in Image.objects.filter(project=project):
         if not image.predictions.exists():
             fake_pre_labels(project, image)
 
 
-def test_annotate_submit_review_export(fixture_pre_labels, open_page, live_server, celery_worker, users, project,
-                                      tmp_path):
+def test_annotate_submit_review_export(
+    fixture_pre_labels, open_page, live_server, celery_worker, users, project, tmp_path
+):
     files = []
     for i in range(2):
         path = tmp_path / f"dock_{i}.png"
@@ -166,9 +170,14 @@ def test_annotate_submit_review_export(fixture_pre_labels, open_page, live_serve
             coco = json.loads(zf.read(name))
     else:
         coco = json.loads(body)
-    coco_image = next(i for i in coco["images"] if i["file_name"].endswith(Image.objects.get(pk=image_id).name)
-                      or i.get("id") == image_id)
+    coco_image = next(
+        i
+        for i in coco["images"]
+        if i["file_name"].endswith(Image.objects.get(pk=image_id).name) or i.get("id") == image_id
+    )
     polys = [a["segmentation"] for a in coco["annotations"] if a["image_id"] == coco_image["id"]]
     flat = [p for seg in polys if isinstance(seg, list) for p in seg]
-    assert any(any(abs(poly[k] - mx) < 1.5 and abs(poly[k + 1] - my) < 1.5 for k in range(0, len(poly), 2))
-               for poly in flat), "the dragged vertex is in the exported polygon"
+    assert any(
+        any(abs(poly[k] - mx) < 1.5 and abs(poly[k + 1] - my) < 1.5 for k in range(0, len(poly), 2))
+        for poly in flat
+    ), "the dragged vertex is in the exported polygon"

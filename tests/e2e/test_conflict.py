@@ -21,11 +21,16 @@ def open_editor(page, url: str) -> None:
     wait_editor_ready(page)
 
 
-def test_second_browser_gets_conflict_and_loses_nothing(fixture_pre_labels, open_page, live_server, celery_worker,
-                                                        users, project):
-    images_ingest(project=project, uploads=[("aisle.png", io.BytesIO(parcel_image(seed=5)))], user=users["admin"])
+def test_second_browser_gets_conflict_and_loses_nothing(
+    fixture_pre_labels, open_page, live_server, celery_worker, users, project
+):
+    images_ingest(
+        project=project, uploads=[("aisle.png", io.BytesIO(parcel_image(seed=5)))], user=users["admin"]
+    )
     image = Image.objects.get(project=project)
-    wait_for(lambda: all(j.done >= j.total for j in project.batch_jobs.all()), timeout=180, what="background jobs")
+    wait_for(
+        lambda: all(j.done >= j.total for j in project.batch_jobs.all()), timeout=180, what="background jobs"
+    )
     if not image.predictions.exists():
         fake_pre_labels(project, image)
     image.refresh_from_db()

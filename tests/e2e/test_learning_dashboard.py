@@ -51,8 +51,9 @@ def accepted_project(project, users):
     return chosen
 
 
-def test_admin_trains_from_the_dashboard_and_sees_the_registry(open_page, live_server, users, project, learning_worker,
-                                                               tmp_path):
+def test_admin_trains_from_the_dashboard_and_sees_the_registry(
+    open_page, live_server, users, project, learning_worker, tmp_path
+):
     accepted_project(project, users)
     page = open_page("alice_admin")
     page.goto(f"{live_server.url}/app/#/projects/{project.id}")
@@ -112,7 +113,8 @@ def test_admin_trains_from_the_dashboard_and_sees_the_registry(open_page, live_s
 
     # progress: epoch, loss and a bar while it runs, with Cancel for the admin
     run_el.locator('[data-status="running"] [data-testid="run-detail"]').filter(
-        has_text=re.compile(r"epoch \d+/\d+ · loss \d")).wait_for(timeout=RUN_TIMEOUT_MS)
+        has_text=re.compile(r"epoch \d+/\d+ · loss \d")
+    ).wait_for(timeout=RUN_TIMEOUT_MS)
     assert page.get_by_test_id("cancel-training").is_visible()
     page.screenshot(path=str(tmp_path / "learning-training.png"), full_page=True)
 
@@ -149,7 +151,9 @@ def test_admin_trains_from_the_dashboard_and_sees_the_registry(open_page, live_s
 
     # --- a second run, cancelled from the UI: the active model is untouched ------------------------
     start.click()
-    second = wait_for(lambda: TrainingRun.objects.filter(project=project).exclude(pk=run.pk).first(), what="the second run")
+    second = wait_for(
+        lambda: TrainingRun.objects.filter(project=project).exclude(pk=run.pk).first(), what="the second run"
+    )
     page.locator(f'[data-run-id="{second.pk}"]').wait_for()
     # A second start while one is active: the API's 409 is shown (T is the dashboard's shortcut).
     page.locator("body").press("t")
@@ -164,16 +168,25 @@ def test_admin_trains_from_the_dashboard_and_sees_the_registry(open_page, live_s
 
     # --- a newer universal base is promoted: the banner shows its figures; Rebase starts a run -----
     base_v1 = ModelVersion.objects.get(project=None, name="universal-base-v1")
-    base_v2 = ModelVersion.objects.create(project=None, parent=base_v1, name="universal-base-v2",
-                                          checkpoint=str(tiny_checkpoint(tmp_path / "base-v2.pt", seed=1)),
-                                          status=ModelVersion.Status.READY)
-    base_version_promote(version=base_v2, reason="e2e")  # the worker then scores it on this project's val split
+    base_v2 = ModelVersion.objects.create(
+        project=None,
+        parent=base_v1,
+        name="universal-base-v2",
+        checkpoint=str(tiny_checkpoint(tmp_path / "base-v2.pt", seed=1)),
+        status=ModelVersion.Status.READY,
+    )
+    base_version_promote(
+        version=base_v2, reason="e2e"
+    )  # the worker then scores it on this project's val split
     banner = page.get_by_test_id("base-update")
     banner.filter(has_text="A newer base model is available: universal-base-v2").wait_for()
-    banner.filter(has_text=re.compile(r"universal-base-v2: mask AP \d\.\d{3} on your val split \(2 images\)")).wait_for(
-        timeout=RUN_TIMEOUT_MS)
+    banner.filter(
+        has_text=re.compile(r"universal-base-v2: mask AP \d\.\d{3} on your val split \(2 images\)")
+    ).wait_for(timeout=RUN_TIMEOUT_MS)
     page.get_by_test_id("rebase-button").click()
-    rebase = wait_for(lambda: TrainingRun.objects.filter(project=project, trigger="rebase").first(), what="the rebase run")
+    rebase = wait_for(
+        lambda: TrainingRun.objects.filter(project=project, trigger="rebase").first(), what="the rebase run"
+    )
     assert rebase.base_version == base_v2
     page.locator(f'[data-run-id="{rebase.pk}"]').wait_for()
     page.get_by_test_id("cancel-training").click()

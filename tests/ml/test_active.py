@@ -42,7 +42,9 @@ def test_diverse_order_does_not_fill_a_batch_with_near_duplicates():
     assert sum(i < 6 for i in by_uncertainty) == 5
     assert sum(i < 6 for i in diverse) == 1
     assert diverse[0] in range(6)  # still starts with the most uncertain image
-    cold = diverse_order(uncertainty, features, alpha=0.5, limit=5)  # typical picks first: one of the pile too
+    cold = diverse_order(
+        uncertainty, features, alpha=0.5, limit=5
+    )  # typical picks first: one of the pile too
     assert sum(i < 6 for i in cold) == 1 and len(set(cold)) == 5
     assert len(set(diverse_order(uncertainty, features))) == 16  # a full order is a permutation
 
@@ -55,7 +57,11 @@ def test_diverse_order_with_alpha_one_is_uncertainty_order():
 
 
 def test_label_savings_interpolates_the_active_curve():
-    random_curve = [{"labels": 0, "mask_ap": 0.1}, {"labels": 10, "mask_ap": 0.2}, {"labels": 20, "mask_ap": 0.3}]
+    random_curve = [
+        {"labels": 0, "mask_ap": 0.1},
+        {"labels": 10, "mask_ap": 0.2},
+        {"labels": 20, "mask_ap": 0.3},
+    ]
     active = [{"labels": 0, "mask_ap": 0.1}, {"labels": 10, "mask_ap": 0.26}, {"labels": 20, "mask_ap": 0.34}]
     savings, needed = label_savings(random_curve, active)
     assert needed == 15.0 and savings == 0.25
@@ -84,11 +90,17 @@ def test_the_spread_of_label_savings_resamples_the_pools():
     same = label_savings_spread([random_curve] * 3, [active] * 3, target=0.2, draws=50)
     assert same == {"p05": 0.25, "median": 0.25, "p95": 0.25, "share_at_target": 1.0}  # no pool differs
     never = curve(0.1, 0.15, 0.2)  # a pool where the queue never reaches random's final AP
-    mixed = label_savings_spread([random_curve] * 4, [active, active, never, never], target=0.2, draws=400, seed=3)
-    assert mixed["p05"] == 0.0 and mixed["p95"] == 0.25  # resamples of only the bad pools, and of only the good
+    mixed = label_savings_spread(
+        [random_curve] * 4, [active, active, never, never], target=0.2, draws=400, seed=3
+    )
+    assert (
+        mixed["p05"] == 0.0 and mixed["p95"] == 0.25
+    )  # resamples of only the bad pools, and of only the good
     # only a resample of the good pools alone saves 0.2 (one in 2 ** 4); three good and one bad save 0.03
     assert 0.02 < mixed["share_at_target"] < 0.15
-    assert mixed == label_savings_spread([random_curve] * 4, [active, active, never, never], target=0.2, draws=400, seed=3)
+    assert mixed == label_savings_spread(
+        [random_curve] * 4, [active, active, never, never], target=0.2, draws=400, seed=3
+    )
 
 
 def test_a_fine_tune_grows_with_the_labels_only_when_asked():
@@ -100,14 +112,48 @@ def test_a_fine_tune_grows_with_the_labels_only_when_asked():
 
 def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     torch.manual_seed(0)
-    base = save_checkpoint(tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)),
-                           make_meta("unet_xs", CATEGORIES, 64))
+    base = save_checkpoint(
+        tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 64)
+    )
     plot = tmp_path / "al.png"
     out = subprocess.run(
-        [sys.executable, "-m", "ml.active.simulate", "--json", "--base", str(base), "--plot", str(plot),
-         "--pool", "8", "--val", "4", "--rounds", "2", "--batch", "2", "--steps", "0", "--epochs", "1", "--min-steps", "0", "--scene-size", "64",
-         "--threads", "1", "--repeats", "1", "--near-duplicates", "no"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+        [
+            sys.executable,
+            "-m",
+            "ml.active.simulate",
+            "--json",
+            "--base",
+            str(base),
+            "--plot",
+            str(plot),
+            "--pool",
+            "8",
+            "--val",
+            "4",
+            "--rounds",
+            "2",
+            "--batch",
+            "2",
+            "--steps",
+            "0",
+            "--epochs",
+            "1",
+            "--min-steps",
+            "0",
+            "--scene-size",
+            "64",
+            "--threads",
+            "1",
+            "--repeats",
+            "1",
+            "--near-duplicates",
+            "no",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     report = json.loads(out.stdout)
     assert set(report["curves"]) == {"random", "uncertainty+diversity"}
@@ -117,14 +163,23 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     assert set(report["paired_gain"]) == {"mean", "standard_error"}
     spread = report["label_savings_spread"]
     assert spread["p05"] <= spread["median"] <= spread["p95"] and 0.0 <= spread["share_at_target"] <= 1.0
-    assert set(report["branded_share_labelled"]) == set(report["night_share_labelled"]) == {"random", "uncertainty+diversity"}
+    assert (
+        set(report["branded_share_labelled"])
+        == set(report["night_share_labelled"])
+        == {"random", "uncertainty+diversity"}
+    )
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["config"]["near_duplicates"] is False
     groups = {"night", "branded_day", "plain_day"}
-    assert sum(report["val_images_by_condition"].values()) == 4 and set(report["val_images_by_condition"]) == groups
+    assert (
+        sum(report["val_images_by_condition"].values()) == 4
+        and set(report["val_images_by_condition"]) == groups
+    )
     assert set(report["mask_ap_by_condition"]) == {"base", "random", "uncertainty+diversity"}
-    assert all(set(aps) == groups and all(0.0 <= ap <= 1.0 for ap in aps.values())
-               for aps in report["mask_ap_by_condition"].values())
+    assert all(
+        set(aps) == groups and all(0.0 <= ap <= 1.0 for ap in aps.values())
+        for aps in report["mask_ap_by_condition"].values()
+    )
 
 
 def test_diverse_order_keeps_away_from_what_is_already_labelled():
@@ -132,11 +187,15 @@ def test_diverse_order_keeps_away_from_what_is_already_labelled():
     seen = np.array([1.0, 0, 0, 0]) + rng.normal(0, 0.02, (8, 4))  # a kind of scene labelled already
     unseen = np.array([0, 1.0, 0, 0]) + rng.normal(0, 0.02, (8, 4))  # a kind nobody labelled yet
     features = np.vstack([seen, unseen])
-    uncertainty = np.concatenate([np.linspace(0.7, 0.8, 8), np.linspace(0.5, 0.7, 8)])  # seen kind looks harder
+    uncertainty = np.concatenate(
+        [np.linspace(0.7, 0.8, 8), np.linspace(0.5, 0.7, 8)]
+    )  # seen kind looks harder
     labelled = np.array([1.0, 0, 0, 0]) + rng.normal(0, 0.02, (5, 4))
     assert diverse_order(uncertainty, features, alpha=0.5, limit=1, cold_start=0)[0] < 8
     assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled, cold_start=0)[0] >= 8
-    assert diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled)[0] >= 8  # cold start too
+    assert (
+        diverse_order(uncertainty, features, alpha=0.5, limit=1, labelled=labelled)[0] >= 8
+    )  # cold start too
 
 
 def _on_circle(angle: float, i: int, j: int, dim: int = 6) -> np.ndarray:
@@ -155,7 +214,9 @@ def test_frames_of_one_capture_chain_into_one_group_and_the_queue_takes_other_ca
     capture_c = [middle + 0.32 * axes[3], middle + 0.32 * (axes[3] + 0.15 * axes[5])]
     features = np.array(capture_a + capture_b + capture_c)
     unit = features / np.linalg.norm(features, axis=1, keepdims=True)
-    assert np.linalg.norm(unit[0] - unit[3]) > np.linalg.norm(unit[0] - unit[4])  # no threshold separates them
+    assert np.linalg.norm(unit[0] - unit[3]) > np.linalg.norm(
+        unit[0] - unit[4]
+    )  # no threshold separates them
 
     groups = near_duplicate_groups(features)
     assert len(set(groups[:4])) == 1 and len(set(groups[4:6])) == 1 and len(set(groups[6:])) == 1
@@ -169,19 +230,26 @@ def test_frames_of_one_capture_chain_into_one_group_and_the_queue_takes_other_ca
     # most uncertain and A's far end is as far from the labelled frame as B and C are
     later = diverse_order(uncertainty, features, labelled=capture_a[1:2], cold_start=0)
     assert {int(groups[i]) for i in later[:2]} == {int(groups[4]), int(groups[6])}
-    assert 0 in diverse_order(uncertainty, features, labelled=capture_a[1:2], cold_start=0, near_duplicates=False)[:2]
+    assert (
+        0
+        in diverse_order(uncertainty, features, labelled=capture_a[1:2], cold_start=0, near_duplicates=False)[
+            :2
+        ]
+    )
     assert sorted(later) == list(range(8))
 
 
 def test_a_density_weight_prefers_an_image_that_stands_for_others_to_a_far_outlier():
     rng = np.random.default_rng(5)
     axes = np.eye(4)
-    features = np.vstack([axes[0] + rng.normal(0, 0.05, (10, 4)), axes[1] + rng.normal(0, 0.05, (10, 4)),
-                          -axes[:1]])  # two kinds of scene, and one outlier opposite the first (row 20)
+    features = np.vstack(
+        [axes[0] + rng.normal(0, 0.05, (10, 4)), axes[1] + rng.normal(0, 0.05, (10, 4)), -axes[:1]]
+    )  # two kinds of scene, and one outlier opposite the first (row 20)
     uncertainty = np.concatenate([[0.9], np.full(20, 0.5)])
     plain = diverse_order(uncertainty, features, alpha=0.0, limit=2, cold_start=0, near_duplicates=False)
-    weighted = diverse_order(uncertainty, features, alpha=0.0, limit=2, cold_start=0, near_duplicates=False,
-                             density=1.0)
+    weighted = diverse_order(
+        uncertainty, features, alpha=0.0, limit=2, cold_start=0, near_duplicates=False, density=1.0
+    )
     assert plain == [0, 20]  # k-center greedy: the farthest image is the outlier
     assert weighted[0] == 0 and 10 <= weighted[1] < 20  # typicality: the other kind of scene
 
@@ -191,9 +259,13 @@ def test_a_content_weight_prefers_the_frame_with_more_to_label():
     features = np.vstack([axes[0], axes[1], axes[2]])  # three distinct scenes, equally far apart
     uncertainty = np.array([0.9, 0.5, 0.5])
     content = np.array([5.0, 1.0, 9.0])  # predicted instances: scene 2 is the crowded one
-    assert diverse_order(uncertainty, features, cold_start=0, content=content, content_power=0.0)[1] == 1  # off
+    assert (
+        diverse_order(uncertainty, features, cold_start=0, content=content, content_power=0.0)[1] == 1
+    )  # off
     assert diverse_order(uncertainty, features, cold_start=0)[1] == 1  # no counts: no weight
-    assert diverse_order(uncertainty, features, cold_start=0, content=content)[1] == 2  # DEFAULT_CONTENT_POWER
+    assert (
+        diverse_order(uncertainty, features, cold_start=0, content=content)[1] == 2
+    )  # DEFAULT_CONTENT_POWER
     assert diverse_order(uncertainty, features, cold_start=0, content=content, content_power=1.0)[1] == 2
 
 
@@ -221,7 +293,10 @@ def test_a_cold_start_picks_the_typical_image_of_each_cluster_largest_first_not_
     features = np.vstack([*clusters, outlier])
     uncertainty = np.concatenate([np.full(13, 0.2), [0.95]])  # the outlier looks hardest
     starts = np.cumsum((0, *sizes))
-    centre_pick = [s + int(np.argmin(np.linalg.norm(c - c.mean(0), axis=1))) for s, c in zip(starts[:-1], clusters, strict=True)]
+    centre_pick = [
+        s + int(np.argmin(np.linalg.norm(c - c.mean(0), axis=1)))
+        for s, c in zip(starts[:-1], clusters, strict=True)
+    ]
 
     picks = typical_order(features, 3)
     assert [int(np.searchsorted(starts, i, side="right")) - 1 for i in picks] == [0, 1, 2]  # largest first
@@ -277,7 +352,7 @@ def test_branded_captures_change_only_the_mailers_bags_and_envelopes_and_leave_t
         for ann in b["annotations"]:
             if ann["category_id"] in brandable:
                 x, y, w, h = (round(v) for v in ann["bbox"])
-                inside[y:y + h + 1, x:x + w + 1] = True
+                inside[y : y + h + 1, x : x + w + 1] = True
         # nothing outside the branded parcels moved (but slivers at the frame's edge, too small to be labelled)
         assert (changed & ~inside).mean() < 0.01 and changed[inside].mean() > 0.3
 
@@ -304,8 +379,16 @@ def test_the_distance_to_what_is_labelled_matches_the_direct_computation_for_a_l
 def _fake_pool(captures: int = 12, frames: int = 3) -> list[dict]:
     """A pool of dicts as site_scenes gives them: every 4th capture at night, every 3rd day capture branded,
     frame f of capture c holding c % 5 + f instances."""
-    return [{"capture": c, "night": c % 4 == 0, "branded": c % 4 != 0 and c % 3 == 0,
-             "annotations": [{}] * (c % 5 + f)} for c in range(captures) for f in range(frames)]
+    return [
+        {
+            "capture": c,
+            "night": c % 4 == 0,
+            "branded": c % 4 != 0 and c % 3 == 0,
+            "annotations": [{}] * (c % 5 + f),
+        }
+        for c in range(captures)
+        for f in range(frames)
+    ]
 
 
 def test_headroom_random_sets_are_the_random_strategys_own_first_picks():
@@ -313,7 +396,9 @@ def test_headroom_random_sets_are_the_random_strategys_own_first_picks():
     rng = np.random.default_rng(seed + 1)  # run_strategy's draws: batches from what is not yet labelled
     expected: list[int] = []
     for _ in range(3):
-        expected += rng.choice([i for i in range(pool_size) if i not in set(expected)], size=5, replace=False).tolist()
+        expected += rng.choice(
+            [i for i in range(pool_size) if i not in set(expected)], size=5, replace=False
+        ).tolist()
     assert headroom.random_picks(pool_size, 15, 5, seed) == expected
     assert headroom.random_picks(pool_size, 10, 5, seed) == expected[:10]
     assert len(set(expected)) == 15
@@ -329,20 +414,30 @@ def test_headroom_rules_pick_what_their_names_say():
         assert len(rules[rule]) == 8 and len(set(captures_of[rule])) == 8, rule  # one frame per capture
     assert not any(pool[i]["night"] for i in rules["day_only"])
     assert all(pool[i]["night"] for i in rules["night_only"]) and len(rules["night_only"]) == 8
-    assert len(set(captures_of["night_only"])) == 3  # only 3 night captures: their second and third frames follow
+    assert (
+        len(set(captures_of["night_only"])) == 3
+    )  # only 3 night captures: their second and third frames follow
     assert sum(pool[i]["night"] for i in rules["night_half"]) == 4
     # the pool is 3 / 12 night and 3 / 12 branded day: 2 and 2 of 8
     assert sum(pool[i]["night"] for i in rules["stratified"]) == 2
     assert sum(pool[i]["branded"] for i in rules["stratified"]) == 2
     assert sum(pool[i]["branded"] for i in rules["branded_half"]) == 4
     assert not any(pool[i]["night"] for i in rules["branded_half"])
-    assert all(pool[i]["annotations"] == max((s["annotations"] for s in pool if s["capture"] == pool[i]["capture"]), key=len)
-               for i in rules["most_instances"])
+    assert all(
+        pool[i]["annotations"]
+        == max((s["annotations"] for s in pool if s["capture"] == pool[i]["capture"]), key=len)
+        for i in rules["most_instances"]
+    )
     assert rules["most_uncertain"] == [3 * c + 2 for c in range(11, 3, -1)]
     assert "most_uncertain" not in headroom.rule_picks(pool, 8, seed=3)
 
 
 def test_headroom_cli_names_a_label_count_the_pool_cannot_give():
-    out = subprocess.run([sys.executable, "-m", "ml.active.headroom", "--labels", "300", "--pool", "200"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "ml.active.headroom", "--labels", "300", "--pool", "200"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and "--labels must be between 1 and --pool (200), got 300" in out.stderr

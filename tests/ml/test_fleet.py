@@ -30,16 +30,36 @@ def test_gate_promotes_only_a_better_mean_without_a_regression_beyond_tolerance(
 
 
 def test_merge_maps_categories_by_name_and_counts_each_source(tmp_path):
-    a = {"images": [{"id": 7, "file_name": "images/a.png", "width": 8, "height": 8}],
-         "annotations": [{"id": 1, "image_id": 7, "category_id": 3, "bbox": [0, 0, 2, 2], "area": 4,
-                          "segmentation": [[0, 0, 2, 0, 2, 2]], "iscrowd": 0},
-                         {"id": 2, "image_id": 7, "category_id": 9, "bbox": [0, 0, 2, 2], "area": 4,
-                          "segmentation": [[0, 0, 2, 0, 2, 2]], "iscrowd": 0}],
-         "categories": [{"id": 3, "name": "envelope"}, {"id": 9, "name": "pallet_wrap"}]}
+    a = {
+        "images": [{"id": 7, "file_name": "images/a.png", "width": 8, "height": 8}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 7,
+                "category_id": 3,
+                "bbox": [0, 0, 2, 2],
+                "area": 4,
+                "segmentation": [[0, 0, 2, 0, 2, 2]],
+                "iscrowd": 0,
+            },
+            {
+                "id": 2,
+                "image_id": 7,
+                "category_id": 9,
+                "bbox": [0, 0, 2, 2],
+                "area": 4,
+                "segmentation": [[0, 0, 2, 0, 2, 2]],
+                "iscrowd": 0,
+            },
+        ],
+        "categories": [{"id": 3, "name": "envelope"}, {"id": 9, "name": "pallet_wrap"}],
+    }
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "a.json").write_text(json.dumps(a))
     synthetic = write_synthetic(tmp_path / "syn", count=2, seed=1, size=32)
-    summary = merge_coco([CocoSource(tmp_path / "a" / "a.json", "north"), synthetic], tmp_path / "merged.json")
+    summary = merge_coco(
+        [CocoSource(tmp_path / "a" / "a.json", "north"), synthetic], tmp_path / "merged.json"
+    )
     merged = json.loads((tmp_path / "merged.json").read_text())
     assert summary["sources"]["north"] == {"images": 1, "annotations": 1, "skipped_annotations": 1}
     assert summary["sources"]["synthetic"]["images"] == 2 and summary["images"] == 3
@@ -52,18 +72,29 @@ def test_merge_maps_categories_by_name_and_counts_each_source(tmp_path):
 
 def test_retrain_base_starts_from_the_given_base_and_reports_its_data(tmp_path):
     torch.manual_seed(0)
-    base = save_checkpoint(tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)),
-                           make_meta("unet_xs", CATEGORIES, 32))
+    base = save_checkpoint(
+        tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 32)
+    )
     train = write_synthetic(tmp_path / "train", count=2, seed=3, size=32)
     val = write_synthetic(tmp_path / "val", count=1, seed=4, size=32)
-    result = retrain_base(base, [train], val.coco, tmp_path / "next.pt", work_dir=tmp_path / "work", steps=1,
-                          batch_size=2, threads=1)
+    result = retrain_base(
+        base,
+        [train],
+        val.coco,
+        tmp_path / "next.pt",
+        work_dir=tmp_path / "work",
+        steps=1,
+        batch_size=2,
+        threads=1,
+    )
     assert result["steps"] == 1 and result["data"]["sources"]["synthetic"]["images"] == 2
     before, _ = load_checkpoint(base)
     after, meta = load_checkpoint(result["checkpoint"])
     assert meta["data"]["init"] == str(base) and meta["input_size"] == 32
-    changed = any(not torch.equal(p, q) for p, q in zip(before.state_dict().values(), after.state_dict().values(),
-                                                        strict=True))
+    changed = any(
+        not torch.equal(p, q)
+        for p, q in zip(before.state_dict().values(), after.state_dict().values(), strict=True)
+    )
     assert changed
 
 

@@ -15,15 +15,48 @@ from ml.universal.train import train
 def test_runs_trained_only_are_tuned_evaluated_and_selected_by_a_later_invocation(tmp_path):
     work = tmp_path / "work"
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False, "domains": ["floor_pile"]}}
-    base = train({"input_size": 64, "data": data, "steps": 2, "batch_size": 4, "out": str(tmp_path / "base.pt")})
-    common = ["--base", base["checkpoint"], "--workdir", str(work), "--finetune", "4", "--scratch", "4", "8",
-              "--finetune-steps", "2", "--scratch-steps", "2", "3", "--finetune-lrs", "3e-4", "1e-3",
-              "--input-size", "64", "--val", "2", "--test", "2", "--workers", "2",
-              "--out", str(tmp_path / "results.json"), "--plot", str(tmp_path / "plot.png")]
+    base = train(
+        {"input_size": 64, "data": data, "steps": 2, "batch_size": 4, "out": str(tmp_path / "base.pt")}
+    )
+    common = [
+        "--base",
+        base["checkpoint"],
+        "--workdir",
+        str(work),
+        "--finetune",
+        "4",
+        "--scratch",
+        "4",
+        "8",
+        "--finetune-steps",
+        "2",
+        "--scratch-steps",
+        "2",
+        "3",
+        "--finetune-lrs",
+        "3e-4",
+        "1e-3",
+        "--input-size",
+        "64",
+        "--val",
+        "2",
+        "--test",
+        "2",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "results.json"),
+        "--plot",
+        str(tmp_path / "plot.png"),
+    ]
 
     trained = heldout.main([*common, "--train-only"])["rows"]
     assert [(r["run"], r["labels"], r["requested_steps"]) for r in trained] == [
-        ("base+N", 4, 2), ("base+N", 4, 2), ("scratch+N", 4, 2), ("scratch+N", 8, 3)]
+        ("base+N", 4, 2),
+        ("base+N", 4, 2),
+        ("scratch+N", 4, 2),
+        ("scratch+N", 8, 3),
+    ]
     assert not any(r["tuned"] for r in trained) and all(r["device"] == "cpu" for r in trained)
 
     report = heldout.main(common)

@@ -36,7 +36,9 @@ def test_engine_segments_the_box_from_a_box_prompt(name: str, min_iou: float, sc
     engine = build_engine(name)
     emb = engine.embedding_from_bytes(engine.embed(image).to_bytes())
     ys, xs = np.nonzero(gt)
-    result = engine.segment(emb, Prompts(box=(xs.min() - 3.0, ys.min() - 3.0, xs.max() + 4.0, ys.max() + 4.0)))
+    result = engine.segment(
+        emb, Prompts(box=(xs.min() - 3.0, ys.min() - 3.0, xs.max() + 4.0, ys.max() + 4.0))
+    )
     assert result.engine_id == engine.engine_id
     assert mask_iou(result.mask, gt) > min_iou
     shape, vertices, iou = segment_to_polygons(result)
@@ -58,6 +60,7 @@ def test_offline_engine_one_click_and_refinement(scene) -> None:
     # The pre-label alone (no clicks) snaps to the object's edges.
     snapped = engine.segment(emb, Prompts(mask=prev))
     assert mask_iou(snapped.mask, gt) > 0.9
+
 
 def test_offline_engine_beats_grabcut_in_clicks(scene) -> None:
     image, gt = scene

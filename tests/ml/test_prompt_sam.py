@@ -27,8 +27,9 @@ TINY_ARCH = {"img_size": 128, "embed_dim": 32, "depth": 2, "num_heads": 2, "prom
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("sam") / "prompt_tiny.pt"
-    save_checkpoint(build_sam_tiny(**TINY_ARCH), path, model_type="tiny", arch=TINY_ARCH,
-                    meta={"purpose": "test"})
+    save_checkpoint(
+        build_sam_tiny(**TINY_ARCH), path, model_type="tiny", arch=TINY_ARCH, meta={"purpose": "test"}
+    )
     return path
 
 

@@ -25,6 +25,8 @@ def test_the_shipped_checkpoint_reproduces_its_model_card():
     claimed = card_metrics()
     assert claimed["images"] == 200
     assert DEFAULT_CHECKPOINT.stat().st_size <= 25 * 1024 * 1024
-    measured = evaluate_synthetic(DEFAULT_CHECKPOINT, 200, 1234)  # the card's command: --synthetic 200 --seed 1234
+    measured = evaluate_synthetic(
+        DEFAULT_CHECKPOINT, 200, 1234
+    )  # the card's command: --synthetic 200 --seed 1234
     assert measured["mask_ap"] == pytest.approx(claimed["mask_ap"], abs=0.02)
     assert measured["mask_ap50"] == pytest.approx(claimed["mask_ap50"], abs=0.02)

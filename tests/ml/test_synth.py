@@ -73,7 +73,21 @@ def test_coco_file_matches_the_generator(tmp_path):
 
 
 def test_cli_writes_images_and_annotations(tmp_path):
-    synth_cli(["--domain", "pallet_stack", "--count", "2", "--seed", "3", "--size", "64", "64", "--out", str(tmp_path)])
+    synth_cli(
+        [
+            "--domain",
+            "pallet_stack",
+            "--count",
+            "2",
+            "--seed",
+            "3",
+            "--size",
+            "64",
+            "64",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     coco = json.loads((tmp_path / "annotations.json").read_text())
     assert len(coco["images"]) == 2 and coco["annotations"]
 
@@ -184,7 +198,9 @@ def test_photo_domains_drop_cartons_seen_only_as_slivers():
         scene = generate_scene("racking_wall", seed, SIZE)
         for inst in scene.instances:
             core = cv2.erode(inst.mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=0)
-            assert core.sum() >= 4, "a carton showing no 3x3 block of its own pixels is no annotatable package"
+            assert core.sum() >= 4, (
+                "a carton showing no 3x3 block of its own pixels is no annotatable package"
+            )
 
 
 def test_camera_effects_keep_shape_and_dtype_and_are_seeded():
@@ -205,7 +221,9 @@ def test_greyscale_rig_is_about_one_photo_in_seven():
     grey = 0
     for seed in range(300):
         out = camera_effects(image, np.random.default_rng(seed)).astype(np.int16)
-        grey += int(np.abs(out[..., 0] - out[..., 1]).max() <= 3 and np.abs(out[..., 1] - out[..., 2]).max() <= 3)
+        grey += int(
+            np.abs(out[..., 0] - out[..., 1]).max() <= 3 and np.abs(out[..., 1] - out[..., 2]).max() <= 3
+        )
     assert 0.08 < grey / 300 < 0.24
 
 
@@ -242,8 +260,21 @@ def test_cli_lists_and_accepts_the_photo_domains(tmp_path, capsys):
     with pytest.raises(SystemExit):
         synth_cli(["--help"])
     assert "no_package" in capsys.readouterr().out
-    synth_cli(["--domain", "no_package,racking_wall", "--count", "2", "--seed", "1", "--size", "64", "64",
-               "--out", str(tmp_path)])
+    synth_cli(
+        [
+            "--domain",
+            "no_package,racking_wall",
+            "--count",
+            "2",
+            "--seed",
+            "1",
+            "--size",
+            "64",
+            "64",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     coco = json.loads((tmp_path / "annotations.json").read_text())
     assert [img["domain"] for img in coco["images"]] == ["no_package", "racking_wall"]
     assert {a["image_id"] for a in coco["annotations"]} <= {2}

@@ -80,7 +80,9 @@ def test_a_loose_item_on_a_box_gets_its_own_seed_when_seeds_are_split_by_categor
     assert len(group_instances(probs, interior, params)) == 1  # one seed: box and item merged
     found = group_instances(probs, interior, dataclasses.replace(params, split_seeds_by_class=True))
     assert sorted((CATEGORIES[f.class_index - 1], int(f.mask.sum())) for f in found) == [
-        ("cardboard_box", 1600 - 144), ("item", 144)]
+        ("cardboard_box", 1600 - 144),
+        ("item", 144),
+    ]
 
 
 def test_a_foreground_blob_without_a_seed_is_dropped_not_joined_to_a_far_instance():
@@ -99,7 +101,9 @@ def test_a_foreground_blob_without_a_seed_is_dropped_not_joined_to_a_far_instanc
 def test_a_category_that_needs_confidence_is_named_only_when_the_model_is_sure():
     params = GroupingParams(category_confidence=(0.0, 0.6, 0.6, 0.6, 0.0))
     assert params.category(np.array([0.2, 0.7, 0.05, 0.05, 0.0])) == 1  # a sure mailer stays a mailer
-    assert params.category(np.array([0.3, 0.45, 0.05, 0.05, 0.15])) == 0  # an unsure one: box, the likelier free one
+    assert (
+        params.category(np.array([0.3, 0.45, 0.05, 0.05, 0.15])) == 0
+    )  # an unsure one: box, the likelier free one
     assert params.category(np.array([0.05, 0.1, 0.5, 0.05, 0.3])) == 4  # an unsure bag: the item
     assert GroupingParams().category(np.array([0.3, 0.45, 0.05, 0.05, 0.15])) == 1  # no setting: the argmax
 
@@ -112,8 +116,9 @@ def test_each_category_has_its_own_seed_threshold():
     interior = np.where(labels == 1, 0.9, np.where(labels == 2, 0.35, 0.0))
     shared = GroupingParams(seed_threshold=0.6, min_area_fraction=0.0)
     assert [f.class_index for f in group_instances(probs, interior, shared)] == [1]  # the item is lost
-    per_class = GroupingParams(seed_threshold=0.6, class_seed_thresholds=(0.6, 0.6, 0.6, 0.6, 0.3),
-                               min_area_fraction=0.0)
+    per_class = GroupingParams(
+        seed_threshold=0.6, class_seed_thresholds=(0.6, 0.6, 0.6, 0.6, 0.3), min_area_fraction=0.0
+    )
     assert sorted(f.class_index for f in group_instances(probs, interior, per_class)) == [1, 5]
     with pytest.raises(ValueError, match="class_seed_thresholds has 2 values for 5 categories"):
         group_instances(probs, interior, GroupingParams(class_seed_thresholds=(0.5, 0.5)))
@@ -134,8 +139,10 @@ def test_seeds_grown_down_the_interior_map_keep_a_parcel_whose_seed_is_far_from_
     grown = GroupingParams(seed_threshold=0.6, min_area_fraction=0.0, growth_levels=(0.1, 0.5, 0.3))
     assert grown.growth_levels == (0.5, 0.3, 0.1)  # always walked from the top down
     truth_a = labels == 1
-    best = {name: max(geometry.mask_iou(f.mask, truth_a) for f in group_instances(probs, interior, params))
-            for name, params in (("nearest", nearest), ("grown", grown))}
+    best = {
+        name: max(geometry.mask_iou(f.mask, truth_a) for f in group_instances(probs, interior, params))
+        for name, params in (("nearest", nearest), ("grown", grown))
+    }
     assert best["nearest"] < 0.7
     assert best["grown"] > 0.95
 
@@ -168,7 +175,11 @@ def test_short_training_run_lowers_the_loss(tmp_path):
     config = {
         "input_size": 64,
         "data": {"synthetic": {"count": 8, "seed": 1, "scene_size": 64, "fresh": False}},
-        "epochs": 6, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "tiny.pt"), "seed": 0,
+        "epochs": 6,
+        "batch_size": 4,
+        "lr": 3e-3,
+        "out": str(tmp_path / "tiny.pt"),
+        "seed": 0,
     }
     seen = []
     result = train(config, progress=seen.append)
@@ -200,8 +211,10 @@ def test_the_contact_band_lies_where_two_parcels_touch_and_weighs_only_the_inter
     wrong_elsewhere["interior"][0, 0, 15, 25] = -6.0  # inside the lone box
     for contact_weight, expected in ((1.0, 1.0), (5.0, 5.0)):
         base = compute_loss(out, semantic, interior, contact_weight)
-        in_band, elsewhere = (compute_loss(o, semantic, interior, contact_weight) - base
-                              for o in (wrong_in_band, wrong_elsewhere))
+        in_band, elsewhere = (
+            compute_loss(o, semantic, interior, contact_weight) - base
+            for o in (wrong_in_band, wrong_elsewhere)
+        )
         ratio = float(in_band / elsewhere)
         assert ratio == pytest.approx(expected, rel=0.05)
 
@@ -210,7 +223,12 @@ def test_steps_fix_the_number_of_optimizer_steps_across_epochs(tmp_path):
     config = {
         "input_size": 64,
         "data": {"synthetic": {"count": 8, "seed": 1, "scene_size": 64, "fresh": False}},
-        "epochs": 1, "steps": 5, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "tiny.pt"), "seed": 0,
+        "epochs": 1,
+        "steps": 5,
+        "batch_size": 4,
+        "lr": 3e-3,
+        "out": str(tmp_path / "tiny.pt"),
+        "seed": 0,
     }
     seen = []
     result = train(config, progress=seen.append)
@@ -220,11 +238,28 @@ def test_steps_fix_the_number_of_optimizer_steps_across_epochs(tmp_path):
 
 def test_a_continuation_keeps_the_inits_input_size_unless_the_config_sets_one(tmp_path):
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
-    first = train({"input_size": 64, "data": data, "epochs": 1, "batch_size": 4, "out": str(tmp_path / "a.pt")})
-    same = train({"init": first["checkpoint"], "data": data, "epochs": 1, "batch_size": 4,
-                  "out": str(tmp_path / "b.pt")})
-    larger = train({"init": first["checkpoint"], "input_size": 96, "data": data, "epochs": 1, "batch_size": 4,
-                    "out": str(tmp_path / "c.pt")})
+    first = train(
+        {"input_size": 64, "data": data, "epochs": 1, "batch_size": 4, "out": str(tmp_path / "a.pt")}
+    )
+    same = train(
+        {
+            "init": first["checkpoint"],
+            "data": data,
+            "epochs": 1,
+            "batch_size": 4,
+            "out": str(tmp_path / "b.pt"),
+        }
+    )
+    larger = train(
+        {
+            "init": first["checkpoint"],
+            "input_size": 96,
+            "data": data,
+            "epochs": 1,
+            "batch_size": 4,
+            "out": str(tmp_path / "c.pt"),
+        }
+    )
     assert load_checkpoint(same["checkpoint"])[1]["input_size"] == 64
     _, meta = load_checkpoint(larger["checkpoint"])
     assert meta["input_size"] == 96 and meta["data"]["init"] == first["checkpoint"]
@@ -240,7 +275,12 @@ def test_training_precision_bf16_autocasts_the_forward_pass_only(tmp_path):
     config = {
         "input_size": 64,
         "data": {"synthetic": {"count": 8, "seed": 1, "scene_size": 64, "fresh": False}},
-        "epochs": 2, "batch_size": 4, "lr": 3e-3, "out": str(tmp_path / "bf16.pt"), "seed": 0, "precision": "bf16",
+        "epochs": 2,
+        "batch_size": 4,
+        "lr": 3e-3,
+        "out": str(tmp_path / "bf16.pt"),
+        "seed": 0,
+        "precision": "bf16",
     }
     result = train(config)
     model, meta = load_checkpoint(result["checkpoint"])
@@ -257,8 +297,16 @@ def test_the_training_device_is_checked_and_the_checkpoint_comes_back_to_the_cpu
         with pytest.raises(ValueError, match="no CUDA GPU"):
             resolve_device("cuda")
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
-    result = train({"input_size": 64, "data": data, "steps": 2, "batch_size": 4, "device": "auto",
-                    "out": str(tmp_path / "d.pt")})
+    result = train(
+        {
+            "input_size": 64,
+            "data": data,
+            "steps": 2,
+            "batch_size": 4,
+            "device": "auto",
+            "out": str(tmp_path / "d.pt"),
+        }
+    )
     _, meta = load_checkpoint(result["checkpoint"])
     assert result["device"] == meta["data"]["device"] == resolve_device("auto").type
 
@@ -266,8 +314,12 @@ def test_the_training_device_is_checked_and_the_checkpoint_comes_back_to_the_cpu
 def test_save_load_predict_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model("unet_s").eval()
-    meta = make_meta("unet_s", CATEGORIES, 64, grouping={"seed_threshold": 0.0, "foreground_threshold": 1.01,
-                                                         "min_area_fraction": 0.0})
+    meta = make_meta(
+        "unet_s",
+        CATEGORIES,
+        64,
+        grouping={"seed_threshold": 0.0, "foreground_threshold": 1.01, "min_area_fraction": 0.0},
+    )
     path = save_checkpoint(tmp_path / "m.pt", model, meta)
     loaded = UniversalPredictor.from_checkpoint(path)
     direct = UniversalPredictor(model, meta)
@@ -302,14 +354,22 @@ def test_test_time_flips_give_mirror_images_mirrored_maps_and_continuations_keep
         # At image resolution the last valid rows and columns interpolate towards the padding.
         np.testing.assert_allclose(m_interior, np.flip(interior, axis), atol=2e-3)
         np.testing.assert_allclose(m_probs, np.flip(probs, axis + 1), atol=2e-3)
-        assert np.abs(plain.dense_maps(mirror)[3] - np.flip(plain_coarse, axis + 1)).max() > 1e-3  # not by itself
+        assert (
+            np.abs(plain.dense_maps(mirror)[3] - np.flip(plain_coarse, axis + 1)).max() > 1e-3
+        )  # not by itself
     with pytest.raises(ValueError, match="unknown test-time flips"):
         UniversalPredictor(model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["z"]))
 
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
-    base = save_checkpoint(tmp_path / "base.pt", model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["x"]))
-    tuned = train({"init": str(base), "data": data, "epochs": 1, "batch_size": 4, "out": str(tmp_path / "t.pt")})
-    assert load_checkpoint(tuned["checkpoint"])[1]["test_time_flips"] == ["x"]  # its threshold was tuned with it
+    base = save_checkpoint(
+        tmp_path / "base.pt", model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["x"])
+    )
+    tuned = train(
+        {"init": str(base), "data": data, "epochs": 1, "batch_size": 4, "out": str(tmp_path / "t.pt")}
+    )
+    assert load_checkpoint(tuned["checkpoint"])[1]["test_time_flips"] == [
+        "x"
+    ]  # its threshold was tuned with it
 
 
 def test_evaluator_agrees_with_direct_pycocotools():
@@ -321,15 +381,26 @@ def test_evaluator_agrees_with_direct_pycocotools():
     for image_id, _image in samples:
         preds = []
         for ann in [a for a in data["annotations"] if a["image_id"] == image_id]:
-            mask = geometry.rle_to_mask(ann["segmentation"]) if isinstance(ann["segmentation"], dict) else \
-                geometry.shape_to_mask([[list(zip(p[::2], p[1::2], strict=True))] for p in ann["segmentation"]], 96, 96)
+            mask = (
+                geometry.rle_to_mask(ann["segmentation"])
+                if isinstance(ann["segmentation"], dict)
+                else geometry.shape_to_mask(
+                    [[list(zip(p[::2], p[1::2], strict=True))] for p in ann["segmentation"]], 96, 96
+                )
+            )
             mask = mask.copy()
             mask[: int(rng.integers(0, 20))] = False  # imperfect predictions
             score = float(rng.uniform(0.1, 1.0))
             category = CATEGORIES[ann["category_id"] - 1 if rng.random() < 0.8 else int(rng.integers(0, 5))]
             preds.append(Instance(mask=mask, category=category, score=score))
-            direct_results.append({"image_id": image_id, "category_id": CATEGORIES.index(category) + 1,
-                                   "segmentation": geometry.mask_to_rle(mask), "score": score})
+            direct_results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": CATEGORIES.index(category) + 1,
+                    "segmentation": geometry.mask_to_rle(mask),
+                    "score": score,
+                }
+            )
         evaluator.update(image_id, preds)
     ours = evaluator.summarize()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -349,15 +420,30 @@ def test_a_paired_bootstrap_of_two_models_on_resampled_images_favours_the_better
     data, samples = synthetic_coco(6, seed=8, size=(96, 96))
     exact, rough = CocoMaskEvaluator(coco_from_dict(data)), CocoMaskEvaluator(coco_from_dict(data))
     for image_id, _image in samples:
-        truth = [geometry.rle_to_mask(a["segmentation"]) if isinstance(a["segmentation"], dict) else
-                 geometry.shape_to_mask([[list(zip(p[::2], p[1::2], strict=True))] for p in a["segmentation"]], 96, 96)
-                 for a in data["annotations"] if a["image_id"] == image_id]
+        truth = [
+            geometry.rle_to_mask(a["segmentation"])
+            if isinstance(a["segmentation"], dict)
+            else geometry.shape_to_mask(
+                [[list(zip(p[::2], p[1::2], strict=True))] for p in a["segmentation"]], 96, 96
+            )
+            for a in data["annotations"]
+            if a["image_id"] == image_id
+        ]
         cats = [CATEGORIES[a["category_id"] - 1] for a in data["annotations"] if a["image_id"] == image_id]
-        exact.update(image_id, [Instance(mask=m, category=c, score=0.9) for m, c in zip(truth, cats, strict=True)])
-        rough.update(image_id, [Instance(mask=np.roll(m, 6, axis=1), category=c, score=0.9)
-                                for m, c in zip(truth, cats, strict=True)])
+        exact.update(
+            image_id, [Instance(mask=m, category=c, score=0.9) for m, c in zip(truth, cats, strict=True)]
+        )
+        rough.update(
+            image_id,
+            [
+                Instance(mask=np.roll(m, 6, axis=1), category=c, score=0.9)
+                for m, c in zip(truth, cats, strict=True)
+            ],
+        )
     first = exact.summarize()
-    assert exact.summarize() == first and first["mask_ap"] > rough.summarize()["mask_ap"]  # summarize can rerun
+    assert (
+        exact.summarize() == first and first["mask_ap"] > rough.summarize()["mask_ap"]
+    )  # summarize can rerun
     better = paired_bootstrap(exact, rough, draws=20, seed=1)
     assert better["mean_difference"] > 0 and better["ci95"][0] > 0 and better["share_a_at_least_b"] == 1.0
     assert paired_bootstrap(rough, rough, draws=5)["ci95"] == [0.0, 0.0]
@@ -368,16 +454,29 @@ def test_a_paired_bootstrap_of_two_models_on_resampled_images_favours_the_better
     assert paired_bootstrap(exact, nothing, draws=5, seed=2)["ci95"] == [1.0, 1.0]
     both = paired_bootstrap(exact, rough, draws=20, seed=1, metrics=("mask_ap", "mask_ap50"))
     assert both["ci95"] == better["ci95"] and both["per_metric"]["mask_ap"]["ci95"] == better["ci95"]
-    assert both["per_metric"]["mask_ap50"]["mean_difference"] >= 0  # a 6 px shift still overlaps a lot at IoU 0.5
+    assert (
+        both["per_metric"]["mask_ap50"]["mean_difference"] >= 0
+    )  # a 6 px shift still overlaps a lot at IoU 0.5
     assert both["per_metric"]["mask_ap50"]["mean_difference"] < both["mean_difference"]
 
 
 def test_a_subset_of_the_images_is_scored_from_the_predictions_already_collected():
     data, samples = synthetic_coco(3, seed=9, size=(96, 96))
-    truth = {image_id: [(geometry.rle_to_mask(a["segmentation"]) if isinstance(a["segmentation"], dict) else
-                         geometry.shape_to_mask([[list(zip(p[::2], p[1::2], strict=True))] for p in a["segmentation"]], 96, 96),
-                         CATEGORIES[a["category_id"] - 1]) for a in data["annotations"] if a["image_id"] == image_id]
-             for image_id, _image in samples}
+    truth = {
+        image_id: [
+            (
+                geometry.rle_to_mask(a["segmentation"])
+                if isinstance(a["segmentation"], dict)
+                else geometry.shape_to_mask(
+                    [[list(zip(p[::2], p[1::2], strict=True))] for p in a["segmentation"]], 96, 96
+                ),
+                CATEGORIES[a["category_id"] - 1],
+            )
+            for a in data["annotations"]
+            if a["image_id"] == image_id
+        ]
+        for image_id, _image in samples
+    }
     first, *others = sorted(truth)
     mixed, alone = CocoMaskEvaluator(coco_from_dict(data)), CocoMaskEvaluator(coco_from_dict(data))
     for image_id, shapes in truth.items():  # exact masks on the first image, shifted ones on the others
@@ -392,20 +491,34 @@ def test_a_subset_of_the_images_is_scored_from_the_predictions_already_collected
     assert mixed.summarize([10_000])["mask_ap"] == 0.0  # no image of the subset was predicted
 
 
-def test_evaluate_against_another_checkpoint_scores_both_on_the_same_scenes_and_bootstraps_the_gap(tmp_path, capsys):
+def test_evaluate_against_another_checkpoint_scores_both_on_the_same_scenes_and_bootstraps_the_gap(
+    tmp_path, capsys
+):
     from ml.universal.evaluate import DEFAULT_CHECKPOINT, evaluate_synthetic
     from ml.universal.evaluate import main as evaluate_main
 
-    barely = train({"input_size": 64, "data": {"synthetic": {"count": 4, "seed": 1, "scene_size": 64}},
-                    "epochs": 1, "batch_size": 4, "out": str(tmp_path / "barely.pt")})["checkpoint"]
+    barely = train(
+        {
+            "input_size": 64,
+            "data": {"synthetic": {"count": 4, "seed": 1, "scene_size": 64}},
+            "epochs": 1,
+            "batch_size": 4,
+            "out": str(tmp_path / "barely.pt"),
+        }
+    )["checkpoint"]
     evaluate_main(["--synthetic", "3", "--seed", "1234", "--against", barely, "--draws", "10", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert report["a"]["checkpoint"] == str(DEFAULT_CHECKPOINT) and report["b"]["checkpoint"] == barely
-    assert report["a"]["mask_ap"] == evaluate_synthetic(DEFAULT_CHECKPOINT, 3, 1234)["mask_ap"]  # the same scenes
+    assert (
+        report["a"]["mask_ap"] == evaluate_synthetic(DEFAULT_CHECKPOINT, 3, 1234)["mask_ap"]
+    )  # the same scenes
     assert report["a"]["mask_ap"] > report["b"]["mask_ap"]
     gap = report["a_minus_b"]
     assert gap["draws"] == 10 and gap["ci95"][0] > 0 and gap["share_a_at_least_b"] == 1.0
-    assert set(gap["per_metric"]) == {"mask_ap", "mask_ap50"} and gap["per_metric"]["mask_ap50"]["mean_difference"] > 0
+    assert (
+        set(gap["per_metric"]) == {"mask_ap", "mask_ap50"}
+        and gap["per_metric"]["mask_ap50"]["mean_difference"] > 0
+    )
     with pytest.raises(SystemExit):
         evaluate_main(["--against", barely])  # no scenes to compare on
 
@@ -415,17 +528,23 @@ def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     val_json = write_dataset(tmp_path / "val", "conveyor_topdown", 2, seed=90, size=(64, 80))
     base = save_checkpoint(tmp_path / "base.pt", build_model("unet_s"), make_meta("unet_s", CATEGORIES, 64))
     seen = []
-    result = fine_tune(base, train_json, val_json, tmp_path / "ft.pt", budget_seconds=60, epochs=2,
-                       progress=seen.append)
+    result = fine_tune(
+        base, train_json, val_json, tmp_path / "ft.pt", budget_seconds=60, epochs=2, progress=seen.append
+    )
     assert {"mask_ap", "mask_ap50", "checkpoint"} <= set(result)
     assert [s["epoch"] for s in seen] == [1, 2]
-    floored = fine_tune(base, train_json, val_json, tmp_path / "ft5.pt", budget_seconds=60, epochs=2, min_steps=5)
+    floored = fine_tune(
+        base, train_json, val_json, tmp_path / "ft5.pt", budget_seconds=60, epochs=2, min_steps=5
+    )
     assert result["steps"] == 2 and floored["steps"] == 5  # 4 images, one batch an epoch; a floor of 5 steps
     again = evaluate_checkpoint(result["checkpoint"], val_json, tmp_path / "val")
     assert again["images"] == 2 and again["mask_ap"] == pytest.approx(result["mask_ap"], abs=1e-6)
     assert set(again["per_class"]) == set(CATEGORIES) and again["seconds_per_image"] > 0
     # Fine-tuning on a few images keeps BatchNorm on the base's statistics; the weights learn.
-    before, after = load_checkpoint(base)[0].state_dict(), load_checkpoint(result["checkpoint"])[0].state_dict()
+    before, after = (
+        load_checkpoint(base)[0].state_dict(),
+        load_checkpoint(result["checkpoint"])[0].state_dict(),
+    )
     stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(before[k], after[k]) for k in stats)
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith(".weight"))
@@ -435,13 +554,16 @@ def test_a_rehearsal_mix_adds_fresh_base_scenes_to_a_fine_tune_at_the_same_step_
     train_json = write_dataset(tmp_path / "train", "conveyor_topdown", 4, seed=40, size=(64, 80))
     val_json = write_dataset(tmp_path / "val", "conveyor_topdown", 2, seed=90, size=(64, 80))
     base = save_checkpoint(tmp_path / "base.pt", build_model("unet_s"), make_meta("unet_s", CATEGORIES, 64))
-    result = fine_tune(base, train_json, val_json, tmp_path / "ft.pt", budget_seconds=60, epochs=2, batch_size=4,
-                       rehearsal=4)
+    result = fine_tune(
+        base, train_json, val_json, tmp_path / "ft.pt", budget_seconds=60, epochs=2, batch_size=4, rehearsal=4
+    )
     meta = load_checkpoint(result["checkpoint"])[1]
     assert result["steps"] == 2  # the labelled images set the steps; rehearsal replaces repeats of them
     assert meta["data"]["images_per_epoch"] == 8 and meta["data"]["rehearsal"]["synthetic"]["count"] == 4
-    mix = RehearsalMix(CocoDataset(train_json, CATEGORIES, 64),
-                       SyntheticDataset(sorted(DOMAINS), 2, 5, 64, CATEGORIES, scene_size=64))
+    mix = RehearsalMix(
+        CocoDataset(train_json, CATEGORIES, 64),
+        SyntheticDataset(sorted(DOMAINS), 2, 5, 64, CATEGORIES, scene_size=64),
+    )
     assert len(mix) == 6
     labelled, rehearsed = mix[3][0].clone(), mix[4][0].clone()
     assert labelled.shape == rehearsed.shape == (3, 64, 64)
@@ -473,8 +595,12 @@ def test_tuning_the_grouping_picks_a_threshold_per_category_and_never_scores_bel
     assert len(grouping.class_seed_thresholds) == len(CATEGORIES)
     assert set(grouping.class_seed_thresholds) <= set(SEED_THRESHOLDS)
     tried = meta["metrics"]["seed_threshold_search"]
-    assert len(tried) == len(SEED_THRESHOLDS) * (1 + len(CATEGORIES)) - len(CATEGORIES)  # each class skips the shared one
-    assert best["mask_ap"] >= tried[str(grouping.seed_threshold)] == max(tried[str(t)] for t in SEED_THRESHOLDS)
+    assert len(tried) == len(SEED_THRESHOLDS) * (1 + len(CATEGORIES)) - len(
+        CATEGORIES
+    )  # each class skips the shared one
+    assert (
+        best["mask_ap"] >= tried[str(grouping.seed_threshold)] == max(tried[str(t)] for t in SEED_THRESHOLDS)
+    )
     # The metrics it reports are those of the grouping it stored.
     predictor = UniversalPredictor(model, meta)
     data, samples = synthetic_coco(3, 900000)

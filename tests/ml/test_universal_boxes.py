@@ -46,8 +46,9 @@ def test_a_mask_larger_than_its_box_costs_no_more_than_one_that_fits_and_padding
 
 def test_box_targets_claim_the_core_leave_the_band_and_ring_to_the_mask_and_know_background_near_the_boxes():
     size, pad = (200, 300), (224, 320)
-    semantic, interior, projection = targets.box_targets(np.array([[100.0, 60.0, 160.0, 140.0]]), 1, size, pad,
-                                                         partial=False)
+    semantic, interior, projection = targets.box_targets(
+        np.array([[100.0, 60.0, 160.0, 140.0]]), 1, size, pad, partial=False
+    )
     assert semantic.shape == interior.shape == (112, 160)
     # Stride 2: the box is x 50..80, y 30..70; its band is 3 px wide in x and 4 px in y.
     assert (semantic[34:66, 53:77] == 1).all()
@@ -84,11 +85,22 @@ def _tiny_box_set(tmp_path):
         (tmp_path / "images").mkdir(exist_ok=True)
         cv2.imwrite(str(tmp_path / name), image)
         images.append({"id": k + 1, "file_name": name, "width": 128, "height": 96})
-        annotations.append({"id": k + 1, "image_id": k + 1, "category_id": 1, "bbox": [30, 20, 60, 50],
-                            "area": 3000, "iscrowd": 0})
+        annotations.append(
+            {
+                "id": k + 1,
+                "image_id": k + 1,
+                "category_id": 1,
+                "bbox": [30, 20, 60, 50],
+                "area": 3000,
+                "iscrowd": 0,
+            }
+        )
         rows.append({"file_name": name, "series": "video IMG_1_mp4" if k < 3 else "", "kept": "True"})
-    (tmp_path / "train.json").write_text(json.dumps({"images": images, "annotations": annotations,
-                                                     "categories": [{"id": 1, "name": "cardboard_box"}]}))
+    (tmp_path / "train.json").write_text(
+        json.dumps(
+            {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cardboard_box"}]}
+        )
+    )
     lines = ["file_name,series,kept"] + [f"{r['file_name']},{r['series']},{r['kept']}" for r in rows]
     (tmp_path / "source_map.csv").write_text("\n".join(lines) + "\n")
     return tmp_path / "train.json", tmp_path / "source_map.csv"
@@ -100,7 +112,12 @@ def test_a_box_dataset_yields_captures_only_with_their_boxes_and_trains_beside_s
     assert len(data) == 3  # the fourth image has no series: a web image
     image, semantic, interior, boxes = data[0]
     assert image.shape == (3, 64, 64) and semantic.shape == interior.shape == (32, 32)
-    assert boxes[0].tolist() == [7, 5, 23, 18]  # x 30..90, y 20..70 at scale 0.5 and stride 2, rounded outwards
+    assert boxes[0].tolist() == [
+        7,
+        5,
+        23,
+        18,
+    ]  # x 30..90, y 20..70 at scale 0.5 and stride 2, rounded outwards
     assert (semantic == CATEGORIES.index("cardboard_box") + 1).any()
     with pytest.raises(ValueError, match="unknown subset"):
         select_images([], {}, "phones")
@@ -109,16 +126,28 @@ def test_a_box_dataset_yields_captures_only_with_their_boxes_and_trains_beside_s
         _, sem, _, bxs = augmented[index]
         valid = bxs[bxs[:, 2] > bxs[:, 0]]
         assert len(valid) == 1 and (sem == 1).any()
-    result = train({"architecture": "unet_xs", "input_size": 64, "epochs": 2, "batch_size": 4, "lr": 3e-3,
-                    "data": [{"boxes": {"coco": str(coco), "source_map": str(source_map)}},
-                             {"synthetic": {"count": 5, "seed": 1}}],
-                    "out": str(tmp_path / "mixed.pt"), "bn_recalibration_batches": 1})
+    result = train(
+        {
+            "architecture": "unet_xs",
+            "input_size": 64,
+            "epochs": 2,
+            "batch_size": 4,
+            "lr": 3e-3,
+            "data": [
+                {"boxes": {"coco": str(coco), "source_map": str(source_map)}},
+                {"synthetic": {"count": 5, "seed": 1}},
+            ],
+            "out": str(tmp_path / "mixed.pt"),
+            "bn_recalibration_batches": 1,
+        }
+    )
     assert result["steps"] == 4 and np.isfinite(result["loss"])
 
 
 def test_the_loss_on_box_labels_ignores_unknown_pixels_and_adds_the_projection_term():
-    semantic, interior, boxes = targets.box_targets(np.array([[8.0, 8.0, 40.0, 40.0]]), 1, (64, 64), (64, 64),
-                                                    partial=True)
+    semantic, interior, boxes = targets.box_targets(
+        np.array([[8.0, 8.0, 40.0, 40.0]]), 1, (64, 64), (64, 64), partial=True
+    )
     sem, intr = torch.from_numpy(semantic).long()[None], torch.from_numpy(interior)[None]
     out = {"semantic": torch.zeros(1, 6, 32, 32), "interior": torch.zeros(1, 1, 32, 32)}
     without = compute_loss(out, sem, intr)

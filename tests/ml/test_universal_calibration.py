@@ -44,33 +44,60 @@ def box_set(tmp_path_factory):
     """Three synthetic scenes as a boxes-only COCO file with a source map calling them captures."""
     root = tmp_path_factory.mktemp("calib")
     data = json.loads(write_dataset(root, "pallet_stack", 3, seed=77, size=(160, 192)).read_text())
-    boxes = {**data, "categories": [{"id": 1, "name": "cardboard_box"}],
-             "annotations": [{k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
-                             for ann in data["annotations"]]}
+    boxes = {
+        **data,
+        "categories": [{"id": 1, "name": "cardboard_box"}],
+        "annotations": [
+            {k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
+            for ann in data["annotations"]
+        ],
+    }
     (root / "val.json").write_text(json.dumps(boxes))
     rows = "".join(f"{img['file_name']},video IMG_9_mp4,True\n" for img in data["images"])
     (root / "source_map.csv").write_text("file_name,series,kept\n" + rows)
     return root
 
 
-def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predictor_uses_it(box_set, tmp_path,
-                                                                                          capsys, monkeypatch):
+def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predictor_uses_it(
+    box_set, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 3, "seed": 900_000})
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 0.0)  # 256 px is below the shipped file's 0.85
     monkeypatch.setattr(calibrate_module, "SEED_THRESHOLDS", (0.5, 0.85))
     monkeypatch.setattr(calibrate_module, "FOREGROUND_THRESHOLDS", (0.5,))
     torch.set_num_threads(1)
     out, plot = tmp_path / "calibrated.pt", tmp_path / "reliability.png"
-    main([str(DEFAULT_CHECKPOINT), "--coco", str(box_set / "val.json"), "--input-sizes", "256", "--out", str(out),
-          "--plot", str(plot)])
+    main(
+        [
+            str(DEFAULT_CHECKPOINT),
+            "--coco",
+            str(box_set / "val.json"),
+            "--input-sizes",
+            "256",
+            "--out",
+            str(out),
+            "--plot",
+            str(plot),
+        ]
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     _, meta = load_checkpoint(out)
     assert meta["score_calibration"] == report["score_calibration"] and meta["default_threshold"] == 0.5
     assert meta["input_size"] == 256 and report["chosen"]["input_size"] == 256
-    assert list(meta["grouping"]["category_confidence"]) == [0.0, 0.5, 0.5, 0.5, 0.0]  # mailer, bag, envelope need it
+    assert list(meta["grouping"]["category_confidence"]) == [
+        0.0,
+        0.5,
+        0.5,
+        0.5,
+        0.0,
+    ]  # mailer, bag, envelope need it
     assert report["validation"]["images"] == 3 and plot.stat().st_size > 1000
     assert sum(b["count"] for b in report["reliability_calibrated"]["bins"]) > 0
-    guarded = [r for r in report["tried"] if r.get("synthetic_mask_ap", -1) >= report["validation"]["synthetic_floor"]]
+    guarded = [
+        r
+        for r in report["tried"]
+        if r.get("synthetic_mask_ap", -1) >= report["validation"]["synthetic_floor"]
+    ]
     assert report["chosen"] in guarded  # the best real-photo figure among the settings that kept the guard
     assert report["chosen"]["real_box_ap50"] == max(r["real_box_ap50"] for r in guarded)
     predictor = UniversalPredictor.from_checkpoint(out)
@@ -79,7 +106,9 @@ def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predicto
     assert all(0.0 <= inst.score <= 1.0 for inst in raw)
 
 
-def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(box_set, capsys, tmp_path, monkeypatch):
+def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(
+    box_set, capsys, tmp_path, monkeypatch
+):
     with pytest.raises(SystemExit) as exit_info:
         main([str(tmp_path / "none.pt"), "--coco", str(tmp_path / "val.json")])
     assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
@@ -106,7 +135,9 @@ def test_a_blend_of_two_checkpoints_mixes_their_weights_by_alpha():
                 assert torch.allclose(mixed[key], alpha * value + (1 - alpha) * b.state_dict()[key])
             else:
                 assert torch.equal(mixed[key], value)  # e.g. BatchNorm's step counter
-    assert not torch.equal(blend(a, b, 0.3).state_dict()["semantic.weight"], a.state_dict()["semantic.weight"])
+    assert not torch.equal(
+        blend(a, b, 0.3).state_dict()["semantic.weight"], a.state_dict()["semantic.weight"]
+    )
 
 
 def test_the_contact_sheet_shows_every_picked_photo_with_its_labelled_boxes(box_set, tmp_path):
@@ -114,7 +145,9 @@ def test_the_contact_sheet_shows_every_picked_photo_with_its_labelled_boxes(box_
 
     from ml.universal.contact_sheet import contact_sheet
 
-    out = contact_sheet(DEFAULT_CHECKPOINT, box_set / "val.json", tmp_path / "sheet.png", count=3, columns=2, tile=96)
+    out = contact_sheet(
+        DEFAULT_CHECKPOINT, box_set / "val.json", tmp_path / "sheet.png", count=3, columns=2, tile=96
+    )
     sheet = cv2.imread(str(out))
     assert sheet.shape == (2 * 96, 2 * 96, 3)  # three photos and one blank tile
     assert (sheet[96:, 96:] == 255).all() and not (sheet[:96, :96] == 255).all()

@@ -35,7 +35,9 @@ LABELS = [[10, 10, 20, 20], [52, 50, 20, 20]]
 
 
 def test_box_figures_of_a_hit_a_false_shape_and_a_missed_box():
-    figures = box_figures([ImageBoxes(1, boxes=[HIT, FALSE], scores=[0.9, 0.8], gt_boxes=LABELS)], threshold=0.5)
+    figures = box_figures(
+        [ImageBoxes(1, boxes=[HIT, FALSE], scores=[0.9, 0.8], gt_boxes=LABELS)], threshold=0.5
+    )
     # COCO's 101-point precision: 1 up to recall 0.5 (51 points), none beyond.
     assert figures["box_ap50"] == figures["box_ap"] == round(51 / 101, 4)
     assert figures["recall50"] == 0.5
@@ -47,7 +49,9 @@ def test_box_ap_counts_every_score_but_recall_and_false_shapes_only_those_at_the
     image = ImageBoxes(1, boxes=[HIT, FALSE, LOW], scores=[0.9, 0.8, 0.1], gt_boxes=LABELS)
     empty = ImageBoxes(2, boxes=[], scores=[], gt_boxes=[])
     figures = box_figures([image, empty], threshold=0.5)
-    assert figures["box_ap50"] == round((51 + 50 * 2 / 3) / 101, 4)  # the low one finds the second box: 2 of 3
+    assert figures["box_ap50"] == round(
+        (51 + 50 * 2 / 3) / 101, 4
+    )  # the low one finds the second box: 2 of 3
     assert figures["recall50"] == 0.5  # ... but below the threshold it finds nothing
     assert figures["false_shapes_per_image"] == 0.5 and figures["shapes_per_image"] == 1.0  # two images
     everything = box_figures([image, empty], threshold=0.0)
@@ -59,21 +63,32 @@ def test_matching_is_greedy_by_score_and_one_to_one():
     # Both predictions overlap the one label; the higher score takes it, whatever the order given.
     assert match_boxes([[0, 0, 10, 10], [1, 0, 10, 10]], [0.2, 0.7], [[0, 0, 10, 10]]) == [False, True]
     # The first prediction takes the label it overlaps most, leaving the other one to the second.
-    assert match_boxes([[0, 0, 10, 10], [0, 0, 10, 10]], [0.9, 0.8], [[0, 0, 10, 20], [0, 0, 10, 12]]) == [True, True]
+    assert match_boxes([[0, 0, 10, 10], [0, 0, 10, 10]], [0.9, 0.8], [[0, 0, 10, 20], [0, 0, 10, 12]]) == [
+        True,
+        True,
+    ]
     assert match_boxes([[0, 0, 10, 10]], [0.9], [[0, 0, 10, 20]]) == [True]  # IoU 0.5 exactly counts
     assert match_boxes([[0, 0, 10, 10]], [0.9], [[0, 0, 10, 21]]) == [False]
     assert match_boxes([], [], [[0, 0, 10, 10]]) == [] and match_boxes([[0, 0, 1, 1]], [0.5], []) == [False]
 
 
 def test_box_matches_hands_calibration_the_raw_score_score_and_outcome_of_each_prediction():
-    image = ImageBoxes(7, boxes=[HIT, FALSE, LOW], scores=[0.95, 0.6, 0.2], raw_scores=[0.7, 0.4, 0.1], gt_boxes=LABELS)
+    image = ImageBoxes(
+        7, boxes=[HIT, FALSE, LOW], scores=[0.95, 0.6, 0.2], raw_scores=[0.7, 0.4, 0.1], gt_boxes=LABELS
+    )
     rows = box_matches([image, ImageBoxes(8, boxes=[HIT], scores=[0.5], gt_boxes=[])])
     assert [(r.image_id, r.raw_score, r.score, r.matched) for r in rows] == [
-        (7, 0.7, 0.95, True), (7, 0.4, 0.6, False), (7, 0.1, 0.2, True), (8, 0.5, 0.5, False)]
+        (7, 0.7, 0.95, True),
+        (7, 0.4, 0.6, False),
+        (7, 0.1, 0.2, True),
+        (8, 0.5, 0.5, False),
+    ]
 
 
 def test_class_agnostic_box_ap_ignores_the_names_and_recall_always_does():
-    image = ImageBoxes(1, boxes=[HIT], scores=[0.9], gt_boxes=[HIT], categories=["item"], gt_categories=["cardboard_box"])
+    image = ImageBoxes(
+        1, boxes=[HIT], scores=[0.9], gt_boxes=[HIT], categories=["item"], gt_categories=["cardboard_box"]
+    )
     assert box_figures([image], 0.5, class_agnostic=True)["box_ap50"] == 1.0
     named = box_figures([image], 0.5, class_agnostic=False)
     assert named["box_ap50"] == 0.0 and named["recall50"] == 1.0 and named["false_shapes_per_image"] == 0.0
@@ -86,12 +101,19 @@ def tiny_sets(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     masked = write_dataset(root, "pallet_stack", 2, seed=4321, size=(192, 224))
     data = json.loads(masked.read_text())
-    boxes = {**data, "categories": [{"id": 1, "name": "cardboard_box"}],
-             "annotations": [{k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
-                             for ann in data["annotations"]]}
+    boxes = {
+        **data,
+        "categories": [{"id": 1, "name": "cardboard_box"}],
+        "annotations": [
+            {k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
+            for ann in data["annotations"]
+        ],
+    }
     (root / "boxes.json").write_text(json.dumps(boxes))
     names = [img["file_name"] for img in data["images"]]
-    (root / "source_map.csv").write_text(f"file_name,series,kept\n{names[0]},video IMG_1_mp4,True\n{names[1]},,True\n")
+    (root / "source_map.csv").write_text(
+        f"file_name,series,kept\n{names[0]},video IMG_1_mp4,True\n{names[1]},,True\n"
+    )
     return root
 
 
@@ -105,10 +127,13 @@ def test_cli_scores_the_shipped_model_on_a_boxes_only_file_per_subset(tiny_sets,
     assert 0.5 < report["recall50"] <= 1
     assert 0 <= report["false_shapes_per_image"] <= report["shapes_per_image"]
     subsets = report["subsets"]
-    assert set(subsets) == {"captures", "web"} and subsets["captures"]["images"] == subsets["web"]["images"] == 1
+    assert (
+        set(subsets) == {"captures", "web"} and subsets["captures"]["images"] == subsets["web"]["images"] == 1
+    )
     assert subsets["captures"]["gt_boxes"] + subsets["web"]["gt_boxes"] == report["gt_boxes"]
-    assert (subsets["captures"]["shapes_per_image"] + subsets["web"]["shapes_per_image"]) / 2 == pytest.approx(
-        report["shapes_per_image"], abs=1e-3)
+    assert (
+        subsets["captures"]["shapes_per_image"] + subsets["web"]["shapes_per_image"]
+    ) / 2 == pytest.approx(report["shapes_per_image"], abs=1e-3)
 
     main(["--coco", str(tiny_sets / "boxes.json"), "--json", "--class-agnostic", "--subset", "captures"])
     captures = json.loads(capsys.readouterr().out)
@@ -151,13 +176,18 @@ def test_box_metrics_of_a_loaded_predictor_at_any_threshold_with_the_matches_beh
     assert every["threshold"] == predictor.default_threshold == 0.0 and every["images"] == 2
     rows = every["matches"]
     assert len(rows) == round(every["shapes_per_image"] * 2) > 0
-    assert sum(r.matched for r in rows) == round(every["recall50"] * every["gt_boxes"])  # threshold 0: all shapes
+    assert sum(r.matched for r in rows) == round(
+        every["recall50"] * every["gt_boxes"]
+    )  # threshold 0: all shapes
     assert every["box_ap50"] > 0.5
 
     cut = sorted(r.score for r in rows)[len(rows) // 2]
     some = box_metrics(predictor, tiny_sets / "boxes.json", threshold=cut)
     assert some["threshold"] == cut and some["shapes_per_image"] == sum(r.score >= cut for r in rows) / 2
-    assert some["recall50"] <= every["recall50"] and some["false_shapes_per_image"] <= every["false_shapes_per_image"]
+    assert (
+        some["recall50"] <= every["recall50"]
+        and some["false_shapes_per_image"] <= every["false_shapes_per_image"]
+    )
     assert some["box_ap"] == every["box_ap"] and some["matches"] == rows  # AP and matches see every score
     none = box_metrics(predictor, tiny_sets / "boxes.json", threshold=1.01)
     assert none["recall50"] == none["shapes_per_image"] == none["false_shapes_per_image"] == 0
@@ -167,7 +197,17 @@ def test_box_metrics_of_a_loaded_predictor_at_any_threshold_with_the_matches_beh
 
 
 def test_cli_threshold_sets_the_threshold_of_recall_and_shapes(tiny_sets, capsys):
-    main(["--coco", str(tiny_sets / "boxes.json"), "--json", "--class-agnostic", "--boxes-only", "--threshold", "2"])
+    main(
+        [
+            "--coco",
+            str(tiny_sets / "boxes.json"),
+            "--json",
+            "--class-agnostic",
+            "--boxes-only",
+            "--threshold",
+            "2",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["threshold"] == 2.0 and report["recall50"] == report["shapes_per_image"] == 0
     assert report["box_ap50"] > 0.5 and "matches" not in report
@@ -186,12 +226,19 @@ def test_bad_input_gets_a_message_naming_the_problem(tiny_sets, tmp_path, capsys
     (tmp_path / "empty.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
     assert "lists no images" in _error_of(["--coco", str(tmp_path / "empty.json")], capsys)
     assert "invalid choice: 'phone'" in _error_of(["--coco", boxes, "--subset", "phone"], capsys)
-    assert "source map" in _error_of(["--coco", boxes, "--subset", "captures", "--source-map",
-                                      str(tmp_path / "map.csv")], capsys)
-    (tmp_path / "no_captures.csv").write_text("file_name,series,kept\n" + "".join(
-        f"{img['file_name']},,True\n" for img in json.loads((tiny_sets / "boxes.json").read_text())["images"]))
-    assert "no captures images" in _error_of(["--coco", boxes, "--subset", "captures", "--source-map",
-                                              str(tmp_path / "no_captures.csv")], capsys)
+    assert "source map" in _error_of(
+        ["--coco", boxes, "--subset", "captures", "--source-map", str(tmp_path / "map.csv")], capsys
+    )
+    (tmp_path / "no_captures.csv").write_text(
+        "file_name,series,kept\n"
+        + "".join(
+            f"{img['file_name']},,True\n"
+            for img in json.loads((tiny_sets / "boxes.json").read_text())["images"]
+        )
+    )
+    assert "no captures images" in _error_of(
+        ["--coco", boxes, "--subset", "captures", "--source-map", str(tmp_path / "no_captures.csv")], capsys
+    )
     assert "missing under" in _error_of(["--coco", boxes, "--images", str(tmp_path)], capsys)
     assert "checkpoint" in _error_of(["--coco", boxes, "--checkpoint", str(tmp_path / "none.pt")], capsys)
     assert "go with --coco" in _error_of(["--synthetic", "2", "--class-agnostic"], capsys)

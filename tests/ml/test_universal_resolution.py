@@ -29,8 +29,9 @@ def test_a_shape_scaled_by_two_covers_its_mask_upscaled_by_two():
     mask[2:5, 3:9] = True
     mask[6:9, 1:3] = True
     doubled = np.kron(mask, np.ones((2, 2), dtype=bool))
-    assert np.array_equal(geometry.shape_to_mask(geometry.scale_shape(geometry.mask_to_shape(mask), 2, 2), 20, 24),
-                          doubled)
+    assert np.array_equal(
+        geometry.shape_to_mask(geometry.scale_shape(geometry.mask_to_shape(mask), 2, 2), 20, 24), doubled
+    )
     assert np.array_equal(geometry.resize_mask(mask, 20, 24), doubled)
     assert geometry.scale_shape([[[[0, 0], [12, 0], [12, 10]]]], 0.5, 2) == [[[[0, 0], [6, 0], [6, 20]]]]
 
@@ -49,7 +50,9 @@ def test_working_size_bounds_the_long_side_and_keeps_smaller_images():
 # between touching parcels or a small low-scoring shape: of 20 scenes (4 domains, seeds 10-14)
 # 6 meet this test's bar, and at 1 MP a JPEG q95 round trip alone changes 1-6 shapes on three
 # pallet and floor scenes tried. That is the network's sensitivity, not the resolution handling.
-@pytest.mark.parametrize(("domain", "seed"), [("conveyor_topdown", 11), ("conveyor_topdown", 14), ("tote_oblique", 10)])
+@pytest.mark.parametrize(
+    ("domain", "seed"), [("conveyor_topdown", 11), ("conveyor_topdown", 14), ("tote_oblique", 10)]
+)
 def test_the_same_photo_at_1_4_and_12_mp_gives_the_same_shapes(predictor, domain, seed):
     large = generate_scene(domain, seed, (SIZES["12 MP"][1], SIZES["12 MP"][0])).image
     answers = {}
@@ -59,8 +62,12 @@ def test_the_same_photo_at_1_4_and_12_mp_gives_the_same_shapes(predictor, domain
         assert all(geometry.shape_within_image(i.shape, width=width, height=height) for i in result.instances)
         # Shapes alone never build a full-size mask (the app's pre-label path reads only shapes).
         assert all("mask" not in vars(i) for i in result.instances)
-        answers[name] = [geometry.shape_to_mask(geometry.scale_shape(i.shape, COMMON[0] / width, COMMON[1] / height),
-                                                COMMON[1], COMMON[0]) for i in result.instances]
+        answers[name] = [
+            geometry.shape_to_mask(
+                geometry.scale_shape(i.shape, COMMON[0] / width, COMMON[1] / height), COMMON[1], COMMON[0]
+            )
+            for i in result.instances
+        ]
         if name == "12 MP":
             inst = result.instances[0]
             assert inst.mask.shape == (height, width) and inst.mask.dtype == bool

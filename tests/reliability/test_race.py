@@ -23,11 +23,13 @@ ROUNDS = 4
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="the race test needs PostgreSQL (row locks under real concurrency); "
-           "set DATABASE_URL=postgres://... to run it",
+    "set DATABASE_URL=postgres://... to run it",
 )
 
 
-def _put_all(url: str, tokens: list[str], expected_version: int, category: int) -> list[tuple[int, dict, list]]:
+def _put_all(
+    url: str, tokens: list[str], expected_version: int, category: int
+) -> list[tuple[int, dict, list]]:
     """Fire WRITERS PUTs released together by a barrier; returns (status, body, shape sent) each."""
     barrier = threading.Barrier(WRITERS)
     results: list[tuple[int, dict, list] | None] = [None] * WRITERS
@@ -40,8 +42,14 @@ def _put_all(url: str, tokens: list[str], expected_version: int, category: int) 
         # server's small listen backlog, and the race is about the writes, not the handshakes.
         assert session.get(url, timeout=60).status_code == 200
         barrier.wait(timeout=60)
-        response = session.put(url, json={"expected_version": expected_version,
-                                          "annotations": [{"category": category, "shape": shape}]}, timeout=120)
+        response = session.put(
+            url,
+            json={
+                "expected_version": expected_version,
+                "annotations": [{"category": category, "shape": shape}],
+            },
+            timeout=120,
+        )
         results[index] = (response.status_code, response.json(), shape)
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
@@ -59,8 +67,11 @@ def test_fifty_writers_on_one_version_exactly_one_wins(live_server, project, use
     for user in annotators:
         Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
     tokens = [Token.objects.create(user=u).key for u in annotators]
-    image = images_ingest(project=project, uploads=[("race.jpg", io.BytesIO(image_bytes(200, 200, seed=42)))],
-                          user=users["admin"]).created[0]
+    image = images_ingest(
+        project=project,
+        uploads=[("race.jpg", io.BytesIO(image_bytes(200, 200, seed=42)))],
+        user=users["admin"],
+    ).created[0]
     category = project.categories.first().id
     url = f"{live_server.url}/api/v1/images/{image.id}/annotations"
 

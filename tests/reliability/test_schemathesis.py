@@ -52,13 +52,22 @@ def real_rows(project, users):
     """A project with two images, one with a saved annotation set, so ids in paths resolve."""
     import io
 
-    report = images_ingest(project=project, uploads=[
-        ("one.jpg", io.BytesIO(image_bytes(64, 48, seed=1))), ("two.png", io.BytesIO(image_bytes(40, 30, seed=2, fmt="PNG")))
-    ], user=users["admin"])
+    report = images_ingest(
+        project=project,
+        uploads=[
+            ("one.jpg", io.BytesIO(image_bytes(64, 48, seed=1))),
+            ("two.png", io.BytesIO(image_bytes(40, 30, seed=2, fmt="PNG"))),
+        ],
+        user=users["admin"],
+    )
     first = report.created[0]
     category = project.categories.first()
-    annotations_save(image=first, annotations=[{"category": category.id, "shape": square_shape(2, 2, 10)}],
-                     user=users["admin"], expected_version=0)
+    annotations_save(
+        image=first,
+        annotations=[{"category": category.id, "shape": square_shape(2, 2, 10)}],
+        user=users["admin"],
+        expected_version=0,
+    )
     return {"project_id": project.id, "image_id": first.id}
 
 
@@ -83,16 +92,32 @@ def test_no_input_makes_the_api_fail_with_a_server_error(api_schema, real_rows, 
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 20, [op.label for op in operations]
     for operation in operations:
-        ids = {name: real_rows[name] for name in ("project_id", "image_id")
-               if name in operation.path_parameters} if operation.path_parameters else {}
-        strategies = [operation.as_strategy(GenerationMode.POSITIVE, headers=auth),
-                      operation.as_strategy(GenerationMode.NEGATIVE, headers=auth)]
+        ids = (
+            {
+                name: real_rows[name]
+                for name in ("project_id", "image_id")
+                if name in operation.path_parameters
+            }
+            if operation.path_parameters
+            else {}
+        )
+        strategies = [
+            operation.as_strategy(GenerationMode.POSITIVE, headers=auth),
+            operation.as_strategy(GenerationMode.NEGATIVE, headers=auth),
+        ]
         if ids:
-            strategies += [operation.as_strategy(GenerationMode.POSITIVE, headers=auth, path_parameters=ids),
-                           operation.as_strategy(GenerationMode.NEGATIVE, headers=auth, path_parameters=ids)]
+            strategies += [
+                operation.as_strategy(GenerationMode.POSITIVE, headers=auth, path_parameters=ids),
+                operation.as_strategy(GenerationMode.NEGATIVE, headers=auth, path_parameters=ids),
+            ]
 
-        @settings(max_examples=EXAMPLES * len(strategies), deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck), derandomize=True)
+        @settings(
+            max_examples=EXAMPLES * len(strategies),
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
         @given(case=st.one_of(*strategies))
         def exercise(case):
             nonlocal calls
@@ -102,8 +127,9 @@ def test_no_input_makes_the_api_fail_with_a_server_error(api_schema, real_rows, 
             if response.status_code < 300:
                 succeeded.add(case.operation.label)
             if response.status_code >= 500:
-                failures.append(f"{response.status_code} from {case.as_curl_command()}\n"
-                                f"{response.text[:600]}")
+                failures.append(
+                    f"{response.status_code} from {case.as_curl_command()}\n{response.text[:600]}"
+                )
 
         exercise()
 
@@ -112,11 +138,18 @@ def test_no_input_makes_the_api_fail_with_a_server_error(api_schema, real_rows, 
     # whose path ids we could fill with real rows (or that have none) answered 2xx at least once.
     # Some legitimately never do with random input: a save needs the current version and real
     # category ids, a review a submitted image, a prediction a model run, staff-only views a staff user.
-    reachable = {op.label for op in operations
-                 if {p.name for p in op.path_parameters} <= {"project_id", "image_id"}}
-    core = {"GET /api/v1/images/{image_id}", "GET /api/v1/images/{image_id}/annotations",
-            "POST /api/v1/images/{image_id}/lease", "GET /api/v1/projects/{project_id}/images",
-            "GET /api/v1/projects/{project_id}", "GET /api/v1/projects", "POST /api/v1/projects"}
+    reachable = {
+        op.label for op in operations if {p.name for p in op.path_parameters} <= {"project_id", "image_id"}
+    }
+    core = {
+        "GET /api/v1/images/{image_id}",
+        "GET /api/v1/images/{image_id}/annotations",
+        "POST /api/v1/images/{image_id}/lease",
+        "GET /api/v1/projects/{project_id}/images",
+        "GET /api/v1/projects/{project_id}",
+        "GET /api/v1/projects",
+        "POST /api/v1/projects",
+    }
     assert core <= succeeded, sorted(core - succeeded)
     assert len(succeeded & reachable) >= 0.5 * len(reachable), sorted(reachable - succeeded)
     assert not failures, f"{len(failures)} server errors:\n\n" + "\n\n".join(failures[:10])

@@ -17,8 +17,9 @@ from tests.factories import image_bytes, square_shape
 
 @pytest.fixture
 def image(project, users):
-    return images_ingest(project=project, uploads=[("a.jpg", io.BytesIO(image_bytes(64, 48, seed=5)))],
-                         user=users["admin"]).created[0]
+    return images_ingest(
+        project=project, uploads=[("a.jpg", io.BytesIO(image_bytes(64, 48, seed=5)))], user=users["admin"]
+    ).created[0]
 
 
 def session_client(user) -> APIClient:
@@ -30,8 +31,11 @@ def session_client(user) -> APIClient:
 def unsafe_requests(project, image):
     category = project.categories.first().id
     return [
-        ("put", f"/api/v1/images/{image.id}/annotations",
-         {"expected_version": 0, "annotations": [{"category": category, "shape": square_shape(1, 1, 5)}]}),
+        (
+            "put",
+            f"/api/v1/images/{image.id}/annotations",
+            {"expected_version": 0, "annotations": [{"category": category, "shape": square_shape(1, 1, 5)}]},
+        ),
         ("post", f"/api/v1/images/{image.id}/submit", {"expected_version": 0}),
         ("post", f"/api/v1/images/{image.id}/lease", {}),
         ("delete", f"/api/v1/images/{image.id}/lease", {}),
@@ -65,9 +69,12 @@ def test_session_writes_with_the_csrf_token_work(project, users, image):
     client.cookies[settings.CSRF_COOKIE_NAME] = secret
     token = _mask_cipher_secret(secret)
     category = project.categories.first().id
-    response = client.put(f"/api/v1/images/{image.id}/annotations",
-                          {"expected_version": 0, "annotations": [{"category": category, "shape": square_shape(1, 1, 5)}]},
-                          format="json", HTTP_X_CSRFTOKEN=token)
+    response = client.put(
+        f"/api/v1/images/{image.id}/annotations",
+        {"expected_version": 0, "annotations": [{"category": category, "shape": square_shape(1, 1, 5)}]},
+        format="json",
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert response.status_code == 200, response.content
 
 
@@ -95,8 +102,13 @@ def test_the_login_form_requires_csrf(users):
     assert response.status_code == 403
 
 
-FORMATS = [("JPEG", "jpg", "image/jpeg"), ("PNG", "png", "image/png"), ("WEBP", "webp", "image/webp"),
-           ("BMP", "bmp", "image/bmp"), ("TIFF", "tif", "image/tiff")]
+FORMATS = [
+    ("JPEG", "jpg", "image/jpeg"),
+    ("PNG", "png", "image/png"),
+    ("WEBP", "webp", "image/webp"),
+    ("BMP", "bmp", "image/bmp"),
+    ("TIFF", "tif", "image/tiff"),
+]
 
 
 @pytest.mark.django_db
@@ -107,9 +119,11 @@ def test_uploaded_files_are_served_as_images_with_nosniff(project, client_for, f
     client = client_for("annotator")
     # A real image with HTML appended: a polyglot a browser could sniff as a page without nosniff.
     data = image_bytes(32, 24, seed=9, fmt=fmt) + b"<html><script>alert(document.cookie)</script></html>"
-    response = client.post(f"/api/v1/projects/{project.id}/images",
-                           {"files": [SimpleUploadedFile(f"evil.html.{ext}", data, content_type="text/html")]},
-                           format="multipart")
+    response = client.post(
+        f"/api/v1/projects/{project.id}/images",
+        {"files": [SimpleUploadedFile(f"evil.html.{ext}", data, content_type="text/html")]},
+        format="multipart",
+    )
     if response.status_code == 400:  # a format whose decoder refuses trailing bytes: refused, fine
         assert Image.objects.count() == 0
         return

@@ -39,7 +39,10 @@ def decompression_bomb_png() -> bytes:
 def zip_bomb(megabytes: int = 120) -> bytes:
     """One member that inflates to ``megabytes`` MB of zeros from a few hundred kB."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf, zf.open("huge.jpg", "w") as fh:
+    with (
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf,
+        zf.open("huge.jpg", "w") as fh,
+    ):
         chunk = bytes(1024 * 1024)
         for _ in range(megabytes):
             fh.write(chunk)
@@ -79,8 +82,15 @@ def multipart(files: list[tuple[bytes, bytes]]) -> tuple[bytes, str]:
     boundary = b"----fuzzboundary7MA4YWxkTrZu0gW"
     parts = []
     for name, data in files:
-        parts.append(b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"files\"; filename=\"" + name
-                     + b"\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + b"\r\n")
+        parts.append(
+            b"--"
+            + boundary
+            + b'\r\nContent-Disposition: form-data; name="files"; filename="'
+            + name
+            + b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            + data
+            + b"\r\n"
+        )
     body = b"".join(parts) + b"--" + boundary + b"--\r\n"
     return body, f"multipart/form-data; boundary={boundary.decode()}"
 
@@ -136,7 +146,9 @@ SINGLE_FILES = [
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("name", "data", "code"), [c[1:] for c in SINGLE_FILES], ids=[c[0] for c in SINGLE_FILES])
+@pytest.mark.parametrize(
+    ("name", "data", "code"), [c[1:] for c in SINGLE_FILES], ids=[c[0] for c in SINGLE_FILES]
+)
 def test_a_bad_single_file_is_refused_and_nothing_is_stored(project, client_for, name, data, code):
     response = post_files(client_for("annotator"), project, [(name, data)])
     rejected = assert_refused(response, code=code)
@@ -144,7 +156,9 @@ def test_a_bad_single_file_is_refused_and_nothing_is_stored(project, client_for,
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", [b"caf\xe9-\xff\xfe.jpg", b"x" * 5000 + b".jpg"], ids=["non_utf8", "over_header_limit"])
+@pytest.mark.parametrize(
+    "name", [b"caf\xe9-\xff\xfe.jpg", b"x" * 5000 + b".jpg"], ids=["non_utf8", "over_header_limit"]
+)
 def test_a_name_the_multipart_parser_cannot_take_is_a_4xx(project, client_for, name):
     # Django drops a part whose filename is not UTF-8 and refuses headers over 1 kB; either way
     # the client gets a 400 and nothing is stored.
@@ -160,7 +174,11 @@ ZIPS = [
     ("nested_zip_by_name", lambda: zip_bytes({"inner.zip": zip_bytes({"x.jpg": JPEG})}), "nested_archive"),
     ("nested_zip_by_magic", lambda: zip_bytes({"inner.jpg": zip_bytes({"x.jpg": JPEG})}), "nested_archive"),
     ("symlink_member", zip_with_symlink, "symlink"),
-    ("non_utf8_member_name", lambda: zip_with_raw_name(b"\xff\xfe\x81bad.jpg", b"not an image"), "not_an_image"),
+    (
+        "non_utf8_member_name",
+        lambda: zip_with_raw_name(b"\xff\xfe\x81bad.jpg", b"not an image"),
+        "not_an_image",
+    ),
     ("very_long_member_name", lambda: zip_bytes({"d/" * 2000 + "x.jpg": b"not an image"}), "not_an_image"),
     ("zero_byte_member", lambda: zip_bytes({"empty.jpg": b""}), "empty_file"),
     ("truncated_member", lambda: zip_bytes({"cut.jpg": JPEG[:300]}), "corrupt_image"),
@@ -202,12 +220,18 @@ def test_good_members_are_stored_and_every_bad_one_is_named(project, client_for)
 
     assert response.status_code == 201, response.content[:500]
     body = response.json()
-    assert sorted(c["name"] for c in body["created"]) == ["mixed.zip/good/first.jpg", "mixed.zip/good/second.png"]
+    assert sorted(c["name"] for c in body["created"]) == [
+        "mixed.zip/good/first.jpg",
+        "mixed.zip/good/second.png",
+    ]
     codes = {r["file"][:40]: r["code"] for r in body["rejected"]}
     assert codes == {
-        "mixed.zip/../slip.jpg": "zip_slip", "mixed.zip/inner.zip": "nested_archive",
-        "mixed.zip/empty.jpg": "empty_file", "mixed.zip/cut.jpg": "corrupt_image",
-        "mixed.zip/text.png": "not_an_image", "mixed.zip/bomb.png": "too_many_pixels",
+        "mixed.zip/../slip.jpg": "zip_slip",
+        "mixed.zip/inner.zip": "nested_archive",
+        "mixed.zip/empty.jpg": "empty_file",
+        "mixed.zip/cut.jpg": "corrupt_image",
+        "mixed.zip/text.png": "not_an_image",
+        "mixed.zip/bomb.png": "too_many_pixels",
         "mixed.zip/" + "n" * 30: "not_an_image",
     }
     assert Image.objects.count() == 2
@@ -219,8 +243,9 @@ def test_good_members_are_stored_and_every_bad_one_is_named(project, client_for)
 
 @pytest.mark.django_db
 def test_a_good_image_with_a_non_utf8_name_is_stored_under_a_printable_name(project, client_for):
-    response = post_files(client_for("annotator"), project,
-                          [("photos.zip", zip_with_raw_name(b"caf\xe9\xff.jpg", JPEG))])
+    response = post_files(
+        client_for("annotator"), project, [("photos.zip", zip_with_raw_name(b"caf\xe9\xff.jpg", JPEG))]
+    )
     assert response.status_code == 201, response.content[:500]
     name = Image.objects.get().name
     assert name.startswith("photos.zip/caf") and name.isprintable()

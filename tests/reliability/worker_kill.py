@@ -21,7 +21,7 @@ VISIBILITY_SECONDS = 6
 STALE_SECONDS = 2
 SLOW_SECONDS = 120
 
-SITECUSTOMIZE = textwrap.dedent('''
+SITECUSTOMIZE = textwrap.dedent("""
     import os
 
     _spec = os.environ.get("RELIABILITY_SLOW_CALL")
@@ -59,7 +59,7 @@ SITECUSTOMIZE = textwrap.dedent('''
                 return original(*args, **kwargs)
 
             setattr(owner, name, slowed)
-''')
+""")
 
 
 def on_redis() -> bool:
@@ -79,8 +79,9 @@ def slowed(request, tmp_path, monkeypatch):
     monkeypatch.setenv("RELIABILITY_SLOW_CALL", f"{target}|{SLOW_SECONDS}|{markers}")
     monkeypatch.setenv("ANNOTATOR_STALE_JOB_SECONDS", str(STALE_SECONDS))
     monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", str(VISIBILITY_SECONDS))
-    monkeypatch.setenv("RELIABILITY_TRANSPORT_OPTIONS",
-                       '{"unacked_restore_interval": 1, "unacked_restore_throttle": 1}')
+    monkeypatch.setenv(
+        "RELIABILITY_TRANSPORT_OPTIONS", '{"unacked_restore_interval": 1, "unacked_restore_throttle": 1}'
+    )
     return markers
 
 
@@ -89,7 +90,9 @@ def entered(markers: Path) -> int:
 
 
 def kill_mid_task_and_restart(worker, markers: Path) -> None:
-    wait_for(lambda: entered(markers) >= 1, timeout=90, what=f"the slowed call to start\n{worker.log()[-2000:]}")
+    wait_for(
+        lambda: entered(markers) >= 1, timeout=90, what=f"the slowed call to start\n{worker.log()[-2000:]}"
+    )
     worker.kill()
     worker.start()
 

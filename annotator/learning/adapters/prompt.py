@@ -30,8 +30,9 @@ def engine_settings(project_engine: str = "default") -> tuple[str, str, str, str
 def get_engine(name: str, checkpoint: str, model_type: str, precision: str = "auto", compile: bool = False):
     from ml.prompt import build_engine
 
-    return build_engine(name, checkpoint=checkpoint or None, model_type=model_type, precision=precision,
-                        compile=compile)
+    return build_engine(
+        name, checkpoint=checkpoint or None, model_type=model_type, precision=precision, compile=compile
+    )
 
 
 def engine_for(project_engine: str = "default"):

@@ -39,8 +39,12 @@ class CocoSplit:
     per_category: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        return {"images": len(self.images), "annotations": self.annotations,
-                "skipped_annotations": self.skipped_annotations, "per_category": self.per_category}
+        return {
+            "images": len(self.images),
+            "annotations": self.annotations,
+            "skipped_annotations": self.skipped_annotations,
+            "per_category": self.per_category,
+        }
 
 
 def accepted_images(*, project: Project, split: str):
@@ -51,8 +55,7 @@ def coco_from_images(*, images: list[Image], project: Project) -> tuple[dict[str
     """A COCO instances dict (universal category ids) from the images' current annotation sets."""
     names = universal_categories()
     to_universal = {
-        c.id: names.index(c.universal_name) + 1
-        for c in project.categories.all() if c.universal_name in names
+        c.id: names.index(c.universal_name) + 1 for c in project.categories.all() if c.universal_name in names
     }
     coco_images, coco_anns = [], []
     stats: dict[str, Any] = {"annotations": 0, "skipped_annotations": 0, "per_category": {}}
@@ -60,8 +63,14 @@ def coco_from_images(*, images: list[Image], project: Project) -> tuple[dict[str
     for ann in Annotation.objects.filter(image__in=images).order_by("id"):
         by_image.setdefault(ann.image_id, []).append(ann)
     for image in images:
-        coco_images.append({"id": image.pk, "file_name": f"images/{image.pk}.{image.file_ext}",
-                            "width": image.width, "height": image.height})
+        coco_images.append(
+            {
+                "id": image.pk,
+                "file_name": f"images/{image.pk}.{image.file_ext}",
+                "width": image.width,
+                "height": image.height,
+            }
+        )
         for ann in by_image.get(image.pk, []):
             category_id = to_universal.get(ann.category_id)
             if category_id is None or not ann.shape:
@@ -71,11 +80,17 @@ def coco_from_images(*, images: list[Image], project: Project) -> tuple[dict[str
                 segmentation: Any = geometry.shape_to_rle(ann.shape, image.height, image.width)
             else:
                 segmentation = geometry.shape_to_coco_polygons(ann.shape)
-            coco_anns.append({
-                "id": len(coco_anns) + 1, "image_id": image.pk, "category_id": category_id,
-                "segmentation": segmentation, "bbox": geometry.shape_bbox(ann.shape),
-                "area": geometry.shape_area(ann.shape), "iscrowd": 0,
-            })
+            coco_anns.append(
+                {
+                    "id": len(coco_anns) + 1,
+                    "image_id": image.pk,
+                    "category_id": category_id,
+                    "segmentation": segmentation,
+                    "bbox": geometry.shape_bbox(ann.shape),
+                    "area": geometry.shape_area(ann.shape),
+                    "iscrowd": 0,
+                }
+            )
             name = names[category_id - 1]
             stats["per_category"][name] = stats["per_category"].get(name, 0) + 1
     stats["annotations"] = len(coco_anns)
@@ -100,13 +115,25 @@ def write_split(*, project: Project, split: str, out_dir: Path) -> CocoSplit:
     coco, stats = coco_from_images(images=images, project=project)
     path = out_dir / f"{split}.json"
     path.write_text(json.dumps(coco))
-    return CocoSplit(path=path, images=[i.pk for i in images], annotations=stats["annotations"],
-                     skipped_annotations=stats["skipped_annotations"], per_category=stats["per_category"])
+    return CocoSplit(
+        path=path,
+        images=[i.pk for i in images],
+        annotations=stats["annotations"],
+        skipped_annotations=stats["skipped_annotations"],
+        per_category=stats["per_category"],
+    )
 
 
 def fine_tune(
-    *, base_checkpoint: str, train: CocoSplit, val: CocoSplit, out_path: Path, budget_seconds: float,
-    epochs: int | None, progress: Callable[[dict[str, Any]], None], should_stop: Callable[[], bool],
+    *,
+    base_checkpoint: str,
+    train: CocoSplit,
+    val: CocoSplit,
+    out_path: Path,
+    budget_seconds: float,
+    epochs: int | None,
+    progress: Callable[[dict[str, Any]], None],
+    should_stop: Callable[[], bool],
 ) -> dict[str, Any]:
     """Fine-tune from ``base_checkpoint``; returns the candidate's val metrics and ``checkpoint``.
 
@@ -120,9 +147,18 @@ def fine_tune(
 
     conf = settings.ANNOTATOR
     return ml_fine_tune(
-        base_checkpoint, train.path, val.path, out_path, budget_seconds=budget_seconds, epochs=epochs,
-        progress=progress, should_stop=should_stop, batch_size=FINE_TUNE_BATCH,
-        lr=conf["TRAINING_LR"] or FINE_TUNE_LR, seed=0, threads=conf["TRAINING_THREADS"],
+        base_checkpoint,
+        train.path,
+        val.path,
+        out_path,
+        budget_seconds=budget_seconds,
+        epochs=epochs,
+        progress=progress,
+        should_stop=should_stop,
+        batch_size=FINE_TUNE_BATCH,
+        lr=conf["TRAINING_LR"] or FINE_TUNE_LR,
+        seed=0,
+        threads=conf["TRAINING_THREADS"],
     )
 
 
@@ -136,5 +172,8 @@ def evaluate(*, checkpoint: str, split: CocoSplit) -> dict[str, Any]:
 def metrics_of(result: dict[str, Any]) -> dict[str, Any]:
     """The evaluation keys of an ``ml.universal`` result, JSON-safe."""
     keys = ("mask_ap", "mask_ap50", "mask_ap75", "per_class", "images", "seconds_per_image")
-    return {k: (round(float(result[k]), 5) if isinstance(result[k], float) else result[k])
-            for k in keys if k in result}
+    return {
+        k: (round(float(result[k]), 5) if isinstance(result[k], float) else result[k])
+        for k in keys
+        if k in result
+    }

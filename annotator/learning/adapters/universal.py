@@ -88,13 +88,17 @@ def predict(*, image: Image, checkpoint: str) -> ImagePrediction:
     # One forward pass at a time per process keeps memory flat on small workers.
     with _lock, torch_threads(settings.ANNOTATOR["PRELABEL_THREADS"]):
         result = _predictor(checkpoint).predict(load_rgb(image))
-    by_universal = {
-        c.universal_name: c.id for c in image.project.categories.exclude(universal_name="")
-    }
+    by_universal = {c.universal_name: c.id for c in image.project.categories.exclude(universal_name="")}
     instances = [
-        {"category": by_universal[inst.category], "shape": inst.shape, "score": round(float(inst.score), 4),
-         "source": "model"}
+        {
+            "category": by_universal[inst.category],
+            "shape": inst.shape,
+            "score": round(float(inst.score), 4),
+            "source": "model",
+        }
         for inst in result.instances
         if inst.category in by_universal and inst.shape
     ]
-    return ImagePrediction(instances, float(result.uncertainty), [round(float(v), 5) for v in result.features])
+    return ImagePrediction(
+        instances, float(result.uncertainty), [round(float(v), 5) for v in result.features]
+    )

@@ -21,9 +21,13 @@ TWO_PARTS = [[[[2.5, 3.25], [20, 3], [20, 18.5], [3, 18]]], [[[30, 20], [50.75, 
 TRIANGLE = [[[[10.5, 30], [60, 44.25], [12, 46]]]]
 
 
-def add_image(project, user, *, seed: int, width: int = 64, height: int = 48, name: str | None = None) -> Image:
+def add_image(
+    project, user, *, seed: int, width: int = 64, height: int = 48, name: str | None = None
+) -> Image:
     data = image_bytes(width, height, seed=seed, fmt="PNG")
-    report = images_ingest(project=project, uploads=[(name or f"scene_{seed}.png", io.BytesIO(data))], user=user)
+    report = images_ingest(
+        project=project, uploads=[(name or f"scene_{seed}.png", io.BytesIO(data))], user=user
+    )
     assert report.created, report.as_dict()
     return report.created[0]
 
@@ -41,17 +45,29 @@ def categories(project) -> dict[str, Any]:
 def sample_project_data(project, admin) -> list[Image]:
     """Three accepted images (holes, two-part instance, several categories) and one still new."""
     cats = categories(project)
-    a = accept_image(add_image(project, admin, seed=1), admin, [
-        {"category": cats["cardboard_box"].id, "shape": HOLED},
-        {"category": cats["envelope"].id, "shape": TRIANGLE},
-    ])
-    b = accept_image(add_image(project, admin, seed=2, name="dock/scene_2.png"), admin, [
-        {"category": cats["padded_mailer"].id, "shape": TWO_PARTS},
-    ])
-    c = accept_image(add_image(project, admin, seed=3, width=80, height=60), admin, [
-        {"category": cats["item"].id, "shape": [[[[0, 0], [80, 0], [80, 10], [0, 10]]]]},
-        {"category": cats["cardboard_box"].id, "shape": [[[[50, 20], [79, 20], [79, 59], [50, 59]]]]},
-    ])
+    a = accept_image(
+        add_image(project, admin, seed=1),
+        admin,
+        [
+            {"category": cats["cardboard_box"].id, "shape": HOLED},
+            {"category": cats["envelope"].id, "shape": TRIANGLE},
+        ],
+    )
+    b = accept_image(
+        add_image(project, admin, seed=2, name="dock/scene_2.png"),
+        admin,
+        [
+            {"category": cats["padded_mailer"].id, "shape": TWO_PARTS},
+        ],
+    )
+    c = accept_image(
+        add_image(project, admin, seed=3, width=80, height=60),
+        admin,
+        [
+            {"category": cats["item"].id, "shape": [[[[0, 0], [80, 0], [80, 10], [0, 10]]]]},
+            {"category": cats["cardboard_box"].id, "shape": [[[[50, 20], [79, 20], [79, 59], [50, 59]]]]},
+        ],
+    )
     add_image(project, admin, seed=4)  # new, not exported by default
     return [a, b, c]
 
@@ -78,7 +94,9 @@ def upload(name: str, data: bytes | str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data.encode() if isinstance(data, str) else data)
 
 
-def post_import(client, project, coco: Any, *, images: bytes | None = None, raw: bytes | None = None, **fields):
+def post_import(
+    client, project, coco: Any, *, images: bytes | None = None, raw: bytes | None = None, **fields
+):
     payload = {"annotations": upload("coco.json", raw if raw is not None else json.dumps(coco)), **fields}
     if images is not None:
         payload["images"] = upload("images.zip", images)

@@ -37,8 +37,12 @@ def test_coco_export_loads_in_pycocotools_and_every_mask_matches(project, users,
     coco = load_coco(tmp_path, coco_dict)
 
     assert sorted(coco.getImgIds()) == sorted(img.id for img in accepted)
-    assert [c["id"] for c in coco_dict["categories"]] == [c.export_id for c in project.categories.order_by("export_id")]
-    stored = {a.id: a for a in Annotation.objects.filter(image__in=accepted).select_related("image", "category")}
+    assert [c["id"] for c in coco_dict["categories"]] == [
+        c.export_id for c in project.categories.order_by("export_id")
+    ]
+    stored = {
+        a.id: a for a in Annotation.objects.filter(image__in=accepted).select_related("image", "category")
+    }
     assert sorted(coco.getAnnIds()) == sorted(stored)
     for ann_id, annotation in stored.items():
         ann = coco.loadAnns(ann_id)[0]
@@ -62,8 +66,11 @@ def test_coco_export_loads_in_pycocotools_and_every_mask_matches(project, users,
         stored_image = Image.objects.get(pk=img["id"])
         with stored_image.file.open("rb") as fp:
             assert members[img["file_name"]] == fp.read()
-    assert {img["file_name"] for img in coco_dict["images"]} == {"images/scene_1.png", "images/scene_2.png",
-                                                                 "images/scene_3.png"}
+    assert {img["file_name"] for img in coco_dict["images"]} == {
+        "images/scene_1.png",
+        "images/scene_2.png",
+        "images/scene_3.png",
+    }
     assert job.summary["images"] == 3 and job.summary["annotations"] == 5
 
 
@@ -73,20 +80,31 @@ def test_coco_export_ids_stay_stable_and_duplicate_names_stay_unique(project, us
     cats = categories(project)
     from .coco_helpers import accept_image, add_image
 
-    first = accept_image(add_image(project, admin, seed=10, name="a/cam.png"), admin,
-                         [{"category": cats["item"].id, "shape": TRIANGLE}])
-    second = accept_image(add_image(project, admin, seed=11, name="b/cam.png"), admin,
-                          [{"category": cats["item"].id, "shape": TRIANGLE}])
+    first = accept_image(
+        add_image(project, admin, seed=10, name="a/cam.png"),
+        admin,
+        [{"category": cats["item"].id, "shape": TRIANGLE}],
+    )
+    second = accept_image(
+        add_image(project, admin, seed=11, name="b/cam.png"),
+        admin,
+        [{"category": cats["item"].id, "shape": TRIANGLE}],
+    )
     one, _ = read_export(run_export(project, admin))
     cats["envelope"].delete()  # another category disappears; ids of the rest do not move
     two, _ = read_export(run_export(project, admin))
 
     assert [(i["id"], i["file_name"]) for i in one["images"]] == [
-        (first.id, "images/cam.png"), (second.id, f"images/cam~{second.id}.png")]
-    assert [(i["id"], i["file_name"]) for i in two["images"]] == [(i["id"], i["file_name"]) for i in one["images"]]
+        (first.id, "images/cam.png"),
+        (second.id, f"images/cam~{second.id}.png"),
+    ]
+    assert [(i["id"], i["file_name"]) for i in two["images"]] == [
+        (i["id"], i["file_name"]) for i in one["images"]
+    ]
     assert [a["id"] for a in two["annotations"]] == [a["id"] for a in one["annotations"]]
     assert {c["name"]: c["id"] for c in two["categories"]} == {
-        c["name"]: c["id"] for c in one["categories"] if c["name"] != "envelope"}
+        c["name"]: c["id"] for c in one["categories"] if c["name"] != "envelope"
+    }
 
 
 @pytest.mark.django_db
@@ -96,21 +114,28 @@ def test_coco_export_filters_by_status_split_category_and_date(project, users):
     cats = categories(project)
     Image.objects.filter(project=project).update(split="train")
     Image.objects.filter(pk=accepted[0].pk).update(split="val")
-    Image.objects.filter(pk=accepted[1].pk).update(split="train", status_changed_at=timezone.now() - timedelta(days=10))
+    Image.objects.filter(pk=accepted[1].pk).update(
+        split="train", status_changed_at=timezone.now() - timedelta(days=10)
+    )
 
     val, _ = read_export(run_export(project, admin, split="val", include_images=False))
     assert [i["id"] for i in val["images"]] == [accepted[0].id]
 
-    boxes, _ = read_export(run_export(project, admin, category_ids=[cats["cardboard_box"].id], include_images=False))
+    boxes, _ = read_export(
+        run_export(project, admin, category_ids=[cats["cardboard_box"].id], include_images=False)
+    )
     assert [c["name"] for c in boxes["categories"]] == ["cardboard_box"]
     assert {a["category_id"] for a in boxes["annotations"]} == {cats["cardboard_box"].export_id}
     assert len(boxes["annotations"]) == 2
 
-    recent, _ = read_export(run_export(project, admin, date_from=timezone.now() - timedelta(days=1),
-                                       include_images=False))
+    recent, _ = read_export(
+        run_export(project, admin, date_from=timezone.now() - timedelta(days=1), include_images=False)
+    )
     assert sorted(i["id"] for i in recent["images"]) == sorted([accepted[0].id, accepted[2].id])
 
-    everything, _ = read_export(run_export(project, admin, statuses=["accepted", "new"], include_images=False))
+    everything, _ = read_export(
+        run_export(project, admin, statuses=["accepted", "new"], include_images=False)
+    )
     assert len(everything["images"]) == 4
 
 
@@ -154,7 +179,9 @@ def test_coco_export_file_is_linked_from_the_admin(project, users, client):
 
     sample_project_data(project, users["admin"])
     job = run_export(project, users["admin"], include_images=False)
-    staff = get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True, is_superuser=True)
+    staff = get_user_model().objects.create_user(
+        "staff", password="pw-for-tests", is_staff=True, is_superuser=True
+    )
     client.force_login(staff)
     page = client.get("/admin/datasets/exportjob/").content.decode()
     assert f"/api/v1/exports/{job.id}/download" in page
@@ -168,9 +195,14 @@ def test_coco_predictions_export_is_a_results_file_pycocotools_evaluates(project
     cats = categories(project)
     version = ModelVersion.objects.create(project=project, name="v1", checkpoint="", status="ready")
     for image in accepted:
-        Prediction.objects.create(image=image, model_version=version, instances=[
-            {"category": cats["cardboard_box"].id, "shape": HOLED, "score": 0.9},
-            {"category": cats["envelope"].id, "shape": TRIANGLE, "score": 0.4}])
+        Prediction.objects.create(
+            image=image,
+            model_version=version,
+            instances=[
+                {"category": cats["cardboard_box"].id, "shape": HOLED, "score": 0.9},
+                {"category": cats["envelope"].id, "shape": TRIANGLE, "score": 0.4},
+            ],
+        )
 
     gt, _ = read_export(run_export(project, admin, include_images=False))
     job = run_export(project, admin, kind="predictions", model_version_id=version.id)

@@ -48,12 +48,15 @@ def snapshot(project):
     for image in Image.objects.filter(project=project, status="accepted"):
         out[(image.sha256, image.width, image.height)] = sorted(
             ((a.category.name, a.shape) for a in image.annotations.select_related("category")),
-            key=lambda t: (t[0], geometry.shape_bbox(t[1])))
+            key=lambda t: (t[0], geometry.shape_bbox(t[1])),
+        )
     return out, sorted(Category.objects.filter(project=project).values_list("name", "export_id"))
 
 
 @pytest.mark.django_db
-def test_coco_round_trip_into_a_fresh_project_keeps_images_categories_shapes_and_holes(project, users, client_for):
+def test_coco_round_trip_into_a_fresh_project_keeps_images_categories_shapes_and_holes(
+    project, users, client_for
+):
     admin = users["admin"]
     sample_project_data(project, admin)
     coco, images_zip = split_export(export_zip_bytes(run_export(project, admin)))
@@ -79,7 +82,9 @@ def test_coco_round_trip_into_a_fresh_project_keeps_images_categories_shapes_and
         for (_, a), (_, b) in zip(original, imported, strict=True):
             assert as_geometry(a).hausdorff_distance(as_geometry(b)) <= 0.5
             assert geometry.shape_has_holes(a) == geometry.shape_has_holes(b)
-    holed = Annotation.objects.get(image__project=target, category__name="cardboard_box", area=geometry.shape_area(HOLED))
+    holed = Annotation.objects.get(
+        image__project=target, category__name="cardboard_box", area=geometry.shape_area(HOLED)
+    )
     assert len(holed.shape[0]) == 2  # exterior and the hole
     image = holed.image
     assert image.status == "accepted" and image.revisions.filter(action=Revision.Action.IMPORT).exists()
@@ -107,15 +112,33 @@ def test_coco_import_by_file_name_into_existing_images_as_ground_truth(project, 
     admin = users["admin"]
     cats = categories(project)
     image = add_image(project, admin, seed=7, name="upload.zip/dock/cam_07.png")
-    coco = {"images": [{"id": 70, "file_name": "cam_07.png", "width": 64, "height": 48}],
-            "categories": [{"id": 3, "name": "Cardboard_Box"}],
-            "annotations": [{"id": 1, "image_id": 70, "category_id": 3,
-                             "segmentation": [[4, 4, 40, 4, 40, 36, 4, 36]], "bbox": [4, 4, 36, 32], "area": 1,
-                             "iscrowd": 0}]}
+    coco = {
+        "images": [{"id": 70, "file_name": "cam_07.png", "width": 64, "height": 48}],
+        "categories": [{"id": 3, "name": "Cardboard_Box"}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 70,
+                "category_id": 3,
+                "segmentation": [[4, 4, 40, 4, 40, 36, 4, 36]],
+                "bbox": [4, 4, 36, 32],
+                "area": 1,
+                "iscrowd": 0,
+            }
+        ],
+    }
     job = post_import(client_for("admin"), project, coco).json()
-    assert job["report"]["category_mapping_preview"] == [{
-        "coco_id": 3, "name": "Cardboard_Box", "action": "map", "category_id": cats["cardboard_box"].id,
-        "category_name": "cardboard_box", "export_id": cats["cardboard_box"].export_id, "annotations": 1}]
+    assert job["report"]["category_mapping_preview"] == [
+        {
+            "coco_id": 3,
+            "name": "Cardboard_Box",
+            "action": "map",
+            "category_id": cats["cardboard_box"].id,
+            "category_name": "cardboard_box",
+            "export_id": cats["cardboard_box"].export_id,
+            "annotations": 1,
+        }
+    ]
     assert client_for("admin").post(f"/api/v1/imports/{job['id']}/accept").status_code == 200
     image.refresh_from_db()
     assert image.status == "accepted" and image.version == 1
@@ -129,15 +152,27 @@ def test_coco_import_as_predictions_stores_prediction_rows_and_pre_labels(projec
     admin = users["admin"]
     cats = categories(project)
     image = add_image(project, admin, seed=8)
-    coco = {"images": [{"id": 1, "file_name": image.name, "width": 64, "height": 48}],
-            "categories": [{"id": 1, "name": "envelope"}],
-            "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "score": 0.75,
-                             "segmentation": geometry.shape_to_coco_polygons(TRIANGLE)}]}
+    coco = {
+        "images": [{"id": 1, "file_name": image.name, "width": 64, "height": 48}],
+        "categories": [{"id": 1, "name": "envelope"}],
+        "annotations": [
+            {
+                "id": 5,
+                "image_id": 1,
+                "category_id": 1,
+                "score": 0.75,
+                "segmentation": geometry.shape_to_coco_polygons(TRIANGLE),
+            }
+        ],
+    }
     job = post_import(client_for("admin"), project, coco, mode="predictions").json()
     assert job["options"]["mode"] == "predictions"
     assert client_for("admin").post(f"/api/v1/imports/{job['id']}/accept").status_code == 200
     prediction = Prediction.objects.get(image=image)
-    assert prediction.instances[0]["category"] == cats["envelope"].id and prediction.instances[0]["score"] == 0.75
+    assert (
+        prediction.instances[0]["category"] == cats["envelope"].id
+        and prediction.instances[0]["score"] == 0.75
+    )
     image.refresh_from_db()
     assert image.status == "pre_labeled" and image.annotations.get().source == "model"
 
@@ -147,31 +182,53 @@ def test_coco_import_report_names_every_problem_and_writes_nothing_until_accepte
     admin = users["admin"]
     image = add_image(project, admin, seed=9)
     good = [[4, 4, 20, 4, 20, 20, 4, 20]]
-    coco = {"images": [{"id": 1, "file_name": image.name, "width": 64, "height": 48},
-                       {"id": 2, "file_name": "nowhere.png", "width": 64, "height": 48}],
-            "categories": [{"id": 1, "name": "item"}, {"id": 2, "name": "forklift"}],
-            "annotations": [
-                {"id": 10, "image_id": 1, "category_id": 1, "segmentation": good},
-                {"id": 11, "image_id": 2, "category_id": 1, "segmentation": good},            # unknown image
-                {"id": 12, "image_id": 1, "category_id": 1, "segmentation": [[1, 2, 3]]},     # bad polygon
-                {"id": 13, "image_id": 1, "category_id": 2, "segmentation": good},            # missing category
-                {"id": 10, "image_id": 1, "category_id": 1, "segmentation": good},            # duplicate id
-                {"id": 14, "image_id": 1, "category_id": 1,
-                 "segmentation": [[100, 100, 120, 100, 120, 120]]},                           # out of bounds
-                {"id": 15, "image_id": 1, "category_id": 1,
-                 "segmentation": [[50, 30, 90, 30, 90, 60, 50, 60]]},                         # clipped
-                {"id": 16, "image_id": 1, "category_id": 1,
-                 "segmentation": [[0, 0, 20, 20, 20, 0, 0, 20]]},                             # bow tie: repaired
-                {"id": 17, "image_id": 1, "category_id": 99, "segmentation": good},           # undeclared category
-            ]}
+    coco = {
+        "images": [
+            {"id": 1, "file_name": image.name, "width": 64, "height": 48},
+            {"id": 2, "file_name": "nowhere.png", "width": 64, "height": 48},
+        ],
+        "categories": [{"id": 1, "name": "item"}, {"id": 2, "name": "forklift"}],
+        "annotations": [
+            {"id": 10, "image_id": 1, "category_id": 1, "segmentation": good},
+            {"id": 11, "image_id": 2, "category_id": 1, "segmentation": good},  # unknown image
+            {"id": 12, "image_id": 1, "category_id": 1, "segmentation": [[1, 2, 3]]},  # bad polygon
+            {"id": 13, "image_id": 1, "category_id": 2, "segmentation": good},  # missing category
+            {"id": 10, "image_id": 1, "category_id": 1, "segmentation": good},  # duplicate id
+            {
+                "id": 14,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[100, 100, 120, 100, 120, 120]],
+            },  # out of bounds
+            {
+                "id": 15,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[50, 30, 90, 30, 90, 60, 50, 60]],
+            },  # clipped
+            {
+                "id": 16,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[0, 0, 20, 20, 20, 0, 0, 20]],
+            },  # bow tie: repaired
+            {"id": 17, "image_id": 1, "category_id": 99, "segmentation": good},  # undeclared category
+        ],
+    }
     response = post_import(client_for("admin"), project, coco)
     assert response.status_code == 201
     report = response.json()["report"]
     errors = {(p["annotation_id"], p["code"]) for p in report["problems"] if p["severity"] == "error"}
     assert (None, "unknown_image") in errors  # the image entry itself, named by its image id
     errors.discard((None, "unknown_image"))
-    assert errors == {(11, "unknown_image"), (12, "bad_polygon"), (13, "missing_category"), (10, "duplicate_id"),
-                      (14, "out_of_bounds"), (17, "missing_category")}
+    assert errors == {
+        (11, "unknown_image"),
+        (12, "bad_polygon"),
+        (13, "missing_category"),
+        (10, "duplicate_id"),
+        (14, "out_of_bounds"),
+        (17, "missing_category"),
+    }
     warnings = {(p["annotation_id"], p["code"]) for p in report["problems"] if p["severity"] == "warning"}
     assert {(15, "out_of_bounds"), (16, "bad_polygon")} <= warnings
     assert report["plan"]["annotations"] == 3 and report["plan"]["annotations_skipped"] == 6
@@ -181,7 +238,12 @@ def test_coco_import_report_names_every_problem_and_writes_nothing_until_accepte
     image.refresh_from_db()
     assert image.annotations.count() == 3 and image.status == "accepted"
     clipped = max(image.annotations.all(), key=lambda a: a.bbox[0])
-    assert geometry.shape_within_image(clipped.shape, width=64, height=48) and clipped.bbox == [50, 30, 14, 18]
+    assert geometry.shape_within_image(clipped.shape, width=64, height=48) and clipped.bbox == [
+        50,
+        30,
+        14,
+        18,
+    ]
 
 
 @pytest.mark.django_db
@@ -189,11 +251,16 @@ def test_coco_import_accept_is_refused_twice_and_when_the_project_changed(projec
     admin = users["admin"]
     first = add_image(project, admin, seed=20)
     second = add_image(project, admin, seed=21)
-    coco = {"images": [{"id": i, "file_name": img.name, "width": 64, "height": 48}
-                       for i, img in ((1, first), (2, second))],
-            "categories": [{"id": 1, "name": "item"}],
-            "annotations": [{"id": i, "image_id": i, "category_id": 1, "segmentation": [[1, 1, 9, 1, 9, 9]]}
-                            for i in (1, 2)]}
+    coco = {
+        "images": [
+            {"id": i, "file_name": img.name, "width": 64, "height": 48}
+            for i, img in ((1, first), (2, second))
+        ],
+        "categories": [{"id": 1, "name": "item"}],
+        "annotations": [
+            {"id": i, "image_id": i, "category_id": 1, "segmentation": [[1, 1, 9, 1, 9, 9]]} for i in (1, 2)
+        ],
+    }
     stale = post_import(client_for("admin"), project, coco).json()
     fresh = post_import(client_for("admin"), project, coco).json()
     second.delete()
@@ -215,18 +282,30 @@ def test_coco_import_accept_is_refused_twice_and_when_the_project_changed(projec
 def test_coco_import_with_zip_refuses_mismatched_sizes_and_broken_members(project, users, client_for):
     from tests.factories import image_bytes
 
-    images = zip_bytes({"ok.png": image_bytes(64, 48, seed=30, fmt="PNG"), "broken.png": b"not a png",
-                        "small.png": image_bytes(32, 32, seed=31, fmt="PNG")})
-    coco = {"images": [{"id": 1, "file_name": "ok.png", "width": 64, "height": 48},
-                       {"id": 2, "file_name": "broken.png", "width": 64, "height": 48},
-                       {"id": 3, "file_name": "small.png", "width": 64, "height": 48}],
-            "categories": [{"id": 1, "name": "item"}], "annotations": []}
+    images = zip_bytes(
+        {
+            "ok.png": image_bytes(64, 48, seed=30, fmt="PNG"),
+            "broken.png": b"not a png",
+            "small.png": image_bytes(32, 32, seed=31, fmt="PNG"),
+        }
+    )
+    coco = {
+        "images": [
+            {"id": 1, "file_name": "ok.png", "width": 64, "height": 48},
+            {"id": 2, "file_name": "broken.png", "width": 64, "height": 48},
+            {"id": 3, "file_name": "small.png", "width": 64, "height": 48},
+        ],
+        "categories": [{"id": 1, "name": "item"}],
+        "annotations": [],
+    }
     response = post_import(client_for("admin"), project, coco, images=images)
     assert response.status_code == 201
     codes = {(p["image_id"], p["code"]) for p in response.json()["report"]["problems"]}
     assert {(2, "bad_image_file"), (3, "size_mismatch")} <= codes
     assert client_for("admin").post(f"/api/v1/imports/{response.json()['id']}/accept").status_code == 200
-    assert list(Image.objects.filter(project=project).values_list("name", "status")) == [("ok.png", "accepted")]
+    assert list(Image.objects.filter(project=project).values_list("name", "status")) == [
+        ("ok.png", "accepted")
+    ]
 
 
 MALFORMED = {
@@ -243,25 +322,55 @@ MALFORMED = {
 
 ODD_BUT_READABLE = [
     {"images": [1, "x", None, {"id": "7"}], "annotations": [None, 5, {"no": "id"}], "categories": ["cat"]},
-    {"images": [{"id": 1, "file_name": 5, "width": -1, "height": 1.5}], "categories": [{"id": True, "name": ""}]},
-    {"images": [{"id": 1, "file_name": "x.png", "width": 64, "height": 48}],
-     "categories": [{"id": 1, "name": "item"}, {"id": 1, "name": "item again"}],
-     "annotations": [
-         {"id": 1, "image_id": 1, "category_id": 1, "segmentation": "polygon"},
-         {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [["a", "b", "c", "d", "e", "f"]]},
-         {"id": 3, "image_id": 1, "category_id": 1, "segmentation": {"size": [48, 64], "counts": "!!garbage"}},
-         {"id": 4, "image_id": 1, "category_id": 1, "segmentation": {"size": [48, 64], "counts": [1, 2, 3]}},
-         {"id": 5, "image_id": 1, "category_id": 1, "segmentation": {"counts": "abc"}},
-         {"id": 6, "image_id": 1, "category_id": 1, "segmentation": {"size": [480, 640], "counts": [307200]}},
-         {"id": 7, "image_id": 1, "category_id": 1, "segmentation": [[1e308, 1e308, -1e308, 0, 0, 1e308]]},
-         {"id": 8, "image_id": 1, "category_id": 1, "segmentation": [], "bbox": [1, 2, "x", 4]},
-         {"id": 9, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 0, 0, 0, 0]]},
-         {"id": 10, "image_id": 1, "category_id": 1, "segmentation": {"size": [48, 64], "counts": [-5, 3077]}},
-         {"id": 11, "image_id": 1, "category_id": 1, "segmentation": [], "bbox": [0, 0, 0, 0]},
-         {"id": 12, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5]], "iscrowd": 1},
-         {"id": 13, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5]],
-          "multipolygon": "broken"},
-     ]},
+    {
+        "images": [{"id": 1, "file_name": 5, "width": -1, "height": 1.5}],
+        "categories": [{"id": True, "name": ""}],
+    },
+    {
+        "images": [{"id": 1, "file_name": "x.png", "width": 64, "height": 48}],
+        "categories": [{"id": 1, "name": "item"}, {"id": 1, "name": "item again"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": "polygon"},
+            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [["a", "b", "c", "d", "e", "f"]]},
+            {
+                "id": 3,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [48, 64], "counts": "!!garbage"},
+            },
+            {
+                "id": 4,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [48, 64], "counts": [1, 2, 3]},
+            },
+            {"id": 5, "image_id": 1, "category_id": 1, "segmentation": {"counts": "abc"}},
+            {
+                "id": 6,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [480, 640], "counts": [307200]},
+            },
+            {"id": 7, "image_id": 1, "category_id": 1, "segmentation": [[1e308, 1e308, -1e308, 0, 0, 1e308]]},
+            {"id": 8, "image_id": 1, "category_id": 1, "segmentation": [], "bbox": [1, 2, "x", 4]},
+            {"id": 9, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 0, 0, 0, 0]]},
+            {
+                "id": 10,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [48, 64], "counts": [-5, 3077]},
+            },
+            {"id": 11, "image_id": 1, "category_id": 1, "segmentation": [], "bbox": [0, 0, 0, 0]},
+            {"id": 12, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5]], "iscrowd": 1},
+            {
+                "id": 13,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": [[1, 1, 5, 1, 5, 5]],
+                "multipolygon": "broken",
+            },
+        ],
+    },
 ]
 
 
@@ -286,11 +395,14 @@ def test_coco_odd_files_get_a_report_listing_each_bad_entry(project, users, clie
     assert report["problems"]
     assert report["plan"]["annotations"] == (1 if index == 2 else 0)
     if index == 2:
-        flagged = {p["annotation_id"] for p in report["problems"] if p["severity"] == "error" and p["annotation_id"]}
+        flagged = {
+            p["annotation_id"] for p in report["problems"] if p["severity"] == "error" and p["annotation_id"]
+        }
         assert flagged == set(range(1, 13))
         # a broken 'multipolygon' extension falls back to the segmentation, with a warning
-        assert [(p["annotation_id"], p["code"]) for p in report["problems"] if p["severity"] == "warning"] == [
-            (13, "bad_polygon")]
+        assert [
+            (p["annotation_id"], p["code"]) for p in report["problems"] if p["severity"] == "warning"
+        ] == [(13, "bad_polygon")]
         assert any(p["code"] == "duplicate_id" and p["annotation_id"] is None for p in report["problems"])
     assert client_for("admin").post(f"/api/v1/imports/{response.json()['id']}/accept").status_code == 200
 

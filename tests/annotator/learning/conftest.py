@@ -19,8 +19,15 @@ def add_images(project, count: int, *, first_seed: int = 0) -> list[Image]:
     for seed in range(first_seed, first_seed + count):
         data, squares = scene(seed)
         sha = hashlib.sha256(data).hexdigest()
-        image = Image(project=project, name=f"scene-{seed}.png", sha256=sha, file_ext="png", width=SIZE,
-                      height=SIZE, split=_split_for_new_image(project))
+        image = Image(
+            project=project,
+            name=f"scene-{seed}.png",
+            sha256=sha,
+            file_ext="png",
+            width=SIZE,
+            height=SIZE,
+            split=_split_for_new_image(project),
+        )
         image.file.save(f"{sha}.png", ContentFile(data), save=False)
         image.save()
         image.squares = squares
@@ -34,10 +41,16 @@ def accept(image: Image, users, *, category_name: str = "cardboard_box", shapes:
     if shapes is None:
         shapes = [square(*sq) for sq in scene(int(image.name.split("-")[1].split(".")[0]))[1]]
     image.refresh_from_db()
-    image = annotations_save(image=image, user=users["annotator"], expected_version=image.version,
-                             annotations=[{"category": category.id, "shape": s} for s in shapes])
+    image = annotations_save(
+        image=image,
+        user=users["annotator"],
+        expected_version=image.version,
+        annotations=[{"category": category.id, "shape": s} for s in shapes],
+    )
     image = image_submit(image=image, user=users["annotator"], expected_version=image.version)
-    return image_review(image=image, user=users["reviewer"], decision="accept", expected_version=image.version)
+    return image_review(
+        image=image, user=users["reviewer"], decision="accept", expected_version=image.version
+    )
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ SIZE = 64
 def tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     """A randomly initialised extra-small universal model, saved with the real checkpoint format."""
     torch.manual_seed(seed)
-    return save_checkpoint(path, build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, SIZE))
+    return save_checkpoint(
+        path, build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, SIZE)
+    )
 
 
 def scene(seed: int) -> tuple[bytes, list[tuple[int, int, int]]]:
@@ -32,7 +34,7 @@ def scene(seed: int) -> tuple[bytes, list[tuple[int, int, int]]]:
         x, y = (int(v) for v in rng.integers(2, SIZE - size - 2, size=2))
         if any(abs(x - a) < size + 2 and abs(y - b) < size + 2 for a, b, _ in squares):
             continue
-        pixels[y:y + size, x:x + size] = (200, 140, 60)
+        pixels[y : y + size, x : x + size] = (200, 140, 60)
         squares.append((x, y, size))
     buf = io.BytesIO()
     PILImage.fromarray(pixels).save(buf, "PNG")
@@ -59,12 +61,31 @@ def trained_checkpoint(folder: Path, *, seeds, epochs: int) -> Path:
         images.append({"id": seed + 1, "file_name": f"images/{seed}.png", "width": SIZE, "height": SIZE})
         for sq in squares:
             shape = square(*sq)
-            anns.append({"id": len(anns) + 1, "image_id": seed + 1, "category_id": 1, "iscrowd": 0,
-                         "segmentation": geometry.shape_to_coco_polygons(shape),
-                         "bbox": geometry.shape_bbox(shape), "area": geometry.shape_area(shape)})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": seed + 1,
+                    "category_id": 1,
+                    "iscrowd": 0,
+                    "segmentation": geometry.shape_to_coco_polygons(shape),
+                    "bbox": geometry.shape_bbox(shape),
+                    "area": geometry.shape_area(shape),
+                }
+            )
     coco = folder / "train.json"
     coco.write_text(json.dumps({"images": images, "annotations": anns, "categories": coco_categories()}))
     init = tiny_checkpoint(folder / "init.pt", seed=1)
-    result = train({"init": str(init), "data": {"coco": str(coco)}, "val": None, "epochs": epochs, "batch_size": 4,
-                    "lr": 3e-3, "out": str(folder / "good.pt"), "work_dir": None, "threads": 1})
+    result = train(
+        {
+            "init": str(init),
+            "data": {"coco": str(coco)},
+            "val": None,
+            "epochs": epochs,
+            "batch_size": 4,
+            "lr": 3e-3,
+            "out": str(folder / "good.pt"),
+            "work_dir": None,
+            "threads": 1,
+        }
+    )
     return Path(result["checkpoint"])

@@ -45,24 +45,41 @@ def test_training_run_endpoints(project, users, client_for, base_checkpoint):
 
 
 @pytest.mark.django_db
-def test_manual_promote_then_rollback_rescores_the_images_waiting_on_annotators(project, users, client_for,
-                                                                                base_checkpoint, tmp_path):
+def test_manual_promote_then_rollback_rescores_the_images_waiting_on_annotators(
+    project, users, client_for, base_checkpoint, tmp_path
+):
     images = add_images(project, 24)
     accept(images[20], users)  # accepted: must not be re-scored
     in_progress = images[21]
     annotations_save(image=in_progress, user=users["annotator"], expected_version=0, annotations=[])
     category = project.categories.get(name="cardboard_box")
     drawn = [{"category": category.id, "shape": square(4, 4, 20)}]
-    submitted = annotations_save(image=images[22], user=users["annotator"], expected_version=0, annotations=drawn)
-    image_submit(image=submitted, user=users["annotator"], expected_version=submitted.version)  # waits on review
-    rejected = annotations_save(image=images[23], user=users["annotator"], expected_version=0, annotations=drawn)
+    submitted = annotations_save(
+        image=images[22], user=users["annotator"], expected_version=0, annotations=drawn
+    )
+    image_submit(
+        image=submitted, user=users["annotator"], expected_version=submitted.version
+    )  # waits on review
+    rejected = annotations_save(
+        image=images[23], user=users["annotator"], expected_version=0, annotations=drawn
+    )
     rejected = image_submit(image=rejected, user=users["annotator"], expected_version=rejected.version)
-    rejected = image_review(image=rejected, user=users["reviewer"], decision="reject", comment="box missed",
-                            expected_version=rejected.version)  # back with the annotators: re-scored
+    rejected = image_review(
+        image=rejected,
+        user=users["reviewer"],
+        decision="reject",
+        comment="box missed",
+        expected_version=rejected.version,
+    )  # back with the annotators: re-scored
     drawn_set = [(a.category_id, a.shape) for a in rejected.annotations.all()]
     candidate = ModelVersion.objects.create(
-        project=project, parent=base_model_version(), name="warehouse-a-v1", status=ModelVersion.Status.READY,
-        checkpoint=str(tiny_checkpoint(tmp_path / "v1.pt", seed=1)), metrics={"mask_ap": 0.5})
+        project=project,
+        parent=base_model_version(),
+        name="warehouse-a-v1",
+        status=ModelVersion.Status.READY,
+        checkpoint=str(tiny_checkpoint(tmp_path / "v1.pt", seed=1)),
+        metrics={"mask_ap": 0.5},
+    )
 
     assert client_for("reviewer").post(f"/api/v1/model-versions/{candidate.pk}/promote").status_code == 403
     promoted = client_for("admin").post(f"/api/v1/model-versions/{candidate.pk}/promote")
@@ -76,11 +93,19 @@ def test_manual_promote_then_rollback_rescores_the_images_waiting_on_annotators(
     assert job.kind == BatchJob.Kind.RESCORE and job.total == 24
     accepted = images[20]
     accepted.refresh_from_db()
-    accepted_before = (accepted.status, accepted.version, list(accepted.annotations.values_list("shape", flat=True)))
+    accepted_before = (
+        accepted.status,
+        accepted.version,
+        list(accepted.annotations.values_list("shape", flat=True)),
+    )
     image_refresh_features(image=accepted)  # what the job does for a labelled image
     accepted.refresh_from_db()
     assert accepted.features_model_id == candidate.pk and len(accepted.features) > 0
-    assert (accepted.status, accepted.version, list(accepted.annotations.values_list("shape", flat=True))) == accepted_before
+    assert (
+        accepted.status,
+        accepted.version,
+        list(accepted.annotations.values_list("shape", flat=True)),
+    ) == accepted_before
     assert not Prediction.objects.filter(image=accepted, model_version=candidate).exists()
     version_before = rejected.version
     image_predict(image=rejected, model_version=candidate)  # what the job does for the rejected image
@@ -105,8 +130,9 @@ def test_manual_promote_then_rollback_rescores_the_images_waiting_on_annotators(
     nothing = client_for("admin").post(f"/api/v1/projects/{project.pk}/model-versions/rollback")
     assert nothing.status_code == 409 and nothing.json()["error"]["code"] == "nothing_to_roll_back"
 
-    failed = ModelVersion.objects.create(project=project, name="broken", status=ModelVersion.Status.FAILED,
-                                         checkpoint="/nonexistent.pt")
+    failed = ModelVersion.objects.create(
+        project=project, name="broken", status=ModelVersion.Status.FAILED, checkpoint="/nonexistent.pt"
+    )
     refused = client_for("admin").post(f"/api/v1/model-versions/{failed.pk}/promote")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_promotable"
 
@@ -119,16 +145,24 @@ def test_acceptance_metric_per_version(project, users, client_for, base_checkpoi
     kept, moved = square(4, 4, 20), square(30, 30, 20)
     image = images[0]
     Prediction.objects.create(image=image, model_version=base, instances=[], uncertainty=0.5)
-    assert image_pre_label(image=image, instances=[
-        {"category": category.id, "shape": kept, "source": "model"},
-        {"category": category.id, "shape": moved, "source": "model"},
-    ])
+    assert image_pre_label(
+        image=image,
+        instances=[
+            {"category": category.id, "shape": kept, "source": "model"},
+            {"category": category.id, "shape": moved, "source": "model"},
+        ],
+    )
     image.refresh_from_db()
     # The annotator keeps one pre-label and shifts the other by 10 px (IoU 200/600 = 1/3).
-    image = annotations_save(image=image, user=users["annotator"], expected_version=image.version, annotations=[
-        {"category": category.id, "shape": kept, "source": "model"},
-        {"category": category.id, "shape": square(30, 40, 20), "source": "model"},
-    ])
+    image = annotations_save(
+        image=image,
+        user=users["annotator"],
+        expected_version=image.version,
+        annotations=[
+            {"category": category.id, "shape": kept, "source": "model"},
+            {"category": category.id, "shape": square(30, 40, 20), "source": "model"},
+        ],
+    )
     image = image_submit(image=image, user=users["annotator"], expected_version=image.version)
     image_review(image=image, user=users["reviewer"], decision="accept", expected_version=image.version)
     accept(images[1], users)  # never pre-labelled: not counted

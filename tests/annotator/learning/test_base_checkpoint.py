@@ -62,8 +62,15 @@ def add_demo_images(project, indices) -> list[Image]:
         PILImage.fromarray(pixels).save(buf, "JPEG", quality=90)
         data = buf.getvalue()
         sha = hashlib.sha256(data).hexdigest()
-        image = Image(project=project, name=f"{domain}_{i:02d}.jpg", sha256=sha, file_ext="jpg",
-                      width=pixels.shape[1], height=pixels.shape[0], split=_split_for_new_image(project))
+        image = Image(
+            project=project,
+            name=f"{domain}_{i:02d}.jpg",
+            sha256=sha,
+            file_ext="jpg",
+            width=pixels.shape[1],
+            height=pixels.shape[0],
+            split=_split_for_new_image(project),
+        )
         image.file.save(f"{sha}.jpg", ContentFile(data), save=False)
         image.save()
         created.append(image)
@@ -106,19 +113,31 @@ def test_an_uncalibrated_base_pre_labels_every_shape(shipped_path):
 
 
 @pytest.mark.django_db
-def test_a_trained_version_takes_the_threshold_of_its_own_checkpoint(project, client_for, shipped_path, tmp_path):
+def test_a_trained_version_takes_the_threshold_of_its_own_checkpoint(
+    project, client_for, shipped_path, tmp_path
+):
     ship(shipped_path, threshold=0.62)
-    trained = ModelVersion.objects.create(project=project, parent=base_model_version(), name="warehouse-a-v1",
-                                          status=ModelVersion.Status.TRAINING, checkpoint="")
+    trained = ModelVersion.objects.create(
+        project=project,
+        parent=base_model_version(),
+        name="warehouse-a-v1",
+        status=ModelVersion.Status.TRAINING,
+        checkpoint="",
+    )
     # What the training loop writes today: grouping carried over, no score calibration.
-    run_version_ready(version=trained, checkpoint=str(tiny_checkpoint(tmp_path / "v1.pt")), metrics={"mask_ap": 0.1})
-    calibrated = ModelVersion.objects.create(project=project, name="warehouse-a-v2", checkpoint="",
-                                             status=ModelVersion.Status.TRAINING)
+    run_version_ready(
+        version=trained, checkpoint=str(tiny_checkpoint(tmp_path / "v1.pt")), metrics={"mask_ap": 0.1}
+    )
+    calibrated = ModelVersion.objects.create(
+        project=project, name="warehouse-a-v2", checkpoint="", status=ModelVersion.Status.TRAINING
+    )
     run_version_ready(version=calibrated, checkpoint=str(ship(tmp_path / "v2.pt", threshold=0.4)), metrics={})
 
     listed = client_for("annotator").get(f"/api/v1/projects/{project.pk}/model-versions").json()["versions"]
-    assert {v["name"]: v["prelabel_threshold"] for v in listed} == {"warehouse-a-v1": 0.0,
-                                                                     "warehouse-a-v2": pytest.approx(0.4)}
+    assert {v["name"]: v["prelabel_threshold"] for v in listed} == {
+        "warehouse-a-v1": 0.0,
+        "warehouse-a-v2": pytest.approx(0.4),
+    }
 
 
 @pytest.mark.django_db
@@ -138,7 +157,8 @@ def test_the_admin_lists_the_threshold_of_each_version(client, shipped_path):
 
 @pytest.mark.django_db
 def test_pre_labels_keep_the_shapes_at_or_above_the_threshold_and_the_prediction_keeps_all(
-    project, shipped_path,
+    project,
+    shipped_path,
 ):
     ship(shipped_path, threshold=None)  # uncalibrated: every shape is a pre-label, as before thresholds
     image = add_demo_images(project, [0])[0]
@@ -174,32 +194,47 @@ def worker_on_shipped_base(request, shipped_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_new_shipped_file_becomes_the_base_and_re_pre_labels_only_untouched_images(
-    project, users, client_for, shipped_path, worker_on_shipped_base, tmp_path,
+    project,
+    users,
+    client_for,
+    shipped_path,
+    worker_on_shipped_base,
+    tmp_path,
 ):
     untouched, touched = add_demo_images(project, [0, 1])
     old_base = base_model_version()
     for image in (untouched, touched):
         image_predict(image=image)
-    before = [inst["score"] for inst in Prediction.objects.get(image=untouched, model_version=old_base).instances]
+    before = [
+        inst["score"] for inst in Prediction.objects.get(image=untouched, model_version=old_base).instances
+    ]
     untouched.refresh_from_db()
     assert len(annotation_scores(untouched)) == len(before)  # every shape, from the uncalibrated base
     # A person works on the other image: keeps two of the model's shapes and draws one.
     touched.refresh_from_db()
     category = project.categories.get(name="cardboard_box")
-    drawn = [{"category": a.category_id, "shape": a.shape, "source": a.source}
-             for a in touched.annotations.order_by("-score")[:2]]
+    drawn = [
+        {"category": a.category_id, "shape": a.shape, "source": a.source}
+        for a in touched.annotations.order_by("-score")[:2]
+    ]
     drawn.append({"category": category.id, "shape": square(10, 10, 60)})
-    touched = annotations_save(image=touched, user=users["annotator"], expected_version=touched.version,
-                               annotations=drawn)
+    touched = annotations_save(
+        image=touched, user=users["annotator"], expected_version=touched.version, annotations=drawn
+    )
     touched_set = sorted((a.category_id, str(a.shape)) for a in touched.annotations.all())
     # Another project uses a model of its own: a new base does not touch it.
     own = make_project(admin=users["admin"], name="Warehouse B")
     own.active_model = ModelVersion.objects.create(
-        project=own, name="warehouse-b-v1", status=ModelVersion.Status.PROMOTED,
-        checkpoint=str(tiny_checkpoint(tmp_path / "b.pt")))
+        project=own,
+        name="warehouse-b-v1",
+        status=ModelVersion.Status.PROMOTED,
+        checkpoint=str(tiny_checkpoint(tmp_path / "b.pt")),
+    )
     own.save(update_fields=["active_model"])
     elsewhere = add_demo_images(own, [2])[0]
-    image_pre_label(image=elsewhere, instances=[{"category": own.categories.first().id, "shape": square(5, 5, 40)}])
+    image_pre_label(
+        image=elsewhere, instances=[{"category": own.categories.first().id, "shape": square(5, 5, 40)}]
+    )
 
     # The lead replaces the file in place with the calibrated base; beat's periodic check notices it.
     threshold = splitting_threshold(before)

@@ -38,6 +38,8 @@ def test_a_pre_label_runs_on_the_configured_threads(project, settings, monkeypat
     monkeypatch.setattr(UniversalPredictor, "predict", recording_predict)
     settings.ANNOTATOR = {**settings.ANNOTATOR, "PRELABEL_THREADS": 1}
     before = torch.get_num_threads()
-    result = universal.predict(image=add_images(project, 1)[0], checkpoint=settings.ANNOTATOR["UNIVERSAL_CHECKPOINT"])
+    result = universal.predict(
+        image=add_images(project, 1)[0], checkpoint=settings.ANNOTATOR["UNIVERSAL_CHECKPOINT"]
+    )
     assert seen == [1] and 0.0 <= result.uncertainty <= 1.0
     assert torch.get_num_threads() == before

@@ -31,16 +31,35 @@ def _finished(run_id: int, worker) -> TrainingRun:
         run = TrainingRun.objects.get(pk=run_id)
         return run if run.is_finished else None
 
-    return wait_for(done, timeout=RUN_TIMEOUT, what=f"training run {run_id} to finish\n{worker.log()[-3000:]}")
+    return wait_for(
+        done, timeout=RUN_TIMEOUT, what=f"training run {run_id} to finish\n{worker.log()[-3000:]}"
+    )
 
 
 def _start_beat(worker, tmp_path) -> subprocess.Popen:
     log = open(tmp_path / "celery-beat.log", "ab")  # noqa: SIM115 - owned by the subprocess
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "annotator", "beat", "-S",
-         "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1", "-l", "INFO",
-         "--pidfile", str(tmp_path / "beat.pid")],
-        cwd=ROOT, env=worker.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "annotator",
+            "beat",
+            "-S",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--max-interval",
+            "1",
+            "-l",
+            "INFO",
+            "--pidfile",
+            str(tmp_path / "beat.pid"),
+        ],
+        cwd=ROOT,
+        env=worker.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -52,7 +71,11 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_accepted_images_start_one_scheduled_run_which_promotes_and_rescores(
-    project, users, client_for, training_worker, tmp_path,
+    project,
+    users,
+    client_for,
+    training_worker,
+    tmp_path,
 ):
     project.retrain_threshold = 6
     project.queue_strategy = "uncertainty"
@@ -66,13 +89,21 @@ def test_accepted_images_start_one_scheduled_run_which_promotes_and_rescores(
     retrain_schedule_ensure(every_seconds=1)
     beat = _start_beat(training_worker, tmp_path)
     try:
-        wait_for(lambda: (tmp_path / "celery-beat.log").exists()
-                 and b"check_retraining" in (tmp_path / "celery-beat.log").read_bytes(),
-                 timeout=60, what="beat to send the retraining check")
+        wait_for(
+            lambda: (
+                (tmp_path / "celery-beat.log").exists()
+                and b"check_retraining" in (tmp_path / "celery-beat.log").read_bytes()
+            ),
+            timeout=60,
+            what="beat to send the retraining check",
+        )
         assert not TrainingRun.objects.exists()  # 5 accepted < threshold 6: checks run, nothing starts
         accept(accepted_train[3], users)
-        run = wait_for(lambda: TrainingRun.objects.filter(project=project).first(), timeout=60,
-                       what=f"the beat check to start a run\n{training_worker.log()[-2000:]}")
+        run = wait_for(
+            lambda: TrainingRun.objects.filter(project=project).first(),
+            timeout=60,
+            what=f"the beat check to start a run\n{training_worker.log()[-2000:]}",
+        )
         refused = client_for("admin").post(f"/api/v1/projects/{project.pk}/training-runs")
         run = _finished(run.pk, training_worker)
     finally:
@@ -95,21 +126,32 @@ def test_accepted_images_start_one_scheduled_run_which_promotes_and_rescores(
     api = client_for("annotator").get(f"/api/v1/training-runs/{run.pk}").json()
     assert api["report"]["decision"] == "promoted" and api["result_version"]["metrics"]["mask_ap"] > 0
 
-    job = wait_for(lambda: BatchJob.objects.filter(project=project, kind=BatchJob.Kind.RESCORE,
-                                                   status=JobStatus.SUCCEEDED).first(),
-                   timeout=120, what=f"the re-scoring job\n{training_worker.log()[-2000:]}")
+    job = wait_for(
+        lambda: BatchJob.objects.filter(
+            project=project, kind=BatchJob.Kind.RESCORE, status=JobStatus.SUCCEEDED
+        ).first(),
+        timeout=120,
+        what=f"the re-scoring job\n{training_worker.log()[-2000:]}",
+    )
     labelled = accepted_val + accepted_train  # their features only, so that the queue compares one encoder
     assert job.total == len(pending) + len(labelled) and job.done == job.total
-    assert all(image.features_model_id == version.pk for image in Image.objects.filter(pk__in=[i.pk for i in labelled]))
+    assert all(
+        image.features_model_id == version.pk
+        for image in Image.objects.filter(pk__in=[i.pk for i in labelled])
+    )
     new_scores = {}
     for image in pending:
         prediction = Prediction.objects.get(image=image, model_version=version)
         image.refresh_from_db()
         assert image.uncertainty == pytest.approx(prediction.uncertainty)
         new_scores[image.pk] = prediction.uncertainty
-    assert not Prediction.objects.filter(model_version=version, image__in=accepted_val + accepted_train).exists()
-    old_scores = {p.image_id: p.uncertainty for p in Prediction.objects.filter(image__in=pending).exclude(
-        model_version=version)}
+    assert not Prediction.objects.filter(
+        model_version=version, image__in=accepted_val + accepted_train
+    ).exists()
+    old_scores = {
+        p.image_id: p.uncertainty
+        for p in Prediction.objects.filter(image__in=pending).exclude(model_version=version)
+    }
     assert any(abs(new_scores[pk] - old_scores[pk]) > 1e-6 for pk in new_scores)
     from django.utils import timezone
 
@@ -119,8 +161,12 @@ def test_accepted_images_start_one_scheduled_run_which_promotes_and_rescores(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worse_model_is_kept_but_not_promoted(project, users, client_for, training_worker, good_checkpoint):
-    current = ModelVersion.objects.create(project=project, name="warehouse-a-v1", checkpoint=str(good_checkpoint),
-                                          status=ModelVersion.Status.PROMOTED)
+    current = ModelVersion.objects.create(
+        project=project,
+        name="warehouse-a-v1",
+        checkpoint=str(good_checkpoint),
+        status=ModelVersion.Status.PROMOTED,
+    )
     project.active_model = current
     project.save()
     images = add_images(project, 24)
@@ -145,7 +191,9 @@ def test_a_worse_model_is_kept_but_not_promoted(project, users, client_for, trai
     assert not BatchJob.objects.filter(project=project, kind=BatchJob.Kind.RESCORE).exists()
     registry = client_for("admin").get(f"/api/v1/projects/{project.pk}/model-versions").json()
     assert {v["name"]: v["status"] for v in registry["versions"]} == {
-        "warehouse-a-v1": "promoted", version.name: "ready"}
+        "warehouse-a-v1": "promoted",
+        version.name: "ready",
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -155,8 +203,11 @@ def test_a_cancelled_run_changes_nothing(project, users, client_for, training_wo
     for image in (images[0], images[21]):
         accept(image, users)
     run_id = client_for("admin").post(f"/api/v1/projects/{project.pk}/training-runs").json()["id"]
-    wait_for(lambda: TrainingRun.objects.filter(pk=run_id, epoch__gte=2).exists(), timeout=120,
-             what=f"training to report progress\n{training_worker.log()[-2000:]}")
+    wait_for(
+        lambda: TrainingRun.objects.filter(pk=run_id, epoch__gte=2).exists(),
+        timeout=120,
+        what=f"training to report progress\n{training_worker.log()[-2000:]}",
+    )
     live = client_for("annotator").get(f"/api/v1/training-runs/{run_id}").json()
     assert live["status"] == "running" and live["eta_seconds"] is not None and live["loss"] is not None
     assert client_for("admin").post(f"/api/v1/training-runs/{run_id}/cancel").status_code == 200
@@ -173,11 +224,14 @@ def test_a_cancelled_run_changes_nothing(project, users, client_for, training_wo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_crashed_run_fails_with_a_reason_and_changes_nothing(project, users, client_for, training_worker, tmp_path):
+def test_a_crashed_run_fails_with_a_reason_and_changes_nothing(
+    project, users, client_for, training_worker, tmp_path
+):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
-    current = ModelVersion.objects.create(project=project, name="warehouse-a-v1", checkpoint=str(broken),
-                                          status=ModelVersion.Status.PROMOTED)
+    current = ModelVersion.objects.create(
+        project=project, name="warehouse-a-v1", checkpoint=str(broken), status=ModelVersion.Status.PROMOTED
+    )
     project.active_model = current
     project.save()
     images = add_images(project, 22)
@@ -197,7 +251,12 @@ def test_a_crashed_run_fails_with_a_reason_and_changes_nothing(project, users, c
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("training_epochs", [100_000])
 def test_the_lock_survives_a_killed_worker_until_the_run_is_reaped(
-    project, users, client_for, monkeypatch, request, training_epochs,
+    project,
+    users,
+    client_for,
+    monkeypatch,
+    request,
+    training_epochs,
 ):
     monkeypatch.setenv("ANNOTATOR_STALE_JOB_SECONDS", "4")
     worker = request.getfixturevalue("training_worker")
@@ -206,8 +265,11 @@ def test_the_lock_survives_a_killed_worker_until_the_run_is_reaped(
         accept(image, users)
     url = f"/api/v1/projects/{project.pk}/training-runs"
     run_id = client_for("admin").post(url).json()["id"]
-    wait_for(lambda: TrainingRun.objects.filter(pk=run_id, epoch__gte=1).exists(), timeout=120,
-             what=f"training to start\n{worker.log()[-2000:]}")
+    wait_for(
+        lambda: TrainingRun.objects.filter(pk=run_id, epoch__gte=1).exists(),
+        timeout=120,
+        what=f"training to start\n{worker.log()[-2000:]}",
+    )
 
     worker.kill()  # SIGKILL mid-training: nothing runs the run's cleanup
     worker.start()
@@ -220,7 +282,9 @@ def test_the_lock_survives_a_killed_worker_until_the_run_is_reaped(
         reap_stale_jobs.delay()
         return TrainingRun.objects.filter(pk=run_id, status=JobStatus.FAILED).first()
 
-    run = wait_for(reaped, timeout=60, interval=2, what=f"the reaper to fail run {run_id}\n{worker.log()[-2000:]}")
+    run = wait_for(
+        reaped, timeout=60, interval=2, what=f"the reaper to fail run {run_id}\n{worker.log()[-2000:]}"
+    )
     assert "stopped reporting" in run.message
     project.refresh_from_db()
     assert project.active_model is None

@@ -25,9 +25,16 @@ def test_project_admin_uses_the_admin_for_their_project_only(client, users):
     users["admin"].save()
     client.force_login(users["admin"])
 
-    response = client.post("/admin/projects/image/upload/", {
-        "project": mine.id, "files": [SimpleUploadedFile("a.jpg", image_bytes(seed=1)),
-                                      SimpleUploadedFile("bad.jpg", b"nope")]})
+    response = client.post(
+        "/admin/projects/image/upload/",
+        {
+            "project": mine.id,
+            "files": [
+                SimpleUploadedFile("a.jpg", image_bytes(seed=1)),
+                SimpleUploadedFile("bad.jpg", b"nope"),
+            ],
+        },
+    )
     assert response.status_code == 302
     assert Image.objects.filter(project=mine).count() == 1
     messages = [str(m) for m in client.get("/admin/projects/image/").context["messages"]]
@@ -39,8 +46,10 @@ def test_project_admin_uses_the_admin_for_their_project_only(client, users):
     assert client.get(f"/admin/projects/project/{mine.id}/change/").status_code == 200
     assert client.get(f"/admin/projects/project/{theirs.id}/change/").status_code in (302, 403, 404)
     assert client.get("/admin/annotations/revision/").status_code == 200
-    refused = client.post("/admin/projects/image/upload/", {
-        "project": theirs.id, "files": [SimpleUploadedFile("b.jpg", image_bytes(seed=2))]})
+    refused = client.post(
+        "/admin/projects/image/upload/",
+        {"project": theirs.id, "files": [SimpleUploadedFile("b.jpg", image_bytes(seed=2))]},
+    )
     assert refused.status_code == 200  # the form again, with the error
     assert "Choose a project" in refused.content.decode()
     assert Image.objects.filter(project=theirs).count() == 0

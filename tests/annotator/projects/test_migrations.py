@@ -29,14 +29,27 @@ def _back_to_the_latest_schema():
 def test_images_scored_before_predicted_instances_get_their_features_model_count(_back_to_the_latest_schema):
     old = _migrate(BEFORE)
     Project, Image = old.get_model("projects", "Project"), old.get_model("projects", "Image")
-    ModelVersion, Prediction = old.get_model("learning", "ModelVersion"), old.get_model("learning", "Prediction")
+    ModelVersion, Prediction = (
+        old.get_model("learning", "ModelVersion"),
+        old.get_model("learning", "Prediction"),
+    )
     project = Project.objects.create(name="migrated")
     v1, v2 = (ModelVersion.objects.create(project=project, name=n, checkpoint="/x.pt") for n in ("v1", "v2"))
-    scored = Image.objects.create(project=project, name="a.jpg", sha256="a" * 64, width=4, height=4, file="a.jpg",
-                                  features=[1.0], features_model=v2)
+    scored = Image.objects.create(
+        project=project,
+        name="a.jpg",
+        sha256="a" * 64,
+        width=4,
+        height=4,
+        file="a.jpg",
+        features=[1.0],
+        features_model=v2,
+    )
     Prediction.objects.create(image=scored, model_version=v1, instances=[{}] * 5)  # an older model's
     Prediction.objects.create(image=scored, model_version=v2, instances=[{}] * 3)
-    unscored = Image.objects.create(project=project, name="b.jpg", sha256="b" * 64, width=4, height=4, file="b.jpg")
+    unscored = Image.objects.create(
+        project=project, name="b.jpg", sha256="b" * 64, width=4, height=4, file="b.jpg"
+    )
 
     new = _migrate(AFTER)
     Image = new.get_model("projects", "Image")

@@ -13,8 +13,11 @@ from tests.factories import image_bytes, zip_bytes
 
 
 def upload(client, project_id: int, *files):
-    return client.post(f"/api/v1/projects/{project_id}/images",
-                       {"files": [SimpleUploadedFile(name, data) for name, data in files]}, format="multipart")
+    return client.post(
+        f"/api/v1/projects/{project_id}/images",
+        {"files": [SimpleUploadedFile(name, data) for name, data in files]},
+        format="multipart",
+    )
 
 
 @pytest.mark.django_db
@@ -23,7 +26,12 @@ def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(clien
     created = client.post("/api/v1/projects", {"name": "Inbound dock"}, format="json")
     assert created.status_code == 201
     assert [c["name"] for c in created.json()["categories"]] == [
-        "cardboard_box", "padded_mailer", "plastic_bag", "envelope", "item"]
+        "cardboard_box",
+        "padded_mailer",
+        "plastic_bag",
+        "envelope",
+        "item",
+    ]
     assert created.json()["role"] == "admin"
     project_id = created.json()["id"]
     members = {f"scene_{i:02d}.jpg": image_bytes(seed=i) for i in range(17)}
@@ -37,15 +45,22 @@ def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(clien
     assert response.status_code == 201, response.json()
     report = response.json()
     assert len(report["created"]) == 17
-    assert {r["file"] for r in report["rejected"]} == {"batch.zip/broken_truncated.jpg", "batch.zip/broken_not_image.png"}
+    assert {r["file"] for r in report["rejected"]} == {
+        "batch.zip/broken_truncated.jpg",
+        "batch.zip/broken_not_image.png",
+    }
     assert {r["code"] for r in report["rejected"]} == {"corrupt_image", "not_an_image"}
-    assert report["duplicates"] == [{"file": "batch.zip/scene_dup.jpg", "existing_id": report["created"][3]["id"]}]
+    assert report["duplicates"] == [
+        {"file": "batch.zip/scene_dup.jpg", "existing_id": report["created"][3]["id"]}
+    ]
 
     listing = client.get(f"/api/v1/projects/{project_id}/images").json()
     assert listing["count"] == 17
     assert {img["name"] for img in listing["results"]} == {f"batch.zip/scene_{i:02d}.jpg" for i in range(17)}
     first = listing["results"][0]
-    assert first["status"] == "new" and first["version"] == 0 and first["width"] == 64 and first["height"] == 48
+    assert (
+        first["status"] == "new" and first["version"] == 0 and first["width"] == 64 and first["height"] == 48
+    )
     thumb = client.get(first["thumbnail_url"])
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
 
@@ -57,14 +72,18 @@ def test_reupload_of_the_same_bytes_is_reported_not_stored_twice(project, client
     again = upload(client, project.id, ("a-copy.jpg", image_bytes(seed=1)))
     assert first.status_code == 201
     assert again.status_code == 200
-    assert again.json()["duplicates"] == [{"file": "a-copy.jpg", "existing_id": first.json()["created"][0]["id"]}]
+    assert again.json()["duplicates"] == [
+        {"file": "a-copy.jpg", "existing_id": first.json()["created"][0]["id"]}
+    ]
     assert Image.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_exif_orientation_is_applied(project, client_for):
     # Orientation 6 = rotate 90° clockwise to display: a 64x48 file becomes a 48x64 image.
-    response = upload(client_for("annotator"), project.id, ("phone.jpg", image_bytes(64, 48, exif_orientation=6)))
+    response = upload(
+        client_for("annotator"), project.id, ("phone.jpg", image_bytes(64, 48, exif_orientation=6))
+    )
     image = Image.objects.get(pk=response.json()["created"][0]["id"])
     assert (image.width, image.height) == (48, 64)
     with image.file.open("rb") as fh, PILImage.open(fh) as stored:
@@ -77,9 +96,11 @@ def _photo_jpeg(width: int, height: int, *, exif_orientation: int | None) -> byt
 
     rng = np.random.default_rng(11)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    pixels = np.stack([xx / width * 150 + 50, yy / height * 120 + 60, (xx + yy) / (width + height) * 90 + 40], -1)
+    pixels = np.stack(
+        [xx / width * 150 + 50, yy / height * 120 + 60, (xx + yy) / (width + height) * 90 + 40], -1
+    )
     for x, y, w, h in rng.integers(0, min(width, height) // 2, size=(6, 4)):
-        pixels[y:y + h + 20, x:x + w + 20] = rng.integers(30, 230, size=3)
+        pixels[y : y + h + 20, x : x + w + 20] = rng.integers(30, 230, size=3)
     pixels += rng.normal(0, 6, size=pixels.shape)
     img = PILImage.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     exif = PILImage.Exif()
@@ -91,12 +112,17 @@ def _photo_jpeg(width: int, height: int, *, exif_orientation: int | None) -> byt
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("orientation", "stored_size", "thumb_size"), [
-    (None, (1155, 866), (256, 192)),
-    (6, (866, 1155), (192, 256)),
-], ids=["upright", "exif_rotated"])
-def test_a_1mp_photo_is_stored_as_sent_with_a_faithful_thumbnail(project, client_for, orientation, stored_size,
-                                                                   thumb_size):
+@pytest.mark.parametrize(
+    ("orientation", "stored_size", "thumb_size"),
+    [
+        (None, (1155, 866), (256, 192)),
+        (6, (866, 1155), (192, 256)),
+    ],
+    ids=["upright", "exif_rotated"],
+)
+def test_a_1mp_photo_is_stored_as_sent_with_a_faithful_thumbnail(
+    project, client_for, orientation, stored_size, thumb_size
+):
     import numpy as np
     from PIL import ImageOps
 
@@ -137,7 +163,11 @@ SINGLE_FILE_REFUSALS = [
     ("text.jpg", b"hello, not an image at all", "not_an_image"),
     ("truncated.png", image_bytes(seed=5, fmt="PNG")[:200], "corrupt_image"),
     ("bomb.png", _bomb_png(), "too_many_pixels"),
-    ("gif.gif", (lambda b: (PILImage.new("RGB", (8, 8)).save(b, "GIF"), b.getvalue())[1])(io.BytesIO()), "unsupported_format"),
+    (
+        "gif.gif",
+        (lambda b: (PILImage.new("RGB", (8, 8)).save(b, "GIF"), b.getvalue())[1])(io.BytesIO()),
+        "unsupported_format",
+    ),
 ]
 ZIP_REFUSALS = [
     ("slip.zip", {"../../evil.jpg": image_bytes(seed=7)}, "zip_slip"),
@@ -147,7 +177,9 @@ ZIP_REFUSALS = [
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("name", "data", "code"), SINGLE_FILE_REFUSALS, ids=[r[2] for r in SINGLE_FILE_REFUSALS])
+@pytest.mark.parametrize(
+    ("name", "data", "code"), SINGLE_FILE_REFUSALS, ids=[r[2] for r in SINGLE_FILE_REFUSALS]
+)
 def test_each_refused_file_gets_a_4xx_naming_it(project, client_for, name, data, code):
     response = upload(client_for("annotator"), project.id, (name, data))
     assert response.status_code == 400
@@ -174,7 +206,10 @@ def test_symlink_member_is_refused(project, client_for):
     response = upload(client_for("annotator"), project.id, ("links.zip", _zip_with_symlink()))
     assert response.status_code == 400
     assert response.json()["error"]["rejected"][0] == {
-        "file": "links.zip/link.jpg", "code": "symlink", "reason": "symbolic links are not allowed in archives"}
+        "file": "links.zip/link.jpg",
+        "code": "symlink",
+        "reason": "symbolic links are not allowed in archives",
+    }
 
 
 @pytest.mark.django_db
@@ -182,16 +217,23 @@ def test_limits_come_from_settings(project, client_for, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "MAX_IMAGE_BYTES": 1000, "MAX_ZIP_MEMBERS": 2}
     big = upload(client_for("annotator"), project.id, ("big.jpg", image_bytes(200, 200, seed=3)))
     assert big.json()["error"]["rejected"][0]["code"] == "file_too_large"
-    many = upload(client_for("annotator"), project.id,
-                  ("many.zip", zip_bytes({f"{i}.jpg": image_bytes(8, 8, seed=i) for i in range(3)})))
+    many = upload(
+        client_for("annotator"),
+        project.id,
+        ("many.zip", zip_bytes({f"{i}.jpg": image_bytes(8, 8, seed=i) for i in range(3)})),
+    )
     assert many.json()["error"]["rejected"] == [
-        {"file": "many.zip", "code": "zip_too_many_members", "reason": "3 files; the limit is 2"}]
+        {"file": "many.zip", "code": "zip_too_many_members", "reason": "3 files; the limit is 2"}
+    ]
 
 
 @pytest.mark.django_db
 def test_good_members_are_stored_when_others_are_refused(project, client_for):
-    response = upload(client_for("annotator"), project.id,
-                      ("mixed.zip", zip_bytes({"ok.jpg": image_bytes(seed=11), "../bad.jpg": image_bytes(seed=12)})))
+    response = upload(
+        client_for("annotator"),
+        project.id,
+        ("mixed.zip", zip_bytes({"ok.jpg": image_bytes(seed=11), "../bad.jpg": image_bytes(seed=12)})),
+    )
     assert response.status_code == 201
     body = response.json()
     assert [c["name"] for c in body["created"]] == ["mixed.zip/ok.jpg"]
@@ -222,7 +264,9 @@ def test_the_val_split_holds_max_20_images_or_10_percent_across_uploads(project,
 
 
 @pytest.mark.django_db
-def test_an_upload_that_loses_the_race_for_the_same_bytes_reports_a_duplicate_and_leaves_no_file(project, users):
+def test_an_upload_that_loses_the_race_for_the_same_bytes_reports_a_duplicate_and_leaves_no_file(
+    project, users
+):
     from pathlib import Path
 
     from django.conf import settings
@@ -239,7 +283,10 @@ def test_an_upload_that_loses_the_race_for_the_same_bytes_reports_a_duplicate_an
     assert [image.name for image in ours.report.created] == ["other.jpg"]
     assert ours.report.duplicates == [{"file": "mine.jpg", "existing_id": winner.pk}]
     assert Image.objects.count() == 2
-    on_disk = sorted(str(p.relative_to(settings.MEDIA_ROOT)) for p in Path(settings.MEDIA_ROOT).rglob("*")
-                     if p.is_file())
-    in_rows = sorted(name for image in Image.objects.all() for name in (image.file.name, image.thumbnail.name))
+    on_disk = sorted(
+        str(p.relative_to(settings.MEDIA_ROOT)) for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()
+    )
+    in_rows = sorted(
+        name for image in Image.objects.all() for name in (image.file.name, image.thumbnail.name)
+    )
     assert on_disk == in_rows  # the loser's copies are gone; the winner's stay

@@ -10,8 +10,17 @@ def test_download_is_verified_and_placed(tmp_path):
     source = tmp_path / "mirror.pth"
     source.write_bytes(b"weights" * 1000)
     out = tmp_path / "sam" / "sam_vit_b.pth"
-    call_command("fetch_sam", "--model", "vit_b", "--url", source.as_uri(),
-                 "--sha256", hashlib.sha256(source.read_bytes()).hexdigest(), "--out", str(out))
+    call_command(
+        "fetch_sam",
+        "--model",
+        "vit_b",
+        "--url",
+        source.as_uri(),
+        "--sha256",
+        hashlib.sha256(source.read_bytes()).hexdigest(),
+        "--out",
+        str(out),
+    )
     assert out.read_bytes() == source.read_bytes()
     assert not out.with_name(out.name + ".part").exists()
 
@@ -28,7 +37,14 @@ def test_checksum_mismatch_keeps_nothing(tmp_path):
 def test_unreachable_host_fails_with_a_clear_message(tmp_path):
     # A port nothing listens on: the same code path as an offline machine, without relying on DNS.
     with pytest.raises(CommandError, match="looks offline") as info:
-        call_command("fetch_sam", "--model", "vit_b", "--url", "http://127.0.0.1:9/sam_vit_b_01ec64.pth",
-                     "--out", str(tmp_path / "sam.pth"))
+        call_command(
+            "fetch_sam",
+            "--model",
+            "vit_b",
+            "--url",
+            "http://127.0.0.1:9/sam_vit_b_01ec64.pth",
+            "--out",
+            str(tmp_path / "sam.pth"),
+        )
     assert "SAM_CHECKPOINT" in str(info.value)
     assert list(tmp_path.iterdir()) == []

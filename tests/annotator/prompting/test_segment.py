@@ -33,8 +33,11 @@ def object_mask() -> np.ndarray:
 
 
 def upload_scene(client, project) -> int:
-    response = client.post(f"/api/v1/projects/{project.id}/images",
-                           {"files": [SimpleUploadedFile("scene.png", scene_jpeg())]}, format="multipart")
+    response = client.post(
+        f"/api/v1/projects/{project.id}/images",
+        {"files": [SimpleUploadedFile("scene.png", scene_jpeg())]},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
     return response.json()["created"][0]["id"]
 
@@ -48,8 +51,11 @@ def test_upload_then_embedding_task_then_segment_through_a_real_worker(celery_wo
     client = client_for("annotator")
     image_id = upload_scene(client, project)
 
-    ready = wait_for(lambda: Embedding.objects.filter(image_id=image_id, status="ready").first(),
-                     timeout=120, what=f"the embedding task\n{celery_worker.log()[-3000:]}")
+    ready = wait_for(
+        lambda: Embedding.objects.filter(image_id=image_id, status="ready").first(),
+        timeout=120,
+        what=f"the embedding task\n{celery_worker.log()[-3000:]}",
+    )
     assert ready.engine_id.startswith("offline")
 
     response = segment(client, image_id, points=[[65, 45]], labels=[1])
@@ -79,17 +85,20 @@ def test_segment_answers_202_until_the_embedding_exists(project, client_for):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("body", "field"), [
-    ({"points": [[500, 10]], "labels": [1]}, "points[0]"),
-    ({"points": [[10, 10]], "labels": [1, 0]}, "labels"),
-    ({"points": [[10, 10]], "labels": [2]}, "labels[0]"),
-    ({"box": [50, 50, 10, 10]}, "box"),
-    ({"box": [0, 0, 10, 999]}, "box"),
-    ({"points": [[10, 10]], "labels": [0]}, "points"),
-    ({}, "prompts"),
-    ({"points": [[1, 2, 3]], "labels": [1]}, "points[0]"),
-    ({"mask_shape": [[[[0, 0], [1, 1]]]]}, "mask_shape"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"points": [[500, 10]], "labels": [1]}, "points[0]"),
+        ({"points": [[10, 10]], "labels": [1, 0]}, "labels"),
+        ({"points": [[10, 10]], "labels": [2]}, "labels[0]"),
+        ({"box": [50, 50, 10, 10]}, "box"),
+        ({"box": [0, 0, 10, 999]}, "box"),
+        ({"points": [[10, 10]], "labels": [0]}, "points"),
+        ({}, "prompts"),
+        ({"points": [[1, 2, 3]], "labels": [1]}, "points[0]"),
+        ({"mask_shape": [[[[0, 0], [1, 1]]]]}, "mask_shape"),
+    ],
+)
 def test_malformed_prompts_are_400_naming_the_part(project, client_for, body, field):
     client = client_for("annotator")
     image_id = upload_scene(client, project)
@@ -99,7 +108,9 @@ def test_malformed_prompts_are_400_naming_the_part(project, client_for, body, fi
 
 
 @pytest.mark.django_db
-def test_sam_engine_with_a_tiny_checkpoint_serves_points_box_and_previous_mask(project, client_for, settings, tmp_path):
+def test_sam_engine_with_a_tiny_checkpoint_serves_points_box_and_previous_mask(
+    project, client_for, settings, tmp_path
+):
     from annotator.learning.adapters import prompt as prompt_adapter
     from ml.prompt.sam_models import build_sam_tiny, save_checkpoint
 
@@ -119,8 +130,13 @@ def test_sam_engine_with_a_tiny_checkpoint_serves_points_box_and_previous_mask(p
 
     by_point = segment(client, image_id, points=[[65, 45], [5, 5]], labels=[1, 0])
     by_box = segment(client, image_id, box=[30, 20, 100, 70])
-    refined = segment(client, image_id, points=[[65, 45]], labels=[1],
-                      mask_shape=[[[[30, 20], [100, 20], [100, 70], [30, 70]]]])
+    refined = segment(
+        client,
+        image_id,
+        points=[[65, 45]],
+        labels=[1],
+        mask_shape=[[[[30, 20], [100, 20], [100, 70], [30, 70]]]],
+    )
     for response in (by_point, by_box, refined):
         assert response.status_code == 200, response.json()
         assert response.json()["engine"] == record.engine_id

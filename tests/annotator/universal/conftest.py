@@ -66,12 +66,27 @@ def squares_coco(folder: Path, seeds, category: str) -> Path:
         images.append({"id": i + 1, "file_name": f"images/{seed}.png", "width": SIZE, "height": SIZE})
         for x, y, size in squares:
             shape = [[[[x, y], [x + size, y], [x + size, y + size], [x, y + size]]]]
-            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": CATEGORIES.index(category) + 1,
-                         "segmentation": geometry.shape_to_coco_polygons(shape), "bbox": geometry.shape_bbox(shape),
-                         "area": geometry.shape_area(shape), "iscrowd": 0})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": CATEGORIES.index(category) + 1,
+                    "segmentation": geometry.shape_to_coco_polygons(shape),
+                    "bbox": geometry.shape_bbox(shape),
+                    "area": geometry.shape_area(shape),
+                    "iscrowd": 0,
+                }
+            )
     path = folder / "annotations.json"
-    path.write_text(json.dumps({"images": images, "annotations": anns,
-                                "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)]}))
+    path.write_text(
+        json.dumps(
+            {
+                "images": images,
+                "annotations": anns,
+                "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CATEGORIES)],
+            }
+        )
+    )
     return path
 
 
@@ -80,8 +95,18 @@ def trained_base(folder: Path, category: str) -> tuple[Path, float]:
     start = tiny_checkpoint(folder / "random.pt")
     train_coco = squares_coco(folder / "train", range(500, 512), category)
     val_coco = squares_coco(folder / "val", range(600, 606), category)
-    result = train({"init": str(start), "data": {"coco": str(train_coco)}, "val": {"coco": str(val_coco)},
-                    "epochs": 20, "batch_size": 4, "lr": 1e-2, "out": str(folder / "trained.pt"), "threads": 1})
+    result = train(
+        {
+            "init": str(start),
+            "data": {"coco": str(train_coco)},
+            "val": {"coco": str(val_coco)},
+            "epochs": 20,
+            "batch_size": 4,
+            "lr": 1e-2,
+            "out": str(folder / "trained.pt"),
+            "threads": 1,
+        }
+    )
     return Path(result["checkpoint"]), float(result["mask_ap"])
 
 
@@ -94,7 +119,9 @@ def wait_finished(run_id: int, worker, timeout: float = 420) -> TrainingRun:
 
 
 def base_names() -> list[str]:
-    return list(ModelVersion.objects.filter(project__isnull=True).order_by("id").values_list("name", flat=True))
+    return list(
+        ModelVersion.objects.filter(project__isnull=True).order_by("id").values_list("name", flat=True)
+    )
 
 
 @pytest.fixture(scope="session")

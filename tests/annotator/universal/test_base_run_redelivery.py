@@ -45,8 +45,13 @@ def _contributing_project(users) -> list[int]:
     return [i.pk for i in train]
 
 
-def _assert_one_version_and_nothing_left_running(run: TrainingRun, shipped: ModelVersion, train_ids: list[int]):
-    assert base_names() == [shipped.name, "universal-base-v2"]  # the shipped base and this run's: no duplicate
+def _assert_one_version_and_nothing_left_running(
+    run: TrainingRun, shipped: ModelVersion, train_ids: list[int]
+):
+    assert base_names() == [
+        shipped.name,
+        "universal-base-v2",
+    ]  # the shipped base and this run's: no duplicate
     version = ModelVersion.objects.get(pk=run.result_version_id)
     assert version.name == "universal-base-v2" and version.parent_id == shipped.pk
     assert sorted(version.training_images) == sorted(train_ids)
@@ -62,7 +67,8 @@ def _assert_one_version_and_nothing_left_running(run: TrainingRun, shipped: Mode
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("slowed", [BASE_TRAINING], indirect=True)
 def test_a_base_run_killed_mid_training_is_taken_over_with_its_version_or_reaped(
-        slowed, users, envelope_base, fast_base_env, celery_worker, settings):
+    slowed, users, envelope_base, fast_base_env, celery_worker, settings
+):
     train_ids = _contributing_project(users)
     shipped = base_model_version()
     run = base_run_request(user=users["admin"])
@@ -74,14 +80,22 @@ def test_a_base_run_killed_mid_training_is_taken_over_with_its_version_or_reaped
     assert base_model_version().pk == shipped.pk  # nothing promoted by a dead run
 
     if not on_redis():
-        wait_for(lambda: reap_like_beat(settings) or TrainingRun.objects.get(pk=run.pk).status != JobStatus.RUNNING,
-                 timeout=60, interval=1, what="the reaper to fail the base run")
+        wait_for(
+            lambda: (
+                reap_like_beat(settings) or TrainingRun.objects.get(pk=run.pk).status != JobStatus.RUNNING
+            ),
+            timeout=60,
+            interval=1,
+            what="the reaper to fail the base run",
+        )
         run.refresh_from_db()
         assert run.status == JobStatus.FAILED and "reaper" in run.message
         assert ModelVersion.objects.get(pk=killed.result_version_id).status == ModelVersion.Status.FAILED
         assert base_model_version().pk == shipped.pk
-        pytest.skip("filesystem broker: in-flight task lost on SIGKILL (no redelivery); the reaper failed the run "
-                    "and its version. Take-over is checked on Redis (CELERY_BROKER_URL=redis://...)")
+        pytest.skip(
+            "filesystem broker: in-flight task lost on SIGKILL (no redelivery); the reaper failed the run "
+            "and its version. Take-over is checked on Redis (CELERY_BROKER_URL=redis://...)"
+        )
 
     run = wait_finished(run.pk, celery_worker)
     assert run.status == JobStatus.SUCCEEDED, run.message
@@ -92,18 +106,26 @@ def test_a_base_run_killed_mid_training_is_taken_over_with_its_version_or_reaped
 
 
 @pytest.mark.django_db
-def test_a_redelivered_base_run_reuses_what_its_killed_attempt_left(users, envelope_base, fast_base_env, settings):
+def test_a_redelivered_base_run_reuses_what_its_killed_attempt_left(
+    users, envelope_base, fast_base_env, settings
+):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "STALE_JOB_SECONDS": 60}
     train_ids = _contributing_project(users)
     shipped = base_model_version()
     run = base_run_request(user=users["admin"])
     # What a worker killed in the gate leaves: the run 'running' without a heartbeat for minutes, its version
     # 'training', one figure of the gate, a half-written checkpoint in the run's folder.
-    left = ModelVersion.objects.create(project=None, parent=shipped, name="universal-base-v2", checkpoint="",
-                                       status=ModelVersion.Status.TRAINING)
+    left = ModelVersion.objects.create(
+        project=None,
+        parent=shipped,
+        name="universal-base-v2",
+        checkpoint="",
+        status=ModelVersion.Status.TRAINING,
+    )
     stale = timezone.now() - timedelta(minutes=5)
-    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, attempts=1, started_at=stale,
-                                                  heartbeat_at=stale, result_version=left)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=JobStatus.RUNNING, attempts=1, started_at=stale, heartbeat_at=stale, result_version=left
+    )
     BaseEvaluation.objects.create(version=left, project=None, run=run, mask_ap=0.0)
     workdir = Path(settings.ANNOTATOR["MODEL_ROOT"]) / "universal" / f"run_{run.pk}"
     workdir.mkdir(parents=True)

@@ -12,13 +12,23 @@ from annotator.universal.models import BaseEvaluation
 from tests.annotator.learning.conftest import accept, add_images
 from tests.annotator.universal.conftest import base_names, team_project, wait_finished
 
-SEEDS = {"North DC": 1000, "South DC": 2000, "Flats site": 3000, "Boxes site": 4000, "East DC": 5000, "West DC": 6000}
+SEEDS = {
+    "North DC": 1000,
+    "South DC": 2000,
+    "Flats site": 3000,
+    "Boxes site": 4000,
+    "East DC": 5000,
+    "West DC": 6000,
+}
 
 
 def _opt_in(client, project, mapping: dict[str, str]) -> None:
     ids = {c.name: c.id for c in project.categories.all()}
-    saved = client.put(f"/api/v1/projects/{project.pk}/taxonomy",
-                       {"mapping": {str(ids[name]): target for name, target in mapping.items()}}, format="json")
+    saved = client.put(
+        f"/api/v1/projects/{project.pk}/taxonomy",
+        {"mapping": {str(ids[name]): target for name, target in mapping.items()}},
+        format="json",
+    )
     assert saved.status_code == 200, saved.json()
     opted = client.put(f"/api/v1/projects/{project.pk}/contribution", {"contribute": True}, format="json")
     assert opted.status_code == 200 and opted.json()["contribute"] is True
@@ -48,10 +58,13 @@ def _start_base_run(client_for, users) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_projects_opt_in_base_run_promotes_and_each_project_rebases(
-        users, client_for, envelope_base, fast_base_env, celery_worker):
+    users, client_for, envelope_base, fast_base_env, celery_worker
+):
     north = team_project(users, "North DC", ["carton", "poly_bag", "pallet_wrap"])
     south = team_project(users, "South DC", ["box", "sack"])
-    _opt_in(client_for("admin"), north, {"carton": "cardboard_box", "poly_bag": "plastic_bag", "pallet_wrap": ""})
+    _opt_in(
+        client_for("admin"), north, {"carton": "cardboard_box", "poly_bag": "plastic_bag", "pallet_wrap": ""}
+    )
     _opt_in(client_for("admin"), south, {"box": "cardboard_box", "sack": "plastic_bag"})
     _, north_train = _accepted(north, users, val=4, train=6, category="carton")
     _, south_train = _accepted(south, users, val=4, train=6, category="box")
@@ -72,22 +85,28 @@ def test_two_projects_opt_in_base_run_promotes_and_each_project_rebases(
     assert ModelVersion.objects.get(pk=v1.pk).status == ModelVersion.Status.ARCHIVED
     assert sorted(v2.training_images) == sorted(north_train + south_train)
     assert v2.data_summary["projects"][str(north.pk)]["images"] == 6
-    assert v2.data_summary["projects"][str(south.pk)]["per_category"] == {"cardboard_box": v2.data_summary[
-        "projects"][str(south.pk)]["annotations"]}
+    assert v2.data_summary["projects"][str(south.pk)]["per_category"] == {
+        "cardboard_box": v2.data_summary["projects"][str(south.pk)]["annotations"]
+    }
 
     for project in (north, south):
         notice = client_for("reviewer").get(f"/api/v1/projects/{project.pk}/base-update").json()
         assert notice["available"] is True and notice["base"]["name"] == "universal-base-v2"
         gate_row = next(r for r in report["rows"] if r["project"] == project.pk)
         assert notice["base"]["mask_ap_on_your_val"] == gate_row["candidate"]
-        assert notice["current"]["name"] == v1.name and notice["current"]["mask_ap_on_your_val"] == gate_row["current"]
+        assert (
+            notice["current"]["name"] == v1.name
+            and notice["current"]["mask_ap_on_your_val"] == gate_row["current"]
+        )
         assert client_for("reviewer").post(f"/api/v1/projects/{project.pk}/rebase").status_code == 403
         rebase = client_for("admin").post(f"/api/v1/projects/{project.pk}/rebase")
         assert rebase.status_code == 202, rebase.json()
         assert rebase.json()["trigger"] == "rebase" and rebase.json()["base_version"] == v2.pk
 
     for project in (north, south):
-        rebase_run = wait_finished(TrainingRun.objects.get(project=project, trigger="rebase").pk, celery_worker)
+        rebase_run = wait_finished(
+            TrainingRun.objects.get(project=project, trigger="rebase").pk, celery_worker
+        )
         assert rebase_run.status == JobStatus.SUCCEEDED, rebase_run.message
         version = rebase_run.result_version
         assert version.parent_id == v2.pk  # the lineage tree: base v1 -> base v2 -> project fine-tune
@@ -95,7 +114,9 @@ def test_two_projects_opt_in_base_run_promotes_and_each_project_rebases(
         assert rebase_run.report["decision"] == ("promoted" if promoted else "not promoted")
         project.refresh_from_db()
         assert (project.active_model_id == version.pk) is promoted
-        assert client_for("admin").get(f"/api/v1/projects/{project.pk}/base-update").json()["available"] is False
+        assert (
+            client_for("admin").get(f"/api/v1/projects/{project.pk}/base-update").json()["available"] is False
+        )
     lineage = client_for("admin").get("/api/v1/universal/base-versions").json()
     by_name = {v["name"]: v for v in lineage["versions"]}
     assert {v["project"] for v in by_name["universal-base-v2"]["project_versions"]} == {north.pk, south.pk}
@@ -103,7 +124,8 @@ def test_two_projects_opt_in_base_run_promotes_and_each_project_rebases(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_regression_on_one_project_blocks_the_promotion_and_the_report_names_it(
-        users, client_for, box_base, fast_base_env, celery_worker):
+    users, client_for, box_base, fast_base_env, celery_worker
+):
     assert box_base[1] > 0.3  # the current base already finds the squares as cardboard boxes
     v1 = base_model_version()
     # Flats maps its squares to 'envelope' and contributes many of them; Boxes only has val images.
@@ -130,7 +152,8 @@ def test_a_regression_on_one_project_blocks_the_promotion_and_the_report_names_i
 
 @pytest.mark.django_db(transaction=True)
 def test_opting_out_removes_a_project_from_the_next_base_run(
-        users, client_for, envelope_base, fast_base_env, celery_worker):
+    users, client_for, envelope_base, fast_base_env, celery_worker
+):
     fast_base_env(ANNOTATOR_UNIVERSAL_EPOCHS="1")
     east = team_project(users, "East DC", ["carton"])
     west = team_project(users, "West DC", ["parcel"])
@@ -143,7 +166,9 @@ def test_opting_out_removes_a_project_from_the_next_base_run(
     assert first.status == JobStatus.SUCCEEDED, first.message
     assert sorted(first.result_version.training_images) == sorted(east_train + west_train)
 
-    out = client_for("admin").put(f"/api/v1/projects/{east.pk}/contribution", {"contribute": False}, format="json")
+    out = client_for("admin").put(
+        f"/api/v1/projects/{east.pk}/contribution", {"contribute": False}, format="json"
+    )
     assert out.status_code == 200
     assert out.json()["contribute"] is False and out.json()["changed_by"] == "alice_admin"
     assert out.json()["next_run_images"] == 0

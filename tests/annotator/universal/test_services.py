@@ -37,11 +37,18 @@ def test_taxonomy_dry_run_shows_the_effect_and_saves_nothing(north, users, clien
     assert before["universal_names"] == ["cardboard_box", "padded_mailer", "plastic_bag", "envelope", "item"]
     assert {p["name"] for p in before["project_only"]} == {"carton", "poly_bag", "pallet_wrap"}
 
-    mapping = {str(ids["carton"]): "cardboard_box", str(ids["poly_bag"]): "plastic_bag", str(ids["pallet_wrap"]): ""}
+    mapping = {
+        str(ids["carton"]): "cardboard_box",
+        str(ids["poly_bag"]): "plastic_bag",
+        str(ids["pallet_wrap"]): "",
+    }
     preview = client_for("admin").put(url, {"mapping": mapping, "dry_run": True}, format="json").json()
     assert preview["saved"] is False
-    assert preview["universal"]["cardboard_box"] == {"train": per_image[images[21].pk], "val": per_image[images[0].pk],
-                                                      "categories": ["carton"]}
+    assert preview["universal"]["cardboard_box"] == {
+        "train": per_image[images[21].pk],
+        "val": per_image[images[0].pk],
+        "categories": ["carton"],
+    }
     assert [p["name"] for p in preview["project_only"]] == ["pallet_wrap"]
     assert preview["annotations_left_out"] == per_image[images[22].pk]
     assert next(c for c in preview["categories"] if c["name"] == "carton")["changed"] is True

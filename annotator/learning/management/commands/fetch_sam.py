@@ -14,12 +14,18 @@ from tqdm import tqdm
 
 # The official segment-anything checkpoints (github.com/facebookresearch/segment-anything).
 OFFICIAL = {
-    "vit_b": ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
-              "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"),
-    "vit_l": ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
-              "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622"),
-    "vit_h": ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
-              "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e"),
+    "vit_b": (
+        "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
+        "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+    ),
+    "vit_l": (
+        "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
+        "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+    ),
+    "vit_h": (
+        "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
+        "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+    ),
 }
 CHUNK = 1 << 20
 
@@ -42,8 +48,11 @@ class Command(BaseCommand):
             self.stdout.write(f"{out} is already there and verified")
         else:
             self._download(url, out, expected)
-        self.stdout.write(self.style.SUCCESS(
-            f"Verified {model} checkpoint. Use it with:\n  SAM_MODEL_TYPE={model} SAM_CHECKPOINT={out.resolve()}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Verified {model} checkpoint. Use it with:\n  SAM_MODEL_TYPE={model} SAM_CHECKPOINT={out.resolve()}"
+            )
+        )
 
     def _download(self, url: str, out: Path, expected: str) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +77,9 @@ class Command(BaseCommand):
         actual = digest.hexdigest()
         if actual != expected:
             partial.unlink(missing_ok=True)
-            raise CommandError(f"sha256 mismatch for {url}: expected {expected}, got {actual}; nothing was kept")
+            raise CommandError(
+                f"sha256 mismatch for {url}: expected {expected}, got {actual}; nothing was kept"
+            )
         os.replace(partial, out)
 
 

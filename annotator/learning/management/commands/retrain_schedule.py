@@ -11,4 +11,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, every=None, **options):
         task = retrain_schedule_ensure(every_seconds=every)
-        self.stdout.write(f"{task.name}: every {task.interval.every} {task.interval.period}, enabled={task.enabled}")
+        self.stdout.write(
+            f"{task.name}: every {task.interval.every} {task.interval.period}, enabled={task.enabled}"
+        )

@@ -69,25 +69,49 @@ class Command(BaseCommand):
             for role in (Role.REVIEWER, Role.ANNOTATOR):
                 Membership.objects.create(project=project, user=users.get(username=role.value), role=role)
             report = images_ingest(project=project, uploads=list(_demo_images(count)))
-        self.stdout.write(f"Project '{DEMO_PROJECT}': {len(report.created)} synthetic images queued for "
-                          "embedding and pre-labelling")
+        self.stdout.write(
+            f"Project '{DEMO_PROJECT}': {len(report.created)} synthetic images queued for "
+            "embedding and pre-labelling"
+        )
 
     def _serve(self, port: int) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         python = sys.executable
         procs = {
-            "web": subprocess.Popen([python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=env),
+            "web": subprocess.Popen(
+                [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=env
+            ),
             "worker+beat": subprocess.Popen(
-                [python, "-m", "celery", "-A", "annotator", "worker", "-B", "-Q", "default,inference,training",
-                 "-c", "1", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                 "-s", str(Path(settings.VAR_DIR) / "celerybeat-schedule")], env=env),
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "annotator",
+                    "worker",
+                    "-B",
+                    "-Q",
+                    "default,inference,training",
+                    "-c",
+                    "1",
+                    "-l",
+                    "INFO",
+                    "--scheduler",
+                    "django_celery_beat.schedulers:DatabaseScheduler",
+                    "-s",
+                    str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
+                ],
+                env=env,
+            ),
         }
         stop = {"now": False}
         signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         url = f"http://127.0.0.1:{port}"
         if _wait_healthy(f"{url}/healthz", procs):
-            self.stdout.write(self.style.SUCCESS(f"\nThe annotator is running at {url}/  (Ctrl-C stops it)\n"))
+            self.stdout.write(
+                self.style.SUCCESS(f"\nThe annotator is running at {url}/  (Ctrl-C stops it)\n")
+            )
         try:
             while not stop["now"] and all(p.poll() is None for p in procs.values()):
                 time.sleep(0.5)

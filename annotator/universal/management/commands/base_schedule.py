@@ -11,4 +11,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, every=None, **options):
         task = base_schedule_ensure(every_seconds=every)
-        self.stdout.write(f"{task.name}: every {task.interval.every} s ({'enabled' if task.enabled else 'disabled'})")
+        self.stdout.write(
+            f"{task.name}: every {task.interval.every} s ({'enabled' if task.enabled else 'disabled'})"
+        )
