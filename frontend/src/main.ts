@@ -1,5 +1,5 @@
 import "./style.css";
-import { api } from "./api";
+import { api, csrfToken } from "./api";
 import { clear, errorMessage, h } from "./dom";
 import { parseRoute, type Route } from "./router";
 import type { Me } from "./types";
@@ -7,14 +7,7 @@ import { mountProjects } from "./views/projects";
 import { mountDashboard } from "./views/dashboard";
 import { mountAnnotate, mountAnnotateNext } from "./views/annotate";
 import { mountReview, mountReviewNext } from "./views/review";
-import { csrfToken } from "./api";
-
-/** A mounted view; its cleanup may be async (e.g. a final save before leaving). */
-export type Cleanup = () => void | Promise<void>;
-export interface ViewContext {
-  me: Me;
-  root: HTMLElement;
-}
+import type { Cleanup, ViewContext } from "./views/view";
 
 const shell = document.getElementById("app")!;
 let cleanup: Cleanup | null = null;

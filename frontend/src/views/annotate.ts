@@ -7,7 +7,7 @@ import { createAnnotateTool, type ToolUi } from "../annotateTool";
 import { CanvasView } from "../canvasView";
 import { clear, errorMessage, h, toast } from "../dom";
 import { bindShortcuts, helpOpen, toggleHelp, type Shortcut } from "../keyboard";
-import type { Cleanup, ViewContext } from "../main";
+import type { Cleanup, ViewContext } from "./view";
 import type { Scene } from "../render";
 import {
   adoptVersion,

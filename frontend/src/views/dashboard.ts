@@ -3,7 +3,7 @@
 import { ApiError, api } from "../api";
 import { clear, errorMessage, h } from "../dom";
 import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
-import type { Cleanup, ViewContext } from "../main";
+import type { Cleanup, ViewContext } from "./view";
 import type { ExportJob, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
 import { STATUS_LABELS } from "./labels";
 import { learningPanel } from "./learning";

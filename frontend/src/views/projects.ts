@@ -1,7 +1,7 @@
 import { api } from "../api";
 import { errorMessage, h, toast } from "../dom";
 import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
-import type { Cleanup, ViewContext } from "../main";
+import type { Cleanup, ViewContext } from "./view";
 import { STATUS_LABELS } from "./labels";
 import type { ImageStatus } from "../types";
 

@@ -6,7 +6,7 @@ import { CanvasView } from "../canvasView";
 import { clear, errorMessage, h, toast } from "../dom";
 import { hitShapeIndex } from "../geometry";
 import { bindShortcuts, helpOpen, toggleHelp, type Shortcut } from "../keyboard";
-import type { Cleanup, ViewContext } from "../main";
+import type { Cleanup, ViewContext } from "./view";
 import type { OverlayInstance, Scene } from "../render";
 import { createEditor, cycleSelection, select, Store, type EditorState } from "../store";
 import type { Category, ImageRecord, Prediction } from "../types";
