@@ -10,13 +10,12 @@ import {
   dragVertex,
   insertVertex,
   moveInstance,
-  samAddPoint,
-  samSetBox,
   select,
   selectedInstance,
   type EditorState,
   type Store,
 } from "./store";
+import { samAddPoint, samSetBox } from "./samSession";
 import type { Point } from "./types";
 
 export interface ToolUi {

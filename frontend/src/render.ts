@@ -3,7 +3,8 @@
 // drawn only when something asks for one, at most once per animation frame.
 
 import { shapeBBox, type BBox, type VertexRef } from "./geometry";
-import type { Instance, SamState } from "./store";
+import type { SamState } from "./samSession";
+import type { Instance } from "./store";
 import type { Category, Shape } from "./types";
 import { toScreen, type Viewport } from "./viewport";
 

@@ -1,5 +1,6 @@
 // Editor state for one image and the pure functions that change it. Every edit goes
 // through `commit`, which keeps the undo/redo stacks; the canvas is drawn from this state.
+// The SAM prompt session (`EditorState.sam`) has its own module, samSession.ts.
 
 import {
   clampPoint,
@@ -7,9 +8,9 @@ import {
   insertVertex as insertShapeVertex,
   moveVertex as moveShapeVertex,
   translateShape,
-  type BBox,
   type VertexRef,
 } from "./geometry";
+import { idleSam, type SamState } from "./samSession";
 import type { Annotation, AnnotationInput, Point, Shape, Source } from "./types";
 
 export interface Instance {
@@ -19,20 +20,6 @@ export interface Instance {
   shape: Shape;
   source: Source;
   score: number | null;
-}
-
-export interface SamState {
-  armed: boolean;
-  points: Point[];
-  labels: (0 | 1)[];
-  box: BBox | null;
-  preview: Shape | null;
-  previewScore: number | null;
-  engine: string | null;
-  /** Key of the instance being refined (its shape goes out as mask_shape), else a new object. */
-  target: string | null;
-  /** Shown while the server is still embedding the image, or after an error. */
-  message: string | null;
 }
 
 export interface EditorState {
@@ -56,18 +43,6 @@ export interface EditorState {
 }
 
 export const UNDO_LIMIT = 500;
-
-const emptySam: SamState = {
-  armed: false,
-  points: [],
-  labels: [],
-  box: null,
-  preview: null,
-  previewScore: null,
-  engine: null,
-  target: null,
-  message: null,
-};
 
 function toInstances(annotations: readonly Annotation[], firstKey: number): Instance[] {
   return annotations.map((a, i) => ({
@@ -101,7 +76,7 @@ export function createEditor(opts: {
     selected: null,
     vertex: null,
     activeCategory: opts.activeCategory,
-    sam: emptySam,
+    sam: idleSam,
     nextKey: instances.length + 1,
   };
 }
@@ -316,48 +291,15 @@ export function adoptVersion(s: EditorState, version: number): EditorState {
   return { ...s, version, saved: [] as Instance[] };
 }
 
-// --- SAM prompt session ---------------------------------------------------------------------
-
-/** Arm or disarm SAM; arming with a selection refines that instance. */
-export function samArm(s: EditorState, armed: boolean): EditorState {
-  return {
-    ...s,
-    sam: { ...emptySam, armed, target: armed ? s.selected : null },
-    vertex: null,
-  };
+/** Put back a parked set (e.g. a draft from an earlier visit) as one undoable edit, with fresh keys. */
+export function restoreInstances(s: EditorState, parked: readonly Omit<Instance, "key">[]): EditorState {
+  const instances = parked.map((i, n) => ({ key: `k${s.nextKey + n}`, category: i.category, shape: i.shape, source: i.source, score: i.score }));
+  return { ...commit(s, instances), nextKey: s.nextKey + instances.length, selected: null, vertex: null };
 }
 
-export function samAddPoint(s: EditorState, p: Point, label: 0 | 1): EditorState {
-  if (!s.sam.armed) return s;
-  const q = clampPoint(p, s.width, s.height);
-  return { ...s, sam: { ...s.sam, points: [...s.sam.points, q], labels: [...s.sam.labels, label] } };
-}
+// --- the SAM session's result (the session itself is in samSession.ts) ------------------
 
-export function samSetBox(s: EditorState, box: BBox): EditorState {
-  if (!s.sam.armed) return s;
-  const [a, b] = [clampPoint([box[0], box[1]], s.width, s.height), clampPoint([box[2], box[3]], s.width, s.height)];
-  const norm: BBox = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
-  return { ...s, sam: { ...s.sam, box: norm } };
-}
-
-export function samHasPrompt(s: EditorState): boolean {
-  return s.sam.points.length > 0 || s.sam.box !== null;
-}
-
-export function samSetPreview(s: EditorState, shape: Shape | null, score: number | null, engine: string | null): EditorState {
-  return { ...s, sam: { ...s.sam, preview: shape, previewScore: score, engine: engine ?? s.sam.engine, message: null } };
-}
-
-export function samSetMessage(s: EditorState, message: string | null): EditorState {
-  return { ...s, sam: { ...s.sam, message } };
-}
-
-/** Drop the current object's prompts; the tool stays armed. */
-export function samCancel(s: EditorState): EditorState {
-  return { ...s, sam: { ...emptySam, armed: s.sam.armed, engine: s.sam.engine } };
-}
-
-/** Commit the preview (new instance, or the refined target) and stay armed for the next object. */
+/** Commit the SAM preview as an edit (a new instance, or the refined target) and stay armed for the next object. */
 export function samAccept(s: EditorState): EditorState {
   const { preview, previewScore, target } = s.sam;
   if (!preview || preview.length === 0) return s;
@@ -367,18 +309,7 @@ export function samAccept(s: EditorState): EditorState {
   } else {
     next = addInstance(s, { category: s.activeCategory, shape: preview, source: "sam", score: previewScore });
   }
-  return { ...next, sam: { ...emptySam, armed: true, engine: s.sam.engine } };
-}
-
-/** What to send to POST /images/{id}/segment for the current prompts. */
-export function samRequest(s: EditorState): {
-  points: Point[];
-  labels: (0 | 1)[];
-  box: BBox | null;
-  mask_shape: Shape | null;
-} {
-  const target = findInstance(s, s.sam.target);
-  return { points: s.sam.points, labels: s.sam.labels, box: s.sam.box, mask_shape: target ? target.shape : null };
+  return { ...next, sam: { ...idleSam, armed: true, engine: s.sam.engine } };
 }
 
 // --- a minimal observable container ------------------------------------------------------
@@ -406,10 +337,4 @@ export class Store<S> {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
-}
-
-/** Put back a parked set (e.g. a draft from an earlier visit) as one undoable edit, with fresh keys. */
-export function restoreInstances(s: EditorState, parked: readonly Omit<Instance, "key">[]): EditorState {
-  const instances = parked.map((i, n) => ({ key: `k${s.nextKey + n}`, category: i.category, shape: i.shape, source: i.source, score: i.score }));
-  return { ...commit(s, instances), nextKey: s.nextKey + instances.length, selected: null, vertex: null };
 }

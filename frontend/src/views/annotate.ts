@@ -24,13 +24,6 @@ import {
   redo,
   restoreInstances,
   samAccept,
-  samAddPoint,
-  samArm,
-  samCancel,
-  samHasPrompt,
-  samRequest,
-  samSetMessage,
-  samSetPreview,
   select,
   selectedInstance,
   setActiveCategory,
@@ -39,6 +32,7 @@ import {
   Store,
   type EditorState,
 } from "../store";
+import { samAddPoint, samArm, samCancel, samHasPrompt, samRequest, samSetMessage, samSetPreview } from "../samSession";
 import type { Category, ImageRecord } from "../types";
 import { vertexCount } from "../geometry";
 import { clearDraft, loadDraft, saveDraft } from "../drafts";
