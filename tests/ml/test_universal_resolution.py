@@ -24,18 +24,6 @@ def predictor() -> UniversalPredictor:
     return UniversalPredictor.from_checkpoint(DEFAULT_CHECKPOINT)
 
 
-def test_a_shape_scaled_by_two_covers_its_mask_upscaled_by_two():
-    mask = np.zeros((10, 12), dtype=bool)
-    mask[2:5, 3:9] = True
-    mask[6:9, 1:3] = True
-    doubled = np.kron(mask, np.ones((2, 2), dtype=bool))
-    assert np.array_equal(
-        geometry.shape_to_mask(geometry.scale_shape(geometry.mask_to_shape(mask), 2, 2), 20, 24), doubled
-    )
-    assert np.array_equal(geometry.resize_mask(mask, 20, 24), doubled)
-    assert geometry.scale_shape([[[[0, 0], [12, 0], [12, 10]]]], 0.5, 2) == [[[[0, 0], [6, 0], [6, 20]]]]
-
-
 def test_working_size_bounds_the_long_side_and_keeps_smaller_images():
     assert working_size(3000, 4000) == (768, WORKING_LONG_SIDE)
     assert working_size(4000, 3000, 1000) == (1000, 750)
