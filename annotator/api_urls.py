@@ -6,17 +6,17 @@ from rest_framework.authtoken.views import obtain_auth_token
 from annotator.annotations import apis as annotations
 from annotator.datasets import apis as datasets
 from annotator.learning import apis as learning
-from annotator.learning.prompt_apis import SegmentApi
 from annotator.projects import apis as projects
+from annotator.prompting.apis import SegmentApi
 from annotator.universal import apis as universal
-from annotator.web.apis import MeApi
+from annotator.web.apis import MeApi, ProjectStatsApi
 
 urlpatterns = [
     path("auth/token", obtain_auth_token, name="api-token"),
     path("me", MeApi.as_view(), name="me"),
     path("projects", projects.ProjectListApi.as_view(), name="project-list"),
     path("projects/<int:project_id>", projects.ProjectDetailApi.as_view(), name="project-detail"),
-    path("projects/<int:project_id>/stats", projects.ProjectStatsApi.as_view(), name="project-stats"),
+    path("projects/<int:project_id>/stats", ProjectStatsApi.as_view(), name="project-stats"),
     path("projects/<int:project_id>/members", projects.MembershipApi.as_view(), name="project-members"),
     path("projects/<int:project_id>/categories", projects.CategoryListApi.as_view(), name="category-list"),
     path("projects/<int:project_id>/images", projects.ImageListApi.as_view(), name="image-list"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import connection
 from django.http import JsonResponse
 
+from annotator.celery import app, ensure_broker_folders
+
 
 def healthz(request):
     checks = {"database": _database(), "broker": _broker()}
@@ -25,8 +27,6 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    from annotator.celery import app, ensure_broker_folders
-
     try:
         ensure_broker_folders()
         with app.connection_for_write() as conn:

@@ -8,9 +8,10 @@ import zipfile
 import factory
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from PIL import Image as PILImage
 
-from annotator.projects.models import Membership, Project, Role
+from annotator.projects.models import Image, Membership, Project, Role
 from annotator.projects.services import project_create
 
 
@@ -35,6 +36,14 @@ def make_project(*, admin=None, name: str = "Warehouse A", **members: str) -> Pr
     for role, user in members.items():
         Membership.objects.update_or_create(project=project, user=user, defaults={"role": Role(role)})
     return project
+
+
+def make_image(project: Project, n: int = 0, **fields) -> Image:
+    """A 100 x 80 image row (its file a placeholder, never decoded); ``fields`` set status, scores..."""
+    image = Image(project=project, name=f"img{n}.jpg", sha256=f"{n:064d}", width=100, height=80, **fields)
+    image.file.save(f"img{n}.jpg", ContentFile(b"x"), save=False)
+    image.save()
+    return image
 
 
 def image_bytes(

@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.errors import NotFoundError
-from annotator.projects.apis import ImageOutput, get_image, get_project
+from annotator.projects.apis import ImageOutput
 from annotator.projects.models import Role
+from annotator.projects.permissions import get_image, get_project
 
 from . import services
 from .models import Source

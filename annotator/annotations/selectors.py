@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from annotator.projects.models import Image, ImageStatus, Project
 
 from .models import Annotation, Revision
+from .ranking import rank_for_queue
 
 QUEUE_STATUSES = (ImageStatus.REJECTED, ImageStatus.PRE_LABELED, ImageStatus.NEW, ImageStatus.IN_PROGRESS)
 
@@ -47,7 +48,7 @@ def queue_candidates(*, project: Project, now: datetime, limit: int) -> list[int
 
     Rejected images come back first (someone is waiting on the fix); then the strategy:
     ``uncertainty`` and ``uncertainty+diversity`` rank by the active model's uncertainty
-    (the diversity re-ranking of a batch is in ``annotator.learning.selectors``), ``random``
+    (the diversity re-ranking of a batch is in ``annotations.ranking``), ``random``
     shuffles, ``fifo`` keeps upload order.
     """
     free = free_images(project=project, now=now)
@@ -63,11 +64,5 @@ def queue_candidates(*, project: Project, now: datetime, limit: int) -> list[int
     elif strategy == Project.QueueStrategy.RANDOM:
         ordered = rest.order_by("?")
     else:
-        ordered = _ranked(rest, project)
+        ordered = rank_for_queue(images=rest, project=project)
     return rejected + list(ordered.values_list("id", flat=True)[: max(0, limit - len(rejected))])
-
-
-def _ranked(images: QuerySet[Image], project: Project) -> QuerySet[Image]:
-    from annotator.learning.selectors import rank_for_queue
-
-    return rank_for_queue(images=images, project=project)

@@ -15,9 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.errors import NotFoundError
-from annotator.projects.apis import get_project
 from annotator.projects.models import Image, ImageStatus, Role
-from annotator.projects.permissions import require_role
+from annotator.projects.permissions import get_for_role, get_project
 
 from . import services
 from .coco_reader import GROUND_TRUTH, PREDICTIONS
@@ -53,17 +52,6 @@ class ImportOutput(serializers.Serializer):
 
     def get_accept_url(self, obj: ImportJob) -> str | None:
         return f"/api/v1/imports/{obj.id}/accept" if obj.status == "pending" else None
-
-
-def _get_job(request, model, job_id: int, minimum: str):
-    job = model.objects.select_related("project").filter(pk=job_id).first()
-    if job is None:
-        raise NotFoundError(f"{model._meta.verbose_name.capitalize()} not found")
-    try:
-        require_role(user=request.user, project=job.project, minimum=minimum)
-    except NotFoundError as exc:
-        raise NotFoundError(f"{model._meta.verbose_name.capitalize()} not found") from exc
-    return job
 
 
 class ExportCreateApi(APIView):
@@ -113,7 +101,11 @@ class ExportCreateApi(APIView):
 class ExportDetailApi(APIView):
     @extend_schema(responses=ExportOutput)
     def get(self, request, export_id: int):
-        return Response(ExportOutput(_get_job(request, ExportJob, export_id, Role.REVIEWER)).data)
+        return Response(
+            ExportOutput(
+                get_for_role(request, ExportJob.objects.select_related("project"), export_id, Role.REVIEWER)
+            ).data
+        )
 
 
 class ExportDownloadApi(APIView):
@@ -121,7 +113,7 @@ class ExportDownloadApi(APIView):
 
     @extend_schema(responses={(200, "application/zip"): bytes})
     def get(self, request, export_id: int):
-        job = _get_job(request, ExportJob, export_id, Role.REVIEWER)
+        job = get_for_role(request, ExportJob.objects.select_related("project"), export_id, Role.REVIEWER)
         if job.status != "succeeded" or not job.file:
             raise NotFoundError(f"Export #{job.pk} has no file ({job.status})", code="not_ready")
         name = job.file.name.rsplit("/", 1)[-1]
@@ -169,12 +161,16 @@ class ImportCreateApi(APIView):
 class ImportDetailApi(APIView):
     @extend_schema(responses=ImportOutput)
     def get(self, request, import_id: int):
-        return Response(ImportOutput(_get_job(request, ImportJob, import_id, Role.ADMIN)).data)
+        return Response(
+            ImportOutput(
+                get_for_role(request, ImportJob.objects.select_related("project"), import_id, Role.ADMIN)
+            ).data
+        )
 
 
 class ImportAcceptApi(APIView):
     @extend_schema(request=None, responses=ImportOutput)
     def post(self, request, import_id: int):
-        job = _get_job(request, ImportJob, import_id, Role.ADMIN)
+        job = get_for_role(request, ImportJob.objects.select_related("project"), import_id, Role.ADMIN)
         job = services.import_accept(job=job, user=request.user)
         return Response(ImportOutput(job).data)

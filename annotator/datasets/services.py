@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from django.core.files import File
-from django.db import transaction
 from django.utils import timezone
 
 from annotator.errors import ApplicationError
+from annotator.jobs.enqueue import enqueue
 from annotator.jobs.services import job_cancel, job_fail, job_report, job_start, job_succeed
 from annotator.projects.models import Category, ImageStatus, Project
 
@@ -30,6 +30,7 @@ from .models import ExportJob
 
 log = logging.getLogger(__name__)
 
+EXPORT_COCO = "annotator.datasets.tasks.export_coco"
 CHUNK = 2000
 INSTANCES = "instances"
 PREDICTIONS = "predictions"
@@ -94,9 +95,7 @@ def export_create(
         "model_version": model_version_id,
     }
     job = ExportJob.objects.create(project=project, requested_by=user, options=options)
-    from .tasks import export_coco
-
-    transaction.on_commit(lambda: export_coco.delay(job.id))
+    enqueue(EXPORT_COCO, job.id)
     return job
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .services import export_run
 
-@shared_task(acks_late=True, queue="default")
+
+@shared_task(acks_late=True)
 def export_coco(export_job_id: int) -> None:
-    from .services import export_run
-
     export_run(job_id=export_job_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
@@ -107,3 +108,8 @@ def jobs_reap_stale(*, models_to_reap: list[type[Job]]) -> int:
             )
         )
     return reaped
+
+
+def reapable_job_models() -> list[type[Job]]:
+    """Every concrete job model of every installed app (training runs, exports, imports, batches)."""
+    return [model for model in apps.get_models() if issubclass(model, Job)]

@@ -2,17 +2,13 @@
 
 from celery import shared_task
 
+from .services import jobs_reap_stale, reapable_job_models
+from .signals import stale_jobs_reaped
+
 
 @shared_task(acks_late=True)
 def reap_stale_jobs() -> int:
-    """Fail stale jobs (returns how many) and the model versions their training runs left 'training'."""
-    from annotator.datasets.models import ExportJob, ImportJob
-    from annotator.jobs.models import BatchJob
-    from annotator.learning.models import TrainingRun
-    from annotator.learning.runs import run_versions_fail_stopped
-
-    from .services import jobs_reap_stale
-
-    reaped = jobs_reap_stale(models_to_reap=[TrainingRun, ExportJob, ImportJob, BatchJob])
-    run_versions_fail_stopped()
+    """Fail stale jobs of every kind (returns how many); apps that own those jobs clean up after them."""
+    reaped = jobs_reap_stale(models_to_reap=reapable_job_models())
+    stale_jobs_reaped.send(sender=reap_stale_jobs, reaped=reaped)
     return reaped

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from annotator.errors import ApplicationError
 
 from . import registry, training
-from .models import Embedding, ModelVersion, Prediction, ProjectTraining, TrainingRun
+from .models import ModelVersion, Prediction, ProjectTraining, TrainingRun
 from .selectors import accepted_since_last_run
 
 
@@ -104,10 +104,3 @@ class ProjectTrainingAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{project.name}: rolled back")
             except ApplicationError as exc:
                 self.message_user(request, f"{project.name}: {exc.message}", messages.ERROR)
-
-
-@admin.register(Embedding)
-class EmbeddingAdmin(admin.ModelAdmin):
-    list_display = ["image", "engine_id", "status", "updated_at"]
-    list_filter = ["status", "engine_id"]
-    raw_id_fields = ["image"]

@@ -7,11 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.errors import NotFoundError
 from annotator.jobs.models import BatchJob
-from annotator.projects.apis import get_project
 from annotator.projects.models import Role
-from annotator.projects.permissions import require_role
+from annotator.projects.permissions import get_for_role, get_project
 
 from . import registry, training
 from .acceptance import acceptance_by_version
@@ -73,25 +71,12 @@ class BatchJobOutput(serializers.ModelSerializer):
 
 
 def get_run(request, run_id: int, minimum: str = Role.ANNOTATOR) -> TrainingRun:
-    run = TrainingRun.objects.select_related("project", "result_version").filter(pk=run_id).first()
-    if run is None or run.project is None:
-        raise NotFoundError("Training run not found")
-    try:
-        require_role(user=request.user, project=run.project, minimum=minimum)
-    except NotFoundError as exc:
-        raise NotFoundError("Training run not found") from exc
-    return run
+    runs = TrainingRun.objects.select_related("project", "result_version")
+    return get_for_role(request, runs, run_id, minimum)
 
 
 def get_version(request, version_id: int, minimum: str = Role.ANNOTATOR) -> ModelVersion:
-    version = ModelVersion.objects.select_related("project").filter(pk=version_id).first()
-    if version is None or version.project is None:
-        raise NotFoundError("Model version not found")
-    try:
-        require_role(user=request.user, project=version.project, minimum=minimum)
-    except NotFoundError as exc:
-        raise NotFoundError("Model version not found") from exc
-    return version
+    return get_for_role(request, ModelVersion.objects.select_related("project"), version_id, minimum)
 
 
 def _rescore_out(job: BatchJob | None) -> dict | None:

@@ -1,4 +1,8 @@
-"""Model versions (a tree: base → project fine-tunes), their predictions, training runs, embeddings."""
+"""Model versions (a tree: base → project fine-tunes), their predictions, training runs.
+
+The prompt engine's ``Embedding`` table also belongs to this app (``app_label``) for its
+migrations, but its model and code live in ``annotator.prompting``.
+"""
 
 from __future__ import annotations
 
@@ -125,29 +129,3 @@ class ProjectTraining(Project):
         proxy = True
         verbose_name = "project training"
         verbose_name_plural = "project training"
-
-
-class Embedding(models.Model):
-    """A prompt-engine embedding stored on disk (float16), keyed by image content + engine."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-
-    image = models.ForeignKey("projects.Image", on_delete=models.CASCADE, related_name="embeddings")
-    engine_id = models.CharField(max_length=200)
-    path = models.CharField(max_length=500, blank=True, default="")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    message = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["image", "engine_id"], name="one_embedding_per_engine")
-        ]
-
-    def __str__(self) -> str:
-        return f"embedding of image #{self.image_id} ({self.engine_id}, {self.status})"

@@ -24,14 +24,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotator.annotations.ranking import COVERED_LIMIT
 from annotator.errors import ApplicationError, ConflictError
+from annotator.jobs.enqueue import enqueue
 from annotator.jobs.models import BatchJob, JobStatus
 from annotator.projects.models import ImageStatus, Project
 
 from .adapters import universal as universal_adapter
 from .models import ModelVersion
 from .runs import next_version_name
-from .selectors import COVERED_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 # Submitted and accepted images wait on nobody's labelling: they keep their score.
 RESCORE_STATUSES = (ImageStatus.NEW, ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.REJECTED)
 LABELLED_STATUSES = (ImageStatus.SUBMITTED, ImageStatus.ACCEPTED)  # features refreshed only
+PRE_LABEL_IMAGE = "annotator.learning.tasks.pre_label_image"
+REFRESH_FEATURES = "annotator.learning.tasks.refresh_features"
 PROMOTABLE = (ModelVersion.Status.READY, ModelVersion.Status.ARCHIVED, ModelVersion.Status.PROMOTED)
 
 
@@ -115,8 +118,7 @@ def base_shipped_register(*, path: Path) -> ModelVersion:
                 bases.filter(status=ModelVersion.Status.PROMOTED).exclude(pk=version.pk).update(
                     status=ModelVersion.Status.ARCHIVED
                 )
-                for project in Project.objects.filter(active_model__isnull=True):
-                    _schedule_rescore(project)  # their pre-labels now come from the new base
+                projects_following_base_rescore()  # their pre-labels now come from the new base
     except IntegrityError:  # another process registered the same file first
         return bases.get(checkpoint_sha256=sha)
     log.info("shipped base %s registered as %s (pre-label threshold %.3f)", sha[:12], version.name, threshold)
@@ -139,9 +141,15 @@ def _activate(project: Project, version: ModelVersion | None, *, reason: str) ->
     )
 
 
-def _schedule_rescore(project: Project) -> BatchJob:
-    from . import tasks
+def projects_following_base_rescore() -> list[BatchJob]:
+    """Re-score the pending images of every project without a model of its own (it follows the base).
 
+    Called inside the transaction that changed the base; the tasks are queued on its commit.
+    """
+    return [_schedule_rescore(project) for project in Project.objects.filter(active_model__isnull=True)]
+
+
+def _schedule_rescore(project: Project) -> BatchJob:
     ids = list(project.images.filter(status__in=RESCORE_STATUSES).values_list("id", flat=True))
     labelled = list(
         project.images.filter(status__in=LABELLED_STATUSES)
@@ -154,10 +162,8 @@ def _schedule_rescore(project: Project) -> BatchJob:
         job.message = "No pending images to re-score"
         job.save(update_fields=["status", "progress", "finished_at", "message"])
         return job
-    transaction.on_commit(
-        lambda: (
-            [tasks.pre_label_image.delay(pk, job.pk) for pk in ids]
-            + [tasks.refresh_features.delay(pk, job.pk) for pk in labelled]
-        )
-    )
+    for pk in ids:
+        enqueue(PRE_LABEL_IMAGE, pk, job.pk)
+    for pk in labelled:
+        enqueue(REFRESH_FEATURES, pk, job.pk)
     return job

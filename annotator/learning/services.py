@@ -1,4 +1,4 @@
-"""Writes of the learning loop: scheduling per-image work, embeddings, pre-labels, the base model row."""
+"""Writes of the learning loop: scheduling pre-labels, predicting, the base model row."""
 
 from __future__ import annotations
 
@@ -6,77 +6,28 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
 from annotator.annotations.services import image_pre_label
-from annotator.jobs.models import BatchJob, JobStatus
+from annotator.jobs.batches import batch_job_create
+from annotator.jobs.enqueue import enqueue
+from annotator.jobs.models import BatchJob
 from annotator.projects.models import Image, Project
 
-from .adapters import prompt as prompt_adapter
 from .adapters import universal as universal_adapter
-from .adapters.images import load_rgb
-from .models import Embedding, ModelVersion, Prediction
-from .registry import base_shipped_register
+from .models import ModelVersion, Prediction
+from .registry import PRE_LABEL_IMAGE, base_shipped_register
 
 log = logging.getLogger(__name__)
 
 
-def images_schedule_processing(*, project: Project, image_ids: list[int]) -> None:
-    """After upload: one embedding job and (if enabled) one pre-label job over the new images."""
-    from . import tasks
-
-    embed_job = BatchJob.objects.create(project=project, kind=BatchJob.Kind.EMBEDDING, total=len(image_ids))
+def images_schedule_pre_label(*, project: Project, image_ids: list[int]) -> BatchJob | None:
+    """After upload (if the project and the site pre-label): one pre-label job over the new images."""
+    if not (project.auto_pre_label and settings.ANNOTATOR["AUTO_PRE_LABEL"]):
+        return None
+    job = batch_job_create(project=project, kind=BatchJob.Kind.PRE_LABEL, total=len(image_ids))
     for image_id in image_ids:
-        tasks.compute_embedding.delay(image_id, embed_job.id)
-    if project.auto_pre_label and settings.ANNOTATOR["AUTO_PRE_LABEL"]:
-        label_job = BatchJob.objects.create(
-            project=project, kind=BatchJob.Kind.PRE_LABEL, total=len(image_ids)
-        )
-        for image_id in image_ids:
-            tasks.pre_label_image.delay(image_id, label_job.id)
-
-
-def batch_job_step(*, job_id: int | None, failed: str | None = None) -> None:
-    """Count one image as done in a batch job and finish the job when all are done."""
-    if job_id is None:
-        return
-    with transaction.atomic():
-        job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            return
-        job.done = F("done") + 1
-        if job.status == JobStatus.PENDING:
-            job.status, job.started_at = JobStatus.RUNNING, timezone.now()
-        if failed:
-            job.message = failed[:2000]
-        job.heartbeat_at = timezone.now()
-        job.save()
-        job.refresh_from_db()
-        job.progress = min(100, round(100 * job.done / max(job.total, 1)))
-        if job.done >= job.total:
-            job.status = JobStatus.FAILED if job.message else JobStatus.SUCCEEDED
-            job.finished_at = timezone.now()
-        job.save(update_fields=["progress", "status", "finished_at"])
-
-
-# --------------------------------------------------------------------------- embeddings
-
-
-def embedding_ensure(*, image: Image) -> Embedding:
-    """Compute and store the prompt-engine embedding of an image unless a valid one exists."""
-    engine = prompt_adapter.engine_for(image.project.prompt_engine)
-    path = prompt_adapter.embedding_path(sha256=image.sha256, engine_id=engine.engine_id)
-    record, _ = Embedding.objects.get_or_create(image=image, engine_id=engine.engine_id)
-    if record.status == Embedding.Status.READY and Path(record.path).exists():
-        return record
-    if not path.exists():  # the same pixels may already be embedded for another project
-        data = prompt_adapter.compute(engine, load_rgb(image))
-        prompt_adapter.store_embedding(path, data)
-    record.path, record.status, record.message = str(path), Embedding.Status.READY, ""
-    record.save(update_fields=["path", "status", "message", "updated_at"])
-    return record
+        enqueue(PRE_LABEL_IMAGE, image_id, job.id)
+    return job
 
 
 # --------------------------------------------------------------------------- pre-labels

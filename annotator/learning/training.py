@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from annotator.errors import ApplicationError, ConflictError
+from annotator.jobs.enqueue import enqueue
 from annotator.jobs.services import job_fail, job_report, job_request_cancel
 from annotator.projects.models import Image, ImageStatus, Project
 
@@ -38,6 +39,7 @@ from .services import active_model_for, base_model_version
 
 log = logging.getLogger(__name__)
 
+TRAIN_MODEL = "annotator.learning.tasks.train_model"
 MIN_TRAIN_IMAGES = 1
 MIN_VAL_IMAGES = 1
 SCRATCH = ("data", "model.pt")  # what a failed or cancelled run removes from its folder
@@ -49,8 +51,6 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
     The project row is locked (``select_for_update``) and a partial unique constraint allows
     one pending/running run per project, so two concurrent triggers start one run.
     """
-    from . import tasks
-
     train_count = project.images.filter(status=ImageStatus.ACCEPTED, split=Image.Split.TRAIN).count()
     if train_count < MIN_TRAIN_IMAGES:
         raise ApplicationError(
@@ -67,7 +67,7 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
             run = TrainingRun.objects.create(
                 project=project, requested_by=user, trigger=trigger, base_version=active_model_for(project)
             )
-            transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
+            enqueue(TRAIN_MODEL, run.pk)
     except IntegrityError as exc:  # a concurrent trigger won the race on the constraint
         current = TrainingRun.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).first()
         raise _already_running(current) from exc

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from .admin_scoping import ProjectScopedAdmin, admin_project_ids
 from .ingest import images_ingest
 from .models import Category, Image, Membership, Project
+from .services import images_release_leases
 
 
 class CategoryInline(admin.TabularInline):
@@ -95,7 +96,7 @@ class ImageAdmin(ProjectScopedAdmin):
 
     @admin.action(description="Release the leases of the selected images")
     def release_leases(self, request, queryset):
-        n = queryset.update(lease_user=None, lease_expires_at=None)
+        n = images_release_leases(images=queryset)
         self.message_user(request, f"Released {n} lease(s)")
 
     def get_urls(self):

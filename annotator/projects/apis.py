@@ -16,8 +16,8 @@ from annotator.errors import ApplicationError, NotFoundError, error_body
 from . import services
 from .ingest import images_ingest
 from .models import Category, Image, ImageStatus, Project, Role
-from .permissions import check_role, member_role, role_of
-from .selectors import image_list, project_stats, projects_for_user, status_counts
+from .permissions import get_image, get_project, role_of
+from .selectors import image_list, projects_for_user, status_counts
 
 # --------------------------------------------------------------------------- serializers
 
@@ -137,35 +137,6 @@ UploadReport = inline_serializer(
 )
 
 
-def get_project(request, project_id: int, minimum: str = Role.ANNOTATOR) -> Project:
-    """The project if the user holds at least ``minimum`` in it; 404 for non-members (one query)."""
-    project = (
-        Project.objects.annotate(user_role=member_role(request.user, "pk")).filter(pk=project_id).first()
-    )
-    if project is None:
-        raise NotFoundError("Project not found")
-    check_role(role=project.user_role, project=project, minimum=minimum)
-    return project
-
-
-def get_image(request, image_id: int, minimum: str = Role.ANNOTATOR) -> Image:
-    """The image (with its project and lease holder) if the user holds ``minimum`` in its project (one query)."""
-    image = (
-        Image.objects.select_related("project", "lease_user")
-        .defer("features")
-        .annotate(user_role=member_role(request.user))
-        .filter(pk=image_id)
-        .first()
-    )
-    if image is None:
-        raise NotFoundError("Image not found")
-    try:
-        check_role(role=image.user_role, project=image.project, minimum=minimum)
-    except NotFoundError as exc:
-        raise NotFoundError("Image not found") from exc
-    return image
-
-
 # --------------------------------------------------------------------------- views
 
 
@@ -212,22 +183,6 @@ class ProjectDetailApi(APIView):
         data.is_valid(raise_exception=True)
         project = services.project_update(project=project, user=request.user, **data.validated_data)
         return Response(ProjectOutput(project, context={"request": request}).data)
-
-
-class ProjectStatsApi(APIView):
-    @extend_schema(
-        responses=inline_serializer(
-            "ProjectStats",
-            fields={
-                "counts": serializers.DictField(),
-                "jobs": serializers.DictField(),
-                "active_model": serializers.DictField(allow_null=True),
-                "prompt_engine": serializers.CharField(),
-            },
-        )
-    )
-    def get(self, request, project_id: int):
-        return Response(project_stats(project=get_project(request, project_id)))
 
 
 class MembershipApi(APIView):

@@ -3,6 +3,7 @@
 Every refused file is reported with its name and a reason; good files in the same upload are
 stored anyway. A file is either stored completely (bytes, thumbnail, row) or not at all.
 Rows are inserted in batches (one transaction per ``INSERT_BATCH`` images, not one per image).
+Once they are committed, ``signals.images_added`` tells the apps that process new images.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from .models import Image, Project
+from .signals import images_added
 
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif", "MPO": "jpg"}
 ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"}
@@ -116,10 +118,8 @@ def images_ingest(*, project: Project, uploads: list[tuple[str, BinaryIO]], user
             _delete_files(image)
         raise
     if report.created:
-        from annotator.learning.services import images_schedule_processing
-
         ids = [img.id for img in report.created]
-        transaction.on_commit(lambda: images_schedule_processing(project=project, image_ids=ids))
+        transaction.on_commit(lambda: images_added.send(sender=Project, project=project, image_ids=ids))
     return report
 
 

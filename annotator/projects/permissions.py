@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import CharField, Expression, OuterRef, Subquery, Value
+from django.db.models import CharField, Expression, Model, OuterRef, QuerySet, Subquery, Value
+from django.utils.text import capfirst
 from rest_framework.permissions import BasePermission
 
 from annotator.errors import ForbiddenError, NotFoundError
 
-from .models import ROLE_RANK, Membership, Project, Role
+from .models import ROLE_RANK, Image, Membership, Project, Role
+
+M = TypeVar("M", bound=Model)
 
 
 def role_of(*, user: AbstractBaseUser | AnonymousUser, project: Project) -> str | None:
@@ -43,6 +48,46 @@ def check_role(*, role: str | None, project: Project, minimum: str) -> str:
     if ROLE_RANK[Role(role)] < ROLE_RANK[Role(minimum)]:
         raise ForbiddenError(f"This needs the {minimum} role in project '{project.name}'; you are {role}")
     return role
+
+
+def get_for_role(
+    request,
+    rows: QuerySet[M],
+    pk: int,
+    minimum: str = Role.ANNOTATOR,
+    *,
+    project_field: str | None = "project",
+    name: str | None = None,
+) -> M:
+    """Fetch the row, check the user's role in its project, else 404: the one lookup every API uses.
+
+    One query (the role comes as ``user_role``, see ``member_role``). A missing row, a row of no
+    project (the shared base's runs and versions) and a project the user is not a member of all
+    answer the same 404, "<name> not found", so nobody learns what exists; too low a role is a 403.
+    ``project_field`` names the row's project (``None`` when the rows are projects themselves).
+    """
+    ref = "pk" if project_field is None else f"{project_field}_id"
+    row = rows.annotate(user_role=member_role(request.user, ref)).filter(pk=pk).first()
+    label = name or capfirst(rows.model._meta.verbose_name)
+    project = row if project_field is None or row is None else getattr(row, project_field)
+    if row is None or project is None:
+        raise NotFoundError(f"{label} not found")
+    try:
+        check_role(role=row.user_role, project=project, minimum=minimum)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{label} not found") from exc
+    return row
+
+
+def get_project(request, project_id: int, minimum: str = Role.ANNOTATOR) -> Project:
+    """The project if the user holds at least ``minimum`` in it (``get_for_role``)."""
+    return get_for_role(request, Project.objects.all(), project_id, minimum, project_field=None)
+
+
+def get_image(request, image_id: int, minimum: str = Role.ANNOTATOR) -> Image:
+    """The image, with its project and lease holder, if the user holds ``minimum`` in its project."""
+    images = Image.objects.select_related("project", "lease_user").defer("features")
+    return get_for_role(request, images, image_id, minimum)
 
 
 class IsStaff(BasePermission):

@@ -1,15 +1,17 @@
-"""Writes on projects, memberships and categories."""
+"""Writes on projects, memberships, categories, and the admin's lease release."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from annotator.errors import ApplicationError, ConflictError
 
-from .models import DEFAULT_CATEGORIES, Category, Membership, Project, Role
+from .models import DEFAULT_CATEGORIES, Category, Image, Membership, Project, Role
+from .selectors import universal_names
 
 
 @transaction.atomic
@@ -92,8 +94,6 @@ def category_create(*, project: Project, name: str, color: str = "", universal_n
     if not name:
         raise ApplicationError("A category needs a name", field="name")
     if universal_name:
-        from annotator.universal.selectors import universal_names
-
         if universal_name not in universal_names():
             raise ApplicationError(
                 f"'{universal_name}' is not a universal class; use one of {', '.join(universal_names())} "
@@ -112,3 +112,8 @@ def category_create(*, project: Project, name: str, color: str = "", universal_n
             )
     except IntegrityError as exc:
         raise ConflictError(f"Category '{name}' already exists in this project", field="name") from exc
+
+
+def images_release_leases(*, images: QuerySet[Image]) -> int:
+    """Free the images' leases (an admin's action), so anyone may claim them; returns how many."""
+    return images.update(lease_user=None, lease_expires_at=None)

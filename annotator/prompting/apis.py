@@ -7,9 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.projects.apis import get_image
+from annotator.projects.permissions import get_image
 
-from .prompting import image_segment
+from .services import image_segment
 
 
 class SegmentApi(APIView):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .threads import torch_threads
+from annotator.torch_threads import torch_threads
 
 _lock = threading.Lock()
 

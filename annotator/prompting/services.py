@@ -1,8 +1,9 @@
 """Segmenting an image from an annotator's prompts (clicks, a box, a previous shape).
 
 The expensive embedding is computed once per image by the ``compute_embedding`` task right
-after upload; here we only read it back and run the cheap decoder. When it is not ready yet
-the caller gets a "pending" answer (HTTP 202) and the task is (re)queued if needed.
+after upload (``images_embed``, on the ``images_added`` signal); here we only read it back and
+run the cheap decoder. When it is not ready yet the caller gets a "pending" answer (HTTP 202)
+and the task is (re)queued if needed.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from annotator.errors import ApplicationError
+from annotator.jobs.batches import batch_job_create
+from annotator.jobs.enqueue import enqueue
 from annotator.jobs.models import BatchJob
-from annotator.projects.models import Image
+from annotator.projects.models import Image, Project
+from annotator.projects.pixels import load_rgb
 from annotator.projects.selectors import batch_progress
 from ml import geometry
 
-from .adapters import prompt as prompt_adapter
+from . import engine as prompt_engine
 from .models import Embedding
+
+COMPUTE_EMBEDDING = "annotator.prompting.tasks.compute_embedding"
 
 
 @dataclass
@@ -69,7 +75,7 @@ def image_segment(
     """Run the project's prompt engine on the stored embedding; raises ApplicationError on bad prompts."""
     from ml.prompt import InvalidPromptError, Prompts, segment_to_polygons, validate_prompts
 
-    engine = prompt_adapter.engine_for(image.project.prompt_engine)
+    engine = prompt_engine.engine_for(image.project.prompt_engine)
     mask = None
     if mask_shape:
         try:
@@ -91,7 +97,7 @@ def image_segment(
     if record is None:
         return SegmentAnswer(ready=False, engine=engine.engine_id, progress=_embedding_progress(image))
     embedding = _cache.get(record.path, lambda: engine.embedding_from_bytes(Path(record.path).read_bytes()))
-    result = prompt_adapter.segment(engine, embedding, prompts)
+    result = prompt_engine.segment(engine, embedding, prompts)
     shape, vertices, iou = segment_to_polygons(result)
     return SegmentAnswer(
         ready=True,
@@ -105,18 +111,42 @@ def image_segment(
 
 def _ready_embedding(image: Image, engine_id: str) -> Embedding | None:
     """The stored embedding if usable; otherwise make sure one is being computed and return None."""
-    from . import tasks
-
     record, created = Embedding.objects.get_or_create(image=image, engine_id=engine_id)
     if record.status == Embedding.Status.READY and Path(record.path).exists():
         return record
     if created or record.status in (Embedding.Status.FAILED, Embedding.Status.READY):
         # READY without a file means the file was lost (e.g. storage wiped): compute again.
         Embedding.objects.filter(pk=record.pk).update(status=Embedding.Status.PENDING)
-        tasks.compute_embedding.delay(image.id, None)
+        enqueue(COMPUTE_EMBEDDING, image.id, None)
     return None
 
 
 def _embedding_progress(image: Image) -> int:
     done, total = batch_progress(project=image.project, kind=BatchJob.Kind.EMBEDDING)
     return round(100 * done / total) if total else 0
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def images_embed(*, project: Project, image_ids: list[int]) -> BatchJob:
+    """After upload: one embedding job over the new images, one task per image."""
+    job = batch_job_create(project=project, kind=BatchJob.Kind.EMBEDDING, total=len(image_ids))
+    for image_id in image_ids:
+        enqueue(COMPUTE_EMBEDDING, image_id, job.id)
+    return job
+
+
+def embedding_ensure(*, image: Image) -> Embedding:
+    """Compute and store the prompt-engine embedding of an image unless a valid one exists."""
+    engine = prompt_engine.engine_for(image.project.prompt_engine)
+    path = prompt_engine.embedding_path(sha256=image.sha256, engine_id=engine.engine_id)
+    record, _ = Embedding.objects.get_or_create(image=image, engine_id=engine.engine_id)
+    if record.status == Embedding.Status.READY and Path(record.path).exists():
+        return record
+    if not path.exists():  # the same pixels may already be embedded for another project
+        data = prompt_engine.compute(engine, load_rgb(image))
+        prompt_engine.store_embedding(path, data)
+    record.path, record.status, record.message = str(path), Embedding.Status.READY, ""
+    record.save(update_fields=["path", "status", "message", "updated_at"])
+    return record

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ml.precision import PRECISIONS
 
-from .env import env_bool, env_int, env_list, env_path, env_str
+from .env import env_bool, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = env_path("ANNOTATOR_VAR_DIR", BASE_DIR / "var")
@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "annotator.jobs",
     "annotator.projects",
     "annotator.annotations",
+    "annotator.prompting",  # before learning: a new image's embedding is queued before its pre-label
     "annotator.learning",
     "annotator.datasets",
     "annotator.universal",
@@ -178,10 +179,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 30 * 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 35 * 60)
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# The one routing table: services queue tasks by name (``annotator.jobs.enqueue``); unlisted tasks
+# (feature refreshes, the reaper) go to the default queue.
 CELERY_TASK_ROUTES = {
-    "annotator.learning.tasks.compute_embedding": {"queue": "inference"},
+    "annotator.prompting.tasks.compute_embedding": {"queue": "inference"},
     "annotator.learning.tasks.pre_label_image": {"queue": "inference"},
-    "annotator.learning.tasks.*train*": {"queue": "training"},
+    "annotator.learning.tasks.train_model": {"queue": "training"},
+    "annotator.learning.tasks.check_retraining": {"queue": "training"},
+    "annotator.universal.tasks.train_base_model": {"queue": "training"},
+    "annotator.universal.tasks.evaluate_base_for_projects": {"queue": "training"},
+    "annotator.universal.tasks.check_base_retraining": {"queue": "default"},
+    "annotator.datasets.tasks.export_coco": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -221,6 +229,20 @@ ANNOTATOR = {
     "TRAINING_EPOCHS": env_int("ANNOTATOR_TRAINING_EPOCHS", 0),
     "TRAINING_LR": float(env_str("ANNOTATOR_TRAINING_LR", "0")),  # 0: ml.universal.finetune default
     "TRAINING_THREADS": env_int("ANNOTATOR_TRAINING_THREADS", 2),
+    # The universal base (annotator.universal): its gate, its trigger, and the recipe of a base run.
+    "UNIVERSAL_GATE_TOLERANCE": env_float(
+        "ANNOTATOR_UNIVERSAL_GATE_TOLERANCE", 0.02
+    ),  # mask AP a project may lose
+    "UNIVERSAL_NEW_IMAGES_THRESHOLD": env_int(
+        "ANNOTATOR_UNIVERSAL_NEW_IMAGES_THRESHOLD", 100
+    ),  # triggers a run
+    "UNIVERSAL_SYNTHETIC_TRAIN_SCENES": env_int("ANNOTATOR_UNIVERSAL_SYNTHETIC_TRAIN_SCENES", 200),
+    "UNIVERSAL_SYNTHETIC_VAL_SCENES": env_int("ANNOTATOR_UNIVERSAL_SYNTHETIC_VAL_SCENES", 50),  # fixed seed
+    "UNIVERSAL_SCENE_SIZE": env_int("ANNOTATOR_UNIVERSAL_SCENE_SIZE", 256),  # px, square
+    "UNIVERSAL_BUDGET_SECONDS": env_float("ANNOTATOR_UNIVERSAL_BUDGET_SECONDS", 1800),  # a base run's cap
+    "UNIVERSAL_EPOCHS": env_int("ANNOTATOR_UNIVERSAL_EPOCHS", 0),  # 0: train until the budget is spent
+    "UNIVERSAL_LR": env_float("ANNOTATOR_UNIVERSAL_LR", 2e-3),
+    "UNIVERSAL_SCHEDULE_SECONDS": env_int("ANNOTATOR_UNIVERSAL_SCHEDULE_SECONDS", 6 * 60 * 60),  # beat check
 }
 
 if ANNOTATOR["SAM_PRECISION"] not in PRECISIONS:

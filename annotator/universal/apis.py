@@ -7,13 +7,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.errors import NotFoundError
+from annotator.errors import ApplicationError, NotFoundError
 from annotator.learning.apis import TrainingRunOutput
 from annotator.learning.models import TrainingRun
+from annotator.learning.services import base_model_version
 from annotator.learning.training import training_run_cancel
-from annotator.projects.apis import get_project
 from annotator.projects.models import Role
-from annotator.projects.permissions import IsStaff
+from annotator.projects.permissions import IsStaff, get_project
 
 from . import selectors, services, training
 
@@ -22,8 +22,6 @@ def _int_keys(mapping: dict) -> dict[int, str]:
     try:
         return {int(k): (v or "") for k, v in mapping.items()}
     except (TypeError, ValueError) as exc:
-        from annotator.errors import ApplicationError
-
         raise ApplicationError("mapping keys are category ids", field="mapping") from exc
 
 
@@ -201,8 +199,6 @@ class BaseLineageApi(APIView):
         )
     )
     def get(self, request):
-        from annotator.learning.services import base_model_version
-
         current = base_model_version()
         return Response(
             {

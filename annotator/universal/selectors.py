@@ -10,14 +10,9 @@ from annotator.annotations.models import Annotation
 from annotator.learning.models import ModelVersion, TrainingRun
 from annotator.learning.services import base_model_version
 from annotator.projects.models import Image, ImageStatus, Project
+from annotator.projects.selectors import universal_names
 
 from .models import BaseEvaluation
-
-
-def universal_names() -> list[str]:
-    from ml.synth import CATEGORIES
-
-    return list(CATEGORIES)
 
 
 def taxonomy_preview(*, project: Project, mapping: dict[int, str] | None = None) -> dict[str, Any]:

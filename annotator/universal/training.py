@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
+from annotator.jobs.enqueue import enqueue
 from annotator.jobs.services import job_fail, job_report
 from annotator.learning import registry, runs
 from annotator.learning.adapters import training as training_adapter
@@ -27,12 +28,14 @@ from annotator.learning.models import ACTIVE_RUN_STATUSES, ModelVersion, Trainin
 from annotator.learning.services import base_model_version
 from annotator.projects.models import Image, Project
 
-from .conf import universal_setting
 from .models import BaseEvaluation, BaseTrainingLock
 from .selectors import contributed_since_last_base_run, contributing_projects
 
 log = logging.getLogger(__name__)
 
+
+TRAIN_BASE_MODEL = "annotator.universal.tasks.train_base_model"
+EVALUATE_BASE_FOR_PROJECTS = "annotator.universal.tasks.evaluate_base_for_projects"
 SYNTHETIC = "synthetic held-out"
 SYNTHETIC_VAL_SEED = 424_242  # fixed: every gate compares on the same held-out scenes
 SYNTHETIC_TRAIN_SEED = 515_151
@@ -41,8 +44,6 @@ SCRATCH = ("projects", "model.pt")  # what a failed or cancelled run removes fro
 
 def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
     """Create a pending base run and queue it; ``ConflictError`` while another base run is pending/running."""
-    from . import tasks
-
     if base_model_version() is None:
         raise ApplicationError(
             "No universal base to start from: the shipped checkpoint is missing", code="no_base_model"
@@ -61,7 +62,7 @@ def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
             run = TrainingRun.objects.create(
                 project=None, requested_by=user, trigger=trigger, base_version=base_model_version()
             )
-            transaction.on_commit(lambda: tasks.train_base_model.apply_async((run.pk,), queue="training"))
+            enqueue(TRAIN_BASE_MODEL, run.pk)
     except IntegrityError as exc:  # the lock row was created concurrently: the other request won
         raise ConflictError(
             "Another base run was requested at the same moment", code="base_training_in_progress"
@@ -79,7 +80,7 @@ def _lock() -> BaseTrainingLock:
 
 def base_retrain_check() -> TrainingRun | None:
     """The periodic trigger: a base run once enough contributed images were accepted since the last one."""
-    threshold = max(1, int(universal_setting("NEW_IMAGES_THRESHOLD")))
+    threshold = max(1, int(settings.ANNOTATOR["UNIVERSAL_NEW_IMAGES_THRESHOLD"]))
     if contributed_since_last_base_run() < threshold:
         return None
     try:
@@ -102,7 +103,7 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
         job_fail(job=run, message="No universal base to start from")
         return run
     workdir = runs.run_workdir_fresh(run=run)
-    size = int(universal_setting("SCENE_SIZE"))
+    size = int(settings.ANNOTATOR["UNIVERSAL_SCENE_SIZE"])
     try:
         job_report(job=run, progress=1, message="Writing the contributed and synthetic data")
         projects = list(contributing_projects())
@@ -124,7 +125,7 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
                 "per_category": train.per_category,
                 "val_images": len(val.images),
             }
-        synthetic_count = int(universal_setting("SYNTHETIC_TRAIN_SCENES"))
+        synthetic_count = int(settings.ANNOTATOR["UNIVERSAL_SYNTHETIC_TRAIN_SCENES"])
         if synthetic_count:
             sources.append(
                 write_synthetic(
@@ -133,7 +134,7 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
             )
         held_out = write_synthetic(
             workdir / "synthetic_val",
-            count=max(1, int(universal_setting("SYNTHETIC_VAL_SCENES"))),
+            count=max(1, int(settings.ANNOTATOR["UNIVERSAL_SYNTHETIC_VAL_SCENES"])),
             seed=SYNTHETIC_VAL_SEED,
             size=size,
         )
@@ -149,16 +150,16 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
                 "images": len(training_images),
             },
         )
-        epochs = int(universal_setting("EPOCHS")) or None
+        epochs = int(settings.ANNOTATOR["UNIVERSAL_EPOCHS"]) or None
         result = retrain_base(
             current.checkpoint,
             sources,
             held_out.coco,
             workdir / "model.pt",
             work_dir=workdir,
-            budget_seconds=universal_setting("BUDGET_SECONDS"),
+            budget_seconds=settings.ANNOTATOR["UNIVERSAL_BUDGET_SECONDS"],
             epochs=epochs,
-            lr=universal_setting("LR"),
+            lr=settings.ANNOTATOR["UNIVERSAL_LR"],
             progress=runs.run_progress_reporter(run=run),
             should_stop=runs.run_cancel_poller(run=run),
         )
@@ -264,7 +265,10 @@ def _gate(
             len(split.images) if project is not None else int(metrics.get("images", 0))
         )
     return gate_decide(
-        scores["candidate"], scores["current"], tolerance=universal_setting("GATE_TOLERANCE"), images=images
+        scores["candidate"],
+        scores["current"],
+        tolerance=settings.ANNOTATOR["UNIVERSAL_GATE_TOLERANCE"],
+        images=images,
     )
 
 
@@ -280,13 +284,8 @@ def base_version_promote(*, version: ModelVersion, reason: str) -> None:
         version.status, version.promoted_at = ModelVersion.Status.PROMOTED, timezone.now()
         version.data_summary = {**version.data_summary, "promotion": reason}
         version.save(update_fields=["status", "promoted_at", "data_summary"])
-        for project in Project.objects.filter(active_model__isnull=True):
-            registry._schedule_rescore(project)  # their pre-labels now come from the new base
-        from . import tasks
-
-        transaction.on_commit(
-            lambda: tasks.evaluate_base_for_projects.apply_async((version.pk,), queue="training")
-        )
+        registry.projects_following_base_rescore()  # their pre-labels now come from the new base
+        enqueue(EVALUATE_BASE_FOR_PROJECTS, version.pk)
 
 
 def base_evaluate_for_projects(*, version: ModelVersion) -> list[BaseEvaluation]:

@@ -1,7 +1,13 @@
+"""API views of the web app: who am I, and the dashboard's figures of a project."""
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from annotator.projects.permissions import get_project
+
+from .selectors import project_stats
 
 
 class MeApi(APIView):
@@ -19,3 +25,19 @@ class MeApi(APIView):
         return Response(
             {"id": request.user.id, "username": request.user.username, "is_staff": request.user.is_staff}
         )
+
+
+class ProjectStatsApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "ProjectStats",
+            fields={
+                "counts": serializers.DictField(),
+                "jobs": serializers.DictField(),
+                "active_model": serializers.DictField(allow_null=True),
+                "prompt_engine": serializers.CharField(),
+            },
+        )
+    )
+    def get(self, request, project_id: int):
+        return Response(project_stats(project=get_project(request, project_id)))

@@ -64,8 +64,8 @@ def measure(pool: int, labelled: int, calls: int) -> dict:
     import numpy as np
     from django.utils import timezone
 
+    from annotator.annotations.ranking import COVERED_LIMIT, DIVERSITY_POOL
     from annotator.annotations.selectors import queue_candidates
-    from annotator.learning.selectors import COVERED_LIMIT, DIVERSITY_POOL
     from annotator.projects.models import Project
     from ml.active.ranking import diverse_order
 

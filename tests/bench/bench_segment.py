@@ -46,10 +46,10 @@ def measure(engine: str, clicks: int, workdir: Path) -> dict:
     from django.test import Client
     from PIL import Image as PILImage
 
-    from annotator.learning.adapters import prompt as prompt_adapter
-    from annotator.learning.services import embedding_ensure
     from annotator.projects.ingest import images_ingest
     from annotator.projects.services import project_create
+    from annotator.prompting import engine as prompt_adapter
+    from annotator.prompting.services import embedding_ensure
     from ml.synth import generate_scene
 
     user, _ = get_user_model().objects.get_or_create(username=f"bench-{engine}")

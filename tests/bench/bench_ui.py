@@ -141,7 +141,7 @@ def run(frames: int = 240) -> dict:
         user = UserFactory(username="bench_admin")
         project = make_project(admin=user, name="Bench")
         # The bench needs no embeddings or pre-label jobs: keep the broker untouched.
-        with mock.patch("annotator.learning.services.images_schedule_processing"):
+        with mock.patch("annotator.projects.ingest.images_added"):
             images_ingest(
                 project=project, uploads=[("bench_4000x3000.jpg", io.BytesIO(big_jpeg()))], user=user
             )

@@ -26,10 +26,10 @@ from tests.reliability.worker_kill import entered, kill_mid_task_and_restart, on
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("slowed", ["annotator.learning.adapters.prompt:compute"], indirect=True)
+@pytest.mark.parametrize("slowed", ["annotator.prompting.engine:compute"], indirect=True)
 def test_embedding_task_killed_mid_way_completes_once(slowed, celery_worker, project, users, settings):
-    from annotator.learning.models import Embedding
     from annotator.projects.ingest import images_ingest
+    from annotator.prompting.models import Embedding
 
     project.auto_pre_label = False
     project.save(update_fields=["auto_pre_label"])

@@ -13,9 +13,8 @@ from typing import Any
 from django.conf import settings
 
 from annotator.projects.models import Image
-
-from .images import load_rgb
-from .threads import torch_threads
+from annotator.projects.pixels import load_rgb
+from annotator.torch_threads import torch_threads
 
 _lock = threading.Lock()
 

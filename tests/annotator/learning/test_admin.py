@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from annotator.jobs.schedule import periodic_task_ensure
 from annotator.learning.models import TrainingRun
-from annotator.learning.schedule import retrain_schedule_ensure
 from tests.annotator.learning.conftest import accept, add_images
 
 
@@ -32,19 +32,25 @@ def test_admin_action_starts_one_run_and_reports_a_second(staff_client, project,
 
 @pytest.mark.django_db
 def test_the_retraining_schedule_is_editable_in_the_admin(staff_client):
-    task = retrain_schedule_ensure()
+    task = periodic_task_ensure(key="retraining")
     page = staff_client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
     assert page.status_code == 200 and "check_retraining" in page.content.decode()
 
 
 @pytest.mark.django_db
-def test_retrain_schedule_command_sets_the_interval():
+def test_periodic_tasks_command_sets_the_interval_of_the_named_check():
     from io import StringIO
 
     from django.core.management import call_command
     from django_celery_beat.models import PeriodicTask
 
     out = StringIO()
-    call_command("retrain_schedule", "--every", "120", stdout=out)
+    call_command("periodic_tasks", "retraining", "--every", "120", stdout=out)
     task = PeriodicTask.objects.get(task="annotator.learning.tasks.check_retraining")
     assert task.interval.every == 120 and "every 120 seconds" in out.getvalue()
+    assert not PeriodicTask.objects.filter(task="annotator.universal.tasks.check_base_retraining").exists()
+
+    call_command("periodic_tasks", stdout=out)  # all of them; the retraining check keeps its interval
+    assert PeriodicTask.objects.get(task="annotator.learning.tasks.check_retraining").interval.every == 120
+    base = PeriodicTask.objects.get(task="annotator.universal.tasks.check_base_retraining")
+    assert base.interval.every == 6 * 60 * 60 and base.enabled

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from annotator.learning.adapters.threads import torch_threads
+from annotator.torch_threads import torch_threads
 
 
 def test_torch_threads_sets_the_count_for_the_block_and_restores_it() -> None:

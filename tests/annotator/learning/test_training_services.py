@@ -9,8 +9,8 @@ from django.db import connection
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.jobs.models import JobStatus
+from annotator.jobs.schedule import periodic_task_ensure
 from annotator.learning.models import TrainingRun
-from annotator.learning.schedule import RETRAIN_CHECK_TASK, retrain_schedule_ensure
 from annotator.learning.selectors import accepted_since_last_run
 from annotator.learning.training import retraining_check, training_run_cancel, training_run_request
 from tests.annotator.learning.conftest import accept, add_images
@@ -88,8 +88,9 @@ def test_periodic_check_starts_a_run_only_after_threshold_acceptances(project, u
 
 @pytest.mark.django_db
 def test_retrain_schedule_is_a_periodic_task_editable_in_the_admin():
-    task = retrain_schedule_ensure()
-    assert task.task == RETRAIN_CHECK_TASK and task.enabled
-    assert retrain_schedule_ensure().pk == task.pk
-    faster = retrain_schedule_ensure(every_seconds=5)
+    task = periodic_task_ensure(key="retraining")
+    assert task.task == "annotator.learning.tasks.check_retraining" and task.enabled
+    assert task.interval.every == 600 and task.interval.period == "seconds"
+    assert periodic_task_ensure(key="retraining").pk == task.pk
+    faster = periodic_task_ensure(key="retraining", every_seconds=5)
     assert faster.pk == task.pk and faster.interval.every == 5

@@ -16,8 +16,8 @@ import pytest
 
 from annotator.annotations.selectors import queue_candidates
 from annotator.jobs.models import BatchJob, JobStatus
+from annotator.jobs.schedule import periodic_task_ensure
 from annotator.learning.models import ModelVersion, Prediction, TrainingRun
-from annotator.learning.schedule import retrain_schedule_ensure
 from annotator.learning.services import image_predict
 from annotator.projects.models import Image
 from tests.annotator.learning.conftest import accept, add_images
@@ -86,7 +86,7 @@ def test_accepted_images_start_one_scheduled_run_which_promotes_and_rescores(
     accepted_val, accepted_train, pending = images[:2], images[20:], images[2:20]
     for image in accepted_val + accepted_train[:3]:
         accept(image, users)
-    retrain_schedule_ensure(every_seconds=1)
+    periodic_task_ensure(key="retraining", every_seconds=1)
     beat = _start_beat(training_worker, tmp_path)
     try:
         wait_for(

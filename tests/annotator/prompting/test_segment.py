@@ -7,9 +7,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from annotator.learning.models import Embedding
-from annotator.learning.services import embedding_ensure
 from annotator.projects.models import Image
+from annotator.prompting.models import Embedding
+from annotator.prompting.services import embedding_ensure
 from ml import geometry
 from tests.conftest import wait_for
 
@@ -111,7 +111,7 @@ def test_malformed_prompts_are_400_naming_the_part(project, client_for, body, fi
 def test_sam_engine_with_a_tiny_checkpoint_serves_points_box_and_previous_mask(
     project, client_for, settings, tmp_path
 ):
-    from annotator.learning.adapters import prompt as prompt_adapter
+    from annotator.prompting import engine as prompt_engine
     from ml.prompt.sam_models import build_sam_tiny, save_checkpoint
 
     checkpoint = tmp_path / "sam_tiny.pt"
@@ -124,7 +124,7 @@ def test_sam_engine_with_a_tiny_checkpoint_serves_points_box_and_previous_mask(
     record = embedding_ensure(image=Image.objects.get(pk=image_id))
     assert record.engine_id.startswith("sam-tiny-")
     raw = open(record.path, "rb").read()
-    stored = prompt_adapter.engine_for("sam").embedding_from_bytes(raw)
+    stored = prompt_engine.engine_for("sam").embedding_from_bytes(raw)
     values = sum(a.size for a in stored.arrays.values())
     assert 0 < len(raw) - 2 * values < 4096  # a small JSON header, then 2 bytes (float16) per value
 

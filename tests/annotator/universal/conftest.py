@@ -37,12 +37,15 @@ FAST_BASE_ENV = {
 
 
 @pytest.fixture
-def fast_base_env(monkeypatch):
-    """Environment for the worker (and this process) that keeps base runs small; tweakable per test."""
+def fast_base_env(monkeypatch, settings):
+    """Environment for the worker (and the same settings in this process) that keeps base runs small."""
 
     def apply(**overrides: str) -> None:
         for key, value in {**FAST_BASE_ENV, **overrides}.items():
-            monkeypatch.setenv(key, value)
+            monkeypatch.setenv(key, value)  # the worker reads it when its settings load
+            number = float(value)
+            name = key.removeprefix("ANNOTATOR_")
+            settings.ANNOTATOR = {**settings.ANNOTATOR, name: int(number) if number.is_integer() else number}
 
     apply()
     return apply

@@ -6,9 +6,9 @@ import pytest
 
 from annotator.errors import ConflictError
 from annotator.jobs.models import JobStatus
+from annotator.jobs.schedule import periodic_task_ensure
 from annotator.learning.models import TrainingRun
 from annotator.learning.training import training_run_cancel
-from annotator.universal.schedule import BASE_CHECK_TASK, base_schedule_ensure
 from annotator.universal.selectors import base_training_images, contributed_since_last_base_run
 from annotator.universal.training import base_retrain_check, base_run_request
 from tests.annotator.learning.conftest import accept, add_images
@@ -104,8 +104,8 @@ def test_one_base_run_at_a_time_and_only_staff_start_one(users, client_for, enve
 
 
 @pytest.mark.django_db
-def test_enough_new_contributed_images_trigger_a_base_run(north, users, envelope_base, monkeypatch):
-    monkeypatch.setenv("ANNOTATOR_UNIVERSAL_NEW_IMAGES_THRESHOLD", "2")
+def test_enough_new_contributed_images_trigger_a_base_run(north, users, envelope_base, settings):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "UNIVERSAL_NEW_IMAGES_THRESHOLD": 2}
     north.contribute_to_universal = True
     north.save()
     images = add_images(north, 24)
@@ -126,7 +126,8 @@ def test_enough_new_contributed_images_trigger_a_base_run(north, users, envelope
 
 @pytest.mark.django_db
 def test_base_schedule_is_a_periodic_task():
-    task = base_schedule_ensure()
-    assert task.task == BASE_CHECK_TASK and task.enabled
-    assert base_schedule_ensure().pk == task.pk
-    assert base_schedule_ensure(every_seconds=60).interval.every == 60
+    task = periodic_task_ensure(key="base-retraining")
+    assert task.task == "annotator.universal.tasks.check_base_retraining" and task.enabled
+    assert task.interval.every == 6 * 60 * 60  # UNIVERSAL_SCHEDULE_SECONDS
+    assert periodic_task_ensure(key="base-retraining").pk == task.pk
+    assert periodic_task_ensure(key="base-retraining", every_seconds=60).interval.every == 60

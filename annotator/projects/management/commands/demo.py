@@ -22,8 +22,8 @@ from django.db import transaction
 from PIL import Image as PILImage
 
 from annotator.projects.ingest import images_ingest
-from annotator.projects.models import Membership, Project, Role
-from annotator.projects.services import project_create
+from annotator.projects.models import Project, Role
+from annotator.projects.services import membership_set, project_create
 
 DEMO_PROJECT = "Demo warehouse"
 
@@ -67,7 +67,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             project = project_create(name=DEMO_PROJECT, user=users.get(username=admin_name))
             for role in (Role.REVIEWER, Role.ANNOTATOR):
-                Membership.objects.create(project=project, user=users.get(username=role.value), role=role)
+                membership_set(project=project, username=role.value, role=role)
             report = images_ingest(project=project, uploads=list(_demo_images(count)))
         self.stdout.write(
             f"Project '{DEMO_PROJECT}': {len(report.created)} synthetic images queued for "

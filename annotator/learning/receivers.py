@@ -1,0 +1,16 @@
+"""What learning does when a lower app announces something (connected in ``apps.LearningConfig.ready``)."""
+
+from __future__ import annotations
+
+from .runs import run_versions_fail_stopped
+from .services import images_schedule_pre_label
+
+
+def pre_label_new_images(*, project, image_ids: list[int], **_: object) -> None:
+    """``projects.signals.images_added``: pre-label the new images with the project's active model."""
+    images_schedule_pre_label(project=project, image_ids=image_ids)
+
+
+def fail_versions_of_reaped_runs(**_: object) -> None:
+    """``jobs.signals.stale_jobs_reaped``: a reaped training run leaves no model version 'training'."""
+    run_versions_fail_stopped()
