@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# Measured with ml.active.simulate --quick on the 2026-12-03 base (6 pools each; chosen on --seed 11,
+# Measured with ml.experiments.active.simulate --quick on the 2026-12-03 base (6 pools each; chosen on --seed 11,
 # then run once on the reported --seed 7): mean val mask AP at 10 / 20 / 30 / 40 labels, alpha 0.5
 # 0.316 / 0.320 / 0.336 / 0.340 (seed 11) and 0.316 / 0.348 / 0.368 / 0.375 (seed 7); alpha 0.2
 # 0.331 / 0.337 / 0.344 / 0.347 and 0.352 / 0.367 / 0.371 / 0.378. At 0.5 the queue took 58-60 %
@@ -42,7 +42,7 @@ TYPICALITY_NEIGHBOURS = 20  # TypiClust's K: typicality is 1 / mean distance to 
 KMEANS_ITERATIONS = 25
 NEIGHBOUR_CHUNK = 512  # rows per block of the nearest-neighbour search
 DEFAULT_DENSITY = 0.0
-# Chosen on --seed 13's full run (8 pools; ml.active.simulate, each gain times ((predicted instances + 1) /
+# Chosen on --seed 13's full run (8 pools; ml.experiments.active.simulate, each gain times ((predicted instances + 1) /
 # the pool's largest) ** power): label_savings 0.04 at 0, 0.26 at 0.5, 0.26 at 1 (0.5 kept 1 more capture
 # of 50). Without it k-center greedy favours sparse frames (round-2 picks: 6.5 instances, the pool 7.7).
 # Then, at 0 -> 0.5: seed 11's full run 0.21 -> 0.27, seed 7's 0.0 -> 0.0, seed 7 --quick 0.42 -> 0.30.

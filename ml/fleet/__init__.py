@@ -3,5 +3,5 @@
 Pure ``ml`` (no Django): merging every contributing team's COCO data with synthetic scenes
 (:mod:`ml.fleet.data`), retraining the base from the current one (:mod:`ml.fleet.base`), the
 multi-set promotion gate (:mod:`ml.fleet.gate`) and the three-team proof
-(``python -m ml.fleet.simulate --json [--quick]``).
+(``python -m ml.experiments.fleet.simulate --json [--quick]``).
 """

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from ml.active import headroom, ranking
+from ml.active import ranking
 from ml.active.ranking import diverse_order, near_duplicate_groups, typical_order
-from ml.active.simulate import (
+from ml.experiments.active import headroom
+from ml.experiments.active.simulate import (
     CONDITION_GROUPS,
     SimConfig,
     condition_group,
@@ -120,7 +121,7 @@ def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
         [
             sys.executable,
             "-m",
-            "ml.active.simulate",
+            "ml.experiments.active.simulate",
             "--json",
             "--base",
             str(base),
@@ -434,7 +435,7 @@ def test_headroom_rules_pick_what_their_names_say():
 
 def test_headroom_cli_names_a_label_count_the_pool_cannot_give():
     out = subprocess.run(
-        [sys.executable, "-m", "ml.active.headroom", "--labels", "300", "--pool", "200"],
+        [sys.executable, "-m", "ml.experiments.active.headroom", "--labels", "300", "--pool", "200"],
         cwd=ROOT,
         capture_output=True,
         text=True,

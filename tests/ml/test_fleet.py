@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
+from ml.experiments.fleet.simulate import labels_to_reach
 from ml.fleet.base import retrain_base
 from ml.fleet.data import CocoSource, merge_coco, write_synthetic
 from ml.fleet.gate import gate_decide
-from ml.fleet.simulate import labels_to_reach
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.model import build_model

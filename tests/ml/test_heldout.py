@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ml.universal import heldout
+from ml.experiments.universal import heldout
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.train import train
 

@@ -1,8 +1,8 @@
 """How much can the choice of images buy on the simulated site? Fixed label sets, one fine-tune each.
 
-    python -m ml.active.headroom --json --seed 13 --repeats 4 --labels 30
+    python -m ml.experiments.active.headroom --json --seed 13 --repeats 4 --labels 30
 
-``label_savings`` >= 0.40 (``ml.active.simulate``) needs some rule that reaches, with 30 labels,
+``label_savings`` >= 0.40 (``ml.experiments.active.simulate``) needs some rule that reaches, with 30 labels,
 the mask AP that random picks reach with 50. This fine-tunes the base once per (rule, pool) on a
 label set that the rule picks *with the oracle's knowledge* (each image's lighting, branding and
 true instance count) and reports the val mask AP, next to random sets of 30, 40 and 50 (the
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ml.active.simulate import (
+from ml.experiments.active.simulate import (
     DEFAULT_BASE,
     SimConfig,
     evaluate,
@@ -50,7 +50,7 @@ from ml.active.simulate import (
 
 RANDOM_SIZES = (30, 40, 50)
 # The 10-label rounds over a pool of 200 that this question was asked of (2026-12-04), so that its figures
-# stay reproducible; ml.active.simulate has since moved to rounds of 20 over a pool of 400.
+# stay reproducible; ml.experiments.active.simulate has since moved to rounds of 20 over a pool of 400.
 POOL, BATCH = 200, 10
 
 

@@ -1,7 +1,7 @@
 """The active-learning loop on synthetic data with an oracle annotator: random vs uncertainty+diversity.
 
-    python -m ml.active.simulate --json            # the full run
-    python -m ml.active.simulate --json --quick    # <= 10 min on 2 CPU cores
+    python -m ml.experiments.active.simulate --json            # the full run
+    python -m ml.experiments.active.simulate --json --quick    # <= 10 min on 2 CPU cores
 
 Setup (pure ``ml``, no Django): a pool of synthetic scenes and a fixed val set from a *new
 site*: the four scene domains at a smaller scale than the base model was trained at (a
@@ -59,7 +59,7 @@ from ml.active.ranking import (
 from ml.universal.evaluate import CocoMaskEvaluator, predictions
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_BASE = ROOT / "ml" / "checkpoints" / "universal_base.pt"
 DEFAULT_PLOT = ROOT / "docs" / "active_learning.png"
 DOMAIN_ORDER = ("conveyor_topdown", "tote_oblique", "floor_pile", "pallet_stack")
@@ -82,7 +82,7 @@ class SimConfig:
     # 5 rounds of 20 over 100 captures (400 frames): up to 100 labels. Until 2026-12-04 it was 5 rounds of 10
     # over 50 captures (up to 50 labels). There random's curve rose 0.016 from 30 to 50 labels, inside the
     # spread between pools, and no 30 labels, even chosen with the oracle's knowledge, reached random's 50
-    # (ml.active.headroom), so the statistic mostly measured noise. Active learning is a method for budgets
+    # (ml.experiments.active.headroom), so the statistic mostly measured noise. Active learning is a method for budgets
     # past that cold start (Hacohen et al., 2022; MaskAL compares hundreds of images). docs/active_learning.md,
     # "A wider label range".
     pool: int = 400

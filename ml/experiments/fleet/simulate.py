@@ -1,11 +1,11 @@
 """The fleet proof: three teams arrive in turn; each fine-tunes from the current base and contributes.
 
-    python -m ml.fleet.simulate --json            # the full run
-    python -m ml.fleet.simulate --json --quick    # <= 15 min on 2 shared CPU cores
+    python -m ml.experiments.fleet.simulate --json            # the full run
+    python -m ml.experiments.fleet.simulate --json --quick    # <= 15 min on 2 shared CPU cores
 
 Pure ``ml``. Base v1 is trained from scratch on plain synthetic scenes (all four domains).
 Teams arrive one after another (team1 conveyor_topdown, team2 tote_oblique, team3 floor_pile),
-each with labelled scenes of its domain seen through its own site camera (:mod:`ml.fleet.teams`).
+each with labelled scenes of its domain seen through its own site camera (:mod:`ml.experiments.fleet.teams`).
 A team fine-tunes from the current base (fixed optimiser steps, its labels only) and
 contributes its labels; then the base is retrained (:func:`ml.fleet.base.retrain_base`) from
 the current base on synthetic replay plus every contribution so far: v1 → v2 → v3 → v4.
@@ -32,15 +32,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.experiments.fleet.plot import draw_plot
+from ml.experiments.fleet.teams import TEAMS, write_team_split
 from ml.fleet.base import retrain_base
 from ml.fleet.data import CocoSource, write_synthetic
-from ml.fleet.plot import draw_plot
-from ml.fleet.teams import TEAMS, write_team_split
 from ml.universal.data import coco_first_n, load_coco
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.train import train
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PLOT = ROOT / "docs" / "fleet.png"
 SYNTHETIC = "synthetic"
 

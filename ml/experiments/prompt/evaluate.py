@@ -1,7 +1,7 @@
 """Evaluate a prompt engine with the standard clicker protocol (NoC@85 / NoC@90).
 
-    python -m ml.prompt.evaluate --engine default --synthetic 100 --seed 1234 --json
-    python -m ml.prompt.evaluate --engine grabcut --coco annotations.json --images DIR --json
+    python -m ml.experiments.prompt.evaluate --engine default --synthetic 100 --seed 1234 --json
+    python -m ml.experiments.prompt.evaluate --engine grabcut --coco annotations.json --images DIR --json
 
 Every instance is an independent object to segment (several per image). For time on small
 CPUs, at most ``--max-instances`` per image are used (the largest ones first, default 3) and

@@ -1,6 +1,6 @@
 """The grouping's ceiling: mask AP when the network's maps are perfect.
 
-    python -m ml.universal.ceiling --synthetic 100 --seed 1234 --input-size 384 --json
+    python -m ml.experiments.universal.ceiling --synthetic 100 --seed 1234 --input-size 384 --json
 
 Each scene's true instances become the maps a perfect network would output at its stride
 (``targets.instance_targets``: one-hot classes and the interior map, at ``input_size``); they go

@@ -1,7 +1,7 @@
 """The held-out-domain experiment: does a base trained on *other* domains save labels on a new one?
 
     python -m ml.universal.train --config ml/universal/configs/heldout_pallet_stack.yaml   # the base
-    python -m ml.universal.heldout --base var/heldout/base_minus_pallet_stack.pt --domain pallet_stack
+    python -m ml.experiments.universal.heldout --base var/heldout/base_minus_pallet_stack.pt --domain pallet_stack
 
 On the held-out domain it trains (1) the base fine-tuned with 10 / 50 / 100 / 200 labelled
 images and (2) the same architecture from scratch with 100 / 1,000 images, then evaluates all of

@@ -9,7 +9,7 @@
 # run's grouping on the validation scenes and evaluate all of them (see the model card):
 #   python -m ml.universal.train --config ml/universal/configs/heldout_pallet_stack.yaml \
 #       --retune var/heldout/base_minus_pallet_stack.pt
-#   python -m ml.universal.heldout --base var/heldout/base_minus_pallet_stack.pt \
+#   python -m ml.experiments.universal.heldout --base var/heldout/base_minus_pallet_stack.pt \
 #       --finetune 10 50 100 200 --finetune-steps 1000 --finetune-lrs 3e-4 1e-3 \
 #       --scratch 100 1000 --scratch-steps 2000 4000 --json
 # --run-budget caps each fine-tune at 90 s: with 10 images (one batch per epoch, the loader
@@ -20,7 +20,7 @@ PY=${PYTHON:-python3}
 W=var/heldout
 OUT=${OUT:-$W/out}
 mkdir -p "$OUT" "$W/logs"
-H="$PY -m ml.universal.heldout --base $W/base_minus_pallet_stack.pt --device cuda --train-only --threads 1"
+H="$PY -m ml.experiments.universal.heldout --base $W/base_minus_pallet_stack.pt --device cuda --train-only --threads 1"
 log() { echo "[$(date +%T)] $*"; }
 
 log "smoke: 40 steps on the GPU"
@@ -35,7 +35,7 @@ r = train({"input_size": 384, "data": spec, "steps": 40, "out": "/tmp/smoke.pt",
 print("smoke", r["steps"], "steps", r["train_seconds"], "s of training,", round(time.perf_counter() - start, 1), "s in all", flush=True)
 PY
 log "prepare"
-$PY -m ml.universal.heldout --prepare --workers 16 || exit 1
+$PY -m ml.experiments.universal.heldout --prepare --workers 16 || exit 1
 log "phase A: scratch + 100 and scratch + 1,000"
 $H --finetune --scratch 100 --scratch-steps 2000 --loader-workers 3 --run-budget 300 > $W/logs/scratch100.log 2>&1 &
 $H --finetune --scratch 1000 --scratch-steps 4000 --loader-workers 3 --run-budget 300 > $W/logs/scratch1000.log 2>&1 &

@@ -1,0 +1,1 @@
+"""The prompt engines scored by a simulated clicker on synthetic or COCO data (``evaluate``)."""
