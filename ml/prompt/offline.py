@@ -21,7 +21,6 @@ Work happens at ``MAX_SIDE`` px on the long side; the mask is scaled back to the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -36,7 +35,7 @@ from ml.prompt.engine import (
     point_disks,
     validate_prompts,
 )
-from ml.prompt.offline_scorer import CandidateScorer, candidate_features
+from ml.prompt.offline_scorer import CandidateScorer, Variant, candidate_features
 
 MAX_SIDE = 1024
 CLICK_RADIUS = 3  # px at working scale
@@ -49,15 +48,6 @@ MAX_ENCLOSING_SHARE = 0.2  # an enclosing region larger than this share of the i
 SAME_COLOUR = 7.0  # Lab distance under which two sampled colours count as one
 WIDE_SAMPLE_FRACTION = 0.02  # "wide" variants also sample colours this far (x long side) from a click
 BG, FG = 1, 2
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way of making automatic background seeds; the scorer picks among the results."""
-
-    colour_far: float  # Lab distance above which a pixel is "another colour"
-    wide: bool  # also sample colours on a ring around the newest click
-    expand: bool  # grow a mask enclosed by one uniform region to that region
 
 
 VARIANTS = (

@@ -9,16 +9,25 @@ inference is plain NumPy. The weights file is an ``.npz`` (loaded with ``allow_p
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ml.prompt.engine import Prompts
 
-if TYPE_CHECKING:
-    from ml.prompt.offline import Variant
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of making automatic background seeds (``offline.VARIANTS``); the scorer picks among the
+    results, reading these settings as features. Defined here, beside the features, so that the engine
+    imports the scorer and not the other way round."""
+
+    colour_far: float  # Lab distance above which a pixel is "another colour"
+    wide: bool  # also sample colours on a ring around the newest click
+    expand: bool  # grow a mask enclosed by one uniform region to that region
+
 
 FEATURE_NAMES = (
     "log_area",
