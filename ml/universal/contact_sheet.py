@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ml.universal.evaluate import DEFAULT_CHECKPOINT, coco_selection, read_image
+from ml.universal.eval_data import coco_selection, read_image
+from ml.universal.evaluate import DEFAULT_CHECKPOINT
 from ml.universal.predictor import UniversalPredictor
 
 

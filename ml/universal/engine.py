@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ml.precision import resolve_precision
 from ml.universal import targets
-from ml.universal.evaluate import CocoMaskEvaluator
+from ml.universal.coco_eval import CocoMaskEvaluator
 from ml.universal.predictor import UniversalPredictor
 
 INTERIOR_WEIGHT = 2.0  # the interior map decides instance splits; weigh it above the class map

@@ -19,15 +19,11 @@ from ml.synth import CATEGORIES, generate_scene, write_dataset
 from ml.synth.scene import DOMAINS
 from ml.universal import targets
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from ml.universal.coco_eval import CocoMaskEvaluator, coco_from_dict, paired_bootstrap
 from ml.universal.data import CocoDataset, RehearsalMix, SyntheticDataset
 from ml.universal.engine import compute_loss, contact_band, resolve_device, training_dtype
-from ml.universal.evaluate import (
-    CocoMaskEvaluator,
-    coco_from_dict,
-    evaluate_checkpoint,
-    paired_bootstrap,
-    synthetic_coco,
-)
+from ml.universal.eval_data import synthetic_coco
+from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.finetune import fine_tune
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
 from ml.universal.model import MODELS, build_model

@@ -8,18 +8,10 @@ import pytest
 import torch
 
 from ml.synth import write_dataset
+from ml.universal.box_eval import box_metrics, evaluate_coco, predict_boxes
 from ml.universal.calibration import calibrated_score
-from ml.universal.evaluate import (
-    DEFAULT_CHECKPOINT,
-    ImageBoxes,
-    box_figures,
-    box_matches,
-    box_metrics,
-    evaluate_coco,
-    main,
-    match_boxes,
-    predict_boxes,
-)
+from ml.universal.coco_eval import ImageBoxes, box_figures, box_matches, match_boxes
+from ml.universal.evaluate import DEFAULT_CHECKPOINT, main
 from ml.universal.predictor import UniversalPredictor
 
 

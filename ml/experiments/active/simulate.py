@@ -56,7 +56,8 @@ from ml.active.ranking import (
     DEFAULT_DENSITY,
     diverse_order,
 )
-from ml.universal.evaluate import CocoMaskEvaluator, predictions
+from ml.universal.coco_eval import CocoMaskEvaluator
+from ml.universal.evaluate import predictions
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 ROOT = Path(__file__).resolve().parents[3]

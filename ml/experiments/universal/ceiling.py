@@ -21,7 +21,8 @@ import torch
 from ml.synth.dataset import iter_scenes
 from ml.synth.scene import CATEGORIES
 from ml.universal import targets
-from ml.universal.evaluate import CocoMaskEvaluator, coco_from_dict, synthetic_coco
+from ml.universal.coco_eval import CocoMaskEvaluator, coco_from_dict
+from ml.universal.eval_data import synthetic_coco
 from ml.universal.grouping import GroupingParams, group_instances
 from ml.universal.predictor import Instance, maps_at_image_size
 

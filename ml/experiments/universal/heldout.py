@@ -35,8 +35,9 @@ import numpy as np
 
 from ml.synth.dataset import write_dataset
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
+from ml.universal.coco_eval import paired_bootstrap
 from ml.universal.data import coco_first_n, load_coco
-from ml.universal.evaluate import paired_bootstrap, predictions
+from ml.universal.evaluate import predictions
 from ml.universal.finetune import FINE_TUNE_FREEZE_BATCHNORM, FINE_TUNE_LR
 from ml.universal.train import train, tune_grouping
 
