@@ -10,6 +10,8 @@ The actions (seconds, ``EffortModel``):
 - **check** a shape that is on the canvas, pre-label or suggestion: one yes/no verification;
 - **delete** a false pre-label: point at it and press a key;
 - **accept** a suggestion: a key press (it is already under the pointer while it is checked);
+- **glance** at a false suggestion: a ghost outline that fits no package is never touched, but the
+  eye still lands on it once;
 - **fix** a pre-label that matches a package at IoU >= 0.5 but below ``fix_iou`` (0.9): corrective
   clicks with the click engine, or delete and draw, whichever is cheaper;
 - **draw** a missed package: clicks with the click engine (or a hand polygon, ``draw="polygon"``).
@@ -41,6 +43,9 @@ CLICK_S = 7.0 / 4
 # systems", CACM 1980: pointing with a mouse 1.1 s, a keystroke 0.28 s (average non-secretary typist).
 POINT_S = 1.1
 KEY_S = 0.28
+# Rayner, "Eye movements in reading and information processing: 20 years of research", Psychological
+# Bulletin 1998: a fixation in scene perception lasts 330 ms on average.
+GLANCE_S = 0.33
 # Lin et al., "Microsoft COCO: common objects in context", ECCV 2014: "22 worker hours per 1,000
 # segmentations", 79.2 s per hand-drawn polygon.
 POLYGON_S = 22 * 3600 / 1000
@@ -65,6 +70,7 @@ class EffortModel:
     click_s: float = CLICK_S
     point_s: float = POINT_S
     key_s: float = KEY_S
+    glance_s: float = GLANCE_S
     polygon_s: float = POLYGON_S
     draw_clicks: float = DRAW_CLICKS
     fix_clicks: float = FIX_CLICKS
@@ -148,9 +154,10 @@ def seconds_without(outcome: ImageOutcome, model: EffortModel) -> float:
 def seconds_with(outcome: ImageOutcome, threshold: float, mode: Mode, model: EffortModel) -> float:
     """Seconds for one image when the shapes scoring >= ``threshold`` are pre-labels or suggestions.
 
-    Pre-labels: check each; delete a false one; fix one below ``fix_iou``. Suggestions: check
-    each; accept a matched one with a key (then fix it, or ignore it and draw, whichever is
-    cheaper); a false suggestion is left alone. Every package left unmatched is drawn.
+    Pre-labels: check each; delete a false one; fix one below ``fix_iou``. Suggestions: the
+    annotator checks the one that fits a package and accepts it with a key (then fixes it, or
+    draws the package instead, whichever is cheaper); a false suggestion costs one glance and is
+    left alone. Every package left unmatched is drawn.
     """
     if mode not in ("prelabel", "suggest"):
         raise ValueError(f"unknown mode {mode!r}")
@@ -159,13 +166,12 @@ def seconds_with(outcome: ImageOutcome, threshold: float, mode: Mode, model: Eff
     for score, iou in zip(outcome.scores, outcome.ious, strict=True):
         if score < threshold:
             break
-        seconds += model.verify_s
         if iou < MATCH_IOU:
-            seconds += model.delete_s if mode == "prelabel" else 0.0
+            seconds += model.verify_s + model.delete_s if mode == "prelabel" else model.glance_s
             continue
         found += 1
         fix = model.fix_s if iou < model.fix_iou else 0.0
-        seconds += fix if mode == "prelabel" else min(model.key_s + fix, model.draw_s)
+        seconds += model.verify_s + (fix if mode == "prelabel" else min(model.key_s + fix, model.draw_s))
     return seconds + (outcome.packages - found) * model.draw_s
 
 
@@ -220,10 +226,13 @@ def gate(
     model: EffortModel | None = None,
     *,
     min_reviewed: int = MIN_REVIEWED,
+    calibrated: bool = True,
 ) -> GateDecision:
     """The mode and threshold that save the most expected seconds on the reviewed images.
 
-    Fewer than ``min_reviewed`` images: the checkpoint's calibrated default, as pre-labels. Else
+    Fewer than ``min_reviewed`` images: the checkpoint's calibrated default, as pre-labels; a
+    checkpoint without a calibration has no default worth trusting, so its shapes start as
+    suggestions. Else
     the pre-label threshold with the lowest mean seconds per image; if even that is no faster than
     drawing everything, suggestion mode at its own best threshold.
     """
@@ -231,17 +240,13 @@ def gate(
     n = len(outcomes)
     if n < min_reviewed:
         precision, recall = precision_recall(outcomes, default_threshold)
-        return GateDecision(
-            "prelabel",
-            default_threshold,
-            precision,
-            recall,
-            None,
-            n,
-            f"{n} of {min_reviewed} reviewed images needed to learn a threshold: "
-            f"the model's calibrated default {default_threshold:.2f} applies",
-            learned=False,
-        )
+        waiting = f"{n} of {min_reviewed} reviewed images needed to learn a threshold: "
+        if calibrated:
+            reason = f"{waiting}the model's calibrated default {default_threshold:.2f} applies"
+        else:
+            reason = f"{waiting}the model has no calibrated scores, so its shapes are suggestions"
+        mode: Mode = "prelabel" if calibrated else "suggest"
+        return GateDecision(mode, default_threshold, precision, recall, None, n, reason, learned=False)
     baseline = float(np.mean([seconds_without(o, model) for o in outcomes]))
     thresholds = candidate_thresholds(outcomes)
     best: dict[str, tuple[float, float]] = {}
@@ -251,7 +256,7 @@ def gate(
         best[mode] = (thresholds[i], costs[i])
     threshold, cost = best["prelabel"]
     if cost < baseline:
-        mode: Mode = "prelabel"
+        mode = "prelabel"
         reason = (
             f"on {n} reviewed images, pre-labels scoring {threshold:.2f} or more save "
             f"{baseline - cost:.1f} s per image ({cost:.1f} s against {baseline:.1f} s drawing everything)"

@@ -9,9 +9,13 @@ The five cases (``ml.active.effort`` prices each action):
 - ``none``: no pre-labels; every package is drawn with clicks;
 - ``every``: every predicted shape is a pre-label;
 - ``default``: pre-labels at the checkpoint's calibrated default threshold;
-- ``gated``: the first ``--reviewed`` images (20) run at the default and are reviewed; the gate
-  learns its mode and threshold from them and applies it to every later image;
+- ``gated``: the first ``--reviewed`` images (20) run as the gate starts (pre-labels at the
+  calibrated default; suggestions when the checkpoint has no calibration) and are reviewed; the
+  gate learns its mode and threshold from them and applies them to every later image;
 - ``suggest``: every shape at the default threshold is a suggestion, not a pre-label.
+
+``gated_after`` is ``gated`` on the images after the first ``--reviewed`` alone: what the learned
+gate decided.
 
 Each case prints mean seconds per image and its ratio to ``none`` (sum over images) with a 95 %
 bootstrap interval, images resampled. IoU is between boxes: a predicted mask's bounding box and
@@ -86,17 +90,19 @@ def replay(
     default_threshold: float,
     model: EffortModel | None = None,
     reviewed: int = MIN_REVIEWED,
+    calibrated: bool = True,
 ) -> dict[str, object]:
     """Seconds per image for each case, its ratio to ``none`` with an interval, and the gate's choice."""
     model = model or EffortModel()
     none = [seconds_without(o, model) for o in outcomes]
+    start = gate([], default_threshold, model, calibrated=calibrated)
     decision = gate(outcomes[:reviewed], default_threshold, model, min_reviewed=min(reviewed, len(outcomes)))
     per_image = {
         "none": none,
         "every": [seconds_with(o, float("-inf"), "prelabel", model) for o in outcomes],
         "default": [seconds_with(o, default_threshold, "prelabel", model) for o in outcomes],
         "gated": [
-            seconds_with(o, default_threshold, "prelabel", model)
+            seconds_with(o, start.threshold, start.mode, model)
             if i < reviewed
             else seconds_with(o, decision.threshold, decision.mode, model)
             for i, o in enumerate(outcomes)
@@ -111,11 +117,19 @@ def replay(
             "ratio_to_none": ratio,
             "ratio_ci95": [low, high],
         }
+    if len(outcomes) > reviewed:  # the images the learned gate decided alone
+        ratio, low, high = bootstrap_ratio(per_image["gated"][reviewed:], none[reviewed:])
+        rows["gated_after"] = {
+            "seconds_per_image": float(np.mean(per_image["gated"][reviewed:])),
+            "ratio_to_none": ratio,
+            "ratio_ci95": [low, high],
+        }
     return {
         "images": len(outcomes),
         "packages_per_image": float(np.mean([o.packages for o in outcomes])),
         "shapes_per_image": float(np.mean([len(o.scores) for o in outcomes])),
         "default_threshold": default_threshold,
+        "calibrated": calibrated,
         "gate": decision.as_dict(),
         "cases": rows,
         "constants": {
@@ -173,7 +187,10 @@ def main(argv: list[str] | None = None) -> None:
         coco_samples(args.coco, args.subset) if args.coco else synthetic_samples(args.synthetic, args.seed)
     )
     outcomes = outcomes_from_predictor(predictor, samples)
-    result = replay(outcomes, predictor.default_threshold, EffortModel(draw=args.draw), args.reviewed)
+    calibrated = predictor.meta.get("score_calibration") is not None
+    result = replay(
+        outcomes, predictor.default_threshold, EffortModel(draw=args.draw), args.reviewed, calibrated
+    )
     result["checkpoint"] = str(Path(args.checkpoint))
     print(json.dumps(result, indent=2) if args.json else format_table(result))
 

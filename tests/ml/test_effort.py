@@ -44,8 +44,9 @@ def test_seconds_for_a_known_image():
     assert seconds_without(outcome, MODEL) == pytest.approx(3 * draw)
     assert seconds_with(outcome, 0.0, "prelabel", MODEL) == pytest.approx(3 * verify + fix + delete + draw)
     assert seconds_with(outcome, 0.75, "prelabel", MODEL) == pytest.approx(2 * verify + fix + draw)
+    glance = MODEL.glance_s
     assert seconds_with(outcome, 0.0, "suggest", MODEL) == pytest.approx(
-        3 * verify + key + (key + fix) + draw
+        2 * verify + key + (key + fix) + glance + draw
     )
     assert seconds_with(outcome, float("inf"), "prelabel", MODEL) == pytest.approx(3 * draw)
     assert precision_recall([outcome], 0.75) == (1.0, pytest.approx(2 / 3))
@@ -109,3 +110,14 @@ def test_replay_never_lets_the_gate_make_images_slower_on_a_wrong_model():
     assert later["cases"]["gated"]["seconds_per_image"] < cases["every"]["seconds_per_image"]
     good = replay(_project(good=True, images=30), default_threshold=0.5)["cases"]
     assert good["gated"]["ratio_to_none"] < 0.35  # a good model: about 3x faster
+
+
+def test_an_uncalibrated_checkpoint_starts_with_suggestions():
+    decision = gate([], default_threshold=0.0, calibrated=False)
+    assert (decision.mode, decision.learned) == ("suggest", False)
+    assert "no calibrated scores" in decision.reason
+    result = replay(_project(good=False, images=30), default_threshold=0.0, calibrated=False)
+    cases = result["cases"]
+    # the twenty false shapes cost a glance each as suggestions, not a check and a delete
+    assert cases["gated"]["ratio_to_none"] < cases["default"]["ratio_to_none"] / 2
+    assert cases["gated_after"]["ratio_to_none"] == pytest.approx(1.0)  # learned: hide them all
