@@ -46,6 +46,7 @@ OTHERS = [  # module, arguments, what it measures
     ("bench_segment", [], "segment endpoint latency"),
     ("bench_prompt", [], "prompt engine latency per click"),
     ("bench_universal", [], "universal model: pre-label seconds per image"),
+    ("bench_effort", [], "annotator seconds per image with pre-labels, as a share of drawing everything"),
     ("bench_queue", [], "queue next with the diversity re-rank: 2,000 pool and 2,000 labelled images"),
     ("bench_ui", ["--json"], "UI frame time"),
 ]
