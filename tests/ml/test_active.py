@@ -14,17 +14,10 @@ import torch
 from ml.active import ranking
 from ml.active.ranking import diverse_order, near_duplicate_groups, typical_order
 from ml.experiments.active import headroom
-from ml.experiments.active.simulate import (
-    CONDITION_GROUPS,
-    SimConfig,
-    condition_group,
-    fine_tune_steps,
-    label_savings,
-    label_savings_spread,
-    paired_gain,
-    site_scenes,
-    write_coco,
-)
+from ml.experiments.active.config import SimConfig
+from ml.experiments.active.curves import label_savings, label_savings_spread, paired_gain
+from ml.experiments.active.rounds import fine_tune_steps
+from ml.experiments.active.site import CONDITION_GROUPS, condition_group, site_scenes, write_coco
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
 from ml.universal.model import build_model

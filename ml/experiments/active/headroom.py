@@ -6,8 +6,8 @@
 the mask AP that random picks reach with 50. This fine-tunes the base once per (rule, pool) on a
 label set that the rule picks *with the oracle's knowledge* (each image's lighting, branding and
 true instance count) and reports the val mask AP, next to random sets of 30, 40 and 50 (the
-random strategy's own first picks, the same draws as ``simulate.run_strategy``). Every
-fine-tune is the simulation's (``simulate.fine_tune``: the product's recipe, ``steps`` steps).
+random strategy's own first picks, the same draws as ``rounds.run_strategy``). Every
+fine-tune is the simulation's (``rounds.fine_tune``: the product's recipe, ``steps`` steps).
 If no rule gets there, no ranking of the same model's scores can, and the miss is the site and
 the model's, not the queue's. The rules:
 
@@ -37,16 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from ml.experiments.active.simulate import (
-    DEFAULT_BASE,
-    SimConfig,
-    evaluate,
-    fine_tune,
-    score_pool,
-    site_base,
-    site_scenes,
-    write_coco,
-)
+from ml.experiments.active.config import SimConfig
+from ml.experiments.active.rounds import evaluate, fine_tune, score_pool, site_base
+from ml.experiments.active.simulate import DEFAULT_BASE
+from ml.experiments.active.site import site_scenes, write_coco
 
 RANDOM_SIZES = (30, 40, 50)
 # The 10-label rounds over a pool of 200 that this question was asked of (2026-12-04), so that its figures
@@ -55,7 +49,7 @@ POOL, BATCH = 200, 10
 
 
 def random_picks(pool_size: int, count: int, batch: int, seed: int) -> list[int]:
-    """The random strategy's first ``count`` picks on a pool (``simulate.run_strategy``'s draws)."""
+    """The random strategy's first ``count`` picks on a pool (``rounds.run_strategy``'s draws)."""
     rng = np.random.default_rng(seed + 1)
     picked: list[int] = []
     while len(picked) < count:
