@@ -14,9 +14,7 @@ from ml.synth.camera import warp_to_quad
 from ml.synth.cartons import CartonLook, carton_look, paint_carton
 from ml.synth.figures import paint_person, paint_robot_arm
 from ml.synth.fixtures import (
-    Rack,
     View,
-    make_rack,
     paint_bollard,
     paint_cable,
     paint_cone,
@@ -25,13 +23,12 @@ from ml.synth.fixtures import (
     paint_floor,
     paint_guard_rail,
     paint_pallet_front,
-    paint_rack_back,
-    paint_rack_front,
     paint_tote_front,
 )
 from ml.synth.objects import Canvas
 from ml.synth.overhead import render_overhead
 from ml.synth.paint import paint_lines, paint_poly, paint_tube, quad, shade_down
+from ml.synth.racking import Rack, make_rack, paint_rack_back, paint_rack_front
 
 TOTE_COLOURS = [(40, 80, 160), (60, 60, 65), (150, 150, 155), (200, 60, 40), (230, 190, 40)]
 
