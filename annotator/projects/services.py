@@ -20,10 +20,13 @@ def project_create(*, name: str, user, description: str = "", categories: list[s
     name = name.strip()
     if not name:
         raise ApplicationError("A project needs a name", field="name")
+    names = categories or [n for n, _ in DEFAULT_CATEGORIES]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ApplicationError(f"Category '{repeated[0]}' is listed twice", field="categories")
     slug = _unique_slug(name)
     project = Project.objects.create(name=name, slug=slug, description=description, created_by=user)
     defaults = dict(DEFAULT_CATEGORIES)
-    names = categories or [n for n, _ in DEFAULT_CATEGORIES]
     for export_id, category_name in enumerate(names, start=1):
         Category.objects.create(
             project=project,
