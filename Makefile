@@ -6,7 +6,7 @@ VENV ?= $(HOME)/.cache/annotator-venvs/$(REQ_HASH)
 PY := $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: demo test venv frontend migrate lint bench soak clean e2e-deps
+.PHONY: demo test test-fast venv frontend migrate lint bench soak clean e2e-deps
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,15 @@ test: venv frontend  ## the whole suite: Python (SQLite, or Postgres/Redis via e
 	cd frontend && npx vitest run
 	$(PY) -m pytest tests --ignore=tests/bench --durations=25
 
-lint: venv
+test-fast: venv  ## the quick tier (under 2 min): no browser, no worker subprocess, no training
+	mkdir -p var
+	$(PY) -m pytest tests --ignore=tests/bench -m "not e2e and not worker and not slow" -q
+
+lint: venv  ## ruff, the format, mypy, and the import contracts in pyproject.toml (the app stack, ml without Django, no cycles)
 	$(VENV)/bin/ruff check annotator ml tests
 	$(VENV)/bin/ruff format --check annotator ml tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: venv frontend migrate  ## every benchmark; prints a table and writes var/bench.json
 	$(PY) -m tests.bench.run
