@@ -25,6 +25,18 @@ from tests.factories import UserFactory, make_project
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Fixtures that start a real Celery worker (or need one): their tests are marked ``worker`` and stay
+# out of ``make test-fast``. A test that asks for a worker with ``request.getfixturevalue`` is marked
+# by hand.
+WORKER_FIXTURES = {"celery_worker", "training_worker", "worker_on_shipped_base", "learning_worker"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if WORKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.worker)
+
+
 @pytest.fixture(autouse=True)
 def _media_and_var(tmp_path, settings):
     settings.MEDIA_ROOT = str(tmp_path / "media")

@@ -17,7 +17,9 @@ def _image(project, n):
     return image
 
 
-# (method, url, body, minimum role). Bodies are valid so that an allowed role gets 2xx/409, not 400.
+# (method, url, body, minimum role, status for an allowed role). Bodies are valid, so an allowed role
+# gets the one answer a user would: the calls run in this order on one image (the queue leases it,
+# the save moves it to in progress, so the review is refused as a wrong transition).
 def endpoints(project, image):
     cat = project.categories.first().id
     save = {
@@ -25,33 +27,35 @@ def endpoints(project, image):
         "annotations": [{"category": cat, "shape": square_shape(1, 1, 5)}],
     }
     return [
-        ("get", f"/api/v1/projects/{project.id}", None, "annotator"),
-        ("patch", f"/api/v1/projects/{project.id}", {"retrain_threshold": 7}, "admin"),
-        ("get", f"/api/v1/projects/{project.id}/stats", None, "annotator"),
-        ("get", f"/api/v1/projects/{project.id}/members", None, "annotator"),
+        ("get", f"/api/v1/projects/{project.id}", None, "annotator", 200),
+        ("patch", f"/api/v1/projects/{project.id}", {"retrain_threshold": 7}, "admin", 200),
+        ("get", f"/api/v1/projects/{project.id}/stats", None, "annotator", 200),
+        ("get", f"/api/v1/projects/{project.id}/members", None, "annotator", 200),
         (
             "post",
             f"/api/v1/projects/{project.id}/members",
             {"username": "oscar_outsider", "role": "annotator"},
             "admin",
+            200,
         ),
-        ("get", f"/api/v1/projects/{project.id}/categories", None, "annotator"),
+        ("get", f"/api/v1/projects/{project.id}/categories", None, "annotator", 200),
         (
             "post",
             f"/api/v1/projects/{project.id}/categories",
             {"name": "pallet_wrap", "color": "#123456"},
             "admin",
+            201,
         ),
-        ("get", f"/api/v1/projects/{project.id}/images", None, "annotator"),
-        ("post", f"/api/v1/projects/{project.id}/queue/next", None, "annotator"),
-        ("get", f"/api/v1/images/{image.id}", None, "annotator"),
-        ("get", f"/api/v1/images/{image.id}/file", None, "annotator"),
-        ("get", f"/api/v1/images/{image.id}/annotations", None, "annotator"),
-        ("put", f"/api/v1/images/{image.id}/annotations", save, "annotator"),
-        ("get", f"/api/v1/images/{image.id}/revisions", None, "annotator"),
-        ("post", f"/api/v1/images/{image.id}/lease", None, "annotator"),
-        ("delete", f"/api/v1/images/{image.id}/lease", None, "annotator"),
-        ("post", f"/api/v1/images/{image.id}/review", {"decision": "accept"}, "reviewer"),
+        ("get", f"/api/v1/projects/{project.id}/images", None, "annotator", 200),
+        ("post", f"/api/v1/projects/{project.id}/queue/next", None, "annotator", 200),
+        ("get", f"/api/v1/images/{image.id}", None, "annotator", 200),
+        ("get", f"/api/v1/images/{image.id}/file", None, "annotator", 200),
+        ("get", f"/api/v1/images/{image.id}/annotations", None, "annotator", 200),
+        ("put", f"/api/v1/images/{image.id}/annotations", save, "annotator", 200),
+        ("get", f"/api/v1/images/{image.id}/revisions", None, "annotator", 200),
+        ("post", f"/api/v1/images/{image.id}/lease", None, "annotator", 200),
+        ("delete", f"/api/v1/images/{image.id}/lease", None, "annotator", 204),
+        ("post", f"/api/v1/images/{image.id}/review", {"decision": "accept"}, "reviewer", 409),
     ]
 
 
@@ -65,19 +69,25 @@ def test_role_matrix(project, users, role):
     client = APIClient()
     if role != "anonymous":
         client.force_authenticate(users[role])
-    for method, url, body, minimum in endpoints(project, image):
+    for method, url, body, minimum, allowed_status in endpoints(project, image):
         response = getattr(client, method)(url, body, format="json")
         where = f"{role} {method.upper()} {url} -> {response.status_code}"
         if role == "anonymous":
             assert response.status_code == 401, where
+            assert response.json()["error"]["code"] == "not_authenticated", where
         elif role == "outsider":
             assert response.status_code == 404, where  # no existence leak
+            assert response.json()["error"]["code"] == "not_found", where
         elif RANK[role] >= RANK[minimum]:
-            # Allowed: success, or a business answer (409 wrong status for review), never 401/403/404.
-            assert response.status_code in (200, 201, 204, 409), where
+            assert response.status_code == allowed_status, (where, response.content[:300])
+            if allowed_status == 409:  # the image is in progress: a review is a wrong transition
+                assert response.json()["error"]["code"] == "invalid_transition", where
         else:
             assert response.status_code == 403, where
-            assert "role" in response.json()["error"]["message"], where
+            error = response.json()["error"]
+            assert error["code"] == "permission_denied" and f"needs the {minimum} role" in error["message"], (
+                where
+            )
 
 
 @pytest.mark.django_db

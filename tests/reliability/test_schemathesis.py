@@ -81,6 +81,7 @@ def test_every_api_url_is_in_the_schema(api_schema):
         assert route in documented, f"{route} is served but missing from /api/schema/"
 
 
+@pytest.mark.slow  # ~30 s of generated requests
 @pytest.mark.django_db
 def test_no_input_makes_the_api_fail_with_a_server_error(api_schema, real_rows, users):
     token = Token.objects.create(user=users["admin"]).key

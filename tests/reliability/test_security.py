@@ -79,11 +79,22 @@ def test_session_writes_with_the_csrf_token_work(project, users, image):
 
 
 @pytest.mark.django_db
-def test_the_app_page_hands_out_the_csrf_cookie_the_spa_needs(users):
-    client = session_client(users["annotator"])
-    response = client.get("/app/")
-    assert response.status_code in (200, 503)  # 503 when the UI is not built; the cookie is set either way
+def test_the_app_page_hands_out_the_csrf_cookie_the_spa_needs(users, settings, tmp_path):
+    settings.FRONTEND_DIST = tmp_path  # a built UI: its index.html
+    (tmp_path / "index.html").write_text("<!doctype html><title>annotator</title>", encoding="utf-8")
+    response = session_client(users["annotator"]).get("/app/")
+    assert response.status_code == 200
+    assert response.content.decode() == "<!doctype html><title>annotator</title>"
     assert settings.CSRF_COOKIE_NAME in response.cookies
+
+
+@pytest.mark.django_db
+def test_the_app_page_says_how_to_build_the_ui_when_it_is_not_built(users, settings, tmp_path):
+    settings.FRONTEND_DIST = tmp_path / "missing"
+    response = session_client(users["annotator"]).get("/app/")
+    assert response.status_code == 503
+    assert "Run `make frontend`" in response.content.decode()
+    assert settings.CSRF_COOKIE_NAME in response.cookies  # set all the same
 
 
 @pytest.mark.django_db
@@ -141,7 +152,9 @@ def test_uploaded_files_are_served_as_images_with_nosniff(project, client_for, f
 @pytest.mark.django_db
 def test_media_is_not_served_publicly(client, image):
     assert client.get(f"/media/{image.file.name}").status_code == 404
-    assert client.get(f"/api/v1/images/{image.id}/file").status_code in (401, 403)
+    response = client.get(f"/api/v1/images/{image.id}/file")
+    assert response.status_code == 401  # token auth comes first: a WWW-Authenticate challenge, not a 403
+    assert response.json()["error"]["code"] == "not_authenticated"
 
 
 # `manage.py check --deploy` with production settings: tests/annotator/test_platform.py.

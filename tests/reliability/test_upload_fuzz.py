@@ -109,9 +109,10 @@ def stored_files() -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-def assert_refused(response, *, code: str | None = None) -> list[dict]:
-    assert 400 <= response.status_code < 500, (response.status_code, response.content[:500])
+def assert_refused(response, *, code: str | None = None, error_code: str = "upload_rejected") -> list[dict]:
+    assert response.status_code == 400, (response.status_code, response.content[:500])
     error = response.json()["error"]
+    assert error["code"] == error_code, error
     assert error["message"], error
     assert Image.objects.count() == 0
     assert stored_files() == []
@@ -157,12 +158,23 @@ def test_a_bad_single_file_is_refused_and_nothing_is_stored(project, client_for,
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "name", [b"caf\xe9-\xff\xfe.jpg", b"x" * 5000 + b".jpg"], ids=["non_utf8", "over_header_limit"]
+    ("name", "error_code", "message"),
+    [
+        # Django drops a part whose filename is not UTF-8: the request carries no file.
+        (b"caf\xe9-\xff\xfe.jpg", "invalid", "Attach one or more images or zip files in the 'files' field"),
+        # and refuses multipart headers over 1 kB.
+        (
+            b"x" * 5000 + b".jpg",
+            "parse_error",
+            "Multipart form parse error - Request max total header size exceeded.",
+        ),
+    ],
+    ids=["non_utf8", "over_header_limit"],
 )
-def test_a_name_the_multipart_parser_cannot_take_is_a_4xx(project, client_for, name):
-    # Django drops a part whose filename is not UTF-8 and refuses headers over 1 kB; either way
-    # the client gets a 400 and nothing is stored.
-    assert_refused(post_files(client_for("annotator"), project, [(name, JPEG)]))
+def test_a_name_the_multipart_parser_cannot_take_is_a_400(project, client_for, name, error_code, message):
+    response = post_files(client_for("annotator"), project, [(name, JPEG)])
+    assert assert_refused(response, error_code=error_code) == []  # and nothing is stored
+    assert response.json()["error"]["message"] == message
 
 
 ZIPS = [

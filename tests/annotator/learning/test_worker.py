@@ -248,6 +248,7 @@ def test_a_crashed_run_fails_with_a_reason_and_changes_nothing(
     assert not BatchJob.objects.filter(project=project, kind=BatchJob.Kind.RESCORE).exists()
 
 
+@pytest.mark.worker  # it starts its worker itself, after setting the reaper's delay
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("training_epochs", [100_000])
 def test_the_lock_survives_a_killed_worker_until_the_run_is_reaped(

@@ -44,7 +44,11 @@ def test_project_admin_uses_the_admin_for_their_project_only(client, users):
     assert listing.status_code == 200
     assert "Mine" in listing.content.decode() and "Theirs" not in listing.content.decode()
     assert client.get(f"/admin/projects/project/{mine.id}/change/").status_code == 200
-    assert client.get(f"/admin/projects/project/{theirs.id}/change/").status_code in (302, 403, 404)
+    # Another project's page answers as if it did not exist: back to the admin index, saying so.
+    hidden = client.get(f"/admin/projects/project/{theirs.id}/change/")
+    assert hidden.status_code == 302 and hidden["Location"] == "/admin/"
+    notice = [str(m) for m in client.get("/admin/").context["messages"]]
+    assert notice == [f"project with ID “{theirs.id}” doesn’t exist. Perhaps it was deleted?"]
     assert client.get("/admin/annotations/revision/").status_code == 200
     refused = client.post(
         "/admin/projects/image/upload/",

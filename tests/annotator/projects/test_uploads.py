@@ -180,7 +180,7 @@ ZIP_REFUSALS = [
 @pytest.mark.parametrize(
     ("name", "data", "code"), SINGLE_FILE_REFUSALS, ids=[r[2] for r in SINGLE_FILE_REFUSALS]
 )
-def test_each_refused_file_gets_a_4xx_naming_it(project, client_for, name, data, code):
+def test_each_refused_file_gets_a_400_naming_it(project, client_for, name, data, code):
     response = upload(client_for("annotator"), project.id, (name, data))
     assert response.status_code == 400
     error = response.json()["error"]

@@ -105,6 +105,7 @@ def test_a_base_run_killed_mid_training_is_taken_over_with_its_version_or_reaped
     _assert_one_version_and_nothing_left_running(run, shipped, train_ids)
 
 
+@pytest.mark.slow  # trains a base run in this process (about a minute)
 @pytest.mark.django_db
 def test_a_redelivered_base_run_reuses_what_its_killed_attempt_left(
     users, envelope_base, fast_base_env, settings
