@@ -1,4 +1,4 @@
-"""ml.fleet: the multi-set gate, merging contributed COCO data, base retraining, the proof's label count."""
+"""ml.fleet: the multi-set gate, merging contributed COCO data, base retraining."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 
-from ml.experiments.fleet.simulate import labels_to_reach
 from ml.fleet.base import retrain_base
 from ml.fleet.data import CocoSource, merge_coco, write_synthetic
 from ml.fleet.gate import gate_decide
@@ -96,10 +95,3 @@ def test_retrain_base_starts_from_the_given_base_and_reports_its_data(tmp_path):
         for p, q in zip(before.state_dict().values(), after.state_dict().values(), strict=True)
     )
     assert changed
-
-
-def test_labels_to_reach_interpolates_and_says_never():
-    curve = [{"labels": 8, "mask_ap": 0.1}, {"labels": 16, "mask_ap": 0.3}, {"labels": 32, "mask_ap": 0.4}]
-    assert labels_to_reach(curve, 0.05) == 8.0
-    assert labels_to_reach(curve, 0.2) == 12.0
-    assert labels_to_reach(curve, 0.5) is None
