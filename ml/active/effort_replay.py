@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -147,14 +148,14 @@ def format_table(result: dict[str, object]) -> str:
         f"{result['images']} images, {result['packages_per_image']:.1f} packages and "
         f"{result['shapes_per_image']:.1f} predicted shapes per image; default threshold "
         f"{result['default_threshold']:.2f}",
-        f"{'case':<8} {'s / image':>10} {'x none':>8}  95 % interval",
+        f"{'case':<11} {'s / image':>10} {'x none':>8}  95 % interval",
     ]
     cases = result["cases"]
     assert isinstance(cases, dict)
     for case, row in cases.items():
         low, high = row["ratio_ci95"]
         lines.append(
-            f"{case:<8} {row['seconds_per_image']:>10.1f} {row['ratio_to_none']:>8.2f}  [{low:.2f}, {high:.2f}]"
+            f"{case:<11} {row['seconds_per_image']:>10.1f} {row['ratio_to_none']:>8.2f}  [{low:.2f}, {high:.2f}]"
         )
     decision = result["gate"]
     assert isinstance(decision, dict)
@@ -177,16 +178,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reviewed", type=int, default=MIN_REVIEWED, help="images the gate learns from")
     parser.add_argument("--draw", choices=("clicks", "polygon"), default="clicks")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument(
+        "--outcomes",
+        metavar="FILE",
+        help="read the matched predictions from FILE if it exists, else write them there",
+    )
     args = parser.parse_args(argv)
     if args.reviewed < 1:
         parser.error("--reviewed must be at least 1")
     if args.synthetic is not None and args.synthetic < 1:
         parser.error("--synthetic must be at least 1")
     predictor = UniversalPredictor.from_checkpoint(args.checkpoint)
-    samples = (
-        coco_samples(args.coco, args.subset) if args.coco else synthetic_samples(args.synthetic, args.seed)
-    )
-    outcomes = outcomes_from_predictor(predictor, samples)
+    cache = Path(args.outcomes) if args.outcomes else None
+    if cache is not None and cache.is_file():
+        outcomes = [
+            ImageOutcome(tuple(o["scores"]), tuple(o["ious"]), o["packages"])
+            for o in json.loads(cache.read_text())
+        ]
+    else:
+        samples = (
+            coco_samples(args.coco, args.subset)
+            if args.coco
+            else synthetic_samples(args.synthetic, args.seed)
+        )
+        outcomes = outcomes_from_predictor(predictor, samples)
+        if cache is not None:
+            cache.write_text(json.dumps([asdict(o) for o in outcomes]))
     calibrated = predictor.meta.get("score_calibration") is not None
     result = replay(
         outcomes, predictor.default_threshold, EffortModel(draw=args.draw), args.reviewed, calibrated
