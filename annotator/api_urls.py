@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from annotator.annotations import apis as annotations
 from annotator.datasets import apis as datasets
 from annotator.learning import apis as learning
+from annotator.learning import trust_apis as trust
 from annotator.projects import apis as projects
 from annotator.prompting.apis import SegmentApi
 from annotator.universal import apis as universal
@@ -65,6 +66,8 @@ urlpatterns = [
         name="model-rollback",
     ),
     path("projects/<int:project_id>/acceptance", learning.AcceptanceApi.as_view(), name="model-acceptance"),
+    path("projects/<int:project_id>/trust-gate", trust.TrustGateApi.as_view(), name="trust-gate"),
+    path("images/<int:image_id>/suggestions", trust.ImageSuggestionsApi.as_view(), name="image-suggestions"),
     path(
         "projects/<int:project_id>/rescore-jobs",
         learning.RescoreJobListApi.as_view(),

@@ -30,6 +30,7 @@ from ml import geometry
 
 from .models import Annotation, Revision, Source
 from .selectors import annotation_json, annotation_set_json, queue_candidates
+from .signals import image_reviewed
 
 EDITABLE_BY_ANNOTATORS = {
     ImageStatus.NEW,
@@ -143,7 +144,14 @@ def image_review(
         check_role(role=locked.user_role, project=locked.project, minimum=Role.REVIEWER)
         _transition(locked, ImageStatus.ACCEPTED if decision == "accept" else ImageStatus.REJECTED)
         action = Revision.Action.ACCEPT if decision == "accept" else Revision.Action.REJECT
-        return _bump(locked, user=user, action=action, comment=comment)
+        reviewed = _bump(locked, user=user, action=action, comment=comment)
+        project = locked.project
+        transaction.on_commit(
+            lambda: image_reviewed.send(
+                sender=Image, project=project, image_id=reviewed.pk, decision=decision
+            )
+        )
+        return reviewed
 
 
 def image_pre_label(*, image: Image, instances: list[dict[str, Any]]) -> bool:

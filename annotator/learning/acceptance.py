@@ -11,6 +11,9 @@ revision) is compared with the accepted set (the latest ``accept`` revision):
 
 The version that pre-labelled an image is the one whose Prediction for it is the latest one
 created no later than the pre-label revision (predictions and pre-labels are written together).
+Images whose prediction the trust gate showed as suggestions (``Prediction.shown_as``) have no
+pre-labels to measure and are left out; a suggestion the annotator took arrives as a ``model``
+shape with its score, so it still counts in the accepted set.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from annotator.annotations.models import Revision
 from annotator.projects.models import ImageStatus, Project
 from ml import geometry
 
-from .models import ModelVersion, Prediction
+from .models import GateMode, ModelVersion, Prediction
 
 UNCHANGED_IOU = 0.99
 
@@ -48,8 +51,8 @@ def acceptance_by_version(*, project: Project) -> list[dict[str, Any]]:
     for image_id, pre in pre_labels.items():
         final = finals.get(image_id)
         made_by = [p for p in predictions[image_id] if p.created_at <= pre.created_at and p.model_version_id]
-        if final is None or not made_by:
-            continue
+        if final is None or not made_by or made_by[-1].shown_as == GateMode.SUGGEST:
+            continue  # a prediction shown as suggestions wrote no pre-labels to measure
         version_id = made_by[-1].model_version_id
         image = images[image_id]
         iou, unchanged = compare_sets(

@@ -6,6 +6,7 @@ class LearningConfig(AppConfig):
     verbose_name = "Models, predictions and training"
 
     def ready(self) -> None:
+        from annotator.annotations.signals import image_reviewed
         from annotator.jobs.schedule import periodic_task_register
         from annotator.jobs.signals import stale_jobs_reaped
         from annotator.projects.signals import images_added
@@ -16,6 +17,7 @@ class LearningConfig(AppConfig):
         stale_jobs_reaped.connect(
             receivers.fail_versions_of_reaped_runs, dispatch_uid="learning.fail_versions_of_reaped_runs"
         )
+        image_reviewed.connect(receivers.relearn_trust_gate, dispatch_uid="learning.relearn_trust_gate")
         periodic_task_register(
             key="retraining",
             name="learning: start training runs where enough images were accepted",  # as migration 0004 made it

@@ -6,6 +6,7 @@ migrations, but its model and code live in ``annotator.prompting``.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from annotator.jobs.models import Job, JobStatus
@@ -76,6 +77,11 @@ class Prediction(models.Model):
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     instances = models.JSONField(help_text="[{category (id), shape, score}]")
     uncertainty = models.FloatField(null=True, blank=True)
+    # How the trust gate showed this prediction on its untouched image: its shapes scoring at least
+    # ``shown_threshold`` as pre-labels in the annotation set, or every shape as suggestions that stay
+    # here until an annotator takes them. Empty: not shown (the image was already someone's work).
+    shown_as = models.CharField(max_length=8, blank=True, default="", help_text="prelabel | suggest | ''")
+    shown_threshold = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -129,3 +135,56 @@ class ProjectTraining(Project):
         proxy = True
         verbose_name = "project training"
         verbose_name_plural = "project training"
+
+
+class GateMode(models.TextChoices):
+    PRELABEL = "prelabel", "Pre-labels"
+    SUGGEST = "suggest", "Suggestions"
+
+
+class TrustGate(models.Model):
+    """What the trust gate learned for one project and model version (``learning.trust``)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="trust_gates")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="trust_gates")
+    mode = models.CharField(max_length=8, choices=GateMode.choices)
+    threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="shapes scoring at least this are shown; empty: none is worth showing",
+    )
+    precision = models.FloatField(null=True, blank=True)
+    recall = models.FloatField(null=True, blank=True)
+    seconds_saved_per_image = models.FloatField(null=True, blank=True)
+    reviewed_images = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True, default="")
+    learned = models.BooleanField(default=False, help_text="false: the checkpoint's default, too few reviews")
+    curve = models.JSONField(
+        default=list, blank=True, help_text="[{threshold, precision, recall, seconds saved per mode}]"
+    )
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "model_version"], name="one_trust_gate_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"trust gate of {self.model_version} on {self.project}: {self.mode}"
+
+
+class TrustGatePin(models.Model):
+    """An admin's override of the trust gate for a project: the mode, the threshold, or both."""
+
+    project = models.OneToOneField(
+        "projects.Project", on_delete=models.CASCADE, related_name="trust_gate_pin"
+    )
+    mode = models.CharField(max_length=8, choices=GateMode.choices, blank=True, default="")
+    threshold = models.FloatField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"trust gate pin of {self.project}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .prelabels import trust_gate_schedule_update
 from .runs import run_versions_fail_stopped
 from .services import images_schedule_pre_label
 
@@ -14,3 +15,9 @@ def pre_label_new_images(*, project, image_ids: list[int], **_: object) -> None:
 def fail_versions_of_reaped_runs(**_: object) -> None:
     """``jobs.signals.stale_jobs_reaped``: a reaped training run leaves no model version 'training'."""
     run_versions_fail_stopped()
+
+
+def relearn_trust_gate(*, project, decision: str, **_: object) -> None:
+    """``annotations.signals.image_reviewed``: an accepted image is one more the trust gate learns from."""
+    if decision == "accept":
+        trust_gate_schedule_update(project=project)

@@ -33,6 +33,7 @@ from annotator.projects.models import ImageStatus, Project
 from .adapters import universal as universal_adapter
 from .models import ModelVersion
 from .runs import next_version_name
+from .trust import trust_gate_refresh, version_in_use
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def _activate(project: Project, version: ModelVersion | None, *, reason: str) ->
         version.save(update_fields=["status", "promoted_at", "data_summary"])
     project.active_model = version
     project.save(update_fields=["active_model"])
+    _relearn_gate(project)
     log.info(
         "project %s now uses %s (%s)", project.pk, version.name if version else "the shipped base", reason
     )
@@ -146,7 +148,18 @@ def projects_following_base_rescore() -> list[BatchJob]:
 
     Called inside the transaction that changed the base; the tasks are queued on its commit.
     """
-    return [_schedule_rescore(project) for project in Project.objects.filter(active_model__isnull=True)]
+    jobs = []
+    for project in Project.objects.filter(active_model__isnull=True):
+        _relearn_gate(project)
+        jobs.append(_schedule_rescore(project))
+    return jobs
+
+
+def _relearn_gate(project: Project) -> None:
+    """The trust gate of the model now in use, learned before its re-scoring shows any prediction."""
+    version = version_in_use(project)
+    if version is not None:
+        trust_gate_refresh(project=project, version=version)
 
 
 def _schedule_rescore(project: Project) -> BatchJob:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from annotator.annotations.services import image_pre_label
 from annotator.jobs.batches import batch_job_create
 from annotator.jobs.enqueue import enqueue
 from annotator.jobs.models import BatchJob
@@ -15,7 +14,9 @@ from annotator.projects.models import Image, Project
 
 from .adapters import universal as universal_adapter
 from .models import ModelVersion, Prediction
+from .prelabels import prediction_show
 from .registry import PRE_LABEL_IMAGE, base_shipped_register
+from .trust import prelabel_policy
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ def active_model_for(project: Project) -> ModelVersion | None:
 def image_predict(*, image: Image, model_version: ModelVersion | None = None) -> Prediction | None:
     """Predict with the project's active model, store the Prediction, and pre-label if untouched.
 
-    The Prediction keeps every instance with its score; the pre-labels are the instances scoring at
-    least the version's ``prelabel_threshold``.
+    The Prediction keeps every instance with its score; what the image's set gets is the trust gate's
+    call (``trust.prelabel_policy``): the instances scoring at least its threshold as pre-labels, or
+    none while the gate offers them as suggestions.
     """
     version = model_version or active_model_for(image.project)
     if version is None:
@@ -78,8 +80,9 @@ def image_predict(*, image: Image, model_version: ModelVersion | None = None) ->
         uncertainty=result.uncertainty, **_encoder_fields(version, result)
     )
     image.refresh_from_db()
-    kept = [inst for inst in result.instances if inst["score"] >= version.prelabel_threshold]
-    image_pre_label(image=image, instances=kept)
+    prediction_show(
+        image=image, prediction=prediction, policy=prelabel_policy(project=image.project, version=version)
+    )
     return prediction
 
 

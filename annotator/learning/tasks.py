@@ -5,8 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from annotator.jobs.batches import TRANSIENT, batch_image_step
+from annotator.projects.models import Project
 
 from . import services
+from .prelabels import project_prelabels_reapply, trust_gate_update
 from .runs import run_start
 from .training import retraining_check, training_run_execute
 
@@ -40,3 +42,18 @@ def train_model(run_id: int) -> None:
 def check_retraining() -> list[int]:
     """Periodic (django-celery-beat): start runs where enough images were accepted since the last one."""
     return [run.pk for run in retraining_check()]
+
+
+@shared_task(acks_late=True)
+def refresh_trust_gate(project_id: int) -> None:
+    """After a review: the project's trust gate re-learns; untouched images follow if it flipped. Safe twice."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is not None:
+        trust_gate_update(project=project)
+
+
+@shared_task(acks_late=True)
+def reapply_prelabels(project_id: int) -> int:
+    """After a pin: untouched pending images show their stored predictions as the policy now says. Safe twice."""
+    project = Project.objects.filter(pk=project_id).first()
+    return 0 if project is None else project_prelabels_reapply(project=project)

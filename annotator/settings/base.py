@@ -186,6 +186,8 @@ CELERY_TASK_ROUTES = {
     "annotator.learning.tasks.pre_label_image": {"queue": "inference"},
     "annotator.learning.tasks.train_model": {"queue": "training"},
     "annotator.learning.tasks.check_retraining": {"queue": "training"},
+    "annotator.learning.tasks.refresh_trust_gate": {"queue": "default"},
+    "annotator.learning.tasks.reapply_prelabels": {"queue": "default"},
     "annotator.universal.tasks.train_base_model": {"queue": "training"},
     "annotator.universal.tasks.evaluate_base_for_projects": {"queue": "training"},
     "annotator.universal.tasks.check_base_retraining": {"queue": "default"},

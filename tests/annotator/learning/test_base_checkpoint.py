@@ -160,12 +160,13 @@ def test_pre_labels_keep_the_shapes_at_or_above_the_threshold_and_the_prediction
     project,
     shipped_path,
 ):
-    ship(shipped_path, threshold=None)  # uncalibrated: every shape is a pre-label, as before thresholds
+    ship(shipped_path, threshold=None)  # uncalibrated: the trust gate offers every shape as a suggestion
     image = add_demo_images(project, [0])[0]
     first = image_predict(image=image)
     scores = [inst["score"] for inst in first.instances]
     image.refresh_from_db()
-    assert image.status == ImageStatus.PRE_LABELED and annotation_scores(image) == sorted(scores)
+    assert image.status == ImageStatus.PRE_LABELED and annotation_scores(image) == []
+    assert Prediction.objects.get(pk=first.pk).shown_as == "suggest" and scores  # kept in the prediction
 
     # The same weights shipped with a threshold exactly at one of the shapes' scores.
     threshold = min(s for s in scores if s >= splitting_threshold(scores))
