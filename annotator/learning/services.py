@@ -20,6 +20,8 @@ from .trust import prelabel_policy
 
 log = logging.getLogger(__name__)
 
+# --------------------------------------------------------------------------- pre-labels
+
 
 def images_schedule_pre_label(*, project: Project, image_ids: list[int]) -> BatchJob | None:
     """After upload (if the project and the site pre-label): one pre-label job over the new images."""
@@ -29,9 +31,6 @@ def images_schedule_pre_label(*, project: Project, image_ids: list[int]) -> Batc
     for image_id in image_ids:
         enqueue(PRE_LABEL_IMAGE, image_id, job.id)
     return job
-
-
-# --------------------------------------------------------------------------- pre-labels
 
 
 def base_model_version() -> ModelVersion | None:
