@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from annotator.annotations.services import image_pre_label
 from annotator.errors import ApplicationError
@@ -46,9 +47,13 @@ def project_prelabels_reapply(*, project: Project) -> int:
     if version is None:
         return 0
     policy = prelabel_policy(project=project, version=version)
-    pending = Prediction.objects.filter(
-        model_version=version, image__project=project, image__status__in=UNTOUCHED
-    ).select_related("image")
+    # An image someone holds open is left as they see it: rewriting it would turn their first save
+    # into a version conflict. It follows the policy the next time it is shown.
+    pending = (
+        Prediction.objects.filter(model_version=version, image__project=project, image__status__in=UNTOUCHED)
+        .exclude(image__lease_user__isnull=False, image__lease_expires_at__gt=timezone.now())
+        .select_related("image")
+    )
     # exclude() with a None threshold would compare with NULL, which matches nothing: say isnull.
     same = (
         {"shown_threshold__isnull": True}

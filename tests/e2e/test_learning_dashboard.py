@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from annotator.learning.models import ModelVersion, TrainingRun
+from annotator.learning.models import ModelVersion, TrainingRun, TrustGatePin
 from annotator.learning.services import image_predict
 from annotator.universal.training import base_version_promote
 from tests.annotator.learning.conftest import accept, add_images
@@ -45,6 +45,9 @@ def accepted_project(project, users):
     """24 scenes (the first 20 form the fixed val split); 2 val + 3 train pre-labelled by the base, then accepted."""
     images = add_images(project, 24)
     chosen = images[:2] + images[20:23]
+    # The tiny base is uncalibrated, so the trust gate would offer its shapes as suggestions; pinned to
+    # pre-labels (threshold 0: every shape) the acceptance plot has the base's pre-labels to measure.
+    TrustGatePin.objects.create(project=project, mode="prelabel")
     for image in chosen:
         assert image_predict(image=image) is not None, "the tiny base pre-labels"
         accept(image, users)

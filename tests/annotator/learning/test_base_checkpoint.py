@@ -210,13 +210,15 @@ def test_a_new_shipped_file_becomes_the_base_and_re_pre_labels_only_untouched_im
         inst["score"] for inst in Prediction.objects.get(image=untouched, model_version=old_base).instances
     ]
     untouched.refresh_from_db()
-    assert len(annotation_scores(untouched)) == len(before)  # every shape, from the uncalibrated base
-    # A person works on the other image: keeps two of the model's shapes and draws one.
+    # The uncalibrated base has no threshold to trust: the trust gate offers every shape as a suggestion.
+    assert annotation_scores(untouched) == [] and before
+    # A person works on the other image: takes two of the model's suggestions and draws one.
     touched.refresh_from_db()
     category = project.categories.get(name="cardboard_box")
+    suggested = Prediction.objects.get(image=touched, model_version=old_base).instances
     drawn = [
-        {"category": a.category_id, "shape": a.shape, "source": a.source}
-        for a in touched.annotations.order_by("-score")[:2]
+        {"category": i["category"], "shape": i["shape"], "source": "model", "score": i["score"]}
+        for i in sorted(suggested, key=lambda i: -i["score"])[:2]
     ]
     drawn.append({"category": category.id, "shape": square(10, 10, 60)})
     touched = annotations_save(

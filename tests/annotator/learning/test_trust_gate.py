@@ -5,14 +5,18 @@ Real database, real services; predictions are stored rows (the gate reads predic
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from annotator.annotations.services import annotations_save, image_review, image_submit
 from annotator.learning.models import ModelVersion, Prediction, TrustGate
 from annotator.learning.prelabels import prediction_show, trust_gate_update
 from annotator.learning.trust import prelabel_policy
-from annotator.projects.models import ImageStatus
+from annotator.projects.models import Image, ImageStatus
 from tests.annotator.datasets.coco_helpers import read_export, run_export
+from tests.conftest import wait_for
 from tests.factories import make_image, square_shape
 
 # Two packages per 100 x 80 image, and two places where there is none.
@@ -52,7 +56,7 @@ def wrong(category: int) -> list[dict]:
     ]
 
 
-def review_images(project, users, version, count: int, instances, *, first: int = 0) -> list:
+def review_images(project, users, version, count: int, instances, *, first: int = 0, accept=True) -> list:
     """``count`` images the version predicted, drawn by the annotator (the packages), submitted, accepted."""
     category = project.categories.get(name="cardboard_box").id
     done = []
@@ -66,11 +70,11 @@ def review_images(project, users, version, count: int, instances, *, first: int 
             annotations=[{"category": category, "shape": shape} for shape in PACKAGES],
         )
         image = image_submit(image=image, user=users["annotator"], expected_version=image.version)
-        done.append(
-            image_review(
+        if accept:
+            image = image_review(
                 image=image, user=users["reviewer"], decision="accept", expected_version=image.version
             )
-        )
+        done.append(image)
     return done
 
 
@@ -152,13 +156,18 @@ def test_nothing_a_person_drew_changes_when_the_gate_flips(project, users, versi
     )
     submitted = pending_image(project, version, 202, wrong)
     submitted = image_submit(image=submitted, user=users["annotator"], expected_version=submitted.version)
-    before = {img.pk: (current_set(img), img.version, img.status) for img in (worked, submitted)}
+    # Someone has the last one open, untouched: it stays as they see it (no conflict on their first save).
+    held = pending_image(project, version, 203, wrong)
+    Image.objects.filter(pk=held.pk).update(
+        lease_user=users["annotator"], lease_expires_at=timezone.now() + timedelta(minutes=10)
+    )
+    before = {img.pk: (current_set(img), img.version, img.status) for img in (worked, submitted, held)}
 
     review_images(project, users, version, 1, wrong, first=19)
     gate = trust_gate_update(project=project)
 
     assert gate.mode == "suggest"
-    for img in (worked, submitted):
+    for img in (worked, submitted, held):
         img.refresh_from_db()
         assert (current_set(img), img.version, img.status) == before[img.pk]
     # The untouched image's pre-labels became suggestions: out of the set, still in the prediction.
@@ -313,3 +322,36 @@ def test_suggestions_of_an_image_without_a_prediction(project, version, client_f
         "instances": [],
     }
     assert client_for("outsider").get(f"/api/v1/images/{image.pk}/suggestions").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_review_through_the_api_relearns_the_gate_on_the_worker(project, users, client_for, celery_worker):
+    version = ModelVersion.objects.create(
+        project=project,
+        name="warehouse-a-v1",
+        checkpoint="unused.pt",
+        prelabel_threshold=0.5,
+        status=ModelVersion.Status.PROMOTED,
+    )
+    project.active_model = version
+    project.save(update_fields=["active_model"])
+    review_images(project, users, version, 19, wrong)
+    untouched = pending_image(project, version, 500, wrong)
+    assert len(current_set(untouched)) == 2  # the checkpoint's default: pre-labels
+    image = review_images(project, users, version, 1, wrong, first=19, accept=False)[0]
+    assert not TrustGate.objects.filter(mode="suggest").exists()
+    # The 20th image is accepted by the reviewer through the API, as the review view does.
+    reviewed = client_for("reviewer").post(f"/api/v1/images/{image.pk}/review", {"decision": "accept"})
+    assert reviewed.status_code == 200, reviewed.json()
+
+    wait_for(
+        lambda: (
+            TrustGate.objects.filter(model_version=version, mode="suggest").exists()
+            and not current_set(untouched)
+        ),
+        timeout=120,
+        what=f"the worker to relearn the gate\n{celery_worker.log()[-3000:]}",
+    )
+    gate = TrustGate.objects.get(model_version=version)
+    assert gate.reviewed_images == 20 and gate.learned
+    assert Prediction.objects.get(image=untouched).shown_as == "suggest"
