@@ -14,7 +14,9 @@ import type {
   TrainingRunDetail,
   AnnotationSet,
   ExportJob,
+  GatePinInput,
   ImageRecord,
+  ImageSuggestions,
   ImageStatus,
   Me,
   Page,
@@ -25,6 +27,7 @@ import type {
   Revision,
   SegmentRequest,
   SegmentResult,
+  TrustGate,
   UploadResult,
 } from "./types";
 
@@ -298,6 +301,21 @@ export class ApiClient {
 
   updateProject(projectId: number, changes: ProjectSettingsInput): Promise<Project> {
     return this.json("PATCH", `/projects/${projectId}`, changes);
+  }
+
+  // --- the trust gate: pre-labels or suggestions ---
+  trustGate(projectId: number): Promise<TrustGate> {
+    return this.json("GET", `/projects/${projectId}/trust-gate`);
+  }
+
+  /** Pin the mode and/or the threshold (null unpins: the gate decides); admins only. */
+  pinTrustGate(projectId: number, changes: GatePinInput): Promise<TrustGate> {
+    return this.json("PATCH", `/projects/${projectId}/trust-gate`, changes);
+  }
+
+  /** The active model's shapes for the image and how the gate shows them. */
+  suggestions(imageId: number): Promise<ImageSuggestions> {
+    return this.json("GET", `/images/${imageId}/suggestions`);
   }
 
   // --- the fleet loop: taxonomy, contribution, newer base, rebase ---

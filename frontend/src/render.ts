@@ -14,6 +14,14 @@ export interface OverlayInstance {
   score: number | null;
 }
 
+/** A suggestion the annotator may take: drawn as a ghost outline, the highlighted one brighter. */
+export interface OverlayGhost {
+  category: number;
+  shape: Shape;
+  score: number;
+  selected: boolean;
+}
+
 export interface Scene {
   width: number;
   height: number;
@@ -27,6 +35,8 @@ export interface Scene {
   overlay: readonly OverlayInstance[] | null;
   showInstances: boolean;
   rubberBand: BBox | null;
+  /** The trust gate's suggestions (annotate view, suggestion mode). */
+  ghosts?: readonly OverlayGhost[];
 }
 
 const FALLBACK_COLOR = "#ff00ff";
@@ -188,6 +198,23 @@ export class Renderer {
         ctx.lineWidth = (selected ? 2.5 : 1.5) * px;
         ctx.strokeStyle = selected ? "#ffffff" : color;
         ctx.setLineDash(inst.source === "model" ? [6 * px, 3 * px] : []);
+        ctx.stroke(path);
+      }
+      ctx.setLineDash([]);
+    }
+
+    if (scene.ghosts && scene.showInstances) {
+      // Suggestions: outlines only, dashed in the category's colour; the highlighted one lit.
+      for (const g of scene.ghosts) {
+        const path = shapePath(g.shape);
+        const color = colorOf(g.category);
+        if (g.selected) {
+          ctx.fillStyle = hexToRgba(color, 0.18);
+          ctx.fill(path, "evenodd");
+        }
+        ctx.setLineDash([4 * px, 4 * px]);
+        ctx.lineWidth = (g.selected ? 2.5 : 1.5) * px;
+        ctx.strokeStyle = g.selected ? "#ffffff" : hexToRgba(color, 0.8);
         ctx.stroke(path);
       }
       ctx.setLineDash([]);

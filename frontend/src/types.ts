@@ -276,3 +276,72 @@ export interface BaseUpdate {
   current?: { id: number; name: string; mask_ap_on_your_val: number | null } | null;
   on_base?: string | null;
 }
+
+// --- the trust gate (issue 28): pre-labels or suggestions, per project and model version ---
+
+export type GateMode = "prelabel" | "suggest";
+
+/** One of the active model's shapes for an image (`index` in its prediction). */
+export interface Suggestion {
+  index: number;
+  category: number;
+  shape: Shape;
+  score: number;
+}
+
+export interface ImageSuggestions {
+  model_version: { id: number; name: string } | null;
+  /** How the gate shows the model's shapes on this project now (pins applied). */
+  mode: GateMode;
+  /** Shapes scoring at least this are shown; null: none is worth showing. */
+  threshold: number | null;
+  pinned: boolean;
+  /** Best first. */
+  instances: Suggestion[];
+}
+
+export interface GateCurvePoint {
+  threshold: number;
+  precision: number | null;
+  recall: number | null;
+  prelabel_seconds_saved: number | null;
+  suggest_seconds_saved: number | null;
+}
+
+/** What the gate learned for one model version on the project. */
+export interface GateFigures {
+  model_version: { id: number; name: string; status: ModelStatus };
+  mode: GateMode;
+  threshold: number | null;
+  precision: number | null;
+  recall: number | null;
+  seconds_saved_per_image: number | null;
+  reviewed_images: number;
+  /** The gate's plain sentence. */
+  reason: string;
+  /** false: too few reviewed images, the checkpoint's default applies. */
+  learned: boolean;
+  curve: GateCurvePoint[];
+  computed_at: string;
+  /** The active version only: what applies after the admin's pins. */
+  applied?: { mode: GateMode; threshold: number | null; pinned: boolean };
+}
+
+export interface GatePin {
+  mode: GateMode | null;
+  threshold: number | null;
+  changed_by: string | null;
+  changed_at: string | null;
+}
+
+export interface TrustGate {
+  active: GateFigures | null;
+  versions: GateFigures[];
+  pin: GatePin;
+  min_reviewed: number;
+}
+
+export interface GatePinInput {
+  pinned_mode?: GateMode | null;
+  pinned_threshold?: number | null;
+}

@@ -14,6 +14,7 @@ import type { Category, ImageRecord } from "../types";
 import { claimNext, ImageLease } from "./annotate/lease";
 import { SamRequests } from "./annotate/samRequests";
 import { AnnotateSaving } from "./annotate/saving";
+import { ModelShapes } from "./annotate/modelShapes";
 import { annotateShortcuts } from "./annotate/shortcuts";
 import { SidePanel } from "./annotate/sidePanel";
 import { annotateToolbar } from "./annotate/toolbar";
@@ -36,7 +37,11 @@ export async function mountAnnotateNext({ root }: ViewContext, projectId: number
 
 export async function mountAnnotate({ root }: ViewContext, imageId: number): Promise<Cleanup> {
   const image: ImageRecord = await api.image(imageId);
-  const [project, set] = await Promise.all([api.project(image.project), api.annotations(imageId)]);
+  const [project, set, suggested] = await Promise.all([
+    api.project(image.project),
+    api.annotations(imageId),
+    api.suggestions(imageId).catch(() => null), // an older server: no model shapes panel
+  ]);
   const categories = new Map<number, Category>(project.categories.map((c) => [c.id, c]));
   const catList = project.categories;
   const lease = await ImageLease.hold(imageId, image.lease);
@@ -61,11 +66,14 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
       overlay: null,
       showInstances: ui.showInstances,
       rubberBand: ui.rubberBand,
+      ghosts: modelShapes.ghosts(s),
     };
   };
 
   // --- parts ---
   const side = new SidePanel(categories, (key) => store.dispatch((st) => select(st, key)));
+  const modelShapes = new ModelShapes(store, categories, suggested, () => view.requestDraw());
+  side.samStatus.after(modelShapes.el);
   const sam = new SamRequests(store, imageId, side.samStatus);
   const tool = createAnnotateTool({ store, ui, requestDraw: () => view.requestDraw(), px: (n) => view.px(n), onSamPrompt: () => void sam.run() });
   const view = new CanvasView(image.width, image.height, scene, tool);
@@ -114,7 +122,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     await goNext();
   }
 
-  const table = annotateShortcuts({ store, view, ui, tool, categories: catList, projectId: project.id, saving, sam, toggleSam, chooseCategory, submit, nextImage });
+  const table = annotateShortcuts({ store, view, ui, tool, categories: catList, projectId: project.id, saving, sam, modelShapes, toggleSam, chooseCategory, submit, nextImage });
   const toolbar = annotateToolbar({
     project,
     image,
@@ -139,6 +147,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     toolbar.render(s);
     root.classList.toggle("sam-armed", s.sam.armed);
     side.render(s, prev);
+    if (!prev || prev.instances !== s.instances) modelShapes.render(s);
   };
   store.subscribe((s, prev) => {
     renderChrome(s, prev);
@@ -158,7 +167,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
 
   await view.loadImage(image.file_url).catch((e) => toast(`Image: ${errorMessage(e)}`, "error"));
   view.canvas.focus();
-  (window as unknown as { __annotator?: unknown }).__annotator = { store, view, saver: saving.saver };
+  (window as unknown as { __annotator?: unknown }).__annotator = { store, view, saver: saving.saver, modelShapes };
 
   return async () => {
     unbind();

@@ -8,6 +8,7 @@ import type { ExportJob, ImageStatus, JobProgress, Project, ProjectStats } from 
 import { STATUS_LABELS } from "./labels";
 import { learningPanel } from "./learning";
 import { settingsPanel } from "./settings";
+import { trustGateCard, trustGatePinForm } from "./trustGate";
 
 const POLL_MS = 2000;
 
@@ -35,7 +36,9 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
   const modelEl = h("div", { class: "model", "data-testid": "active-model" });
   const exportEl = h("div", { class: "export", "data-testid": "export-status" });
   const learning = learningPanel(projectId, isAdmin);
+  const gate = trustGateCard(projectId);
   const settings = isAdmin ? settingsPanel(project) : null;
+  if (settings) settings.element.append(trustGatePinForm(projectId, () => void gate.refresh()));
   const uploadBar = h("progress", { max: 100, value: 0, hidden: true, "data-testid": "upload-progress", "aria-label": "Upload progress" });
   const uploadMsg = h("div", { class: "upload-msg", "data-testid": "upload-result", role: "status" });
   const fileInput = h("input", { type: "file", multiple: true, accept: "image/*,.zip", "data-testid": "upload-input", "aria-label": "Images or a .zip to upload" });
@@ -153,6 +156,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
         renderExport();
       }
       await learning.refresh();
+      await gate.refresh();
       await renderImages();
     } catch (e) {
       if (!disposed) console.warn("dashboard refresh failed", e);
@@ -177,6 +181,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
       h("section", { class: "card" }, modelEl),
     ),
     learning.element,
+    gate.element,
     ...(settings ? [settings.element] : []),
     h("section", { class: "card upload" }, h("h3", {}, "Upload images (U)"), fileInput, uploadBar, uploadMsg),
     h("section", { class: "card" }, h("h3", {}, "Categories"), h("ul", { class: "categories" }, project.categories.map((c, i) =>

@@ -31,6 +31,8 @@ export interface AnnotateKeys {
   projectId: number;
   saving: AnnotateSaving;
   sam: SamRequests;
+  /** The trust gate's suggestions: accept, accept all shown, reject, move between them. */
+  modelShapes: { accept(): void; acceptAll(): void; reject(): void; cycle(step: 1 | -1): void };
   toggleSam(): void;
   chooseCategory(id: number): void;
   submit(): Promise<void>;
@@ -97,6 +99,11 @@ export function annotateShortcuts(k: AnnotateKeys): () => Shortcut[] {
         store.dispatch((x) => samAddPoint(x, view.pointer!, e.shiftKey ? 0 : 1)); void sam.run();
       } },
       { keys: "enter", label: "SAM: accept the preview, stay armed", group: "SAM", run: () => store.dispatch(samAccept) },
+      { keys: "a", label: "Accept the highlighted suggestion", group: "Suggestions", run: () => k.modelShapes.accept() },
+      { keys: "shift+a", label: "Accept every suggestion shown", group: "Suggestions", run: () => k.modelShapes.acceptAll() },
+      { keys: "x", label: "Reject the highlighted suggestion", group: "Suggestions", run: () => k.modelShapes.reject() },
+      { keys: ". / ,", label: "Highlight the next / previous suggestion", group: "Suggestions",
+        match: (e) => (e.key === "." || e.key === ",") && !e.ctrlKey, run: (e) => k.modelShapes.cycle(e.key === "." ? 1 : -1) },
       { keys: "ctrl+enter", label: "Submit and open the next image", group: "Workflow", run: () => void k.submit() },
       { keys: "n", label: "Next image (saves, releases this one)", group: "Workflow", run: () => void k.nextImage() },
       { keys: "h", label: "Hide / show the instances", group: "View", run: () => { ui.showInstances = !ui.showInstances; view.requestDraw(); } },
