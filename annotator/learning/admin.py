@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from annotator.errors import ApplicationError
 
 from . import registry, training
-from .models import ModelVersion, Prediction, ProjectTraining, TrainingRun
+from .models import ModelVersion, Prediction, ProjectTraining, TrainingRun, TrustGate, TrustGatePin
 from .selectors import accepted_since_last_run
 
 
@@ -104,3 +104,35 @@ class ProjectTrainingAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{project.name}: rolled back")
             except ApplicationError as exc:
                 self.message_user(request, f"{project.name}: {exc.message}", messages.ERROR)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, not edited here: the gate learns its rows and pins go through the API, which re-shows
+    the project's untouched images (an edit here would not)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TrustGate)
+class TrustGateAdmin(ReadOnlyAdmin):
+    list_display = [
+        "project",
+        "model_version",
+        "mode",
+        "threshold",
+        "precision",
+        "recall",
+        "seconds_saved_per_image",
+        "reviewed_images",
+        "computed_at",
+    ]
+    list_filter = ["mode", "project"]
+
+
+@admin.register(TrustGatePin)
+class TrustGatePinAdmin(ReadOnlyAdmin):
+    list_display = ["project", "mode", "threshold", "changed_by", "changed_at"]

@@ -40,7 +40,7 @@ GateOutput = inline_serializer(
     "TrustGateFigures",
     fields={
         "model_version": _version,
-        "mode": serializers.ChoiceField(["prelabel", "suggest"]),
+        "mode": serializers.CharField(help_text="prelabel | suggest"),
         "threshold": serializers.FloatField(allow_null=True),
         "precision": serializers.FloatField(allow_null=True),
         "recall": serializers.FloatField(allow_null=True),
@@ -127,8 +127,8 @@ class TrustGateApi(APIView):
         request=inline_serializer(
             "TrustGatePinInput",
             fields={
-                "pinned_mode": serializers.ChoiceField(
-                    ["prelabel", "suggest"], allow_null=True, required=False
+                "pinned_mode": serializers.CharField(
+                    allow_null=True, required=False, help_text="prelabel | suggest | null (the gate decides)"
                 ),
                 "pinned_threshold": serializers.FloatField(
                     allow_null=True, required=False, min_value=0, max_value=1
