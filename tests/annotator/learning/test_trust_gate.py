@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from annotator.annotations.services import annotations_save, image_review, image_submit
-from annotator.learning.models import ModelVersion, Prediction, TrustGate
+from annotator.learning.acceptance import acceptance_by_version
+from annotator.learning.models import ModelVersion, Prediction, TrustGate, TrustGatePin
 from annotator.learning.prelabels import prediction_show, trust_gate_update
 from annotator.learning.trust import prelabel_policy
 from annotator.projects.models import Image, ImageStatus
@@ -355,3 +356,31 @@ def test_a_review_through_the_api_relearns_the_gate_on_the_worker(project, users
     gate = TrustGate.objects.get(model_version=version)
     assert gate.reviewed_images == 20 and gate.learned
     assert Prediction.objects.get(image=untouched).shown_as == "suggest"
+
+
+@pytest.mark.django_db
+def test_the_acceptance_metric_keeps_pre_labels_and_leaves_suggestion_images_out(project, users, version):
+    pre_labelled = pending_image(project, version, 600, good)  # default 0.5: the two packages as pre-labels
+    assert [a[2:] for a in current_set(pre_labelled)] == [("model", 0.93), ("model", 0.88)]
+    image = image_submit(image=pre_labelled, user=users["annotator"], expected_version=pre_labelled.version)
+    image_review(image=image, user=users["reviewer"], decision="accept", expected_version=image.version)
+    TrustGatePin.objects.create(project=project, mode="suggest")
+    suggested = pending_image(project, version, 601, good)
+    taken = Prediction.objects.get(image=suggested).instances[0]
+    image = annotations_save(
+        image=suggested,
+        user=users["annotator"],
+        expected_version=suggested.version,
+        annotations=[{**taken, "source": "model"}],
+    )
+    image = image_submit(image=image, user=users["annotator"], expected_version=image.version)
+    image_review(image=image, user=users["reviewer"], decision="accept", expected_version=image.version)
+
+    (row,) = acceptance_by_version(project=project)
+    assert (row["model_version"], row["images"], row["pre_labels"], row["unchanged_share"]) == (
+        version.pk,
+        1,
+        2,
+        1.0,
+    )
+    assert current_set(suggested) == [(taken["category"], taken["shape"], "model", 0.93)]  # still the model's
