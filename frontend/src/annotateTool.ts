@@ -40,6 +40,8 @@ export function createAnnotateTool(deps: {
   /** CSS pixels to image pixels at the current zoom. */
   px: (n: number) => number;
   onSamPrompt: () => void;
+  /** A left click that hit no instance (the annotate view highlights a suggestion there). */
+  onMiss?: (p: Point) => void;
 }): PointerTool & { dragVertexTo(s: EditorState, p: Point, gesture: string): EditorState } {
   const { store, ui } = deps;
   let gesture: Gesture | null = null;
@@ -76,6 +78,7 @@ export function createAnnotateTool(deps: {
         // Near the selected outline: keep the selection so a double-click can insert a vertex.
         const nearEdge = sel && nearestEdge(sel.shape, p, deps.px(EDGE_PX));
         if (s.selected !== null && !nearEdge) store.dispatch((st) => select(st, null));
+        deps.onMiss?.(p);
         return false;
       }
       const key = s.instances[idx].key;

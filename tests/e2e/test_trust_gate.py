@@ -16,7 +16,7 @@ from annotator.projects.models import Image
 from tests.conftest import wait_for
 
 from .conftest import save_screenshot
-from .helpers import HEIGHT, PARCELS, WIDTH, instances, parcel_image, rect_shape, wait_editor_ready
+from .helpers import HEIGHT, PARCELS, WIDTH, instances, parcel_image, rect_shape, to_page, wait_editor_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -126,10 +126,12 @@ def test_slider_suggestions_and_the_gate_sentence(open_page, live_server, users,
 
     page.evaluate(SET_SLIDER, 0.2)
     wait_for(lambda: suggestions.count() == 2, timeout=10, what="the lower suggestions to show")
-    page.get_by_test_id("canvas").focus()
-    page.keyboard.press("x")  # the highlighted (best) one, 0.72, is rejected
+    x0, y0, x1, y1, _ = PARCELS[2]  # a click on the 0.30 outline highlights it; X rejects it
+    page.mouse.click(*to_page(page, (x0 + x1) / 2, (y0 + y1) / 2))
+    page.locator('[data-testid="suggestion-list"] li.selected[data-score="0.3"]').wait_for()
+    page.keyboard.press("x")
     wait_for(lambda: suggestions.count() == 1, timeout=10, what="the rejected suggestion to go")
     page.keyboard.press("Shift+A")
     page.wait_for_function("() => window.__annotator.store.state.instances.length === 2")
     page.get_by_test_id("save-status").filter(has_text="All changes saved").wait_for()
-    assert saved_set(second) == [("model", 0.3), ("model", 0.91)]
+    assert saved_set(second) == [("model", 0.72), ("model", 0.91)]

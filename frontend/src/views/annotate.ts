@@ -75,7 +75,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   const modelShapes = new ModelShapes(store, categories, suggested, () => view.requestDraw());
   side.samStatus.after(modelShapes.el);
   const sam = new SamRequests(store, imageId, side.samStatus);
-  const tool = createAnnotateTool({ store, ui, requestDraw: () => view.requestDraw(), px: (n) => view.px(n), onSamPrompt: () => void sam.run() });
+  const tool = createAnnotateTool({ store, ui, requestDraw: () => view.requestDraw(), px: (n) => view.px(n), onSamPrompt: () => void sam.run(), onMiss: (p) => modelShapes.highlightAt(p) });
   const view = new CanvasView(image.width, image.height, scene, tool);
   const saving = new AnnotateSaving(store, imageId);
 

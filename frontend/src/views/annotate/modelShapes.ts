@@ -3,6 +3,7 @@
 // The state is in ../../suggestions.ts; this part holds it for the view and draws the panel.
 
 import { clear, h } from "../../dom";
+import { hitShapeIndex } from "../../geometry";
 import type { OverlayGhost } from "../../render";
 import type { EditorState, Instance, Store } from "../../store";
 import {
@@ -17,7 +18,7 @@ import {
   visibleSuggestions,
   type SuggestionState,
 } from "../../suggestions";
-import type { Category, ImageSuggestions } from "../../types";
+import type { Category, ImageSuggestions, Point } from "../../types";
 
 export class ModelShapes {
   private state: SuggestionState;
@@ -93,6 +94,20 @@ export class ModelShapes {
     this.requestDraw();
   }
 
+  /** A click on the canvas: highlight the suggestion under it, if any. */
+  highlightAt(p: Point): void {
+    const visible = visibleSuggestions(this.state, this.store.state.instances);
+    const idx = hitShapeIndex(visible.map((g) => g.shape), p);
+    if (idx >= 0) this.highlight(visible[idx].index);
+  }
+
+  /** Highlight one suggestion (a click in the list or on its outline); the keys act on it. */
+  highlight(index: number): void {
+    this.state = { ...this.state, selected: index };
+    this.render(this.store.state);
+    this.requestDraw();
+  }
+
   render(s: EditorState): void {
     this.value.textContent = this.state.minScore.toFixed(2);
     if (this.slider.value !== String(this.state.minScore)) this.slider.value = String(this.state.minScore);
@@ -109,7 +124,7 @@ export class ModelShapes {
       : "No suggestion left at this score.";
     for (const g of visible) {
       const c = this.categories.get(g.category);
-      this.list.append(h("li", { class: g.index === current?.index ? "selected" : "", "data-index": g.index, "data-score": g.score },
+      this.list.append(h("li", { class: g.index === current?.index ? "selected" : "", "data-index": g.index, "data-score": g.score, title: "Click to highlight; A accepts it", onclick: () => this.highlight(g.index) },
         h("span", { class: "swatch", style: `background:${c?.color ?? "#f0f"}` }), c?.name ?? `#${g.category}`, " ", h("span", { class: "muted" }, g.score.toFixed(2))));
     }
   }
