@@ -15,7 +15,7 @@ from typing import Any
 from ml.universal.data import load_coco
 from ml.universal.train import train
 
-# Measured on ml.active.simulate's new site (base mask AP 0.159; 12 epochs of batch 4; one draw
+# Measured on ml.experiments.active.simulate's new site (base mask AP 0.159; 12 epochs of batch 4; one draw
 # of 10 / 40 / 80 labelled images): lr 1e-3 with BatchNorm re-estimated on those images at the
 # end (the former default) 0.12 / 0.14 / 0.20, so 10 labels made the model worse than the base
 # (0.08-0.12 over three draws); lr 3e-4 alone 0.15 / 0.17 / 0.20; BatchNorm frozen alone

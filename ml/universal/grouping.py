@@ -192,7 +192,7 @@ def image_uncertainty(probs: np.ndarray, interior: np.ndarray, scores: list[floa
     * S, *how sure the grouped instances are*: the mean instance score (0 when nothing was found).
 
     H and S alone miss images the model reads as confident background (a dim scene it was never
-    shown). On the pool of ``ml.active.simulate``'s new site, the shipped base's rank correlation
+    shown). On the pool of ``ml.experiments.active.simulate``'s new site, the shipped base's rank correlation
     with per-image error (1 - mean IoU of each true parcel with its best same-category
     prediction) was 0.27 for (H + 1 - S) / 2, with none of the night scenes among the 30 % most
     uncertain, and 0.77 for U, with 75 % night scenes there; after fine-tuning on 20 labelled
