@@ -573,7 +573,7 @@ def test_shipped_base_checkpoint_loads_and_finds_parcels():
 
 def test_tuning_the_grouping_picks_a_threshold_per_category_and_never_scores_below_the_shared_one():
     from ml.universal.evaluate import DEFAULT_CHECKPOINT
-    from ml.universal.train import GROWTH_LEVELS, SEED_THRESHOLDS, tune_grouping
+    from ml.universal.tuning import GROWTH_LEVELS, SEED_THRESHOLDS, tune_grouping
 
     model, meta = load_checkpoint(DEFAULT_CHECKPOINT)
     meta = {**meta, "input_size": 256, "test_time_flips": []}  # cheaper maps; the search is the same

@@ -39,7 +39,8 @@ from ml.universal.coco_eval import paired_bootstrap
 from ml.universal.data import coco_first_n, load_coco
 from ml.universal.evaluate import predictions
 from ml.universal.finetune import FINE_TUNE_FREEZE_BATCHNORM, FINE_TUNE_LR
-from ml.universal.train import train, tune_grouping
+from ml.universal.train import train
+from ml.universal.tuning import tune_grouping
 
 SCRATCH_LR = 3e-3  # the base recipe's (configs/base.yaml)
 POOL_SEED, VAL_SEED, TEST_SEED = 500_000, 700_000, 600_000
