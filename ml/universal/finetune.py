@@ -12,7 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ml.universal.box_eval import predict_boxes
+from ml.universal.calibration import DEFAULT_THRESHOLD, fit_platt, reliability
+from ml.universal.checkpoint import load_checkpoint, save_checkpoint
+from ml.universal.coco_eval import box_matches
 from ml.universal.data import load_coco
+from ml.universal.predictor import UniversalPredictor
 from ml.universal.train import train
 
 # Measured on ml.experiments.active.simulate's new site (base mask AP 0.159; 12 epochs of batch 4; one draw
@@ -30,6 +35,9 @@ FINE_TUNE_FREEZE_BATCHNORM = True
 # 10 labels went from 0.128 to 0.148 (--seed 11, 8 pools) and from 0.142, below the base's 0.159, to
 # 0.162 (--seed 7, 6 pools).
 FINE_TUNE_MIN_STEPS = 60  # for fixed-epoch fine-tunes; the app's budget-bound runs take thousands
+# A Platt fit on fewer shapes than this, or on shapes all right or all wrong, is noise: the fine-tune
+# then stays uncalibrated (threshold 0) and the app's trust gate starts it as suggestions.
+MIN_CALIBRATION_SHAPES = 30
 REHEARSAL_SEED = 7_000_000  # rehearsal scenes' seeds: none of the base's training or test seeds
 
 
@@ -97,4 +105,40 @@ def fine_tune(
         "freeze_batchnorm": FINE_TUNE_FREEZE_BATCHNORM,
         "precision": precision,
     }
-    return train(config, progress=progress, should_stop=should_stop)
+    result = train(config, progress=progress, should_stop=should_stop)
+    if Path(out_path).is_file():
+        result["score_calibration"] = calibrate_on_val(out_path, val_coco, val_images_dir)
+    return result
+
+
+def calibrate_on_val(
+    checkpoint: str | Path, val_coco: str | Path, val_images_dir: str | Path | None = None
+) -> dict[str, float] | None:
+    """Fit the checkpoint's score calibration on a val split and store it, with the default threshold.
+
+    The scores become the probability that a shape matches a labelled box at IoU >= 0.5, as the
+    shipped base's are (``python -m ml.universal.calibrate``, which also searches the inference
+    settings; a fine-tune keeps its base's). Platt's map is monotone, so the val split's AP, the
+    promotion gate's measure, does not move. Returns the fit, or None when the split gives fewer
+    than ``MIN_CALIBRATION_SHAPES`` shapes, shapes all right or all wrong, or a map that ranks
+    backwards; the checkpoint is then left as it was.
+    """
+    matches = box_matches(
+        predict_boxes(UniversalPredictor.from_checkpoint(checkpoint), val_coco, val_images_dir)
+    )
+    correct = [m.matched for m in matches]
+    if len(matches) < MIN_CALIBRATION_SHAPES or all(correct) or not any(correct):
+        return None
+    raw = [m.raw_score for m in matches]
+    platt = fit_platt(raw, correct)
+    if platt["a"] <= 0:
+        return None
+    model, meta = load_checkpoint(checkpoint)
+    meta["score_calibration"] = platt
+    meta["default_threshold"] = DEFAULT_THRESHOLD
+    meta["calibration"] = {
+        "validation": {"coco": str(val_coco), "shapes": len(matches)},
+        "ece_raw": reliability(raw, correct)["ece"],
+    }
+    save_checkpoint(checkpoint, model, meta)
+    return platt

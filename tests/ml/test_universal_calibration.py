@@ -12,7 +12,7 @@ from ml.synth import write_dataset
 from ml.universal import calibrate as calibrate_module
 from ml.universal.calibrate import main
 from ml.universal.calibration import calibrated_score, fit_platt, reliability
-from ml.universal.checkpoint import load_checkpoint
+from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.evaluate import DEFAULT_CHECKPOINT
 from ml.universal.predictor import UniversalPredictor
 
@@ -153,3 +153,33 @@ def test_the_contact_sheet_shows_every_picked_photo_with_its_labelled_boxes(box_
     assert (sheet[96:, 96:] == 255).all() and not (sheet[:96, :96] == 255).all()
     red = (sheet[..., 2] > 200) & (sheet[..., 1] < 60) & (sheet[..., 0] < 60)
     assert red[:96, :96].any()  # the labelled boxes are drawn
+
+
+def test_a_fine_tune_is_calibrated_on_its_val_split_when_the_split_has_enough_shapes(tmp_path):
+    import shutil
+
+    from ml.universal.finetune import MIN_CALIBRATION_SHAPES, calibrate_on_val
+
+    val = write_dataset(tmp_path / "val", "conveyor_topdown", 6, seed=4321, size=(320, 320))
+    checkpoint = shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "fine_tuned.pt")
+    model, meta = load_checkpoint(checkpoint)
+    meta.pop("score_calibration", None)  # as the app's fine-tunes come out of training
+    meta.pop("default_threshold", None)
+    save_checkpoint(checkpoint, model, meta)
+    before = UniversalPredictor.from_checkpoint(checkpoint)
+    assert before.default_threshold == 0.0
+
+    platt = calibrate_on_val(checkpoint, val)
+    assert platt is not None and platt["a"] > 0
+    after = UniversalPredictor.from_checkpoint(checkpoint)
+    assert after.default_threshold == 0.5
+    assert after.meta["score_calibration"] == platt
+    assert after.meta["calibration"]["validation"]["shapes"] >= MIN_CALIBRATION_SHAPES
+
+    # a split where every shape is wrong (its labels removed) gives no calibration: left as it was
+    empty = json.loads(val.read_text()) | {"annotations": []}
+    (tmp_path / "val" / "unlabelled.json").write_text(json.dumps(empty))
+    untouched = shutil.copy(checkpoint, tmp_path / "untouched.pt")
+    data = (tmp_path / "untouched.pt").read_bytes()
+    assert calibrate_on_val(untouched, tmp_path / "val" / "unlabelled.json") is None
+    assert (tmp_path / "untouched.pt").read_bytes() == data
