@@ -78,6 +78,7 @@ def test_a_fine_tune_grows_with_the_labels_only_when_asked():
     assert fine_tune_steps(SimConfig(steps=0, steps_per_label=12), 100) == 0  # steps 0: epochs decide
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
     torch.manual_seed(0)
     base = save_checkpoint(

@@ -14,6 +14,7 @@ from ml.universal.checkpoint import load_checkpoint
 from ml.universal.train import train
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_runs_trained_only_are_tuned_evaluated_and_selected_by_a_later_invocation(tmp_path):
     work = tmp_path / "work"
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False, "domains": ["floor_pile"]}}

@@ -160,6 +160,7 @@ def test_uncertainty_rises_with_each_decision_the_model_is_unsure_of():
     assert image_uncertainty(probs, interior, [0.3] * len(scene.instances)) > sure + 0.1
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_short_training_run_lowers_the_loss(tmp_path):
     config = {
         "input_size": 64,
@@ -208,6 +209,7 @@ def test_the_contact_band_lies_where_two_parcels_touch_and_weighs_only_the_inter
         assert ratio == pytest.approx(expected, rel=0.05)
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_steps_fix_the_number_of_optimizer_steps_across_epochs(tmp_path):
     config = {
         "input_size": 64,
@@ -225,6 +227,7 @@ def test_steps_fix_the_number_of_optimizer_steps_across_epochs(tmp_path):
     assert [s["epoch"] for s in seen] == [1, 2, 3] and seen[-1]["fraction"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_a_continuation_keeps_the_inits_input_size_unless_the_config_sets_one(tmp_path):
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
     first = train(
@@ -480,6 +483,7 @@ def test_a_subset_of_the_images_is_scored_from_the_predictions_already_collected
     assert mixed.summarize([10_000])["mask_ap"] == 0.0  # no image of the subset was predicted
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_evaluate_against_another_checkpoint_scores_both_on_the_same_scenes_and_bootstraps_the_gap(
     tmp_path, capsys
 ):
@@ -512,6 +516,7 @@ def test_evaluate_against_another_checkpoint_scores_both_on_the_same_scenes_and_
         evaluate_main(["--against", barely])  # no scenes to compare on
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     train_json = write_dataset(tmp_path / "train", "conveyor_topdown", 4, seed=40, size=(64, 80))
     val_json = write_dataset(tmp_path / "val", "conveyor_topdown", 2, seed=90, size=(64, 80))
@@ -539,6 +544,7 @@ def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith(".weight"))
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_a_rehearsal_mix_adds_fresh_base_scenes_to_a_fine_tune_at_the_same_step_count(tmp_path):
     train_json = write_dataset(tmp_path / "train", "conveyor_topdown", 4, seed=40, size=(64, 80))
     val_json = write_dataset(tmp_path / "val", "conveyor_topdown", 2, seed=90, size=(64, 80))
@@ -571,6 +577,7 @@ def test_shipped_base_checkpoint_loads_and_finds_parcels():
     assert any(inst.category == "cardboard_box" for inst in result.instances)
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_tuning_the_grouping_picks_a_threshold_per_category_and_never_scores_below_the_shared_one():
     from ml.universal.evaluate import DEFAULT_CHECKPOINT
     from ml.universal.tuning import GROWTH_LEVELS, SEED_THRESHOLDS, tune_grouping

@@ -155,6 +155,7 @@ def test_the_contact_sheet_shows_every_picked_photo_with_its_labelled_boxes(box_
     assert red[:96, :96].any()  # the labelled boxes are drawn
 
 
+@pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_a_fine_tune_is_calibrated_on_its_val_split_when_the_split_has_enough_shapes(tmp_path):
     import shutil
 
