@@ -143,9 +143,19 @@ def test_a_file_with_masks_gets_mask_figures_and_the_same_box_figures(tiny_sets)
     assert "mask_ap" not in skipped and skipped["mask_figures"] == "skipped: --boxes-only"
 
 
-def test_predict_boxes_gives_the_matches_behind_the_figures_with_raw_and_calibrated_scores(tiny_sets):
+def uncalibrated_shipped_base() -> UniversalPredictor:
+    """The shipped base without its calibration: scores are raw and every shape counts (threshold 0)."""
     predictor = UniversalPredictor.from_checkpoint(DEFAULT_CHECKPOINT)
-    assert predictor.default_threshold == 0.0  # the shipped base has no calibration: every shape counts
+    assert predictor.default_threshold == 0.5  # the shipped base is calibrated (issue 26)
+    predictor.meta = {
+        k: v for k, v in predictor.meta.items() if k not in ("score_calibration", "default_threshold")
+    }
+    assert predictor.default_threshold == 0.0
+    return predictor
+
+
+def test_predict_boxes_gives_the_matches_behind_the_figures_with_raw_and_calibrated_scores(tiny_sets):
+    predictor = uncalibrated_shipped_base()
     images = predict_boxes(predictor, tiny_sets / "boxes.json")
     rows = box_matches(images)
     figures = box_figures(images, predictor.default_threshold)
@@ -163,7 +173,7 @@ def test_predict_boxes_gives_the_matches_behind_the_figures_with_raw_and_calibra
 
 
 def test_box_metrics_of_a_loaded_predictor_at_any_threshold_with_the_matches_behind_the_figures(tiny_sets):
-    predictor = UniversalPredictor.from_checkpoint(DEFAULT_CHECKPOINT)
+    predictor = uncalibrated_shipped_base()
     every = box_metrics(predictor, tiny_sets / "boxes.json")
     assert every["threshold"] == predictor.default_threshold == 0.0 and every["images"] == 2
     rows = every["matches"]
