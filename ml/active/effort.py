@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
 # Papadopoulos, Uijlings, Keller, Ferrari, "We don't need no bounding-boxes: training object class
 # detectors using only human verification", CVPR 2016: a yes/no verification of a box takes 1.6 s.
@@ -116,15 +117,20 @@ class ImageOutcome:
 
 
 def box_iou_matrix(boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]]) -> np.ndarray:
-    """IoU of every predicted box with every labelled box; boxes are COCO ``[x, y, w, h]``."""
-    a = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
-    ax2, ay2, bx2, by2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2[:, None], bx2[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(ay2[:, None], by2[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    """IoU of every predicted box with every labelled box; boxes are COCO ``[x, y, w, h]``.
+
+    pycocotools' box IoU, as ``ml.universal.coco_eval.match_boxes`` computes it (no crowd regions).
+    """
+    if not len(boxes) or not len(gt_boxes):
+        return np.zeros((len(boxes), len(gt_boxes)))
+    return np.asarray(
+        mask_utils.iou(
+            np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+            np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4),
+            [0] * len(gt_boxes),
+        ),
+        dtype=np.float64,
+    ).reshape(len(boxes), len(gt_boxes))
 
 
 def outcome_from_ious(scores: Sequence[float], ious: np.ndarray, packages: int) -> ImageOutcome:

@@ -59,10 +59,7 @@ def outcomes_from_predictor(
         instances = predictor.predict(rgb).instances
         boxes = [geometry.mask_bbox(inst.mask) for inst in instances]
         scores = [float(inst.score) for inst in instances]
-        ious = (
-            box_iou_matrix(boxes, gt_boxes) if boxes and gt_boxes else np.zeros((len(boxes), len(gt_boxes)))
-        )
-        out.append(outcome_from_ious(scores, ious, len(gt_boxes)))
+        out.append(outcome_from_ious(scores, box_iou_matrix(boxes, gt_boxes), len(gt_boxes)))
     return out
 
 
