@@ -44,7 +44,7 @@ REHEARSAL_SEED = 7_000_000  # rehearsal scenes' seeds: none of the base's traini
 def fine_tune(
     base_checkpoint: str | Path,
     train_coco: str | Path,
-    val_coco: str | Path,
+    val_coco: str | Path | None,
     out_path: str | Path,
     *,
     budget_seconds: float,
@@ -61,6 +61,7 @@ def fine_tune(
     threads: int = 2,
     precision: str = "fp32",
     rehearsal: int = 0,
+    boxes_source_map: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``base_checkpoint`` within ``budget_seconds`` of training wall-clock time.
 
@@ -79,7 +80,9 @@ def fine_tune(
     ``rehearsal`` fresh synthetic scenes of the base's own domains are mixed into every epoch, so
     that skewed picks (e.g. only the scenes the model fails on) do not make it forget the rest; a
     fixed-epoch fine-tune keeps its step count, so they take the place of repeats of the labelled
-    images rather than adding compute.
+    images rather than adding compute. With ``boxes_source_map`` (a real set's ``source_map.csv``),
+    ``train_coco`` holds boxes, not masks, and trains as ``data.BoxDataset`` captures do. Without
+    ``val_coco`` the checkpoint is neither scored nor calibrated (an experiment scores it itself).
     """
     n_images = len(load_coco(train_coco)["images"])
     if n_images == 0:
@@ -91,9 +94,11 @@ def fine_tune(
         steps = max(int(epochs) * (n_images // batch_size), min_steps)  # the loader drops a last short batch
     config = {
         "init": str(base_checkpoint),
-        "data": {"coco": str(train_coco), "images_dir": str(images_dir) if images_dir else None},
+        "data": _train_spec(train_coco, images_dir, boxes_source_map),
         "rehearsal": {"synthetic": {"count": int(rehearsal), "seed": REHEARSAL_SEED}} if rehearsal else None,
-        "val": {"coco": str(val_coco), "images_dir": str(val_images_dir) if val_images_dir else None},
+        "val": {"coco": str(val_coco), "images_dir": str(val_images_dir) if val_images_dir else None}
+        if val_coco
+        else None,
         "epochs": int(epochs),
         "steps": int(steps) if steps else None,
         "batch_size": batch_size,
@@ -106,9 +111,18 @@ def fine_tune(
         "precision": precision,
     }
     result = train(config, progress=progress, should_stop=should_stop)
-    if Path(out_path).is_file():
+    if val_coco and Path(out_path).is_file():
         result["score_calibration"] = calibrate_on_val(out_path, val_coco, val_images_dir)
     return result
+
+
+def _train_spec(
+    train_coco: str | Path, images_dir: str | Path | None, boxes_source_map: str | Path | None
+) -> dict[str, Any]:
+    folder = str(images_dir) if images_dir else None
+    if boxes_source_map is None:
+        return {"coco": str(train_coco), "images_dir": folder}
+    return {"boxes": {"coco": str(train_coco), "source_map": str(boxes_source_map), "images_dir": folder}}
 
 
 def calibrate_on_val(

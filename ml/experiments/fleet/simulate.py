@@ -104,14 +104,14 @@ def fine_tune_steps(init: Path, train_coco: Path, val_coco: Path, out: Path, cfg
     )
 
 
-def labels_to_reach(curve: list[dict[str, float]], target: float) -> float | None:
-    """Fewest labels at which a (labels, mask_ap) curve reaches ``target``, linearly interpolated."""
+def labels_to_reach(curve: list[dict[str, float]], target: float, key: str = "mask_ap") -> float | None:
+    """Fewest labels at which a (labels, ``key``) curve reaches ``target``, linearly interpolated."""
     prev = None
     for point in curve:
-        if point["mask_ap"] >= target:
-            if prev is None or point["mask_ap"] == prev["mask_ap"]:
+        if point[key] >= target:
+            if prev is None or point[key] == prev[key]:
                 return float(point["labels"])
-            frac = (target - prev["mask_ap"]) / (point["mask_ap"] - prev["mask_ap"])
+            frac = (target - prev[key]) / (point[key] - prev[key])
             return round(prev["labels"] + frac * (point["labels"] - prev["labels"]), 2)
         prev = point
     return None
