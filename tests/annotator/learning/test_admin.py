@@ -21,6 +21,7 @@ def staff_client(client):
 def test_admin_action_starts_one_run_and_reports_a_second(staff_client, project, users, base_checkpoint):
     images = add_images(project, 22)
     accept(images[21], users)
+    accept(images[0], users)  # and one of the val split
     listing = staff_client.get("/admin/learning/projecttraining/")
     assert listing.status_code == 200 and project.name in listing.content.decode()
     action = {"action": "start_training_run", "_selected_action": [project.pk]}
