@@ -258,6 +258,7 @@ export interface ProjectSettingsInput {
   retrain_threshold?: number;
   queue_strategy?: QueueStrategy;
   contribute_to_universal?: boolean;
+  annotators_can_upload?: boolean;
 }
 
 // --- the fleet loop (issue 9): taxonomy mapping, contribution, a newer base, rebase ---
