@@ -1,4 +1,5 @@
-"""Promoting a model worse on val than the one in use asks first, showing both figures (no worker needed)."""
+"""Retraining guards in the browser (no worker needed): Start is off while too few images are accepted,
+saying why, and promoting a model worse on val than the one in use asks first, showing both figures."""
 
 from __future__ import annotations
 
@@ -51,3 +52,19 @@ def test_a_worse_version_is_promoted_only_after_the_admin_confirms(open_page, li
     page.get_by_test_id("active-model-name").filter(has_text="warehouse-a-v2").wait_for()
     project.refresh_from_db()
     assert project.active_model_id == worse.pk
+
+
+def test_the_start_button_is_off_and_says_why_while_too_few_images_are_accepted(
+    open_page, live_server, project, settings
+):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "MIN_TRAINING_IMAGES": 10, "MIN_VAL_IMAGES": 2}
+    page = open_page("alice_admin")
+    page.goto(f"{live_server.url}/app/#/projects/{project.id}")
+    why = page.get_by_test_id("training-blocked")
+    why.wait_for()
+    assert why.inner_text() == (
+        "Cannot start a run yet: A training run needs at least 10 accepted images in the train split; "
+        "this project has 0 (and 0 of the 2 needed in the val split)"
+    )
+    start = page.get_by_test_id("retrain-button")
+    assert start.is_disabled() and start.get_attribute("title").startswith("A training run needs at least 10")
