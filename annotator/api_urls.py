@@ -1,7 +1,6 @@
 """Every REST endpoint, one view per operation."""
 
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.annotations import apis as annotations
 from annotator.datasets import apis as datasets
@@ -11,9 +10,10 @@ from annotator.projects import apis as projects
 from annotator.prompting.apis import SegmentApi
 from annotator.universal import apis as universal
 from annotator.web.apis import MeApi, ProjectStatsApi
+from annotator.web.sign_in import TokenApi
 
 urlpatterns = [
-    path("auth/token", obtain_auth_token, name="api-token"),
+    path("auth/token", TokenApi.as_view(), name="api-token"),
     path("me", MeApi.as_view(), name="me"),
     path("projects", projects.ProjectListApi.as_view(), name="project-list"),
     path("projects/<int:project_id>", projects.ProjectDetailApi.as_view(), name="project-detail"),

@@ -21,22 +21,29 @@ class ModelVersionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "project"]
     search_fields = ["name"]
-    actions = ["promote"]
+    actions = ["promote", "promote_although_worse"]
 
     @admin.display(description="mask AP (val)")
     def mask_ap(self, obj: ModelVersion):
         return obj.metrics.get("mask_ap")
 
     @admin.action(description="Promote the selected version (becomes the project's active model)")
-    def promote(self, request, queryset):
+    def promote(self, request, queryset, confirm_worse: bool = False):
         for version in queryset:
             try:
                 registry.version_promote(
-                    version=version, user=request.user, reason=f"admin by {request.user}"
+                    version=version,
+                    user=request.user,
+                    reason=f"admin by {request.user}",
+                    confirm_worse=confirm_worse,
                 )
                 self.message_user(request, f"{version.name} promoted; pending images are being re-scored")
             except ApplicationError as exc:
                 self.message_user(request, f"{version.name}: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Promote the selected version even if it is worse on val than the active model")
+    def promote_although_worse(self, request, queryset):
+        self.promote(request, queryset, confirm_worse=True)
 
 
 @admin.register(Prediction)

@@ -14,7 +14,7 @@ from annotator.projects.permissions import get_for_role, get_project
 from . import registry, training
 from .acceptance import acceptance_by_version
 from .models import ModelVersion, TrainingRun
-from .selectors import accepted_since_last_run, model_versions_for, training_runs_for
+from .selectors import accepted_since_last_run, model_versions_for, training_data_for, training_runs_for
 from .services import active_model_for, base_model_version
 
 
@@ -119,6 +119,17 @@ class ModelVersionListApi(APIView):
                 "versions": ModelVersionOutput(many=True),
                 "accepted_since_last_run": serializers.IntegerField(),
                 "retrain_threshold": serializers.IntegerField(),
+                "training_data": inline_serializer(
+                    "TrainingData",
+                    fields={
+                        "train": serializers.IntegerField(),
+                        "val": serializers.IntegerField(),
+                        "min_train": serializers.IntegerField(),
+                        "min_val": serializers.IntegerField(),
+                        "ready": serializers.BooleanField(),
+                        "reason": serializers.CharField(allow_null=True),
+                    },
+                ),
             },
         )
     )
@@ -132,20 +143,35 @@ class ModelVersionListApi(APIView):
                 "versions": ModelVersionOutput(model_versions_for(project=project), many=True).data,
                 "accepted_since_last_run": accepted_since_last_run(project=project),
                 "retrain_threshold": project.retrain_threshold,
+                "training_data": training_data_for(project=project).as_dict(),
             }
         )
 
 
 class ModelVersionPromoteApi(APIView):
+    class PromoteInput(serializers.Serializer):
+        confirm_worse = serializers.BooleanField(
+            default=False,
+            help_text="promote even if its mask AP on the val split is below the active model's",
+        )
+
     @extend_schema(
-        request=None,
+        request=PromoteInput,
         responses=inline_serializer(
             "Promoted", fields={"active": ModelVersionOutput(), "rescore": BatchJobOutput(allow_null=True)}
         ),
     )
     def post(self, request, version_id: int):
         version = get_version(request, version_id, Role.ADMIN)
-        job = registry.version_promote(version=version, user=request.user, reason=f"manual by {request.user}")
+        data = self.PromoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        confirmed = data.validated_data["confirm_worse"]
+        job = registry.version_promote(
+            version=version,
+            user=request.user,
+            reason=f"manual by {request.user}" + (" (confirmed although worse on val)" if confirmed else ""),
+            confirm_worse=confirmed,
+        )
         version.refresh_from_db()
         return Response({"active": ModelVersionOutput(version).data, "rescore": _rescore_out(job)})
 

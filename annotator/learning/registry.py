@@ -49,8 +49,14 @@ REFRESH_FEATURES = "annotator.learning.tasks.refresh_features"
 PROMOTABLE = (ModelVersion.Status.READY, ModelVersion.Status.ARCHIVED, ModelVersion.Status.PROMOTED)
 
 
-def version_promote(*, version: ModelVersion, user=None, reason: str = "manual") -> BatchJob | None:
-    """Make ``version`` its project's active model and queue the re-scoring of pending images."""
+def version_promote(
+    *, version: ModelVersion, user=None, reason: str = "manual", confirm_worse: bool = False
+) -> BatchJob | None:
+    """Make ``version`` its project's active model and queue the re-scoring of pending images.
+
+    A version whose mask AP on the val split is below the active model's is promoted only with
+    ``confirm_worse``; without it, a ``ConflictError`` (``worse_than_active``) carries both figures.
+    """
     if version.project_id is None:
         raise ApplicationError(
             "The shipped base is not a project version; roll back to it instead", code="not_a_project_version"
@@ -64,6 +70,8 @@ def version_promote(*, version: ModelVersion, user=None, reason: str = "manual")
             )
         if project.active_model_id == locked.pk:
             return None
+        if not confirm_worse:
+            _refuse_if_worse(locked, project.active_model or _base_in_use())
         _activate(project, locked, reason=reason)
         return _schedule_rescore(project)
 
@@ -124,6 +132,58 @@ def base_shipped_register(*, path: Path) -> ModelVersion:
         return bases.get(checkpoint_sha256=sha)
     log.info("shipped base %s registered as %s (pre-label threshold %.3f)", sha[:12], version.name, threshold)
     return version
+
+
+def val_figures(*, version: ModelVersion, active: ModelVersion) -> tuple[dict, dict] | None:
+    """Mask AP on the val split of ``version`` and ``active``, or ``None`` when either is unknown.
+
+    Figures measured on the same images come first: the run that trained one scored the other
+    (``metrics.compared_with``). Otherwise each version's own figure from its run, with its count of
+    val images (the split grows as images are accepted).
+    """
+
+    def figure(v: ModelVersion, mask_ap: object, images: object) -> dict | None:
+        if not isinstance(mask_ap, int | float):
+            return None
+        count = images if isinstance(images, int) else None
+        return {"id": v.pk, "name": v.name, "mask_ap": float(mask_ap), "val_images": count}
+
+    def own(v: ModelVersion) -> tuple[object, object]:
+        return v.metrics.get("mask_ap"), (v.metrics.get("val") or {}).get("images")
+
+    for one, other in ((version, active), (active, version)):
+        compared = one.metrics.get("compared_with") or {}
+        if compared.get("version") == other.pk and one.project_id is not None:
+            images = own(one)[1]
+            pair = figure(one, own(one)[0], images), figure(other, compared.get("mask_ap"), images)
+            if pair[0] and pair[1]:
+                return pair if one is version else (pair[1], pair[0])
+    if active.project_id is None:  # the base's own metrics are not on this project's val split
+        return None
+    mine, theirs = figure(version, *own(version)), figure(active, *own(active))
+    return (mine, theirs) if mine and theirs else None
+
+
+def _refuse_if_worse(version: ModelVersion, active: ModelVersion | None) -> None:
+    figures = None if active is None else val_figures(version=version, active=active)
+    if figures is None or figures[0]["mask_ap"] >= figures[1]["mask_ap"]:
+        return
+    mine, theirs = figures
+
+    def said(f: dict) -> str:
+        images = f" on {f['val_images']} val images" if f["val_images"] is not None else ""
+        return f"{f['name']} has mask AP {f['mask_ap']:.3f}{images}"
+
+    raise ConflictError(
+        f"{said(mine)}; {said(theirs)} and is in use. Promoting {mine['name']} would make pre-labels worse "
+        "on the val split: confirm to promote it anyway (confirm_worse)",
+        code="worse_than_active",
+        extra={"candidate": mine, "active": theirs},
+    )
+
+
+def _base_in_use() -> ModelVersion | None:
+    return ModelVersion.objects.filter(project__isnull=True, status=ModelVersion.Status.PROMOTED).first()
 
 
 def _activate(project: Project, version: ModelVersion | None, *, reason: str) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
 
-from annotator.projects.models import ImageStatus, Project
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+
+from annotator.projects.models import Image, ImageStatus, Project
 
 from .models import ModelVersion, TrainingRun
 
@@ -33,3 +36,54 @@ def training_runs_for(*, project: Project) -> QuerySet[TrainingRun]:
 def model_versions_for(*, project: Project) -> QuerySet[ModelVersion]:
     """The project's own versions, newest first (the shipped base is reported separately)."""
     return ModelVersion.objects.filter(project=project).select_related("parent")
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Accepted images per split against the minimums a run needs; ``reason`` says why a run cannot start."""
+
+    train: int
+    val: int
+    min_train: int
+    min_val: int
+    reason: str | None
+
+    def as_dict(self) -> dict:
+        return {
+            "train": self.train,
+            "val": self.val,
+            "min_train": self.min_train,
+            "min_val": self.min_val,
+            "ready": self.reason is None,
+            "reason": self.reason,
+        }
+
+
+def training_data_shortfall(*, train: int, val: int) -> str | None:
+    """Why ``train`` / ``val`` accepted images are too few for a run (``MIN_TRAINING_IMAGES``, ``MIN_VAL_IMAGES``)."""
+    min_train, min_val = _minimums()
+    if train < min_train:
+        return (
+            f"A training run needs at least {min_train} accepted images in the train split; "
+            f"this project has {train} (and {val} of the {min_val} needed in the val split)"
+        )
+    if val < min_val:
+        return (
+            f"A training run needs at least {min_val} accepted images in the val split to compare the new "
+            f"model with the current one; this project has {val} (train split: {train})"
+        )
+    return None
+
+
+def training_data_for(*, project: Project) -> TrainingData:
+    """The accepted images of each split, in one query, and whether a run may start on them."""
+    counts = project.images.filter(status=ImageStatus.ACCEPTED).aggregate(
+        train=Count("id", filter=Q(split=Image.Split.TRAIN)), val=Count("id", filter=Q(split=Image.Split.VAL))
+    )
+    min_train, min_val = _minimums()
+    reason = training_data_shortfall(train=counts["train"], val=counts["val"])
+    return TrainingData(counts["train"], counts["val"], min_train, min_val, reason)
+
+
+def _minimums() -> tuple[int, int]:
+    return max(1, settings.ANNOTATOR["MIN_TRAINING_IMAGES"]), max(1, settings.ANNOTATOR["MIN_VAL_IMAGES"])

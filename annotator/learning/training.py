@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from annotator.errors import ApplicationError, ConflictError
 from annotator.jobs.enqueue import enqueue
 from annotator.jobs.services import job_fail, job_report, job_request_cancel
-from annotator.projects.models import Image, ImageStatus, Project
+from annotator.projects.models import Image, Project
 
 from . import registry
 from .adapters import training as training_adapter
@@ -34,14 +34,12 @@ from .runs import (
     run_versions_fail_orphaned,
     run_workdir_fresh,
 )
-from .selectors import accepted_since_last_run
+from .selectors import accepted_since_last_run, training_data_for, training_data_shortfall
 from .services import active_model_for, base_model_version
 
 log = logging.getLogger(__name__)
 
 TRAIN_MODEL = "annotator.learning.tasks.train_model"
-MIN_TRAIN_IMAGES = 1
-MIN_VAL_IMAGES = 1
 SCRATCH = ("data", "model.pt")  # what a failed or cancelled run removes from its folder
 
 
@@ -51,12 +49,7 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
     The project row is locked (``select_for_update``) and a partial unique constraint allows
     one pending/running run per project, so two concurrent triggers start one run.
     """
-    train_count = project.images.filter(status=ImageStatus.ACCEPTED, split=Image.Split.TRAIN).count()
-    if train_count < MIN_TRAIN_IMAGES:
-        raise ApplicationError(
-            "Nothing to train on: no accepted images in the train split yet",
-            code="no_training_data",
-        )
+    training_data_require(project=project)
     try:
         with transaction.atomic():
             Project.objects.select_for_update().get(pk=project.pk)
@@ -72,6 +65,15 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
         current = TrainingRun.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).first()
         raise _already_running(current) from exc
     return run
+
+
+def training_data_require(*, project: Project) -> None:
+    """``ApplicationError`` naming the numbers unless the project has enough accepted train and val images."""
+    data = training_data_for(project=project)
+    if data.reason:
+        raise ApplicationError(
+            data.reason, code="not_enough_training_data", extra={"training_data": data.as_dict()}
+        )
 
 
 def _already_running(run: TrainingRun | None) -> ConflictError:
@@ -104,8 +106,8 @@ def retraining_check() -> list[TrainingRun]:
             continue
         try:
             started.append(training_run_request(project=project, trigger="schedule"))
-        except ApplicationError as exc:  # a run is already going (or nothing to train on): fine
-            log.info("retraining check skipped project %s: %s", project.pk, exc.message)
+        except ApplicationError as exc:  # a run is already going, or too few images: say so and go on
+            log.warning("retraining check skipped project %s (%s): %s", project.pk, project.name, exc.message)
     return started
 
 
@@ -129,13 +131,10 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
             project=project, split=Image.Split.TRAIN, out_dir=workdir / "data"
         )
         val = training_adapter.write_split(project=project, split=Image.Split.VAL, out_dir=workdir / "data")
-        if len(train.images) < MIN_TRAIN_IMAGES:
-            raise ApplicationError("No accepted images in the train split")
-        if len(val.images) < MIN_VAL_IMAGES:
-            raise ApplicationError(
-                "No accepted images in the val split: the promotion gate has nothing to compare on; "
-                "review some val images first"
-            )
+        # Reviews may have reopened images since the run was requested: the same minimums hold here.
+        shortfall = training_data_shortfall(train=len(train.images), val=len(val.images))
+        if shortfall:
+            raise ApplicationError(shortfall)
         version = run_version_ensure(
             run=run,
             parent=base,
@@ -207,11 +206,12 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
         "fine_tune": {k: v for k, v in result.items() if isinstance(v, int | float | str)},
     }
     run.save(update_fields=["report"])
-    promote = partial(
+    promote = partial(  # the gate just compared both on the same val images: no confirmation to ask
         registry.version_promote,
         version=version,
         user=run.requested_by,
         reason=f"training run #{run.pk}: {reason}",
+        confirm_worse=True,
     )
     run_finish(run=run, version=version, reason=reason, promote=promote if better else None)
     return run

@@ -16,7 +16,7 @@ from annotator.errors import ApplicationError, NotFoundError, error_body
 from . import services
 from .ingest import images_ingest
 from .models import Category, Image, ImageStatus, Project, Role
-from .permissions import get_image, get_project, role_of
+from .permissions import get_image, get_project, require_project_creator, require_uploader, role_of
 from .selectors import image_list, projects_for_user, status_counts
 
 # --------------------------------------------------------------------------- serializers
@@ -65,6 +65,7 @@ class ProjectOutput(serializers.ModelSerializer):
             "queue_strategy": obj.queue_strategy,
             "prompt_engine": obj.prompt_engine,
             "contribute_to_universal": obj.contribute_to_universal,
+            "annotators_can_upload": obj.annotators_can_upload,
         }
 
 
@@ -153,6 +154,7 @@ class ProjectListApi(APIView):
 
     @extend_schema(request=ProjectListInput, responses={201: ProjectOutput})
     def post(self, request):
+        require_project_creator(request.user)
         data = self.ProjectListInput(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_create(user=request.user, **data.validated_data)
@@ -170,6 +172,7 @@ class ProjectDetailApi(APIView):
         queue_strategy = serializers.ChoiceField(Project.QueueStrategy.choices, required=False)
         prompt_engine = serializers.ChoiceField(["default", "sam", "grabcut"], required=False)
         contribute_to_universal = serializers.BooleanField(required=False)
+        annotators_can_upload = serializers.BooleanField(required=False)
 
     @extend_schema(responses=ProjectOutput)
     def get(self, request, project_id: int):
@@ -270,6 +273,7 @@ class ImageListApi(APIView):
     )
     def post(self, request, project_id: int):
         project = get_project(request, project_id)
+        require_uploader(role=project.user_role, project=project)
         files = request.FILES.getlist("files")
         if not files:
             raise ApplicationError(

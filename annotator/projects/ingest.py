@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
@@ -62,23 +61,16 @@ class FileRejected(Exception):
         self.reason = reason
 
 
-class SplitCounts:
-    """Keeps the fixed validation split at max(20 images, 10 %) as images arrive; assigned once, never moved.
+def image_split_for(*, sha256: str) -> str:
+    """The split of an image with this content: val for a ``VAL_FRACTION`` share, by a hash of its sha256.
 
-    Counted once per upload, then kept up to date as its images are stored (not once per image).
+    Not upload order: the same bytes get the same split in any upload order, project or re-upload, so
+    the universal base (trained on every contributing project's train split) never trains on a photo
+    that a project validates on. Assigned once when the image is stored and never moved.
     """
-
-    def __init__(self, project: Project) -> None:
-        counts = project.images.aggregate(total=Count("id"), val=Count("id", filter=Q(split=Image.Split.VAL)))
-        self.total, self.val = counts["total"], counts["val"]
-
-    def next_split(self) -> str:
-        wanted = max(20, math.ceil(0.1 * (self.total + 1)))
-        return Image.Split.VAL if self.val < wanted else Image.Split.TRAIN
-
-    def add(self, split: str) -> None:
-        self.total += 1
-        self.val += split == Image.Split.VAL
+    digest = hashlib.sha256(b"annotator-split:" + sha256.encode("ascii")).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64  # uniform in [0, 1)
+    return Image.Split.VAL if position < settings.ANNOTATOR["VAL_FRACTION"] else Image.Split.TRAIN
 
 
 @dataclass
@@ -87,7 +79,6 @@ class _Upload:
 
     project: Project
     user: Any
-    splits: SplitCounts
     report: IngestReport = field(default_factory=IngestReport)
     stored: dict[str, int] = field(default_factory=dict)  # sha256 -> id, of the rows this upload inserted
     # Files written whose rows are not inserted yet, and the duplicates of them reported so far.
@@ -97,7 +88,7 @@ class _Upload:
 
 def images_ingest(*, project: Project, uploads: list[tuple[str, BinaryIO]], user=None) -> IngestReport:
     """Ingest ``(name, file object)`` pairs; zips are opened and their members ingested."""
-    upload = _Upload(project=project, user=user, splits=SplitCounts(project))
+    upload = _Upload(project=project, user=user)
     report = upload.report
     try:
         for raw_name, fileobj in uploads:
@@ -214,8 +205,7 @@ def _ingest_bytes(upload: _Upload, name: str, data: bytes) -> None:
         report.duplicates.append({"file": name, "existing_id": existing})
         return
     decoded = decode_image(data)
-    image = _write_files(project, name, sha, decoded, upload.user, split=upload.splits.next_split())
-    upload.splits.add(image.split)
+    image = _write_files(project, name, sha, decoded, upload.user, split=image_split_for(sha256=sha))
     upload.pending[sha] = image
     if len(upload.pending) >= INSERT_BATCH:
         _insert_pending(upload)
@@ -368,8 +358,3 @@ def _delete_files(image: Image) -> None:
     for f in (image.file, image.thumbnail):
         if f and f.name and not same_bytes.filter(Q(file=f.name) | Q(thumbnail=f.name)).exists():
             f.storage.delete(f.name)
-
-
-def _split_for_new_image(project: Project) -> str:
-    """The split of one image about to be added to ``project`` (see ``SplitCounts``)."""
-    return SplitCounts(project).next_split()

@@ -40,6 +40,9 @@ class Project(models.Model):
     )
     prompt_engine = models.CharField(max_length=32, default="default", help_text="default | sam | grabcut")
     contribute_to_universal = models.BooleanField(default=False)
+    annotators_can_upload = models.BooleanField(
+        default=False, help_text="annotators may upload images (reviewers and admins always may)"
+    )
     contribution_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

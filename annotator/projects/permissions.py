@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import CharField, Expression, Model, OuterRef, QuerySet, Subquery, Value
 from django.utils.text import capfirst
@@ -88,6 +89,36 @@ def get_image(request, image_id: int, minimum: str = Role.ANNOTATOR) -> Image:
     """The image, with its project and lease holder, if the user holds ``minimum`` in its project."""
     images = Image.objects.select_related("project", "lease_user").defer("features")
     return get_for_role(request, images, image_id, minimum)
+
+
+def can_create_projects(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Staff, or members of the group ``ANNOTATOR["PROJECT_CREATOR_GROUP"]`` names, may create projects."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return True
+    group = settings.ANNOTATOR["PROJECT_CREATOR_GROUP"]
+    return bool(group) and user.groups.filter(name=group).exists()  # type: ignore[union-attr]
+
+
+def require_project_creator(user: AbstractBaseUser | AnonymousUser) -> None:
+    """403 unless ``can_create_projects``; the message says who may."""
+    if not can_create_projects(user):
+        group = settings.ANNOTATOR["PROJECT_CREATOR_GROUP"]
+        who = f"staff and members of the '{group}' group" if group else "staff"
+        raise ForbiddenError(
+            f"Only {who} may create projects; ask an administrator", code="cannot_create_projects"
+        )
+
+
+def require_uploader(*, role: str, project: Project) -> None:
+    """403 for annotators unless the project lets them upload (``annotators_can_upload``)."""
+    if role == Role.ANNOTATOR and not project.annotators_can_upload:
+        raise ForbiddenError(
+            f"Annotators cannot upload images to project '{project.name}'; a project admin can upload them "
+            "or allow annotators to (the project's 'annotators can upload' setting)",
+            code="upload_not_allowed",
+        )
 
 
 class IsStaff(BasePermission):

@@ -64,6 +64,7 @@ def project_update(*, project: Project, user, **fields) -> Project:
         "queue_strategy",
         "prompt_engine",
         "contribute_to_universal",
+        "annotators_can_upload",
     }
     unknown = set(fields) - allowed
     if unknown:

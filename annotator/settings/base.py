@@ -136,7 +136,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "annotator.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # Token requests per client address (``auth``); failed sign-ins are slowed further by
+    # ``annotator.web.sign_in`` (LOGIN_FAILURES_* below).
+    "DEFAULT_THROTTLE_RATES": {"auth": env_str("ANNOTATOR_AUTH_RATE", "30/min")},
 }
+# Throttle counters and sign-in failures live in the cache: one per process unless DJANGO_CACHE_URL
+# names a shared one (redis://...), as production should, so all web workers count together.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if env_str("DJANGO_CACHE_URL", ""):
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("DJANGO_CACHE_URL"),
+    }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Package annotator API",
     "DESCRIPTION": "Projects, images, annotations, SAM prompts, training and COCO export.",
@@ -245,6 +256,21 @@ ANNOTATOR = {
     "UNIVERSAL_EPOCHS": env_int("ANNOTATOR_UNIVERSAL_EPOCHS", 0),  # 0: train until the budget is spent
     "UNIVERSAL_LR": env_float("ANNOTATOR_UNIVERSAL_LR", 2e-3),
     "UNIVERSAL_SCHEDULE_SECONDS": env_int("ANNOTATOR_UNIVERSAL_SCHEDULE_SECONDS", 6 * 60 * 60),  # beat check
+    # A training run starts only with this many accepted images in the train split and in the val split.
+    "MIN_TRAINING_IMAGES": env_int("ANNOTATOR_MIN_TRAINING_IMAGES", 10),
+    "MIN_VAL_IMAGES": env_int("ANNOTATOR_MIN_VAL_IMAGES", 2),
+    # Share of new images put in the val split, chosen by a hash of the image's content (never moved).
+    "VAL_FRACTION": env_float("ANNOTATOR_VAL_FRACTION", 0.2),
+    # Who may create projects besides staff: the members of this Django group ("" for staff only).
+    "PROJECT_CREATOR_GROUP": env_str("ANNOTATOR_PROJECT_CREATOR_GROUP", "project creators"),
+    # Sign-in failures (per username and address) before each further attempt waits; the wait doubles
+    # with every further failure, up to the cap. Per address alone the limit is higher (spraying).
+    "LOGIN_FAILURES_BEFORE_WAIT": env_int("ANNOTATOR_LOGIN_FAILURES_BEFORE_WAIT", 5),
+    "LOGIN_FAILURES_PER_ADDRESS": env_int("ANNOTATOR_LOGIN_FAILURES_PER_ADDRESS", 30),
+    "LOGIN_WAIT_SECONDS": env_int("ANNOTATOR_LOGIN_WAIT_SECONDS", 30),
+    "LOGIN_WAIT_MAX_SECONDS": env_int("ANNOTATOR_LOGIN_WAIT_MAX_SECONDS", 15 * 60),
+    # The OpenAPI schema and its docs page need a sign-in unless this is on.
+    "API_DOCS_PUBLIC": env_bool("ANNOTATOR_API_DOCS_PUBLIC", False),
 }
 
 if ANNOTATOR["SAM_PRECISION"] not in PRECISIONS:

@@ -4,6 +4,7 @@ import os
 
 from .base import *  # noqa: F403
 from .base import DATABASES, VAR_DIR
+from .env import env_int
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # One test database per test process, so concurrent runs on one machine never share it. SQLite
@@ -19,3 +20,7 @@ STORAGES = {
 # Compiling SAM's click decoder costs ~15 s of CPU per process; tests/ml/test_prompt_sam.py
 # compiles it once on purpose, everything else decodes without it.
 ANNOTATOR["SAM_COMPILE"] = False  # noqa: F405
+# The learning tests build projects of a handful of accepted images; the production minimums (10 train,
+# 2 val) are checked by tests that set them (tests/annotator/learning/test_training_data.py).
+ANNOTATOR["MIN_TRAINING_IMAGES"] = env_int("ANNOTATOR_MIN_TRAINING_IMAGES", 1)  # noqa: F405
+ANNOTATOR["MIN_VAL_IMAGES"] = env_int("ANNOTATOR_MIN_VAL_IMAGES", 1)  # noqa: F405

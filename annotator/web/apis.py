@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.projects.permissions import get_project
+from annotator.projects.permissions import can_create_projects, get_project
 
 from .selectors import project_stats
 
@@ -18,12 +18,19 @@ class MeApi(APIView):
                 "id": serializers.IntegerField(),
                 "username": serializers.CharField(),
                 "is_staff": serializers.BooleanField(),
+                "can_create_projects": serializers.BooleanField(),
             },
         )
     )
     def get(self, request):
+        user = request.user
         return Response(
-            {"id": request.user.id, "username": request.user.username, "is_staff": request.user.is_staff}
+            {
+                "id": user.id,
+                "username": user.username,
+                "is_staff": user.is_staff,
+                "can_create_projects": can_create_projects(user),
+            }
         )
 
 

@@ -282,8 +282,10 @@ export class ApiClient {
     return this.json("GET", `/projects/${projectId}/model-versions`);
   }
 
-  promoteVersion(versionId: number): Promise<PromotionResult> {
-    return this.json("POST", `/model-versions/${versionId}/promote`);
+  /** A version worse on val than the active one is refused (409 `worse_than_active`, both figures in
+   * `extra`) unless `confirmWorse`. */
+  promoteVersion(versionId: number, confirmWorse = false): Promise<PromotionResult> {
+    return this.json("POST", `/model-versions/${versionId}/promote`, confirmWorse ? { confirm_worse: true } : undefined);
   }
 
   rollbackModel(projectId: number): Promise<PromotionResult> {

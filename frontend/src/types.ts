@@ -18,6 +18,8 @@ export interface Me {
   id: number;
   username: string;
   is_staff: boolean;
+  /** Staff, or a member of the group the server's settings name. */
+  can_create_projects: boolean;
 }
 
 export interface ProjectSummary {
@@ -208,6 +210,17 @@ export interface ModelRegistry {
   versions: ModelVersion[];
   accepted_since_last_run: number;
   retrain_threshold: number;
+  /** Accepted images per split against the minimums a run needs; `reason` says why a run cannot start. */
+  training_data?: TrainingData;
+}
+
+export interface TrainingData {
+  train: number;
+  val: number;
+  min_train: number;
+  min_val: number;
+  ready: boolean;
+  reason: string | null;
 }
 
 export interface AcceptanceRow {
@@ -245,6 +258,7 @@ export interface ProjectSettingsInput {
   retrain_threshold?: number;
   queue_strategy?: QueueStrategy;
   contribute_to_universal?: boolean;
+  annotators_can_upload?: boolean;
 }
 
 // --- the fleet loop (issue 9): taxonomy mapping, contribution, a newer base, rebase ---

@@ -25,7 +25,7 @@ def test_an_upload_announces_its_images_and_prompting_and_learning_each_queue_th
     project, client_for, sent, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for("annotator").post(
+        response = client_for("admin").post(
             f"/api/v1/projects/{project.id}/images",
             {"files": [SimpleUploadedFile(f"{n}.jpg", image_bytes(seed=n)) for n in (1, 2)]},
             format="multipart",
@@ -43,7 +43,7 @@ def test_an_upload_announces_its_images_and_prompting_and_learning_each_queue_th
 @pytest.mark.django_db
 def test_nothing_is_queued_before_the_upload_commits(project, client_for, sent):
     # Without a commit (the test's transaction never commits) no signal is sent and no task queued.
-    response = client_for("annotator").post(
+    response = client_for("admin").post(
         f"/api/v1/projects/{project.id}/images",
         {"files": [SimpleUploadedFile("1.jpg", image_bytes(seed=1))]},
         format="multipart",

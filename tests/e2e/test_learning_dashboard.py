@@ -144,6 +144,15 @@ def test_admin_trains_from_the_dashboard_and_sees_the_registry(
         assert project.active_model is None
     else:
         row.get_by_test_id("promote-version").click()
+        compared = version.metrics["compared_with"]
+        if version.metrics["mask_ap"] < compared["mask_ap"]:  # worse on val: a confirmation with both figures
+            dialog = page.get_by_test_id("promote-confirm")
+            dialog.wait_for()
+            assert dialog.get_by_test_id("confirm-figure").all_inner_texts() == [
+                f"{version.name} (to promote): mask AP {version.metrics['mask_ap']:.3f} on 2 val images",
+                f"{compared['name']} (in use): mask AP {compared['mask_ap']:.3f} on 2 val images",
+            ]
+            dialog.get_by_test_id("confirm-ok").click()
         page.get_by_test_id("active-model-name").filter(has_text=version.name).wait_for()
         page.get_by_test_id("rollback-model").wait_for()
         project.refresh_from_db()

@@ -127,7 +127,7 @@ FORMATS = [
 def test_uploaded_files_are_served_as_images_with_nosniff(project, client_for, fmt, ext, content_type):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    client = client_for("annotator")
+    client = client_for("admin")
     # A real image with HTML appended: a polyglot a browser could sniff as a page without nosniff.
     data = image_bytes(32, 24, seed=9, fmt=fmt) + b"<html><script>alert(document.cookie)</script></html>"
     response = client.post(

@@ -151,7 +151,7 @@ SINGLE_FILES = [
     ("name", "data", "code"), [c[1:] for c in SINGLE_FILES], ids=[c[0] for c in SINGLE_FILES]
 )
 def test_a_bad_single_file_is_refused_and_nothing_is_stored(project, client_for, name, data, code):
-    response = post_files(client_for("annotator"), project, [(name, data)])
+    response = post_files(client_for("admin"), project, [(name, data)])
     rejected = assert_refused(response, code=code)
     assert len(rejected) == 1
 
@@ -172,7 +172,7 @@ def test_a_bad_single_file_is_refused_and_nothing_is_stored(project, client_for,
     ids=["non_utf8", "over_header_limit"],
 )
 def test_a_name_the_multipart_parser_cannot_take_is_a_400(project, client_for, name, error_code, message):
-    response = post_files(client_for("annotator"), project, [(name, JPEG)])
+    response = post_files(client_for("admin"), project, [(name, JPEG)])
     assert assert_refused(response, error_code=error_code) == []  # and nothing is stored
     assert response.json()["error"]["message"] == message
 
@@ -203,7 +203,7 @@ ZIPS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("make", "code"), [c[1:] for c in ZIPS], ids=[c[0] for c in ZIPS])
 def test_a_bad_zip_is_refused_and_nothing_is_stored(project, client_for, make, code):
-    response = post_files(client_for("annotator"), project, [("upload.zip", make())])
+    response = post_files(client_for("admin"), project, [("upload.zip", make())])
     rejected = assert_refused(response, code=code)
     assert all(r["file"].startswith("upload.zip") for r in rejected), rejected
 
@@ -211,7 +211,7 @@ def test_a_bad_zip_is_refused_and_nothing_is_stored(project, client_for, make, c
 @pytest.mark.django_db
 def test_declared_uncompressed_size_over_the_limit_refuses_the_whole_zip(project, client_for, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "MAX_ZIP_UNCOMPRESSED_BYTES": 10 * 1024 * 1024}
-    response = post_files(client_for("annotator"), project, [("bomb.zip", zip_bomb(20))])
+    response = post_files(client_for("admin"), project, [("bomb.zip", zip_bomb(20))])
     assert assert_refused(response, code="zip_too_large")[0]["file"] == "bomb.zip"
 
 
@@ -228,7 +228,7 @@ def test_good_members_are_stored_and_every_bad_one_is_named(project, client_for)
         "bomb.png": decompression_bomb_png(),
         "n" * 3000 + ".jpg": b"junk",
     }
-    response = post_files(client_for("annotator"), project, [("mixed.zip", zip_bytes(members))])
+    response = post_files(client_for("admin"), project, [("mixed.zip", zip_bytes(members))])
 
     assert response.status_code == 201, response.content[:500]
     body = response.json()
@@ -256,7 +256,7 @@ def test_good_members_are_stored_and_every_bad_one_is_named(project, client_for)
 @pytest.mark.django_db
 def test_a_good_image_with_a_non_utf8_name_is_stored_under_a_printable_name(project, client_for):
     response = post_files(
-        client_for("annotator"), project, [("photos.zip", zip_with_raw_name(b"caf\xe9\xff.jpg", JPEG))]
+        client_for("admin"), project, [("photos.zip", zip_with_raw_name(b"caf\xe9\xff.jpg", JPEG))]
     )
     assert response.status_code == 201, response.content[:500]
     name = Image.objects.get().name
@@ -266,5 +266,5 @@ def test_a_good_image_with_a_non_utf8_name_is_stored_under_a_printable_name(proj
 @pytest.mark.django_db
 def test_many_bad_files_in_one_request_are_all_named(project, client_for):
     files = [(f"bad_{i}.jpg", JPEG[: 100 + i]) for i in range(30)]
-    rejected = assert_refused(post_files(client_for("annotator"), project, files))
+    rejected = assert_refused(post_files(client_for("admin"), project, files))
     assert sorted(r["file"] for r in rejected) == sorted(n for n, _ in files)

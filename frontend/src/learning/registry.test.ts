@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatAp, formatUtc, registryModel } from "./registry";
+import { formatAp, formatUtc, registryModel, worseConfirmation } from "./registry";
 import type { ModelRegistry, ModelVersion } from "../types";
 
 const version = (id: number, over: Partial<ModelVersion> = {}): ModelVersion => ({
@@ -65,5 +65,24 @@ describe("registry table model", () => {
     expect(formatAp(null)).toBe("–");
     expect(formatAp(Number.NaN)).toBe("–");
     expect(formatUtc(null)).toBe("");
+  });
+});
+
+describe("promoting a worse version", () => {
+  const refusal = {
+    candidate: { id: 4, name: "p-v4", mask_ap: 0.3472, val_images: 8 },
+    active: { id: 3, name: "p-v3", mask_ap: 0.512, val_images: null },
+  };
+
+  it("words both figures for the confirm dialog", () => {
+    expect(worseConfirmation("worse_than_active", refusal)).toEqual({
+      title: "p-v4 is worse than p-v3 on the val split. Promote it anyway?",
+      lines: ["p-v4 (to promote): mask AP 0.347 on 8 val images", "p-v3 (in use): mask AP 0.512"],
+    });
+  });
+
+  it("asks nothing for other refusals or when a figure is missing", () => {
+    expect(worseConfirmation("not_promotable", refusal)).toBeNull();
+    expect(worseConfirmation("worse_than_active", { candidate: refusal.candidate })).toBeNull();
   });
 });

@@ -87,3 +87,36 @@ export function registryModel(reg: ModelRegistry, isAdmin: boolean): RegistryMod
   }
   return { rows, activeName: active?.name ?? null, canRollback: isAdmin && ownActive, rollbackTarget };
 }
+
+/** One model's mask AP on the val split, as the promote refusal (409 `worse_than_active`) names it. */
+export interface ValFigure {
+  id: number;
+  name: string;
+  mask_ap: number;
+  val_images: number | null;
+}
+
+export interface WorseConfirmation {
+  title: string;
+  /** The candidate's figure, then the active model's. */
+  lines: [string, string];
+}
+
+function valFigure(v: unknown): ValFigure | null {
+  const f = v as Partial<ValFigure> | null;
+  return f && typeof f.name === "string" && typeof f.mask_ap === "number" ? (f as ValFigure) : null;
+}
+
+/** What the confirm dialog says when a promotion was refused as worse; null for any other refusal. */
+export function worseConfirmation(code: string, extra: Record<string, unknown>): WorseConfirmation | null {
+  if (code !== "worse_than_active") return null;
+  const candidate = valFigure(extra.candidate);
+  const active = valFigure(extra.active);
+  if (!candidate || !active) return null;
+  const line = (f: ValFigure, role: string) =>
+    `${f.name} (${role}): mask AP ${formatAp(f.mask_ap)}${f.val_images === null || f.val_images === undefined ? "" : ` on ${f.val_images} val images`}`;
+  return {
+    title: `${candidate.name} is worse than ${active.name} on the val split. Promote it anyway?`,
+    lines: [line(candidate, "to promote"), line(active, "in use")],
+  };
+}

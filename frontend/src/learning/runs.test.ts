@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { currentRescore, formatEta, rescoreText, runView } from "./runs";
-import type { BatchJob, TrainingRunDetail } from "../types";
+import { currentRescore, formatEta, rescoreText, runView, trainingBlockReason } from "./runs";
+import type { BatchJob, ModelRegistry, TrainingRunDetail } from "../types";
 
 const run = (over: Partial<TrainingRunDetail> = {}): TrainingRunDetail => ({
   id: 4, project: 7, status: "running", progress: 41.6, message: "", trigger: "manual", epoch: 3, epochs: 10,
@@ -51,5 +51,20 @@ describe("re-scoring", () => {
   it("words progress", () => {
     expect(rescoreText(job({}))).toBe("Re-scoring after promotion · running · 5 / 10 images");
     expect(rescoreText(job({ total: 0, status: "succeeded" }))).toBe("Re-scoring after promotion · succeeded · no pending images");
+  });
+});
+
+describe("why a run cannot start", () => {
+  const registry = (training_data?: ModelRegistry["training_data"]): ModelRegistry => ({
+    active: null, base: null, versions: [], accepted_since_last_run: 0, retrain_threshold: 50, training_data,
+  });
+
+  it("gives the server's reason while the data is short, and nothing once it is ready", () => {
+    const short = { train: 3, val: 1, min_train: 10, min_val: 2, ready: false, reason: "A training run needs at least 10 accepted images in the train split; this project has 3 (and 1 of the 2 needed in the val split)" };
+    expect(trainingBlockReason(registry(short))).toBe(short.reason);
+    expect(trainingBlockReason(registry({ ...short, reason: null }))).toBe("Needs 10 accepted train and 2 val images; has 3 and 1.");
+    expect(trainingBlockReason(registry({ ...short, train: 10, val: 2, ready: true, reason: null }))).toBeNull();
+    expect(trainingBlockReason(registry())).toBeNull(); // an older server: the button stays as it was
+    expect(trainingBlockReason(null)).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 // Training-run and re-scoring progress as the dashboard words it. Pure.
 
-import type { BatchJob, JobStatus, TrainingRunDetail } from "../types";
+import type { BatchJob, JobStatus, ModelRegistry, TrainingRunDetail } from "../types";
 
 export const ACTIVE: JobStatus[] = ["pending", "running"];
 
@@ -62,4 +62,11 @@ export function currentRescore(jobs: BatchJob[]): BatchJob | null {
 export function rescoreText(job: BatchJob): string {
   const counts = job.total ? `${job.done} / ${job.total} images` : "no pending images";
   return `Re-scoring after promotion · ${job.status} · ${counts}${job.message ? ` · ${job.message}` : ""}`;
+}
+
+/** Why a training run cannot start now (too few accepted images, with the numbers), or null. */
+export function trainingBlockReason(registry: ModelRegistry | null): string | null {
+  const data = registry?.training_data;
+  if (!data || data.ready) return null;
+  return data.reason ?? `Needs ${data.min_train} accepted train and ${data.min_val} val images; has ${data.train} and ${data.val}.`;
 }

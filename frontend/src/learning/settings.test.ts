@@ -7,7 +7,7 @@ describe("project settings form", () => {
   const saved = loopSettingsFrom({ queue_strategy: "uncertainty", retrain_threshold: 20, contribute_to_universal: false, prompt_engine: "default" });
 
   it("reads the project's settings with defaults", () => {
-    expect(saved).toEqual({ queue_strategy: "uncertainty", retrain_threshold: 20, contribute_to_universal: false, contribution_changed_by: null, contribution_changed_at: null });
+    expect(saved).toEqual({ queue_strategy: "uncertainty", retrain_threshold: 20, contribute_to_universal: false, annotators_can_upload: false, contribution_changed_by: null, contribution_changed_at: null });
     expect(loopSettingsFrom({})).toMatchObject({ queue_strategy: "uncertainty+diversity", retrain_threshold: 50, contribute_to_universal: false });
   });
 
@@ -16,6 +16,7 @@ describe("project settings form", () => {
     expect(settingsChanges(saved, { queue_strategy: "random", retrain_threshold: "35", contribute_to_universal: true })).toEqual({
       queue_strategy: "random", retrain_threshold: 35, contribute_to_universal: true,
     });
+    expect(settingsChanges(saved, { queue_strategy: "uncertainty", retrain_threshold: "20", contribute_to_universal: false, annotators_can_upload: true })).toEqual({ annotators_can_upload: true });
     // An empty or bad number is sent as is (NaN → null in JSON) so the server names the field.
     expect(Number.isNaN(settingsChanges(saved, { queue_strategy: "uncertainty", retrain_threshold: " ", contribute_to_universal: false }).retrain_threshold)).toBe(true);
   });

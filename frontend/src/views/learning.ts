@@ -2,12 +2,13 @@
 // model registry (Promote, Roll back), the acceptance plot across versions, re-scoring progress,
 // and the "newer base available" banner with its Rebase button.
 
-import { api } from "../api";
+import { api, ApiError } from "../api";
 import { append, clear, errorText, h } from "../dom";
 import { baseBanner } from "../learning/baseUpdate";
+import { confirmDialog } from "../learning/confirmDialog";
 import { acceptancePlotSvg } from "../learning/plot";
-import { registryModel } from "../learning/registry";
-import { currentRescore, isActive, rescoreText, runView } from "../learning/runs";
+import { registryModel, worseConfirmation } from "../learning/registry";
+import { currentRescore, isActive, rescoreText, runView, trainingBlockReason } from "../learning/runs";
 import type { AcceptanceRow, BaseUpdate, BatchJob, ModelRegistry, TrainingRunDetail } from "../types";
 
 export interface LearningPanel {
@@ -63,18 +64,36 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
     });
   }
 
+  /** Promote; a version worse on val than the active one needs a confirmation showing both figures. */
+  async function promote(id: number): Promise<void> {
+    try {
+      await api.promoteVersion(id);
+    } catch (e) {
+      const worse = e instanceof ApiError ? worseConfirmation(e.code, e.extra) : null;
+      if (!worse) throw e;
+      const yes = await confirmDialog({ title: worse.title, lines: worse.lines, confirmLabel: "Promote anyway", testId: "promote-confirm" });
+      if (yes) await api.promoteVersion(id, true);
+    }
+  }
+
   function renderRun(): void {
     clear(runEl);
     const run = runs[0];
-    const canStart = !run || !isActive(run);
-    if (startButton) startButton.disabled = !canStart;
+    const blocked = trainingBlockReason(registry);
+    const canStart = (!run || !isActive(run)) && !blocked;
+    if (startButton) {
+      startButton.disabled = !canStart;
+      startButton.title = blocked ?? "";
+    }
+    const why = blocked && startButton ? h("p", { class: "small warning", "data-testid": "training-blocked" }, `Cannot start a run yet: ${blocked}`) : null;
     const since = registry ? h("p", { class: "muted small" }, `${registry.accepted_since_last_run} image(s) accepted since the last run; a run starts automatically at ${registry.retrain_threshold}.`) : null;
     if (!run) {
-      append(runEl, [h("p", { class: "muted" }, "No training run yet."), since]);
+      append(runEl, [why, h("p", { class: "muted" }, "No training run yet."), since]);
       return;
     }
     const v = runView(run, isAdmin);
     append(runEl, [
+      why,
       h(
         "div",
         { class: `job run-${v.status}`, "data-status": v.status, "data-run-id": v.id },
@@ -140,7 +159,7 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
                   "td",
                   {},
                   r.canPromote
-                    ? h("button", { type: "button", "data-testid": "promote-version", "aria-label": `Promote ${r.name}`, onclick: () => void act(`Could not promote ${r.name}`, () => api.promoteVersion(r.id)) }, "Promote")
+                    ? h("button", { type: "button", "data-testid": "promote-version", "aria-label": `Promote ${r.name}`, onclick: () => void act(`Could not promote ${r.name}`, () => promote(r.id)) }, "Promote")
                     : null,
                 ),
               ),

@@ -34,13 +34,13 @@ export async function mountProjects({ me, root }: ViewContext): Promise<Cleanup>
     h("h1", {}, "Projects"),
     projects.length ? h("ul", { class: "cards" }, rows) : h("p", { class: "muted" }, "No projects yet."),
   );
-  if (me.is_staff) root.append(h("form", { class: "inline", onsubmit: create }, nameInput, h("button", { type: "submit" }, "Create project")));
+  if (me.can_create_projects) root.append(h("form", { class: "inline", onsubmit: create }, nameInput, h("button", { type: "submit" }, "Create project")));
   const table = (): Shortcut[] => [
     { keys: "1-9", label: "Open project by position", match: (e) => /^[1-9]$/.test(e.key) && !e.ctrlKey, run: (e) => {
       const p = projects[Number(e.key) - 1];
       if (p) location.hash = `#/projects/${p.id}`;
     } },
-    { keys: "c", label: "Create a project (staff)", run: () => nameInput.focus() },
+    { keys: "c", label: "Create a project (if you may)", run: () => nameInput.focus() },
     { keys: "?", label: "Show / hide this help", run: () => toggleHelp("Projects", table()) },
   ];
   return bindShortcuts(table);

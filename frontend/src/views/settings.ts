@@ -20,6 +20,7 @@ export function settingsPanel(project: Project): SettingsPanel {
   );
   const threshold = h("input", { id: "setting-retrain-threshold", name: "retrain_threshold", type: "number", min: 1, step: 1, "data-testid": "setting-retrain-threshold" });
   const contribute = h("input", { id: "setting-contribute", name: "contribute_to_universal", type: "checkbox", "data-testid": "setting-contribute" });
+  const uploaders = h("input", { id: "setting-annotators-upload", name: "annotators_can_upload", type: "checkbox", "data-testid": "setting-annotators-upload" });
   const contributionEl = h("div", { class: "muted small", "data-testid": "contribution-note" });
   const status = h("div", { role: "status", class: "small", "data-testid": "settings-status" });
   const save = h("button", { type: "submit", class: "primary", "data-testid": "settings-save" }, "Save settings");
@@ -28,6 +29,7 @@ export function settingsPanel(project: Project): SettingsPanel {
     strategy.value = saved.queue_strategy;
     threshold.value = String(saved.retrain_threshold);
     contribute.checked = saved.contribute_to_universal;
+    uploaders.checked = saved.annotators_can_upload;
     contributionEl.textContent = contributionNote(saved, formatUtc);
     void loadContribution();
   };
@@ -46,7 +48,7 @@ export function settingsPanel(project: Project): SettingsPanel {
 
   const onSubmit = async (e: Event) => {
     e.preventDefault();
-    const changes = settingsChanges(saved, { queue_strategy: strategy.value, retrain_threshold: threshold.value, contribute_to_universal: contribute.checked });
+    const changes = settingsChanges(saved, { queue_strategy: strategy.value, retrain_threshold: threshold.value, contribute_to_universal: contribute.checked, annotators_can_upload: uploaders.checked });
     if (!Object.keys(changes).length) {
       status.textContent = "Nothing changed.";
       return;
@@ -82,6 +84,7 @@ export function settingsPanel(project: Project): SettingsPanel {
       threshold,
       h("label", { class: "check" }, contribute, " Contribute accepted annotations to the universal model"),
       contributionEl,
+      h("label", { class: "check" }, uploaders, " Annotators may upload images"),
       h("div", { class: "actions" }, save, status),
     ),
     taxonomyEditor(project.id),

@@ -8,13 +8,16 @@ import pytest
 from django.core.files.base import ContentFile
 
 from annotator.annotations.services import annotations_save, image_review, image_submit
-from annotator.projects.ingest import _split_for_new_image
 from annotator.projects.models import Image
 from tests.annotator.learning.scenes import SIZE, scene, square, tiny_checkpoint
 
 
-def add_images(project, count: int, *, first_seed: int = 0) -> list[Image]:
-    """Images stored like uploads (content-addressed file, split by the ingest rule), status new."""
+def add_images(project, count: int, *, first_seed: int = 0, val: int = 20) -> list[Image]:
+    """Images stored like uploads (content-addressed file), status new; the first ``val`` in the val split.
+
+    Uploads split by a hash of the content (``ingest.image_split_for``, tested in tests/annotator/projects);
+    these tests set the split by position instead, so that each knows which images train and which validate.
+    """
     created = []
     for seed in range(first_seed, first_seed + count):
         data, squares = scene(seed)
@@ -26,7 +29,7 @@ def add_images(project, count: int, *, first_seed: int = 0) -> list[Image]:
             file_ext="png",
             width=SIZE,
             height=SIZE,
-            split=_split_for_new_image(project),
+            split=Image.Split.VAL if seed - first_seed < val else Image.Split.TRAIN,
         )
         image.file.save(f"{sha}.png", ContentFile(data), save=False)
         image.save()

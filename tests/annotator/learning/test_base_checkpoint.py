@@ -22,7 +22,7 @@ from annotator.learning.models import ModelVersion, Prediction
 from annotator.learning.runs import run_version_ready
 from annotator.learning.services import base_model_version, image_predict
 from annotator.learning.tasks import check_retraining
-from annotator.projects.ingest import _split_for_new_image
+from annotator.projects.ingest import image_split_for
 from annotator.projects.models import Image, ImageStatus
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from tests.annotator.learning.scenes import square, tiny_checkpoint
@@ -69,7 +69,7 @@ def add_demo_images(project, indices) -> list[Image]:
             file_ext="jpg",
             width=pixels.shape[1],
             height=pixels.shape[0],
-            split=_split_for_new_image(project),
+            split=image_split_for(sha256=sha),
         )
         image.file.save(f"{sha}.jpg", ContentFile(data), save=False)
         image.save()

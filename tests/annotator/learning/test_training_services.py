@@ -19,7 +19,9 @@ from tests.annotator.learning.conftest import accept, add_images
 @pytest.mark.django_db
 def test_a_run_needs_accepted_training_images(project, base_checkpoint):
     add_images(project, 21)
-    with pytest.raises(ApplicationError, match="no accepted images in the train split"):
+    with pytest.raises(
+        ApplicationError, match="at least 1 accepted images in the train split; this project has 0"
+    ):
         training_run_request(project=project)
 
 
@@ -27,6 +29,7 @@ def test_a_run_needs_accepted_training_images(project, base_checkpoint):
 def test_one_run_per_project_and_a_new_one_after_it_finished(project, users, base_checkpoint):
     images = add_images(project, 22)
     accept(images[-1], users)
+    accept(images[0], users)  # and one of the val split
     first = training_run_request(project=project, user=users["admin"])
     assert first.status == JobStatus.PENDING and first.base_version is not None
     with pytest.raises(ConflictError) as caught:
@@ -44,6 +47,7 @@ def test_one_run_per_project_and_a_new_one_after_it_finished(project, users, bas
 def test_two_concurrent_triggers_start_one_run(project, users, base_checkpoint):
     images = add_images(project, 22)
     accept(images[-1], users)
+    accept(images[0], users)  # and one of the val split
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
 
@@ -71,7 +75,7 @@ def test_periodic_check_starts_a_run_only_after_threshold_acceptances(project, u
     project.retrain_threshold = 3
     project.save()
     images = add_images(project, 26)
-    for image in images[20:22]:
+    for image in (images[0], images[20]):  # one of the val split, one of the train split
         accept(image, users)
     assert accepted_since_last_run(project=project) == 2
     assert retraining_check() == []

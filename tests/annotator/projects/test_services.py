@@ -20,7 +20,9 @@ def test_a_project_with_a_category_listed_twice_is_refused_and_nothing_is_create
 
 
 @pytest.mark.django_db
-def test_the_api_answers_a_repeated_category_with_a_400_naming_the_field(client_for):
+def test_the_api_answers_a_repeated_category_with_a_400_naming_the_field(users, client_for):
+    users["admin"].is_staff = True  # may create projects
+    users["admin"].save()
     response = client_for("admin").post(
         "/api/v1/projects", {"name": "Twice", "categories": ["tote", "tote"]}, format="json"
     )

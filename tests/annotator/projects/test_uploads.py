@@ -5,11 +5,13 @@ import stat
 import zipfile
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
+from annotator.projects.ingest import image_split_for
 from annotator.projects.models import Image
-from tests.factories import image_bytes, zip_bytes
+from tests.factories import image_bytes, make_project, zip_bytes
 
 
 def upload(client, project_id: int, *files):
@@ -21,7 +23,8 @@ def upload(client, project_id: int, *files):
 
 
 @pytest.mark.django_db
-def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(client_for):
+def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(users, client_for):
+    Group.objects.create(name="project creators").user_set.add(users["annotator"])  # may create projects
     client = client_for("annotator")
     created = client.post("/api/v1/projects", {"name": "Inbound dock"}, format="json")
     assert created.status_code == 201
@@ -67,7 +70,7 @@ def test_zip_of_twenty_with_two_broken_and_one_duplicate_reports_the_three(clien
 
 @pytest.mark.django_db
 def test_reupload_of_the_same_bytes_is_reported_not_stored_twice(project, client_for):
-    client = client_for("annotator")
+    client = client_for("admin")
     first = upload(client, project.id, ("a.jpg", image_bytes(seed=1)))
     again = upload(client, project.id, ("a-copy.jpg", image_bytes(seed=1)))
     assert first.status_code == 201
@@ -81,9 +84,7 @@ def test_reupload_of_the_same_bytes_is_reported_not_stored_twice(project, client
 @pytest.mark.django_db
 def test_exif_orientation_is_applied(project, client_for):
     # Orientation 6 = rotate 90° clockwise to display: a 64x48 file becomes a 48x64 image.
-    response = upload(
-        client_for("annotator"), project.id, ("phone.jpg", image_bytes(64, 48, exif_orientation=6))
-    )
+    response = upload(client_for("admin"), project.id, ("phone.jpg", image_bytes(64, 48, exif_orientation=6)))
     image = Image.objects.get(pk=response.json()["created"][0]["id"])
     assert (image.width, image.height) == (48, 64)
     with image.file.open("rb") as fh, PILImage.open(fh) as stored:
@@ -127,7 +128,7 @@ def test_a_1mp_photo_is_stored_as_sent_with_a_faithful_thumbnail(
     from PIL import ImageOps
 
     data = _photo_jpeg(1155, 866, exif_orientation=orientation)
-    response = upload(client_for("annotator"), project.id, ("shelf.jpg", data))
+    response = upload(client_for("admin"), project.id, ("shelf.jpg", data))
     image = Image.objects.get(pk=response.json()["created"][0]["id"])
 
     assert (image.width, image.height) == stored_size
@@ -181,7 +182,7 @@ ZIP_REFUSALS = [
     ("name", "data", "code"), SINGLE_FILE_REFUSALS, ids=[r[2] for r in SINGLE_FILE_REFUSALS]
 )
 def test_each_refused_file_gets_a_400_naming_it(project, client_for, name, data, code):
-    response = upload(client_for("annotator"), project.id, (name, data))
+    response = upload(client_for("admin"), project.id, (name, data))
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "upload_rejected" and error["field"] == "files"
@@ -193,7 +194,7 @@ def test_each_refused_file_gets_a_400_naming_it(project, client_for, name, data,
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "members", "code"), ZIP_REFUSALS, ids=[r[2] for r in ZIP_REFUSALS])
 def test_bad_zip_members_are_refused_and_named(project, client_for, name, members, code):
-    response = upload(client_for("annotator"), project.id, (name, zip_bytes(members)))
+    response = upload(client_for("admin"), project.id, (name, zip_bytes(members)))
     assert response.status_code == 400
     rejected = response.json()["error"]["rejected"]
     assert [r["code"] for r in rejected] == [code]
@@ -203,7 +204,7 @@ def test_bad_zip_members_are_refused_and_named(project, client_for, name, member
 
 @pytest.mark.django_db
 def test_symlink_member_is_refused(project, client_for):
-    response = upload(client_for("annotator"), project.id, ("links.zip", _zip_with_symlink()))
+    response = upload(client_for("admin"), project.id, ("links.zip", _zip_with_symlink()))
     assert response.status_code == 400
     assert response.json()["error"]["rejected"][0] == {
         "file": "links.zip/link.jpg",
@@ -215,10 +216,10 @@ def test_symlink_member_is_refused(project, client_for):
 @pytest.mark.django_db
 def test_limits_come_from_settings(project, client_for, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "MAX_IMAGE_BYTES": 1000, "MAX_ZIP_MEMBERS": 2}
-    big = upload(client_for("annotator"), project.id, ("big.jpg", image_bytes(200, 200, seed=3)))
+    big = upload(client_for("admin"), project.id, ("big.jpg", image_bytes(200, 200, seed=3)))
     assert big.json()["error"]["rejected"][0]["code"] == "file_too_large"
     many = upload(
-        client_for("annotator"),
+        client_for("admin"),
         project.id,
         ("many.zip", zip_bytes({f"{i}.jpg": image_bytes(8, 8, seed=i) for i in range(3)})),
     )
@@ -230,7 +231,7 @@ def test_limits_come_from_settings(project, client_for, settings):
 @pytest.mark.django_db
 def test_good_members_are_stored_when_others_are_refused(project, client_for):
     response = upload(
-        client_for("annotator"),
+        client_for("admin"),
         project.id,
         ("mixed.zip", zip_bytes({"ok.jpg": image_bytes(seed=11), "../bad.jpg": image_bytes(seed=12)})),
     )
@@ -242,25 +243,40 @@ def test_good_members_are_stored_when_others_are_refused(project, client_for):
 
 @pytest.mark.django_db
 def test_upload_without_files_is_a_named_400(project, client_for):
-    response = client_for("annotator").post(f"/api/v1/projects/{project.id}/images", {}, format="multipart")
+    response = client_for("admin").post(f"/api/v1/projects/{project.id}/images", {}, format="multipart")
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "files"
 
 
 @pytest.mark.django_db
-def test_the_val_split_holds_max_20_images_or_10_percent_across_uploads(project, client_for):
-    client = client_for("annotator")
-    members = {f"{i}.png": image_bytes(8, 8, seed=i, fmt="PNG") for i in range(210)}
-    members["again.png"] = members["0.png"]  # rows are inserted 100 at a time: a repeat from an earlier batch
-    first = upload(client, project.id, ("batch.zip", zip_bytes(members)))
-    assert len(first.json()["created"]) == 210
+def test_the_val_split_follows_a_hash_of_the_content_not_the_upload_order(
+    project, users, client_for, settings
+):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "VAL_FRACTION": 0.2}
+    files = [(f"{i}.png", image_bytes(8, 8, seed=i, fmt="PNG")) for i in range(40)]
+    first = upload(client_for("admin"), project.id, ("batch.zip", zip_bytes(dict(files))))
     created = [c["id"] for c in first.json()["created"]]
-    assert first.json()["duplicates"] == [{"file": "batch.zip/again.png", "existing_id": created[0]}]
-    splits = dict(Image.objects.values_list("id", "split"))
-    assert [splits[pk] for pk in created[:20]] == ["val"] * 20  # the first 20 images
-    assert [pk for pk in created[20:] if splits[pk] == "val"] == [created[200]]  # the 201st: 10 % of 201 > 20
-    upload(client, project.id, ("one-more.png", image_bytes(8, 8, seed=1000, fmt="PNG")))
-    assert Image.objects.filter(split="val").count() == 22  # 10 % of 211, rounded up: counted across uploads
+    assert len(created) == 40
+    splits = [Image.objects.get(pk=pk).split for pk in created]  # in upload order
+    val = [i for i, split in enumerate(splits) if split == "val"]
+    assert 2 <= len(val) <= 16, val  # about a fifth of 40
+    assert val != list(range(len(val)))  # not the first uploads
+    assert splits[:20] != ["val"] * 20 and any(i >= 20 for i in val)
+    # The split is a function of the bytes: recomputed, and in another project uploaded in reverse order.
+    by_sha = dict(Image.objects.values_list("sha256", "split"))
+    assert all(image_split_for(sha256=sha) == split for sha, split in by_sha.items())
+    other = make_project(admin=users["admin"], name="Warehouse B")
+    upload(client_for("admin"), other.id, ("reversed.zip", zip_bytes(dict(reversed(files)))))
+    assert dict(other.images.values_list("sha256", "split")) == by_sha
+
+
+@pytest.mark.django_db
+def test_an_image_keeps_its_split_when_the_fraction_changes_later(project, client_for, settings):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "VAL_FRACTION": 1.0}
+    upload(client_for("admin"), project.id, ("a.png", image_bytes(8, 8, seed=1, fmt="PNG")))
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "VAL_FRACTION": 0.0}
+    upload(client_for("admin"), project.id, ("b.png", image_bytes(8, 8, seed=2, fmt="PNG")))
+    assert dict(project.images.values_list("name", "split")) == {"a.png": "val", "b.png": "train"}
 
 
 @pytest.mark.django_db
@@ -273,7 +289,7 @@ def test_an_upload_that_loses_the_race_for_the_same_bytes_reports_a_duplicate_an
 
     from annotator.projects import ingest
 
-    ours = ingest._Upload(project=project, user=users["annotator"], splits=ingest.SplitCounts(project))
+    ours = ingest._Upload(project=project, user=users["admin"])
     ingest._ingest_bytes(ours, "mine.jpg", image_bytes(seed=40))  # files written, row not inserted yet
     ingest._ingest_bytes(ours, "other.jpg", image_bytes(seed=41))
     theirs = ingest.images_ingest(project=project, uploads=[("theirs.jpg", io.BytesIO(image_bytes(seed=40)))])

@@ -33,6 +33,8 @@ def object_mask() -> np.ndarray:
 
 
 def upload_scene(client, project) -> int:
+    project.annotators_can_upload = True  # the annotator uploads here: the project allows it
+    project.save(update_fields=["annotators_can_upload"])
     response = client.post(
         f"/api/v1/projects/{project.id}/images",
         {"files": [SimpleUploadedFile("scene.png", scene_jpeg())]},

@@ -1,4 +1,4 @@
-"""``manage.py demo``: a demo project with synthetic warehouse images, then web + worker + beat.
+"""``manage.py demo``: a demo project with synthetic warehouse images, then web, two workers and beat.
 
 Runs on the embedded defaults (SQLite, the filesystem Celery broker); Ctrl-C stops everything.
 """
@@ -29,7 +29,7 @@ DEMO_PROJECT = "Demo warehouse"
 
 
 class Command(BaseCommand):
-    help = "Load a demo project and run web + Celery worker + beat until Ctrl-C."
+    help = "Load a demo project and run web, a Celery worker with beat and a training worker until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -76,33 +76,9 @@ class Command(BaseCommand):
 
     def _serve(self, port: int) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        python = sys.executable
         procs = {
-            "web": subprocess.Popen(
-                [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=env
-            ),
-            "worker+beat": subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "annotator",
-                    "worker",
-                    "-B",
-                    "-Q",
-                    "default,inference,training",
-                    "-c",
-                    "1",
-                    "-l",
-                    "INFO",
-                    "--scheduler",
-                    "django_celery_beat.schedulers:DatabaseScheduler",
-                    "-s",
-                    str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
-                ],
-                env=env,
-            ),
+            name: subprocess.Popen(command, env=env)
+            for name, command in demo_commands(sys.executable, port, Path(settings.VAR_DIR)).items()
         }
         stop = {"now": False}
         signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
@@ -125,6 +101,28 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 self.stdout.write(f"stopped {name}")
+
+
+def demo_commands(python: str, port: int, var_dir: Path) -> dict[str, list[str]]:
+    """The demo's processes: web, a worker for pre-labels, embeddings and exports (with beat), and a
+    worker of its own for training, so a training run never holds up pre-labels or an export."""
+    celery = [python, "-m", "celery", "-A", "annotator", "worker", "-c", "1", "-l", "INFO"]
+    return {
+        "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        "worker+beat": [
+            *celery,
+            "-n",
+            "main@%h",
+            "-Q",
+            "default,inference",
+            "-B",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "-s",
+            str(var_dir / "celerybeat-schedule"),
+        ],
+        "training worker": [*celery, "-n", "training@%h", "-Q", "training"],
+    }
 
 
 def _wait_healthy(url: str, procs: dict, timeout: float = 60) -> bool:
