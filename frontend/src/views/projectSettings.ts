@@ -35,17 +35,22 @@ export async function mountProjectSettings({ root }: ViewContext, projectId: num
     el.textContent = text;
   };
 
+  /** One change, then the tables as the server now has them, then what happened (so a refused change shows undone). */
   async function run(el: HTMLElement, done: string, action: () => Promise<unknown>): Promise<void> {
+    let outcome: [string, boolean] = [done, false];
     try {
       await action();
-      report(el, done);
     } catch (e) {
-      report(el, errorText(e), true);
+      outcome = [errorText(e), true];
     }
-    project = await api.project(projectId);
-    members = await api.members(projectId);
-    renderCategories();
-    renderMembers();
+    try {
+      [project, members] = await Promise.all([api.project(projectId), api.members(projectId)]);
+      renderCategories();
+      renderMembers();
+    } catch (e) {
+      outcome = [`${outcome[0]} (could not reload: ${errorText(e)})`, true];
+    }
+    report(el, ...outcome);
   }
 
   function renderCategories(): void {
