@@ -112,7 +112,9 @@ class Category(models.Model):
     def save(self, *args, **kwargs) -> None:
         # A new category without a place goes last, whichever path creates it (services, COCO import).
         if self._state.adding and not self.position:
-            last = Category.objects.filter(project_id=self.project_id).aggregate(m=models.Max("position"))["m"]
+            last = Category.objects.filter(project_id=self.project_id).aggregate(m=models.Max("position"))[
+                "m"
+            ]
             self.position = (last or 0) + 1
         super().save(*args, **kwargs)
 

@@ -32,7 +32,9 @@ def project_create(
         raise ApplicationError("A project needs a name", field="name")
     specs = category_specs(categories)
     team = member_specs(members, creator=user)
-    project = Project.objects.create(name=name, slug=_unique_slug(name), description=description, created_by=user)
+    project = Project.objects.create(
+        name=name, slug=_unique_slug(name), description=description, created_by=user
+    )
     Category.objects.bulk_create(
         Category(
             project=project,

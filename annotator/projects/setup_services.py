@@ -56,7 +56,9 @@ def category_specs(categories: list[Any] | None) -> list[CategorySpec]:
         if not name:
             raise ApplicationError(f"Category {i + 1} needs a name", field=f"{where}.name")
         if len(name) > 100:
-            raise ApplicationError(f"Category '{name[:20]}…' is longer than 100 characters", field=f"{where}.name")
+            raise ApplicationError(
+                f"Category '{name[:20]}…' is longer than 100 characters", field=f"{where}.name"
+            )
         color = str(raw.get("color") or "")
         if color and not COLOR.match(color):
             raise ApplicationError(
@@ -67,7 +69,7 @@ def category_specs(categories: list[Any] | None) -> list[CategorySpec]:
             raise ApplicationError(f"Category '{name}': order must be a number", field=f"{where}.order")
         rows.append((float(order), i, name, color))
     names = [r[2].lower() for r in rows]
-    for i, (_, _, name, _) in enumerate(rows):
+    for _, _, name, _ in rows:
         if names.count(name.lower()) > 1:
             raise ApplicationError(f"Category '{name}' is listed twice", field="categories")
     rows.sort()
@@ -92,7 +94,8 @@ def member_specs(members: list[Any] | None, *, creator) -> list[tuple[Any, str]]
             raise ApplicationError(f"Member {i + 1} needs a username", field=f"{where}.username")
         if role not in Role.values:
             raise ApplicationError(
-                f"'{username}': unknown role '{role}'; use one of {', '.join(Role.values)}", field=f"{where}.role"
+                f"'{username}': unknown role '{role}'; use one of {', '.join(Role.values)}",
+                field=f"{where}.role",
             )
         if username in seen:
             raise ApplicationError(f"'{username}' is listed twice", field=f"{where}.username")
@@ -179,7 +182,9 @@ def category_delete(*, category: Category) -> None:
             extra={"shapes": used},
         )
     if not Category.objects.filter(project_id=locked.project_id).exclude(pk=locked.pk).exists():
-        raise ApplicationError("A project needs at least one category", field="category", code="last_category")
+        raise ApplicationError(
+            "A project needs at least one category", field="category", code="last_category"
+        )
     locked.delete()
 
 

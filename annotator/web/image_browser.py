@@ -50,9 +50,13 @@ class ImageFilter:
                 f"Unknown status '{self.status}'; use one of {', '.join(ImageStatus.values)}", field="status"
             )
         if self.split and self.split not in ("train", "val", "unassigned"):
-            raise ApplicationError(f"Unknown split '{self.split}'; use train, val or unassigned", field="split")
+            raise ApplicationError(
+                f"Unknown split '{self.split}'; use train, val or unassigned", field="split"
+            )
         if self.order not in ORDERS:
-            raise ApplicationError(f"Unknown order '{self.order}'; use one of {', '.join(ORDERS)}", field="order")
+            raise ApplicationError(
+                f"Unknown order '{self.order}'; use one of {', '.join(ORDERS)}", field="order"
+            )
 
 
 def image_browse(*, project: Project, filters: ImageFilter, now: datetime | None = None) -> QuerySet[Image]:
@@ -64,9 +68,7 @@ def image_browse(*, project: Project, filters: ImageFilter, now: datetime | None
         .only(*IMAGE_LIST_COLUMNS)
         .annotate(
             has_pre_labels=Exists(Prediction.objects.filter(image=OuterRef("pk"))),
-            was_rejected=Exists(
-                Revision.objects.filter(image=OuterRef("pk"), action=Revision.Action.REJECT)
-            ),
+            was_rejected=Exists(Revision.objects.filter(image=OuterRef("pk"), action=Revision.Action.REJECT)),
         )
     )
     if filters.status:

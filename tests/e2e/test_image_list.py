@@ -36,7 +36,9 @@ def cards(page):
     return page.get_by_test_id("image-list").locator("li.image-card")
 
 
-def test_page_filter_search_then_previous_and_next_in_the_annotate_view(open_page, live_server, project, thirty_images):
+def test_page_filter_search_then_previous_and_next_in_the_annotate_view(
+    open_page, live_server, project, thirty_images
+):
     images = thirty_images
     page = open_page("andy_annotator")
     page.goto(f"{live_server.url}/app/#/projects/{project.id}")

@@ -82,7 +82,9 @@ def test_create_a_project_with_categories_and_a_member_then_edit_them(open_page,
     page.get_by_test_id("member-status").filter(has_text="andy_annotator is now annotator").wait_for()
     page.locator('[data-username="alice_admin"]').get_by_test_id("member-role").select_option("reviewer")
     page.get_by_test_id("member-status").filter(has_text="only admin").wait_for()
-    assert page.locator('[data-username="alice_admin"]').get_by_test_id("member-role").input_value() == "admin"
+    assert (
+        page.locator('[data-username="alice_admin"]').get_by_test_id("member-role").input_value() == "admin"
+    )
     page.get_by_test_id("new-member-username").fill("rita_reviewer")
     page.get_by_test_id("new-member-role").select_option("reviewer")
     page.get_by_test_id("add-member").click()
@@ -107,4 +109,6 @@ def test_create_a_project_with_categories_and_a_member_then_edit_them(open_page,
         False,
         ["accepted", "submitted"],
     )
-    page.locator(f'[data-export-id="{job.id}"]').filter(has_text="RLE · JSON only · accepted, submitted").wait_for()
+    page.locator(f'[data-export-id="{job.id}"]').filter(
+        has_text="RLE · JSON only · accepted, submitted"
+    ).wait_for()

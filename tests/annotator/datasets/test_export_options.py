@@ -46,7 +46,9 @@ def test_rle_without_images_for_submitted_and_accepted_images(client_for, projec
 def test_polygons_with_images_is_a_zip_of_the_accepted_images(client_for, project, users):
     accepted = sample_project_data(project, users["admin"])
     started = client_for("admin").post(
-        f"/api/v1/projects/{project.id}/exports", {"segmentation": "polygons", "include_images": True}, format="json"
+        f"/api/v1/projects/{project.id}/exports",
+        {"segmentation": "polygons", "include_images": True},
+        format="json",
     )
     coco, members = read_export(export_run(job_id=started.json()["id"]))
     assert len(members) == len(accepted) == len(coco["images"])
@@ -54,7 +56,11 @@ def test_polygons_with_images_is_a_zip_of_the_accepted_images(client_for, projec
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"segmentation": "mask"}, "segmentation"), ({"status": ["done"]}, "status[0]"), ({"status": []}, "status")],
+    [
+        ({"segmentation": "mask"}, "segmentation"),
+        ({"status": ["done"]}, "status[0]"),
+        ({"status": []}, "status"),
+    ],
 )
 def test_a_bad_option_is_a_400_naming_it_and_starts_nothing(client_for, project, body, field):
     response = client_for("reviewer").post(f"/api/v1/projects/{project.id}/exports", body, format="json")

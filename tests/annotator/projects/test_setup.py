@@ -75,7 +75,11 @@ def test_plain_category_names_still_create_a_project(client_for):
             "categories[0].order",
             "Category 'tote': order must be a number",
         ),
-        ({"categories": [{"name": "Tote"}, {"name": "tote"}]}, "categories", "Category 'Tote' is listed twice"),
+        (
+            {"categories": [{"name": "Tote"}, {"name": "tote"}]},
+            "categories",
+            "Category 'Tote' is listed twice",
+        ),
         ({"categories": [7]}, "categories[0]", "categories[0] must be a name or an object with a name"),
         (
             {"members": [{"username": "nobody", "role": "annotator"}]},
@@ -118,12 +122,18 @@ def test_an_admin_renames_recolours_and_adds_categories_keeping_export_ids(clien
     box = project.categories.get(name="cardboard_box")
 
     renamed = admin.patch(
-        f"/api/v1/projects/{project.id}/categories/{box.id}", {"name": "carton", "color": "#000000"}, format="json"
+        f"/api/v1/projects/{project.id}/categories/{box.id}",
+        {"name": "carton", "color": "#000000"},
+        format="json",
     )
     added = admin.post(f"/api/v1/projects/{project.id}/categories", {"name": "tote"}, format="json")
 
     assert renamed.status_code == 200
-    assert (renamed.json()["name"], renamed.json()["color"], renamed.json()["export_id"]) == ("carton", "#000000", 1)
+    assert (renamed.json()["name"], renamed.json()["color"], renamed.json()["export_id"]) == (
+        "carton",
+        "#000000",
+        1,
+    )
     assert added.status_code == 201
     assert (added.json()["export_id"], added.json()["position"]) == (6, 6)
     assert [c["name"] for c in admin.get(f"/api/v1/projects/{project.id}").json()["categories"]][-1] == "tote"
@@ -220,7 +230,9 @@ def test_only_admins_edit_categories_and_other_projects_categories_are_not_found
     assert client_for("reviewer").patch(url, {"name": "x"}, format="json").status_code == 403
     assert client_for("outsider").delete(url).status_code == 404
     other = make_project(admin=users["outsider"], name="Other")
-    assert client_for("outsider").delete(f"/api/v1/projects/{other.id}/categories/{box.id}").status_code == 404
+    assert (
+        client_for("outsider").delete(f"/api/v1/projects/{other.id}/categories/{box.id}").status_code == 404
+    )
     assert Category.objects.filter(pk=box.pk, name="cardboard_box").exists()
 
 

@@ -46,7 +46,10 @@ def test_a_12_mp_photo_gets_a_small_jpeg_made_once_and_then_served_from_disk(
     second = client.get(f"/api/v1/images/{image.id}/thumbnail")
     assert second.status_code == 200 and b"".join(second.streaming_content) == body
     assert second["ETag"] == f'"{image.sha256}"'
-    assert client.get(f"/api/v1/images/{image.id}/thumbnail", HTTP_IF_NONE_MATCH=second["ETag"]).status_code == 304
+    assert (
+        client.get(f"/api/v1/images/{image.id}/thumbnail", HTTP_IF_NONE_MATCH=second["ETag"]).status_code
+        == 304
+    )
 
 
 def test_a_jpeg_is_decoded_at_a_reduced_scale_for_its_thumbnail(monkeypatch):

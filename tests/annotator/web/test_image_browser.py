@@ -99,7 +99,11 @@ def test_the_negative_filters_and_the_flags_on_each_row(client_for, project, ima
 
 def test_orders(client_for, project, images):
     client = client_for("reviewer")
-    assert names(search(client, project, order="name", page_size=3)) == ["dock_01.jpg", "dock_03.jpg", "dock_05.jpg"]
+    assert names(search(client, project, order="name", page_size=3)) == [
+        "dock_01.jpg",
+        "dock_03.jpg",
+        "dock_05.jpg",
+    ]
     newest = search(client, project, order="-upload", page_size=2)
     assert [r["id"] for r in newest["results"]] == [images[29].id, images[28].id]
     by_uncertainty = search(client, project, order="uncertainty", page_size=100)["results"]
@@ -148,7 +152,12 @@ def neighbours(client, image, **params):
 
 def test_previous_and_next_follow_the_filtered_ordered_list(client_for, project, images):
     client = client_for("annotator")
-    assert neighbours(client, images[0]) == {"previous": None, "next": images[1].id, "position": 1, "count": 30}
+    assert neighbours(client, images[0]) == {
+        "previous": None,
+        "next": images[1].id,
+        "position": 1,
+        "count": 30,
+    }
     assert neighbours(client, images[29])["next"] is None
     # status=rejected: 5, 11, 17, 23, 29
     assert neighbours(client, images[11], status="rejected") == {
