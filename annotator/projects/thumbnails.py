@@ -17,7 +17,7 @@ from PIL import ImageOps
 
 from annotator.errors import NotFoundError
 
-from .models import Image
+from .models import Image, thumbnail_upload_path
 
 
 def thumbnail_file(image: Image) -> FieldFile:
@@ -25,12 +25,16 @@ def thumbnail_file(image: Image) -> FieldFile:
     thumb = image.thumbnail
     if thumb and thumb.name and thumb.storage.exists(thumb.name):
         return thumb
-    if not image.file or not image.file.storage.exists(image.file.name):
-        raise NotFoundError("This image's file is missing, so it has no thumbnail")
-    with image.file.open("rb") as fh:
-        data = render_thumbnail(fh.read())
-    image.thumbnail.save(f"{image.sha256}.jpg", ContentFile(data), save=False)
-    Image.objects.filter(pk=image.pk).update(thumbnail=image.thumbnail.name)
+    # Content-addressed, so a thumbnail another request just made for the same bytes is the same file.
+    name = thumbnail_upload_path(image, "")
+    if not thumb.storage.exists(name):
+        if not image.file or not image.file.storage.exists(image.file.name):
+            raise NotFoundError("This image's file is missing, so it has no thumbnail")
+        with image.file.open("rb") as fh:
+            data = render_thumbnail(fh.read())
+        name = thumb.storage.save(name, ContentFile(data))
+    image.thumbnail.name = name
+    Image.objects.filter(pk=image.pk).update(thumbnail=name)
     return image.thumbnail
 
 

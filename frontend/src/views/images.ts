@@ -5,7 +5,7 @@
 
 import { api } from "../api";
 import { clear, errorText, h } from "../dom";
-import { EMPTY_FILTER, ORDER_LABELS, filterFromQuery, filterToQuery, pageFromQuery, type ImageFilter, type ImageOrder } from "../images/filter";
+import { ORDER_LABELS, filterFromQuery, filterToQuery, pageFromQuery, type ImageFilter, type ImageOrder } from "../images/filter";
 import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
 import type { ImageRow, ImageStatus, Member, Page } from "../types";
 import { STATUS_LABELS } from "./labels";
@@ -53,7 +53,7 @@ export async function mountImages({ root }: ViewContext, projectId: number, quer
   const form = h("form", { class: "filters", role: "search", "data-testid": "image-filters", onsubmit: (e: Event) => { e.preventDefault(); apply(); } },
     search, status, split, assignee, preLabels, rejected, order,
     h("button", { type: "submit" }, "Search"),
-    h("button", { type: "button", onclick: () => { Object.assign(filter, EMPTY_FILTER); location.hash = `#/projects/${projectId}/images`; } }, "Clear"));
+    h("button", { type: "button", "data-testid": "filter-clear", onclick: () => (location.hash = `#/projects/${projectId}/images`) }, "Clear"));
 
   let page: Page<ImageRow> | null = null;
   const pages = () => (page ? Math.max(1, Math.ceil(page.count / PAGE_SIZE)) : 1);

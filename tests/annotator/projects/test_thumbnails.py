@@ -74,3 +74,21 @@ def test_a_small_image_is_not_enlarged_and_outsiders_get_a_404(project, client_f
     with PILImage.open(io.BytesIO(b"".join(response.streaming_content))) as thumb:
         assert thumb.size == (120, 90)
     assert client_for("outsider").get(f"/api/v1/images/{image.id}/thumbnail").status_code == 404
+
+
+def test_a_thumbnail_whose_file_was_lost_is_made_again(project, client_for, users):
+    from annotator.projects.ingest import images_ingest
+
+    report = images_ingest(
+        project=project, uploads=[("dock.png", io.BytesIO(image_bytes(640, 480, seed=3, fmt="PNG")))]
+    )
+    image = report.created[0]
+    image.refresh_from_db()
+    image.thumbnail.storage.delete(image.thumbnail.name)
+
+    response = client_for("reviewer").get(f"/api/v1/images/{image.id}/thumbnail")
+
+    assert response.status_code == 200
+    with PILImage.open(io.BytesIO(b"".join(response.streaming_content))) as thumb:
+        assert thumb.size == (256, 192)
+    assert image.thumbnail.storage.exists(image.thumbnail.name)
