@@ -12,6 +12,7 @@ from annotator.annotations.models import Annotation
 from annotator.projects.ingest import images_ingest
 from annotator.projects.models import Image
 
+from .conftest import save_screenshot
 from .helpers import fake_pre_labels, parcel_image, wait_editor_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -67,6 +68,10 @@ def test_page_filter_search_then_previous_and_next_in_the_annotate_view(
     page.get_by_test_id("filter-has_pre_labels").select_option("true")
     page.get_by_test_id("page-info").filter(has_text="3 images").wait_for()
     assert "status=rejected" in page.url and "q=dock" in page.url and "has_pre_labels=true" in page.url
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.image-card img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    save_screenshot(page, "image-list.png")
 
     # --- open the first: position 1 of 3; delete a pre-label, then Alt+→ saves and moves on
     cards(page).first.locator("a").click()

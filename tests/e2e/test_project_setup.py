@@ -11,6 +11,8 @@ import pytest
 from annotator.datasets.models import ExportJob
 from annotator.projects.models import Project
 
+from .conftest import save_screenshot
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -41,6 +43,7 @@ def test_create_a_project_with_categories_and_a_member_then_edit_them(open_page,
 
     page.get_by_test_id("create-error").filter(has_text="No user named 'andy_annotatr'").wait_for()
     assert "invalid" in (member.get_by_test_id("member-username-input").get_attribute("class") or "")
+    save_screenshot(page, "project-create.png")
     assert not Project.objects.filter(name="Dock 9").exists()
 
     member.get_by_test_id("member-username-input").fill("andy_annotator")

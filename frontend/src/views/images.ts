@@ -19,7 +19,7 @@ function select(name: keyof ImageFilter, label: string, options: [string, string
   return el;
 }
 
-const FLAG_OPTIONS = (yes: string, no: string): [string, string][] => [["", "any"], ["true", yes], ["false", no]];
+const FLAG_OPTIONS = (any: string, yes: string, no: string): [string, string][] => [["", any], ["true", yes], ["false", no]];
 
 export async function mountImages({ root }: ViewContext, projectId: number, query: string): Promise<Cleanup> {
   const filter = filterFromQuery(query);
@@ -29,8 +29,8 @@ export async function mountImages({ root }: ViewContext, projectId: number, quer
   const status = select("status", "Status", [["", "any status"], ...(Object.entries(STATUS_LABELS) as [ImageStatus, string][])], filter.status);
   const split = select("split", "Split", [["", "any split"], ["train", "train"], ["val", "val"], ["unassigned", "unassigned"]], filter.split);
   const assignee = select("assignee", "Assignee (lease holder)", [["", "anyone"], ["none", "nobody (free)"], ...members.map((m): [string, string] => [m.username, m.username])], filter.assignee);
-  const preLabels = select("has_pre_labels", "Pre-labels", FLAG_OPTIONS("with pre-labels", "without pre-labels"), filter.has_pre_labels);
-  const rejected = select("rejected", "Rejected", FLAG_OPTIONS("rejected at least once", "never rejected"), filter.rejected);
+  const preLabels = select("has_pre_labels", "Pre-labels", FLAG_OPTIONS("pre-labels or not", "with pre-labels", "without pre-labels"), filter.has_pre_labels);
+  const rejected = select("rejected", "Rejected", FLAG_OPTIONS("rejected or not", "rejected at least once", "never rejected"), filter.rejected);
   const order = select("order", "Order", Object.entries(ORDER_LABELS) as [ImageOrder, string][], filter.order);
   const search = h("input", { type: "search", name: "q", placeholder: "Search by name", "aria-label": "Search by name", "data-testid": "filter-q", value: filter.q });
   const list = h("div", { class: "image-grid-host", "data-testid": "image-list", "aria-live": "polite" });
