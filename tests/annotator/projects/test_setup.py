@@ -282,3 +282,13 @@ def test_changing_someone_who_is_not_a_member_is_a_404_and_only_admins_change_me
     assert missing.json()["error"]["message"] == "'oscar_outsider' is not a member of this project"
     assert client_for("reviewer").delete(f"{members}/andy_annotator").status_code == 403
     assert project.memberships.filter(user__username="andy_annotator").exists()
+
+
+def test_a_category_made_elsewhere_goes_last_in_the_palette(project):
+    # the COCO import creates categories with their export id only
+    box = project.categories.get(name="cardboard_box")
+    box.position = 40
+    box.save(update_fields=["position"])
+    imported = Category.objects.create(project=project, name="imported", export_id=9)
+    assert imported.position == 41
+    assert list(project.categories.values_list("name", flat=True))[-2:] == ["cardboard_box", "imported"]

@@ -182,3 +182,11 @@ def test_an_image_that_left_the_list_still_has_neighbours_around_its_place(clien
     # images[12] is new; in the list of rejected ones it has no place, but 11 and 17 are around it
     n = neighbours(client_for("annotator"), images[12], status="rejected")
     assert n == {"previous": images[11].id, "next": images[17].id, "position": None, "count": 5}
+
+
+def test_neighbours_are_a_fixed_number_of_queries(client_for, project, images):
+    client = client_for("annotator")
+    with CaptureQueriesContext(connection) as queries:
+        neighbours(client, images[11], status="rejected", q="_", order="name")
+    # image + role, next, previous, count, in the list, position
+    assert len(queries.captured_queries) == 6
