@@ -7,8 +7,11 @@ from annotator.datasets import apis as datasets
 from annotator.learning import apis as learning
 from annotator.learning import trust_apis as trust
 from annotator.projects import apis as projects
+from annotator.projects import setup_apis as setup
+from annotator.projects.thumbnail_apis import ImageThumbnailApi
 from annotator.prompting.apis import SegmentApi
 from annotator.universal import apis as universal
+from annotator.web import image_apis as image_search
 from annotator.web.apis import MeApi, ProjectStatsApi
 from annotator.web.sign_in import TokenApi
 
@@ -21,14 +24,30 @@ urlpatterns = [
     path("projects/<int:project_id>/members", projects.MembershipApi.as_view(), name="project-members"),
     path("projects/<int:project_id>/categories", projects.CategoryListApi.as_view(), name="category-list"),
     path("projects/<int:project_id>/images", projects.ImageListApi.as_view(), name="image-list"),
+    # project set-up on the project page; "find any image"
+    path(
+        "projects/<int:project_id>/categories/order", setup.CategoryOrderApi.as_view(), name="category-order"
+    ),
+    path(
+        "projects/<int:project_id>/categories/<int:category_id>",
+        setup.CategoryDetailApi.as_view(),
+        name="category-detail",
+    ),
+    path(
+        "projects/<int:project_id>/members/<str:username>",
+        setup.MemberDetailApi.as_view(),
+        name="project-member",
+    ),
+    path(
+        "projects/<int:project_id>/images/search", image_search.ImageSearchApi.as_view(), name="image-search"
+    ),
+    path(
+        "images/<int:image_id>/neighbours", image_search.ImageNeighboursApi.as_view(), name="image-neighbours"
+    ),
     path("projects/<int:project_id>/queue/next", annotations.QueueNextApi.as_view(), name="queue-next"),
     path("images/<int:image_id>", projects.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<int:image_id>/file", projects.ImageFileApi.as_view(), name="image-file"),
-    path(
-        "images/<int:image_id>/thumbnail",
-        projects.ImageFileApi.as_view(thumbnail=True),
-        name="image-thumbnail",
-    ),
+    path("images/<int:image_id>/thumbnail", ImageThumbnailApi.as_view(), name="image-thumbnail"),
     path(
         "images/<int:image_id>/annotations", annotations.AnnotationSetApi.as_view(), name="image-annotations"
     ),

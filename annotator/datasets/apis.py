@@ -18,7 +18,7 @@ from annotator.errors import NotFoundError
 from annotator.projects.models import Image, ImageStatus, Role
 from annotator.projects.permissions import get_for_role, get_project
 
-from . import services
+from . import selectors, services
 from .coco_reader import GROUND_TRUTH, PREDICTIONS
 from .models import ExportJob, ImportJob
 
@@ -74,6 +74,12 @@ class ExportCreateApi(APIView):
         date_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
         date_to = serializers.DateTimeField(required=False, allow_null=True, default=None)
         model_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+    @extend_schema(responses=ExportOutput(many=True))
+    def get(self, request, project_id: int):
+        """The project's latest exports, newest first, with the options each was made with."""
+        project = get_project(request, project_id, Role.REVIEWER)
+        return Response(ExportOutput(selectors.recent_exports(project=project), many=True).data)
 
     @extend_schema(request=ExportInput, responses={202: ExportOutput})
     def post(self, request, project_id: int):

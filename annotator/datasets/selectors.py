@@ -15,6 +15,8 @@ from annotator.annotations.models import Annotation
 from annotator.learning.models import ModelVersion, Prediction
 from annotator.projects.models import Category, Image, ImageStatus, Project
 
+from .models import ExportJob
+
 
 def export_images(
     *,
@@ -92,3 +94,8 @@ def project_images_by_name(*, project: Project) -> dict[str, Any]:
         exact.setdefault(name, row)
         basename.setdefault(name.rsplit("/", 1)[-1], []).append(row)
     return {"exact": exact, "basename": basename}
+
+
+def recent_exports(*, project: Project, limit: int = 10) -> QuerySet[ExportJob]:
+    """The project's latest export jobs, newest first."""
+    return ExportJob.objects.filter(project=project).order_by("-created_at", "-id")[:limit]

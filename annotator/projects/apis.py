@@ -25,8 +25,8 @@ from .selectors import image_list, projects_for_user, status_counts
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
-        fields = ["id", "name", "color", "export_id", "universal_name"]
-        read_only_fields = ["id", "export_id"]
+        fields = ["id", "name", "color", "export_id", "position", "universal_name"]
+        read_only_fields = ["id", "export_id", "position"]
         extra_kwargs = {
             "color": {"validators": [RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a #rrggbb colour")]}
         }
@@ -145,7 +145,10 @@ class ProjectListApi(APIView):
     class ProjectListInput(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
-        categories = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+        # Names, or {name, color, order} objects; members: {username, role}. The service checks each
+        # entry and names the bad one (categories[2].color), so a bad list writes nothing.
+        categories = serializers.ListField(child=serializers.JSONField(), required=False, max_length=200)
+        members = serializers.ListField(child=serializers.JSONField(), required=False, max_length=500)
 
     @extend_schema(responses=ProjectOutput(many=True))
     def get(self, request):

@@ -90,6 +90,9 @@ class Category(models.Model):
     name = models.CharField(max_length=100)
     color = models.CharField(max_length=7, default="#ff0000", help_text="#rrggbb")
     export_id = models.PositiveIntegerField(help_text="stable COCO category id")
+    position = models.PositiveIntegerField(
+        default=0, help_text="place in the palette (keys 1-9); reordering never changes export_id"
+    )
     universal_name = models.CharField(
         max_length=100,
         blank=True,
@@ -99,7 +102,7 @@ class Category(models.Model):
     )
 
     class Meta:
-        ordering = ["export_id"]
+        ordering = ["position", "export_id"]
         verbose_name_plural = "categories"
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="unique_category_name"),
@@ -108,6 +111,15 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.project})"
+
+    def save(self, *args, **kwargs) -> None:
+        # A new category without a place goes last, whichever path creates it (services, COCO import).
+        if self._state.adding and not self.position:
+            last = Category.objects.filter(project_id=self.project_id).aggregate(m=models.Max("position"))[
+                "m"
+            ]
+            self.position = (last or 0) + 1
+        super().save(*args, **kwargs)
 
 
 class ImageStatus(models.TextChoices):

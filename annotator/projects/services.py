@@ -10,33 +10,45 @@ from django.utils.text import slugify
 
 from annotator.errors import ApplicationError, ConflictError
 
-from .models import DEFAULT_CATEGORIES, Category, Image, Membership, Project, Role
+from .models import Category, Image, Membership, Project, Role
 from .selectors import universal_names
+from .setup_services import category_specs, ensure_an_admin_remains, member_specs, palette_color
 
 
 @transaction.atomic
-def project_create(*, name: str, user, description: str = "", categories: list[str] | None = None) -> Project:
-    """A project with the default package categories (or ``categories``) and ``user`` as its admin."""
+def project_create(
+    *,
+    name: str,
+    user,
+    description: str = "",
+    categories: list | None = None,
+    members: list[dict] | None = None,
+) -> Project:
+    """A project with its categories (names or ``{name, color, order}``; default: the package
+    categories) and members (``{username, role}``), ``user`` as its admin. All or nothing:
+    a bad entry raises ``ApplicationError`` naming it, before any row is written."""
     name = name.strip()
     if not name:
         raise ApplicationError("A project needs a name", field="name")
-    names = categories or [n for n, _ in DEFAULT_CATEGORIES]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ApplicationError(f"Category '{repeated[0]}' is listed twice", field="categories")
-    slug = _unique_slug(name)
-    project = Project.objects.create(name=name, slug=slug, description=description, created_by=user)
-    defaults = dict(DEFAULT_CATEGORIES)
-    for export_id, category_name in enumerate(names, start=1):
-        Category.objects.create(
+    specs = category_specs(categories)
+    team = member_specs(members, creator=user)
+    project = Project.objects.create(
+        name=name, slug=_unique_slug(name), description=description, created_by=user
+    )
+    Category.objects.bulk_create(
+        Category(
             project=project,
-            name=category_name,
-            color=defaults.get(category_name, _palette(export_id)),
-            export_id=export_id,
-            universal_name=category_name if category_name in defaults else "",
+            name=spec.name,
+            color=spec.color,
+            export_id=n,
+            position=n,
+            universal_name=spec.universal_name,
         )
+        for n, spec in enumerate(specs, start=1)
+    )
     if user is not None:
         Membership.objects.create(project=project, user=user, role=Role.ADMIN)
+    Membership.objects.bulk_create(Membership(project=project, user=u, role=role) for u, role in team)
     return project
 
 
@@ -47,11 +59,6 @@ def _unique_slug(name: str) -> str:
         n += 1
         slug = f"{base}-{n}"
     return slug
-
-
-def _palette(index: int) -> str:
-    colors = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c"]
-    return colors[index % len(colors)]
 
 
 def project_update(*, project: Project, user, **fields) -> Project:
@@ -83,12 +90,16 @@ def project_update(*, project: Project, user, **fields) -> Project:
     return project
 
 
+@transaction.atomic
 def membership_set(*, project: Project, username: str, role: str) -> Membership:
     if role not in Role.values:
         raise ApplicationError(f"Unknown role '{role}'; use one of {', '.join(Role.values)}", field="role")
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise ApplicationError(f"No user named '{username}'", field="username")
+    current = Membership.objects.filter(project=project, user=user).first()
+    if current is not None and role != Role.ADMIN:
+        ensure_an_admin_remains(project=project, leaving=current)
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     return membership
 
@@ -110,7 +121,7 @@ def category_create(*, project: Project, name: str, color: str = "", universal_n
             return Category.objects.create(
                 project=project,
                 name=name,
-                color=color or _palette(next_id),
+                color=color or palette_color(next_id),
                 export_id=next_id,
                 universal_name=universal_name,
             )

@@ -18,6 +18,13 @@ import type {
   ImageRecord,
   ImageSuggestions,
   ImageStatus,
+  ImageNeighbours,
+  ImageRow,
+  Member,
+  CategoryInput,
+  Category,
+  ExportOptions,
+  ProjectCreateInput,
   Me,
   Page,
   Prediction,
@@ -30,6 +37,7 @@ import type {
   TrustGate,
   UploadResult,
 } from "./types";
+import { filterToQuery, type ImageFilter } from "./images/filter";
 
 export const API_ROOT = "/api/v1";
 
@@ -303,6 +311,66 @@ export class ApiClient {
 
   updateProject(projectId: number, changes: ProjectSettingsInput): Promise<Project> {
     return this.json("PATCH", `/projects/${projectId}`, changes);
+  }
+
+  // --- project set-up: create with categories and members; edit them on the project page ---
+  /** One atomic create; a bad entry is an ApiError whose field names it (e.g. "categories[1].color"). */
+  createProjectWithSetup(input: ProjectCreateInput): Promise<Project> {
+    return this.json("POST", "/projects", input);
+  }
+
+  members(projectId: number): Promise<Member[]> {
+    return this.json("GET", `/projects/${projectId}/members`);
+  }
+
+  /** Add a member (or set the role of one). */
+  addMember(projectId: number, member: Member): Promise<Member> {
+    return this.json("POST", `/projects/${projectId}/members`, member);
+  }
+
+  changeMemberRole(projectId: number, username: string, role: Member["role"]): Promise<Member> {
+    return this.json("PATCH", `/projects/${projectId}/members/${encodeURIComponent(username)}`, { role });
+  }
+
+  async removeMember(projectId: number, username: string): Promise<void> {
+    await this.raw("DELETE", `/projects/${projectId}/members/${encodeURIComponent(username)}`);
+  }
+
+  addCategory(projectId: number, input: CategoryInput): Promise<Category> {
+    return this.json("POST", `/projects/${projectId}/categories`, { name: input.name, ...(input.color ? { color: input.color } : {}) });
+  }
+
+  updateCategory(projectId: number, categoryId: number, changes: { name?: string; color?: string }): Promise<Category> {
+    return this.json("PATCH", `/projects/${projectId}/categories/${categoryId}`, changes);
+  }
+
+  /** Refused with a 409 `category_in_use` while shapes use it. */
+  async deleteCategory(projectId: number, categoryId: number): Promise<void> {
+    await this.raw("DELETE", `/projects/${projectId}/categories/${categoryId}`);
+  }
+
+  reorderCategories(projectId: number, order: number[]): Promise<Category[]> {
+    return this.json("PUT", `/projects/${projectId}/categories/order`, { order });
+  }
+
+  // --- find any image ---
+  searchImages(projectId: number, filter: ImageFilter, page = 1, pageSize = 24): Promise<Page<ImageRow>> {
+    const q = filterToQuery(filter, page);
+    return this.json("GET", `/projects/${projectId}/images/search?${q}${q ? "&" : ""}page_size=${pageSize}`);
+  }
+
+  /** The images before and after this one in the filtered list. */
+  neighbours(imageId: number, filter: ImageFilter): Promise<ImageNeighbours> {
+    return this.json("GET", `/images/${imageId}/neighbours?${filterToQuery(filter)}`);
+  }
+
+  // --- exports with options ---
+  exports(projectId: number): Promise<ExportJob[]> {
+    return this.json("GET", `/projects/${projectId}/exports`);
+  }
+
+  startExportWith(projectId: number, options: ExportOptions): Promise<ExportJob> {
+    return this.json("POST", `/projects/${projectId}/exports`, { kind: "instances", ...options });
   }
 
   // --- the trust gate: pre-labels or suggestions ---

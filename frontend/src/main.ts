@@ -7,6 +7,9 @@ import { mountProjects } from "./views/projects";
 import { mountDashboard } from "./views/dashboard";
 import { mountAnnotate, mountAnnotateNext } from "./views/annotate";
 import { mountReview, mountReviewNext } from "./views/review";
+import { mountImages } from "./views/images";
+import { mountProjectSettings } from "./views/projectSettings";
+import { mountExport } from "./views/exportView";
 import type { Cleanup, ViewContext } from "./views/view";
 
 const shell = document.getElementById("app")!;
@@ -34,6 +37,12 @@ function mountRoute(route: Route, ctx: ViewContext): Promise<Cleanup> {
       return mountReviewNext(ctx, route.projectId);
     case "review":
       return mountReview(ctx, route.imageId);
+    case "images":
+      return mountImages(ctx, route.projectId, route.query);
+    case "projectSettings":
+      return mountProjectSettings(ctx, route.projectId);
+    case "export":
+      return mountExport(ctx, route.projectId);
     case "notFound":
       ctx.root.append(h("p", {}, "Nothing here. ", h("a", { href: "#/projects" }, "Back to projects")));
       return Promise.resolve(() => {});

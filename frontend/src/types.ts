@@ -35,6 +35,9 @@ export interface Category {
   name: string;
   color: string;
   export_id: number;
+  /** Place in the palette (keys 1-9); reordering never changes export_id. */
+  position?: number;
+  universal_name?: string;
 }
 
 export interface Project {
@@ -69,6 +72,9 @@ export interface ExportJob {
   /** Percent, 0–100. */
   progress: number;
   download_url: string | null;
+  message?: string;
+  options?: Record<string, unknown>;
+  created_at?: string;
 }
 
 export interface ModelInfo {
@@ -358,4 +364,45 @@ export interface TrustGate {
 export interface GatePinInput {
   pinned_mode?: GateMode | null;
   pinned_threshold?: number | null;
+}
+
+// --- project set-up ---
+export interface CategoryInput {
+  name: string;
+  color?: string;
+  order?: number;
+}
+
+export interface Member {
+  username: string;
+  role: Role;
+}
+
+export interface ProjectCreateInput {
+  name: string;
+  description?: string;
+  categories?: CategoryInput[];
+  members?: Member[];
+}
+
+export interface ExportOptions {
+  segmentation: "polygons" | "rle";
+  include_images: boolean;
+  status: ImageStatus[];
+  split?: "train" | "val" | "unassigned" | null;
+}
+
+// --- find any image ---
+export interface ImageRow extends ImageRecord {
+  has_pre_labels: boolean;
+  /** A reviewer rejected it at least once. */
+  rejected: boolean;
+}
+
+export interface ImageNeighbours {
+  previous: number | null;
+  next: number | null;
+  /** 1-based place in the list; null when the image no longer matches the filter. */
+  position: number | null;
+  count: number;
 }

@@ -15,6 +15,7 @@ import { claimNext, ImageLease } from "./annotate/lease";
 import { SamRequests } from "./annotate/samRequests";
 import { AnnotateSaving } from "./annotate/saving";
 import { ModelShapes } from "./annotate/modelShapes";
+import { imageNavigation, withNavigation } from "./annotate/navigation";
 import { annotateShortcuts } from "./annotate/shortcuts";
 import { SidePanel } from "./annotate/sidePanel";
 import { annotateToolbar } from "./annotate/toolbar";
@@ -123,6 +124,8 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   }
 
   const table = annotateShortcuts({ store, view, ui, tool, categories: catList, projectId: project.id, saving, sam, modelShapes, toggleSam, chooseCategory, submit, nextImage });
+  const nav = imageNavigation({ imageId, projectId: project.id, flushBeforeLeaving: () => saving.flushBeforeLeaving() });
+  const keys = withNavigation(table, nav, () => saving.conflictShortcuts().length > 0); // + previous / next
   const toolbar = annotateToolbar({
     project,
     image,
@@ -134,11 +137,12 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
       toggleSam,
       next: () => void nextImage(),
       submit: () => void submit(),
-      help: () => toggleHelp("Annotate", table()),
+      help: () => toggleHelp("Annotate", keys()),
       chooseCategory,
     },
   });
 
+  toolbar.toolbar.querySelector(".image-name")?.after(nav.el);
   root.classList.add("annotate");
   root.append(toolbar.toolbar, toolbar.palette, saving.draftHost, h("div", { class: "workspace" }, view.el, side.el), saving.dialogHost);
 
@@ -154,7 +158,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     view.requestDraw();
   });
   renderChrome(store.state, null);
-  const unbind = bindShortcuts(table);
+  const unbind = bindShortcuts(keys);
 
   // --- leaving ---
   const onPageHide = () => {

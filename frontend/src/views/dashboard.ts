@@ -7,6 +7,7 @@ import type { Cleanup, ViewContext } from "./view";
 import type { ExportJob, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
 import { STATUS_LABELS } from "./labels";
 import { learningPanel } from "./learning";
+import { projectLinkKeys, projectLinks } from "./projectLinks";
 import { settingsPanel } from "./settings";
 import { trustGateCard, trustGatePinForm } from "./trustGate";
 
@@ -172,6 +173,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
       h("a", { class: "button primary", href: `#/projects/${projectId}/annotate`, "data-testid": "start-annotating" }, "Start annotating (A)"),
       canReview ? h("a", { class: "button", href: `#/projects/${projectId}/review`, "data-testid": "start-review" }, "Review submitted (R)") : null,
       canReview ? h("button", { type: "button", onclick: () => void startExport(), "data-testid": "export-button" }, "Export COCO (E)") : null,
+      ...projectLinks(projectId, project.role),
     ),
     countsEl,
     h(
@@ -198,6 +200,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     { keys: "u", label: "Upload images", run: () => fileInput.click() },
     ...(canReview ? [{ keys: "e", label: "Export COCO", run: () => void startExport() }] : []),
     ...(isAdmin ? [{ keys: "t", label: "Start a training run", run: () => void learning.startTraining() }] : []),
+    ...projectLinkKeys(projectId, project.role),
     { keys: "g", label: "Go to the project list", run: () => (location.hash = "#/projects") },
     { keys: "?", label: "Show / hide this help", run: () => toggleHelp("Dashboard", table()) },
   ];

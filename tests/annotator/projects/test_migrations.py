@@ -55,3 +55,20 @@ def test_images_scored_before_predicted_instances_get_their_features_model_count
     Image = new.get_model("projects", "Image")
     assert Image.objects.get(pk=scored.pk).predicted_instances == 3  # the features model's, not v1's
     assert Image.objects.get(pk=unscored.pk).predicted_instances is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_categories_made_before_positions_keep_their_export_order(_back_to_the_latest_schema):
+    old = _migrate([("projects", "0004_image_predicted_instances")])
+    Project, Category = old.get_model("projects", "Project"), old.get_model("projects", "Category")
+    project = Project.objects.create(name="ordered", slug="ordered")
+    for export_id, name in ((2, "bag"), (1, "box"), (3, "tote")):
+        Category.objects.create(project=project, name=name, export_id=export_id)
+
+    new = _migrate([("projects", "0005_category_position")])
+    Category = new.get_model("projects", "Category")
+    assert list(Category.objects.filter(project_id=project.pk).values_list("name", "position")) == [
+        ("box", 1),
+        ("bag", 2),
+        ("tote", 3),
+    ]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0004_image_predicted_instances'),
+        ('projects', '0005_category_position'),
     ]
 
     operations = [
