@@ -34,6 +34,11 @@ urlpatterns = [
     ),
     path("images/<int:image_id>/submit", annotations.SubmitApi.as_view(), name="image-submit"),
     path("images/<int:image_id>/review", annotations.ReviewApi.as_view(), name="image-review"),
+    path(
+        "images/<int:image_id>/fix-and-accept",
+        annotations.FixAndAcceptApi.as_view(),
+        name="image-fix-and-accept",
+    ),
     path("images/<int:image_id>/lease", annotations.LeaseApi.as_view(), name="image-lease"),
     path("images/<int:image_id>/revisions", annotations.RevisionListApi.as_view(), name="image-revisions"),
     path("images/<int:image_id>/prediction", annotations.PredictionApi.as_view(), name="image-prediction"),

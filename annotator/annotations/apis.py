@@ -14,7 +14,7 @@ from annotator.projects.permissions import get_image, get_project
 
 from . import services
 from .models import Source
-from .selectors import annotation_set_json, revisions_for_image
+from .selectors import annotation_set_json, open_rejections, review_state, revisions_for_image
 
 
 class ShapeField(serializers.JSONField):
@@ -43,9 +43,24 @@ class AnnotationOutput(serializers.Serializer):
     area = serializers.FloatField()
 
 
+class RejectionOutput(serializers.Serializer):
+    comment = serializers.CharField()
+    by = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class ReviewStateOutput(serializers.Serializer):
+    submitted_by = serializers.CharField(allow_null=True, help_text="who submitted the image last")
+    rejection = RejectionOutput(allow_null=True, help_text="the rejection to act on, until resubmitted")
+
+
 AnnotationSetOutput = inline_serializer(
     "AnnotationSet",
-    fields={"version": serializers.IntegerField(), "annotations": AnnotationOutput(many=True)},
+    fields={
+        "version": serializers.IntegerField(),
+        "annotations": AnnotationOutput(many=True),
+        "review": ReviewStateOutput(required=False),
+    },
 )
 
 
@@ -57,7 +72,13 @@ class AnnotationSetApi(APIView):
     @extend_schema(responses=AnnotationSetOutput)
     def get(self, request, image_id: int):
         image = get_image(request, image_id)
-        return Response({"version": image.version, "annotations": annotation_set_json(image)})
+        return Response(
+            {
+                "version": image.version,
+                "annotations": annotation_set_json(image),
+                "review": review_state(image=image),
+            }
+        )
 
     @extend_schema(request=AnnotationSetInput, responses={200: AnnotationSetOutput})
     def put(self, request, image_id: int):
@@ -103,14 +124,46 @@ class ReviewApi(APIView):
         return Response(ImageOutput(image).data)
 
 
+class FixAndAcceptApi(APIView):
+    class FixAndAcceptInput(serializers.Serializer):
+        expected_version = serializers.IntegerField(min_value=0)
+        annotations = AnnotationInput(many=True, max_length=5000)
+        comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+    @extend_schema(request=FixAndAcceptInput, responses=ImageOutput)
+    def post(self, request, image_id: int):
+        image = get_image(request, image_id, Role.REVIEWER)
+        data = self.FixAndAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = services.image_fix_and_accept(image=image, user=request.user, **data.validated_data)
+        return Response(ImageOutput(image).data)
+
+
+class QueuedImageOutput(ImageOutput):
+    """The image's fields, plus the rejection the annotator must act on (null when none)."""
+
+    rejection = RejectionOutput(allow_null=True)
+
+    class Meta(ImageOutput.Meta):
+        fields = [*ImageOutput.Meta.fields, "rejection"]
+
+
 class QueueNextApi(APIView):
-    @extend_schema(request=None, responses={200: ImageOutput, 204: None})
+    @extend_schema(
+        request=None,
+        responses={
+            200: QueuedImageOutput,
+            204: None,
+        },
+    )
     def post(self, request, project_id: int):
         project = get_project(request, project_id)
         image = services.image_claim_next(project=project, user=request.user)
         if image is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(ImageOutput(image).data)
+        return Response(
+            {**ImageOutput(image).data, "rejection": open_rejections(image_ids=[image.pk]).get(image.pk)}
+        )
 
 
 class LeaseApi(APIView):
