@@ -148,19 +148,23 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     );
   }
 
-  async function refresh(): Promise<void> {
-    try {
+  // The panels load side by side, each drawn when its answer comes; a poll starts only when the
+  // last one finished, so a slow panel never piles requests up.
+  let refreshing: Promise<void> | null = null;
+  async function refreshPanels(): Promise<void> {
+    const stats = async () => {
       renderStats(await api.stats(projectId));
       if (exportJob && !exportJob.download_url && exportJob.status !== "failed") {
         exportJob = await api.exportJob(exportJob.id);
         renderExport();
       }
-      await learning.refresh();
-      await gate.refresh();
-      await renderImages();
-    } catch (e) {
-      if (!disposed) console.warn("dashboard refresh failed", e);
-    }
+    };
+    const results = await Promise.allSettled([stats(), learning.refresh(), gate.refresh(), renderImages()]);
+    for (const r of results) if (r.status === "rejected" && !disposed) console.warn("dashboard refresh failed", r.reason);
+  }
+  function refresh(): Promise<void> {
+    refreshing ??= refreshPanels().finally(() => (refreshing = null));
+    return refreshing;
   }
 
   root.append(
@@ -190,7 +194,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     imagesEl,
   );
 
-  await refresh();
+  // The page and its keys work at once; the panels fill in as their data comes.
+  void refresh();
   const timer = setInterval(() => void refresh(), POLL_MS);
   const table = (): Shortcut[] => [
     { keys: "a", label: "Start annotating", run: () => (location.hash = `#/projects/${projectId}/annotate`) },
