@@ -8,7 +8,7 @@ from annotator.datasets import apis as datasets
 from annotator.learning import apis as learning
 from annotator.learning import trust_apis as trust
 from annotator.projects import apis as projects
-from annotator.prompting.apis import SegmentApi
+from annotator.prompting.apis import PromptEngineApi, SegmentApi
 from annotator.universal import apis as universal
 from annotator.web.apis import MeApi, ProjectStatsApi
 
@@ -43,6 +43,7 @@ urlpatterns = [
     path("images/<int:image_id>/revisions", annotations.RevisionListApi.as_view(), name="image-revisions"),
     path("images/<int:image_id>/prediction", annotations.PredictionApi.as_view(), name="image-prediction"),
     path("images/<int:image_id>/segment", SegmentApi.as_view(), name="image-segment"),
+    path("projects/<int:project_id>/prompt-engine", PromptEngineApi.as_view(), name="prompt-engine"),
     # the learning loop: training runs, model registry, acceptance metrics
     path(
         "projects/<int:project_id>/training-runs",
