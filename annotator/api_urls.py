@@ -73,6 +73,7 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/acceptance", learning.AcceptanceApi.as_view(), name="model-acceptance"),
     path("projects/<int:project_id>/trust-gate", trust.TrustGateApi.as_view(), name="trust-gate"),
+    path("images/<int:image_id>/prelabels", learning.PrelabelStateApi.as_view(), name="image-prelabels"),
     path("images/<int:image_id>/suggestions", trust.ImageSuggestionsApi.as_view(), name="image-suggestions"),
     path(
         "projects/<int:project_id>/rescore-jobs",

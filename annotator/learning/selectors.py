@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from annotator.projects.models import ImageStatus, Project
+from annotator.jobs.models import BatchJob, JobStatus
+from annotator.projects.models import Image, ImageStatus, Project
 
-from .models import ModelVersion, TrainingRun
+from .models import ModelVersion, Prediction, TrainingRun
 
 
 def accepted_since_last_run(*, project: Project) -> int:
@@ -33,3 +34,30 @@ def training_runs_for(*, project: Project) -> QuerySet[TrainingRun]:
 def model_versions_for(*, project: Project) -> QuerySet[ModelVersion]:
     """The project's own versions, newest first (the shipped base is reported separately)."""
     return ModelVersion.objects.filter(project=project).select_related("parent")
+
+
+def prelabel_state(*, image: Image) -> dict:
+    """Where the image's model pre-labels stand, for the annotate view.
+
+    ``pending``: no prediction yet, the image is untouched and a pre-label job of the project is
+    still open (they will come). ``ready``: the model's prediction exists; ``shown_as`` says how
+    the trust gate showed it (``prelabel``: in the set, ``suggest``: as suggestions, ``""``: not
+    shown, the image was touched first). ``none``: nothing is coming (pre-labelling is off, or
+    there is no model). ``version`` is the image's version now.
+    """
+    prediction = (
+        Prediction.objects.filter(image=image).order_by("-created_at", "-id").only("shown_as", "instances").first()
+    )
+    answer = {"state": "none", "version": image.version, "shown_as": None, "instances": 0}
+    if prediction is not None:
+        answer.update(state="ready", shown_as=prediction.shown_as, instances=len(prediction.instances))
+    elif (
+        image.status == ImageStatus.NEW
+        and BatchJob.objects.filter(
+            project_id=image.project_id,
+            kind=BatchJob.Kind.PRE_LABEL,
+            status__in=[JobStatus.PENDING, JobStatus.RUNNING],
+        ).exists()
+    ):
+        answer["state"] = "pending"
+    return answer
