@@ -37,7 +37,9 @@ def acceptance_by_version(*, project: Project) -> list[dict[str, Any]]:
     # Only the columns used: an image row carries its feature vector, a prediction all its instances.
     images = {
         i.pk: i
-        for i in project.images.filter(status=ImageStatus.ACCEPTED).only("id", "project_id", "width", "height")
+        for i in project.images.filter(status=ImageStatus.ACCEPTED).only(
+            "id", "project_id", "width", "height"
+        )
     }
     if not images:
         return []

@@ -46,7 +46,10 @@ def prelabel_state(*, image: Image) -> dict:
     there is no model). ``version`` is the image's version now.
     """
     prediction = (
-        Prediction.objects.filter(image=image).order_by("-created_at", "-id").only("shown_as", "instances").first()
+        Prediction.objects.filter(image=image)
+        .order_by("-created_at", "-id")
+        .only("shown_as", "instances")
+        .first()
     )
     answer = {"state": "none", "version": image.version, "shown_as": None, "instances": 0}
     if prediction is not None:

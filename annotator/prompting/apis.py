@@ -22,7 +22,9 @@ class PromptEngineApi(APIView):
             fields={
                 "engine": serializers.CharField(help_text="sam | offline | grabcut"),
                 "label": serializers.CharField(help_text="what the button says, e.g. 'Offline engine'"),
-                "reason": serializers.CharField(help_text="why this engine, e.g. 'no SAM checkpoint configured'"),
+                "reason": serializers.CharField(
+                    help_text="why this engine, e.g. 'no SAM checkpoint configured'"
+                ),
             },
         )
     )

@@ -49,7 +49,9 @@ def shape_iou_matrix(a: list[Shape], b: list[Shape], height: int, width: int) ->
 
 
 def _empty_rle(height: int, width: int) -> dict[str, Any]:
-    return _jsonable_rle(coco_mask.frPyObjects({"size": [height, width], "counts": [height * width]}, height, width))
+    return _jsonable_rle(
+        coco_mask.frPyObjects({"size": [height, width], "counts": [height * width]}, height, width)
+    )
 
 
 def _rle_complement(rle: dict[str, Any], height: int, width: int) -> dict[str, Any]:

@@ -20,7 +20,15 @@ from segment_anything import SamPredictor
 from segment_anything.modeling import Sam
 
 from ml.precision import resolve_precision as resolve_common
-from ml.prompt.engine import Embedding, EngineBase, Prompts, SegmentResult, check_image, result_score, validate_prompts
+from ml.prompt.engine import (
+    Embedding,
+    EngineBase,
+    Prompts,
+    SegmentResult,
+    check_image,
+    result_score,
+    validate_prompts,
+)
 from ml.prompt.sam_models import file_sha256, load_sam
 
 # A previous bool mask becomes SAM's low-resolution mask logits as +/- this value: large enough

@@ -15,7 +15,15 @@ from annotator.projects.ingest import images_ingest
 from annotator.projects.models import Image
 from tests.conftest import wait_for
 
-from .helpers import PARCELS, editor_state, fake_pre_labels, instances, parcel_image, rect_shape, wait_editor_ready
+from .helpers import (
+    PARCELS,
+    editor_state,
+    fake_pre_labels,
+    instances,
+    parcel_image,
+    rect_shape,
+    wait_editor_ready,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +31,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def upload(project, user, seed: int, *, pre_label: bool) -> Image:
     project.auto_pre_label = pre_label
     project.save(update_fields=["auto_pre_label"])
-    report = images_ingest(project=project, uploads=[(f"dock_{seed}.png", io.BytesIO(parcel_image(seed=seed)))], user=user)
+    report = images_ingest(
+        project=project, uploads=[(f"dock_{seed}.png", io.BytesIO(parcel_image(seed=seed)))], user=user
+    )
     return report.created[0]
 
 
@@ -33,14 +43,21 @@ def parcels_set(project, n: int = 2) -> list[dict]:
 
 
 def submitted_by(project, image: Image, user) -> Image:
-    image = annotations_save(image=image, annotations=parcels_set(project), user=user, expected_version=image.version)
+    image = annotations_save(
+        image=image, annotations=parcels_set(project), user=user, expected_version=image.version
+    )
     return image_submit(image=image, user=user, expected_version=image.version)
 
 
 def test_rejection_comment_then_fix_and_accept(open_page, live_server, users, project):
     image = upload(project, users["admin"], 1, pre_label=False)
     image = submitted_by(project, image, users["annotator"])
-    image_review(image=image, user=users["reviewer"], decision="reject", comment="The second parcel misses its tape edge")
+    image_review(
+        image=image,
+        user=users["reviewer"],
+        decision="reject",
+        comment="The second parcel misses its tape edge",
+    )
 
     # The annotator's queue hands the rejected image back, with the reviewer's comment on top.
     andy = open_page("andy_annotator")
@@ -69,9 +86,14 @@ def test_rejection_comment_then_fix_and_accept(open_page, live_server, users, pr
     accept = rita.get_by_test_id("accept")
     assert accept.inner_text() == "Fix and accept (A)"
     accept.click()
-    wait_for(lambda: Image.objects.get(pk=image.pk).status == "accepted", timeout=30, what="the fix and accept")
+    wait_for(
+        lambda: Image.objects.get(pk=image.pk).status == "accepted", timeout=30, what="the fix and accept"
+    )
     last = list(Revision.objects.filter(image=image).order_by("-version")[:2])
-    assert [(r.action, r.author.username) for r in last] == [("accept", "rita_reviewer"), ("save", "rita_reviewer")]
+    assert [(r.action, r.author.username) for r in last] == [
+        ("accept", "rita_reviewer"),
+        ("save", "rita_reviewer"),
+    ]
     assert len(last[1].annotations) == 1 and Image.objects.get(pk=image.pk).annotations.count() == 1
 
 
@@ -107,7 +129,9 @@ def test_pre_labels_pending_then_merged_or_offered_without_a_conflict(open_page,
     # Edited: the annotator adds a shape (standing in for a drawing tool) and the pre-labels land
     # before it is saved. The save meets them: they are offered, never "someone else saved".
     andy.goto(f"{live_server.url}/app/#/images/{edited.id}/annotate")
-    andy.wait_for_function(f"() => window.__annotator && window.__annotator.store.state.imageId === {edited.id}")
+    andy.wait_for_function(
+        f"() => window.__annotator && window.__annotator.store.state.imageId === {edited.id}"
+    )
     wait_editor_ready(andy)
     andy.get_by_test_id("prelabels-pending").wait_for()
     category = project.categories.last().id
@@ -132,7 +156,9 @@ def test_pre_labels_pending_then_merged_or_offered_without_a_conflict(open_page,
 
 def test_a_leased_image_opens_read_only_for_others(open_page, live_server, users, project):
     image = upload(project, users["admin"], 5, pre_label=False)
-    image = annotations_save(image=image, annotations=parcels_set(project, 3), user=users["annotator"], expected_version=0)
+    image = annotations_save(
+        image=image, annotations=parcels_set(project, 3), user=users["annotator"], expected_version=0
+    )
     url = f"{live_server.url}/app/#/images/{image.id}/annotate"
     andy = open_page("andy_annotator")
     andy.goto(url)
@@ -152,7 +178,9 @@ def test_a_leased_image_opens_read_only_for_others(open_page, live_server, users
 
 def test_a_near_duplicate_shape_is_offered_as_a_refinement(open_page, live_server, users, project):
     image = upload(project, users["admin"], 6, pre_label=False)
-    image = annotations_save(image=image, annotations=parcels_set(project, 2), user=users["annotator"], expected_version=0)
+    image = annotations_save(
+        image=image, annotations=parcels_set(project, 2), user=users["annotator"], expected_version=0
+    )
     andy = open_page("andy_annotator")
     andy.goto(f"{live_server.url}/app/#/images/{image.id}/annotate")
     wait_editor_ready(andy)

@@ -11,7 +11,9 @@ def _polygon(rng: np.random.Generator, width: int, height: int) -> list:
     cx, cy = rng.uniform(20, width - 20), rng.uniform(20, height - 20)
     angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
     radii = rng.uniform(5, 18, 7)
-    ring = [[float(cx + r * np.cos(a)), float(cy + r * np.sin(a))] for a, r in zip(angles, radii, strict=True)]
+    ring = [
+        [float(cx + r * np.cos(a)), float(cy + r * np.sin(a))] for a, r in zip(angles, radii, strict=True)
+    ]
     return [[ring]]
 
 

@@ -30,11 +30,15 @@ def test_a_reviewer_cannot_accept_their_own_submission(project, users, client_fo
     assert response.status_code == 403
     error = response.json()["error"]
     assert error["code"] == "own_submission" and error["field"] == "decision"
-    assert error["message"] == f"You submitted image #{image.id}, so you cannot accept it: another reviewer must"
+    assert (
+        error["message"] == f"You submitted image #{image.id}, so you cannot accept it: another reviewer must"
+    )
     image.refresh_from_db()
     assert image.status == ImageStatus.SUBMITTED and image.version == 2
     # Another reviewer (the admin) may; and the submitter may still send their own work back.
-    accepted = client_for("admin").post(f"/api/v1/images/{image.id}/review", {"decision": "accept"}, format="json")
+    accepted = client_for("admin").post(
+        f"/api/v1/images/{image.id}/review", {"decision": "accept"}, format="json"
+    )
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
 
 
@@ -81,7 +85,10 @@ def test_fix_and_accept_is_all_or_nothing(project, users, client_for):
     url = f"/api/v1/images/{image.id}/fix-and-accept"
     bad = client_for("reviewer").post(
         url,
-        {"expected_version": image.version, "annotations": [{"category": 999999, "shape": square_shape(1, 1, 5)}]},
+        {
+            "expected_version": image.version,
+            "annotations": [{"category": 999999, "shape": square_shape(1, 1, 5)}],
+        },
         format="json",
     )
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "annotations[0].category"
@@ -120,12 +127,17 @@ def test_the_rejection_comment_reaches_the_annotator_in_the_queue_and_the_set(pr
 
     # It stays while the annotator fixes the image, and goes once it is submitted again.
     image = services.annotations_save(
-        image=Image.objects.get(pk=image.pk), annotations=[box(project, x=30)], user=users["annotator"],
+        image=Image.objects.get(pk=image.pk),
+        annotations=[box(project, x=30)],
+        user=users["annotator"],
         expected_version=3,
     )
-    assert client_for("annotator").get(f"/api/v1/images/{image.id}/annotations").json()["review"][
-        "rejection"
-    ]["comment"] == "The left box misses its flap"
+    assert (
+        client_for("annotator")
+        .get(f"/api/v1/images/{image.id}/annotations")
+        .json()["review"]["rejection"]["comment"]
+        == "The left box misses its flap"
+    )
     services.image_submit(image=image, user=users["annotator"], expected_version=image.version)
     assert client_for("annotator").get(f"/api/v1/images/{image.id}/annotations").json()["review"] == {
         "submitted_by": "andy_annotator",

@@ -26,13 +26,17 @@ def _accepted_photo(project, users, version, n: int, shapes: int) -> None:
     )
     image.refresh_from_db()
     kept = [{"category": category, "shape": s, "source": "model"} for s in squares[:-1]]  # one deleted
-    image = annotations_save(image=image, annotations=kept, user=users["annotator"], expected_version=image.version)
+    image = annotations_save(
+        image=image, annotations=kept, user=users["annotator"], expected_version=image.version
+    )
     image = image_submit(image=image, user=users["annotator"], expected_version=image.version)
     image_review(image=image, user=users["reviewer"], decision="accept", expected_version=image.version)
 
 
 @pytest.mark.django_db
-def test_acceptance_costs_a_fixed_number_of_queries(project, users, client_for, django_assert_max_num_queries):
+def test_acceptance_costs_a_fixed_number_of_queries(
+    project, users, client_for, django_assert_max_num_queries
+):
     version = ModelVersion.objects.create(project=project, name="v1", checkpoint="unused.pt")
     for n in range(2):
         _accepted_photo(project, users, version, n, shapes=40)

@@ -34,10 +34,15 @@ def test_pending_then_ready_and_the_save_conflict_names_the_pre_labels(project, 
     assert stale.status_code == 409
     error = stale.json()["error"]
     assert error["pre_label_only"] is True and error["current_version"] == 1
-    assert error["message"] == f"Image #{image.id} got its model pre-labels (version 1) after you opened version 0"
+    assert (
+        error["message"]
+        == f"Image #{image.id} got its model pre-labels (version 1) after you opened version 0"
+    )
     # Once a person saved on top, a later stale save is a real conflict again.
     annotations_save(image=image, annotations=[], user=users["reviewer"], expected_version=1)
-    again = client.put(f"/api/v1/images/{image.id}/annotations", {"expected_version": 0, "annotations": []}, format="json")
+    again = client.put(
+        f"/api/v1/images/{image.id}/annotations", {"expected_version": 0, "annotations": []}, format="json"
+    )
     assert again.json()["error"]["pre_label_only"] is False
 
 
