@@ -143,6 +143,8 @@ class QueuedImageOutput(ImageOutput):
     """The image's fields, plus the rejection the annotator must act on (null when none)."""
 
     rejection = RejectionOutput(allow_null=True)
+    # A plain string here: a second enum for the same choices would collide with ImageOutput's in the schema.
+    split = serializers.CharField()
 
     class Meta(ImageOutput.Meta):
         fields = [*ImageOutput.Meta.fields, "rejection"]
