@@ -21,6 +21,9 @@ urlpatterns = [
     path("projects/<int:project_id>/members", projects.MembershipApi.as_view(), name="project-members"),
     path("projects/<int:project_id>/categories", projects.CategoryListApi.as_view(), name="category-list"),
     path("projects/<int:project_id>/images", projects.ImageListApi.as_view(), name="image-list"),
+    path(
+        "projects/<int:project_id>/rejections", annotations.RejectionListApi.as_view(), name="rejection-list"
+    ),
     path("projects/<int:project_id>/queue/next", annotations.QueueNextApi.as_view(), name="queue-next"),
     path("images/<int:image_id>", projects.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<int:image_id>/file", projects.ImageFileApi.as_view(), name="image-file"),

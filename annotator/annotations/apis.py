@@ -59,7 +59,6 @@ AnnotationSetOutput = inline_serializer(
     fields={
         "version": serializers.IntegerField(),
         "annotations": AnnotationOutput(many=True),
-        "review": ReviewStateOutput(required=False),
     },
 )
 
@@ -72,13 +71,7 @@ class AnnotationSetApi(APIView):
     @extend_schema(responses=AnnotationSetOutput)
     def get(self, request, image_id: int):
         image = get_image(request, image_id)
-        return Response(
-            {
-                "version": image.version,
-                "annotations": annotation_set_json(image),
-                "review": review_state(image=image),
-            }
-        )
+        return Response({"version": image.version, "annotations": annotation_set_json(image)})
 
     @extend_schema(request=AnnotationSetInput, responses={200: AnnotationSetOutput})
     def put(self, request, image_id: int):
@@ -115,6 +108,11 @@ class ReviewApi(APIView):
             min_value=0, required=False, allow_null=True, default=None
         )
 
+    @extend_schema(responses=ReviewStateOutput)
+    def get(self, request, image_id: int):
+        """Who submitted the image last, and the rejection its annotator has to act on (or null)."""
+        return Response(ReviewStateOutput(review_state(image=get_image(request, image_id))).data)
+
     @extend_schema(request=ReviewInput, responses=ImageOutput)
     def post(self, request, image_id: int):
         image = get_image(request, image_id, Role.REVIEWER)
@@ -137,6 +135,28 @@ class FixAndAcceptApi(APIView):
         data.is_valid(raise_exception=True)
         image = services.image_fix_and_accept(image=image, user=request.user, **data.validated_data)
         return Response(ImageOutput(image).data)
+
+
+class RejectionListApi(APIView):
+    """``GET /projects/{id}/rejections``: the open rejections of the project's images (for list rows)."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ImageRejection",
+            fields={
+                "image": serializers.IntegerField(),
+                "comment": serializers.CharField(),
+                "by": serializers.CharField(allow_null=True),
+                "at": serializers.DateTimeField(),
+            },
+            many=True,
+        )
+    )
+    def get(self, request, project_id: int):
+        rejections = open_rejections(project=get_project(request, project_id))
+        return Response(
+            [{"image": image_id, **RejectionOutput(r).data} for image_id, r in sorted(rejections.items())]
+        )
 
 
 class QueuedImageOutput(ImageOutput):

@@ -91,12 +91,21 @@ def review_state(*, image: Image) -> dict[str, Any]:
     }
 
 
-def open_rejections(*, image_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """image id -> its open rejection ``{"comment", "by", "at"}``, for images whose last review step is a reject."""
+def open_rejections(
+    *, image_ids: list[int] | None = None, project: Project | None = None
+) -> dict[int, dict[str, Any]]:
+    """image id -> its open rejection ``{"comment", "by", "at"}``, for images whose last review step is
+    a reject: the given images, or those of ``project`` back in work (rejected or in progress)."""
     latest: dict[int, Revision] = {}
+    revisions = Revision.objects.filter(action__in=REVIEW_ACTIONS)
+    if image_ids is not None:
+        revisions = revisions.filter(image_id__in=image_ids)
+    if project is not None:
+        revisions = revisions.filter(
+            image__project=project, image__status__in=[ImageStatus.REJECTED, ImageStatus.IN_PROGRESS]
+        )
     rows = (
-        Revision.objects.filter(image_id__in=image_ids, action__in=REVIEW_ACTIONS)
-        .select_related("author")
+        revisions.select_related("author")
         .only("image_id", "version", "action", "comment", "created_at", "author__username")
         .order_by("image_id", "version")
     )

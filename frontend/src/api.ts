@@ -23,8 +23,10 @@ import type {
   Prediction,
   PrelabelState,
   Project,
+  ImageRejection,
   PromptEngineInfo,
   QueuedImage,
+  ReviewState,
   ProjectStats,
   ProjectSummary,
   Revision,
@@ -229,6 +231,16 @@ export class ApiClient {
 
   review(imageId: number, decision: "accept" | "reject", comment: string): Promise<ImageRecord> {
     return this.json("POST", `/images/${imageId}/review`, { decision, comment });
+  }
+
+  /** The open rejections of the project's images (rejected, or back in work), for list rows. */
+  rejections(projectId: number): Promise<ImageRejection[]> {
+    return this.json("GET", `/projects/${projectId}/rejections`);
+  }
+
+  /** Who submitted the image last, and the open rejection its annotator has to act on. */
+  reviewState(imageId: number): Promise<ReviewState> {
+    return this.json("GET", `/images/${imageId}/review`);
   }
 
   /** A reviewer's small fixes saved as a revision, then accepted, in one request (one transaction). */

@@ -133,8 +133,6 @@ export interface Annotation {
 export interface AnnotationSet {
   version: number;
   annotations: Annotation[];
-  /** Who submitted it last, and the rejection to act on until it is submitted again (issue 30). */
-  review?: ReviewState;
 }
 
 export interface Rejection {
@@ -143,9 +141,15 @@ export interface Rejection {
   at: string;
 }
 
+/** GET /images/{id}/review: who submitted it last, and the rejection to act on until it is submitted again. */
 export interface ReviewState {
   submitted_by: string | null;
   rejection: Rejection | null;
+}
+
+/** GET /projects/{id}/rejections: an image's open rejection. */
+export interface ImageRejection extends Rejection {
+  image: number;
 }
 
 /** What the queue hands out: the image, and the rejection the annotator must act on. */

@@ -61,6 +61,10 @@ def test_rejection_comment_then_fix_and_accept(open_page, live_server, users, pr
 
     # The annotator's queue hands the rejected image back, with the reviewer's comment on top.
     andy = open_page("andy_annotator")
+    andy.goto(f"{live_server.url}/app/#/projects/{project.id}")  # the image list row says why, too
+    note = andy.locator(f"tr[data-image-id='{image.id}']").get_by_test_id("rejection-note")
+    note.wait_for()
+    assert "The second parcel misses its tape edge" in note.inner_text()
     andy.goto(f"{live_server.url}/app/#/projects/{project.id}/annotate")
     andy.wait_for_url(f"**/#/images/{image.id}/annotate")
     wait_editor_ready(andy)

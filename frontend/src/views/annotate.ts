@@ -40,11 +40,12 @@ export async function mountAnnotateNext({ root }: ViewContext, projectId: number
 
 export async function mountAnnotate({ root }: ViewContext, imageId: number): Promise<Cleanup> {
   const image: ImageRecord = await api.image(imageId);
-  const [project, set, suggested, engine] = await Promise.all([
+  const [project, set, suggested, engine, review] = await Promise.all([
     api.project(image.project),
     api.annotations(imageId),
     api.suggestions(imageId).catch(() => null), // an older server: no model shapes panel
     api.promptEngine(image.project).catch(() => null),
+    api.reviewState(imageId).catch(() => null),
   ]);
   const categories = new Map<number, Category>(project.categories.map((c) => [c.id, c]));
   const catList = project.categories;
@@ -149,7 +150,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   });
 
   root.classList.add("annotate");
-  root.append(toolbar.toolbar, toolbar.palette, rejectionBanner(set.review?.rejection) ?? "", prelabels.el, refine.el, saving.draftHost,
+  root.append(toolbar.toolbar, toolbar.palette, rejectionBanner(review?.rejection) ?? "", prelabels.el, refine.el, saving.draftHost,
     h("div", { class: "workspace" }, view.el, side.el), saving.dialogHost);
   void prelabels.start();
 

@@ -4,7 +4,7 @@ import { ApiError, api } from "../api";
 import { clear, errorMessage, h } from "../dom";
 import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
 import type { Cleanup, ViewContext } from "./view";
-import type { ExportJob, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
+import type { ExportJob, ImageRejection, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
 import { STATUS_LABELS } from "./labels";
 import { learningPanel } from "./learning";
 import { settingsPanel } from "./settings";
@@ -20,6 +20,12 @@ function bar(label: string, fraction: number | null, detail: string, testid: str
     h("div", { class: "job-label" }, h("span", {}, label), h("span", { class: "muted" }, detail)),
     h("progress", { max: 100, value: pct, "aria-label": label }),
   );
+}
+
+/** The reviewer's comment under a rejected (or reworked) image's status. */
+function rejectionNote(r: ImageRejection | undefined): HTMLElement | null {
+  if (!r) return null;
+  return h("div", { class: "muted small rejection-note", "data-testid": "rejection-note", title: `Rejected by ${r.by ?? "a reviewer"}` }, `“${r.comment}” (${r.by ?? "reviewer"})`);
 }
 
 function jobFraction(j: JobProgress): number | null {
@@ -120,7 +126,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
   }
 
   async function renderImages(): Promise<void> {
-    const page = await api.listImages(projectId);
+    const [page, rejected] = await Promise.all([api.listImages(projectId), api.rejections(projectId).catch(() => [])]);
+    const rejections = new Map(rejected.map((r) => [r.image, r]));
     clear(imagesEl);
     imagesEl.append(
       h("h3", {}, `Images (${page.count})`),
@@ -133,7 +140,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
             "tr",
             { "data-image-id": img.id },
             h("td", {}, img.name),
-            h("td", {}, STATUS_LABELS[img.status] ?? img.status),
+            h("td", {}, STATUS_LABELS[img.status] ?? img.status, rejectionNote(rejections.get(img.id))),
             h("td", {}, img.split ?? ""),
             h("td", {}, img.uncertainty === null || img.uncertainty === undefined ? "" : img.uncertainty.toFixed(3)),
             h(

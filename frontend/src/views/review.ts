@@ -35,13 +35,14 @@ export async function mountReviewNext({ root }: ViewContext, projectId: number):
 
 export async function mountReview({ root }: ViewContext, imageId: number): Promise<Cleanup> {
   const image = await api.image(imageId);
-  const [project, set, prediction, me] = await Promise.all([
+  const [project, set, prediction, me, reviewState] = await Promise.all([
     api.project(image.project),
     api.annotations(imageId),
     api.prediction(imageId).catch((): Prediction | null => null),
     api.me(),
+    api.reviewState(imageId),
   ]);
-  const ownSubmission = set.review?.submitted_by === me.username;
+  const ownSubmission = reviewState.submitted_by === me.username;
   const categories = new Map<number, Category>(project.categories.map((c) => [c.id, c]));
   const store = new Store<EditorState>(
     createEditor({ imageId, width: image.width, height: image.height, version: set.version, annotations: set.annotations, activeCategory: 0 }),

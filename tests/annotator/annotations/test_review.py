@@ -109,7 +109,9 @@ def test_fix_and_accept_is_all_or_nothing(project, users, client_for):
 
 
 @pytest.mark.django_db
-def test_the_rejection_comment_reaches_the_annotator_in_the_queue_and_the_set(project, users, client_for):
+def test_the_rejection_comment_reaches_the_annotator_in_the_queue_and_the_review_state(
+    project, users, client_for
+):
     image = submitted(project, users["annotator"])
     services.image_review(
         image=image, user=users["reviewer"], decision="reject", comment="The left box misses its flap"
@@ -121,10 +123,14 @@ def test_the_rejection_comment_reaches_the_annotator_in_the_queue_and_the_set(pr
     assert body["rejection"]["comment"] == "The left box misses its flap"
     assert body["rejection"]["by"] == "rita_reviewer" and body["rejection"]["at"]
 
-    state = client_for("annotator").get(f"/api/v1/images/{image.id}/annotations").json()["review"]
+    state = client_for("annotator").get(f"/api/v1/images/{image.id}/review").json()
     assert state["submitted_by"] == "andy_annotator"
     assert state["rejection"]["comment"] == "The left box misses its flap"
 
+    listed = client_for("annotator").get(f"/api/v1/projects/{project.id}/rejections").json()
+    assert [(r["image"], r["comment"], r["by"]) for r in listed] == [
+        (image.id, "The left box misses its flap", "rita_reviewer")
+    ]
     # It stays while the annotator fixes the image, and goes once it is submitted again.
     image = services.annotations_save(
         image=Image.objects.get(pk=image.pk),
@@ -133,16 +139,15 @@ def test_the_rejection_comment_reaches_the_annotator_in_the_queue_and_the_set(pr
         expected_version=3,
     )
     assert (
-        client_for("annotator")
-        .get(f"/api/v1/images/{image.id}/annotations")
-        .json()["review"]["rejection"]["comment"]
+        client_for("annotator").get(f"/api/v1/images/{image.id}/review").json()["rejection"]["comment"]
         == "The left box misses its flap"
     )
     services.image_submit(image=image, user=users["annotator"], expected_version=image.version)
-    assert client_for("annotator").get(f"/api/v1/images/{image.id}/annotations").json()["review"] == {
+    assert client_for("annotator").get(f"/api/v1/images/{image.id}/review").json() == {
         "submitted_by": "andy_annotator",
         "rejection": None,
     }
+    assert client_for("annotator").get(f"/api/v1/projects/{project.id}/rejections").json() == []
 
 
 @pytest.mark.django_db
