@@ -4,7 +4,7 @@ import { ApiError, api } from "../api";
 import { clear, errorMessage, h } from "../dom";
 import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
 import type { Cleanup, ViewContext } from "./view";
-import type { ExportJob, ImageRejection, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
+import type { ExportJob, ImageRejection, ImageStatus, JobProgress, Project, ProjectStats, PromptEngineInfo } from "../types";
 import { STATUS_LABELS } from "./labels";
 import { learningPanel } from "./learning";
 import { settingsPanel } from "./settings";
@@ -52,6 +52,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
 
   let exportJob: ExportJob | null = null;
   let disposed = false;
+  let engine: PromptEngineInfo | null = null;
+  void api.promptEngine(projectId).then((e) => (engine = e)).catch(() => null); // shown from the next stats poll on
 
   const upload = async () => {
     const files = [...(fileInput.files ?? [])];
@@ -122,7 +124,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     } else {
       modelEl.append(h("p", { class: "muted" }, "No model yet."));
     }
-    modelEl.append(h("p", { class: "muted" }, `Prompt engine: ${stats.prompt_engine ?? "unknown"}`));
+    modelEl.append(h("p", { class: "muted", "data-testid": "prompt-engine" },
+      engine ? `Click tool: ${engine.label} (${engine.reason})` : `Prompt engine: ${stats.prompt_engine ?? "unknown"}`));
   }
 
   async function renderImages(): Promise<void> {
