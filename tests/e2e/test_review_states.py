@@ -180,7 +180,8 @@ def test_a_leased_image_opens_read_only_for_others(open_page, live_server, users
     assert held.lease_user == users["annotator"] and held.version == 1
 
 
-def test_a_near_duplicate_shape_is_offered_as_a_refinement(open_page, live_server, users, project):
+def test_a_near_duplicate_shape_is_offered_as_a_refinement(open_page, live_server, users, project, settings):
+    settings.ANNOTATOR = {**settings.ANNOTATOR, "SAM_CHECKPOINT": "", "PROMPT_ENGINE": "default"}
     image = upload(project, users["admin"], 6, pre_label=False)
     image = annotations_save(
         image=image, annotations=parcels_set(project, 2), user=users["annotator"], expected_version=0
@@ -188,6 +189,11 @@ def test_a_near_duplicate_shape_is_offered_as_a_refinement(open_page, live_serve
     andy = open_page("andy_annotator")
     andy.goto(f"{live_server.url}/app/#/images/{image.id}/annotate")
     wait_editor_ready(andy)
+    # The click tool's button says which engine runs, and why.
+    assert andy.get_by_test_id("sam-toggle").inner_text() == "Offline engine (S)"
+    assert (
+        andy.get_by_test_id("engine-reason").inner_text() == "no SAM checkpoint configured (SAM_CHECKPOINT)"
+    )
     x0, y0, x1, y1, _ = PARCELS[0]
     tighter = rect_shape(x0 + 4, y0 + 3, x1 - 2, y1 - 4)  # IoU ~0.96 with the first parcel's shape
     category = project.categories.first().id
