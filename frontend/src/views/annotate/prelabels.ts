@@ -95,7 +95,7 @@ export class PrelabelWatch {
       this.resolved();
     };
     this.el.append(h("div", { class: "draft-banner", role: "alert", "data-testid": "prelabels-offer" },
-      `Pre-labels arrived: the model found ${annotations.length} shape(s). Your edits are kept. `,
+      `Pre-labels arrived: the model found ${annotations.length} shape(s).${isDirty(this.store.state) || this.store.state.past.length ? " Your edits are kept." : ""} `,
       h("button", { type: "button", "data-testid": "prelabels-add", onclick: () => add(true) }, "Add them to my shapes"), " ",
       h("button", { type: "button", "data-testid": "prelabels-ignore", onclick: () => add(false) }, "Ignore them")));
   }
