@@ -9,7 +9,7 @@ from annotator.learning import trust_apis as trust
 from annotator.projects import apis as projects
 from annotator.projects import setup_apis as setup
 from annotator.projects.thumbnail_apis import ImageThumbnailApi
-from annotator.prompting.apis import SegmentApi
+from annotator.prompting.apis import PromptEngineApi, SegmentApi
 from annotator.universal import apis as universal
 from annotator.web import image_apis as image_search
 from annotator.web.apis import MeApi, ProjectStatsApi
@@ -44,6 +44,9 @@ urlpatterns = [
     path(
         "images/<int:image_id>/neighbours", image_search.ImageNeighboursApi.as_view(), name="image-neighbours"
     ),
+    path(
+        "projects/<int:project_id>/rejections", annotations.RejectionListApi.as_view(), name="rejection-list"
+    ),
     path("projects/<int:project_id>/queue/next", annotations.QueueNextApi.as_view(), name="queue-next"),
     path("images/<int:image_id>", projects.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<int:image_id>/file", projects.ImageFileApi.as_view(), name="image-file"),
@@ -53,10 +56,16 @@ urlpatterns = [
     ),
     path("images/<int:image_id>/submit", annotations.SubmitApi.as_view(), name="image-submit"),
     path("images/<int:image_id>/review", annotations.ReviewApi.as_view(), name="image-review"),
+    path(
+        "images/<int:image_id>/fix-and-accept",
+        annotations.FixAndAcceptApi.as_view(),
+        name="image-fix-and-accept",
+    ),
     path("images/<int:image_id>/lease", annotations.LeaseApi.as_view(), name="image-lease"),
     path("images/<int:image_id>/revisions", annotations.RevisionListApi.as_view(), name="image-revisions"),
     path("images/<int:image_id>/prediction", annotations.PredictionApi.as_view(), name="image-prediction"),
     path("images/<int:image_id>/segment", SegmentApi.as_view(), name="image-segment"),
+    path("projects/<int:project_id>/prompt-engine", PromptEngineApi.as_view(), name="prompt-engine"),
     # the learning loop: training runs, model registry, acceptance metrics
     path(
         "projects/<int:project_id>/training-runs",
@@ -86,6 +95,7 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/acceptance", learning.AcceptanceApi.as_view(), name="model-acceptance"),
     path("projects/<int:project_id>/trust-gate", trust.TrustGateApi.as_view(), name="trust-gate"),
+    path("images/<int:image_id>/prelabels", learning.PrelabelStateApi.as_view(), name="image-prelabels"),
     path("images/<int:image_id>/suggestions", trust.ImageSuggestionsApi.as_view(), name="image-suggestions"),
     path(
         "projects/<int:project_id>/rescore-jobs",

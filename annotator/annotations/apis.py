@@ -14,7 +14,7 @@ from annotator.projects.permissions import get_image, get_project
 
 from . import services
 from .models import Source
-from .selectors import annotation_set_json, revisions_for_image
+from .selectors import annotation_set_json, open_rejections, review_state, revisions_for_image
 
 
 class ShapeField(serializers.JSONField):
@@ -43,9 +43,23 @@ class AnnotationOutput(serializers.Serializer):
     area = serializers.FloatField()
 
 
+class RejectionOutput(serializers.Serializer):
+    comment = serializers.CharField()
+    by = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class ReviewStateOutput(serializers.Serializer):
+    submitted_by = serializers.CharField(allow_null=True, help_text="who submitted the image last")
+    rejection = RejectionOutput(allow_null=True, help_text="the rejection to act on, until resubmitted")
+
+
 AnnotationSetOutput = inline_serializer(
     "AnnotationSet",
-    fields={"version": serializers.IntegerField(), "annotations": AnnotationOutput(many=True)},
+    fields={
+        "version": serializers.IntegerField(),
+        "annotations": AnnotationOutput(many=True),
+    },
 )
 
 
@@ -94,6 +108,11 @@ class ReviewApi(APIView):
             min_value=0, required=False, allow_null=True, default=None
         )
 
+    @extend_schema(responses=ReviewStateOutput)
+    def get(self, request, image_id: int):
+        """Who submitted the image last, and the rejection its annotator has to act on (or null)."""
+        return Response(ReviewStateOutput(review_state(image=get_image(request, image_id))).data)
+
     @extend_schema(request=ReviewInput, responses=ImageOutput)
     def post(self, request, image_id: int):
         image = get_image(request, image_id, Role.REVIEWER)
@@ -103,14 +122,70 @@ class ReviewApi(APIView):
         return Response(ImageOutput(image).data)
 
 
+class FixAndAcceptApi(APIView):
+    class FixAndAcceptInput(serializers.Serializer):
+        expected_version = serializers.IntegerField(min_value=0)
+        annotations = AnnotationInput(many=True, max_length=5000)
+        comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+    @extend_schema(request=FixAndAcceptInput, responses=ImageOutput)
+    def post(self, request, image_id: int):
+        image = get_image(request, image_id, Role.REVIEWER)
+        data = self.FixAndAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = services.image_fix_and_accept(image=image, user=request.user, **data.validated_data)
+        return Response(ImageOutput(image).data)
+
+
+class RejectionListApi(APIView):
+    """``GET /projects/{id}/rejections``: the open rejections of the project's images (for list rows)."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ImageRejection",
+            fields={
+                "image": serializers.IntegerField(),
+                "comment": serializers.CharField(),
+                "by": serializers.CharField(allow_null=True),
+                "at": serializers.DateTimeField(),
+            },
+            many=True,
+        )
+    )
+    def get(self, request, project_id: int):
+        rejections = open_rejections(project=get_project(request, project_id))
+        return Response(
+            [{"image": image_id, **RejectionOutput(r).data} for image_id, r in sorted(rejections.items())]
+        )
+
+
+class QueuedImageOutput(ImageOutput):
+    """The image's fields, plus the rejection the annotator must act on (null when none)."""
+
+    rejection = RejectionOutput(allow_null=True)
+    # A plain string here: a second enum for the same choices would collide with ImageOutput's in the schema.
+    split = serializers.CharField()
+
+    class Meta(ImageOutput.Meta):
+        fields = [*ImageOutput.Meta.fields, "rejection"]
+
+
 class QueueNextApi(APIView):
-    @extend_schema(request=None, responses={200: ImageOutput, 204: None})
+    @extend_schema(
+        request=None,
+        responses={
+            200: QueuedImageOutput,
+            204: None,
+        },
+    )
     def post(self, request, project_id: int):
         project = get_project(request, project_id)
         image = services.image_claim_next(project=project, user=request.user)
         if image is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(ImageOutput(image).data)
+        return Response(
+            {**ImageOutput(image).data, "rejection": open_rejections(image_ids=[image.pk]).get(image.pk)}
+        )
 
 
 class LeaseApi(APIView):

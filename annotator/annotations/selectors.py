@@ -66,3 +66,57 @@ def queue_candidates(*, project: Project, now: datetime, limit: int) -> list[int
     else:
         ordered = rank_for_queue(images=rest, project=project)
     return rejected + list(ordered.values_list("id", flat=True)[: max(0, limit - len(rejected))])
+
+
+# --------------------------------------------------------------------------- review state
+
+REVIEW_ACTIONS = (Revision.Action.SUBMIT, Revision.Action.ACCEPT, Revision.Action.REJECT)
+
+
+def review_state(*, image: Image) -> dict[str, Any]:
+    """Who submitted the image last, and the rejection the annotator still has to act on (or None).
+
+    A rejection stays "open" until the image is submitted again: the latest of the image's
+    submit / accept / reject revisions is a reject.
+    """
+    last_submit = (
+        image.revisions.filter(action=Revision.Action.SUBMIT)
+        .select_related("author")
+        .order_by("-version")
+        .first()
+    )
+    return {
+        "submitted_by": _username(last_submit.author) if last_submit else None,
+        "rejection": open_rejections(image_ids=[image.pk]).get(image.pk),
+    }
+
+
+def open_rejections(
+    *, image_ids: list[int] | None = None, project: Project | None = None
+) -> dict[int, dict[str, Any]]:
+    """image id -> its open rejection ``{"comment", "by", "at"}``, for images whose last review step is
+    a reject: the given images, or those of ``project`` back in work (rejected or in progress)."""
+    latest: dict[int, Revision] = {}
+    revisions = Revision.objects.filter(action__in=REVIEW_ACTIONS)
+    if image_ids is not None:
+        revisions = revisions.filter(image_id__in=image_ids)
+    if project is not None:
+        revisions = revisions.filter(
+            image__project=project, image__status__in=[ImageStatus.REJECTED, ImageStatus.IN_PROGRESS]
+        )
+    rows = (
+        revisions.select_related("author")
+        .only("image_id", "version", "action", "comment", "created_at", "author__username")
+        .order_by("image_id", "version")
+    )
+    for rev in rows:
+        latest[rev.image_id] = rev
+    return {
+        image_id: {"comment": rev.comment, "by": _username(rev.author), "at": rev.created_at}
+        for image_id, rev in latest.items()
+        if rev.action == Revision.Action.REJECT
+    }
+
+
+def _username(user) -> str | None:
+    return user.username if user is not None else None

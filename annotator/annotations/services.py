@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotator.errors import ApplicationError, ConflictError
+from annotator.errors import ApplicationError, ConflictError, ForbiddenError
 from annotator.projects.models import (
     ROLE_RANK,
     Category,
@@ -142,16 +142,74 @@ def image_review(
     with transaction.atomic():
         locked = _lock(image, expected_version, user=user)
         check_role(role=locked.user_role, project=locked.project, minimum=Role.REVIEWER)
+        if decision == "accept":
+            _refuse_own_submission(locked, user)
         _transition(locked, ImageStatus.ACCEPTED if decision == "accept" else ImageStatus.REJECTED)
         action = Revision.Action.ACCEPT if decision == "accept" else Revision.Action.REJECT
-        reviewed = _bump(locked, user=user, action=action, comment=comment)
-        project = locked.project
-        transaction.on_commit(
-            lambda: image_reviewed.send(
-                sender=Image, project=project, image_id=reviewed.pk, decision=decision
+        return _reviewed(locked, user=user, action=action, comment=comment, decision=decision)
+
+
+def image_fix_and_accept(
+    *, image: Image, annotations: list[dict[str, Any]], user, expected_version: int, comment: str = ""
+) -> Image:
+    """A reviewer's small fixes, then accept, in one transaction: a ``save`` revision with the fixed
+    set (as any save writes), then the ``accept`` revision. Either both are written or neither."""
+    cleaned = clean_annotations(image=image, annotations=annotations)
+    with transaction.atomic():
+        locked = _lock(image, expected_version, user=user)
+        check_role(role=locked.user_role, project=locked.project, minimum=Role.REVIEWER)
+        if locked.status != ImageStatus.SUBMITTED:
+            raise ConflictError(
+                f"Image #{locked.pk} is {locked.status}: only a submitted image can be fixed and accepted",
+                code="invalid_transition",
+                field="status",
             )
+        _refuse_own_submission(locked, user)
+        annotation_set = _replace_set(locked, cleaned)
+        _bump(locked, user=user, action=Revision.Action.SAVE, annotation_set=annotation_set)
+        _transition(locked, ImageStatus.ACCEPTED)
+        return _reviewed(
+            locked,
+            user=user,
+            action=Revision.Action.ACCEPT,
+            comment=comment,
+            decision="accept",
+            annotation_set=annotation_set,
         )
-        return reviewed
+
+
+def _refuse_own_submission(image: Image, user) -> None:
+    """Nobody accepts their own submission: the last submitter needs another reviewer (403)."""
+    submitter = (
+        image.revisions.filter(action=Revision.Action.SUBMIT)
+        .order_by("-version")
+        .values_list("author_id", flat=True)
+        .first()
+    )
+    if user is not None and submitter is not None and submitter == user.pk:
+        raise ForbiddenError(
+            f"You submitted image #{image.pk}, so you cannot accept it: another reviewer must",
+            code="own_submission",
+            field="decision",
+        )
+
+
+def _reviewed(
+    image: Image,
+    *,
+    user,
+    action: str,
+    comment: str,
+    decision: str,
+    annotation_set: list[dict[str, Any]] | None = None,
+) -> Image:
+    """Record the review (a revision) and tell the upper apps once it is committed."""
+    reviewed = _bump(image, user=user, action=action, comment=comment, annotation_set=annotation_set)
+    project = image.project
+    transaction.on_commit(
+        lambda: image_reviewed.send(sender=Image, project=project, image_id=reviewed.pk, decision=decision)
+    )
+    return reviewed
 
 
 def image_pre_label(*, image: Image, instances: list[dict[str, Any]]) -> bool:
@@ -209,10 +267,14 @@ def lease_renew(*, image: Image, user) -> Image:
     )
     if not renewed:
         image.refresh_from_db()
+        if not image.lease_is_active():  # released or expired since the update: take it now
+            return lease_renew(image=image, user=user)
+        holder = image.lease_user.username if image.lease_user else None
         raise ConflictError(
-            f"Image #{image.pk} is leased by {image.lease_user} until {image.lease_expires_at:%H:%M:%S} UTC",
+            f"Image #{image.pk} is leased by {holder} until {image.lease_expires_at:%H:%M:%S} UTC",
             code="leased",
             field="lease",
+            extra={"lease": {"user": holder, "expires_at": image.lease_expires_at.isoformat()}},
         )
     return Image.objects.get(pk=image.pk)
 
@@ -255,12 +317,23 @@ def _lock(image: Image, expected_version: int | None, *, user=None) -> Image:
     else:
         locked = locked.select_related("project").get(pk=image.pk)
     if expected_version is not None and locked.version != expected_version:
+        # Only model pre-labels landed since the caller's version (no person saved): the client
+        # offers them instead of saying "someone else saved this image".
+        pre_label_only = (
+            locked.version > expected_version
+            and not locked.revisions.filter(version__gt=expected_version)
+            .exclude(action=Revision.Action.PRE_LABEL)
+            .exists()
+        )
         raise ConflictError(
-            f"Image #{locked.pk} was changed by someone else: you have version {expected_version}, "
+            f"Image #{locked.pk} got its model pre-labels (version {locked.version}) after you opened "
+            f"version {expected_version}"
+            if pre_label_only
+            else f"Image #{locked.pk} was changed by someone else: you have version {expected_version}, "
             f"the server has version {locked.version}",
             code="version_conflict",
             field="expected_version",
-            extra={"current_version": locked.version},
+            extra={"current_version": locked.version, "pre_label_only": pre_label_only},
         )
     return locked
 

@@ -9,12 +9,18 @@ from rest_framework.views import APIView
 
 from annotator.jobs.models import BatchJob
 from annotator.projects.models import Role
-from annotator.projects.permissions import get_for_role, get_project
+from annotator.projects.permissions import get_for_role, get_image, get_project
 
 from . import registry, training
 from .acceptance import acceptance_by_version
 from .models import ModelVersion, TrainingRun
-from .selectors import accepted_since_last_run, model_versions_for, training_data_for, training_runs_for
+from .selectors import (
+    accepted_since_last_run,
+    model_versions_for,
+    prelabel_state,
+    training_data_for,
+    training_runs_for,
+)
 from .services import active_model_for, base_model_version
 
 
@@ -224,3 +230,21 @@ class RescoreJobListApi(APIView):
         project = get_project(request, project_id)
         jobs = project.batch_jobs.filter(kind=BatchJob.Kind.RESCORE).order_by("-created_at")[:20]
         return Response(BatchJobOutput(jobs, many=True).data)
+
+
+class PrelabelStateApi(APIView):
+    """``GET /images/{id}/prelabels``: pending, ready (and how shown) or none; polled while pending."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "PrelabelState",
+            fields={
+                "state": serializers.ChoiceField(["pending", "ready", "none"]),
+                "version": serializers.IntegerField(),
+                "shown_as": serializers.CharField(allow_null=True),
+                "instances": serializers.IntegerField(help_text="shapes the model predicted"),
+            },
+        )
+    )
+    def get(self, request, image_id: int):
+        return Response(prelabel_state(image=get_image(request, image_id)))

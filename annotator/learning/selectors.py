@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
+from annotator.jobs.models import BatchJob, JobStatus
 from annotator.projects.models import Image, ImageStatus, Project
 
-from .models import ModelVersion, TrainingRun
+from .models import ModelVersion, Prediction, TrainingRun
 
 
 def accepted_since_last_run(*, project: Project) -> int:
@@ -87,3 +88,31 @@ def training_data_for(*, project: Project) -> TrainingData:
 
 def _minimums() -> tuple[int, int]:
     return max(1, settings.ANNOTATOR["MIN_TRAINING_IMAGES"]), max(1, settings.ANNOTATOR["MIN_VAL_IMAGES"])
+def prelabel_state(*, image: Image) -> dict:
+    """Where the image's model pre-labels stand, for the annotate view.
+
+    ``pending``: no prediction yet, the image is untouched and a pre-label job of the project is
+    still open (they will come). ``ready``: the model's prediction exists; ``shown_as`` says how
+    the trust gate showed it (``prelabel``: in the set, ``suggest``: as suggestions, ``""``: not
+    shown, the image was touched first). ``none``: nothing is coming (pre-labelling is off, or
+    there is no model). ``version`` is the image's version now.
+    """
+    prediction = (
+        Prediction.objects.filter(image=image)
+        .order_by("-created_at", "-id")
+        .only("shown_as", "instances")
+        .first()
+    )
+    answer = {"state": "none", "version": image.version, "shown_as": None, "instances": 0}
+    if prediction is not None:
+        answer.update(state="ready", shown_as=prediction.shown_as, instances=len(prediction.instances))
+    elif (
+        image.status == ImageStatus.NEW
+        and BatchJob.objects.filter(
+            project_id=image.project_id,
+            kind=BatchJob.Kind.PRE_LABEL,
+            status__in=[JobStatus.PENDING, JobStatus.RUNNING],
+        ).exists()
+    ):
+        answer["state"] = "pending"
+    return answer

@@ -7,9 +7,30 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.projects.permissions import get_image
+from annotator.projects.permissions import get_image, get_project
 
+from .engine import engine_choice
 from .services import image_segment
+
+
+class PromptEngineApi(APIView):
+    """``GET /projects/{id}/prompt-engine``: which engine the click tool runs, and why."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "PromptEngine",
+            fields={
+                "engine": serializers.CharField(help_text="sam | offline | grabcut"),
+                "label": serializers.CharField(help_text="what the button says, e.g. 'Offline engine'"),
+                "reason": serializers.CharField(
+                    help_text="why this engine, e.g. 'no SAM checkpoint configured'"
+                ),
+            },
+        )
+    )
+    def get(self, request, project_id: int):
+        choice = engine_choice(get_project(request, project_id).prompt_engine)
+        return Response({"engine": choice.name, "label": choice.label, "reason": choice.reason})
 
 
 class SegmentApi(APIView):

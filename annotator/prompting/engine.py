@@ -10,6 +10,7 @@ import hashlib
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,10 +21,43 @@ from annotator.torch_threads import torch_threads
 _lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which prompt engine runs for a project, named for people, and why that one."""
+
+    name: str  # sam | offline | grabcut
+    label: str  # what the annotate view's button says
+    reason: str
+
+
+def engine_choice(project_engine: str = "default") -> EngineChoice:
+    """Resolve the project's setting and the server's (``PROMPT_ENGINE``, ``SAM_CHECKPOINT``) without
+    loading anything. SAM asked for without a usable checkpoint falls back to the offline engine, and
+    the reason says so."""
+    conf = settings.ANNOTATOR
+    by = "the project's setting" if project_engine != "default" else "the server's ANNOTATOR_PROMPT_ENGINE"
+    requested = project_engine if project_engine != "default" else conf["PROMPT_ENGINE"]
+    checkpoint = conf["SAM_CHECKPOINT"]
+    sam_label = f"SAM ({conf['SAM_MODEL_TYPE']})"
+    if requested in ("default", "sam"):
+        if checkpoint and Path(checkpoint).is_file():
+            why = "chosen by " + by if requested == "sam" else "a SAM checkpoint is configured"
+            return EngineChoice("sam", sam_label, f"{why} ({Path(checkpoint).name})")
+        missing = (
+            f"the SAM checkpoint {checkpoint} is missing" if checkpoint else "no SAM checkpoint configured"
+        )
+        asked = f"{by} asks for SAM, but " if requested == "sam" else ""
+        return EngineChoice("offline", "Offline engine", f"{asked}{missing} (SAM_CHECKPOINT)")
+    if requested == "grabcut":
+        return EngineChoice("grabcut", "GrabCut", f"chosen by {by}")
+    return EngineChoice("offline", "Offline engine", f"chosen by {by}")
+
+
 def engine_settings(project_engine: str = "default") -> tuple[str, str, str, str, bool]:
     conf = settings.ANNOTATOR
-    name = project_engine if project_engine != "default" else conf["PROMPT_ENGINE"]
-    return name, conf["SAM_CHECKPOINT"], conf["SAM_MODEL_TYPE"], conf["SAM_PRECISION"], conf["SAM_COMPILE"]
+    name = engine_choice(project_engine).name
+    checkpoint = conf["SAM_CHECKPOINT"] if name == "sam" else ""
+    return name, checkpoint, conf["SAM_MODEL_TYPE"], conf["SAM_PRECISION"], conf["SAM_COMPILE"]
 
 
 @lru_cache(maxsize=4)

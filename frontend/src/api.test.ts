@@ -82,11 +82,21 @@ describe("autosave", () => {
     });
     store.dispatch((s) => moveInstance(s, "k1", 1, 0));
     expect(await saver.flush()).toBe(false);
-    expect(statuses.at(-1)).toEqual({ kind: "conflict", currentVersion: 7, message: "stale" });
+    expect(statuses.at(-1)).toEqual({ kind: "conflict", currentVersion: 7, message: "stale", preLabelOnly: false });
     expect(isDirty(store.state)).toBe(true);
     store.dispatch((s) => moveInstance(s, "k1", 1, 0));
     expect(await saver.flush()).toBe(false);
     expect(backend.saveAnnotations).toHaveBeenCalledOnce();
+    saver.dispose();
+  });
+
+  it("says when the conflict is only the model's pre-labels landing", async () => {
+    const { store, saver, statuses } = setup(async () => {
+      throw new ApiError(409, "version_conflict", "pre-labels", "expected_version", { current_version: 3, pre_label_only: true });
+    });
+    store.dispatch((s) => moveInstance(s, "k1", 1, 0));
+    expect(await saver.flush()).toBe(false);
+    expect(statuses.at(-1)).toEqual({ kind: "conflict", currentVersion: 3, message: "pre-labels", preLabelOnly: true });
     saver.dispose();
   });
 });

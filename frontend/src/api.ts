@@ -28,7 +28,12 @@ import type {
   Me,
   Page,
   Prediction,
+  PrelabelState,
   Project,
+  ImageRejection,
+  PromptEngineInfo,
+  QueuedImage,
+  ReviewState,
   ProjectStats,
   ProjectSummary,
   Revision,
@@ -189,10 +194,10 @@ export class ApiClient {
 
   // --- queue and leases ---
   /** Claim the next image of the queue; null when nothing is left. */
-  async queueNext(projectId: number): Promise<ImageRecord | null> {
+  async queueNext(projectId: number): Promise<QueuedImage | null> {
     const res = await this.raw("POST", `/projects/${projectId}/queue/next`);
     if (res.status === 204) return null;
-    return (await res.json()) as ImageRecord;
+    return (await res.json()) as QueuedImage;
   }
 
   renewLease(imageId: number): Promise<ImageRecord> {
@@ -234,6 +239,31 @@ export class ApiClient {
 
   review(imageId: number, decision: "accept" | "reject", comment: string): Promise<ImageRecord> {
     return this.json("POST", `/images/${imageId}/review`, { decision, comment });
+  }
+
+  /** The open rejections of the project's images (rejected, or back in work), for list rows. */
+  rejections(projectId: number): Promise<ImageRejection[]> {
+    return this.json("GET", `/projects/${projectId}/rejections`);
+  }
+
+  /** Who submitted the image last, and the open rejection its annotator has to act on. */
+  reviewState(imageId: number): Promise<ReviewState> {
+    return this.json("GET", `/images/${imageId}/review`);
+  }
+
+  /** A reviewer's small fixes saved as a revision, then accepted, in one request (one transaction). */
+  fixAndAccept(imageId: number, expectedVersion: number, annotations: AnnotationInput[], comment = ""): Promise<ImageRecord> {
+    return this.json("POST", `/images/${imageId}/fix-and-accept`, { expected_version: expectedVersion, annotations, comment });
+  }
+
+  /** Whether the image's model pre-labels are pending, ready or not coming. */
+  prelabelState(imageId: number): Promise<PrelabelState> {
+    return this.json("GET", `/images/${imageId}/prelabels`);
+  }
+
+  /** Which prompt engine the click tool runs for the project, and why. */
+  promptEngine(projectId: number): Promise<PromptEngineInfo> {
+    return this.json("GET", `/projects/${projectId}/prompt-engine`);
   }
 
   /** The model prediction the image was pre-labelled from; null when there is none. */

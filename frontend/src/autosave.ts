@@ -9,7 +9,7 @@ export type SaveStatus =
   | { kind: "saved" }
   | { kind: "dirty" }
   | { kind: "saving" }
-  | { kind: "conflict"; currentVersion: number; message: string }
+  | { kind: "conflict"; currentVersion: number; message: string; preLabelOnly: boolean }
   | { kind: "error"; message: string };
 
 export interface SaveBackend {
@@ -89,7 +89,9 @@ export class AutoSaver {
     } catch (e) {
       if (e instanceof ApiError && e.isConflict) {
         const currentVersion = Number(e.extra.current_version ?? NaN);
-        this.setStatus({ kind: "conflict", currentVersion, message: e.message });
+        // Only the model's pre-labels landed since the version we hold: the view offers them.
+        const preLabelOnly = e.extra.pre_label_only === true;
+        this.setStatus({ kind: "conflict", currentVersion, message: e.message, preLabelOnly });
       } else {
         const message = e instanceof Error ? e.message : String(e);
         this.setStatus({ kind: "error", message });

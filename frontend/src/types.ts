@@ -143,6 +143,43 @@ export interface AnnotationSet {
   annotations: Annotation[];
 }
 
+export interface Rejection {
+  comment: string;
+  by: string | null;
+  at: string;
+}
+
+/** GET /images/{id}/review: who submitted it last, and the rejection to act on until it is submitted again. */
+export interface ReviewState {
+  submitted_by: string | null;
+  rejection: Rejection | null;
+}
+
+/** GET /projects/{id}/rejections: an image's open rejection. */
+export interface ImageRejection extends Rejection {
+  image: number;
+}
+
+/** What the queue hands out: the image, and the rejection the annotator must act on. */
+export interface QueuedImage extends ImageRecord {
+  rejection: Rejection | null;
+}
+
+/** GET /images/{id}/prelabels: whether the model's pre-labels are still to come. */
+export interface PrelabelState {
+  state: "pending" | "ready" | "none";
+  version: number;
+  shown_as: "prelabel" | "suggest" | "" | null;
+  instances: number;
+}
+
+/** GET /projects/{id}/prompt-engine: the engine the click tool runs, and why. */
+export interface PromptEngineInfo {
+  engine: "sam" | "offline" | "grabcut";
+  label: string;
+  reason: string;
+}
+
 export interface AnnotationInput {
   category: number;
   shape: Shape;

@@ -18,7 +18,14 @@ validated), :mod:`~ml.geometry.coco` (COCO segmentations in) and :mod:`~ml.geome
 """
 
 from ml.geometry.coco import SegmentationError, bbox_to_shape, coco_segmentation_to_shape
-from ml.geometry.raster import mask_to_rle, resize_mask, rle_to_mask, shape_to_mask, shape_to_rle
+from ml.geometry.raster import (
+    mask_to_rle,
+    resize_mask,
+    rle_to_mask,
+    shape_iou_matrix,
+    shape_to_mask,
+    shape_to_rle,
+)
 from ml.geometry.repair import clean_shape
 from ml.geometry.shape import (
     GeometryError,
@@ -58,6 +65,7 @@ __all__ = [
     "rle_to_mask",
     "scale_shape",
     "shape_area",
+    "shape_iou_matrix",
     "shape_area_bbox",
     "shape_bbox",
     "shape_has_holes",

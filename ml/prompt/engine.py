@@ -221,6 +221,43 @@ def segment_to_polygons(result: SegmentResult, *, min_iou: float = 0.98) -> tupl
     return shape, geometry.shape_vertex_count(shape), iou
 
 
+BOX_FIT_TOLERANCE = 0.05  # a gap up to this share of the box side (or 3 px) is a loosely drawn box
+
+
+def box_fit(mask: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """How well a mask answers a box prompt ``(x0, y0, x1, y1)`` (pixels), in [0, 1].
+
+    A box says "the object fills this box". The score is the IoU of the box with the mask's
+    bounding box, after snapping each side of the mask's box that lies within a tolerance
+    (``BOX_FIT_TOLERANCE`` of the box side, at least 3 px) onto the prompt's side, so a loosely
+    drawn box costs nothing. A mask covering one face of a carton (half the box) scores about
+    0.5; one spilling out of the box loses what it spills; an empty mask scores 0.
+    """
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return 0.0
+    bx0, by0, bx1, by1 = (float(v) for v in box)
+    m = [float(xs.min()), float(ys.min()), float(xs.max()) + 1.0, float(ys.max()) + 1.0]
+    tol_x = max(3.0, BOX_FIT_TOLERANCE * (bx1 - bx0))
+    tol_y = max(3.0, BOX_FIT_TOLERANCE * (by1 - by0))
+    for k, (edge, tol) in enumerate(((bx0, tol_x), (by0, tol_y), (bx1, tol_x), (by1, tol_y))):
+        if abs(m[k] - edge) <= tol:
+            m[k] = edge
+    iw = max(0.0, min(bx1, m[2]) - max(bx0, m[0]))
+    ih = max(0.0, min(by1, m[3]) - max(by0, m[1]))
+    inter = iw * ih
+    union = (bx1 - bx0) * (by1 - by0) + (m[2] - m[0]) * (m[3] - m[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def result_score(own: float, mask: np.ndarray, prompts: Prompts) -> float:
+    """The score an engine reports: its own measure of the mask (SAM's predicted IoU, the offline
+    scorer's predicted IoU or edge contrast), and for a box prompt no more than ``box_fit``: a
+    mask is only as good as its weaker evidence, so one face of a carton never scores 1.00."""
+    own = float(np.clip(own, 0.0, 1.0))
+    return min(own, box_fit(mask, prompts.box)) if prompts.box is not None else own
+
+
 def point_disks(points: list[tuple[float, float]], height: int, width: int, radius: float) -> np.ndarray:
     """Bool mask of filled disks (``radius`` px) around points given in image pixel coords."""
     out = np.zeros((height, width), dtype=np.uint8)

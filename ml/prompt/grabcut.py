@@ -25,6 +25,7 @@ from ml.prompt.engine import (
     SegmentResult,
     check_image,
     point_disks,
+    result_score,
     validate_prompts,
 )
 
@@ -55,7 +56,7 @@ class GrabCutEngine(EngineBase):
         return Embedding(self.engine_id, (h, w), {"image": work}, {})
 
     def segment(self, embedding: Embedding, prompts: Prompts) -> SegmentResult:
-        """Run ``ITERATIONS`` GrabCut rounds; GrabCut has no confidence, so score is 1.0 (0.0 if empty)."""
+        """Run ``ITERATIONS`` GrabCut rounds; GrabCut has no confidence: 1.0 (0.0 if empty), for a box its ``box_fit``."""
         self._check_embedding(embedding)
         h, w = embedding.image_size
         validate_prompts(prompts, w, h)
@@ -94,7 +95,9 @@ class GrabCutEngine(EngineBase):
             cv2.grabCut(bgr, crop, (0, 0, 0, 0), bgd_model, fgd_model, ITERATIONS, cv2.GC_INIT_WITH_MASK)
         fg[r0:r1, c0:c1] = np.isin(crop, (cv2.GC_FGD, cv2.GC_PR_FGD))
         mask = cv2.resize(fg.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        return SegmentResult(mask=mask, score=float(fg.any()), engine_id=self.engine_id)
+        return SegmentResult(
+            mask=mask, score=result_score(float(fg.any()), mask, prompts), engine_id=self.engine_id
+        )
 
 
 def _region_of_interest(trimap: np.ndarray, negative: list[tuple[float, float]]) -> tuple[int, int, int, int]:

@@ -14,7 +14,8 @@ Used where no official SAM checkpoint is available; why it is not a self-trained
    enclosed by one uniform object-sized region grows to it (a click on a label -> the box).
 4. Clicks-only prompts make one candidate per :data:`VARIANTS` entry; the scorer
    (``offline_scorer.py``) predicts each one's IoU and the best is returned with that score.
-   Box / previous-mask prompts use the default variant and an edge-contrast score.
+   Box / previous-mask prompts use the default variant and an edge-contrast score; a box
+   prompt's score is also capped by how well the mask fills the box (``engine.box_fit``).
 
 Work happens at ``MAX_SIDE`` px on the long side; the mask is scaled back to the image.
 """
@@ -33,6 +34,7 @@ from ml.prompt.engine import (
     SegmentResult,
     check_image,
     point_disks,
+    result_score,
     validate_prompts,
 )
 from ml.prompt.offline_scorer import CandidateScorer, Variant, candidate_features
@@ -139,7 +141,7 @@ class OfflineEngine(EngineBase):
 
     def segment(self, embedding: Embedding, prompts: Prompts) -> SegmentResult:
         """One mask from the prompts; ``score`` is the scorer's predicted IoU (edge contrast
-        along the boundary when only one candidate was made)."""
+        along the boundary when only one candidate was made), capped by ``box_fit`` for a box."""
         cands = self.candidates(embedding, prompts, all_variants=self.scorer is not None)
         _, lab, grad = self._working_images(embedding)
         if len(cands) == 1 or self.scorer is None:
@@ -153,7 +155,7 @@ class OfflineEngine(EngineBase):
             mask_small, score = cands[best][1], float(np.clip(predicted[best], 0.0, 1.0))
         h, w = embedding.image_size
         mask = cv2.resize(mask_small.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        return SegmentResult(mask=mask, score=score, engine_id=self.engine_id)
+        return SegmentResult(mask=mask, score=result_score(score, mask, prompts), engine_id=self.engine_id)
 
 
 def _prompt_seeds(

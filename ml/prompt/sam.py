@@ -20,7 +20,15 @@ from segment_anything import SamPredictor
 from segment_anything.modeling import Sam
 
 from ml.precision import resolve_precision as resolve_common
-from ml.prompt.engine import Embedding, EngineBase, Prompts, SegmentResult, check_image, validate_prompts
+from ml.prompt.engine import (
+    Embedding,
+    EngineBase,
+    Prompts,
+    SegmentResult,
+    check_image,
+    result_score,
+    validate_prompts,
+)
 from ml.prompt.sam_models import file_sha256, load_sam
 
 # A previous bool mask becomes SAM's low-resolution mask logits as +/- this value: large enough
@@ -248,7 +256,8 @@ class SamEngine(EngineBase):
         window = low_res[:, best : best + 1, : max(1, round(ih * lh / side)), : max(1, round(iw * lw / side))]
         logits = F.interpolate(window, size=p.original_size, mode="bilinear", align_corners=False)
         mask = (logits[0, 0] > self.model.mask_threshold).cpu().numpy()
-        score = float(np.clip(iou_pred[0, best].item(), 0.0, 1.0))
+        # SAM's predicted IoU of the chosen mask; for a box, capped by how well the mask fills it.
+        score = result_score(iou_pred[0, best].item(), mask, prompts)
         return SegmentResult(mask=mask, score=score, engine_id=self.engine_id)
 
     def _mask_to_logits(self, mask: np.ndarray) -> torch.Tensor:

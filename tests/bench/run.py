@@ -49,6 +49,7 @@ OTHERS = [  # module, arguments, what it measures
     ("bench_effort", [], "annotator seconds per image with pre-labels, as a share of drawing everything"),
     ("bench_queue", [], "queue next with the diversity re-rank: 2,000 pool and 2,000 labelled images"),
     ("bench_ui", ["--json"], "UI frame time"),
+    ("bench_acceptance", [], "acceptance panel matching on a 12 MP photo: run-length IoU vs full-size masks"),
 ]
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from annotator.annotations.models import Revision
 from annotator.projects.ingest import images_ingest
@@ -39,10 +41,13 @@ def test_second_browser_gets_conflict_and_loses_nothing(
 
     andy = open_page("andy_annotator")
     open_editor(andy, url)
+    # Andy's lease lapses (an idle tab), so Alice may open the image to edit it (a live lease would
+    # open it read-only for her: test_review_states). Andy's tab still holds his copy; optimistic
+    # locking guards the data.
+    Image.objects.filter(pk=image.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     alice = open_page("alice_admin")
     open_editor(alice, url)
-    # Andy holds the lease; Alice is told, and may still edit (optimistic locking guards the data).
-    alice.get_by_test_id("lease").filter(has_text="leased by").wait_for()
+    alice.get_by_test_id("lease").filter(has_text="Leased until").wait_for()
     assert len(instances(andy)) == len(instances(alice)) == 3
 
     # Andy nudges the first instance 3 px right; autosave stores it.

@@ -108,7 +108,7 @@ def test_export_killed_mid_way_completes_once(slowed, celery_worker, project, us
             expected_version=image.version,
         )
         image = image_submit(image=image, user=admin, expected_version=image.version)
-        image_review(image=image, user=admin, decision="accept")
+        image_review(image=image, user=users["reviewer"], decision="accept")  # not the submitter
     with transaction.atomic():
         job = export_create(project=project, user=admin)
 

@@ -12,6 +12,9 @@ import { samArm } from "../samSession";
 import { createEditor, redo, samAccept, select, setActiveCategory, setCategory, undo, Store, type EditorState } from "../store";
 import type { Category, ImageRecord } from "../types";
 import { claimNext, ImageLease } from "./annotate/lease";
+import { RefineOffer, rejectionBanner } from "./annotate/notices";
+import { PrelabelWatch } from "./annotate/prelabels";
+import { mountReadOnly } from "./annotate/readOnly";
 import { SamRequests } from "./annotate/samRequests";
 import { AnnotateSaving } from "./annotate/saving";
 import { ModelShapes } from "./annotate/modelShapes";
@@ -38,14 +41,17 @@ export async function mountAnnotateNext({ root }: ViewContext, projectId: number
 
 export async function mountAnnotate({ root }: ViewContext, imageId: number): Promise<Cleanup> {
   const image: ImageRecord = await api.image(imageId);
-  const [project, set, suggested] = await Promise.all([
+  const [project, set, suggested, engine, review] = await Promise.all([
     api.project(image.project),
     api.annotations(imageId),
     api.suggestions(imageId).catch(() => null), // an older server: no model shapes panel
+    api.promptEngine(image.project).catch(() => null),
+    api.reviewState(imageId).catch(() => null),
   ]);
   const categories = new Map<number, Category>(project.categories.map((c) => [c.id, c]));
   const catList = project.categories;
   const lease = await ImageLease.hold(imageId, image.lease);
+  if (lease.heldBy) return mountReadOnly(root, image, project, set, lease.heldBy); // another annotator holds it
 
   // --- state ---
   const store = new Store<EditorState>(
@@ -79,6 +85,9 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   const tool = createAnnotateTool({ store, ui, requestDraw: () => view.requestDraw(), px: (n) => view.px(n), onSamPrompt: () => void sam.run(), onMiss: (p) => modelShapes.highlightAt(p) });
   const view = new CanvasView(image.width, image.height, scene, tool);
   const saving = new AnnotateSaving(store, imageId);
+  const prelabels = new PrelabelWatch(store, imageId, () => saving.saver.resolved());
+  saving.onPreLabels = () => void prelabels.landed();
+  const refine = new RefineOffer(store, categories);
 
   // --- actions ---
   function toggleSam(): void {
@@ -131,6 +140,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     image,
     saveStatus: saving.statusEl,
     lease: lease.el,
+    engine,
     actions: {
       undo: () => store.dispatch(undo),
       redo: () => store.dispatch(redo),
@@ -144,7 +154,9 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
 
   toolbar.toolbar.querySelector(".image-name")?.after(nav.el);
   root.classList.add("annotate");
-  root.append(toolbar.toolbar, toolbar.palette, saving.draftHost, h("div", { class: "workspace" }, view.el, side.el), saving.dialogHost);
+  root.append(toolbar.toolbar, toolbar.palette, rejectionBanner(review?.rejection) ?? "", prelabels.el, refine.el, saving.draftHost,
+    h("div", { class: "workspace" }, view.el, side.el), saving.dialogHost);
+  void prelabels.start();
 
   // --- the chrome is redrawn from state ---
   const renderChrome = (s: EditorState, prev: EditorState | null) => {
@@ -177,6 +189,8 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     unbind();
     lease.stopRenewing();
     sam.dispose();
+    prelabels.dispose();
+    refine.dispose();
     window.removeEventListener("pagehide", onPageHide);
     window.removeEventListener("beforeunload", onBeforeUnload);
     await saving.leave();

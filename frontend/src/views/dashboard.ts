@@ -4,7 +4,7 @@ import { ApiError, api } from "../api";
 import { clear, errorMessage, h } from "../dom";
 import { bindShortcuts, toggleHelp, type Shortcut } from "../keyboard";
 import type { Cleanup, ViewContext } from "./view";
-import type { ExportJob, ImageStatus, JobProgress, Project, ProjectStats } from "../types";
+import type { ExportJob, ImageRejection, ImageStatus, JobProgress, Project, ProjectStats, PromptEngineInfo } from "../types";
 import { STATUS_LABELS } from "./labels";
 import { learningPanel } from "./learning";
 import { projectLinkKeys, projectLinks } from "./projectLinks";
@@ -21,6 +21,12 @@ function bar(label: string, fraction: number | null, detail: string, testid: str
     h("div", { class: "job-label" }, h("span", {}, label), h("span", { class: "muted" }, detail)),
     h("progress", { max: 100, value: pct, "aria-label": label }),
   );
+}
+
+/** The reviewer's comment under a rejected (or reworked) image's status. */
+function rejectionNote(r: ImageRejection | undefined): HTMLElement | null {
+  if (!r) return null;
+  return h("div", { class: "muted small rejection-note", "data-testid": "rejection-note", title: `Rejected by ${r.by ?? "a reviewer"}` }, `“${r.comment}” (${r.by ?? "reviewer"})`);
 }
 
 function jobFraction(j: JobProgress): number | null {
@@ -47,6 +53,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
 
   let exportJob: ExportJob | null = null;
   let disposed = false;
+  let engine: PromptEngineInfo | null = null;
+  void api.promptEngine(projectId).then((e) => (engine = e)).catch(() => null); // shown from the next stats poll on
 
   const upload = async () => {
     const files = [...(fileInput.files ?? [])];
@@ -117,11 +125,13 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     } else {
       modelEl.append(h("p", { class: "muted" }, "No model yet."));
     }
-    modelEl.append(h("p", { class: "muted" }, `Prompt engine: ${stats.prompt_engine ?? "unknown"}`));
+    modelEl.append(h("p", { class: "muted", "data-testid": "prompt-engine" },
+      engine ? `Click tool: ${engine.label} (${engine.reason})` : `Prompt engine: ${stats.prompt_engine ?? "unknown"}`));
   }
 
   async function renderImages(): Promise<void> {
-    const page = await api.listImages(projectId);
+    const [page, rejected] = await Promise.all([api.listImages(projectId), api.rejections(projectId).catch(() => [])]);
+    const rejections = new Map(rejected.map((r) => [r.image, r]));
     clear(imagesEl);
     imagesEl.append(
       h("h3", {}, `Images (${page.count})`),
@@ -134,7 +144,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
             "tr",
             { "data-image-id": img.id },
             h("td", {}, img.name),
-            h("td", {}, STATUS_LABELS[img.status] ?? img.status),
+            h("td", {}, STATUS_LABELS[img.status] ?? img.status, rejectionNote(rejections.get(img.id))),
             h("td", {}, img.split ?? ""),
             h("td", {}, img.uncertainty === null || img.uncertainty === undefined ? "" : img.uncertainty.toFixed(3)),
             h(
@@ -149,19 +159,23 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     );
   }
 
-  async function refresh(): Promise<void> {
-    try {
+  // The panels load side by side, each drawn when its answer comes; a poll starts only when the
+  // last one finished, so a slow panel never piles requests up.
+  let refreshing: Promise<void> | null = null;
+  async function refreshPanels(): Promise<void> {
+    const stats = async () => {
       renderStats(await api.stats(projectId));
       if (exportJob && !exportJob.download_url && exportJob.status !== "failed") {
         exportJob = await api.exportJob(exportJob.id);
         renderExport();
       }
-      await learning.refresh();
-      await gate.refresh();
-      await renderImages();
-    } catch (e) {
-      if (!disposed) console.warn("dashboard refresh failed", e);
-    }
+    };
+    const results = await Promise.allSettled([stats(), learning.refresh(), gate.refresh(), renderImages()]);
+    for (const r of results) if (r.status === "rejected" && !disposed) console.warn("dashboard refresh failed", r.reason);
+  }
+  function refresh(): Promise<void> {
+    refreshing ??= refreshPanels().finally(() => (refreshing = null));
+    return refreshing;
   }
 
   root.append(
@@ -192,7 +206,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     imagesEl,
   );
 
-  await refresh();
+  // The page and its keys work at once; the panels fill in as their data comes.
+  void refresh();
   const timer = setInterval(() => void refresh(), POLL_MS);
   const table = (): Shortcut[] => [
     { keys: "a", label: "Start annotating", run: () => (location.hash = `#/projects/${projectId}/annotate`) },

@@ -199,7 +199,12 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
     if (jobs.status === "fulfilled") rescore = currentRescore(jobs.value);
     const failed = [r, reg, jobs].find((x) => x.status === "rejected") as PromiseRejectedResult | undefined;
     if (failed && !errorEl.textContent) showError(failed.reason, "Could not load the learning loop");
-    // The acceptance metric only moves when versions or reviews change; reload it with the registry.
+    renderBanner();
+    renderRun();
+    renderRegistry();
+    renderRescore();
+    // The acceptance metric only moves when versions or reviews change; reload it with the registry,
+    // after the rest of the panel is drawn.
     const key = registry ? `${registry.versions.map((v) => `${v.id}:${v.status}`).join(",")}|${registry.accepted_since_last_run}` : "";
     if (key !== acceptanceKey || acceptance === null) {
       try {
@@ -209,11 +214,7 @@ export function learningPanel(projectId: number, isAdmin: boolean): LearningPane
         showError(e, "Could not load the acceptance metric");
       }
     }
-    renderBanner();
-    renderRun();
-    renderRegistry();
     renderAcceptance();
-    renderRescore();
   }
 
   const element = h(

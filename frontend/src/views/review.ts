@@ -1,14 +1,18 @@
-// The review view: the submitted set (read-only), a toggle for the model pre-label it
-// started from, and accept / reject with a comment.
+// The review view: the submitted set, a toggle for the model pre-label it started from, and
+// accept / reject with a comment. "Fix" (E) lets the reviewer make small edits (drag a shape or a
+// vertex, delete a shape, undo); Accept then becomes "Fix and accept": one request that saves the
+// fixed set as a revision and accepts. Nobody accepts their own submission: for the submitter,
+// Accept is replaced by a note (the server refuses it too).
 
 import { api } from "../api";
+import { createAnnotateTool, type ToolUi } from "../annotateTool";
 import { CanvasView } from "../canvasView";
 import { clear, errorMessage, h, toast } from "../dom";
 import { hitShapeIndex } from "../geometry";
 import { bindShortcuts, helpOpen, toggleHelp, type Shortcut } from "../keyboard";
 import type { Cleanup, ViewContext } from "./view";
 import type { OverlayInstance, Scene } from "../render";
-import { createEditor, cycleSelection, select, Store, type EditorState } from "../store";
+import { createEditor, cycleSelection, deleteSelection, isDirty, redo, select, Store, toAnnotationInputs, undo, type EditorState } from "../store";
 import type { Category, ImageRecord, Prediction } from "../types";
 
 async function nextSubmitted(projectId: number, skip: number | null): Promise<ImageRecord | null> {
@@ -31,11 +35,14 @@ export async function mountReviewNext({ root }: ViewContext, projectId: number):
 
 export async function mountReview({ root }: ViewContext, imageId: number): Promise<Cleanup> {
   const image = await api.image(imageId);
-  const [project, set, prediction] = await Promise.all([
+  const [project, set, prediction, me, reviewState] = await Promise.all([
     api.project(image.project),
     api.annotations(imageId),
     api.prediction(imageId).catch((): Prediction | null => null),
+    api.me(),
+    api.reviewState(imageId),
   ]);
+  const ownSubmission = reviewState.submitted_by === me.username;
   const categories = new Map<number, Category>(project.categories.map((c) => [c.id, c]));
   const store = new Store<EditorState>(
     createEditor({ imageId, width: image.width, height: image.height, version: set.version, annotations: set.annotations, activeCategory: 0 }),
@@ -43,6 +50,8 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
   let showPrediction = false;
   let showSubmitted = true;
   let busy = false;
+  let fixing = false;
+  const ui: ToolUi = { hover: null, rubberBand: null, showInstances: true };
   const overlay: OverlayInstance[] = (prediction?.instances ?? []).map((i) => ({ category: i.category, shape: i.shape, score: i.score }));
 
   const scene = (): Scene => ({
@@ -50,22 +59,39 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
     height: image.height,
     instances: store.state.instances,
     selected: store.state.selected,
-    vertex: null,
-    hover: null,
+    vertex: fixing ? store.state.vertex : null,
+    hover: fixing ? ui.hover : null,
     categories,
     sam: null,
     overlay: showPrediction ? overlay : null,
     showInstances: showSubmitted,
     rubberBand: null,
   });
+  const edit = createAnnotateTool({ store, ui, requestDraw: () => view.requestDraw(), px: (n) => view.px(n), onSamPrompt: () => {}, onMiss: () => {} });
   const view = new CanvasView(image.width, image.height, scene, {
-    down: (_e, p) => {
+    down: (e, p) => {
+      if (fixing) return edit.down(e, p);
       const idx = hitShapeIndex(store.state.instances.map((i) => i.shape), p);
       store.dispatch((s) => select(s, idx < 0 ? null : s.instances[idx].key));
-      return false; // dragging pans: the review view does not edit
+      return false; // dragging pans until the reviewer chooses to fix
+    },
+    move: (e, p) => {
+      if (fixing) edit.move?.(e, p);
+    },
+    up: (e, p) => {
+      if (fixing) edit.up?.(e, p);
+    },
+    hover: (e, p) => {
+      if (fixing) edit.hover?.(e, p);
+    },
+    dblclick: (e, p) => {
+      if (fixing) edit.dblclick?.(e, p);
     },
   });
-  store.subscribe(() => view.requestDraw());
+  store.subscribe(() => {
+    view.requestDraw();
+    renderDecision();
+  });
 
   const comment = h("textarea", { rows: 3, placeholder: "Comment (required to reject)", "data-testid": "review-comment", "aria-label": "Review comment" });
   const predToggle = h("input", { type: "checkbox", "data-testid": "toggle-prediction", disabled: !prediction });
@@ -88,7 +114,10 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
     }
     busy = true;
     try {
-      const res = await api.review(imageId, decision, comment.value.trim());
+      const fixed = decision === "accept" && isDirty(store.state);
+      const res = fixed
+        ? await api.fixAndAccept(imageId, store.state.version, toAnnotationInputs(store.state.instances), comment.value.trim())
+        : await api.review(imageId, decision, comment.value.trim());
       toast(`${image.name}: ${res.status}`);
       stateEl.textContent = `Status: ${res.status}`;
       const next = await nextSubmitted(project.id, imageId);
@@ -99,6 +128,24 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
       busy = false;
     }
   };
+
+  const acceptBtn = h("button", { type: "button", class: "primary", "data-testid": "accept", onclick: () => void decide("accept") }, "Accept (A)");
+  const fixBtn = h("button", { type: "button", "data-testid": "fix", title: "Make small fixes before accepting (E)", onclick: () => toggleFix() }, "Fix (E)");
+  const fixNote = h("p", { class: "muted small", "data-testid": "fix-note", hidden: true },
+    "Fixing: drag shapes or vertices, Delete removes the selected shape, Ctrl+Z undoes. Accept saves your fixes as a revision, then accepts.");
+  function renderDecision(): void {
+    const dirty = isDirty(store.state);
+    acceptBtn.textContent = dirty ? "Fix and accept (A)" : "Accept (A)";
+    acceptBtn.dataset.fixed = String(dirty);
+    fixBtn.classList.toggle("active", fixing);
+    fixNote.hidden = !fixing;
+  }
+  function toggleFix(): void {
+    if (ownSubmission) return;
+    fixing = !fixing;
+    renderDecision();
+    view.requestDraw();
+  }
 
   root.classList.add("review");
   root.append(
@@ -121,8 +168,12 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
         prediction ? h("p", { class: "muted small" }, `Pre-label: ${prediction.instances.length} instances , drawn with pink dashes when shown (T)`) : null,
         comment,
         h("div", { class: "actions" },
-          h("button", { type: "button", class: "primary", "data-testid": "accept", onclick: () => void decide("accept") }, "Accept (A)"),
+          ownSubmission ? null : fixBtn,
+          ownSubmission ? null : acceptBtn,
           h("button", { type: "button", class: "danger", "data-testid": "reject", onclick: () => void decide("reject") }, "Reject (R)")),
+        ownSubmission ? h("p", { class: "muted small", "data-testid": "own-submission" },
+          "You submitted this image, so another reviewer must accept it. You can still reject it (send it back).") : null,
+        fixNote,
         h("h3", {}, "History"), revisionsEl)),
   );
 
@@ -133,7 +184,14 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
 
   const table = (): Shortcut[] => [
     { keys: "?", label: "Show / hide this help", run: () => toggleHelp("Review", table()) },
-    { keys: "a", label: "Accept and open the next submitted image", run: () => void decide("accept") },
+    ...(ownSubmission ? [] : [
+      { keys: "a", label: "Accept (with your fixes, if any) and open the next submitted image", run: () => void decide("accept") },
+      { keys: "e", label: "Fix: edit shapes before accepting", run: () => toggleFix() },
+    ]),
+    { keys: "delete / backspace", label: "While fixing: delete the selected shape", match: (e) => e.key === "Delete" || e.key === "Backspace",
+      run: () => { if (fixing) store.dispatch(deleteSelection); } },
+    { keys: "ctrl+z", label: "While fixing: undo", match: (e) => (e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === "z", run: () => store.dispatch(undo) },
+    { keys: "ctrl+shift+z", label: "While fixing: redo", match: (e) => (e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === "z", run: () => store.dispatch(redo) },
     { keys: "r", label: "Reject (focuses the comment first when it is empty)", run: () => void decide("reject") },
     { keys: "c", label: "Write a comment", run: () => comment.focus() },
     { keys: "t", label: "Toggle the model pre-label", run: () => setPrediction(!showPrediction) },

@@ -57,6 +57,7 @@ def test_stale_expected_version_is_a_409_and_nothing_changes(project, users, cli
         "code": "version_conflict",
         "field": "expected_version",
         "current_version": 1,
+        "pre_label_only": False,
         "message": f"Image #{image.id} was changed by someone else: you have version 0, the server has version 1",
     }
     image.refresh_from_db()

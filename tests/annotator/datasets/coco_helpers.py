@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from annotator.annotations.services import annotations_save, image_review, image_submit
 from annotator.datasets.services import export_create, export_run
 from annotator.projects.ingest import images_ingest
-from annotator.projects.models import Image
+from annotator.projects.models import Image, Membership, Role
 from tests.factories import image_bytes
 
 # A box with a rectangular hole (a roll of tape seen from above) and a box split by an occluder.
@@ -33,9 +33,17 @@ def add_image(
 
 
 def accept_image(image: Image, user, annotations: list[dict[str, Any]]) -> Image:
+    """``user`` saves and submits; another reviewer of the project accepts (nobody accepts their own)."""
     image = annotations_save(image=image, annotations=annotations, user=user, expected_version=image.version)
     image = image_submit(image=image, user=user, expected_version=image.version)
-    return image_review(image=image, user=user, decision="accept")
+    reviewer = (
+        Membership.objects.filter(project=image.project, role__in=[Role.REVIEWER, Role.ADMIN])
+        .exclude(user=user)
+        .select_related("user")
+        .first()
+    )
+    assert reviewer is not None, "the project needs a second reviewer to accept"
+    return image_review(image=image, user=reviewer.user, decision="accept")
 
 
 def categories(project) -> dict[str, Any]:

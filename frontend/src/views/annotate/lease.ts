@@ -1,9 +1,9 @@
 // The annotate view's hold on its image: a lease claimed through the queue (or taken on
 // opening), renewed every minute, and given back when the annotator leaves.
 
-import { api } from "../../api";
+import { ApiError, api } from "../../api";
 import { errorMessage, h } from "../../dom";
-import type { ImageRecord, Lease } from "../../types";
+import type { Lease, QueuedImage } from "../../types";
 
 const LEASE_RENEW_MS = 60_000;
 
@@ -11,7 +11,7 @@ const LEASE_RENEW_MS = 60_000;
 const claimed = new Set<number>();
 
 /** Claim the project's next image from the queue; null when the queue is empty. */
-export async function claimNext(projectId: number): Promise<ImageRecord | null> {
+export async function claimNext(projectId: number): Promise<QueuedImage | null> {
   const img = await api.queueNext(projectId);
   if (img) claimed.add(img.id);
   return img;
@@ -26,6 +26,8 @@ export class ImageLease {
   readonly el = h("span", { class: "lease muted", "data-testid": "lease" });
   private timer: ReturnType<typeof setInterval> | null = null;
   private handedOn = false;
+  /** Someone else holds the image: who, and until when (the view opens read-only). */
+  heldBy: Lease | null = null;
 
   private constructor(private imageId: number) {}
 
@@ -38,6 +40,10 @@ export class ImageLease {
     } else {
       await lease.renew();
     }
+    if (lease.heldBy) {
+      lease.handedOn = true; // nothing of ours to release
+      return lease;
+    }
     lease.timer = setInterval(() => void lease.renew(), LEASE_RENEW_MS);
     return lease;
   }
@@ -48,7 +54,13 @@ export class ImageLease {
       this.el.textContent = leaseText(r.lease);
       this.el.classList.remove("warn");
     } catch (e) {
-      this.el.textContent = `Lease: ${errorMessage(e)}`;
+      const holder = e instanceof ApiError && e.code === "leased" ? (e.extra.lease as Lease | undefined) : undefined;
+      if (holder && this.timer === null) {
+        this.heldBy = holder; // on opening: another annotator holds it
+        this.el.textContent = `Read-only: ${holder.user} holds it until ${new Date(holder.expires_at).toLocaleTimeString()}`;
+      } else {
+        this.el.textContent = `Lease: ${errorMessage(e)}`;
+      }
       this.el.classList.add("warn");
     }
   }

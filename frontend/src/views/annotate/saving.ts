@@ -25,6 +25,8 @@ export class AnnotateSaving {
   /** Holds the conflict dialog. */
   readonly dialogHost = h("div");
   readonly saver: AutoSaver;
+  /** Called instead of the conflict dialog when only the model's pre-labels landed (the view offers them). */
+  onPreLabels: (() => void) | null = null;
 
   constructor(
     private store: Store<EditorState>,
@@ -38,7 +40,10 @@ export class AnnotateSaving {
     this.statusEl.className = `save-status ${st.kind}`;
     this.statusEl.textContent = STATUS_TEXT[st.kind];
     if (st.kind === "error") this.statusEl.textContent = `Save failed (will retry): ${st.message}`;
-    if (st.kind === "conflict") {
+    if (st.kind === "conflict" && st.preLabelOnly && this.onPreLabels) {
+      this.statusEl.textContent = "Pre-labels arrived: choose what to do with them";
+      this.onPreLabels();
+    } else if (st.kind === "conflict") {
       this.parkDraft();
       this.showConflict(st.currentVersion);
     }

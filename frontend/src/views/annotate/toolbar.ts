@@ -3,7 +3,7 @@
 
 import { h } from "../../dom";
 import { canRedo, canUndo, selectedInstance, type EditorState } from "../../store";
-import type { Category, ImageRecord, Project } from "../../types";
+import type { Category, ImageRecord, Project, PromptEngineInfo } from "../../types";
 
 export interface ToolbarActions {
   undo(): void;
@@ -27,12 +27,16 @@ export function annotateToolbar(opts: {
   /** Status elements owned by the saving and the lease. */
   saveStatus: HTMLElement;
   lease: HTMLElement;
+  /** The click engine that runs, and why (null: the server did not say). */
+  engine?: PromptEngineInfo | null;
   actions: ToolbarActions;
 }): Toolbar {
   const { project, image, actions } = opts;
   const undoBtn = h("button", { type: "button", title: "Undo (Ctrl+Z)", "data-testid": "undo", onclick: () => actions.undo() }, "↶ Undo");
   const redoBtn = h("button", { type: "button", title: "Redo (Ctrl+Shift+Z)", "data-testid": "redo", onclick: () => actions.redo() }, "↷ Redo");
-  const samBtn = h("button", { type: "button", title: "SAM mode (S)", "data-testid": "sam-toggle", onclick: () => actions.toggleSam() }, "SAM (S)");
+  const engine = opts.engine;
+  const samBtn = h("button", { type: "button", title: engine ? `Click tool (S): ${engine.label}, ${engine.reason}` : "SAM mode (S)", "data-testid": "sam-toggle",
+    "data-engine": engine?.engine, onclick: () => actions.toggleSam() }, engine ? `${engine.label} (S)` : "SAM (S)");
   const submitBtn = h("button", { type: "button", class: "primary", title: "Submit and go to the next image (Ctrl+Enter)", "data-testid": "submit", onclick: () => actions.submit() }, "Submit (Ctrl+Enter)");
   const nextBtn = h("button", { type: "button", title: "Skip to the next image (N)", "data-testid": "next", onclick: () => actions.next() }, "Next (N)");
   const palette = h("div", { class: "palette", role: "toolbar", "aria-label": "Categories" },
@@ -44,7 +48,9 @@ export function annotateToolbar(opts: {
     h("strong", { class: "image-name", "data-testid": "image-name" }, image.name),
     opts.saveStatus, opts.lease,
     h("span", { class: "spacer" }),
-    undoBtn, redoBtn, samBtn, nextBtn, submitBtn,
+    undoBtn, redoBtn, samBtn,
+    engine ? h("span", { class: "muted small engine-reason", "data-testid": "engine-reason" }, engine.reason) : null,
+    nextBtn, submitBtn,
     h("button", { type: "button", title: "Keyboard shortcuts (?)", onclick: () => actions.help() }, "?"),
   );
 
