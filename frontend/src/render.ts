@@ -4,8 +4,10 @@
 
 import { shapeBBox, type BBox, type VertexRef } from "./geometry";
 import type { SamState } from "./samSession";
-import type { DrawTool, Instance, LabelMode } from "./store";
-import type { Category, Point, Shape } from "./types";
+import { hexToRgba } from "./color";
+import { drawDrawingOverlay, type DrawingOverlay } from "./drawingOverlay";
+import type { Instance, LabelMode } from "./store";
+import type { Category, Shape } from "./types";
 import { toScreen, type Viewport } from "./viewport";
 
 export interface OverlayInstance {
@@ -51,39 +53,9 @@ export interface Scene {
   drawing?: DrawingOverlay | null;
 }
 
-/** The polygon being drawn, the rectangle being dragged, the brush stroke and ring. */
-export interface DrawingOverlay {
-  tool: DrawTool;
-  draft: readonly Point[];
-  cursor: Point | null;
-  rect: BBox | null;
-  stroke: readonly Point[] | null;
-  /** Brush radius, image pixels. */
-  brush: number;
-  /** The active category's colour. */
-  color: string;
-}
+export { hexToRgba };
 
 const FALLBACK_COLOR = "#ff00ff";
-
-const rgbaCache = new Map<string, string>();
-
-export function hexToRgba(hex: string, alpha: number): string {
-  const k = `${hex}/${alpha}`;
-  let v = rgbaCache.get(k);
-  if (v === undefined) {
-    v = parseRgba(hex, alpha);
-    rgbaCache.set(k, v);
-  }
-  return v;
-}
-
-function parseRgba(hex: string, alpha: number): string {
-  const m = /^#?([0-9a-f]{6})$/i.exec(hex);
-  if (!m) return `rgba(255,0,255,${alpha})`;
-  const n = parseInt(m[1], 16);
-  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
-}
 
 const pathCache = new WeakMap<Shape, Path2D>();
 const textWidth = new Map<string, number>(); // label text → width at the label font
@@ -300,71 +272,7 @@ export class Renderer {
       });
     }
     if (scene.rubberBand) this.drawBox(scene.rubberBand, v, "#ffffff");
-    if (scene.drawing) this.drawTool(scene.drawing, v);
-  }
-
-  private drawTool(d: DrawingOverlay, v: Viewport): void {
-    const ctx = this.ctx;
-    if (d.tool === "polygon" && d.draft.length > 0) {
-      ctx.beginPath();
-      d.draft.forEach(([x, y], i) => {
-        const [sx, sy] = toScreen(v, x, y);
-        if (i === 0) ctx.moveTo(sx, sy);
-        else ctx.lineTo(sx, sy);
-      });
-      if (d.cursor) ctx.lineTo(...toScreen(v, d.cursor[0], d.cursor[1]));
-      ctx.fillStyle = hexToRgba(d.color, 0.2);
-      if (d.draft.length >= 2) ctx.fill();
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = "#000";
-      ctx.stroke();
-      ctx.lineWidth = 1.2;
-      ctx.strokeStyle = "#fff";
-      ctx.stroke();
-      d.draft.forEach(([x, y], i) => {
-        const [sx, sy] = toScreen(v, x, y);
-        const r = i === 0 ? 5 : 3.5; // the first vertex is bigger: clicking it closes the polygon
-        ctx.fillStyle = i === 0 ? "#facc15" : "#fff";
-        ctx.fillRect(sx - r, sy - r, 2 * r, 2 * r);
-        ctx.lineWidth = 1;
-        ctx.strokeStyle = "#000";
-        ctx.strokeRect(sx - r, sy - r, 2 * r, 2 * r);
-      });
-    }
-    if (d.tool === "rectangle" && d.rect) {
-      const [ax, ay] = toScreen(v, d.rect[0], d.rect[1]);
-      const [bx, by] = toScreen(v, d.rect[2], d.rect[3]);
-      ctx.fillStyle = hexToRgba(d.color, 0.25);
-      ctx.fillRect(ax, ay, bx - ax, by - ay);
-      this.drawBox(d.rect, v, "#ffffff");
-    }
-    if (d.tool === "brush" || d.tool === "eraser") {
-      const r = d.brush * v.scale;
-      if (d.stroke && d.stroke.length > 0) {
-        ctx.beginPath();
-        d.stroke.forEach(([x, y], i) => {
-          const [sx, sy] = toScreen(v, x, y);
-          if (i === 0) ctx.moveTo(sx, sy);
-          else ctx.lineTo(sx, sy);
-        });
-        if (d.stroke.length === 1) ctx.lineTo(...toScreen(v, d.stroke[0][0] + 0.01, d.stroke[0][1]));
-        ctx.lineCap = "round";
-        ctx.lineJoin = "round";
-        ctx.lineWidth = 2 * r;
-        ctx.strokeStyle = d.tool === "brush" ? hexToRgba(d.color, 0.5) : "rgba(15, 15, 15, 0.6)";
-        ctx.stroke();
-        ctx.lineCap = "butt";
-        ctx.lineJoin = "miter";
-      }
-      if (d.cursor) {
-        const [sx, sy] = toScreen(v, d.cursor[0], d.cursor[1]);
-        ctx.beginPath();
-        ctx.arc(sx, sy, Math.max(1, r), 0, Math.PI * 2);
-        ctx.lineWidth = 1.5;
-        ctx.strokeStyle = d.tool === "brush" ? "#fff" : "#f87171";
-        ctx.stroke();
-      }
-    }
+    if (scene.drawing) drawDrawingOverlay(ctx, scene.drawing, v);
   }
 
   private drawLabels(scene: Scene, v: Viewport, colorOf: (c: number) => string): void {
