@@ -12,6 +12,8 @@ export interface PointerTool {
   move?(e: PointerEvent, p: Point): void;
   up?(e: PointerEvent, p: Point): void;
   hover?(e: PointerEvent, p: Point): void;
+  /** The pointer left the canvas. */
+  leave?(): void;
   dblclick?(e: MouseEvent, p: Point): void;
 }
 
@@ -23,6 +25,8 @@ export class CanvasView {
   /** Last pointer position in image coordinates (keyboard actions use it). */
   pointer: Point | null = null;
   readonly renderer: Renderer;
+  /** Called after every change of the viewport (zoom, pan, fit), e.g. for a zoom read-out. */
+  onViewport: ((v: Viewport) => void) | null = null;
   private panning: { x: number; y: number } | null = null;
   private toolGesture = false;
   private spaceDown = false;
@@ -60,22 +64,25 @@ export class CanvasView {
   fit(): void {
     const rect = this.canvas.getBoundingClientRect();
     if (rect.width < 2 || rect.height < 2) return;
-    this.viewport = fitViewport(this.width, this.height, rect.width, rect.height);
+    this.setViewport(fitViewport(this.width, this.height, rect.width, rect.height));
     this.fitted = true;
-    this.requestDraw();
   }
 
   zoom(factor: number, at?: { x: number; y: number }): void {
     const rect = this.canvas.getBoundingClientRect();
     const sx = at ? at.x : rect.width / 2;
     const sy = at ? at.y : rect.height / 2;
-    this.viewport = zoomAt(this.viewport, sx, sy, factor);
-    this.requestDraw();
+    this.setViewport(zoomAt(this.viewport, sx, sy, factor));
   }
 
   pan(dx: number, dy: number): void {
-    this.viewport = panBy(this.viewport, dx, dy);
+    this.setViewport(panBy(this.viewport, dx, dy));
+  }
+
+  private setViewport(v: Viewport): void {
+    this.viewport = v;
     this.requestDraw();
+    this.onViewport?.(v);
   }
 
   /** Image coordinates of a mouse event. */
@@ -136,15 +143,27 @@ export class CanvasView {
     };
     on(c, "pointerup", end);
     on(c, "pointercancel", end);
+    on(c, "pointerleave", () => {
+      if (!this.panning && !this.toolGesture) this.tool.leave?.();
+    });
     on(c, "dblclick", (e) => this.tool.dblclick?.(e, this.toImage(e)));
+    // Holding Space pans with a left drag in every tool (the canvas or the page has the focus).
     on(window, "keydown", (e) => {
-      if (e.key === " " && e.target === c) {
+      if (e.key === " " && (e.target === c || e.target === document.body)) {
         this.spaceDown = true;
+        c.classList.add("space-pan");
         e.preventDefault();
       }
     });
     on(window, "keyup", (e) => {
-      if (e.key === " ") this.spaceDown = false;
+      if (e.key === " ") {
+        this.spaceDown = false;
+        c.classList.remove("space-pan");
+      }
+    });
+    on(window, "blur", () => {
+      this.spaceDown = false;
+      c.classList.remove("space-pan");
     });
   }
 

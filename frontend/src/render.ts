@@ -4,7 +4,9 @@
 
 import { shapeBBox, type BBox, type VertexRef } from "./geometry";
 import type { SamState } from "./samSession";
-import type { Instance } from "./store";
+import { hexToRgba } from "./color";
+import { drawDrawingOverlay, type DrawingOverlay } from "./drawingOverlay";
+import type { Instance, LabelMode } from "./store";
 import type { Category, Shape } from "./types";
 import { toScreen, type Viewport } from "./viewport";
 
@@ -37,28 +39,23 @@ export interface Scene {
   rubberBand: BBox | null;
   /** The trust gate's suggestions (annotate view, suggestion mode). */
   ghosts?: readonly OverlayGhost[];
+  /** Every selected key when several are; `selected` is the primary (its handles are drawn). */
+  selection?: ReadonlySet<string>;
+  /** Locked instances: drawn with a dotted outline. */
+  locked?: ReadonlySet<string>;
+  /** Categories whose instances are not drawn. */
+  hiddenCategories?: ReadonlySet<number>;
+  /** Fill opacity of an unselected instance, 0–1 (default 0.28). */
+  opacity?: number;
+  /** Which instances carry a label (default: all). */
+  labels?: LabelMode;
+  /** What a drawing tool shows while it works. */
+  drawing?: DrawingOverlay | null;
 }
+
+export { hexToRgba };
 
 const FALLBACK_COLOR = "#ff00ff";
-
-const rgbaCache = new Map<string, string>();
-
-export function hexToRgba(hex: string, alpha: number): string {
-  const k = `${hex}/${alpha}`;
-  let v = rgbaCache.get(k);
-  if (v === undefined) {
-    v = parseRgba(hex, alpha);
-    rgbaCache.set(k, v);
-  }
-  return v;
-}
-
-function parseRgba(hex: string, alpha: number): string {
-  const m = /^#?([0-9a-f]{6})$/i.exec(hex);
-  if (!m) return `rgba(255,0,255,${alpha})`;
-  const n = parseInt(m[1], 16);
-  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
-}
 
 const pathCache = new WeakMap<Shape, Path2D>();
 const textWidth = new Map<string, number>(); // label text → width at the label font
@@ -189,15 +186,23 @@ export class Renderer {
 
     const colorOf = (c: number) => scene.categories.get(c)?.color ?? FALLBACK_COLOR;
     if (scene.showInstances) {
+      const hidden = scene.hiddenCategories;
+      const locked = scene.locked;
+      const op = Math.round((scene.opacity ?? 0.28) * 100) / 100;
       for (const inst of scene.instances) {
-        const selected = inst.key === scene.selected;
+        if (hidden !== undefined && hidden.size > 0 && hidden.has(inst.category)) continue;
+        const selected = inst.key === scene.selected || (scene.selection?.has(inst.key) ?? false);
         const path = shapePath(inst.shape);
         const color = colorOf(inst.category);
-        ctx.fillStyle = hexToRgba(color, selected ? 0.45 : inst.key === scene.hover ? 0.38 : 0.28);
-        ctx.fill(path, "evenodd");
+        const alpha = selected ? Math.min(1, op + 0.17) : inst.key === scene.hover ? Math.min(1, op + 0.1) : op;
+        if (alpha > 0) {
+          ctx.fillStyle = hexToRgba(color, alpha);
+          ctx.fill(path, "evenodd");
+        }
         ctx.lineWidth = (selected ? 2.5 : 1.5) * px;
         ctx.strokeStyle = selected ? "#ffffff" : color;
-        ctx.setLineDash(inst.source === "model" ? [6 * px, 3 * px] : []);
+        const isLocked = locked !== undefined && locked.size > 0 && locked.has(inst.key);
+        ctx.setLineDash(isLocked ? [1.5 * px, 3 * px] : inst.source === "model" ? [6 * px, 3 * px] : []);
         ctx.stroke(path);
       }
       ctx.setLineDash([]);
@@ -250,7 +255,8 @@ export class Renderer {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     if (scene.showInstances) this.drawLabels(scene, v, colorOf);
     const sel = scene.instances.find((i) => i.key === scene.selected);
-    if (sel && scene.showInstances && !sam?.armed) this.drawHandles(sel, scene.vertex, v);
+    const selLocked = sel !== undefined && (scene.locked?.has(sel.key) ?? false);
+    if (sel && scene.showInstances && !sam?.armed && !selLocked && !scene.hiddenCategories?.has(sel.category)) this.drawHandles(sel, scene.vertex, v);
 
     if (sam?.armed) {
       if (sam.box) this.drawBox(sam.box, v, "#00e5ff");
@@ -266,29 +272,47 @@ export class Renderer {
       });
     }
     if (scene.rubberBand) this.drawBox(scene.rubberBand, v, "#ffffff");
+    if (scene.drawing) drawDrawingOverlay(ctx, scene.drawing, v);
   }
 
   private drawLabels(scene: Scene, v: Viewport, colorOf: (c: number) => string): void {
     const ctx = this.ctx;
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "bottom";
+    const mode = scene.labels ?? "always";
+    const hidden = scene.hiddenCategories;
+    const isSelected = (key: string) => key === scene.selected || (scene.selection?.has(key) ?? false);
+    // The selected and hovered labels go last, on top of the crowd.
+    let top: Instance[] | null = null;
     for (const inst of scene.instances) {
-      if (inst.score === null && inst.key !== scene.selected) continue;
-      const [x0, y0] = cachedBBox(inst.shape);
-      const [sx, sy] = toScreen(v, x0, y0);
-      const name = scene.categories.get(inst.category)?.name ?? "?";
-      const text = inst.score === null ? name : `${name} ${inst.score.toFixed(2)}`;
-      let w = textWidth.get(text);
-      if (w === undefined) {
-        w = ctx.measureText(text).width + 6;
-        if (textWidth.size > 5000) textWidth.clear();
-        textWidth.set(text, w);
+      if (hidden !== undefined && hidden.size > 0 && hidden.has(inst.category)) continue;
+      const picked = isSelected(inst.key) || inst.key === scene.hover;
+      if (picked) {
+        if (mode !== "selection" || isSelected(inst.key)) (top ??= []).push(inst);
+      } else if (mode === "always") {
+        this.drawLabel(scene, inst, v, colorOf);
       }
-      ctx.fillStyle = hexToRgba(colorOf(inst.category), 0.85);
-      ctx.fillRect(sx, sy - 15, w, 15);
-      ctx.fillStyle = "#000";
-      ctx.fillText(text, sx + 3, sy - 2);
     }
+    if (top) for (const inst of top) this.drawLabel(scene, inst, v, colorOf);
+  }
+
+  private drawLabel(scene: Scene, inst: Instance, v: Viewport, colorOf: (c: number) => string): void {
+    const ctx = this.ctx;
+    const [x0, y0] = cachedBBox(inst.shape);
+    const [sx, sy] = toScreen(v, x0, y0);
+    const name = scene.categories.get(inst.category)?.name ?? "?";
+    const locked = scene.locked !== undefined && scene.locked.size > 0 && scene.locked.has(inst.key);
+    const text = `${inst.score === null ? name : `${name} ${inst.score.toFixed(2)}`}${locked ? " (locked)" : ""}`;
+    let w = textWidth.get(text);
+    if (w === undefined) {
+      w = ctx.measureText(text).width + 6;
+      if (textWidth.size > 5000) textWidth.clear();
+      textWidth.set(text, w);
+    }
+    ctx.fillStyle = hexToRgba(colorOf(inst.category), 0.85);
+    ctx.fillRect(sx, sy - 15, w, 15);
+    ctx.fillStyle = "#000";
+    ctx.fillText(text, sx + 3, sy - 2);
   }
 
   private drawHandles(inst: Instance, vertex: VertexRef | null, v: Viewport): void {

@@ -22,6 +22,11 @@ export interface Instance {
   score: number | null;
 }
 
+/** The canvas tool: pick and move shapes, or draw one of these without the model (SAM is `sam.armed`). */
+export type DrawTool = "select" | "polygon" | "rectangle" | "brush" | "eraser";
+/** Which shapes carry a category label on the canvas. */
+export type LabelMode = "always" | "hover" | "selection";
+
 export interface EditorState {
   imageId: number;
   width: number;
@@ -35,12 +40,31 @@ export interface EditorState {
   future: (readonly Instance[])[];
   /** Gesture that produced the newest undo entry, so a drag makes one entry, not hundreds. */
   gesture: string | null;
+  /** The primary selection: its handles are drawn, vertex edits and the brush act on it. */
   selected: string | null;
+  /** Every selected key (primary included); counts only while `group.primary === selected`. */
+  group: { primary: string; keys: readonly string[] } | null;
   vertex: VertexRef | null;
   activeCategory: number;
   sam: SamState;
   nextKey: number;
+  // View state below: kept for this visit, never in the undo stack or a save.
+  /** Locked instances: not picked on the canvas, not moved, edited or deleted. */
+  locked: ReadonlySet<string>;
+  /** Hidden categories: their shapes are not drawn and not picked. */
+  hidden: ReadonlySet<number>;
+  tool: DrawTool;
+  /** The polygon being drawn, image pixels; empty when none. */
+  draft: readonly Point[];
+  /** Brush and eraser radius, image pixels. */
+  brush: number;
+  labels: LabelMode;
+  /** Fill opacity of an unselected shape, 0–1. */
+  opacity: number;
 }
+
+export const DEFAULT_BRUSH = 12;
+export const DEFAULT_OPACITY = 0.28;
 
 export const UNDO_LIMIT = 500;
 
@@ -74,10 +98,18 @@ export function createEditor(opts: {
     future: [],
     gesture: null,
     selected: null,
+    group: null,
     vertex: null,
     activeCategory: opts.activeCategory,
     sam: idleSam,
     nextKey: instances.length + 1,
+    locked: new Set(),
+    hidden: new Set(),
+    tool: "select",
+    draft: [],
+    brush: DEFAULT_BRUSH,
+    labels: "always",
+    opacity: DEFAULT_OPACITY,
   };
 }
 
@@ -101,6 +133,19 @@ export function selectedInstance(s: EditorState): Instance | undefined {
   return findInstance(s, s.selected);
 }
 
+/** Every selected key that still names an instance, the primary last. */
+export function selectedKeys(s: EditorState): string[] {
+  if (s.selected === null) return [];
+  if (s.group === null || s.group.primary !== s.selected) return findInstance(s, s.selected) ? [s.selected] : [];
+  const present = new Set(s.instances.map((i) => i.key));
+  return s.group.keys.filter((k) => present.has(k));
+}
+
+/** A shape the canvas may pick: its category is shown and it is not locked. */
+export function isPickable(s: EditorState, inst: Instance): boolean {
+  return !s.locked.has(inst.key) && !s.hidden.has(inst.category);
+}
+
 /** Replace the instance list, recording one undo step unless the same gesture continues. */
 export function commit(s: EditorState, instances: readonly Instance[], gesture: string | null = null): EditorState {
   if (instances === s.instances) return s;
@@ -116,14 +161,14 @@ function updateInstance(
   gesture: string | null = null,
 ): EditorState {
   const idx = s.instances.findIndex((i) => i.key === key);
-  if (idx < 0) return s;
+  if (idx < 0 || s.locked.has(key)) return s;
   const next = fn(s.instances[idx]);
   const instances = next === null ? s.instances.filter((_, i) => i !== idx) : s.instances.map((v, i) => (i === idx ? next : v));
   return commit(s, instances, gesture);
 }
 
 /** A pre-label whose geometry a person changed is a manual shape from then on. */
-function withShape(i: Instance, shape: Shape): Instance {
+export function withShape(i: Instance, shape: Shape): Instance {
   return i.source === "model" ? { ...i, shape, source: "manual", score: null } : { ...i, shape };
 }
 
@@ -131,7 +176,7 @@ function withShape(i: Instance, shape: Shape): Instance {
 
 export function select(s: EditorState, key: string | null, vertex: VertexRef | null = null): EditorState {
   if (key !== null && !findInstance(s, key)) return s;
-  return { ...s, selected: key, vertex: key === null ? null : vertex, gesture: null };
+  return { ...s, selected: key, group: null, vertex: key === null ? null : vertex, gesture: null };
 }
 
 /** Select the next (+1) or previous (-1) instance, wrapping around. */
@@ -216,6 +261,11 @@ export function addInstance(
   const key = `k${s.nextKey}`;
   const next = commit(s, [...s.instances, { key, ...inst }]);
   return { ...next, nextKey: s.nextKey + 1, selected: key, vertex: null };
+}
+
+/** A person's edit of an instance's geometry (brush, eraser); a pre-label becomes manual. */
+export function editShape(s: EditorState, key: string, shape: Shape): EditorState {
+  return updateInstance(s, key, (i) => withShape(i, shape));
 }
 
 export function replaceShape(s: EditorState, key: string, shape: Shape, source: Source, score: number | null): EditorState {

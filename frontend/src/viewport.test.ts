@@ -1,9 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { fitViewport, panBy, toImage, toScreen, wheelFactor, zoomAt } from "./viewport";
+import { fitViewport, panBy, toImage, toScreen, wheelFactor, zoomAt, zoomText } from "./viewport";
 import { matchKey } from "./keyboard";
 import { parseRoute, href } from "./router";
 
 describe("viewport", () => {
+  it("reads the zoom out in percent of image pixels", () => {
+    expect(zoomText(1.5)).toBe("150 %");
+    expect(zoomText(0.25)).toBe("25 %");
+    expect(zoomText(0.042)).toBe("4.2 %");
+    expect(zoomText(zoomAt({ scale: 1, tx: 0, ty: 0 }, 10, 10, 2).scale)).toBe("200 %");
+  });
+
   it("fits and centres a 4000×3000 image", () => {
     const v = fitViewport(4000, 3000, 1000, 800, 0);
     expect(v.scale).toBeCloseTo(0.25);

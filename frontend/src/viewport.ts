@@ -41,3 +41,9 @@ export function wheelFactor(deltaY: number, deltaMode = 0): number {
   const px = deltaMode === 1 ? deltaY * 33 : deltaMode === 2 ? deltaY * 400 : deltaY;
   return Math.exp(-px * 0.0018);
 }
+
+/** The zoom read-out: "150 %" for a scale of 1.5 (CSS pixels per image pixel). */
+export function zoomText(scale: number): string {
+  const pct = scale * 100;
+  return `${pct >= 9.95 ? Math.round(pct) : pct.toFixed(1)} %`;
+}

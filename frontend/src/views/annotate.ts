@@ -3,13 +3,16 @@
 // Submit and Next save first, then open the next image from the queue.
 
 import { ApiError, api } from "../api";
-import { createAnnotateTool, type ToolUi } from "../annotateTool";
+import { createAnnotateTool, createToolUi } from "../annotateTool";
 import { CanvasView } from "../canvasView";
 import { clear, errorMessage, h, toast } from "../dom";
 import { bindShortcuts, toggleHelp } from "../keyboard";
 import type { Scene } from "../render";
 import { samArm } from "../samSession";
-import { createEditor, redo, samAccept, select, setActiveCategory, setCategory, undo, Store, type EditorState } from "../store";
+import { setSelectedCategory, toggleLocked, toggleSelected } from "../selection";
+import { createEditor, redo, samAccept, select, selectedKeys, setActiveCategory, undo, Store, type DrawTool, type EditorState } from "../store";
+import { resizeBrush } from "../tools/brush";
+import { setTool } from "../tools/draw";
 import type { Category, ImageRecord } from "../types";
 import { claimNext, ImageLease } from "./annotate/lease";
 import { RefineOffer, rejectionBanner } from "./annotate/notices";
@@ -19,6 +22,7 @@ import { SamRequests } from "./annotate/samRequests";
 import { AnnotateSaving } from "./annotate/saving";
 import { ModelShapes } from "./annotate/modelShapes";
 import { imageNavigation, withNavigation } from "./annotate/navigation";
+import { loadDisplay, ShapesPanel } from "./annotate/shapesPanel";
 import { annotateShortcuts } from "./annotate/shortcuts";
 import { SidePanel } from "./annotate/sidePanel";
 import { annotateToolbar } from "./annotate/toolbar";
@@ -55,9 +59,9 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
 
   // --- state ---
   const store = new Store<EditorState>(
-    createEditor({ imageId, width: image.width, height: image.height, version: set.version, annotations: set.annotations, activeCategory: catList[0]?.id ?? 0 }),
+    { ...createEditor({ imageId, width: image.width, height: image.height, version: set.version, annotations: set.annotations, activeCategory: catList[0]?.id ?? 0 }), ...loadDisplay(localStorage) },
   );
-  const ui: ToolUi = { hover: null, rubberBand: null, showInstances: true };
+  const ui = createToolUi();
 
   const scene = (): Scene => {
     const s = store.state;
@@ -74,11 +78,22 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
       showInstances: ui.showInstances,
       rubberBand: ui.rubberBand,
       ghosts: modelShapes.ghosts(s),
+      selection: s.group ? new Set(selectedKeys(s)) : undefined,
+      locked: s.locked,
+      hiddenCategories: s.hidden,
+      opacity: s.opacity,
+      labels: s.labels,
+      drawing: s.tool === "select" || s.sam.armed ? null
+        : { tool: s.tool, draft: s.draft, cursor: ui.cursor, rect: ui.rect, stroke: ui.stroke, brush: s.brush, color: categories.get(s.activeCategory)?.color ?? "#ff00ff" },
     };
   };
 
   // --- parts ---
-  const side = new SidePanel(categories, (key) => store.dispatch((st) => select(st, key)));
+  const side = new SidePanel(categories,
+    (key, e) => store.dispatch((st) => (e.shiftKey ? toggleSelected(st, key) : select(st, key))),
+    (key) => store.dispatch((st) => toggleLocked(st, [key])));
+  const shapes = new ShapesPanel(store, catList);
+  side.samStatus.after(shapes.el);
   const modelShapes = new ModelShapes(store, categories, suggested, () => view.requestDraw());
   side.samStatus.after(modelShapes.el);
   const sam = new SamRequests(store, imageId, side.samStatus);
@@ -92,11 +107,17 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   // --- actions ---
   function toggleSam(): void {
     sam.drop();
-    store.dispatch((s) => samArm(s, !s.sam.armed));
+    store.dispatch((s) => samArm(setTool(s, "select"), !s.sam.armed));
+  }
+
+  function chooseTool(tool: DrawTool): void {
+    sam.drop();
+    store.dispatch((s) => setTool(s, tool));
+    view.canvas.focus({ preventScroll: true });
   }
 
   function chooseCategory(id: number): void {
-    store.dispatch((s) => (s.selected !== null && !s.sam.armed ? setCategory(s, s.selected, id) : setActiveCategory(s, id)));
+    store.dispatch((s) => (s.selected !== null && !s.sam.armed ? setSelectedCategory(s, id) : setActiveCategory(s, id)));
   }
 
   async function goNext(): Promise<void> {
@@ -132,7 +153,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     await goNext();
   }
 
-  const table = annotateShortcuts({ store, view, ui, tool, categories: catList, projectId: project.id, saving, sam, modelShapes, toggleSam, chooseCategory, submit, nextImage });
+  const table = annotateShortcuts({ store, view, ui, tool, categories: catList, projectId: project.id, saving, sam, modelShapes, toggleSam, setTool: chooseTool, shapes, chooseCategory, submit, nextImage });
   const nav = imageNavigation({ imageId, projectId: project.id, flushBeforeLeaving: () => saving.flushBeforeLeaving() });
   const keys = withNavigation(table, nav, () => saving.conflictShortcuts().length > 0); // + previous / next
   const toolbar = annotateToolbar({
@@ -145,6 +166,9 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
       undo: () => store.dispatch(undo),
       redo: () => store.dispatch(redo),
       toggleSam,
+      setTool: chooseTool,
+      resizeBrush: (step) => store.dispatch((s) => resizeBrush(s, step)),
+      fit: () => view.fit(),
       next: () => void nextImage(),
       submit: () => void submit(),
       help: () => toggleHelp("Annotate", keys()),
@@ -162,7 +186,9 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
   const renderChrome = (s: EditorState, prev: EditorState | null) => {
     toolbar.render(s);
     root.classList.toggle("sam-armed", s.sam.armed);
+    root.dataset.tool = s.sam.armed ? "sam" : s.tool;
     side.render(s, prev);
+    shapes.render(s, prev);
     if (!prev || prev.instances !== s.instances) modelShapes.render(s);
   };
   store.subscribe((s, prev) => {
@@ -170,6 +196,8 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     view.requestDraw();
   });
   renderChrome(store.state, null);
+  view.onViewport = (v) => toolbar.setZoom(v.scale);
+  toolbar.setZoom(view.viewport.scale);
   const unbind = bindShortcuts(keys);
 
   // --- leaving ---

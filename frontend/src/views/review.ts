@@ -5,7 +5,7 @@
 // Accept is replaced by a note (the server refuses it too).
 
 import { api } from "../api";
-import { createAnnotateTool, type ToolUi } from "../annotateTool";
+import { createAnnotateTool, createToolUi, type ToolUi } from "../annotateTool";
 import { CanvasView } from "../canvasView";
 import { clear, errorMessage, h, toast } from "../dom";
 import { hitShapeIndex } from "../geometry";
@@ -51,7 +51,7 @@ export async function mountReview({ root }: ViewContext, imageId: number): Promi
   let showSubmitted = true;
   let busy = false;
   let fixing = false;
-  const ui: ToolUi = { hover: null, rubberBand: null, showInstances: true };
+  const ui: ToolUi = createToolUi();
   const overlay: OverlayInstance[] = (prediction?.instances ?? []).map((i) => ({ category: i.category, shape: i.shape, score: i.score }));
 
   const scene = (): Scene => ({
