@@ -88,6 +88,8 @@ def training_data_for(*, project: Project) -> TrainingData:
 
 def _minimums() -> tuple[int, int]:
     return max(1, settings.ANNOTATOR["MIN_TRAINING_IMAGES"]), max(1, settings.ANNOTATOR["MIN_VAL_IMAGES"])
+
+
 def prelabel_state(*, image: Image) -> dict:
     """Where the image's model pre-labels stand, for the annotate view.
 
