@@ -1,4 +1,4 @@
-"""Retraining guards in the browser (no worker needed): Start is off while too few images are accepted,
+"""Retraining and upload guards in the browser (no worker needed): Start is off while too few images are accepted,
 saying why, and promoting a model worse on val than the one in use asks first, showing both figures."""
 
 from __future__ import annotations
@@ -68,3 +68,20 @@ def test_the_start_button_is_off_and_says_why_while_too_few_images_are_accepted(
     )
     start = page.get_by_test_id("retrain-button")
     assert start.is_disabled() and start.get_attribute("title").startswith("A training run needs at least 10")
+
+
+def test_an_annotator_sees_the_upload_box_only_where_the_project_allows_annotators_to_upload(
+    open_page, live_server, project
+):
+    page = open_page("andy_annotator")
+    page.goto(f"{live_server.url}/app/#/projects/{project.id}")
+    refused = page.get_by_test_id("upload-not-allowed")
+    refused.wait_for()
+    assert "Annotators cannot upload to this project" in refused.inner_text()
+    assert page.get_by_test_id("upload-input").count() == 0
+
+    project.annotators_can_upload = True
+    project.save(update_fields=["annotators_can_upload"])
+    page.reload()
+    page.get_by_test_id("upload-input").wait_for(state="attached")
+    assert page.get_by_test_id("upload-not-allowed").count() == 0

@@ -37,6 +37,8 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
   const project: Project = await api.project(projectId);
   const isAdmin = project.role === "admin";
   const canReview = project.role === "admin" || project.role === "reviewer";
+  // Annotators upload only where the project allows it (the API refuses them otherwise).
+  const canUpload = canReview || project.settings.annotators_can_upload === true;
 
   const countsEl = h("div", { class: "counts big", "data-testid": "counts" });
   const jobsEl = h("div", { class: "jobs" });
@@ -199,7 +201,10 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
     learning.element,
     gate.element,
     ...(settings ? [settings.element] : []),
-    h("section", { class: "card upload" }, h("h3", {}, "Upload images (U)"), fileInput, uploadBar, uploadMsg),
+    canUpload
+      ? h("section", { class: "card upload" }, h("h3", {}, "Upload images (U)"), fileInput, uploadBar, uploadMsg)
+      : h("section", { class: "card upload muted", "data-testid": "upload-not-allowed" }, h("h3", {}, "Upload images"),
+        "Annotators cannot upload to this project; a project admin can allow it in the project's settings."),
     h("section", { class: "card" }, h("h3", {}, "Categories"), h("ul", { class: "categories" }, project.categories.map((c, i) =>
       h("li", {}, h("span", { class: "swatch", style: `background:${c.color}` }), `${i + 1}. ${c.name}`),
     ))),
@@ -212,7 +217,7 @@ export async function mountDashboard({ root }: ViewContext, projectId: number): 
   const table = (): Shortcut[] => [
     { keys: "a", label: "Start annotating", run: () => (location.hash = `#/projects/${projectId}/annotate`) },
     ...(canReview ? [{ keys: "r", label: "Review submitted images", run: () => (location.hash = `#/projects/${projectId}/review`) }] : []),
-    { keys: "u", label: "Upload images", run: () => fileInput.click() },
+    ...(canUpload ? [{ keys: "u", label: "Upload images", run: () => fileInput.click() }] : []),
     ...(canReview ? [{ keys: "e", label: "Export COCO", run: () => void startExport() }] : []),
     ...(isAdmin ? [{ keys: "t", label: "Start a training run", run: () => void learning.startTraining() }] : []),
     ...projectLinkKeys(projectId, project.role),
