@@ -98,6 +98,11 @@ urlpatterns = [
     path("images/<int:image_id>/prelabels", learning.PrelabelStateApi.as_view(), name="image-prelabels"),
     path("images/<int:image_id>/suggestions", trust.ImageSuggestionsApi.as_view(), name="image-suggestions"),
     path(
+        "images/<int:image_id>/suggestions/rejected",
+        trust.ImageSuggestionRejectApi.as_view(),
+        name="image-suggestion-reject",
+    ),
+    path(
         "projects/<int:project_id>/rescore-jobs",
         learning.RescoreJobListApi.as_view(),
         name="rescore-job-list",

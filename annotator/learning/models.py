@@ -82,6 +82,11 @@ class Prediction(models.Model):
     # here until an annotator takes them. Empty: not shown (the image was already someone's work).
     shown_as = models.CharField(max_length=8, blank=True, default="", help_text="prelabel | suggest | ''")
     shown_threshold = models.FloatField(null=True, blank=True)
+    # Indexes into ``instances`` an annotator rejected as suggestions: not offered again, and not
+    # written as pre-labels if the gate flips. The annotation set is never touched by a rejection.
+    rejected = models.JSONField(
+        default=list, blank=True, help_text="indexes of instances rejected as suggestions"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -32,7 +32,9 @@ UNTOUCHED = (ImageStatus.NEW, ImageStatus.PRE_LABELED)
 
 def prediction_show(*, image: Image, prediction: Prediction, policy: PrelabelPolicy) -> bool:
     """Write the pre-labels ``policy`` shows from ``prediction`` (none for suggestions) if the image is untouched."""
-    if not image_pre_label(image=image, instances=policy.shown(prediction.instances)):
+    rejected = set(prediction.rejected)
+    offered = [inst for i, inst in enumerate(prediction.instances) if i not in rejected]
+    if not image_pre_label(image=image, instances=policy.shown(offered)):
         return False
     Prediction.objects.filter(pk=prediction.pk).update(shown_as=policy.mode, shown_threshold=policy.threshold)
     return True
@@ -77,6 +79,31 @@ def trust_gate_update(*, project: Project) -> TrustGate | None:
     if prelabel_policy(project=project, version=version) != before:
         project_prelabels_reapply(project=project)
     return gate
+
+
+def suggestion_reject(*, prediction: Prediction, index: int) -> Prediction:
+    """Remember that an annotator rejected the suggestion ``prediction.instances[index]``.
+
+    Only the Prediction row changes (its ``rejected`` list, kept sorted, each index once): the
+    image's annotation set, its version and status stay as they are. Rejecting twice is harmless.
+    """
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ApplicationError(f"index must be a whole number, not {index!r}", field="index")
+    with transaction.atomic():
+        locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
+        count = len(locked.instances)
+        if not 0 <= index < count:
+            raise ApplicationError(
+                f"No suggestion #{index} on image #{locked.image_id}: the model proposed {count} "
+                f"shape(s), numbered 0 to {count - 1}"
+                if count
+                else f"No suggestion #{index}: the model proposed no shape on image #{locked.image_id}",
+                field="index",
+            )
+        if index not in locked.rejected:
+            locked.rejected = sorted([*locked.rejected, index])
+            locked.save(update_fields=["rejected"])
+    return locked
 
 
 def trust_gate_schedule_update(*, project: Project) -> None:

@@ -73,7 +73,8 @@ def image_predict(*, image: Image, model_version: ModelVersion | None = None) ->
     prediction, _ = Prediction.objects.update_or_create(
         image=image,
         model_version=version,
-        defaults={"instances": result.instances, "uncertainty": result.uncertainty},
+        # New instances renumber the shapes: earlier rejections no longer name the same ones.
+        defaults={"instances": result.instances, "uncertainty": result.uncertainty, "rejected": []},
     )
     Image.objects.filter(pk=image.pk).update(
         uncertainty=result.uncertainty, **_encoder_fields(version, result)

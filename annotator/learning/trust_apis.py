@@ -9,12 +9,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.errors import ApplicationError
-from annotator.projects.models import Project, Role
+from annotator.errors import ApplicationError, NotFoundError
+from annotator.projects.models import Image, Project, Role
 from annotator.projects.permissions import get_image, get_project
 
 from .models import ModelVersion, TrustGate, TrustGatePin
-from .prelabels import trust_gate_pin
+from .prelabels import suggestion_reject, trust_gate_pin
 from .services import active_model_for
 from .trust import MIN_REVIEWED, PrelabelPolicy, prelabel_policy, trust_gate_for
 
@@ -163,50 +163,83 @@ class TrustGateApi(APIView):
         return Response(trust_gate_json(project))
 
 
+SuggestionsOutput = inline_serializer(
+    "ImageSuggestions",
+    fields={
+        "model_version": inline_serializer(
+            "SuggestionVersion",
+            fields={"id": serializers.IntegerField(), "name": serializers.CharField()},
+            allow_null=True,
+        ),
+        "mode": serializers.CharField(),
+        "threshold": serializers.FloatField(allow_null=True),
+        "pinned": serializers.BooleanField(),
+        "instances": serializers.ListField(child=serializers.DictField()),
+        "rejected": serializers.ListField(
+            child=serializers.IntegerField(), help_text="indexes an annotator rejected: not offered again"
+        ),
+    },
+)
+
+
+def image_suggestions_json(image: Image) -> dict[str, Any]:
+    """The active model's shapes for the image, best first, how the gate shows them, which were rejected."""
+    version: ModelVersion | None = active_model_for(image.project)
+    if version is None:
+        return {
+            "model_version": None,
+            "mode": "suggest",
+            "threshold": None,
+            "pinned": False,
+            "instances": [],
+            "rejected": [],
+        }
+    policy = prelabel_policy(project=image.project, version=version)
+    prediction = image.predictions.filter(model_version=version).first()
+    instances = prediction.instances if prediction else []
+    ranked = sorted(enumerate(instances), key=lambda pair: -float(pair[1]["score"]))
+    return {
+        "model_version": {"id": version.id, "name": version.name},
+        "mode": policy.mode,
+        "threshold": policy.threshold,
+        "pinned": policy.pinned,
+        "instances": [
+            {"index": i, "category": inst["category"], "shape": inst["shape"], "score": inst["score"]}
+            for i, inst in ranked
+        ],
+        "rejected": prediction.rejected if prediction else [],
+    }
+
+
 class ImageSuggestionsApi(APIView):
-    @extend_schema(
-        responses=inline_serializer(
-            "ImageSuggestions",
-            fields={
-                "model_version": inline_serializer(
-                    "SuggestionVersion",
-                    fields={"id": serializers.IntegerField(), "name": serializers.CharField()},
-                    allow_null=True,
-                ),
-                "mode": serializers.CharField(),
-                "threshold": serializers.FloatField(allow_null=True),
-                "pinned": serializers.BooleanField(),
-                "instances": serializers.ListField(child=serializers.DictField()),
-            },
-        )
-    )
+    @extend_schema(responses=SuggestionsOutput)
     def get(self, request, image_id: int):
         """The active model's shapes for the image, best first, and how the gate shows them."""
+        return Response(image_suggestions_json(get_image(request, image_id)))
+
+
+class ImageSuggestionRejectApi(APIView):
+    @extend_schema(
+        request=inline_serializer("SuggestionRejectInput", fields={"index": serializers.IntegerField()}),
+        responses=SuggestionsOutput,
+    )
+    def post(self, request, image_id: int):
+        """Reject one suggestion of the active model (its ``index``): it is not offered again.
+
+        The image's annotation set is not touched.
+        """
         image = get_image(request, image_id)
-        version: ModelVersion | None = active_model_for(image.project)
-        if version is None:
-            return Response(
-                {
-                    "model_version": None,
-                    "mode": "suggest",
-                    "threshold": None,
-                    "pinned": False,
-                    "instances": [],
-                }
+        if not isinstance(request.data, dict) or "index" not in request.data:
+            raise ApplicationError(
+                "Send a JSON object with the index of the suggestion to reject", field="index"
             )
-        policy = prelabel_policy(project=image.project, version=version)
-        prediction = image.predictions.filter(model_version=version).first()
-        instances = prediction.instances if prediction else []
-        ranked = sorted(enumerate(instances), key=lambda pair: -float(pair[1]["score"]))
-        return Response(
-            {
-                "model_version": {"id": version.id, "name": version.name},
-                "mode": policy.mode,
-                "threshold": policy.threshold,
-                "pinned": policy.pinned,
-                "instances": [
-                    {"index": i, "category": inst["category"], "shape": inst["shape"], "score": inst["score"]}
-                    for i, inst in ranked
-                ],
-            }
-        )
+        version = active_model_for(image.project)
+        prediction = image.predictions.filter(model_version=version).first() if version is not None else None
+        if prediction is None:
+            raise NotFoundError(
+                f"Image #{image.pk} has no suggestions from the active model to reject",
+                code="no_suggestions",
+                field="index",
+            )
+        suggestion_reject(prediction=prediction, index=request.data["index"])
+        return Response(image_suggestions_json(image))

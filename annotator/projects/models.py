@@ -145,15 +145,17 @@ def thumbnail_upload_path(instance: Image, filename: str) -> str:
 class Image(models.Model):
     Status = ImageStatus
 
-    # status -> statuses it may move to. Rejected images go back to work; accepted ones can be
-    # reopened by a reviewer. Saving annotations moves new/pre_labeled/rejected to in_progress;
-    # an image can be submitted untouched (nothing to label, or pre-labels accepted as they are).
+    # status -> statuses it may move to. Rejected images go back to work, or are submitted again
+    # unchanged (an annotator who disagrees with the rejection: the reviewer sees it again); accepted
+    # ones can be reopened by a reviewer. Saving annotations moves new/pre_labeled/rejected to
+    # in_progress; an image can be submitted untouched (nothing to label, or pre-labels accepted as
+    # they are).
     TRANSITIONS: dict[str, set[str]] = {
         ImageStatus.NEW: {ImageStatus.PRE_LABELED, ImageStatus.IN_PROGRESS, ImageStatus.SUBMITTED},
         ImageStatus.PRE_LABELED: {ImageStatus.IN_PROGRESS, ImageStatus.PRE_LABELED, ImageStatus.SUBMITTED},
         ImageStatus.IN_PROGRESS: {ImageStatus.SUBMITTED},
         ImageStatus.SUBMITTED: {ImageStatus.ACCEPTED, ImageStatus.REJECTED, ImageStatus.IN_PROGRESS},
-        ImageStatus.REJECTED: {ImageStatus.IN_PROGRESS},
+        ImageStatus.REJECTED: {ImageStatus.IN_PROGRESS, ImageStatus.SUBMITTED},
         ImageStatus.ACCEPTED: {ImageStatus.IN_PROGRESS},
     }
 

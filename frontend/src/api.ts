@@ -418,6 +418,11 @@ export class ApiClient {
     return this.json("GET", `/images/${imageId}/suggestions`);
   }
 
+  /** Reject one suggestion (its prediction index): the server remembers it, the annotation set is untouched. */
+  rejectSuggestion(imageId: number, index: number): Promise<ImageSuggestions> {
+    return this.json("POST", `/images/${imageId}/suggestions/rejected`, { index });
+  }
+
   // --- the fleet loop: taxonomy, contribution, newer base, rebase ---
   taxonomy(projectId: number): Promise<TaxonomyPreview> {
     return this.json("GET", `/projects/${projectId}/taxonomy`);

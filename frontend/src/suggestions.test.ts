@@ -54,6 +54,27 @@ describe("suggestions", () => {
     expect(undo(s).instances).toEqual([]);
   });
 
+  it("starts with the rejections the server remembers from earlier visits", () => {
+    const st = createSuggestions("suggest", items, 0.3, [1]);
+    const none = editor().instances;
+    expect(visibleSuggestions(st, none).map((x) => x.index)).toEqual([2, 0]);
+    expect(currentSuggestion(st, none)?.index).toBe(2);
+    expect(visibleSuggestions(rejectSuggestion(st, 2), none).map((x) => x.index)).toEqual([0]);
+  });
+
+  it("hides the suggestions of a hidden category: no outline, and no key takes or selects them", () => {
+    const mixed = [sug(0, 10, 0.4), { ...sug(1, 60, 0.9), category: 2 }, sug(2, 110, 0.7)];
+    const st = createSuggestions("suggest", mixed, 0.3);
+    const none = editor().instances;
+    const hidden = new Set([2]);
+    expect(visibleSuggestions(st, none, hidden).map((x) => x.index)).toEqual([2, 0]);
+    expect(currentSuggestion(st, none, hidden)?.index).toBe(2); // the best (category 2) is hidden
+    expect(currentSuggestion({ ...st, selected: 1 }, none, hidden)?.index).toBe(2);
+    expect(cycleSuggestion(st, none, 1, hidden).selected).toBe(0);
+    expect(acceptAll(editor(), visibleSuggestions(st, none, hidden)).instances.map((i) => i.score)).toEqual([0.7, 0.4]);
+    expect(visibleSuggestions(st, none, new Set()).map((x) => x.index)).toEqual([1, 2, 0]); // shown again
+  });
+
   it("cycles the selection through the visible suggestions", () => {
     const st = createSuggestions("suggest", items, 0.3);
     const none = editor().instances;

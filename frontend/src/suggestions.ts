@@ -5,7 +5,8 @@
 // takes the untouched ones (source "model") scoring below it out of the set, and sliding back puts
 // them in again: one undoable edit each time, saved like any other.
 // Suggestion mode: the set holds none of them. Suggestions scoring at least the slider, not rejected
-// and not already covered by a shape in the set, are drawn as ghost outlines; accepting one adds it
+// (on this visit or an earlier one: the server keeps rejections), not of a category hidden in the
+// shapes panel and not already covered by a shape in the set, are drawn as ghost outlines; accepting one adds it
 // to the set as a "model" shape with its score, so the acceptance metric and the gate see it came
 // from the model unchanged.
 
@@ -18,7 +19,7 @@ export interface SuggestionState {
   items: readonly Suggestion[];
   /** The slider: shapes scoring below it are hidden (0–1). */
   minScore: number;
-  /** Prediction indices the annotator rejected on this visit. */
+  /** Prediction indices rejected, on this visit or earlier ones (the server keeps them). */
   rejected: ReadonlySet<number>;
   /** The suggestion the keys act on; null means the best visible one. */
   selected: number | null;
@@ -27,10 +28,12 @@ export interface SuggestionState {
 /** A suggestion whose box overlaps a shape in the set this much is already labelled. */
 export const COVERED_IOU = 0.5;
 
-export function createSuggestions(mode: GateMode, items: readonly Suggestion[], threshold: number | null): SuggestionState {
+export function createSuggestions(mode: GateMode, items: readonly Suggestion[], threshold: number | null, rejected: readonly number[] = []): SuggestionState {
   const sorted = [...items].sort((a, b) => b.score - a.score);
-  return { mode, items: sorted, minScore: threshold ?? 1, rejected: new Set(), selected: null };
+  return { mode, items: sorted, minScore: threshold ?? 1, rejected: new Set(rejected), selected: null };
 }
+
+const NO_CATEGORY: ReadonlySet<number> = new Set();
 
 export function boxIou(a: BBox, b: BBox): number {
   const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
@@ -45,23 +48,23 @@ function covered(shape: Shape, instances: readonly Instance[]): boolean {
   return instances.some((i) => boxIou(box, shapeBBox(i.shape)) >= COVERED_IOU);
 }
 
-/** The ghost outlines to draw, best first: suggestion mode only. */
-export function visibleSuggestions(st: SuggestionState, instances: readonly Instance[]): Suggestion[] {
+/** The ghost outlines to draw, best first: suggestion mode only; none of a `hidden` category. */
+export function visibleSuggestions(st: SuggestionState, instances: readonly Instance[], hidden: ReadonlySet<number> = NO_CATEGORY): Suggestion[] {
   if (st.mode !== "suggest") return [];
-  return st.items.filter((s) => s.score >= st.minScore && !st.rejected.has(s.index) && !covered(s.shape, instances));
+  return st.items.filter((s) => s.score >= st.minScore && !st.rejected.has(s.index) && !hidden.has(s.category) && !covered(s.shape, instances));
 }
 
 /** The suggestion the keys act on: the selected one if still visible, else the best visible one. */
-export function currentSuggestion(st: SuggestionState, instances: readonly Instance[]): Suggestion | null {
-  const visible = visibleSuggestions(st, instances);
+export function currentSuggestion(st: SuggestionState, instances: readonly Instance[], hidden: ReadonlySet<number> = NO_CATEGORY): Suggestion | null {
+  const visible = visibleSuggestions(st, instances, hidden);
   return visible.find((s) => s.index === st.selected) ?? visible[0] ?? null;
 }
 
 /** Select the next (+1) or previous (-1) visible suggestion, wrapping around. */
-export function cycleSuggestion(st: SuggestionState, instances: readonly Instance[], step: 1 | -1): SuggestionState {
-  const visible = visibleSuggestions(st, instances);
+export function cycleSuggestion(st: SuggestionState, instances: readonly Instance[], step: 1 | -1, hidden: ReadonlySet<number> = NO_CATEGORY): SuggestionState {
+  const visible = visibleSuggestions(st, instances, hidden);
   if (visible.length === 0) return { ...st, selected: null };
-  const at = visible.findIndex((s) => s.index === currentSuggestion(st, instances)?.index);
+  const at = visible.findIndex((s) => s.index === currentSuggestion(st, instances, hidden)?.index);
   return { ...st, selected: visible[(at + step + visible.length) % visible.length].index };
 }
 

@@ -355,6 +355,8 @@ export interface ImageSuggestions {
   pinned: boolean;
   /** Best first. */
   instances: Suggestion[];
+  /** Indexes an annotator rejected (on any visit): not offered again. Absent from older servers. */
+  rejected?: number[];
 }
 
 export interface GateCurvePoint {

@@ -69,6 +69,22 @@ def to_page(page, x: float, y: float) -> tuple[float, float]:
     return px, py
 
 
+def drag(
+    page, a: tuple[float, float], b: tuple[float, float], steps: int = 8, modifiers: tuple[str, ...] = ()
+) -> None:
+    """Press at image point a, move to image point b in steps, release."""
+    (ax, ay), (bx, by) = to_page(page, *a), to_page(page, *b)
+    for m in modifiers:
+        page.keyboard.down(m)
+    page.mouse.move(ax, ay)
+    page.mouse.down()
+    for k in range(1, steps + 1):
+        page.mouse.move(ax + (bx - ax) * k / steps, ay + (by - ay) * k / steps)
+    page.mouse.up()
+    for m in modifiers:
+        page.keyboard.up(m)
+
+
 def instances(page) -> list[dict]:
     return page.evaluate("() => window.__annotator.store.state.instances")
 

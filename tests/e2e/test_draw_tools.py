@@ -18,6 +18,7 @@ from .helpers import (
     HEIGHT,
     PARCELS,
     WIDTH,
+    drag,
     editor_state,
     fake_pre_labels,
     instances,
@@ -65,22 +66,6 @@ def wait_saved(page) -> None:
         "() => window.__annotator.store.state.instances === window.__annotator.store.state.saved"
     )
     page.get_by_test_id("save-status").filter(has_text="All changes saved").wait_for()
-
-
-def drag(
-    page, a: tuple[float, float], b: tuple[float, float], steps: int = 8, modifiers: tuple[str, ...] = ()
-) -> None:
-    """Press at image point a, move to image point b in steps, release."""
-    (ax, ay), (bx, by) = to_page(page, *a), to_page(page, *b)
-    for m in modifiers:
-        page.keyboard.down(m)
-    page.mouse.move(ax, ay)
-    page.mouse.down()
-    for k in range(1, steps + 1):
-        page.mouse.move(ax + (bx - ax) * k / steps, ay + (by - ay) * k / steps)
-    page.mouse.up()
-    for m in modifiers:
-        page.keyboard.up(m)
 
 
 def by_key(page, key: str) -> dict:

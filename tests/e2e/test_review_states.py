@@ -1,7 +1,8 @@
 """States that tell the truth and review that closes the loop, in a real Chromium (issue 30):
 the rejection comment reaches the annotator, a reviewer fixes and accepts, nobody accepts their
 own submission, pre-labels pending then offered without a conflict, a leased image opens
-read-only for others, and a near-duplicate shape is offered as a refinement."""
+read-only for others, and a near-duplicate shape drawn with the rectangle tool is offered as a
+refinement."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.conftest import wait_for
 
 from .helpers import (
     PARCELS,
+    drag,
     editor_state,
     fake_pre_labels,
     instances,
@@ -180,6 +182,10 @@ def test_a_leased_image_opens_read_only_for_others(open_page, live_server, users
     assert held.lease_user == users["annotator"] and held.version == 1
 
 
+def coords(shape) -> list[float]:
+    return [c for polygon in shape for ring in polygon for point in ring for c in point]
+
+
 def test_a_near_duplicate_shape_is_offered_as_a_refinement(open_page, live_server, users, project, settings):
     settings.ANNOTATOR = {**settings.ANNOTATOR, "SAM_CHECKPOINT": "", "PROMPT_ENGINE": "default"}
     image = upload(project, users["admin"], 6, pre_label=False)
@@ -194,22 +200,29 @@ def test_a_near_duplicate_shape_is_offered_as_a_refinement(open_page, live_serve
     assert (
         andy.get_by_test_id("engine-reason").inner_text() == "no SAM checkpoint configured (SAM_CHECKPOINT)"
     )
+    # The rectangle tool (R), dragged over the first parcel's shape a little inside its outline.
     x0, y0, x1, y1, _ = PARCELS[0]
-    tighter = rect_shape(x0 + 4, y0 + 3, x1 - 2, y1 - 4)  # IoU ~0.96 with the first parcel's shape
-    category = project.categories.first().id
-    andy.evaluate(  # a new shape, as the click engine or a drawing tool adds it (store.addInstance)
-        """([category, shape]) => window.__annotator.store.dispatch((s) => ({ ...s,
-             instances: [...s.instances, { key: "k99", category, shape, source: "sam", score: 0.8 }],
-             past: [...s.past, s.instances], future: [], selected: "k99" }))""",
-        [category, tighter],
-    )
+    before = [i["key"] for i in instances(andy)]
+    andy.get_by_test_id("canvas").focus()
+    andy.keyboard.press("r")
+    drag(andy, (x0 + 4, y0 + 3), (x1 - 2, y1 - 4))
+    andy.wait_for_function("() => window.__annotator.store.state.instances.length === 3")
+    drawn = instances(andy)[-1]
+    assert drawn["source"] == "manual" and drawn["key"] not in before
     offer = andy.get_by_test_id("refine-offer")
     offer.wait_for()
-    assert "IoU 0.9" in offer.inner_text()
+    assert "IoU 0.9" in offer.inner_text() and "Refine #1" in offer.inner_text()
     andy.get_by_test_id("refine-accept").click()
     offer.wait_for(state="detached")
-    shapes = [i["shape"] for i in instances(andy)]
-    assert len(shapes) == 2 and shapes[0] == tighter
+    # One shape remains where there were two: the first parcel's, with the drawn outline.
+    after = instances(andy)
+    assert [i["key"] for i in after] == before and after[0]["shape"] == drawn["shape"]
+    ring = drawn["shape"][0][0]
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    assert abs(min(xs) - (x0 + 4)) < 2 and abs(max(xs) - (x1 - 2)) < 2
+    assert abs(min(ys) - (y0 + 3)) < 2 and abs(max(ys) - (y1 - 4)) < 2
     andy.get_by_test_id("save-status").filter(has_text="All changes saved").wait_for()
     saved = list(Image.objects.get(pk=image.pk).annotations.order_by("id").values_list("shape", "source"))
-    assert saved[0] == (tighter, "sam") and len(saved) == 2
+    assert len(saved) == 2 and saved[0][1] == "manual"
+    assert coords(saved[0][0]) == pytest.approx(coords(drawn["shape"]), abs=0.01)  # the server rounds
+    assert saved[1][0] == rect_shape(*PARCELS[1][:4])  # the other parcel is untouched

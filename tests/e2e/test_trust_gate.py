@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from django.core.files.base import ContentFile
 
-from annotator.learning.models import ModelVersion, Prediction, TrustGate
+from annotator.learning.models import ModelVersion, Prediction, TrustGate, TrustGatePin
 from annotator.learning.prelabels import prediction_show
 from annotator.learning.trust import prelabel_policy
 from annotator.projects.models import Image
@@ -135,3 +135,67 @@ def test_slider_suggestions_and_the_gate_sentence(open_page, live_server, users,
     page.wait_for_function("() => window.__annotator.store.state.instances.length === 2")
     page.get_by_test_id("save-status").filter(has_text="All changes saved").wait_for()
     assert saved_set(second) == [("model", 0.72), ("model", 0.91)]
+
+
+def test_a_rejected_suggestion_stays_hidden_and_hidden_categories_hide_suggestions(
+    open_page, live_server, users, project
+):
+    version = ModelVersion.objects.create(
+        project=project,
+        name="warehouse-a-v1",
+        checkpoint="unused.pt",
+        prelabel_threshold=0.5,
+        status=ModelVersion.Status.PROMOTED,
+    )
+    project.active_model = version
+    project.save(update_fields=["active_model"])
+    TrustGatePin.objects.create(project=project, mode="suggest")
+    image = predicted_image(project, version, 2, [0.91, 0.72, 0.64])
+    before = (saved_set(image), image.version, image.status)
+    assert before[0] == []
+
+    page = open_page("andy_annotator")
+    page.goto(f"{live_server.url}/app/#/images/{image.id}/annotate")
+    wait_editor_ready(page)
+    suggestions = page.locator('[data-testid="suggestion-list"] li')
+    suggestions.first.wait_for()
+    assert suggestions.count() == 3
+
+    # --- hiding the category hides its outlines; the keys no longer take them ----------------------
+    box = project.categories.get(name="cardboard_box").id
+    ghosts = "() => window.__annotator.modelShapes.ghosts(window.__annotator.store.state).length"
+    page.get_by_test_id(f"category-visible-{box}").uncheck()
+    wait_for(lambda: suggestions.count() == 0, timeout=10, what="the hidden category's suggestions to go")
+    assert page.evaluate(ghosts) == 0
+    page.get_by_test_id("canvas").focus()
+    page.keyboard.press("Shift+A")
+    page.keyboard.press("a")
+    assert page.evaluate("() => window.__annotator.store.state.instances.length") == 0
+    page.get_by_test_id(f"category-visible-{box}").check()
+    wait_for(lambda: suggestions.count() == 3, timeout=10, what="the suggestions to come back")
+    assert page.evaluate(ghosts) == 3
+
+    # --- X rejects the highlighted one; the server keeps it, the set does not change ---------------
+    x0, y0, x1, y1, _ = PARCELS[1]  # the 0.72 suggestion
+    page.mouse.click(*to_page(page, (x0 + x1) / 2, (y0 + y1) / 2))
+    page.locator('[data-testid="suggestion-list"] li.selected[data-score="0.72"]').wait_for()
+    page.keyboard.press("x")
+    wait_for(lambda: suggestions.count() == 2, timeout=10, what="the rejected suggestion to go")
+    wait_for(
+        lambda: Prediction.objects.get(image=image).rejected == [1],
+        timeout=10,
+        what="the server to remember the rejection",
+    )
+
+    # --- the next visit: still hidden ------------------------------------------------------------------
+    page.reload()
+    wait_editor_ready(page)
+    suggestions.first.wait_for()
+    assert suggestions.count() == 2
+    assert sorted(float(s) for s in suggestions.evaluate_all("els => els.map(e => e.dataset.score)")) == [
+        0.64,
+        0.91,
+    ]
+    assert page.evaluate(ghosts) == 2
+    image.refresh_from_db()
+    assert (saved_set(image), image.version, image.status) == before  # nothing in the set changed

@@ -94,7 +94,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     (key) => store.dispatch((st) => toggleLocked(st, [key])));
   const shapes = new ShapesPanel(store, catList);
   side.samStatus.after(shapes.el);
-  const modelShapes = new ModelShapes(store, categories, suggested, () => view.requestDraw());
+  const modelShapes = new ModelShapes(store, imageId, categories, suggested, () => view.requestDraw());
   side.samStatus.after(modelShapes.el);
   const sam = new SamRequests(store, imageId, side.samStatus);
   const tool = createAnnotateTool({ store, ui, requestDraw: () => view.requestDraw(), px: (n) => view.px(n), onSamPrompt: () => void sam.run(), onMiss: (p) => modelShapes.highlightAt(p) });
@@ -189,7 +189,7 @@ export async function mountAnnotate({ root }: ViewContext, imageId: number): Pro
     root.dataset.tool = s.sam.armed ? "sam" : s.tool;
     side.render(s, prev);
     shapes.render(s, prev);
-    if (!prev || prev.instances !== s.instances) modelShapes.render(s);
+    if (!prev || prev.instances !== s.instances || prev.hidden !== s.hidden) modelShapes.render(s);
   };
   store.subscribe((s, prev) => {
     renderChrome(s, prev);

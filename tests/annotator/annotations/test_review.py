@@ -168,3 +168,41 @@ def test_a_leased_image_names_its_holder_and_until_when(project, users, client_f
     assert error["code"] == "leased"
     assert error["lease"]["user"] == "andy_annotator"
     assert error["lease"]["expires_at"].startswith(held.json()["lease"]["expires_at"][:19])
+
+
+@pytest.mark.django_db
+def test_a_rejected_image_can_be_submitted_again_unchanged(project, users, client_for):
+    """An annotator who disagrees with a rejection resubmits as is; the reviewer sees it again."""
+    image = submitted(project, users["annotator"], [box(project)])
+    rejected = services.image_review(
+        image=image, user=users["reviewer"], decision="reject", comment="Is that really one box?"
+    )
+    shapes = [(a.category_id, a.shape) for a in rejected.annotations.order_by("id")]
+
+    answer = client_for("annotator").post(
+        f"/api/v1/images/{image.id}/submit", {"expected_version": rejected.version}, format="json"
+    )
+
+    assert answer.status_code == 200, answer.json()
+    image.refresh_from_db()
+    assert image.status == ImageStatus.SUBMITTED and image.version == rejected.version + 1
+    assert [(a.category_id, a.shape) for a in image.annotations.order_by("id")] == shapes
+    assert list(image.revisions.order_by("version").values_list("action", flat=True)) == [
+        Revision.Action.SAVE,
+        Revision.Action.SUBMIT,
+        Revision.Action.REJECT,
+        Revision.Action.SUBMIT,
+    ]
+    # Back in the reviewer's list of submitted images, with the rejection closed.
+    listed = client_for("reviewer").get(f"/api/v1/projects/{project.id}/images", {"status": "submitted"})
+    assert [row["id"] for row in listed.json()["results"]] == [image.id]
+    assert client_for("annotator").get(f"/api/v1/images/{image.id}/review").json() == {
+        "submitted_by": "andy_annotator",
+        "rejection": None,
+    }
+    accepted = client_for("reviewer").post(
+        f"/api/v1/images/{image.id}/review",
+        {"decision": "accept", "expected_version": image.version},
+        format="json",
+    )
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"

@@ -321,6 +321,7 @@ def test_suggestions_of_an_image_without_a_prediction(project, version, client_f
         "threshold": 0.5,
         "pinned": False,
         "instances": [],
+        "rejected": [],
     }
     assert client_for("outsider").get(f"/api/v1/images/{image.pk}/suggestions").status_code == 404
 

@@ -1,8 +1,11 @@
 // The annotate view's model shapes (issue 28): the confidence slider, and the suggestions the trust
 // gate offers instead of pre-labels (ghost outlines on the canvas, a list here, keys to take them).
 // The state is in ../../suggestions.ts; this part holds it for the view and draws the panel.
+// A rejection is sent to the server, which keeps it for the next visit; the annotation set is untouched.
+// Suggestions of a category hidden in the shapes panel are hidden too (no outline, no key acts on them).
 
-import { clear, h } from "../../dom";
+import { api } from "../../api";
+import { clear, errorMessage, h, toast } from "../../dom";
 import { hitShapeIndex } from "../../geometry";
 import type { OverlayGhost } from "../../render";
 import type { EditorState, Instance, Store } from "../../store";
@@ -32,12 +35,14 @@ export class ModelShapes {
 
   constructor(
     private store: Store<EditorState>,
+    private imageId: number,
     private categories: Map<number, Category>,
     data: ImageSuggestions | null,
     private requestDraw: () => void,
   ) {
     const mode = data?.mode ?? "prelabel";
-    this.state = createSuggestions(mode, data?.instances ?? [], mode === "prelabel" ? (data?.threshold ?? 0) : (data?.threshold ?? null));
+    const threshold = mode === "prelabel" ? (data?.threshold ?? 0) : (data?.threshold ?? null);
+    this.state = createSuggestions(mode, data?.instances ?? [], threshold, data?.rejected ?? []);
     this.slider = h("input", {
       type: "range", min: 0, max: 1, step: 0.01, value: String(this.state.minScore), "data-testid": "score-slider",
       "aria-label": "Hide the model's shapes scoring below", oninput: () => this.setMinScore(Number(this.slider.value)),
@@ -66,37 +71,40 @@ export class ModelShapes {
 
   /** Ghost outlines for the canvas. */
   ghosts(s: EditorState): OverlayGhost[] {
-    const current = currentSuggestion(this.state, s.instances);
-    return visibleSuggestions(this.state, s.instances).map((g) => ({ category: g.category, shape: g.shape, score: g.score, selected: g.index === current?.index }));
+    const current = currentSuggestion(this.state, s.instances, s.hidden);
+    return visibleSuggestions(this.state, s.instances, s.hidden).map((g) => ({ category: g.category, shape: g.shape, score: g.score, selected: g.index === current?.index }));
   }
 
   accept(): void {
-    const sug = currentSuggestion(this.state, this.store.state.instances);
+    const sug = currentSuggestion(this.state, this.store.state.instances, this.store.state.hidden);
     if (sug) this.store.dispatch((s) => acceptSuggestion(s, sug));
   }
 
   acceptAll(): void {
-    const visible = visibleSuggestions(this.state, this.store.state.instances);
+    const visible = visibleSuggestions(this.state, this.store.state.instances, this.store.state.hidden);
     this.store.dispatch((s) => acceptAll(s, visible));
   }
 
+  /** Reject the highlighted suggestion: hidden now, and remembered by the server for later visits. */
   reject(): void {
-    const sug = currentSuggestion(this.state, this.store.state.instances);
+    const sug = currentSuggestion(this.state, this.store.state.instances, this.store.state.hidden);
     if (!sug) return;
     this.state = rejectSuggestion(this.state, sug.index);
     this.render(this.store.state);
     this.requestDraw();
+    api.rejectSuggestion(this.imageId, sug.index).catch((e) =>
+      toast(`The rejection is kept on this visit only: ${errorMessage(e)}`, "error"));
   }
 
   cycle(step: 1 | -1): void {
-    this.state = cycleSuggestion(this.state, this.store.state.instances, step);
+    this.state = cycleSuggestion(this.state, this.store.state.instances, step, this.store.state.hidden);
     this.render(this.store.state);
     this.requestDraw();
   }
 
   /** A click on the canvas: highlight the suggestion under it, if any. */
   highlightAt(p: Point): void {
-    const visible = visibleSuggestions(this.state, this.store.state.instances);
+    const visible = visibleSuggestions(this.state, this.store.state.instances, this.store.state.hidden);
     const idx = hitShapeIndex(visible.map((g) => g.shape), p);
     if (idx >= 0) this.highlight(visible[idx].index);
   }
@@ -117,8 +125,8 @@ export class ModelShapes {
       this.note.textContent = hidden ? `${hidden} pre-label(s) below ${this.state.minScore.toFixed(2)} left the set; slide down to bring them back.` : "";
       return;
     }
-    const visible = visibleSuggestions(this.state, s.instances);
-    const current = currentSuggestion(this.state, s.instances);
+    const visible = visibleSuggestions(this.state, s.instances, s.hidden);
+    const current = currentSuggestion(this.state, s.instances, s.hidden);
     this.note.textContent = visible.length
       ? "A accepts the highlighted one, Shift+A all shown, X rejects; , and . move between them."
       : "No suggestion left at this score.";

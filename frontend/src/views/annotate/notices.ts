@@ -11,7 +11,8 @@ export function rejectionBanner(rejection: Rejection | null | undefined): HTMLEl
   if (!rejection) return null;
   return h("div", { class: "draft-banner rejection", role: "alert", "data-testid": "rejection-banner" },
     h("strong", {}, `Rejected by ${rejection.by ?? "a reviewer"}`), ` (${new Date(rejection.at).toLocaleString()}): `,
-    h("span", { "data-testid": "rejection-comment" }, rejection.comment));
+    h("span", { "data-testid": "rejection-comment" }, rejection.comment),
+    h("span", { class: "muted" }, " Fix it and submit, or submit it as it is if you disagree: the reviewer sees it again."));
 }
 
 /** Flags a new shape that overlaps an existing one at IoU >= 0.9 and asks: refine that one, or keep both. */
