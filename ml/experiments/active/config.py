@@ -13,6 +13,9 @@ from ml.active.ranking import (
 )
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
+STRATEGIES = ("random", "uncertainty+diversity")
+TARGET = 0.40  # the issue's label_savings target
+
 
 @dataclass
 class SimConfig:
@@ -63,6 +66,7 @@ class SimConfig:
     workers: int = 2  # processes, each running one (strategy, repeat) loop at a time: one per core
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
     rehearsal: float = 0.0  # synthetic base-domain scenes mixed into each fine-tune epoch, per labelled image
+    device: str = "cpu"  # where the fine-tunes' training steps run (ml.universal.train's device: cuda, auto)
 
 
 # Before fixed steps (epochs, 60-step floor), with bfloat16 training steps (AMX): 6 repeats in 237 s wall on the
@@ -78,3 +82,24 @@ class SimConfig:
 # trail random in every round (label_savings 0, paired -0.015 +- 0.006; seed 7, 3 pools). This one: 5 min 5 s
 # wall on an AVX512-BF16 EPYC (bfloat16 steps); the full run 34 min there.
 QUICK = SimConfig(pool=320, val=64, rounds=3, repeats=3, steps=150)
+
+# The real pool (--real, ml.experiments.active.real): site W's pool videos hold 539 frames (135 captures of 4); 320
+# frames of 80 of them per repeat, so repeats differ; 48 val frames; photos seen at 320 px, as fewshot's default.
+# Sized for a GPU session's ten minutes (fine-tunes on the GPU, scoring on its 16 CPU cores); a rough cost is in
+# the issue-29 report.
+REAL = SimConfig(
+    pool=320,
+    val=48,
+    rounds=4,
+    batch=20,
+    scene_size=320,
+    steps=200,
+    repeats=4,
+    workers=4,
+    threads=4,
+    device="auto",
+)
+# A few frames and steps: keeps the real mode runnable in the tests and on a shared CPU; measures nothing.
+REAL_TINY = SimConfig(
+    pool=8, val=3, rounds=2, batch=2, scene_size=64, steps=2, min_steps=0, repeats=2, workers=1, frames=2
+)
