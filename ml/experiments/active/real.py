@@ -73,11 +73,13 @@ def captures(frames: list[dict[str, Any]], size: int) -> list[list[dict[str, Any
 
 
 def draw_pool(runs: list[list[dict[str, Any]]], count: int, seed: int) -> list[dict[str, Any]]:
-    """``count`` frames of randomly drawn captures (in pool order), each frame tagged with its ``capture``."""
-    rng = np.random.default_rng(seed)
-    wanted = min(len(runs), -(-count // max(len(runs[0]), 1)))
-    picked = sorted(rng.choice(len(runs), size=wanted, replace=False).tolist())
-    pool = [{**frame, "capture": c} for c in picked for frame in runs[c]]
+    """``count`` frames of randomly drawn captures (in pool order), each frame tagged with its ``capture``;
+    the last drawn capture may be cut short."""
+    order = np.random.default_rng(seed).permutation(len(runs)).tolist()
+    picked: list[int] = []
+    while order and sum(len(runs[c]) for c in picked) < count:
+        picked.append(order.pop(0))
+    pool = [{**frame, "capture": c} for c in sorted(picked) for frame in runs[c]]
     return pool[:count]
 
 
