@@ -54,13 +54,10 @@ def retrain_base(
     batch = max(1, min(batch_size, n_images))
     if steps is not None:
         epochs = max(1, math.ceil(steps / max(n_images // batch, 1)))
-    data: dict[str, Any] | list[dict[str, Any]] = {"coco": str(merged), "images_dir": None}
+    masks = {"coco": str(merged), "images_dir": None}
+    data: dict[str, Any] | list[dict[str, Any]] = masks
     if box_sources:
-        data = (
-            [data, *(box.spec() for box in box_sources)]
-            if summary["images"]
-            else [b.spec() for b in box_sources]
-        )
+        data = [*([masks] if summary["images"] else []), *(box.spec() for box in box_sources)]
     config = {
         "init": str(init_checkpoint),
         "data": data,

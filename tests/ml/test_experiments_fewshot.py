@@ -10,7 +10,13 @@ import pytest
 
 from ml.experiments.fewshot.plot import draw_plot
 from ml.experiments.fewshot.run import Experiment, ap50_interval, tiny_config
-from ml.experiments.fewshot.sites import evenly_spaced, site_of, write_site_splits
+from ml.experiments.fewshot.sites import (
+    evenly_spaced,
+    read_captures,
+    site_of,
+    write_captures_copy,
+    write_site_splits,
+)
 from ml.universal.coco_eval import ImageBoxes
 from tests.ml.real_like import real_like_set
 
@@ -42,6 +48,18 @@ def test_site_splits_hold_whole_videos_out_and_keep_web_images_out(tmp_path):
     assert names("w_3.json") <= names("w_all.json") and len(names("w_3.json")) == 3
     with pytest.raises(ValueError, match="IMG_9999"):
         write_site_splits(data, tmp_path / "bad", pool_sizes=(3,), test_videos=("IMG_9999",))
+
+
+def test_a_captures_copy_keeps_every_capture_label_and_only_the_images_asked_for(tmp_path):
+    data = real_like_set(tmp_path / "data")
+    assert write_captures_copy(data, tmp_path / "copy") == {"W": 19, "R": 2, "S": 3}  # no web image
+    assert len(list((tmp_path / "copy" / "images").iterdir())) == 24
+    original, copied = read_captures(data), read_captures(tmp_path / "copy")
+    assert copied[0] == original[0] and copied[1] == original[1]  # the same captures, series and boxes
+    assert write_site_splits(tmp_path / "copy", tmp_path / "splits", pool_sizes=(3,))["w_pool"] == 10
+    part = write_captures_copy(data, tmp_path / "w", sites=("W",), skip_videos=("IMG_0266",))
+    assert part == {"W": 15} and len(list((tmp_path / "w" / "images").iterdir())) == 15
+    assert read_captures(tmp_path / "w")[0] == original[0]  # every label, whatever images travel
 
 
 def test_the_bootstrap_interval_brackets_the_point_and_narrows_to_it_when_every_image_is_the_same():

@@ -111,12 +111,11 @@ def simulate(
     }
     random_curves = [r["curve"] for r in runs["random"]]
     active_curves = [a["curve"] for a in runs["uncertainty+diversity"]]
-    as_ap50 = [
-        [{"labels": p["labels"], "mask_ap": p["mask_ap50"]} for p in results[s]["curve"]] for s in STRATEGIES
-    ]
     report = {
         **savings_figures(random_curves, active_curves, target=TARGET),
-        "label_savings_at_ap50": label_savings(*as_ap50)[0],
+        "label_savings_at_ap50": label_savings(
+            results["random"]["curve"], results["uncertainty+diversity"]["curve"], "mask_ap50"
+        )[0],
         "random_final": results["random"]["curve"][-1],
         "target": TARGET,
         "curves": {s: r["curve"] for s, r in results.items()},

@@ -11,6 +11,8 @@ from typing import Any
 from ml.universal.data import load_coco
 from ml.universal.finetune import FINE_TUNE_LR
 
+SYNTHETIC = "synthetic"  # the synthetic held-out set's name among the evaluation sets
+
 
 @dataclass
 class FleetConfig:

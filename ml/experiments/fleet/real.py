@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.experiments.fewshot.sites import evenly_spaced, read_captures, site_of, write_coco, write_site_splits
-from ml.experiments.fleet.config import RealFleetConfig, steps_config
+from ml.experiments.fleet.config import SYNTHETIC, RealFleetConfig, steps_config
 from ml.experiments.fleet.measures import forgetting, labels_to_reach
 from ml.experiments.fleet.plot import draw_plot
 from ml.fleet.base import retrain_base
@@ -46,7 +46,6 @@ from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.finetune import fine_tune
 from ml.universal.train import train
 
-SYNTHETIC = "synthetic"
 TEAM_SITES = (("team1", "S"), ("team2", "R"), ("team3", "W"))
 SITE_NAMES = {"S": "S: shops and stores", "R": "R: greyscale rig", "W": "W: warehouse videos"}
 TARGET_REDUCTION = 0.30  # issue 29: team 3 needs >= 30 % fewer labels from base v3 than from base v1

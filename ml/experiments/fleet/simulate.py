@@ -35,7 +35,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ml.experiments.fleet.config import QUICK, REAL, REAL_TINY, FleetConfig, RealFleetConfig, steps_config
+from ml.experiments.fleet.config import (
+    QUICK,
+    REAL,
+    REAL_TINY,
+    SYNTHETIC,
+    FleetConfig,
+    RealFleetConfig,
+    steps_config,
+)
 from ml.experiments.fleet.measures import forgetting, labels_to_reach
 from ml.experiments.fleet.plot import draw_plot
 from ml.experiments.fleet.teams import TEAMS, write_team_split
@@ -48,7 +56,6 @@ from ml.universal.train import train
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PLOT = ROOT / "docs" / "fleet.png"
 REAL_PLOT = ROOT / "docs" / "fleet_real.png"
-SYNTHETIC = "synthetic"
 
 
 def fine_tune_steps(init: Path, train_coco: Path, val_coco: Path, out: Path, cfg: FleetConfig) -> float:
