@@ -83,10 +83,10 @@ class SimConfig:
 # wall on an AVX512-BF16 EPYC (bfloat16 steps); the full run 34 min there.
 QUICK = SimConfig(pool=320, val=64, rounds=3, repeats=3, steps=150)
 
-# The real pool (--real, ml.experiments.active.real): site W's pool videos hold 539 frames (135 captures of 4); 320
-# frames of 80 of them per repeat, so repeats differ; 48 val frames; photos seen at 320 px, as fewshot's default.
-# Sized for a GPU session's ten minutes (fine-tunes on the GPU, scoring on its 16 CPU cores); a rough cost is in
-# the issue-29 report.
+# The real pool (--real, ml.experiments.active.real): site W's pool videos hold 539 frames (270 captures of 2, 135
+# of 4); 320 frames of 80 captures per repeat, so repeats differ; 48 val frames; photos seen at 320 px, as fewshot's
+# default. 32 fine-tunes of 200 steps on the GPU, ~6,700 predictions on the CPU (val and the queue's pool scoring):
+# ~5-8 min on an H100 machine by an estimate from CPU timings (issue 29).
 REAL = SimConfig(
     pool=320,
     val=48,

@@ -60,15 +60,17 @@ class RealFleetConfig(FleetConfig):
     device: str = "auto"  # where the training steps run (cuda where there is one)
 
 
-# For a GPU session: all of each team's labels and val images, the seventh base's 448 px, a fine-tune as long as
-# fewshot's and base retrainings of 1,500 steps; a rough cost is in the issue-29 report (docs/fleet.md).
+# For a GPU session: all of each team's labels and val images (S 326 / 57, R 12 / 7, W 539 / 122), the init's
+# input size (the seventh base: 448 px), 200-step fine-tunes and ~1,000-step base retrainings: ~4,800 training
+# steps on the GPU and ~1,800 predictions on its CPU cores (the predictor runs on the CPU), ~10-13 min on an H100
+# by an estimate from CPU timings (issue 29); --workdir resumes a run cut at the 10-minute call limit.
 REAL = RealFleetConfig(
     scene_size=256,
-    synthetic_val=100,
+    synthetic_val=60,
     team_labels=0,
     team_val=0,
-    base_steps=1500,
-    fine_tune_steps=300,
+    base_steps=1000,
+    fine_tune_steps=200,
     synthetic_replay=200,
     batch_size=8,
     seed=29,
