@@ -20,7 +20,7 @@ synthetic proof. Each team fine-tunes from the current base with the product's r
 current one retrained (:func:`ml.fleet.base.retrain_base`) on synthetic replay scenes (masks) plus every
 contribution so far (boxes). Teams are scored with class-agnostic box AP50 on their val split
 (``ml.universal.box_eval.box_ap50``), the synthetic held-out scenes with mask AP as in the synthetic proof.
-Checkpoints already in ``--workdir`` are kept, so a run cut short resumes where it stopped.
+Checkpoints and scores already in ``--workdir`` are kept, so a run cut short resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -122,16 +122,20 @@ class RealFleet:
     def __init__(self, cfg: RealFleetConfig, data: Path, work: Path, log=print):
         self.cfg, self.data, self.work, self.log = cfg, data, work, log
         self.source_map = data / "source_map.csv"
-        self.scores: dict[tuple[str, str], float] = {}
+        self.scores_path = work / "scores.json"  # a checkpoint in work is never rewritten: its scores hold
+        self.scores: dict[str, float] = (
+            json.loads(self.scores_path.read_text()) if self.scores_path.is_file() else {}
+        )
 
     def ap(self, checkpoint: Path, coco: Path, boxes: bool = True) -> float:
         """Box AP50 (a team's set) or mask AP (the synthetic set) of ``checkpoint`` on ``coco``."""
-        key = (str(checkpoint), str(coco))
+        key = f"{Path(checkpoint).name} on {Path(coco).name}"
         if key not in self.scores:
             if boxes:
                 self.scores[key] = round(box_ap50(checkpoint, coco, self.data), 4)
             else:
                 self.scores[key] = round(float(evaluate_checkpoint(checkpoint, coco)["mask_ap"]), 4)
+            self.scores_path.write_text(json.dumps(self.scores, indent=1))
         return self.scores[key]
 
     def tuned(self, base: Path, version: str, team: RealTeam, n: int) -> float:
