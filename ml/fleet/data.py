@@ -26,6 +26,24 @@ class CocoSource:
     images_dir: Path | None = None
 
 
+@dataclass(frozen=True)
+class BoxSource:
+    """Real photos labelled with boxes (a COCO detection file and its set's ``source_map.csv``): they train
+    through ``ml.universal.data.BoxDataset``, not as masks; ``images_dir`` defaults to the file's folder."""
+
+    coco: Path
+    name: str
+    source_map: Path
+    images_dir: Path | None = None
+
+    def spec(self) -> dict[str, Any]:
+        """The ``{"boxes": ...}`` data spec of ``ml.universal.train``."""
+        folder = self.images_dir if self.images_dir is not None else Path(self.coco).parent
+        return {
+            "boxes": {"coco": str(self.coco), "source_map": str(self.source_map), "images_dir": str(folder)}
+        }
+
+
 def merge_coco(sources: Sequence[CocoSource], out_path: str | Path) -> dict[str, Any]:
     """Write the union of ``sources`` as one COCO file in the universal taxonomy; returns a summary.
 

@@ -86,6 +86,25 @@ def predict_boxes(
     return out
 
 
+def checkpoint_boxes(
+    checkpoint: str | Path, coco: str | Path, images_dir: str | Path | None = None
+) -> list[ImageBoxes]:
+    """``predict_boxes`` of a checkpoint with its raw scores (its calibration, if any, left off: box AP ranks
+    the scores, and a fine-tune's base's calibration is not its own)."""
+    from ml.universal.predictor import UniversalPredictor
+
+    predictor = UniversalPredictor.from_checkpoint(checkpoint)
+    predictor.meta["score_calibration"] = None
+    return predict_boxes(predictor, coco, images_dir)
+
+
+def box_ap50(checkpoint: str | Path, coco: str | Path, images_dir: str | Path | None = None) -> float:
+    """Class-agnostic box AP50 of ``checkpoint`` on a COCO file of boxes (0.0 where it has no labelled box)."""
+    return float(
+        box_figures(checkpoint_boxes(checkpoint, coco, images_dir), threshold=0.0)["box_ap50"] or 0.0
+    )
+
+
 def box_metrics(
     predictor: UniversalPredictor,
     coco_path: str | Path,

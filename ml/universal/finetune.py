@@ -62,6 +62,7 @@ def fine_tune(
     precision: str = "fp32",
     rehearsal: int = 0,
     boxes_source_map: str | Path | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Fine-tune ``base_checkpoint`` within ``budget_seconds`` of training wall-clock time.
 
@@ -83,6 +84,7 @@ def fine_tune(
     images rather than adding compute. With ``boxes_source_map`` (a real set's ``source_map.csv``),
     ``train_coco`` holds boxes, not masks, and trains as ``data.BoxDataset`` captures do. Without
     ``val_coco`` the checkpoint is neither scored nor calibrated (an experiment scores it itself).
+    ``device`` is where the training steps run (``train``'s ``device``: ``cpu``, ``cuda`` or ``auto``).
     """
     n_images = len(load_coco(train_coco)["images"])
     if n_images == 0:
@@ -109,6 +111,7 @@ def fine_tune(
         "threads": threads,
         "freeze_batchnorm": FINE_TUNE_FREEZE_BATCHNORM,
         "precision": precision,
+        "device": device,
     }
     result = train(config, progress=progress, should_stop=should_stop)
     if val_coco and Path(out_path).is_file():

@@ -13,13 +13,15 @@ import pytest
 import torch
 
 from ml.experiments.active import headroom
-from ml.experiments.active.config import SimConfig
+from ml.experiments.active.config import REAL_TINY, SimConfig
 from ml.experiments.active.curves import label_savings, label_savings_spread, paired_gain
+from ml.experiments.active.real import captures, draw_pool, simulate_real
 from ml.experiments.active.rounds import fine_tune_steps
 from ml.experiments.active.site import CONDITION_GROUPS, condition_group, site_scenes, write_coco
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import make_meta, save_checkpoint
 from ml.universal.model import build_model
+from tests.ml.real_like import real_like_set
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -272,3 +274,71 @@ def test_headroom_cli_names_a_label_count_the_pool_cannot_give():
         timeout=120,
     )
     assert out.returncode == 2 and "--labels must be between 1 and --pool (200), got 300" in out.stderr
+
+
+def test_a_real_pool_comes_in_captures_of_consecutive_frames_of_one_video_drawn_whole():
+    frames = [
+        {"id": k, "series": f"boxes: video IMG_{v}_mp4"} for k, v in enumerate(["0261"] * 5 + ["0265"] * 3)
+    ]
+    runs = captures(frames, 2)
+    assert [[f["id"] for f in run] for run in runs] == [
+        [0, 1],
+        [2, 3],
+        [4],
+        [5, 6],
+        [7],
+    ]  # no run spans two videos
+    for seed in range(8):
+        pool = draw_pool(runs, 4, seed)
+        drawn = sorted({f["capture"] for f in pool})
+        assert len(pool) == 4 and [f["id"] for f in pool] == sorted(f["id"] for f in pool)  # in pool order
+        for capture in drawn[:-1]:  # whole captures (the last one drawn may be cut short)
+            assert [f["id"] for f in pool if f["capture"] == capture] == [f["id"] for f in runs[capture]]
+    pool = draw_pool(runs, 4, seed=1)
+    assert {tuple(f["id"] for f in draw_pool(runs, 4, seed)) for seed in range(8)} != {
+        tuple(f["id"] for f in pool)
+    }
+    assert len(draw_pool(runs, 100, seed=0)) == 8  # asked for more than there is: all of it
+
+
+def test_the_real_pool_needs_a_base_that_never_saw_the_site():
+    out = subprocess.run(
+        [sys.executable, "-m", "ml.experiments.active.simulate", "--real", "/nowhere"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "--real needs --base" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_tiny_real_pool_run_labels_site_w_frames_and_reports_box_ap50_savings(tmp_path):
+    data = real_like_set(tmp_path / "data")
+    torch.manual_seed(0)
+    base = save_checkpoint(
+        tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 96)
+    )
+    report = simulate_real(REAL_TINY, data, base, tmp_path / "al.png", tmp_path / "work", log=lambda _: None)
+    assert report["metric"] == "box_ap50" and report["splits"] == {
+        "pool_frames": 10,  # IMG_0261 and IMG_0265
+        "pool_videos": ["IMG_0261", "IMG_0265"],
+        "pool_captures": 5,  # runs of 2 frames: 3 + 2
+        "val_video": "IMG_0266",
+        "val_frames": 3,
+    }
+    for strategy in ("random", "uncertainty+diversity"):
+        curve = report["curves"][strategy]
+        assert [p["labels"] for p in curve] == [0, 2, 4] and curve[0]["box_ap50"] == report["base_box_ap50"]
+        assert all(0.0 <= p["box_ap50"] <= 1.0 for p in curve)
+        assert len(report["curves_per_repeat"][strategy]) == 2
+        assert 1 <= report["captures_labelled"][strategy] <= 4  # 4 labels from a pool of 4 captures
+    assert report["random_final"] == report["curves"]["random"][-1]
+    assert 0.0 <= report["label_savings"] <= 1.0 and len(report["label_savings_per_repeat"]) == 2
+    spread = report["label_savings_spread"]
+    assert spread["p05"] <= spread["median"] <= spread["p95"] and 0.0 <= spread["share_at_target"] <= 1.0
+    assert set(report["paired_gain"]) == {"mean", "standard_error"}
+    assert Path(report["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    labels = json.loads((tmp_path / "work" / "pool0" / "random_r2.json").read_text())
+    assert len(labels["images"]) == 4 and labels["annotations"]  # the oracle's labels: the frames' real boxes
+    assert {a["image_id"] for a in labels["annotations"]} <= {img["id"] for img in labels["images"]}

@@ -2,61 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from ml.experiments.fewshot.plot import draw_plot
 from ml.experiments.fewshot.run import Experiment, ap50_interval, tiny_config
-from ml.experiments.fewshot.sites import evenly_spaced, site_of, write_site_splits
+from ml.experiments.fewshot.sites import (
+    evenly_spaced,
+    read_captures,
+    site_of,
+    write_captures_copy,
+    write_site_splits,
+)
 from ml.universal.coco_eval import ImageBoxes
+from tests.ml.real_like import real_like_set
 
 SHIPPED = Path(__file__).resolve().parents[2] / "ml" / "checkpoints" / "universal_base.pt"
-SERIES = {  # series -> frames, as build_public_boxes.py names them
-    "boxes-ou3c2: video IMG_0261_mp4": 6,
-    "boxes-ou3c2: video IMG_0265_mp4": 4,
-    "boxes-ou3c2: video IMG_0263_mp4": 3,
-    "boxes-ou3c2: video IMG_0267_mp4": 2,
-    "boxes-ou3c2: video IMG_0266_mp4": 4,
-    "boxes-ou3c2: burst gggg": 3,
-    "boxes-ou3c2: rig day 20211113": 2,
-    "": 2,  # web images
-}
-
-
-def _real_like_set(root: Path) -> Path:
-    """A folder shaped like build_public_boxes.py's output: three splits, boxes, a source map."""
-    rng = np.random.default_rng(0)
-    (root / "images").mkdir(parents=True)
-    splits: dict[str, dict] = {s: {"images": [], "annotations": []} for s in ("train", "val", "test")}
-    rows = []
-    k = 0
-    for series, frames in SERIES.items():
-        for frame in range(frames):
-            k += 1
-            image = rng.integers(0, 60, (96, 128, 3), dtype=np.uint8)
-            x, y = int(rng.integers(5, 50)), int(rng.integers(5, 30))
-            image[y : y + 50, x : x + 60] = (180, 140, 90)
-            name = f"images/img_{k:03d}_{frame:03d}.jpg"
-            cv2.imwrite(str(root / name), image)
-            split = ("train", "val", "test")[k % 3]
-            splits[split]["images"].append({"id": k, "file_name": name, "width": 128, "height": 96})
-            splits[split]["annotations"].append(
-                {"id": k, "image_id": k, "category_id": 1, "bbox": [x, y, 60, 50], "area": 3000, "iscrowd": 0}
-            )
-            rows.append({"file_name": name, "series": series, "kept": "True"})
-    for split, coco in splits.items():
-        coco["categories"] = [{"id": 1, "name": "cardboard_box"}]
-        (root / f"{split}.json").write_text(json.dumps(coco))
-    with open(root / "source_map.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file_name", "series", "kept"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return root
 
 
 def test_sites_are_told_apart_by_series_and_picks_spread_over_the_pool():
@@ -69,7 +33,7 @@ def test_sites_are_told_apart_by_series_and_picks_spread_over_the_pool():
 
 
 def test_site_splits_hold_whole_videos_out_and_keep_web_images_out(tmp_path):
-    data = _real_like_set(tmp_path / "data")
+    data = real_like_set(tmp_path / "data")
     counts = write_site_splits(
         data, tmp_path / "splits", pool_sizes=(3,), val_every=2, test_videos=("IMG_0263", "IMG_0267")
     )
@@ -86,6 +50,18 @@ def test_site_splits_hold_whole_videos_out_and_keep_web_images_out(tmp_path):
         write_site_splits(data, tmp_path / "bad", pool_sizes=(3,), test_videos=("IMG_9999",))
 
 
+def test_a_captures_copy_keeps_every_capture_label_and_only_the_images_asked_for(tmp_path):
+    data = real_like_set(tmp_path / "data")
+    assert write_captures_copy(data, tmp_path / "copy") == {"W": 19, "R": 2, "S": 3}  # no web image
+    assert len(list((tmp_path / "copy" / "images").iterdir())) == 24
+    original, copied = read_captures(data), read_captures(tmp_path / "copy")
+    assert copied[0] == original[0] and copied[1] == original[1]  # the same captures, series and boxes
+    assert write_site_splits(tmp_path / "copy", tmp_path / "splits", pool_sizes=(3,))["w_pool"] == 10
+    part = write_captures_copy(data, tmp_path / "w", sites=("W",), skip_videos=("IMG_0266",))
+    assert part == {"W": 15} and len(list((tmp_path / "w" / "images").iterdir())) == 15
+    assert read_captures(tmp_path / "w")[0] == original[0]  # every label, whatever images travel
+
+
 def test_the_bootstrap_interval_brackets_the_point_and_narrows_to_it_when_every_image_is_the_same():
     same = [
         ImageBoxes(image_id=k, boxes=[[0, 0, 10, 10]], scores=[0.9], gt_boxes=[[0, 0, 10, 10]])
@@ -100,7 +76,7 @@ def test_the_bootstrap_interval_brackets_the_point_and_narrows_to_it_when_every_
 
 @pytest.mark.slow
 def test_a_tiny_run_trains_every_arm_picks_learning_rates_on_val_and_resumes_from_its_cache(tmp_path):
-    data = _real_like_set(tmp_path / "data")
+    data = real_like_set(tmp_path / "data")
     cfg = tiny_config()
     cfg.fine_tune_lrs = (1e-4, 3e-4)
     out = tmp_path / "run"

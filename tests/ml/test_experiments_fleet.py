@@ -1,8 +1,28 @@
-"""The fleet proof (ml.experiments.fleet): how many labels a team needs to reach a mask AP."""
+"""The fleet proof (ml.experiments.fleet): how many labels a team needs to reach an AP, what a generation forgot,
+the real teams' splits, and tiny runs of the synthetic and the real-teams modes end to end."""
 
 from __future__ import annotations
 
-from ml.experiments.fleet.simulate import labels_to_reach
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+from ml.experiments.fleet.config import REAL_TINY
+from ml.experiments.fleet.measures import forgetting
+from ml.experiments.fleet.real import simulate_real, write_real_teams
+from ml.experiments.fleet.simulate import format_table, labels_to_reach
+from ml.synth import CATEGORIES
+from ml.universal.checkpoint import make_meta, save_checkpoint
+from ml.universal.model import build_model
+from tests.ml.real_like import real_like_set
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_labels_to_reach_interpolates_and_says_never():
@@ -10,3 +30,121 @@ def test_labels_to_reach_interpolates_and_says_never():
     assert labels_to_reach(curve, 0.05) == 8.0
     assert labels_to_reach(curve, 0.2) == 12.0
     assert labels_to_reach(curve, 0.5) is None
+    boxes = [{"labels": 10, "box_ap50": 0.2}, {"labels": 20, "box_ap50": 0.6}]
+    assert labels_to_reach(boxes, 0.3, key="box_ap50") == 12.5
+
+
+def test_forgetting_checks_only_what_the_previous_base_already_had():
+    matrix = {
+        "v1": {"synthetic": 0.5, "a": 0.1, "b": 0.1},
+        "v2": {"synthetic": 0.47, "a": 0.3, "b": 0.1},  # a's data arrive in v2: its rise is not checked
+        "v3": {"synthetic": 0.49, "a": 0.25, "b": 0.4},
+    }
+    rows = forgetting(matrix, ["synthetic"], ["a", "b"], tolerance=0.02)
+    assert [(r["to"], r["set"], r["delta"], r["ok"]) for r in rows] == [
+        ("v2", "synthetic", -0.03, False),
+        ("v3", "synthetic", 0.02, True),
+        ("v3", "a", -0.05, False),
+    ]
+
+
+def test_the_real_teams_are_s_r_and_w_with_val_splits_apart_from_their_labels(tmp_path):
+    data = real_like_set(tmp_path / "data")
+    teams = write_real_teams(data, tmp_path / "teams", replace(REAL_TINY, team_labels=0, team_val=0))
+    assert [(t.name, t.site) for t in teams] == [("team1", "S"), ("team2", "R"), ("team3", "W")]
+
+    def names(coco: Path) -> set[str]:
+        return {img["file_name"] for img in json.loads(coco.read_text())["images"]}
+
+    s, r, w = teams
+    assert (len(names(s.labels)), len(names(s.val))) == (1, 2)  # shipped train / the rest of the 3 S captures
+    assert (len(names(r.labels)), len(names(r.val))) == (1, 1)  # the rig's first photo of every 3 is val
+    assert (len(names(w.labels)), len(names(w.val))) == (10, 5)  # pool videos / held-out test videos
+    for team in teams:
+        assert not names(team.labels) & names(team.val)
+    capped = write_real_teams(data, tmp_path / "capped", replace(REAL_TINY, team_labels=4, team_val=3))
+    assert (len(names(capped[2].labels)), len(names(capped[2].val))) == (4, 3)
+
+
+@pytest.mark.slow
+def test_a_tiny_synthetic_run_still_reports_every_base_on_every_set(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "ml.experiments.fleet.simulate", "--json", "--plot", ""]
+        + "--scene-size 64 --synthetic-train 8 --synthetic-val 4 --team-labels 4 --team-val 2 --v1-steps 2 "
+        "--base-steps 2 --fine-tune-steps 2 --synthetic-replay 4 --batch-size 2".split(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    report = json.loads(out.stdout)
+    assert list(report["bases"]) == ["v1", "v2", "v3", "v4"]
+    assert set(report["bases"]["v1"]) == {"synthetic", "team1", "team2", "team3"}
+    assert [p["labels"] for p in report["label_efficiency"]["curves"]["v3"]] == [1, 2, 4]
+    assert len(report["forgetting"]) == 6 and "mask AP of each base" in out.stderr
+
+
+def test_the_real_only_settings_need_real():
+    out = subprocess.run(
+        [sys.executable, "-m", "ml.experiments.fleet.simulate", "--input-size", "64"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "input_size need --real" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_tiny_real_teams_run_scores_every_base_on_boxes_and_resumes_from_its_checkpoints(tmp_path):
+    data = real_like_set(tmp_path / "data")
+    torch.manual_seed(0)
+    init = save_checkpoint(
+        tmp_path / "init.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 96)
+    )
+    work = tmp_path / "work"
+    report = simulate_real(REAL_TINY, data, init, tmp_path / "fleet.png", work, log=lambda _: None)
+    assert report["teams_data"] == {
+        "team1": {"labels": 1, "val": 2},
+        "team2": {"labels": 1, "val": 1},
+        "team3": {"labels": 4, "val": 3},
+    }
+    matrix = report["bases"]
+    assert list(matrix) == ["v1", "v2", "v3", "v4"]
+    assert report["metrics"] == {
+        "synthetic": "mask_ap",
+        "team1": "box_ap50",
+        "team2": "box_ap50",
+        "team3": "box_ap50",
+    }
+    assert all(0.0 <= ap <= 1.0 for row in matrix.values() for ap in row.values())
+    for k, team in enumerate(
+        report["teams"]
+    ):  # a team's zero-shot AP is its column of the base it started from
+        assert team["base"] == f"v{k + 1}" and team["base_ap"] == matrix[f"v{k + 1}"][team["team"]]
+        assert 0.0 <= team["fine_tuned_ap"] <= 1.0
+    assert report["ap_change"]["v2->v3"]["team1"] == round(matrix["v3"]["team1"] - matrix["v2"]["team1"], 4)
+    assert [(r["to"], r["set"]) for r in report["forgetting"]] == [
+        ("v2", "synthetic"),
+        ("v3", "synthetic"),
+        ("v3", "team1"),
+        ("v4", "synthetic"),
+        ("v4", "team1"),
+        ("v4", "team2"),
+    ]
+    eff = report["label_efficiency"]
+    assert eff["key"] == "box_ap50" and [p["labels"] for p in eff["curves"]["v1"]] == [1, 2, 4]
+    assert eff["target"] == eff["curves"]["v1"][-1]["box_ap50"]
+    assert eff["curves"]["v3"][-1]["box_ap50"] == report["teams"][2]["fine_tuned_ap"]  # one fine-tune, reused
+    assert (
+        eff["labels_to_target"]["v1"] is not None and eff["labels_to_target"]["v1"] <= 4
+    )  # v1 reaches its own
+    assert "box AP50 from base v1 vs v3" in format_table(report)
+    assert cv2.imread(report["plot"]).shape == (420, 1000, 3)
+    stamps = {p: p.stat().st_mtime_ns for p in work.glob("*.pt")}
+    scores = json.loads((work / "scores.json").read_text())
+    assert scores["base_v2.pt on team1_val.json"] == matrix["v2"]["team1"]
+    again = simulate_real(REAL_TINY, data, init, None, work, log=lambda _: None)
+    assert {p: p.stat().st_mtime_ns for p in work.glob("*.pt")} == stamps  # nothing trained again
+    assert again["bases"] == matrix and again["label_efficiency"] == eff

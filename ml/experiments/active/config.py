@@ -13,6 +13,9 @@ from ml.active.ranking import (
 )
 from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
+STRATEGIES = ("random", "uncertainty+diversity")
+TARGET = 0.40  # the issue's label_savings target
+
 
 @dataclass
 class SimConfig:
@@ -63,6 +66,7 @@ class SimConfig:
     workers: int = 2  # processes, each running one (strategy, repeat) loop at a time: one per core
     budget_seconds: float = 300.0  # per fine-tune safety cap; the step count normally ends it first
     rehearsal: float = 0.0  # synthetic base-domain scenes mixed into each fine-tune epoch, per labelled image
+    device: str = "cpu"  # where the fine-tunes' training steps run (ml.universal.train's device: cuda, auto)
 
 
 # Before fixed steps (epochs, 60-step floor), with bfloat16 training steps (AMX): 6 repeats in 237 s wall on the
@@ -78,3 +82,24 @@ class SimConfig:
 # trail random in every round (label_savings 0, paired -0.015 +- 0.006; seed 7, 3 pools). This one: 5 min 5 s
 # wall on an AVX512-BF16 EPYC (bfloat16 steps); the full run 34 min there.
 QUICK = SimConfig(pool=320, val=64, rounds=3, repeats=3, steps=150)
+
+# The real pool (--real, ml.experiments.active.real): site W's pool videos hold 539 frames (270 captures of 2, 135
+# of 4); 320 frames of 80 captures per repeat, so repeats differ; 48 val frames; photos seen at 320 px, as fewshot's
+# default. 32 fine-tunes of 200 steps on the GPU, ~6,700 predictions on the CPU (val and the queue's pool scoring):
+# ~5-8 min on an H100 machine by an estimate from CPU timings (issue 29).
+REAL = SimConfig(
+    pool=320,
+    val=48,
+    rounds=4,
+    batch=20,
+    scene_size=320,
+    steps=200,
+    repeats=4,
+    workers=4,
+    threads=4,
+    device="auto",
+)
+# A few frames and steps: keeps the real mode runnable in the tests and on a shared CPU; measures nothing.
+REAL_TINY = SimConfig(
+    pool=8, val=3, rounds=2, batch=2, scene_size=64, steps=2, min_steps=0, repeats=2, workers=1, frames=2
+)

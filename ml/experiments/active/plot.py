@@ -10,12 +10,13 @@ import numpy as np
 
 
 def draw_plot(report: dict[str, Any], path: Path, width: int = 720, height: int = 440) -> Path:
-    """Mask AP against labels for both strategies (OpenCV drawing; no plotting library needed)."""
+    """Mask AP (a real pool's report: box AP50) against labels for both strategies (OpenCV drawing)."""
     img = np.full((height, width, 3), 255, np.uint8)
     left, right, top, bottom = 70, 24, 50, 60
     curves = report["curves"]
+    key = report.get("metric", "mask_ap")
     xs = [p["labels"] for c in curves.values() for p in c]
-    ys = [p["mask_ap"] for c in curves.values() for p in c]
+    ys = [p[key] for c in curves.values() for p in c]
     x_max = max(xs) or 1
     y_lo, y_hi = min(ys), max(ys)
     pad = max(0.01, 0.1 * (y_hi - y_lo))
@@ -41,16 +42,26 @@ def draw_plot(report: dict[str, Any], path: Path, width: int = 720, height: int 
         )
     colours = {"random": (80, 80, 200), "uncertainty+diversity": (40, 150, 40)}  # BGR
     for name, curve in curves.items():
-        points = [pt(p["labels"], p["mask_ap"]) for p in curve]
+        points = [pt(p["labels"], p[key]) for p in curve]
         for a, b in zip(points, points[1:], strict=False):
             cv2.line(img, a, b, colours.get(name, (0, 0, 0)), 2, cv2.LINE_AA)
         for p in points:
             cv2.circle(img, p, 4, colours.get(name, (0, 0, 0)), -1, cv2.LINE_AA)
-    target = report["random_final"]["mask_ap"]
+    target = report["random_final"][key]
     cv2.line(img, pt(0, target), pt(x_max, target), (150, 150, 150), 1, cv2.LINE_4)
     cv2.putText(img, "labelled images", (width // 2 - 50, height - 18), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "val mask AP", (8, 30), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    title = f"active learning on synthetic data: label_savings = {report['label_savings']:.2f}"
+    cv2.putText(
+        img,
+        "val box AP50" if key == "box_ap50" else "val mask AP",
+        (8, 30),
+        font,
+        0.5,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
+    data = "real photos (site W)" if key == "box_ap50" else "synthetic data"
+    title = f"active learning on {data}: label_savings = {report['label_savings']:.2f}"
     cv2.putText(img, title, (left + 60, 30), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     for k, (name, colour) in enumerate(colours.items()):
         y = height - bottom - 14 - 18 * (len(colours) - 1 - k)  # lower right: rising curves end high there

@@ -2,6 +2,10 @@
 
     python -m ml.experiments.active.simulate --json            # the full run
     python -m ml.experiments.active.simulate --json --quick    # <= 10 min on 2 CPU cores
+    python -m ml.experiments.active.simulate --json --real /work/data/public_boxes --base BASE.pt  # real photos
+
+With ``--real`` the pool is site W's real frames, labelled with their boxes and scored with box AP50
+(:mod:`ml.experiments.active.real`); what follows is the synthetic simulation.
 
 Setup (pure ``ml``, no Django): a pool of synthetic scenes and a fixed val set from a *new
 site*: the four scene domains at a smaller scale than the base model was trained at (a
@@ -35,31 +39,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ml.experiments.active.config import QUICK, SimConfig
-from ml.experiments.active.curves import label_savings, label_savings_spread, mean_curve, paired_gain
+from ml.experiments.active.config import QUICK, REAL, REAL_TINY, STRATEGIES, TARGET, SimConfig
+from ml.experiments.active.curves import label_savings, mean_curve, savings_figures
 from ml.experiments.active.plot import draw_plot
-from ml.experiments.active.rounds import mask_ap_by_condition, run_job, site_base
+from ml.experiments.active.rounds import SyntheticSite, mask_ap_by_condition, run_jobs, site_base
 from ml.experiments.active.site import CONDITION_GROUPS, CONDITIONS, condition_group, site_scenes, write_coco
 from ml.universal.evaluate import predictions
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_BASE = ROOT / "ml" / "checkpoints" / "universal_base.pt"
 DEFAULT_PLOT = ROOT / "docs" / "active_learning.png"
-STRATEGIES = ("random", "uncertainty+diversity")
-TARGET = 0.40  # the label_savings target
+REAL_PLOT = ROOT / "docs" / "active_learning_real.png"
 
 
 def simulate(
@@ -91,15 +92,10 @@ def simulate(
             pool = site_scenes(cfg.pool, seed, cfg.scene_size, cfg.night_share, cfg.frames, cfg.branded_share)
             folder = workdir / f"pool{repeat}"
             write_coco(pool, folder, "pool.json")  # every image on disk before the loops share the folder
-            jobs += [(s, pool, folder, base, val, base_ap, base_ap50, cfg, seed) for s in STRATEGIES]
+            start = {"mask_ap": base_ap, "mask_ap50": base_ap50}
+            jobs += [(s, pool, folder, base, SyntheticSite(val), start, cfg, seed) for s in STRATEGIES]
         runs: dict[str, list[dict[str, Any]]] = {s: [] for s in STRATEGIES}
-        if cfg.workers > 1:
-            context = multiprocessing.get_context("spawn")  # no forking a process that already ran torch
-            with ProcessPoolExecutor(min(cfg.workers, len(jobs)), mp_context=context) as executor:
-                done = list(executor.map(run_job, jobs))
-        else:
-            done = [run_job(job) for job in jobs]
-        for job, result in zip(jobs, done, strict=True):
+        for job, result in zip(jobs, run_jobs(jobs, cfg.workers), strict=True):
             runs[job[0]].append(result)
     finally:
         if own_dir:
@@ -113,28 +109,13 @@ def simulate(
         }
         for s in STRATEGIES
     }
-    savings, needed = label_savings(results["random"]["curve"], results["uncertainty+diversity"]["curve"])
-    as_ap50 = [
-        [{"labels": p["labels"], "mask_ap": p["mask_ap50"]} for p in results[s]["curve"]] for s in STRATEGIES
-    ]
+    random_curves = [r["curve"] for r in runs["random"]]
+    active_curves = [a["curve"] for a in runs["uncertainty+diversity"]]
     report = {
-        "label_savings": savings,
-        "active_labels_to_match_random": needed,
-        "label_savings_at_ap50": label_savings(*as_ap50)[0],
-        # the spread: each pool's own active curve against its own random curve
-        "label_savings_per_repeat": [
-            label_savings(r["curve"], a["curve"])[0]
-            for r, a in zip(runs["random"], runs["uncertainty+diversity"], strict=True)
-        ],
-        "paired_gain": paired_gain(
-            [r["curve"] for r in runs["random"]], [a["curve"] for a in runs["uncertainty+diversity"]]
-        ),
-        # a single run's figure swings with its pools: one pool moves it by ~0.08 (docs/active_learning.md)
-        "label_savings_spread": label_savings_spread(
-            [r["curve"] for r in runs["random"]],
-            [a["curve"] for a in runs["uncertainty+diversity"]],
-            target=TARGET,
-        ),
+        **savings_figures(random_curves, active_curves, target=TARGET),
+        "label_savings_at_ap50": label_savings(
+            results["random"]["curve"], results["uncertainty+diversity"]["curve"], "mask_ap50"
+        )[0],
         "random_final": results["random"]["curve"][-1],
         "target": TARGET,
         "curves": {s: r["curve"] for s, r in results.items()},
@@ -186,26 +167,54 @@ def _yes_no(text: str) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Simulate active learning vs random sampling on synthetic data."
+        description="Simulate active learning vs random sampling on synthetic data (or real photos: --real)."
     )
     parser.add_argument("--quick", action="store_true", help="a smaller run, <= 10 min on 2 CPU cores")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    parser.add_argument("--base", default=str(DEFAULT_BASE), help="the base checkpoint to fine-tune from")
-    parser.add_argument("--plot", default=str(DEFAULT_PLOT), help="PNG to write ('' for none)")
+    parser.add_argument(
+        "--base", default=None, help=f"the base checkpoint to fine-tune from (default {DEFAULT_BASE.name})"
+    )
+    parser.add_argument(
+        "--plot",
+        default=None,
+        help=f"PNG to write ('' for none; default {DEFAULT_PLOT.name}, real: {REAL_PLOT.name})",
+    )
     parser.add_argument("--workdir", default=None, help="keep datasets and checkpoints here")
+    parser.add_argument("--real", default=None, help="site W's frames from build_public_boxes.py's folder")
+    parser.add_argument("--tiny", action="store_true", help="with --real: a few frames and steps (no plot)")
     for name, value in asdict(SimConfig()).items():
         kind = _yes_no if isinstance(value, bool) else type(value)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None)
     args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else SimConfig()
+    if args.real and not args.base:
+        parser.error("--real needs --base: a base that never saw site W (the shipped base saw all of it)")
+    if args.tiny and not args.real:
+        parser.error("--tiny needs --real")
+    cfg = (REAL_TINY if args.tiny else REAL) if args.real else QUICK if args.quick else SimConfig()
     overrides = {k: v for k, v in vars(args).items() if k in asdict(cfg) and v is not None}
     cfg = SimConfig(**{**asdict(cfg), **overrides})
-    report = simulate(
-        cfg,
-        Path(args.base),
-        Path(args.plot) if args.plot else None,
-        Path(args.workdir) if args.workdir else None,
-    )
+    base = Path(args.base or DEFAULT_BASE)
+    workdir = Path(args.workdir) if args.workdir else None
+    if args.real:
+        from ml.experiments.active.real import simulate_real
+
+        plot = args.plot if args.plot is not None else ("" if args.tiny else str(REAL_PLOT))
+        work = workdir or Path(tempfile.mkdtemp(prefix="al-real-"))
+        try:
+            report = simulate_real(
+                cfg,
+                Path(args.real),
+                base,
+                Path(plot) if plot else None,
+                work,
+                lambda m: print(m, file=sys.stderr),
+            )
+        finally:
+            if workdir is None:
+                shutil.rmtree(work, ignore_errors=True)
+    else:
+        plot = args.plot if args.plot is not None else str(DEFAULT_PLOT)
+        report = simulate(cfg, base, Path(plot) if plot else None, workdir)
     if args.json:
         print(json.dumps(report))
     else:

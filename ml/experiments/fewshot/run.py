@@ -35,11 +35,10 @@ import numpy as np
 
 from ml.experiments.fewshot.sites import write_site_splits
 from ml.experiments.fleet.simulate import labels_to_reach
-from ml.universal.box_eval import predict_boxes
+from ml.universal.box_eval import checkpoint_boxes
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.coco_eval import ImageBoxes, box_figures
 from ml.universal.finetune import fine_tune
-from ml.universal.predictor import UniversalPredictor
 from ml.universal.train import train
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -124,11 +123,7 @@ class Experiment:
         return self.cache[name]
 
     def score(self, checkpoint: Path, coco: str) -> list[ImageBoxes]:
-        predictor = UniversalPredictor.from_checkpoint(checkpoint)
-        predictor.meta["score_calibration"] = (
-            None  # AP ranks raw scores; the base's calibration is not theirs
-        )
-        return predict_boxes(predictor, self.splits / coco, self.data)
+        return checkpoint_boxes(checkpoint, self.splits / coco, self.data)
 
     def base(self) -> Path:
         path = self.out / "base_without_w.pt"

@@ -14,8 +14,10 @@ three of the shipped splits, train the base without W. Web images (no series) ar
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,64 @@ def write_site_splits(
         "w_pool": len(pool),
         "pool_videos": sorted({video_of(img["series"]) for img in pool}),
     }
+
+
+def write_captures_copy(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    sites: tuple[str, ...] = ("W", "R", "S"),
+    skip_videos: tuple[str, ...] = (),
+) -> dict[str, int]:
+    """A copy of the real set to carry to a GPU machine: the three splits and the source map with every capture
+    (no web image), and the image files of the captures of ``sites`` only, less W's ``skip_videos``. The
+    2026-12 build's capture images are 59 MiB (W 39, S 19, R 0.5) against a 64 MiB transfer, repository
+    included: two copies, e.g. S and R, then W without its val video (a fleet run never reads it), travel in two
+    calls to one warm machine and are merged there. Returns the image files copied per site."""
+    root, out = Path(data_dir), Path(out_dir)
+    with open(root / "source_map.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = [row for row in reader if row["kept"] == "True" and row["series"]]
+        fields = list(reader.fieldnames or [])
+    series = {row["file_name"]: row["series"] for row in rows}
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "source_map.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    copied = dict.fromkeys(sites, 0)
+    for split in SPLITS:
+        coco = json.loads((root / f"{split}.json").read_text())
+        images = [img for img in coco["images"] if img["file_name"] in series]
+        for img in images:
+            name = series[img["file_name"]]
+            if site_of(name) in sites and not (site_of(name) == "W" and video_of(name) in skip_videos):
+                (out / img["file_name"]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(root / img["file_name"], out / img["file_name"])
+                copied[str(site_of(name))] += 1
+        ids = {img["id"] for img in images}
+        kept = [ann for ann in coco["annotations"] if ann["image_id"] in ids]
+        (out / f"{split}.json").write_text(json.dumps({**coco, "images": images, "annotations": kept}))
+    return copied
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Copy the real set's captures (all labels, some images) to carry."
+    )
+    parser.add_argument("data", type=Path, help="build_public_boxes.py's output folder")
+    parser.add_argument("out", type=Path, help="the copy's folder")
+    parser.add_argument("--sites", nargs="+", default=["W", "R", "S"], choices=["W", "R", "S"])
+    parser.add_argument("--skip-videos", nargs="*", default=[], help="W videos whose frames are not copied")
+    args = parser.parse_args(argv)
+    print(
+        json.dumps(
+            write_captures_copy(
+                args.data, args.out, sites=tuple(args.sites), skip_videos=tuple(args.skip_videos)
+            )
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -61,15 +61,17 @@ def _panel(
 
 
 def draw_plot(report: dict[str, Any], path: Path, width: int = 1000, height: int = 420) -> Path:
-    """Left: team 3's mask AP against its labels, from base v1 and v3. Right: every base on every set."""
+    """Left: team 3's AP (mask AP; box AP50 for real teams) against its labels, from base v1 and v3. Right:
+    every base on every set."""
     img = np.full((height, width, 3), 255, np.uint8)
     eff = report["label_efficiency"]
+    key = eff.get("key", "mask_ap")
     _panel(
         img,
         (0, 0, width // 2, height),
-        f"{eff['team']} ({eff['domain']}): fine-tuned mask AP",
+        f"{eff['team']} ({eff['domain']}): fine-tuned {'box AP50' if key == 'box_ap50' else 'mask AP'}",
         [str(p["labels"]) for p in eff["curves"]["v1"]],
-        {f"from base {k}": [p["mask_ap"] for p in c] for k, c in eff["curves"].items()},
+        {f"from base {k}": [p[key] for p in c] for k, c in eff["curves"].items()},
         "own labelled images",
         target=eff["target"],
     )
@@ -78,7 +80,9 @@ def draw_plot(report: dict[str, Any], path: Path, width: int = 1000, height: int
     _panel(
         img,
         (width // 2, 0, width // 2, height),
-        "each base version on each set (mask AP)",
+        "each base on each set (teams: box AP50)"
+        if key == "box_ap50"
+        else "each base version on each set (mask AP)",
         versions,
         {name: [report["bases"][v][name] for v in versions] for name in sets},
         "base version",

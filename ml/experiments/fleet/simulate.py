@@ -2,6 +2,10 @@
 
     python -m ml.experiments.fleet.simulate --json            # the full run
     python -m ml.experiments.fleet.simulate --json --quick    # <= 15 min on 2 shared CPU cores
+    python -m ml.experiments.fleet.simulate --json --real /work/data/public_boxes --init BASE.pt  # real teams
+
+With ``--real`` the teams are real sites labelled with boxes, scored with box AP50 and base v1 is ``--init``
+(:mod:`ml.experiments.fleet.real`); what follows is the synthetic proof.
 
 Pure ``ml``. Base v1 is trained from scratch on plain synthetic scenes (all four domains).
 Teams arrive one after another (team1 conveyor_topdown, team2 tote_oblique, team3 floor_pile),
@@ -24,97 +28,41 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ml.experiments.fleet.config import (
+    QUICK,
+    REAL,
+    REAL_TINY,
+    SYNTHETIC,
+    FleetConfig,
+    RealFleetConfig,
+    steps_config,
+)
+from ml.experiments.fleet.measures import forgetting, labels_to_reach
 from ml.experiments.fleet.plot import draw_plot
 from ml.experiments.fleet.teams import TEAMS, write_team_split
 from ml.fleet.base import retrain_base
 from ml.fleet.data import CocoSource, write_synthetic
-from ml.universal.data import coco_first_n, load_coco
+from ml.universal.data import coco_first_n
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.train import train
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PLOT = ROOT / "docs" / "fleet.png"
-SYNTHETIC = "synthetic"
-
-
-@dataclass
-class FleetConfig:
-    scene_size: int = 160  # rendered and seen at this size (px, square)
-    architecture: str = "unet_xs"
-    synthetic_train: int = 320
-    synthetic_val: int = 40
-    team_labels: int = 48  # labelled train scenes per team
-    team_val: int = 24
-    v1_steps: int = 700  # base v1 from scratch
-    base_steps: int = 300  # each base retraining
-    fine_tune_steps: int = 100  # each team fine-tune (any label count)
-    synthetic_replay: int = 96  # synthetic scenes mixed into each base retraining
-    batch_size: int = 8
-    tolerance: float = 0.02
-    seed: int = 11
-    threads: int = 1  # the machine is shared; one thread per process wastes least
-
-
-QUICK = FleetConfig(
-    scene_size=128,
-    synthetic_train=160,
-    synthetic_val=24,
-    team_labels=24,
-    team_val=16,
-    v1_steps=320,
-    base_steps=140,
-    fine_tune_steps=50,
-    synthetic_replay=48,
-)
-
-
-def _steps_config(
-    init: Path | None, train_coco: Path, val_coco: Path, out: Path, steps: int, lr: float, cfg: FleetConfig
-) -> dict[str, Any]:
-    n = len(load_coco(train_coco)["images"])
-    batch = max(1, min(cfg.batch_size, n))
-    return {
-        "init": str(init) if init else None,
-        "architecture": cfg.architecture,
-        "input_size": cfg.scene_size,
-        "data": {"coco": str(train_coco)},
-        "val": {"coco": str(val_coco)},
-        "epochs": max(1, math.ceil(steps / max(n // batch, 1))),
-        "batch_size": batch,
-        "lr": lr,
-        "budget_seconds": None,
-        "out": str(out),
-        "seed": cfg.seed,
-        "threads": cfg.threads,
-    }
+REAL_PLOT = ROOT / "docs" / "fleet_real.png"
 
 
 def fine_tune_steps(init: Path, train_coco: Path, val_coco: Path, out: Path, cfg: FleetConfig) -> float:
     """A team's fine-tune: ``cfg.fine_tune_steps`` steps from ``init``; returns mask AP on ``val_coco``."""
     return float(
-        train(_steps_config(init, train_coco, val_coco, out, cfg.fine_tune_steps, 1e-3, cfg))["mask_ap"]
+        train(steps_config(init, train_coco, val_coco, out, cfg.fine_tune_steps, 1e-3, cfg))["mask_ap"]
     )
-
-
-def labels_to_reach(curve: list[dict[str, float]], target: float, key: str = "mask_ap") -> float | None:
-    """Fewest labels at which a (labels, ``key``) curve reaches ``target``, linearly interpolated."""
-    prev = None
-    for point in curve:
-        if point[key] >= target:
-            if prev is None or point[key] == prev[key]:
-                return float(point["labels"])
-            frac = (target - prev[key]) / (point[key] - prev[key])
-            return round(prev["labels"] + frac * (point["labels"] - prev["labels"]), 2)
-        prev = point
-    return None
 
 
 def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, log=print) -> dict[str, Any]:
@@ -165,7 +113,7 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
 
         log("[fleet] base v1: from scratch on synthetic scenes")
         bases = [work / "base_v1.pt"]
-        train(_steps_config(None, synth_train.coco, synth_val, bases[0], cfg.v1_steps, 3e-3, cfg))
+        train(steps_config(None, synth_train.coco, synth_val, bases[0], cfg.v1_steps, 3e-3, cfg))
         teams_report, contributed = [], []
         for k, team in enumerate(TEAMS):
             base = bases[-1]
@@ -209,23 +157,7 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
             }
             for i, path in enumerate(bases)
         }
-        forgetting = []
-        for i in range(1, len(bases)):
-            prev, cur = f"v{i}", f"v{i + 1}"
-            checked = [SYNTHETIC, *[t.name for t in TEAMS[: i - 1]]]  # what the previous base already knew
-            for name in checked:
-                delta = round(matrix[cur][name] - matrix[prev][name], 4)
-                forgetting.append(
-                    {
-                        "from": prev,
-                        "to": cur,
-                        "set": name,
-                        "before": matrix[prev][name],
-                        "after": matrix[cur][name],
-                        "delta": delta,
-                        "ok": delta >= -cfg.tolerance,
-                    }
-                )
+        rows = forgetting(matrix, [SYNTHETIC], [t.name for t in TEAMS], cfg.tolerance)
 
         team3 = TEAMS[2]
         counts = sorted({max(1, cfg.team_labels // 4), max(1, cfg.team_labels // 2), cfg.team_labels})
@@ -248,8 +180,8 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
             "config": asdict(cfg),
             "teams": teams_report,
             "bases": matrix,
-            "forgetting": forgetting,
-            "no_forgetting": all(row["ok"] for row in forgetting),
+            "forgetting": rows,
+            "no_forgetting": all(row["ok"] for row in rows),
             "label_efficiency": {
                 "team": team3.name,
                 "domain": team3.domain,
@@ -269,25 +201,29 @@ def simulate(cfg: FleetConfig, plot: Path | None, workdir: Path | None = None, l
 
 
 def format_table(report: dict[str, Any]) -> str:
+    eff = report["label_efficiency"]
+    key = eff.get("key", "mask_ap")  # the real teams' runs: box AP50
+    metric = "box AP50" if key == "box_ap50" else "mask AP"
     sets = list(next(iter(report["bases"].values())))
     lines = [
-        "mask AP of each base version (rows) on each evaluation set (columns)",
+        f"{'AP (synthetic: mask AP; teams: box AP50)' if key == 'box_ap50' else 'mask AP'} of each base version "
+        "(rows) on each evaluation set (columns)",
         f"{'base':<6}" + "".join(f"{name:>12}" for name in sets),
     ]
     for version, row in report["bases"].items():
         lines.append(f"{version:<6}" + "".join(f"{row[name]:>12.4f}" for name in sets))
     lines.append("")
-    lines.append(f"{'team':<7}{'domain':<18}{'from':<6}{'labels':>7}{'base AP':>10}{'tuned AP':>10}")
+    w = max(18, 2 + max(len(t["domain"]) for t in report["teams"]))
+    lines.append(f"{'team':<7}{'domain':<{w}}{'from':<6}{'labels':>7}{'base AP':>10}{'tuned AP':>10}")
     for t in report["teams"]:
         lines.append(
-            f"{t['team']:<7}{t['domain']:<18}{t['base']:<6}{t['labels']:>7}{t['base_ap']:>10.4f}"
+            f"{t['team']:<7}{t['domain']:<{w}}{t['base']:<6}{t['labels']:>7}{t['base_ap']:>10.4f}"
             f"{t['fine_tuned_ap']:>10.4f}"
         )
-    eff = report["label_efficiency"]
     lines.append("")
-    lines.append(f"{eff['team']} fine-tuned with N labels: mask AP from base v1 vs v3")
+    lines.append(f"{eff['team']} fine-tuned with N labels: {metric} from base v1 vs v3")
     for a, b in zip(eff["curves"]["v1"], eff["curves"]["v3"], strict=True):
-        lines.append(f"  N={a['labels']:>4}   v1 {a['mask_ap']:.4f}   v3 {b['mask_ap']:.4f}")
+        lines.append(f"  N={a['labels']:>4}   v1 {a[key]:.4f}   v3 {b[key]:.4f}")
     lines.append(
         f"  target (v1, all labels) {eff['target']:.4f}; labels to reach it: {eff['labels_to_target']}; "
         f"fewer from v3: {eff['fewer_labels_from_v3']}"
@@ -312,18 +248,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the report as one JSON object (table on stderr)"
     )
-    parser.add_argument("--plot", default=str(DEFAULT_PLOT), help="PNG to write ('' for none)")
+    parser.add_argument(
+        "--plot",
+        default=None,
+        help=f"PNG to write ('' for none; default {DEFAULT_PLOT.name}, real: {REAL_PLOT.name})",
+    )
     parser.add_argument("--workdir", default=None, help="keep datasets and checkpoints here")
-    for name, value in asdict(FleetConfig()).items():
+    parser.add_argument("--real", default=None, help="real teams S, R, W from build_public_boxes.py's folder")
+    parser.add_argument("--init", default=None, help="with --real: base v1 (default: trained from scratch)")
+    parser.add_argument("--tiny", action="store_true", help="with --real: a few images and steps (no plot)")
+    fields = asdict(RealFleetConfig())
+    for name, value in fields.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
     args = parser.parse_args(argv)
-    cfg = QUICK if args.quick else FleetConfig()
-    overrides = {k: v for k, v in vars(args).items() if k in asdict(cfg) and v is not None}
-    cfg = FleetConfig(**{**asdict(cfg), **overrides})
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else print
-    report = simulate(
-        cfg, Path(args.plot) if args.plot else None, Path(args.workdir) if args.workdir else None, log
-    )
+    workdir = Path(args.workdir) if args.workdir else None
+    if args.real:
+        from ml.experiments.fleet.real import simulate_real
+
+        real = RealFleetConfig(**{**asdict(REAL_TINY if args.tiny else REAL), **overrides})
+        plot = args.plot if args.plot is not None else ("" if args.tiny else str(REAL_PLOT))
+        init = Path(args.init) if args.init else None
+        report = simulate_real(real, Path(args.real), init, Path(plot) if plot else None, workdir, log)
+    else:
+        real_only = sorted(set(overrides) - set(asdict(FleetConfig())))
+        if args.init or args.tiny or real_only:
+            parser.error(f"--init, --tiny and {', '.join(real_only) or 'the real-only settings'} need --real")
+        cfg = QUICK if args.quick else FleetConfig()
+        cfg = FleetConfig(**{**asdict(cfg), **overrides})
+        plot = args.plot if args.plot is not None else str(DEFAULT_PLOT)
+        report = simulate(cfg, Path(plot) if plot else None, workdir, log)
     if args.json:
         print(format_table(report), file=sys.stderr)
         print(json.dumps(report))
