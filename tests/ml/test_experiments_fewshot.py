@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from ml.experiments.fewshot.plot import draw_plot
@@ -17,7 +18,7 @@ from ml.experiments.fewshot.sites import (
     write_captures_copy,
     write_site_splits,
 )
-from ml.universal.coco_eval import ImageBoxes
+from ml.universal.coco_eval import ImageBoxes, box_figures
 from tests.ml.real_like import real_like_set
 
 SHIPPED = Path(__file__).resolve().parents[2] / "ml" / "checkpoints" / "universal_base.pt"
@@ -96,3 +97,23 @@ def test_a_tiny_run_trains_every_arm_picks_learning_rates_on_val_and_resumes_fro
     assert again["rows"] == report["rows"]
     plot = draw_plot(report, tmp_path / "fewshot.png")
     assert cv2.imread(str(plot)).shape == (440, 720, 3)
+
+
+def test_the_fast_ap50_is_cocoevals_on_random_images():
+    rng = np.random.default_rng(5)
+    images = []
+    for k in range(40):
+        gt = [[float(x), float(y), 20.0, 15.0] for x, y in rng.uniform(0, 200, (int(rng.integers(0, 6)), 2))]
+        near = [
+            [b[0] + rng.normal(0, 4), b[1] + rng.normal(0, 4), b[2], b[3]] for b in gt if rng.random() < 0.7
+        ]
+        noise = [
+            [float(x), float(y), 18.0, 18.0] for x, y in rng.uniform(0, 200, (int(rng.integers(0, 4)), 2))
+        ]
+        boxes = near + noise
+        images.append(
+            ImageBoxes(image_id=k + 1, boxes=boxes, scores=rng.random(len(boxes)).tolist(), gt_boxes=gt)
+        )
+    fast = ap50_interval(images, draws=30, seed=0)
+    assert fast["box_ap50"] == pytest.approx(box_figures(images, threshold=0.0)["box_ap50"], abs=1e-4)
+    assert 0.0 < fast["low"] <= fast["box_ap50"] <= fast["high"] < 1.0
