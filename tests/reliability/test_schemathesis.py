@@ -9,6 +9,7 @@ the ids of real rows so the fuzzing reaches the code behind the permission check
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 
 import pytest
@@ -80,7 +81,9 @@ def test_every_api_url_is_in_the_schema(api_schema):
 
     documented = {op.ok().path for op in api_schema.get_all_operations()}
     for pattern in urlpatterns:
-        route = "/api/v1/" + str(pattern.pattern).replace("<int:", "{").replace(">", "}")
+        route = "/api/v1/" + re.sub(
+            r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern)
+        )  # <int:id>, <str:name>
         assert route in documented, f"{route} is served but missing from /api/schema/"
 
 

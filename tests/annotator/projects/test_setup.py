@@ -26,8 +26,16 @@ GOOD = {
 }
 
 
-def test_create_takes_categories_in_their_order_and_members_with_roles(client_for, users):
-    response = client_for("admin").post("/api/v1/projects", GOOD, format="json")
+@pytest.fixture
+def creator(client_for, users):
+    """alice_admin as someone who may create projects: staff (or a member of the group the settings name)."""
+    users["admin"].is_staff = True
+    users["admin"].save(update_fields=["is_staff"])
+    return client_for("admin")
+
+
+def test_create_takes_categories_in_their_order_and_members_with_roles(creator, users):
+    response = creator.post("/api/v1/projects", GOOD, format="json")
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -52,10 +60,8 @@ def test_create_takes_categories_in_their_order_and_members_with_roles(client_fo
     }
 
 
-def test_plain_category_names_still_create_a_project(client_for):
-    response = client_for("admin").post(
-        "/api/v1/projects", {"name": "Names", "categories": ["a", "b"]}, format="json"
-    )
+def test_plain_category_names_still_create_a_project(creator):
+    response = creator.post("/api/v1/projects", {"name": "Names", "categories": ["a", "b"]}, format="json")
     assert response.status_code == 201
     assert [c["name"] for c in response.json()["categories"]] == ["a", "b"]
 
@@ -103,10 +109,10 @@ def test_plain_category_names_still_create_a_project(client_for):
         ),
     ],
 )
-def test_a_bad_entry_is_a_400_naming_it_and_nothing_is_written(client_for, change, field, message):
+def test_a_bad_entry_is_a_400_naming_it_and_nothing_is_written(creator, change, field, message):
     before = (Project.objects.count(), Category.objects.count(), Membership.objects.count())
 
-    response = client_for("admin").post("/api/v1/projects", {**GOOD, **change}, format="json")
+    response = creator.post("/api/v1/projects", {**GOOD, **change}, format="json")
 
     assert response.status_code == 400
     error = response.json()["error"]
