@@ -41,7 +41,7 @@ def draw_plot(report: dict[str, Any], path: Path, size: tuple[int, int] = (720, 
         v = top_value * k / 5
         y = pt(1, v)[1]
         cv2.line(img, (left, y), (width - right, y), GRID, 1)
-        cv2.putText(img, f"{v:.2f}", (8, y + 4), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+        cv2.putText(img, f"{v:.3f}", (6, y + 4), FONT, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
     for n in (1, 10, 30, 100, 300, pool):
         x = pt(n, 0)[0]
         cv2.putText(
