@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from PIL import Image as PILImage
 
+from annotator.learning.models import ModelVersion
 from annotator.projects.models import Image, Membership, Project, Role
 from annotator.projects.services import project_create
 
@@ -79,3 +80,18 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 
 def square_shape(x: float, y: float, size: float) -> list:
     return [[[[x, y], [x + size, y], [x + size, y + size], [x, y + size]]]]
+
+
+def make_active_version(project: Project, *, name: str = "warehouse-a-v1") -> ModelVersion:
+    """A promoted model version, active on ``project``, with a calibrated default threshold of 0.5
+    (the trust gate's starting point); its checkpoint is never loaded."""
+    version = ModelVersion.objects.create(
+        project=project,
+        name=name,
+        checkpoint="unused.pt",
+        prelabel_threshold=0.5,
+        status=ModelVersion.Status.PROMOTED,
+    )
+    project.active_model = version
+    project.save(update_fields=["active_model"])
+    return version

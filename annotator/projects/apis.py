@@ -304,16 +304,12 @@ class ImageDetailApi(APIView):
 class ImageFileApi(APIView):
     """The image bytes, checked against project membership (media is never public)."""
 
-    thumbnail = False
-
     @extend_schema(responses={(200, "image/*"): bytes})
     def get(self, request, image_id: int):
         image = get_image(request, image_id)
-        field = image.thumbnail if self.thumbnail else image.file
-        if not field:
-            raise NotFoundError("This image has no thumbnail")
-        content_type = "image/jpeg" if self.thumbnail else _content_type(image.file_ext)
-        response = FileResponse(field.open("rb"), content_type=content_type)
+        if not image.file:
+            raise NotFoundError("This image has no file")
+        response = FileResponse(image.file.open("rb"), content_type=_content_type(image.file_ext))
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Disposition"] = "inline"
         response["Cache-Control"] = "private, max-age=3600"

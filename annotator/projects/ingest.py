@@ -311,7 +311,7 @@ def decode_image(data: bytes) -> DecodedImage:
             ext = "png"
             upright.save(buf, "PNG")
         content = buf.getvalue()
-    return DecodedImage(content, ext, width, height, _thumbnail_jpeg(upright))
+    return DecodedImage(content, ext, width, height, thumbnail_jpeg(upright))
 
 
 def _thumbnail_size(width: int, height: int, longest: int) -> tuple[int, int]:
@@ -319,7 +319,7 @@ def _thumbnail_size(width: int, height: int, longest: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _thumbnail_jpeg(image: PILImage.Image) -> bytes:
+def thumbnail_jpeg(image: PILImage.Image) -> bytes:
     """The thumbnail (``THUMBNAIL_SIZE`` on the longer side at most) as JPEG bytes; resizes ``image`` in place."""
     if image.mode not in ("RGB", "L"):
         # Resize in RGB: palette images would be resized with nearest-neighbour otherwise.

@@ -17,6 +17,7 @@ from PIL import ImageOps
 
 from annotator.errors import NotFoundError
 
+from .ingest import thumbnail_jpeg
 from .models import Image, thumbnail_upload_path
 
 
@@ -47,7 +48,4 @@ def render_thumbnail(data: bytes) -> bytes:
             picture = ImageOps.exif_transpose(img).convert("RGB")
     except (OSError, SyntaxError, ValueError) as exc:
         raise NotFoundError(f"This image cannot be decoded for a thumbnail ({exc})") from exc
-    picture.thumbnail((size, size))
-    buf = io.BytesIO()
-    picture.save(buf, "JPEG", quality=85)
-    return buf.getvalue()
+    return thumbnail_jpeg(picture)  # the same size and quality as at upload

@@ -9,11 +9,12 @@ import hashlib
 import pytest
 from django.core.files.base import ContentFile
 
-from annotator.learning.models import ModelVersion, Prediction, TrustGate, TrustGatePin
+from annotator.learning.models import Prediction, TrustGate, TrustGatePin
 from annotator.learning.prelabels import prediction_show
 from annotator.learning.trust import prelabel_policy
 from annotator.projects.models import Image
 from tests.conftest import wait_for
+from tests.factories import make_active_version
 
 from .conftest import save_screenshot
 from .helpers import HEIGHT, PARCELS, WIDTH, instances, parcel_image, rect_shape, to_page, wait_editor_ready
@@ -59,15 +60,7 @@ def saved_set(image: Image) -> list[tuple]:
 
 
 def test_slider_suggestions_and_the_gate_sentence(open_page, live_server, users, project, tmp_path):
-    version = ModelVersion.objects.create(
-        project=project,
-        name="warehouse-a-v1",
-        checkpoint="unused.pt",
-        prelabel_threshold=0.5,
-        status=ModelVersion.Status.PROMOTED,
-    )
-    project.active_model = version
-    project.save(update_fields=["active_model"])
+    version = make_active_version(project)
     first = predicted_image(project, version, 0, [0.93, 0.76, 0.58])
     assert [a[0] for a in saved_set(first)] == ["model"] * 3  # the calibrated default: pre-labels
 
@@ -140,15 +133,7 @@ def test_slider_suggestions_and_the_gate_sentence(open_page, live_server, users,
 def test_a_rejected_suggestion_stays_hidden_and_hidden_categories_hide_suggestions(
     open_page, live_server, users, project
 ):
-    version = ModelVersion.objects.create(
-        project=project,
-        name="warehouse-a-v1",
-        checkpoint="unused.pt",
-        prelabel_threshold=0.5,
-        status=ModelVersion.Status.PROMOTED,
-    )
-    project.active_model = version
-    project.save(update_fields=["active_model"])
+    version = make_active_version(project)
     TrustGatePin.objects.create(project=project, mode="suggest")
     image = predicted_image(project, version, 2, [0.91, 0.72, 0.64])
     before = (saved_set(image), image.version, image.status)

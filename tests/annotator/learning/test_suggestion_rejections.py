@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 
-from annotator.learning.models import ModelVersion, Prediction, TrustGatePin
+from annotator.learning.models import Prediction, TrustGatePin
 from annotator.learning.prelabels import prediction_show, project_prelabels_reapply
 from annotator.learning.services import image_predict
 from annotator.learning.trust import prelabel_policy
 from annotator.projects.models import ImageStatus
-from tests.factories import image_bytes, make_image, square_shape
+from tests.factories import image_bytes, make_active_version, make_image, square_shape
 
 SHAPES = [square_shape(5, 5, 30), square_shape(55, 40, 30), square_shape(42, 2, 8)]
 SCORES = [0.93, 0.88, 0.21]
@@ -19,16 +19,7 @@ SCORES = [0.93, 0.88, 0.21]
 
 @pytest.fixture
 def version(project):
-    version = ModelVersion.objects.create(
-        project=project,
-        name="warehouse-a-v1",
-        checkpoint="unused.pt",
-        prelabel_threshold=0.5,
-        status=ModelVersion.Status.PROMOTED,
-    )
-    project.active_model = version
-    project.save(update_fields=["active_model"])
-    return version
+    return make_active_version(project)
 
 
 @pytest.fixture

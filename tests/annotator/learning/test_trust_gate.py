@@ -18,7 +18,7 @@ from annotator.learning.trust import prelabel_policy
 from annotator.projects.models import Image, ImageStatus
 from tests.annotator.datasets.coco_helpers import read_export, run_export
 from tests.conftest import wait_for
-from tests.factories import make_image, square_shape
+from tests.factories import make_active_version, make_image, square_shape
 
 # Two packages per 100 x 80 image, and two places where there is none.
 PACKAGES = [square_shape(5, 5, 30), square_shape(55, 40, 30)]
@@ -28,16 +28,7 @@ NOTHING = [square_shape(42, 2, 8), square_shape(5, 60, 12)]
 @pytest.fixture
 def version(project):
     """The project's active model, with a calibrated default threshold of 0.5."""
-    version = ModelVersion.objects.create(
-        project=project,
-        name="warehouse-a-v1",
-        checkpoint="unused.pt",
-        prelabel_threshold=0.5,
-        status=ModelVersion.Status.PROMOTED,
-    )
-    project.active_model = version
-    project.save(update_fields=["active_model"])
-    return version
+    return make_active_version(project)
 
 
 def good(category: int) -> list[dict]:
@@ -328,15 +319,7 @@ def test_suggestions_of_an_image_without_a_prediction(project, version, client_f
 
 @pytest.mark.django_db(transaction=True)
 def test_a_review_through_the_api_relearns_the_gate_on_the_worker(project, users, client_for, celery_worker):
-    version = ModelVersion.objects.create(
-        project=project,
-        name="warehouse-a-v1",
-        checkpoint="unused.pt",
-        prelabel_threshold=0.5,
-        status=ModelVersion.Status.PROMOTED,
-    )
-    project.active_model = version
-    project.save(update_fields=["active_model"])
+    version = make_active_version(project)
     review_images(project, users, version, 19, wrong)
     untouched = pending_image(project, version, 500, wrong)
     assert len(current_set(untouched)) == 2  # the checkpoint's default: pre-labels
