@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from ml.experiments.active import headroom
 from ml.experiments.active.config import REAL_TINY, SimConfig
@@ -19,8 +18,7 @@ from ml.experiments.active.real import captures, draw_pool, simulate_real
 from ml.experiments.active.rounds import fine_tune_steps
 from ml.experiments.active.site import CONDITION_GROUPS, condition_group, site_scenes, write_coco
 from ml.synth import CATEGORIES
-from ml.universal.checkpoint import make_meta, save_checkpoint
-from ml.universal.model import build_model
+from tests.annotator.learning.scenes import tiny_checkpoint
 from tests.ml.real_like import real_like_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,10 +80,7 @@ def test_a_fine_tune_grows_with_the_labels_only_when_asked():
 
 @pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast
 def test_simulate_cli_prints_json_and_writes_the_plot(tmp_path):
-    torch.manual_seed(0)
-    base = save_checkpoint(
-        tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 64)
-    )
+    base = tiny_checkpoint(tmp_path / "base.pt")  # 64 px
     plot = tmp_path / "al.png"
     out = subprocess.run(
         [
@@ -315,10 +310,7 @@ def test_the_real_pool_needs_a_base_that_never_saw_the_site():
 @pytest.mark.slow
 def test_a_tiny_real_pool_run_labels_site_w_frames_and_reports_box_ap50_savings(tmp_path):
     data = real_like_set(tmp_path / "data")
-    torch.manual_seed(0)
-    base = save_checkpoint(
-        tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 96)
-    )
+    base = tiny_checkpoint(tmp_path / "base.pt", input_size=96)
     report = simulate_real(REAL_TINY, data, base, tmp_path / "al.png", tmp_path / "work", log=lambda _: None)
     assert report["metric"] == "box_ap50" and report["splits"] == {
         "pool_frames": 10,  # IMG_0261 and IMG_0265

@@ -11,15 +11,12 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
 from ml.experiments.fleet.config import REAL_TINY
 from ml.experiments.fleet.measures import forgetting
 from ml.experiments.fleet.real import simulate_real, write_real_teams
 from ml.experiments.fleet.simulate import format_table, labels_to_reach
-from ml.synth import CATEGORIES
-from ml.universal.checkpoint import make_meta, save_checkpoint
-from ml.universal.model import build_model
+from tests.annotator.learning.scenes import tiny_checkpoint
 from tests.ml.real_like import real_like_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,10 +96,7 @@ def test_the_real_only_settings_need_real():
 @pytest.mark.slow
 def test_a_tiny_real_teams_run_scores_every_base_on_boxes_and_resumes_from_its_checkpoints(tmp_path):
     data = real_like_set(tmp_path / "data")
-    torch.manual_seed(0)
-    init = save_checkpoint(
-        tmp_path / "init.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 96)
-    )
+    init = tiny_checkpoint(tmp_path / "init.pt", input_size=96)
     work = tmp_path / "work"
     report = simulate_real(REAL_TINY, data, init, tmp_path / "fleet.png", work, log=lambda _: None)
     assert report["teams_data"] == {

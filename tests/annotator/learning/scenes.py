@@ -16,11 +16,11 @@ from ml.universal.model import build_model
 SIZE = 64
 
 
-def tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+def tiny_checkpoint(path: Path, seed: int = 0, input_size: int = SIZE) -> Path:
     """A randomly initialised extra-small universal model, saved with the real checkpoint format."""
     torch.manual_seed(seed)
     return save_checkpoint(
-        path, build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, SIZE)
+        path, build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, input_size)
     )
 
 
