@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ml.experiments.fewshot.sites import write_site_splits
-from ml.experiments.fleet.simulate import labels_to_reach
+from ml.experiments.fleet.measures import labels_to_reach
 from ml.universal.box_eval import checkpoint_boxes
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.coco_eval import ImageBoxes, box_figures, match_boxes
