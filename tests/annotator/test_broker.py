@@ -33,7 +33,8 @@ def test_a_consumer_racing_the_publisher_gets_every_message_whole(tmp_path):
             queue = conn.SimpleQueue("race")
             try:
                 while len(received) < MESSAGES:
-                    message = queue.get(timeout=10)  # raises on a half-written (undecodable) file
+                    # raises on a half-written (undecodable) file; Empty only if a message never comes
+                    message = queue.get(timeout=30)
                     received.append(message.payload["n"])
                     message.ack()
             except BaseException as exc:  # noqa: BLE001 - handed to the test thread
@@ -47,9 +48,12 @@ def test_a_consumer_racing_the_publisher_gets_every_message_whole(tmp_path):
         queue = conn.SimpleQueue("race")
         for n in range(MESSAGES):
             queue.put({"n": n, "pad": "x" * 2000})  # a payload big enough to take more than one write
-    done.wait(60)
+    done.wait(120)
     consumer.join(5)
-    assert errors == []
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert errors == [], (
+        f"{errors} after {len(received)} of {MESSAGES} messages; left in the folder: {left[:5]}"
+    )
     assert sorted(received) == list(range(MESSAGES))  # all, once each (kombu orders by the millisecond only)
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
