@@ -5,8 +5,12 @@ consumer that lists the folder in between moves the still-empty file away and fa
 the message is lost and the worker stops with "Unrecoverable error: JSONDecodeError" (seen here in
 the test suite when a review flushed about 30 trust-gate refreshes a second). Here a message is
 written whole under a name no consumer matches (``....msg.partial``) and renamed into place, which
-is atomic on one file system, so a consumer sees a complete message or none. Only the demo and the
-tests use this transport (``CELERY_BROKER_URL=filesystem://``); production runs on Redis.
+is atomic on one file system, so a consumer sees a complete message or none. The exchange tables
+(``control_folder``) had the same race: kombu creates a table's file and only then locks and writes
+it, so a publisher looking the table up in between read an empty file (seen in CI in
+``tests/annotator/test_broker.py``). Here a missing table is first created whole, by a link that only
+one binder can win, and kombu then adds the binding under its lock. Only the demo and the tests use
+this transport (``CELERY_BROKER_URL=filesystem://``); production runs on Redis.
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ class Channel(filesystem.Channel):
             os.replace(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        table = self._exchange_file(exchange)
+        if not table.exists():
+            self.control_folder.mkdir(parents=True, exist_ok=True)
+            partial = table.with_name(f"{table.name}.{uuid.uuid4()}.partial")
+            partial.write_bytes(str_to_bytes(dumps([])))
+            try:
+                os.link(partial, table)  # atomic, and refused if another binder created it first
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
+        super()._queue_bind(exchange, routing_key, pattern, queue)  # adds the binding under kombu's lock
 
 
 class Transport(filesystem.Transport):

@@ -17,6 +17,7 @@ def _connection(folder) -> Connection:
     options = {
         "data_folder_in": str(folder),
         "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),  # the exchange tables: this test's own, not the cwd's
         "store_processed": False,
         "polling_interval": 0.0,
     }
@@ -55,7 +56,7 @@ def test_a_consumer_racing_the_publisher_gets_every_message_whole(tmp_path):
         f"{errors} after {len(received)} of {MESSAGES} messages; left in the folder: {left[:5]}"
     )
     assert sorted(received) == list(range(MESSAGES))  # all, once each (kombu orders by the millisecond only)
-    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert not [p.name for p in tmp_path.rglob("*.partial")]
 
 
 def test_the_app_uses_the_atomic_transport_on_the_embedded_broker():
