@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -157,12 +159,62 @@ def _reset_connections(app) -> None:
     app.amqp._producer_pool = None
 
 
+@contextmanager
+def private_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """This process publishes to a broker of its own: a folder under ``tmp_path`` (the filesystem
+    transport) or a private key prefix on the Redis server. Yields the environment a worker needs
+    to consume the same queues."""
+    from annotator.celery import app, ensure_broker_folders
+
+    old_options = app.conf.broker_transport_options
+    if app.conf.broker_url.startswith("filesystem://"):
+        broker_dir = tmp_path / "broker"
+        env = {"ANNOTATOR_VAR_DIR": str(tmp_path)}  # the worker's broker folder = tmp_path/broker
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(broker_dir / "queue"),
+            "data_folder_out": str(broker_dir / "queue"),
+            "processed_folder": str(broker_dir / "processed"),
+            "store_processed": False,
+        }
+        _reset_connections(app)
+        ensure_broker_folders()
+    else:
+        # Other test runs on this machine share the Redis server but never see (or steal) these tasks.
+        prefix = f"test-{os.getpid()}-{tmp_path.name}:"
+        env = {"CELERY_REDIS_KEY_PREFIX": prefix}
+        app.conf.broker_transport_options = {**old_options, "global_keyprefix": prefix}
+        _reset_connections(app)
+    try:
+        yield env
+    finally:
+        app.conf.broker_transport_options = old_options
+        _reset_connections(app)
+
+
+def broker_take_all(queue: str = "default") -> list[tuple[str, tuple]]:
+    """Take every message off ``queue`` of this process's broker: (task name, args), oldest first."""
+    from annotator.celery import app
+
+    taken = []
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            args, _kwargs, _options = message.decode()
+            taken.append((message.headers["task"], tuple(args)))
+    return taken
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A private broker for a test that reads what reached it (``broker_take_all``) and runs no worker."""
+    with private_broker(tmp_path) as env:
+        yield env
+
+
 @pytest.fixture
 def celery_worker(transactional_db, tmp_path, settings):
     """A real worker for one test, on the test DB and a private broker folder (or Redis)."""
     from django.db import connection
-
-    from annotator.celery import app, ensure_broker_folders
 
     db = connection.settings_dict
     env = {
@@ -179,35 +231,11 @@ def celery_worker(transactional_db, tmp_path, settings):
         env["DATABASE_URL"] = (
             f"postgres://{db['USER'] or ''}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
         )
-    broker_url = settings.CELERY_BROKER_URL
-    if broker_url.startswith("filesystem://"):
-        broker_dir = tmp_path / "broker"
-        env["ANNOTATOR_VAR_DIR"] = str(tmp_path)  # the worker's broker folder = tmp_path/broker
-        options = {
-            "data_folder_in": str(broker_dir / "queue"),
-            "data_folder_out": str(broker_dir / "queue"),
-            "processed_folder": str(broker_dir / "processed"),
-            "store_processed": False,
-        }
-        old_options = app.conf.broker_transport_options
-        app.conf.broker_transport_options = options
-        _reset_connections(app)
-        ensure_broker_folders()
-    else:
-        # A private key prefix: other test runs on this machine share the Redis server but never
-        # see (or steal) this worker's tasks.
-        prefix = f"test-{os.getpid()}-{tmp_path.name}:"
-        env["CELERY_REDIS_KEY_PREFIX"] = prefix
-        old_options = app.conf.broker_transport_options
-        app.conf.broker_transport_options = {**old_options, "global_keyprefix": prefix}
-        _reset_connections(app)
-    worker = CeleryWorker(env, tmp_path / "celery-worker.log")
-    worker.start()
-    yield worker
-    worker.stop()
-    if old_options is not None:
-        app.conf.broker_transport_options = old_options
-        _reset_connections(app)
+    with private_broker(tmp_path) as broker_env:
+        worker = CeleryWorker({**env, **broker_env}, tmp_path / "celery-worker.log")
+        worker.start()
+        yield worker
+        worker.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

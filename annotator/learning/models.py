@@ -178,6 +178,20 @@ class TrustGate(models.Model):
         return f"trust gate of {self.model_version} on {self.project}: {self.mode}"
 
 
+class TrustGateRefresh(models.Model):
+    """Whether a recomputation of a project's trust gate is queued and not yet started (``trust_refresh``)."""
+
+    project = models.OneToOneField(
+        "projects.Project", on_delete=models.CASCADE, related_name="trust_gate_refresh"
+    )
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the waiting refresh was queued; empty once it has started"
+    )
+
+    def __str__(self) -> str:
+        return f"trust gate refresh of {self.project}"
+
+
 class TrustGatePin(models.Model):
     """An admin's override of the trust gate for a project: the mode, the threshold, or both."""
 

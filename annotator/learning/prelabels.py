@@ -22,10 +22,10 @@ from annotator.projects.models import Image, ImageStatus, Project
 
 from .models import GateMode, ModelVersion, Prediction, TrustGate, TrustGatePin
 from .trust import PrelabelPolicy, prelabel_policy, trust_gate_refresh, version_in_use
+from .trust_refresh import trust_gate_refresh_started
 
 log = logging.getLogger(__name__)
 
-REFRESH_TRUST_GATE = "annotator.learning.tasks.refresh_trust_gate"
 REAPPLY_PRELABELS = "annotator.learning.tasks.reapply_prelabels"
 UNTOUCHED = (ImageStatus.NEW, ImageStatus.PRE_LABELED)
 
@@ -81,6 +81,12 @@ def trust_gate_update(*, project: Project) -> TrustGate | None:
     return gate
 
 
+def trust_gate_queued_update(*, project: Project) -> TrustGate | None:
+    """The queued refresh (``trust_refresh``): reviews from now on queue the next one, then ``trust_gate_update``."""
+    trust_gate_refresh_started(project=project)
+    return trust_gate_update(project=project)
+
+
 def suggestion_reject(*, prediction: Prediction, index: int) -> Prediction:
     """Remember that an annotator rejected the suggestion ``prediction.instances[index]``.
 
@@ -104,11 +110,6 @@ def suggestion_reject(*, prediction: Prediction, index: int) -> Prediction:
             locked.rejected = sorted([*locked.rejected, index])
             locked.save(update_fields=["rejected"])
     return locked
-
-
-def trust_gate_schedule_update(*, project: Project) -> None:
-    """Queue ``trust_gate_update`` (after a review: the gate re-learns off the request)."""
-    enqueue(REFRESH_TRUST_GATE, project.pk)
 
 
 def trust_gate_pin(

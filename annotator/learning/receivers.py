@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .prelabels import trust_gate_schedule_update
 from .runs import run_versions_fail_stopped
 from .services import images_schedule_pre_label
+from .trust_refresh import trust_gate_schedule_update
 
 
 def pre_label_new_images(*, project, image_ids: list[int], **_: object) -> None:
@@ -18,6 +18,9 @@ def fail_versions_of_reaped_runs(**_: object) -> None:
 
 
 def relearn_trust_gate(*, project, decision: str, **_: object) -> None:
-    """``annotations.signals.image_reviewed``: an accepted image is one more the trust gate learns from."""
+    """``annotations.signals.image_reviewed``: an accepted image is one more the trust gate learns from.
+
+    While a refresh waits in the queue this queues nothing: that one will read this review.
+    """
     if decision == "accept":
         trust_gate_schedule_update(project=project)

@@ -8,7 +8,7 @@ from annotator.jobs.batches import TRANSIENT, batch_image_step
 from annotator.projects.models import Project
 
 from . import services
-from .prelabels import project_prelabels_reapply, trust_gate_update
+from .prelabels import project_prelabels_reapply, trust_gate_queued_update
 from .runs import run_start
 from .training import retraining_check, training_run_execute
 
@@ -46,10 +46,14 @@ def check_retraining() -> list[int]:
 
 @shared_task(acks_late=True)
 def refresh_trust_gate(project_id: int) -> None:
-    """After a review: the project's trust gate re-learns; untouched images follow if it flipped. Safe twice."""
+    """After reviews (one waiting per project): the trust gate re-learns; untouched images follow if it flipped.
+
+    Safe twice: a redelivered message learns the same gate again, and clearing the flag early can
+    only let one more refresh be queued, never leave a review out.
+    """
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
-        trust_gate_update(project=project)
+        trust_gate_queued_update(project=project)
 
 
 @shared_task(acks_late=True)

@@ -12,9 +12,11 @@ Fewer than ``MIN_REVIEWED`` such images: the checkpoint's calibrated default thr
 threshold saves time the shapes become **suggestions**: they stay in the Prediction, the annotation
 set gets none of them, and the annotator takes them one by one or all at once.
 
-The gate is recomputed after every review (``annotations.signals.image_reviewed``, a task) and on
-every promotion or rollback (``registry``); a project admin can pin the mode, the threshold or both
-(``TrustGatePin``). The decision that applies is ``prelabel_policy``.
+The gate is recomputed by a task after reviews (``annotations.signals.image_reviewed``; one waiting
+refresh per project, ``trust_refresh``) and on every promotion or rollback (``registry``); a project
+admin can pin the mode, the threshold or both (``TrustGatePin``). The decision that applies is
+``prelabel_policy``. A gate never computed is not learned inside the request that asks for it: the
+answer is the checkpoint's default, not stored, and the refresh is queued.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ml import geometry
 from ml.active import effort
 
 from .models import GateMode, ModelVersion, Prediction, TrustGate, TrustGatePin
+from .trust_refresh import trust_gate_schedule_update
 
 MIN_REVIEWED = effort.MIN_REVIEWED
 GATE_IMAGES = 500  # the most recently accepted images the gate learns from: bounds its cost
@@ -128,26 +131,38 @@ def _shifted(shape: list, dx: float, dy: float) -> list:
 def trust_gate_refresh(*, project: Project, version: ModelVersion) -> TrustGate:
     """Learn the gate of ``version`` on ``project`` from its reviewed images and store it."""
     outcomes = reviewed_outcomes(project=project, version=version)
+    gate, _ = TrustGate.objects.update_or_create(
+        project=project, model_version=version, defaults=_gate_fields(version, outcomes)
+    )
+    return gate
+
+
+def trust_gate_provisional(*, project: Project, version: ModelVersion) -> TrustGate:
+    """What the gate says until it is first learned: ``effort.gate`` on no reviews, unsaved (``computed_at`` None)."""
+    fields = _gate_fields(version, [])
+    if fields["mode"] == GateMode.PRELABEL:
+        until = f"the model's calibrated default {fields['threshold']:.2f} applies"
+    else:
+        until = "the model has no calibrated scores, so its shapes are suggestions"
+    fields["reason"] = f"being learned from the project's reviewed images; until then {until}"
+    return TrustGate(project=project, model_version=version, **fields)
+
+
+def _gate_fields(version: ModelVersion, outcomes: list[effort.ImageOutcome]) -> dict[str, Any]:
     default = float(version.prelabel_threshold)
     # A checkpoint without a score calibration stores threshold 0 (every shape): no default to trust.
     decision = effort.gate(outcomes, default, calibrated=default > 0)
-    threshold = decision.threshold if math.isfinite(decision.threshold) else None
-    gate, _ = TrustGate.objects.update_or_create(
-        project=project,
-        model_version=version,
-        defaults={
-            "mode": decision.mode,
-            "threshold": threshold,
-            "precision": _round(decision.precision),
-            "recall": _round(decision.recall),
-            "seconds_saved_per_image": _round(decision.seconds_saved_per_image, 2),
-            "reviewed_images": decision.reviewed_images,
-            "reason": decision.reason,
-            "learned": decision.learned,
-            "curve": gate_curve(outcomes),
-        },
-    )
-    return gate
+    return {
+        "mode": decision.mode,
+        "threshold": decision.threshold if math.isfinite(decision.threshold) else None,
+        "precision": _round(decision.precision),
+        "recall": _round(decision.recall),
+        "seconds_saved_per_image": _round(decision.seconds_saved_per_image, 2),
+        "reviewed_images": decision.reviewed_images,
+        "reason": decision.reason,
+        "learned": decision.learned,
+        "curve": gate_curve(outcomes),
+    }
 
 
 def gate_curve(outcomes: list[effort.ImageOutcome]) -> list[dict[str, float | None]]:
@@ -176,14 +191,27 @@ def gate_curve(outcomes: list[effort.ImageOutcome]) -> list[dict[str, float | No
 
 
 def trust_gate_for(*, project: Project, version: ModelVersion) -> TrustGate:
-    """The stored gate of ``version`` on ``project``; learned now if it was never computed."""
+    """The stored gate of ``version`` on ``project``; never computed: ``trust_gate_provisional``, and a refresh queued.
+
+    The provisional gate is not stored: a stored row means "computed", so it could never hide the
+    refresh's answer, and until that answer comes every caller gets the default afresh.
+    """
     gate = TrustGate.objects.filter(project=project, model_version=version).first()
-    return gate if gate is not None else trust_gate_refresh(project=project, version=version)
+    if gate is not None:
+        return gate
+    if version == version_in_use(project):  # the version the refresh learns; another would wait in vain
+        trust_gate_schedule_update(project=project)
+    return trust_gate_provisional(project=project, version=version)
 
 
-def prelabel_policy(*, project: Project, version: ModelVersion) -> PrelabelPolicy:
-    """The gate's decision with the admin's pins applied: what the project's untouched images show."""
-    gate = trust_gate_for(project=project, version=version)
+def prelabel_policy(
+    *, project: Project, version: ModelVersion, gate: TrustGate | None = None
+) -> PrelabelPolicy:
+    """The gate's decision with the admin's pins applied: what the project's untouched images show.
+
+    ``gate``: ``trust_gate_for``'s answer when the caller already has it.
+    """
+    gate = trust_gate_for(project=project, version=version) if gate is None else gate
     pin = TrustGatePin.objects.filter(project=project).first()
     mode, threshold = gate.mode, gate.threshold
     if pin is not None and pin.mode:

@@ -49,7 +49,10 @@ GateOutput = inline_serializer(
         "reason": serializers.CharField(),
         "learned": serializers.BooleanField(),
         "curve": serializers.ListField(child=serializers.DictField()),
-        "computed_at": serializers.DateTimeField(),
+        "computed_at": serializers.DateTimeField(
+            allow_null=True,
+            help_text="null: not computed yet, the checkpoint's default while the gate is being learned",
+        ),
         "applied": _applied,
     },
 )
@@ -97,7 +100,7 @@ def trust_gate_json(project: Project) -> dict[str, Any]:
     active = None
     if version is not None:
         gate = trust_gate_for(project=project, version=version)
-        active = gate_json(gate, prelabel_policy(project=project, version=version))
+        active = gate_json(gate, prelabel_policy(project=project, version=version, gate=gate))
     versions = [
         gate_json(g)
         for g in TrustGate.objects.filter(project=project)

@@ -381,7 +381,8 @@ export interface GateFigures {
   /** false: too few reviewed images, the checkpoint's default applies. */
   learned: boolean;
   curve: GateCurvePoint[];
-  computed_at: string;
+  /** null: not computed yet; the figures are the checkpoint's default while the gate is being learned. */
+  computed_at: string | null;
   /** The active version only: what applies after the admin's pins. */
   applied?: { mode: GateMode; threshold: number | null; pinned: boolean };
 }
