@@ -63,6 +63,7 @@ def fine_tune(
     rehearsal: int = 0,
     boxes_source_map: str | Path | None = None,
     device: str = "cpu",
+    contact_weight: float | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``base_checkpoint`` within ``budget_seconds`` of training wall-clock time.
 
@@ -85,6 +86,8 @@ def fine_tune(
     ``train_coco`` holds boxes, not masks, and trains as ``data.BoxDataset`` captures do. Without
     ``val_coco`` the checkpoint is neither scored nor calibrated (an experiment scores it itself).
     ``device`` is where the training steps run (``train``'s ``device``: ``cpu``, ``cuda`` or ``auto``).
+    ``contact_weight`` (``engine.compute_loss``) is the base's own by default (``meta["data"]``), so a
+    fine-tune keeps the loss its base was trained with.
     """
     n_images = len(load_coco(train_coco)["images"])
     if n_images == 0:
@@ -112,11 +115,18 @@ def fine_tune(
         "freeze_batchnorm": FINE_TUNE_FREEZE_BATCHNORM,
         "precision": precision,
         "device": device,
+        "contact_weight": _base_contact_weight(base_checkpoint) if contact_weight is None else contact_weight,
     }
     result = train(config, progress=progress, should_stop=should_stop)
     if val_coco and Path(out_path).is_file():
         result["score_calibration"] = calibrate_on_val(out_path, val_coco, val_images_dir)
     return result
+
+
+def _base_contact_weight(base_checkpoint: str | Path) -> float:
+    """The contact weight ``base_checkpoint`` was trained with (1.0, no weighting, where it is not recorded)."""
+    _, meta = load_checkpoint(base_checkpoint)
+    return float((meta.get("data") or {}).get("contact_weight", 1.0))
 
 
 def _train_spec(

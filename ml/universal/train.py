@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="override the config's checkpoint path")
     parser.add_argument("--device", help="override the config's training device (cpu, cuda, auto)")
     parser.add_argument("--budget-seconds", type=float, help="override the config's wall-clock budget")
+    parser.add_argument("--lr", type=float, help="override the config's peak learning rate")
     parser.add_argument(
         "--retune", metavar="CKPT", help="only re-tune CKPT's grouping on the config's val set"
     )
@@ -308,6 +309,8 @@ def main(argv: list[str] | None = None) -> None:
         config["device"] = args.device
     if args.budget_seconds:
         config["budget_seconds"] = args.budget_seconds
+    if args.lr:
+        config["lr"] = args.lr
     if args.retune:
         model, meta = load_checkpoint(args.retune)
         if args.test_time_flips is not None:

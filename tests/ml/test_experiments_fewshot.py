@@ -97,6 +97,10 @@ def test_a_tiny_run_trains_every_arm_picks_learning_rates_on_val_and_resumes_fro
     assert again["rows"] == report["rows"]
     plot = draw_plot(report, tmp_path / "fewshot.png")
     assert cv2.imread(str(plot)).shape == (440, 720, 3)
+    cfg.scratch_sizes = ()  # the base arms only (--scratch-sizes with none): no yardstick, no verdict
+    base_only = Experiment(cfg, data, SHIPPED, out, log=lambda _: None).run()
+    assert [row["kind"] for row in base_only["rows"]] == ["base"] * 3 and "scratch_all" not in base_only
+    assert cv2.imread(str(draw_plot(base_only, tmp_path / "base_only.png"))).shape == (440, 720, 3)
 
 
 def test_the_fast_ap50_is_cocoevals_on_random_images():

@@ -542,6 +542,16 @@ def test_fine_tune_and_evaluate_checkpoint_on_coco_files(tmp_path):
     stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(before[k], after[k]) for k in stats)
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith(".weight"))
+    # The loss is the base's: a base trained with the seams weighted passes its weight on.
+    assert load_checkpoint(result["checkpoint"])[1]["data"]["contact_weight"] == 1.0  # none recorded: 1
+    seamed_meta = make_meta("unet_s", CATEGORIES, 64, data={"contact_weight": 5.0})
+    seamed = save_checkpoint(tmp_path / "seamed.pt", build_model("unet_s"), seamed_meta)
+    inherited = fine_tune(seamed, train_json, None, tmp_path / "ft_seamed.pt", budget_seconds=60, steps=1)
+    assert load_checkpoint(inherited["checkpoint"])[1]["data"]["contact_weight"] == 5.0
+    chosen = fine_tune(
+        seamed, train_json, None, tmp_path / "ft_one.pt", budget_seconds=60, steps=1, contact_weight=2.0
+    )
+    assert load_checkpoint(chosen["checkpoint"])[1]["data"]["contact_weight"] == 2.0
 
 
 @pytest.mark.slow  # trains or evaluates for more than a few seconds: not in make test-fast

@@ -59,10 +59,11 @@ def draw_plot(report: dict[str, Any], path: Path, size: tuple[int, int] = (720, 
         n = labels(row)
         cv2.line(img, pt(n, row["low"]), pt(n, row["high"]), colour, 1, cv2.LINE_AA)
         cv2.circle(img, pt(n, row["box_ap50"]), 4, colour, -1, cv2.LINE_AA)
-    level = report["scratch_all"]["box_ap50"]
-    for x in range(left, width - right, 12):
-        y = pt(1, level)[1]
-        cv2.line(img, (x, y), (x + 6, y), SCRATCH, 1)
+    if "scratch_all" in report:  # a run of the base arms only has no scratch level
+        level = report["scratch_all"]["box_ap50"]
+        for x in range(left, width - right, 12):
+            y = pt(1, level)[1]
+            cv2.line(img, (x, y), (x + 6, y), SCRATCH, 1)
     cv2.putText(img, "base (no W) + N, fine-tuned", (width - 300, top + 14), FONT, 0.45, BASE, 1, cv2.LINE_AA)
     cv2.putText(img, "scratch + N; dashed: scratch + all", (width - 300, top + 32), FONT, 0.45, SCRATCH, 1)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -269,13 +269,14 @@ class Experiment:
         rows = [{"kind": "base", "n": "0", **base_test}]
         rows += [self.arm("base", str(n), base) for n in cfg.pool_sizes]
         rows += [self.arm("scratch", size, None) for size in cfg.scratch_sizes]
-        scratch_all = next(r for r in rows if r["kind"] == "scratch" and r["n"] == "all")
+        report: dict[str, Any] = {"config": asdict(cfg), "splits": counts, "rows": rows}
+        scratch_all = next((r for r in rows if r["kind"] == "scratch" and r["n"] == "all"), None)
+        if scratch_all is None:  # a run of the base arms only (--scratch-sizes with none)
+            return report
         curve = [{"labels": int(r["n"]), "box_ap50": r["box_ap50"]} for r in rows if r["kind"] == "base"]
         base_100 = next((r for r in rows if r["kind"] == "base" and r["n"] == "100"), None)
         return {
-            "config": asdict(cfg),
-            "splits": counts,
-            "rows": rows,
+            **report,
             "scratch_all": {"n": counts["w_pool"], "box_ap50": scratch_all["box_ap50"]},
             "base_plus_n_to_match": labels_to_reach(curve, scratch_all["box_ap50"], key="box_ap50"),
             "target_base_plus_100_ge_scratch_all": None
@@ -295,12 +296,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fine-tune-steps", type=int)
     parser.add_argument("--scratch-steps", type=int)
     parser.add_argument("--input-size", type=int)
+    parser.add_argument("--fine-tune-lrs", type=float, nargs="+", help="the base + N arms' learning-rate grid")
+    parser.add_argument(
+        "--scratch-sizes",
+        nargs="*",
+        help="the scratch arms' sizes ('all' and pool sizes); none: the base arms only, no comparison",
+    )
+    parser.add_argument("--threads", type=int, help="torch threads per training run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     cfg = tiny_config() if args.tiny else FewShotConfig()
-    for name in ("base_steps", "fine_tune_steps", "scratch_steps", "input_size"):
+    for name in ("base_steps", "fine_tune_steps", "scratch_steps", "input_size", "threads"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
+    if args.fine_tune_lrs:
+        cfg.fine_tune_lrs = tuple(args.fine_tune_lrs)
+    if args.scratch_sizes is not None:
+        cfg.scratch_sizes = tuple(args.scratch_sizes)
     args.out.mkdir(parents=True, exist_ok=True)
     report = Experiment(cfg, args.data, args.init, args.out).run()
     if not args.tiny:
