@@ -296,7 +296,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fine-tune-steps", type=int)
     parser.add_argument("--scratch-steps", type=int)
     parser.add_argument("--input-size", type=int)
-    parser.add_argument("--fine-tune-lrs", type=float, nargs="+", help="the base + N arms' learning-rate grid")
+    parser.add_argument(
+        "--fine-tune-lrs", type=float, nargs="+", help="the base + N arms' learning-rate grid"
+    )
     parser.add_argument(
         "--scratch-sizes",
         nargs="*",
