@@ -73,6 +73,8 @@ def test_the_bootstrap_interval_brackets_the_point_and_narrows_to_it_when_every_
     mixed = same + [ImageBoxes(image_id=9, boxes=[[50, 50, 5, 5]], scores=[0.95], gt_boxes=[[0, 0, 10, 10]])]
     figures = ap50_interval(mixed, draws=50, seed=0)
     assert figures["low"] <= figures["box_ap50"] <= figures["high"] and figures["low"] < 1.0
+    blind = [ImageBoxes(image_id=k, boxes=[], scores=[], gt_boxes=[[0, 0, 10, 10]]) for k in range(3)]
+    assert ap50_interval(blind, draws=5, seed=0) == {"box_ap50": 0.0, "low": 0.0, "high": 0.0, "images": 3}
 
 
 @pytest.mark.slow
@@ -121,3 +123,45 @@ def test_the_fast_ap50_is_cocoevals_on_random_images():
     fast = ap50_interval(images, draws=30, seed=0)
     assert fast["box_ap50"] == pytest.approx(box_figures(images, threshold=0.0)["box_ap50"], abs=1e-4)
     assert 0.0 < fast["low"] <= fast["box_ap50"] <= fast["high"] < 1.0
+
+
+@pytest.mark.slow
+def test_the_diagnosis_fine_tunes_each_variant_with_its_ablation_and_restores_the_loss_after(tmp_path):
+    from ml.experiments.fewshot.diagnose import parse_variant, run
+    from ml.universal import engine, targets
+
+    data = real_like_set(tmp_path / "data")
+    before = (engine.INTERIOR_WEIGHT, engine.PROJECTION_WEIGHT, targets.KNOWN_MARGIN)
+    seen: list[tuple[float, float]] = []
+    original = engine.compute_loss
+
+    def spy(*args, **kwargs):
+        seen.append((engine.INTERIOR_WEIGHT, targets.KNOWN_MARGIN))
+        return original(*args, **kwargs)
+
+    engine.compute_loss = spy
+    try:
+        results = run(
+            data,
+            SHIPPED,
+            tmp_path / "diag",
+            ["base", "flat:steps=2,lr=1e-5,interior_weight=0,known_margin=-1"],
+            "w_300.json",
+            ["w_val.json"],
+            draws=10,
+        )
+    finally:
+        engine.compute_loss = original
+    assert seen == [(0.0, -1.0)] * 2  # both steps trained under the ablation
+    assert (engine.INTERIOR_WEIGHT, engine.PROJECTION_WEIGHT, targets.KNOWN_MARGIN) == before
+    assert set(results) == {"base/w_val.json", "flat/w_val.json"}
+    for row in results.values():
+        assert row["low"] <= row["box_ap50"] <= row["high"] and row["images"] == 1  # every 4th val frame
+    assert results["flat/w_val.json"]["options"] == {
+        "steps": 2,
+        "lr": 1e-5,
+        "interior_weight": 0.0,
+        "known_margin": -1.0,
+    }
+    with pytest.raises(ValueError, match="unknown key 'momentum'"):
+        parse_variant("odd:momentum=0.9")

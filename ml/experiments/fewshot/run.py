@@ -96,7 +96,7 @@ def _image_matches(img: ImageBoxes, max_dets: int = 100) -> tuple[np.ndarray, np
 
 def _ap_from(scores: np.ndarray, matched: np.ndarray, labelled: int) -> float:
     """COCOeval's 101-point interpolated AP of pooled (score, matched) pairs against ``labelled`` boxes."""
-    if labelled == 0:
+    if labelled == 0 or len(scores) == 0:  # nothing to find, or nothing found
         return 0.0
     order = np.argsort(-scores, kind="mergesort")  # COCOeval's sort
     tp = np.cumsum(matched[order])
