@@ -65,7 +65,10 @@ def draw_plot(report: dict[str, Any], path: Path, size: tuple[int, int] = (720, 
             y = pt(1, level)[1]
             cv2.line(img, (x, y), (x + 6, y), SCRATCH, 1)
     cv2.putText(img, "base (no W) + N, fine-tuned", (width - 300, top + 14), FONT, 0.45, BASE, 1, cv2.LINE_AA)
-    cv2.putText(img, "scratch + N; dashed: scratch + all", (width - 300, top + 32), FONT, 0.45, SCRATCH, 1)
+    if any(row["kind"] == "scratch" for row in rows):
+        cv2.putText(
+            img, "scratch + N; dashed: scratch + all", (width - 300, top + 32), FONT, 0.45, SCRATCH, 1
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), img)
     return path
