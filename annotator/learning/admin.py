@@ -3,7 +3,15 @@ from django.contrib import admin, messages
 from annotator.errors import ApplicationError
 
 from . import registry, training
-from .models import ModelVersion, Prediction, ProjectTraining, TrainingRun, TrustGate, TrustGatePin
+from .models import (
+    ModelVersion,
+    Prediction,
+    ProjectTraining,
+    TrainingRun,
+    TrustGate,
+    TrustGatePin,
+    TrustGateRefresh,
+)
 from .selectors import accepted_since_last_run
 
 
@@ -143,3 +151,10 @@ class TrustGateAdmin(ReadOnlyAdmin):
 @admin.register(TrustGatePin)
 class TrustGatePinAdmin(ReadOnlyAdmin):
     list_display = ["project", "mode", "threshold", "changed_by", "changed_at"]
+
+
+@admin.register(TrustGateRefresh)
+class TrustGateRefreshAdmin(ReadOnlyAdmin):
+    """A waiting gate refresh per project (``trust_refresh``): empty ``queued_at`` means none waits."""
+
+    list_display = ["project", "queued_at"]
