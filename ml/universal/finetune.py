@@ -115,18 +115,12 @@ def fine_tune(
         "freeze_batchnorm": FINE_TUNE_FREEZE_BATCHNORM,
         "precision": precision,
         "device": device,
-        "contact_weight": _base_contact_weight(base_checkpoint) if contact_weight is None else contact_weight,
+        "contact_weight": contact_weight,  # None: the base's own (train reads it from the base's meta)
     }
     result = train(config, progress=progress, should_stop=should_stop)
     if val_coco and Path(out_path).is_file():
         result["score_calibration"] = calibrate_on_val(out_path, val_coco, val_images_dir)
     return result
-
-
-def _base_contact_weight(base_checkpoint: str | Path) -> float:
-    """The contact weight ``base_checkpoint`` was trained with (1.0, no weighting, where it is not recorded)."""
-    _, meta = load_checkpoint(base_checkpoint)
-    return float((meta.get("data") or {}).get("contact_weight", 1.0))
 
 
 def _train_spec(

@@ -18,7 +18,7 @@ during training and is not re-estimated at the end: for fine-tuning on a few ima
 training steps' forward pass under autocast; evaluation stays float32), ``device`` (``cpu``,
 ``cuda`` or ``auto``: where the training steps run; the checkpoint, grouping tuning and
 validation are on the CPU either way), ``contact_weight`` (the interior loss counts this many times
-where two parcels touch: ``engine.contact_band``; 1 = off).
+where two parcels touch: ``engine.contact_band``; 1 = off; None = the init's own, 1 without one).
 Re-running the same command resumes from ``work_dir/last.pt``.
 """
 
@@ -158,6 +158,10 @@ def train(
     else:
         categories, arch, input_size = list(CATEGORIES), cfg["architecture"], int(cfg["input_size"])
         model = build_model(arch, num_classes=len(categories))
+    if cfg["contact_weight"] is None:  # the loss the init was trained with (none from scratch)
+        cfg["contact_weight"] = (
+            (init_meta.get("data") or {}).get("contact_weight", 1.0) if cfg["init"] else 1.0
+        )
     device = resolve_device(str(cfg["device"]))
     model.to(device)
     dataset = build_dataset(cfg["data"], categories, input_size, cfg["seed"])
