@@ -93,7 +93,7 @@ def fine_tune_variant(base: Path, train_coco: Path, data: Path, out: Path, optio
         "threads": 2,
         "freeze_batchnorm": True,
         "precision": "auto",
-        "contact_weight": 5.0,  # the eighth base's (ml.universal.finetune passes the base's own)
+        "contact_weight": None,  # the base's own, as ml.universal.finetune trains
     }
     config.update({k: v for k, v in options.items() if k in TRAINING})
     with ablated(options):
