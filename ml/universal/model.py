@@ -117,7 +117,17 @@ def build_unet_s(num_classes: int = 5) -> UniversalUNet:
     return UniversalUNet((16, 32, 64, 96, 128), (1, 2, 2, 2, 2), (64, 48, 32, 24), num_classes)
 
 
-MODELS: dict[str, Callable[..., UniversalUNet]] = {"unet_xs": build_unet_xs, "unet_s": build_unet_s}
+def build_unet_m(num_classes: int = 5) -> UniversalUNet:
+    """Medium variant (~1.55 M parameters): ``unet_s`` with every stage 1.5 times as wide, so a ``unet_s``
+    checkpoint widens into it without changing its output (:mod:`ml.universal.widen`)."""
+    return UniversalUNet((24, 48, 96, 144, 192), (1, 2, 2, 2, 2), (96, 72, 48, 36), num_classes)
+
+
+MODELS: dict[str, Callable[..., UniversalUNet]] = {
+    "unet_xs": build_unet_xs,
+    "unet_s": build_unet_s,
+    "unet_m": build_unet_m,
+}
 
 
 def build_model(name: str, num_classes: int = 5) -> UniversalUNet:
