@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
-from ml.universal.model import ConvBNReLU, UniversalUNet, build_model
+from ml.universal.model import ConvBNReLU, UniversalUNet, UpStage, build_model
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def _widen_block(
         new_conv.weight.copy_(weight)
         for name in ("weight", "bias", "running_mean", "running_var"):
             getattr(new_bn, name).copy_(getattr(old_bn, name).detach()[rows])
-        new_bn.num_batches_tracked.copy_(old_bn.num_batches_tracked)
+        if new_bn.num_batches_tracked is not None and old_bn.num_batches_tracked is not None:
+            new_bn.num_batches_tracked.copy_(old_bn.num_batches_tracked)
     return outputs
 
 
@@ -96,19 +97,28 @@ def _widen_head(new: nn.Conv2d, old: nn.Conv2d, inputs: Channels) -> None:
             new.bias.copy_(old.bias.detach())
 
 
+def _stages(model: UniversalUNet) -> tuple[list[list[ConvBNReLU]], list[ConvBNReLU]]:
+    """The encoder's blocks, stage by stage, and the decoder's fuse blocks."""
+    encoder = [
+        [block for block in stage.children() if isinstance(block, ConvBNReLU)] for stage in model.encoder
+    ]
+    decoder = [stage.fuse for stage in model.decoder if isinstance(stage, UpStage)]
+    return encoder, decoder
+
+
 def widen(old: UniversalUNet, new: UniversalUNet, seed: int = 0, noise: float = 0.0) -> UniversalUNet:
     """Load ``old``'s function into the (freshly built, wider) ``new``; returns ``new``."""
-    old_blocks = [len(stage) for stage in old.encoder]
-    if old_blocks != [len(stage) for stage in new.encoder] or len(old.decoder) != len(new.decoder):
+    (old_encoder, old_decoder), (new_encoder, new_decoder) = _stages(old), _stages(new)
+    if [len(s) for s in old_encoder] != [len(s) for s in new_encoder] or len(old_decoder) != len(new_decoder):
         raise ValueError("widening needs the same stages and depths; only the widths may grow")
     rng = np.random.default_rng(seed)
     x, skips = Channels.identity(3), []
-    for old_stage, new_stage in zip(old.encoder, new.encoder, strict=True):
+    for old_stage, new_stage in zip(old_encoder, new_encoder, strict=True):
         for old_block, new_block in zip(old_stage, new_stage, strict=True):
             x = _widen_block(new_block, old_block, x, rng, noise)
         skips.append(x)
-    for old_up, new_up, skip in zip(old.decoder, new.decoder, reversed(skips[:-1]), strict=True):
-        x = _widen_block(new_up.fuse, old_up.fuse, Channels.concat([x, skip]), rng, noise)
+    for old_fuse, new_fuse, skip in zip(old_decoder, new_decoder, reversed(skips[:-1]), strict=True):
+        x = _widen_block(new_fuse, old_fuse, Channels.concat([x, skip]), rng, noise)
     x = _widen_block(new.refine, old.refine, x, rng, noise)
     _widen_head(new.semantic, old.semantic, x)
     _widen_head(new.interior, old.interior, x)

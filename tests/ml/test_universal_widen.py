@@ -22,6 +22,7 @@ def _trained_looking(model: UniversalUNet, seed: int) -> UniversalUNet:
                 n = module.num_features
                 module.weight.copy_(0.5 + torch.rand(n, generator=gen))
                 module.bias.copy_(torch.randn(n, generator=gen) * 0.3)
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.copy_(torch.randn(n, generator=gen) * 0.2)
                 module.running_var.copy_(0.5 + torch.rand(n, generator=gen))
     return model
