@@ -22,8 +22,9 @@ from annotator.projects.models import Project
 from .models import TrustGateRefresh
 
 REFRESH_TRUST_GATE = "annotator.learning.tasks.refresh_trust_gate"
-# A flag this old no longer holds reviews back: its message was lost on the way to the broker, or the
-# queue is so far behind that one more refresh costs nothing next to the wait.
+# A flag this old no longer holds reviews back: its message was lost after the broker took it (a refused
+# send clears the flag at once), or the queue is so far behind that one more refresh costs nothing next
+# to the wait.
 STALE_AFTER = timedelta(minutes=10)
 
 
@@ -31,7 +32,8 @@ def trust_gate_schedule_update(*, project: Project) -> bool:
     """Queue ``refresh_trust_gate`` for the project unless one is queued and not started; True if queued."""
     if not _claim(project):
         return False
-    enqueue(REFRESH_TRUST_GATE, project.pk)
+    # a message the broker refused must not hold the flag, or reviews would queue nothing for STALE_AFTER
+    enqueue(REFRESH_TRUST_GATE, project.pk, on_failure=lambda: trust_gate_refresh_started(project=project))
     return True
 
 

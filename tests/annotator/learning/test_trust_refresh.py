@@ -7,6 +7,7 @@ this process as a worker runs it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -17,9 +18,9 @@ from django.utils import timezone
 
 from annotator.celery import app
 from annotator.learning.models import TrustGate, TrustGateRefresh
-from annotator.learning.trust_refresh import REFRESH_TRUST_GATE, STALE_AFTER
+from annotator.learning.trust_refresh import REFRESH_TRUST_GATE, STALE_AFTER, trust_gate_schedule_update
 from tests.annotator.learning.test_trust_gate import good, review_images
-from tests.conftest import broker_take_all
+from tests.conftest import _reset_connections, broker_take_all
 from tests.factories import make_active_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,6 +98,38 @@ def test_a_waiting_flag_holds_reviews_back_until_it_is_stale(project, users, bro
     )
     review_images(project, users, version, 1, good, first=1)
     assert queued_refreshes() == [(REFRESH_TRUST_GATE, (project.pk,))]
+
+
+@contextmanager
+def refusing_broker(tmp_path):
+    """A filesystem broker whose queue folder lies under a regular file: every publish fails for real."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the queue folder should be")
+    old_url, old_options = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url = "filesystem://"
+    app.conf.broker_transport_options = {
+        "data_folder_in": str(blocker / "q"),
+        "data_folder_out": str(blocker / "q"),
+    }
+    _reset_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = old_url, old_options
+        _reset_connections(app)
+
+
+def test_a_refresh_the_broker_refused_does_not_hold_the_next_review_back(project, users, broker, tmp_path):
+    version = make_active_version(project)
+    with refusing_broker(tmp_path), pytest.raises(OSError):
+        trust_gate_schedule_update(project=project)
+    assert TrustGateRefresh.objects.get(project=project).queued_at is None  # the flag was given back
+
+    review_images(project, users, version, 1, good)  # the broker is back: the next review queues a refresh
+    queued = queued_refreshes()
+    assert queued == [(REFRESH_TRUST_GATE, (project.pk,))]
+    run(queued)
+    assert gate_of(version).reviewed_images == 1
 
 
 def test_a_never_computed_gate_answers_the_default_at_once_and_the_queued_refresh_learns_it(
