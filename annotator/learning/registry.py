@@ -33,7 +33,8 @@ from annotator.projects.models import ImageStatus, Project
 from .adapters import universal as universal_adapter
 from .models import ModelVersion
 from .runs import next_version_name
-from .trust import trust_gate_refresh, version_in_use
+from .trust import version_in_use
+from .trust_refresh import trust_gate_schedule_update
 
 log = logging.getLogger(__name__)
 
@@ -216,10 +217,14 @@ def projects_following_base_rescore() -> list[BatchJob]:
 
 
 def _relearn_gate(project: Project) -> None:
-    """The trust gate of the model now in use, learned before its re-scoring shows any prediction."""
-    version = version_in_use(project)
-    if version is not None:
-        trust_gate_refresh(project=project, version=version)
+    """Queue the trust gate of the model now in use (one refresh waits per project, ``trust_refresh``).
+
+    Not learned here: a promotion, rollback or new base holds the project's lock, and for a new base every
+    following project's. Until the refresh runs, the re-scored images get the version's calibrated default
+    (the provisional gate); the refresh re-shows the untouched ones if its gate differs.
+    """
+    if version_in_use(project) is not None:
+        trust_gate_schedule_update(project=project)
 
 
 def _schedule_rescore(project: Project) -> BatchJob:

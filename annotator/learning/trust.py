@@ -13,7 +13,7 @@ threshold saves time the shapes become **suggestions**: they stay in the Predict
 set gets none of them, and the annotator takes them one by one or all at once.
 
 The gate is recomputed by a task after reviews (``annotations.signals.image_reviewed``; one waiting
-refresh per project, ``trust_refresh``) and on every promotion or rollback (``registry``); a project
+refresh per project, ``trust_refresh``) and, by the same queued refresh, on every promotion, rollback or new base (``registry``); a project
 admin can pin the mode, the threshold or both (``TrustGatePin``). The decision that applies is
 ``prelabel_policy``. A gate never computed is not learned inside the request that asks for it: the
 answer is the checkpoint's default, not stored, and the refresh is queued.

@@ -17,7 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotator.celery import app
-from annotator.learning.models import TrustGate, TrustGateRefresh
+from annotator.learning.models import ModelVersion, TrustGate, TrustGateRefresh
+from annotator.learning.registry import version_promote, version_rollback
 from annotator.learning.trust_refresh import REFRESH_TRUST_GATE, STALE_AFTER, trust_gate_schedule_update
 from tests.annotator.learning.test_trust_gate import good, review_images
 from tests.conftest import _reset_connections, broker_take_all
@@ -130,6 +131,29 @@ def test_a_refresh_the_broker_refused_does_not_hold_the_next_review_back(project
     assert queued == [(REFRESH_TRUST_GATE, (project.pk,))]
     run(queued)
     assert gate_of(version).reviewed_images == 1
+
+
+def test_a_promotion_and_a_rollback_queue_the_gate_instead_of_learning_it_under_the_projects_lock(
+    project, users, broker
+):
+    first = make_active_version(project)
+    review_images(project, users, first, 2, good)
+    run(queued_refreshes())
+    second = ModelVersion.objects.create(
+        project=project, parent=first, name="warehouse-a-v2", checkpoint="unused.pt", prelabel_threshold=0.5
+    )
+    second.status = ModelVersion.Status.READY
+    second.save(update_fields=["status"])
+
+    version_promote(version=second, confirm_worse=True)
+    assert not TrustGate.objects.filter(model_version=second).exists()  # nothing learned in the promotion
+    queued = queued_refreshes()
+    assert queued == [(REFRESH_TRUST_GATE, (project.pk,))]
+    run(queued)
+    assert TrustGate.objects.filter(model_version=second).exists()
+
+    version_rollback(project=project)
+    assert queued_refreshes() == [(REFRESH_TRUST_GATE, (project.pk,))]
 
 
 def test_a_never_computed_gate_answers_the_default_at_once_and_the_queued_refresh_learns_it(
