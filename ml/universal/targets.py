@@ -20,6 +20,11 @@ BOX_BAND = 0.1  # the outer tenth of each side of a box is left to the projectio
 BOX_OUTSIDE = 0.15  # a visible top or side may extend the package this far (of the box's side) beyond its box
 KNOWN_MARGIN = 0.15  # with partial labels, background is known this far (of the image side) around the boxes
 INTERIOR_SATURATION = 4.0  # px at stride 2; see normalised_interior
+# What box labels may say of the interior map (box_interior_evidence): 0 nothing (IGNORE_INTERIOR); 1 what a
+# front-face box proves: its core lies deep inside the package, and where two boxes meet edge to edge
+# (a stack) the line between them is a border.
+BOX_INTERIOR = 0
+SEAM_TOLERANCE = 3  # px at stride 2: facing edges of two boxes this close meet (labels are a few px off)
 
 
 def resize_long_side(
@@ -82,7 +87,8 @@ def box_targets(
       it is IGNORE (the projection loss pulls the mask out to the box's edges, see
       ``engine.box_projection_loss``), and a ring of ``BOX_OUTSIDE`` around it is IGNORE (a mask that
       covers a visible top or side beyond the box costs nothing; one that falls short does);
-    * the interior target is ``IGNORE_INTERIOR`` everywhere: a front-face box does not say where
+    * the interior target is ``IGNORE_INTERIOR`` everywhere (with ``BOX_INTERIOR`` 0, the default; with 1,
+      ``box_interior_evidence`` supervises what boxes prove of it: cores and seams): a front-face box does not say where
       the package's border is (its top or side lies beyond the box, and a box's edge is a few pixels
       off the carton's), so the interior map, which splits touching parcels, learns from exact masks
       only. Measured (issue 29, ``docs/fewshot.md``): fine-tuning the eighth base on 300 of site W's
@@ -125,9 +131,52 @@ def box_targets(
         valid[y0:y1, x0:x1] = IGNORE
         valid[y0 + by : y1 - by, x0 + bx : x1 - bx] = class_index
     interior = np.full((ph // STRIDE, pw // STRIDE), IGNORE_INTERIOR, dtype=np.float32)
+    if BOX_INTERIOR:
+        interior[:h2, :w2] = box_interior_evidence(rounded, (h2, w2))
+        valid[interior[:h2, :w2] == 0.0] = class_index  # a seam lies between two packages: it is package too,
+        # which also lets engine.contact_band weigh it as the border between touching parcels that it is
     projection = np.full((MAX_BOXES, 4), -1, dtype=np.int64)
     projection[: min(len(rounded), MAX_BOXES)] = rounded[:MAX_BOXES]
     return semantic, interior, projection
+
+
+def box_interior_evidence(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The part of the interior target that front-face boxes prove, IGNORE_INTERIOR elsewhere (stride 2).
+
+    ``boxes``: int (N, 4) x0, y0, x1, y1 at stride 2; ``size``: (H, W) of the map.
+
+    * **Core: 1.** A pixel ``INTERIOR_SATURATION`` or more inside a box is at least that far from its
+      package's border, since the package's mask holds its front face (and maybe a top or side beyond
+      it), so ``normalised_interior`` is 1 there, however far the package extends. Only where no other
+      box comes within that distance: an overlap does not say which package is in front.
+    * **Seams: 0.** Two boxes whose facing edges lie within ``SEAM_TOLERANCE`` of each other, along a
+      shared stretch, are stacked or side by side: the line midway between the edges is their border.
+      The corners (``INTERIOR_SATURATION`` from each end of the stretch) are left out.
+    """
+    height, width = size
+    out = np.full((height, width), IGNORE_INTERIOR, dtype=np.float32)
+    d = int(INTERIOR_SATURATION)
+    near = np.zeros((height, width), dtype=np.int32)  # boxes within d of each pixel
+    core = np.zeros((height, width), dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        near[max(y0 - d, 0) : y1 + d, max(x0 - d, 0) : x1 + d] += 1
+        core[y0 + d : max(y1 - d, y0 + d), x0 + d : max(x1 - d, x0 + d)] = True
+    out[core & (near == 1)] = 1.0
+    for a in range(len(boxes)):
+        for b in range(len(boxes)):
+            if a == b:
+                continue
+            ax0, ay0, ax1, ay1 = (int(v) for v in boxes[a])
+            bx0, by0, bx1, by1 = (int(v) for v in boxes[b])
+            if abs(ay1 - by0) <= SEAM_TOLERANCE:  # b below a
+                lo, hi = max(ax0, bx0) + d, min(ax1, bx1) - d
+                if lo < hi and 0 <= (row := (ay1 + by0) // 2) < height:
+                    out[row, lo:hi] = 0.0
+            if abs(ax1 - bx0) <= SEAM_TOLERANCE:  # b right of a
+                lo, hi = max(ay0, by0) + d, min(ay1, by1) - d
+                if lo < hi and 0 <= (col := (ax1 + bx0) // 2) < width:
+                    out[lo:hi, col] = 0.0
+    return out
 
 
 def normalised_interior(labels: np.ndarray, saturation: float = INTERIOR_SATURATION) -> np.ndarray:

@@ -77,6 +77,38 @@ def test_overlapping_boxes_each_keep_their_projection_and_the_largest_boxes_are_
     assert kept[:, 0].min() >= 200 // 2 - targets.MAX_BOXES  # the widest, rightmost ones
 
 
+def test_box_interior_evidence_claims_cores_and_the_seams_of_stacked_boxes_only(monkeypatch):
+    monkeypatch.setattr(targets, "BOX_INTERIOR", 1)
+    # At stride 2: a stack of two boxes (x 20..80; y 20..60 over y 61..100), a box alone, and two that overlap.
+    boxes = np.array(
+        [[20, 20, 80, 60], [20, 61, 80, 100], [100, 10, 120, 30], [20, 110, 60, 150], [40, 130, 80, 170]],
+        float,
+    )
+    semantic, interior, _ = targets.box_targets(boxes * 2, 1, (400, 300), (416, 320), partial=True)
+    d = int(targets.INTERIOR_SATURATION)
+    # Cores: d or more inside a box, and no other box within d.
+    assert (interior[20 + d : 60 - d, 20 + d : 80 - d] == 1.0).all() and (
+        interior[10 + d : 30 - d, 100 + d : 120 - d] == 1.0
+    ).all()
+    assert (
+        interior[20 + d - 1, 50] == targets.IGNORE_INTERIOR
+        and interior[40, 20 + d - 1] == targets.IGNORE_INTERIOR
+    )
+    # The seam between the stacked boxes, midway between the facing edges, is a border, and package;
+    # its ends (within d of the stretch's corners) are not claimed.
+    assert (interior[60, 20 + d : 80 - d] == 0.0).all() and (semantic[60, 20 + d : 80 - d] == 1).all()
+    assert interior[60, 20 + d - 1] == targets.IGNORE_INTERIOR and interior[59, 50] == targets.IGNORE_INTERIOR
+    # Two overlapping boxes: no core where both are within d, and no seam (their edges do not face).
+    assert (interior[126:154, 36:64] == targets.IGNORE_INTERIOR).all()
+    assert interior[115, 35] == 1.0 and interior[160, 70] == 1.0
+    assert not (interior[105:175, :] == 0.0).any()
+    # Off by default: boxes say nothing of the interior.
+    monkeypatch.setattr(targets, "BOX_INTERIOR", 0)
+    assert (
+        targets.box_targets(boxes * 2, 1, (400, 300), (416, 320), partial=True)[1] == targets.IGNORE_INTERIOR
+    ).all()
+
+
 def _tiny_box_set(tmp_path):
     rng = np.random.default_rng(0)
     images, annotations, rows = [], [], []
