@@ -20,10 +20,11 @@ BOX_BAND = 0.1  # the outer tenth of each side of a box is left to the projectio
 BOX_OUTSIDE = 0.15  # a visible top or side may extend the package this far (of the box's side) beyond its box
 KNOWN_MARGIN = 0.15  # with partial labels, background is known this far (of the image side) around the boxes
 INTERIOR_SATURATION = 4.0  # px at stride 2; see normalised_interior
-# What box labels may say of the interior map (box_interior_evidence): 0 nothing (IGNORE_INTERIOR); 1 what a
-# front-face box proves: its core lies deep inside the package, and where two boxes meet edge to edge
-# (a stack) the line between them is a border.
-BOX_INTERIOR = 0
+# What box labels may say of the interior map (box_interior_evidence), each off (0) or on (1): a front-face
+# box's core lies deep inside its package; where two boxes meet edge to edge (a stack) the line between
+# them is a border. Both off by default: measured on site W (docs/fewshot.md), cores cost AP.
+BOX_CORES = 0
+BOX_SEAMS = 0
 SEAM_TOLERANCE = 3  # px at stride 2: facing edges of two boxes this close meet (labels are a few px off)
 
 
@@ -87,8 +88,8 @@ def box_targets(
       it is IGNORE (the projection loss pulls the mask out to the box's edges, see
       ``engine.box_projection_loss``), and a ring of ``BOX_OUTSIDE`` around it is IGNORE (a mask that
       covers a visible top or side beyond the box costs nothing; one that falls short does);
-    * the interior target is ``IGNORE_INTERIOR`` everywhere (with ``BOX_INTERIOR`` 0, the default; with 1,
-      ``box_interior_evidence`` supervises what boxes prove of it: cores and seams): a front-face box does not say where
+    * the interior target is ``IGNORE_INTERIOR`` everywhere (with ``BOX_CORES`` and ``BOX_SEAMS`` 0, the
+      default; ``box_interior_evidence`` otherwise): a front-face box does not say where
       the package's border is (its top or side lies beyond the box, and a box's edge is a few pixels
       off the carton's), so the interior map, which splits touching parcels, learns from exact masks
       only. Measured (issue 29, ``docs/fewshot.md``): fine-tuning the eighth base on 300 of site W's
@@ -131,8 +132,10 @@ def box_targets(
         valid[y0:y1, x0:x1] = IGNORE
         valid[y0 + by : y1 - by, x0 + bx : x1 - bx] = class_index
     interior = np.full((ph // STRIDE, pw // STRIDE), IGNORE_INTERIOR, dtype=np.float32)
-    if BOX_INTERIOR:
-        interior[:h2, :w2] = box_interior_evidence(rounded, (h2, w2))
+    if BOX_CORES or BOX_SEAMS:
+        interior[:h2, :w2] = box_interior_evidence(
+            rounded, (h2, w2), cores=bool(BOX_CORES), seams=bool(BOX_SEAMS)
+        )
         valid[interior[:h2, :w2] == 0.0] = class_index  # a seam lies between two packages: it is package too,
         # which also lets engine.contact_band weigh it as the border between touching parcels that it is
     projection = np.full((MAX_BOXES, 4), -1, dtype=np.int64)
@@ -140,7 +143,9 @@ def box_targets(
     return semantic, interior, projection
 
 
-def box_interior_evidence(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def box_interior_evidence(
+    boxes: np.ndarray, size: tuple[int, int], cores: bool = True, seams: bool = True
+) -> np.ndarray:
     """The part of the interior target that front-face boxes prove, IGNORE_INTERIOR elsewhere (stride 2).
 
     ``boxes``: int (N, 4) x0, y0, x1, y1 at stride 2; ``size``: (H, W) of the map.
@@ -161,8 +166,9 @@ def box_interior_evidence(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarra
     for x0, y0, x1, y1 in boxes:
         near[max(y0 - d, 0) : y1 + d, max(x0 - d, 0) : x1 + d] += 1
         core[y0 + d : max(y1 - d, y0 + d), x0 + d : max(x1 - d, x0 + d)] = True
-    out[core & (near == 1)] = 1.0
-    for a in range(len(boxes)):
+    if cores:
+        out[core & (near == 1)] = 1.0
+    for a in range(len(boxes) if seams else 0):
         for b in range(len(boxes)):
             if a == b:
                 continue

@@ -78,7 +78,8 @@ def test_overlapping_boxes_each_keep_their_projection_and_the_largest_boxes_are_
 
 
 def test_box_interior_evidence_claims_cores_and_the_seams_of_stacked_boxes_only(monkeypatch):
-    monkeypatch.setattr(targets, "BOX_INTERIOR", 1)
+    monkeypatch.setattr(targets, "BOX_CORES", 1)
+    monkeypatch.setattr(targets, "BOX_SEAMS", 1)
     # At stride 2: a stack of two boxes (x 20..80; y 20..60 over y 61..100), a box alone, and two that overlap.
     boxes = np.array(
         [[20, 20, 80, 60], [20, 61, 80, 100], [100, 10, 120, 30], [20, 110, 60, 150], [40, 130, 80, 170]],
@@ -102,11 +103,13 @@ def test_box_interior_evidence_claims_cores_and_the_seams_of_stacked_boxes_only(
     assert (interior[126:154, 36:64] == targets.IGNORE_INTERIOR).all()
     assert interior[115, 35] == 1.0 and interior[160, 70] == 1.0
     assert not (interior[105:175, :] == 0.0).any()
-    # Off by default: boxes say nothing of the interior.
-    monkeypatch.setattr(targets, "BOX_INTERIOR", 0)
-    assert (
-        targets.box_targets(boxes * 2, 1, (400, 300), (416, 320), partial=True)[1] == targets.IGNORE_INTERIOR
-    ).all()
+    # Seams alone, and nothing at all: the default (boxes say nothing of the interior).
+    monkeypatch.setattr(targets, "BOX_CORES", 0)
+    seams_only = targets.box_targets(boxes * 2, 1, (400, 300), (416, 320), partial=True)[1]
+    assert (seams_only[60, 20 + d : 80 - d] == 0.0).all() and not (seams_only == 1.0).any()
+    monkeypatch.setattr(targets, "BOX_SEAMS", 0)
+    default = targets.box_targets(boxes * 2, 1, (400, 300), (416, 320), partial=True)[1]
+    assert (default == targets.IGNORE_INTERIOR).all()
 
 
 def _tiny_box_set(tmp_path):

@@ -11,8 +11,8 @@ bootstrap interval, recall over all scores, and shapes per image. The variant ``
 ``--base`` itself. Keys of a variant: ``lr``, ``steps``, ``contact_weight``, ``freeze_batchnorm``
 (training options) and three ablations of the loss, set for that run only:
 ``interior_weight`` (``engine.INTERIOR_WEIGHT``), ``projection_weight`` (``engine.PROJECTION_WEIGHT``)
-``known_margin`` (``targets.KNOWN_MARGIN``; -1: no known background at all) and ``box_interior``
-(``targets.BOX_INTERIOR``: 1 lets boxes' cores and seams supervise the interior map). Results are cached
+``known_margin`` (``targets.KNOWN_MARGIN``; -1: no known background at all), ``box_cores`` and
+``box_seams`` (``targets.BOX_CORES`` / ``BOX_SEAMS``: 1 lets boxes' cores / seams supervise the interior map). Results are cached
 per variant and split in ``out/results.json``. Findings: ``docs/fewshot.md``.
 """
 
@@ -36,7 +36,8 @@ ABLATIONS = {
     "interior_weight": (engine, "INTERIOR_WEIGHT"),
     "projection_weight": (engine, "PROJECTION_WEIGHT"),
     "known_margin": (targets, "KNOWN_MARGIN"),
-    "box_interior": (targets, "BOX_INTERIOR"),
+    "box_cores": (targets, "BOX_CORES"),
+    "box_seams": (targets, "BOX_SEAMS"),
 }
 TRAINING: dict[str, Callable[[str], Any]] = {
     "lr": float,
