@@ -18,6 +18,7 @@ from ml.experiments.fewshot.sites import (
     write_captures_copy,
     write_site_splits,
 )
+from ml.universal.checkpoint import load_checkpoint
 from ml.universal.coco_eval import ImageBoxes, box_figures
 from tests.ml.real_like import real_like_set
 
@@ -91,6 +92,9 @@ def test_a_tiny_run_trains_every_arm_picks_learning_rates_on_val_and_resumes_fro
         assert row["lr"] == float(max(row["val_by_lr"], key=row["val_by_lr"].get))  # the best on val
         assert row["low"] <= row["box_ap50"] <= row["high"] and row["images"] == 5  # the test videos' frames
     assert report["scratch_all"]["n"] == 10
+    _, scratch_meta = load_checkpoint(out / "checkpoints" / "scratch_all_0.001.pt")
+    sources = [next(iter(spec)) for spec in scratch_meta["data"]["train"]]
+    assert sources == ["boxes", "synthetic"]  # W's frames beside synthetic scenes, which teach the interior map
     cached = json.loads((out / "runs.json").read_text())
     assert {"base_without_w", "base+2@0.0001", "base+2@0.0003", "scratch+all:test"} <= set(cached)
     lines: list[str] = []

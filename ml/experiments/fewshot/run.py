@@ -12,7 +12,9 @@ site (:mod:`ml.experiments.fewshot.sites`): W's held-out videos are the test set
 2. **Base + N**: the product's fine-tune (``ml.universal.finetune.fine_tune``: frozen BatchNorm, AdamW,
    cosine schedule) on N W frames spread over the pool's videos, ``fine_tune_steps`` steps.
 3. **Scratch + N**: the same network from random weights on N W frames (or all of the pool), trained as a
-   base is (BatchNorm learning), ``scratch_steps`` steps.
+   base is (BatchNorm learning), ``scratch_steps`` steps, beside ``scratch_synthetic`` fresh synthetic
+   scenes per epoch (the generator is free to every team, and box labels do not teach the interior map
+   that splits touching cartons: without scenes a scratch model could not split a stack; 0 = W alone).
 
 Every arm gets the same tuning effort: each learning rate of its grid is trained, the one with the best
 box AP50 on W's val frames is kept, and only that checkpoint is scored on the test videos (box AP50,
@@ -59,12 +61,16 @@ class FewShotConfig:
     scratch_lrs: tuple[float, ...] = (1e-3, 3e-3)
     base_lr: float = 6e-4  # real_boxes_v8.yaml
     base_synthetic: int = 400  # fresh synthetic scenes per epoch beside S and R
+    scratch_synthetic: int = (
+        400  # ... and beside W's frames in the scratch arms (0: W alone, as before 2026-12-06)
+    )
     batch_size: int = 8
     input_size: int = 320
     val_every: int = 4
     threads: int = 2
     draws: int = 500
     seed: int = 29
+    device: str = "auto"  # where training steps run: cuda where there is one (scoring stays on the CPU)
 
 
 def tiny_config() -> FewShotConfig:
@@ -78,6 +84,7 @@ def tiny_config() -> FewShotConfig:
         fine_tune_lrs=(3e-4,),
         scratch_lrs=(1e-3,),
         base_synthetic=4,
+        scratch_synthetic=2,
         batch_size=2,
         input_size=64,
         val_every=1,
@@ -177,6 +184,7 @@ class Experiment:
                     "seed": cfg.seed,
                     "threads": cfg.threads,
                     "precision": "auto",
+                    "device": cfg.device,
                 }
             )
             return {"steps": result["steps"], "train_seconds": result["train_seconds"]}
@@ -232,6 +240,7 @@ class Experiment:
                 threads=cfg.threads,
                 precision="auto",
                 boxes_source_map=self.data / "source_map.csv",
+                device=cfg.device,
             )
         else:
             _, meta = load_checkpoint(self.init)
@@ -239,7 +248,22 @@ class Experiment:
                 {
                     "architecture": meta["architecture"],
                     "input_size": cfg.input_size,
-                    "data": {"boxes": self._boxes(f"w_{size}.json")},
+                    "data": [
+                        {"boxes": self._boxes(f"w_{size}.json")},
+                        *(
+                            [
+                                {
+                                    "synthetic": {
+                                        "count": cfg.scratch_synthetic,
+                                        "seed": 8_500_000,
+                                        "scene_size": 512,
+                                    }
+                                }
+                            ]
+                            if cfg.scratch_synthetic
+                            else []
+                        ),
+                    ],
                     "epochs": 100_000,
                     "steps": cfg.scratch_steps,
                     "batch_size": cfg.batch_size,
@@ -249,6 +273,7 @@ class Experiment:
                     "seed": cfg.seed,
                     "threads": cfg.threads,
                     "precision": "auto",
+                    "device": cfg.device,
                 }
             )
         val = box_figures(self.score(out, "w_val.json"), threshold=0.0)["box_ap50"]
@@ -306,10 +331,22 @@ def main(argv: list[str] | None = None) -> None:
         help="the scratch arms' sizes ('all' and pool sizes); none: the base arms only, no comparison",
     )
     parser.add_argument("--threads", type=int, help="torch threads per training run")
+    parser.add_argument(
+        "--scratch-synthetic", type=int, help="synthetic scenes per epoch in scratch arms (0: none)"
+    )
+    parser.add_argument("--device", help="where training steps run: cpu, cuda or auto (default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     cfg = tiny_config() if args.tiny else FewShotConfig()
-    for name in ("base_steps", "fine_tune_steps", "scratch_steps", "input_size", "threads"):
+    for name in (
+        "base_steps",
+        "fine_tune_steps",
+        "scratch_steps",
+        "input_size",
+        "threads",
+        "scratch_synthetic",
+        "device",
+    ):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
     if args.fine_tune_lrs:
