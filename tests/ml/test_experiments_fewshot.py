@@ -94,7 +94,10 @@ def test_a_tiny_run_trains_every_arm_picks_learning_rates_on_val_and_resumes_fro
     assert report["scratch_all"]["n"] == 10
     _, scratch_meta = load_checkpoint(out / "checkpoints" / "scratch_all_0.001.pt")
     sources = [next(iter(spec)) for spec in scratch_meta["data"]["train"]]
-    assert sources == ["boxes", "synthetic"]  # W's frames beside synthetic scenes, which teach the interior map
+    assert sources == [
+        "boxes",
+        "synthetic",
+    ]  # W's frames beside synthetic scenes, which teach the interior map
     cached = json.loads((out / "runs.json").read_text())
     assert {"base_without_w", "base+2@0.0001", "base+2@0.0003", "scratch+all:test"} <= set(cached)
     lines: list[str] = []
