@@ -6,6 +6,8 @@ right/bottom to a multiple of 32. Targets live at the model's output stride (2).
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import torch
@@ -161,27 +163,24 @@ def box_interior_evidence(
     height, width = size
     out = np.full((height, width), IGNORE_INTERIOR, dtype=np.float32)
     d = int(INTERIOR_SATURATION)
-    near = np.zeros((height, width), dtype=np.int32)  # boxes within d of each pixel
-    core = np.zeros((height, width), dtype=bool)
-    for x0, y0, x1, y1 in boxes:
-        near[max(y0 - d, 0) : y1 + d, max(x0 - d, 0) : x1 + d] += 1
-        core[y0 + d : max(y1 - d, y0 + d), x0 + d : max(x1 - d, x0 + d)] = True
+    boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
     if cores:
+        near = np.zeros((height, width), dtype=np.int32)  # boxes within d of each pixel
+        core = np.zeros((height, width), dtype=bool)
+        for x0, y0, x1, y1 in boxes:
+            near[max(y0 - d, 0) : y1 + d, max(x0 - d, 0) : x1 + d] += 1
+            core[y0 + d : max(y1 - d, y0 + d), x0 + d : max(x1 - d, x0 + d)] = True
         out[core & (near == 1)] = 1.0
-    for a in range(len(boxes) if seams else 0):
-        for b in range(len(boxes)):
-            if a == b:
-                continue
-            ax0, ay0, ax1, ay1 = (int(v) for v in boxes[a])
-            bx0, by0, bx1, by1 = (int(v) for v in boxes[b])
-            if abs(ay1 - by0) <= SEAM_TOLERANCE:  # b below a
-                lo, hi = max(ax0, bx0) + d, min(ax1, bx1) - d
-                if lo < hi and 0 <= (row := (ay1 + by0) // 2) < height:
-                    out[row, lo:hi] = 0.0
-            if abs(ax1 - bx0) <= SEAM_TOLERANCE:  # b right of a
-                lo, hi = max(ay0, by0) + d, min(ay1, by1) - d
-                if lo < hi and 0 <= (col := (ax1 + bx0) // 2) < width:
-                    out[lo:hi, col] = 0.0
+    pairs = itertools.permutations(boxes.tolist(), 2) if seams else ()
+    for (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) in pairs:
+        if abs(ay1 - by0) <= SEAM_TOLERANCE:  # b below a
+            lo, hi = max(ax0, bx0) + d, min(ax1, bx1) - d
+            if lo < hi and 0 <= (row := (ay1 + by0) // 2) < height:
+                out[row, lo:hi] = 0.0
+        if abs(ax1 - bx0) <= SEAM_TOLERANCE:  # b right of a
+            lo, hi = max(ay0, by0) + d, min(ay1, by1) - d
+            if lo < hi and 0 <= (col := (ax1 + bx0) // 2) < width:
+                out[lo:hi, col] = 0.0
     return out
 
 
