@@ -61,9 +61,8 @@ class FewShotConfig:
     scratch_lrs: tuple[float, ...] = (1e-3, 3e-3)
     base_lr: float = 6e-4  # real_boxes_v8.yaml
     base_synthetic: int = 400  # fresh synthetic scenes per epoch beside S and R
-    scratch_synthetic: int = (
-        400  # ... and beside W's frames in the scratch arms (0: W alone, as before 2026-12-06)
-    )
+    # ... and beside W's frames in the scratch arms (0: W alone, as before 2026-12-06)
+    scratch_synthetic: int = 400
     batch_size: int = 8
     input_size: int = 320
     val_every: int = 4
@@ -71,6 +70,11 @@ class FewShotConfig:
     draws: int = 500
     seed: int = 29
     device: str = "auto"  # where training steps run: cuda where there is one (scoring stays on the CPU)
+
+
+def _synthetic(count: int, seed: int) -> list[dict[str, Any]]:
+    """A training data spec of ``count`` fresh synthetic scenes per epoch (none for 0), to list beside real photos."""
+    return [{"synthetic": {"count": count, "seed": seed, "scene_size": 512}}] if count else []
 
 
 def tiny_config() -> FewShotConfig:
@@ -172,7 +176,7 @@ class Experiment:
                     "input_size": cfg.input_size,
                     "data": [
                         {"boxes": self._boxes("base_train.json")},
-                        {"synthetic": {"count": cfg.base_synthetic, "seed": 8_000_000, "scene_size": 512}},
+                        *_synthetic(cfg.base_synthetic, seed=8_000_000),
                     ],
                     "epochs": 100_000,
                     "steps": cfg.base_steps,
@@ -250,19 +254,7 @@ class Experiment:
                     "input_size": cfg.input_size,
                     "data": [
                         {"boxes": self._boxes(f"w_{size}.json")},
-                        *(
-                            [
-                                {
-                                    "synthetic": {
-                                        "count": cfg.scratch_synthetic,
-                                        "seed": 8_500_000,
-                                        "scene_size": 512,
-                                    }
-                                }
-                            ]
-                            if cfg.scratch_synthetic
-                            else []
-                        ),
+                        *_synthetic(cfg.scratch_synthetic, seed=8_500_000),
                     ],
                     "epochs": 100_000,
                     "steps": cfg.scratch_steps,
