@@ -102,13 +102,17 @@ def test_a_waiting_flag_holds_reviews_back_until_it_is_stale(project, users, bro
 
 
 @contextmanager
-def refusing_broker():
+def refusing_broker(tmp_path):
     """A broker that cannot take a message, for real: Redis on a port where nothing listens, or (the
-    filesystem transport keeps its URL) the filesystem transport with no queue folder configured."""
+    filesystem transport keeps its URL) the filesystem transport whose queue folder lies under a file."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the queue folder should be")
     old_url, old_write = app.conf.broker_url, app.conf.broker_write_url
     old_options, old_retry = app.conf.broker_transport_options, app.conf.task_publish_retry
     app.conf.broker_url = app.conf.broker_write_url = "redis://127.0.0.1:1/0"
-    app.conf.broker_transport_options, app.conf.task_publish_retry = {}, False
+    queue = str(blocker / "queue")
+    app.conf.broker_transport_options = {"data_folder_in": queue, "data_folder_out": queue}
+    app.conf.task_publish_retry = False
     _reset_connections(app)
     try:
         yield
@@ -118,9 +122,9 @@ def refusing_broker():
         _reset_connections(app)
 
 
-def test_a_refresh_the_broker_refused_does_not_hold_the_next_review_back(project, users, broker):
+def test_a_refresh_the_broker_refused_does_not_hold_the_next_review_back(project, users, broker, tmp_path):
     version = make_active_version(project)
-    with refusing_broker(), pytest.raises(Exception, match="(?i)connect|refused|no such file"):
+    with refusing_broker(tmp_path), pytest.raises(Exception, match="(?i)connect|refused|not a directory"):
         trust_gate_schedule_update(project=project)
     assert TrustGateRefresh.objects.get(project=project).queued_at is None  # the flag was given back
 
