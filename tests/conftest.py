@@ -191,6 +191,29 @@ def private_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
         _reset_connections(app)
 
 
+@contextmanager
+def refusing_broker(tmp_path):
+    """A broker that cannot take a message, for real: Redis on a port where nothing listens, or (the
+    filesystem transport keeps its URL) the filesystem transport whose queue folder lies under a file."""
+    from annotator.celery import app
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the queue folder should be")
+    old_url, old_write = app.conf.broker_url, app.conf.broker_write_url
+    old_options, old_retry = app.conf.broker_transport_options, app.conf.task_publish_retry
+    app.conf.broker_url = app.conf.broker_write_url = "redis://127.0.0.1:1/0"
+    queue = str(blocker / "queue")
+    app.conf.broker_transport_options = {"data_folder_in": queue, "data_folder_out": queue}
+    app.conf.task_publish_retry = False
+    _reset_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_write_url = old_url, old_write
+        app.conf.broker_transport_options, app.conf.task_publish_retry = old_options, old_retry
+        _reset_connections(app)
+
+
 def broker_take_all(queue: str = "default") -> list[tuple[str, tuple]]:
     """Take every message off ``queue`` of this process's broker: (task name, args), oldest first."""
     from annotator.celery import app

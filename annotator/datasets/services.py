@@ -95,7 +95,7 @@ def export_create(
         "model_version": model_version_id,
     }
     job = ExportJob.objects.create(project=project, requested_by=user, options=options)
-    enqueue(EXPORT_COCO, job.id)
+    enqueue(EXPORT_COCO, job.id, job=job)
     return job
 
 

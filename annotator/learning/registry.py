@@ -241,7 +241,7 @@ def _schedule_rescore(project: Project) -> BatchJob:
         job.save(update_fields=["status", "progress", "finished_at", "message"])
         return job
     for pk in ids:
-        enqueue(PRE_LABEL_IMAGE, pk, job.pk)
+        enqueue(PRE_LABEL_IMAGE, pk, job.pk, job=job)
     for pk in labelled:
-        enqueue(REFRESH_FEATURES, pk, job.pk)
+        enqueue(REFRESH_FEATURES, pk, job.pk, job=job)
     return job

@@ -29,7 +29,7 @@ def images_schedule_pre_label(*, project: Project, image_ids: list[int]) -> Batc
         return None
     job = batch_job_create(project=project, kind=BatchJob.Kind.PRE_LABEL, total=len(image_ids))
     for image_id in image_ids:
-        enqueue(PRE_LABEL_IMAGE, image_id, job.id)
+        enqueue(PRE_LABEL_IMAGE, image_id, job.id, job=job)
     return job
 
 

@@ -60,7 +60,7 @@ def training_run_request(*, project: Project, user=None, trigger: str = "manual"
             run = TrainingRun.objects.create(
                 project=project, requested_by=user, trigger=trigger, base_version=active_model_for(project)
             )
-            enqueue(TRAIN_MODEL, run.pk)
+            enqueue(TRAIN_MODEL, run.pk, job=run)
     except IntegrityError as exc:  # a concurrent trigger won the race on the constraint
         current = TrainingRun.objects.filter(project=project, status__in=ACTIVE_RUN_STATUSES).first()
         raise _already_running(current) from exc

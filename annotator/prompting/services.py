@@ -117,8 +117,16 @@ def _ready_embedding(image: Image, engine_id: str) -> Embedding | None:
     if created or record.status in (Embedding.Status.FAILED, Embedding.Status.READY):
         # READY without a file means the file was lost (e.g. storage wiped): compute again.
         Embedding.objects.filter(pk=record.pk).update(status=Embedding.Status.PENDING)
-        enqueue(COMPUTE_EMBEDDING, image.id, None)
+        # a refused send must not leave it pending, or no later click would ask again
+        enqueue(COMPUTE_EMBEDDING, image.id, None, on_failure=lambda: _embedding_not_queued(record))
     return None
+
+
+def _embedding_not_queued(record: Embedding) -> None:
+    Embedding.objects.filter(pk=record.pk, status=Embedding.Status.PENDING).update(
+        status=Embedding.Status.FAILED,
+        message="The task queue refused the computation; the next click asks again",
+    )
 
 
 def _embedding_progress(image: Image) -> int:
@@ -133,7 +141,7 @@ def images_embed(*, project: Project, image_ids: list[int]) -> BatchJob:
     """After upload: one embedding job over the new images, one task per image."""
     job = batch_job_create(project=project, kind=BatchJob.Kind.EMBEDDING, total=len(image_ids))
     for image_id in image_ids:
-        enqueue(COMPUTE_EMBEDDING, image_id, job.id)
+        enqueue(COMPUTE_EMBEDDING, image_id, job.id, job=job)
     return job
 
 

@@ -62,7 +62,7 @@ def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
             run = TrainingRun.objects.create(
                 project=None, requested_by=user, trigger=trigger, base_version=base_model_version()
             )
-            enqueue(TRAIN_BASE_MODEL, run.pk)
+            enqueue(TRAIN_BASE_MODEL, run.pk, job=run)
     except IntegrityError as exc:  # the lock row was created concurrently: the other request won
         raise ConflictError(
             "Another base run was requested at the same moment", code="base_training_in_progress"
