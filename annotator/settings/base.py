@@ -178,10 +178,24 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A task whose worker died unacknowledged (acks_late) is redelivered after this many seconds.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # A request that queues a task while Redis is unreachable gives up after this many seconds per
+        # attempt, not after the system's TCP timeout (minutes): jobs.enqueue then fails
+        # the job saying so, and the request answers.
+        "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 5),
+    }
     if env_str("CELERY_REDIS_KEY_PREFIX", ""):
         # Lets several deployments (or concurrent test runs) share one Redis without sharing queues.
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_REDIS_KEY_PREFIX")
+# Three tries in all (Celery's default is four): with the connect timeout above, a request gives up on
+# an unreachable Redis in about 15 s, well inside the image's gunicorn timeout (120 s).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_TASK_IGNORE_RESULT = True  # progress and outcomes live in job rows
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
