@@ -26,6 +26,9 @@ from ml.universal.train import train
 # (0.08-0.12 over three draws); lr 3e-4 alone 0.15 / 0.17 / 0.20; BatchNorm frozen alone
 # 0.13 / 0.16 / 0.21; both 0.18 / 0.19 / 0.23.
 FINE_TUNE_LR = 3e-4
+# On real photos labelled with boxes (the harnesses' real sites) the val frames of site W chose 3e-5 (1e-4
+# once) from 3e-5 / 1e-4, and 3e-4 erased the base: AP50 0.207 -> 0.045 after 20 W frames (docs/fewshot.md).
+BOX_FINE_TUNE_LR = 3e-5
 FINE_TUNE_FREEZE_BATCHNORM = True
 # With a fixed number of epochs, a handful of images gets a handful of steps (10 images in
 # batches of 4: 20 steps in 10 epochs) and the model ends worse than the base. Measured on the

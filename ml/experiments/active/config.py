@@ -11,7 +11,7 @@ from ml.active.ranking import (
     DEFAULT_CONTENT_POWER,
     DEFAULT_DENSITY,
 )
-from ml.universal.finetune import FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
+from ml.universal.finetune import BOX_FINE_TUNE_LR, FINE_TUNE_LR, FINE_TUNE_MIN_STEPS
 
 STRATEGIES = ("random", "uncertainty+diversity")
 TARGET = 0.40  # the label_savings target
@@ -94,6 +94,7 @@ REAL = SimConfig(
     batch=20,
     scene_size=320,
     steps=200,
+    lr=BOX_FINE_TUNE_LR,  # fine-tunes on real boxes (ml.universal.finetune)
     repeats=4,
     workers=4,
     threads=4,

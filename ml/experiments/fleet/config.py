@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.universal.data import load_coco
-from ml.universal.finetune import FINE_TUNE_LR
+from ml.universal.finetune import BOX_FINE_TUNE_LR
 
 SYNTHETIC = "synthetic"  # the synthetic held-out set's name among the evaluation sets
 
@@ -52,7 +52,7 @@ class RealFleetConfig(FleetConfig):
     side in the network (0: the init's); ``synthetic_train`` and ``v1_steps`` train v1 only without ``--init``."""
 
     input_size: int = 0
-    lr: float = FINE_TUNE_LR  # the teams' fine-tunes: the product's recipe (ml.universal.finetune)
+    lr: float = BOX_FINE_TUNE_LR  # the teams' fine-tunes on boxes (ml.universal.finetune)
     base_lr: float = 6e-4  # each base retraining, as the eighth base was (real_boxes_v8.yaml)
     r_val_every: int = 3  # R (19 photos, no shipped split of its own): every 3rd one is its val
     w_val_every: int = 4  # fewshot.sites' val frames of W (unused here: W's val is its held-out test videos)
