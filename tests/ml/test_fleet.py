@@ -71,9 +71,8 @@ def test_merge_maps_categories_by_name_and_counts_each_source(tmp_path):
 
 def test_retrain_base_starts_from_the_given_base_and_reports_its_data(tmp_path):
     torch.manual_seed(0)
-    base = save_checkpoint(
-        tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 32)
-    )
+    meta = make_meta("unet_xs", CATEGORIES, 32, data={"contact_weight": 5.0})  # trained with seams weighted
+    base = save_checkpoint(tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), meta)
     train = write_synthetic(tmp_path / "train", count=2, seed=3, size=32)
     val = write_synthetic(tmp_path / "val", count=1, seed=4, size=32)
     result = retrain_base(
@@ -90,6 +89,7 @@ def test_retrain_base_starts_from_the_given_base_and_reports_its_data(tmp_path):
     before, _ = load_checkpoint(base)
     after, meta = load_checkpoint(result["checkpoint"])
     assert meta["data"]["init"] == str(base) and meta["input_size"] == 32
+    assert meta["data"]["contact_weight"] == 5.0  # the next base keeps the loss its init learned with
     changed = any(
         not torch.equal(p, q)
         for p, q in zip(before.state_dict().values(), after.state_dict().values(), strict=True)
