@@ -47,7 +47,9 @@ def accepted_project(project, users):
     chosen = images[:2] + images[20:23]
     # The tiny base is uncalibrated, so the trust gate would offer its shapes as suggestions; pinned to
     # pre-labels (threshold 0: every shape) the acceptance plot has the base's pre-labels to measure.
-    TrustGatePin.objects.create(project=project, mode="prelabel")
+    # Both are pinned: the gate's first computation (queued by the first prediction, run by the worker)
+    # then shows the same shapes, so the worker never re-shows an image this loop is about to save.
+    TrustGatePin.objects.create(project=project, mode="prelabel", threshold=0.0)
     for image in chosen:
         assert image_predict(image=image) is not None, "the tiny base pre-labels"
         accept(image, users)
