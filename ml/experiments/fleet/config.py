@@ -64,6 +64,8 @@ class RealFleetConfig(FleetConfig):
 # input size (the seventh base: 448 px), 200-step fine-tunes and ~1,000-step base retrainings: ~4,800 training
 # steps on the GPU and ~1,800 predictions on its CPU cores (the predictor runs on the CPU), ~10-13 min on an H100
 # by an estimate from CPU timings (issue 29); --workdir resumes a run cut at the 10-minute call limit.
+# Run on 2026-12-06 on 2 AVX2 CPU cores with --input-size 320 --base-steps 500 --threads 1 --device cpu:
+# 3,872 s (docs/fleet.md).
 REAL = RealFleetConfig(
     scene_size=256,
     synthetic_val=60,
