@@ -18,11 +18,11 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
-from django.utils import timezone
 
 from annotator.celery import app
 
-from .models import Job, JobStatus
+from .models import Job
+from .services import job_fail_if_pending
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +48,9 @@ def enqueue(
         except Exception as error:  # any transport's refusal: the rows are committed whatever it is
             log.error("the broker refused %s%r: %s", task, args, error, exc_info=True)
             if job is not None:
-                job_fail_unqueued(job, error)
+                reason = str(error)[:300] or type(error).__name__
+                job_fail_if_pending(job=job, message=NOT_QUEUED.format(error=reason))
             if on_failure is not None:
                 on_failure()
 
     transaction.on_commit(send)
-
-
-def job_fail_unqueued(job: Job, error: Exception) -> None:
-    """Fail ``job`` (row and object) if it is still pending: its task never reached the queue."""
-    message = NOT_QUEUED.format(error=str(error)[:300] or type(error).__name__)
-    now = timezone.now()
-    pending = type(job).objects.filter(pk=job.pk, status=JobStatus.PENDING)
-    if pending.update(status=JobStatus.FAILED, message=message, finished_at=now):
-        job.status, job.message, job.finished_at = JobStatus.FAILED, message, now

@@ -70,6 +70,17 @@ def job_fail(*, job: Job, message: str) -> None:
     _finish(job, JobStatus.FAILED, message)
 
 
+def job_fail_if_pending(*, job: Job, message: str) -> bool:
+    """Fail ``job`` (row and object) only if it is still PENDING, in one conditional UPDATE: a job whose
+    task never reached the queue. A job a worker already holds keeps its own status. True if failed."""
+    now = timezone.now()
+    pending = type(job).objects.filter(pk=job.pk, status=JobStatus.PENDING)
+    if not pending.update(status=JobStatus.FAILED, message=message[:2000], finished_at=now):
+        return False
+    job.status, job.message, job.finished_at = JobStatus.FAILED, message[:2000], now
+    return True
+
+
 def job_cancel(*, job: Job, message: str = "Cancelled") -> None:
     _finish(job, JobStatus.CANCELLED, message)
 
