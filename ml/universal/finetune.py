@@ -27,7 +27,8 @@ from ml.universal.train import train
 # 0.13 / 0.16 / 0.21; both 0.18 / 0.19 / 0.23.
 FINE_TUNE_LR = 3e-4
 # On real photos labelled with boxes (the harnesses' real sites) the val frames of site W chose 3e-5 (1e-4
-# once) from 3e-5 / 1e-4, and 3e-4 erased the base: AP50 0.207 -> 0.045 after 20 W frames (docs/fewshot.md).
+# once) from 3e-5 / 1e-4 (docs/fewshot.md), and 3e-4 erased the base in the active-learning run on W: AP50
+# 0.207 -> 0.045 after 20 frames (docs/active_learning.md, "On real photos").
 BOX_FINE_TUNE_LR = 3e-5
 FINE_TUNE_FREEZE_BATCHNORM = True
 # With a fixed number of epochs, a handful of images gets a handful of steps (10 images in

@@ -74,8 +74,8 @@ DEFAULTS: dict[str, Any] = {
     "tune_grouping": False,
     "precision": "fp32",
     "device": "cpu",
-    # None: the init's own (1 without an init). A continued training keeps the loss its init learned with: at
-    # 1.0 the fleet's retrained bases lost the seventh base's split stacks (rig R AP50 0.547 -> 0.260).
+    # A continued training keeps the loss its init learned with (retrain_base passed none and trained the
+    # seventh base's successors at 1 instead of its 5; docs/fleet.md).
     "contact_weight": None,
 }
 
