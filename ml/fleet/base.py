@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from ml.fleet.data import BoxSource, CocoSource, merge_coco
+from ml.universal.calibrate import blend
+from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.data import load_coco
 from ml.universal.train import train
 
 BASE_LR = 2e-3
+# The blend grid of a retrained base with the base it started from: alpha = k / BLEND_GRID, k = 1 .. BLEND_GRID
+# (alpha 1: the retrained base as is). Four points: the fleet run on real teams (docs/fleet.md).
+BLEND_GRID = 4
 
 
 def retrain_base(
@@ -73,3 +78,55 @@ def retrain_base(
         "device": device,
     }
     return {**train(config, progress=progress, should_stop=should_stop), "data": summary}
+
+
+def blend_alphas(grid: int) -> list[float]:
+    """The retrained base's share in each blend tried: k / ``grid`` for k = 1 .. ``grid`` (1: no blending)."""
+    if grid < 1:
+        raise ValueError(f"the blend grid needs at least one point, got {grid}")
+    return [round(k / grid, 4) for k in range(1, grid + 1)]
+
+
+def blend_with_previous(
+    retrained: str | Path,
+    previous: str | Path,
+    out_path: str | Path,
+    score: Callable[[Path], dict[str, float]],
+    *,
+    work_dir: str | Path,
+    grid: int = BLEND_GRID,
+) -> dict[str, Any]:
+    """The next base: the retrained weights averaged with the ``previous`` base's (WiSE-FT, Wortsman et al.,
+    2022), ``alpha`` x retrained + (1 - alpha) x previous, with the alpha whose ``score`` (a checkpoint's AP on
+    each gate set: the synthetic held-out scenes and the contributing teams' val splits) has the best mean.
+
+    A retraining on the contributed photos moves the base away from what it knew (docs/fleet.md: one retraining on
+    a shop site's photos took another site from 0.547 to 0.260 box AP50); the average keeps it and often keeps the
+    gain too. Ties go to the larger alpha (more of the new training). Writes the chosen blend to ``out_path`` with
+    the retrained checkpoint's metadata plus ``blend``; returns ``alpha`` and every alpha's scores.
+    """
+    new, meta = load_checkpoint(retrained)
+    old, old_meta = load_checkpoint(previous)
+    shapes = [{k: tuple(v.shape) for k, v in m.state_dict().items()} for m in (new, old)]
+    if shapes[0] != shapes[1]:
+        raise ValueError(
+            f"{retrained} ({meta['architecture']}) and {previous} ({old_meta['architecture']}) "
+            "have different weights: they cannot be averaged"
+        )
+    work_dir = Path(work_dir)
+    tried: dict[float, dict[str, float]] = {}
+    for alpha in blend_alphas(grid):
+        path = Path(retrained) if alpha == 1.0 else work_dir / f"{Path(retrained).stem}_blend_{alpha:g}.pt"
+        if alpha != 1.0:
+            save_checkpoint(path, blend(new, old, alpha), {**meta, "blend": {"alpha": alpha}})
+        tried[alpha] = {name: round(float(ap), 4) for name, ap in score(path).items()}
+    means = {alpha: sum(s.values()) / max(len(s), 1) for alpha, s in tried.items()}
+    chosen = max(means, key=lambda alpha: (round(means[alpha], 6), alpha))
+    info = {"alpha": chosen, "previous": str(previous), "retrained": str(retrained)}
+    model = new if chosen == 1.0 else blend(new, old, chosen)
+    save_checkpoint(out_path, model, {**meta, "blend": info})
+    return {
+        **info,
+        "scores": {f"{a:g}": s for a, s in tried.items()},
+        "means": {f"{a:g}": round(m, 4) for a, m in means.items()},
+    }

@@ -16,6 +16,7 @@ from ml.experiments.fleet.config import REAL_TINY
 from ml.experiments.fleet.measures import forgetting
 from ml.experiments.fleet.real import simulate_real, write_real_teams
 from ml.experiments.fleet.simulate import format_table, labels_to_reach
+from ml.universal.checkpoint import load_checkpoint
 from tests.annotator.learning.scenes import tiny_checkpoint
 from tests.ml.real_like import real_like_set
 
@@ -127,8 +128,17 @@ def test_a_tiny_real_teams_run_scores_every_base_on_boxes_and_resumes_from_its_c
         ("v4", "team1"),
         ("v4", "team2"),
     ]
+    for version in ("v2", "v3", "v4"):  # each new base: the retrained one averaged with the previous base
+        chosen = report["blends"][version]
+        assert chosen["alpha"] in (0.5, 1.0) and set(chosen["means"]) == {"0.5", "1"}
+        assert chosen["means"][f"{chosen['alpha']:g}"] == max(chosen["means"].values())
+        assert load_checkpoint(work / f"base_{version}.pt")[1]["blend"]["alpha"] == chosen["alpha"]
+    assert set(report["blends"]["v3"]["scores"]["1"]) == {"synthetic", "team1", "team2"}  # the gate's sets
+    assert "x retrained" in format_table(report)
     eff = report["label_efficiency"]
-    assert eff["key"] == "box_ap50" and [p["labels"] for p in eff["curves"]["v1"]] == [1, 2, 4]
+    # from 0 labels (the base itself), then half of team 3's labels and all of them
+    assert eff["key"] == "box_ap50" and [p["labels"] for p in eff["curves"]["v1"]] == [0, 2, 4]
+    assert eff["curves"]["v1"][0]["box_ap50"] == matrix["v1"]["team3"]
     assert eff["target"] == eff["curves"]["v1"][-1]["box_ap50"]
     assert eff["curves"]["v3"][-1]["box_ap50"] == report["teams"][2]["fine_tuned_ap"]  # one fine-tune, reused
     assert (

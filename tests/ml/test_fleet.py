@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from ml.fleet.base import retrain_base
+from ml.fleet.base import blend_alphas, blend_with_previous, retrain_base
 from ml.fleet.data import CocoSource, merge_coco, write_synthetic
 from ml.fleet.gate import gate_decide
 from ml.synth import CATEGORIES
@@ -95,3 +95,43 @@ def test_retrain_base_starts_from_the_given_base_and_reports_its_data(tmp_path):
         for p, q in zip(before.state_dict().values(), after.state_dict().values(), strict=True)
     )
     assert changed
+
+
+def test_the_next_base_is_the_retrained_one_averaged_with_the_previous_at_the_gates_best_alpha(tmp_path):
+    torch.manual_seed(0)
+    meta = make_meta("unet_xs", CATEGORIES, 32)
+    old = save_checkpoint(tmp_path / "old.pt", build_model("unet_xs", len(CATEGORIES)), meta)
+    retrained = save_checkpoint(
+        tmp_path / "new.pt", build_model("unet_xs", len(CATEGORIES)), {**meta, "input_size": 48}
+    )
+    w_old = load_checkpoint(old)[0].state_dict()["semantic.weight"]
+    w_new = load_checkpoint(retrained)[0].state_dict()["semantic.weight"]
+    target = 0.25 * w_new + 0.75 * w_old  # the scorer prefers the blend nearest this point, on two "sets"
+    seen = []
+
+    def score(path):
+        seen.append(path)
+        w = load_checkpoint(path)[0].state_dict()["semantic.weight"]
+        gap = float((w - target).abs().mean())
+        return {"synthetic": -gap, "team1": -2 * gap}
+
+    chosen = blend_with_previous(retrained, old, tmp_path / "next.pt", score, work_dir=tmp_path / "b", grid=4)
+    assert blend_alphas(4) == [0.25, 0.5, 0.75, 1.0] and len(seen) == 4 and seen[-1] == retrained
+    assert chosen["alpha"] == 0.25 and set(chosen["scores"]) == {"0.25", "0.5", "0.75", "1"}
+    model, out_meta = load_checkpoint(tmp_path / "next.pt")
+    assert out_meta["input_size"] == 48 and out_meta["blend"]["alpha"] == 0.25  # the retrained base's meta
+    assert torch.allclose(model.state_dict()["semantic.weight"], target, atol=1e-6)
+
+    flat = blend_with_previous(  # a tie keeps the most of the new training
+        retrained, old, tmp_path / "flat.pt", lambda _: {"synthetic": 0.5}, work_dir=tmp_path / "c", grid=2
+    )
+    assert flat["alpha"] == 1.0
+    assert torch.equal(load_checkpoint(tmp_path / "flat.pt")[0].state_dict()["semantic.weight"], w_new)
+
+    other = save_checkpoint(
+        tmp_path / "other.pt", build_model("unet_s", len(CATEGORIES)), make_meta("unet_s", CATEGORIES, 32)
+    )
+    with pytest.raises(ValueError, match="cannot be averaged"):
+        blend_with_previous(other, old, tmp_path / "x.pt", score, work_dir=tmp_path / "d")
+    with pytest.raises(ValueError, match="at least one point"):
+        blend_alphas(0)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.fleet.base import BLEND_GRID
 from ml.universal.data import load_coco
 from ml.universal.finetune import BOX_FINE_TUNE_LR
 
@@ -56,6 +57,8 @@ class RealFleetConfig(FleetConfig):
     base_lr: float = 6e-4  # each base retraining, as the eighth base was (real_boxes_v8.yaml)
     r_val_every: int = 3  # R (19 photos, no shipped split of its own): every 3rd one is its val
     w_val_every: int = 4  # fewshot.sites' val frames of W (unused here: W's val is its held-out test videos)
+    blend_grid: int = BLEND_GRID  # each next base: retrained x alpha + previous x (1 - alpha), alpha k / grid
+    curve_points: int = 6  # team 3's label curve: all its labels, half, a quarter, ... (6: down to 1/32)
     precision: str = "auto"  # training steps' autocast (ml.universal.engine.training_dtype)
     device: str = "auto"  # where the training steps run (cuda where there is one)
 
@@ -91,6 +94,8 @@ REAL_TINY = RealFleetConfig(
     synthetic_replay=4,
     batch_size=2,
     input_size=64,
+    blend_grid=2,
+    curve_points=2,
     seed=29,
     device="cpu",
 )

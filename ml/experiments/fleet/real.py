@@ -37,7 +37,7 @@ from ml.experiments.fewshot.sites import evenly_spaced, read_captures, site_of, 
 from ml.experiments.fleet.config import SYNTHETIC, RealFleetConfig, steps_config
 from ml.experiments.fleet.measures import forgetting, labels_to_reach
 from ml.experiments.fleet.plot import draw_plot
-from ml.fleet.base import retrain_base
+from ml.fleet.base import blend_with_previous, retrain_base
 from ml.fleet.data import BoxSource, CocoSource, write_synthetic
 from ml.universal.box_eval import box_ap50
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
@@ -168,6 +168,56 @@ class RealFleet:
             )
         return self.ap(out, team.val)
 
+    def next_base(
+        self,
+        base: Path,
+        version: int,
+        replay: Any,
+        synth_val: Path,
+        synth_gate: Path,
+        gate: list[RealTeam],
+    ) -> dict[str, Any]:
+        """Base v``version``: ``base`` retrained on the replay scenes plus every contribution so far, then averaged
+        with ``base`` (:func:`ml.fleet.base.blend_with_previous`), the alpha chosen on the gate's sets: the
+        synthetic gate scenes (mask AP) and the contributing teams' val splits (box AP50), as the app's base
+        runs gate on the synthetic held-out set and the contributing projects' val splits."""
+        cfg, work = self.cfg, self.work
+        retrained = work / f"base_v{version}_retrained.pt"
+        if not retrained.is_file():
+            retrain_base(
+                base,
+                [CocoSource(replay.coco, SYNTHETIC)],
+                synth_val,
+                retrained,
+                work_dir=work / f"base_v{version}_data",
+                steps=cfg.base_steps,
+                batch_size=cfg.batch_size,
+                lr=cfg.base_lr,
+                seed=cfg.seed,
+                threads=cfg.threads,
+                box_sources=[BoxSource(t.labels, t.name, self.source_map, self.data) for t in gate],
+                precision=cfg.precision,
+                device=cfg.device,
+            )
+
+        def gate_scores(path: Path) -> dict[str, float]:
+            return {
+                SYNTHETIC: self.ap(path, synth_gate, boxes=False),
+                **{t.name: self.ap(path, t.val) for t in gate},
+            }
+
+        chosen = blend_with_previous(
+            retrained,
+            base,
+            work / f"base_v{version}.pt",
+            gate_scores,
+            work_dir=work / f"base_v{version}_blends",
+            grid=cfg.blend_grid,
+        )
+        (work / f"base_v{version}_blend.json").write_text(json.dumps(chosen, indent=1))
+        self.log(f"[fleet] base v{version}: alpha {chosen['alpha']} (means {chosen['means']})")
+        return chosen
+
     def run(self, init: Path | None) -> dict[str, Any]:
         cfg, work, log = self.cfg, self.work, self.log
         teams = write_real_teams(self.data, work / "teams", cfg)
@@ -179,8 +229,13 @@ class RealFleet:
         replay = write_synthetic(
             work / "synthetic_replay", count=cfg.synthetic_replay, seed=cfg.seed * 7 + 1, size=cfg.scene_size
         )
+        # the blends' alpha is chosen on a synthetic set of its own, so the synthetic figures below stay held out
+        synth_gate = write_synthetic(
+            work / "synthetic_gate", count=cfg.synthetic_val, seed=cfg.seed * 7 + 3, size=cfg.scene_size
+        ).coco
         bases = [base_v1(cfg, init, synth_val, work)]
-        teams_report, contributed = [], []
+        teams_report: list[dict[str, Any]] = []
+        blends: dict[str, Any] = {}
         for k, team in enumerate(teams):
             log(f"[fleet] {team.name} ({SITE_NAMES[team.site]}) fine-tunes from base v{k + 1}")
             teams_report.append(
@@ -193,27 +248,14 @@ class RealFleet:
                     "fine_tuned_ap": self.tuned(bases[k], f"v{k + 1}", team, sizes[team.name]["labels"]),
                 }
             )
-            contributed.append(BoxSource(team.labels, team.name, self.source_map, self.data))
             log(
-                f"[fleet] base v{k + 2}: v{k + 1} + synthetic replay + {', '.join(s.name for s in contributed)}"
+                f"[fleet] base v{k + 2}: v{k + 1} + synthetic replay + "
+                f"{', '.join(t.name for t in teams[: k + 1])}, blended with v{k + 1}"
             )
             bases.append(work / f"base_v{k + 2}.pt")
             if not bases[-1].is_file():
-                retrain_base(
-                    bases[k],
-                    [CocoSource(replay.coco, SYNTHETIC)],
-                    synth_val,
-                    bases[-1],
-                    work_dir=work / f"base_v{k + 2}_data",
-                    steps=cfg.base_steps,
-                    batch_size=cfg.batch_size,
-                    lr=cfg.base_lr,
-                    seed=cfg.seed,
-                    threads=cfg.threads,
-                    box_sources=contributed,
-                    precision=cfg.precision,
-                    device=cfg.device,
-                )
+                self.next_base(bases[k], k + 2, replay, synth_val, synth_gate, teams[: k + 1])
+            blends[f"v{k + 2}"] = json.loads((work / f"base_v{k + 2}_blend.json").read_text())
         log("[fleet] every base on every evaluation set")
         matrix = {
             f"v{i + 1}": {
@@ -223,9 +265,12 @@ class RealFleet:
             for i, path in enumerate(bases)
         }
         team3, n = teams[2], sizes[teams[2].name]["labels"]
-        counts = sorted({max(1, n // 4), max(1, n // 2), n})
-        curves = {
-            version: [{"labels": c, "box_ap50": self.tuned(bases[i], version, team3, c)} for c in counts]
+        counts = sorted({max(1, n >> k) for k in range(cfg.curve_points)})
+        curves = {  # from 0 labels (the base itself) to all of them, each count half the next
+            version: [
+                {"labels": 0, "box_ap50": matrix[version][team3.name]},
+                *({"labels": c, "box_ap50": self.tuned(bases[i], version, team3, c)} for c in counts),
+            ]
             for version, i in (("v1", 0), ("v3", 2))
         }
         target = curves["v1"][-1]["box_ap50"]
@@ -244,6 +289,7 @@ class RealFleet:
             "teams_data": sizes,
             "teams": teams_report,
             "bases": matrix,
+            "blends": blends,
             "metrics": {SYNTHETIC: "mask_ap", **{t.name: "box_ap50" for t in teams}},
             # every set after each generation, whether or not the earlier base had its data
             "ap_change": {

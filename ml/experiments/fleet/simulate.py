@@ -212,6 +212,11 @@ def format_table(report: dict[str, Any]) -> str:
     ]
     for version, row in report["bases"].items():
         lines.append(f"{version:<6}" + "".join(f"{row[name]:>12.4f}" for name in sets))
+    for version, chosen in report.get("blends", {}).items():  # the real teams' runs average each new base
+        lines.append(
+            f"{version} = {chosen['alpha']:g} x retrained + {1 - chosen['alpha']:g} x previous "
+            f"(gate means by alpha: {chosen['means']})"
+        )
     lines.append("")
     w = max(18, 2 + max(len(t["domain"]) for t in report["teams"]))
     lines.append(f"{'team':<7}{'domain':<{w}}{'from':<6}{'labels':>7}{'base AP':>10}{'tuned AP':>10}")
