@@ -270,6 +270,8 @@ ANNOTATOR = {
     "UNIVERSAL_BUDGET_SECONDS": env_float("ANNOTATOR_UNIVERSAL_BUDGET_SECONDS", 1800),  # a base run's cap
     "UNIVERSAL_EPOCHS": env_int("ANNOTATOR_UNIVERSAL_EPOCHS", 0),  # 0: train until the budget is spent
     "UNIVERSAL_LR": env_float("ANNOTATOR_UNIVERSAL_LR", 2e-3),
+    # The candidate: the retrained base averaged with the current one, alpha in k / grid (1: no averaging).
+    "UNIVERSAL_BLEND_GRID": env_int("ANNOTATOR_UNIVERSAL_BLEND_GRID", 4),
     "UNIVERSAL_SCHEDULE_SECONDS": env_int("ANNOTATOR_UNIVERSAL_SCHEDULE_SECONDS", 6 * 60 * 60),  # beat check
     # A training run starts only with this many accepted images in the train split and in the val split.
     "MIN_TRAINING_IMAGES": env_int("ANNOTATOR_MIN_TRAINING_IMAGES", 10),

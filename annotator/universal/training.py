@@ -39,7 +39,7 @@ EVALUATE_BASE_FOR_PROJECTS = "annotator.universal.tasks.evaluate_base_for_projec
 SYNTHETIC = "synthetic held-out"
 SYNTHETIC_VAL_SEED = 424_242  # fixed: every gate compares on the same held-out scenes
 SYNTHETIC_TRAIN_SEED = 515_151
-SCRATCH = ("projects", "model.pt")  # what a failed or cancelled run removes from its folder
+SCRATCH = ("projects", "model.pt", "blends", "blended.pt")  # what a failed or cancelled run removes
 
 
 def base_run_request(*, user=None, trigger: str = "manual") -> TrainingRun:
@@ -164,8 +164,11 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
             should_stop=runs.run_cancel_poller(run=run),
         )
         runs.run_stop_if_cancelled(run=run)
-        job_report(job=run, progress=92, message="Gate: the candidate and the current base on every set")
         checkpoint = str(result.get("checkpoint") or workdir / "model.pt")
+        blend = _blend(run=run, retrained=checkpoint, current=current, held_out=held_out.coco, vals=vals)
+        if blend is not None:
+            checkpoint = blend["checkpoint"]
+        job_report(job=run, progress=95, message="Gate: the candidate and the current base on every set")
         gate = _gate(
             run=run,
             candidate=version,
@@ -201,6 +204,7 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
         "regressions": [_row_out(r, vals)["name"] for r in gate.rows if r.regressed],
         "data": version.data_summary,
         "train": {k: v for k, v in result.items() if isinstance(v, int | float | str)},
+        "blend": blend and {k: blend[k] for k in ("alpha", "means")},
     }
     run.save(update_fields=["report"])
     promote = partial(base_version_promote, version=version, reason=f"base run #{run.pk}: {gate.reason}")
@@ -224,6 +228,45 @@ def _row_out(row, vals: dict) -> dict[str, Any]:
         "regressed": row.regressed,
         "images": row.images,
     }
+
+
+def _blend(
+    *, run: TrainingRun, retrained: str, current: ModelVersion, held_out: Path, vals: dict
+) -> dict[str, Any] | None:
+    """The candidate: the retrained weights averaged with the current base's, alpha x retrained + (1 - alpha) x
+    current, at the alpha with the best mean mask AP over the gate's sets (``ml.fleet.base.blend_with_previous``;
+    WiSE-FT). A retraining moves the base away from what it knew; the average keeps it (docs/fleet.md). None when
+    ``UNIVERSAL_BLEND_GRID`` is 1: the retrained base as it is."""
+    from ml.fleet.base import blend_with_previous
+
+    grid = int(settings.ANNOTATOR["UNIVERSAL_BLEND_GRID"])
+    if grid <= 1:
+        return None
+    workdir = Path(retrained).parent
+    sets = {None: training_adapter.CocoSplit(path=Path(held_out), images=[]), **vals}
+    tried = 0
+
+    def score(path: Path) -> dict[str, float]:
+        nonlocal tried
+        runs.run_stop_if_cancelled(run=run)
+        tried += 1
+        job_report(
+            job=run,
+            progress=90 + (5 * tried) // grid,
+            message=f"Averaging with the current base: blend {tried} of {grid} on every set",
+        )
+        return {
+            _set_key(project): float(
+                training_adapter.evaluate(checkpoint=str(path), split=split).get("mask_ap", 0.0)
+            )
+            for project, split in sets.items()
+        }
+
+    out = workdir / "blended.pt"
+    chosen = blend_with_previous(
+        retrained, current.checkpoint, out, score, work_dir=workdir / "blends", grid=grid
+    )
+    return {**chosen, "checkpoint": str(out)}
 
 
 def _gate(

@@ -9,6 +9,7 @@ from annotator.learning.models import ModelVersion, TrainingRun
 from annotator.learning.services import base_model_version
 from annotator.projects.models import Image, ImageStatus
 from annotator.universal.models import BaseEvaluation
+from ml.universal.checkpoint import load_checkpoint
 from tests.annotator.learning.conftest import accept, add_images
 from tests.annotator.universal.conftest import base_names, team_project, wait_finished
 
@@ -80,7 +81,14 @@ def test_two_projects_opt_in_base_run_promotes_and_each_project_rebases(
     assert rows["North DC"]["candidate"] > rows["North DC"]["current"]
     assert rows["South DC"]["candidate"] > rows["South DC"]["current"]
     assert report["decision"] == "promoted" and report["regressions"] == []
+    # The candidate is the retrained base averaged with v1 at the alpha with the best mean over the gate's sets.
+    blend = report["blend"]
+    assert set(blend["means"]) == {"0.25", "0.5", "0.75", "1"}
+    assert blend["means"][f"{blend['alpha']:g}"] == max(blend["means"].values())
+    assert abs(blend["means"][f"{blend['alpha']:g}"] - report["mean_candidate"]) < 1e-3  # the gate scored it
     v2 = base_model_version()
+    assert load_checkpoint(v2.checkpoint)[1]["blend"]["alpha"] == blend["alpha"]
+    assert load_checkpoint(v2.checkpoint)[1]["blend"]["previous"] == v1.checkpoint
     assert v2.pk == run.result_version_id and v2.parent_id == v1.pk and v2.name == "universal-base-v2"
     assert ModelVersion.objects.get(pk=v1.pk).status == ModelVersion.Status.ARCHIVED
     assert sorted(v2.training_images) == sorted(north_train + south_train)
@@ -122,10 +130,19 @@ def test_two_projects_opt_in_base_run_promotes_and_each_project_rebases(
     assert {v["project"] for v in by_name["universal-base-v2"]["project_versions"]} == {north.pk, south.pk}
 
 
+@pytest.fixture
+def unblended_base_env(fast_base_env):
+    """Base runs whose candidate is the retrained base as it is (no averaging with the current base). Ask for it
+    before ``celery_worker``: the worker reads its settings from the environment when it starts."""
+    fast_base_env(ANNOTATOR_UNIVERSAL_BLEND_GRID="1")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_regression_on_one_project_blocks_the_promotion_and_the_report_names_it(
-    users, client_for, box_base, fast_base_env, celery_worker
+    users, client_for, box_base, unblended_base_env, celery_worker
 ):
+    # The retrained base as it is. Averaged with the current base, this very candidate was promoted instead:
+    # alpha 0.25 kept Boxes site's squares (0.75 -> 0.85 mask AP), so the gate had nothing to block.
     assert box_base[1] > 0.3  # the current base already finds the squares as cardboard boxes
     v1 = base_model_version()
     # Flats maps its squares to 'envelope' and contributes many of them; Boxes only has val images.
@@ -143,6 +160,7 @@ def test_a_regression_on_one_project_blocks_the_promotion_and_the_report_names_i
     assert rows["Boxes site"]["candidate"] < rows["Boxes site"]["current"] - 0.05
     assert rows["Flats site"]["regressed"] is False
     assert run.report["decision"] == "not promoted" and run.report["regressions"] == ["Boxes site"]
+    assert run.report["blend"] is None
     assert base_model_version().pk == v1.pk
     assert ModelVersion.objects.get(pk=run.result_version_id).status == ModelVersion.Status.READY
     detail = client_for("admin").get(f"/api/v1/universal/base-runs/{run.pk}").json()
