@@ -103,7 +103,8 @@ def blend_with_previous(
     A retraining on the contributed photos moves the base away from what it knew (docs/fleet.md: one retraining on
     a shop site's photos took another site from 0.547 to 0.260 box AP50); the average keeps it and often keeps the
     gain too. Ties go to the larger alpha (more of the new training). Writes the chosen blend to ``out_path`` with
-    the retrained checkpoint's metadata plus ``blend``; returns ``alpha`` and every alpha's scores.
+    the retrained checkpoint's metadata plus ``blend`` (the tried blends are deleted); returns ``alpha`` and every
+    alpha's scores.
     """
     new, meta = load_checkpoint(retrained)
     old, old_meta = load_checkpoint(previous)
@@ -125,6 +126,8 @@ def blend_with_previous(
     info = {"alpha": chosen, "previous": str(previous), "retrained": str(retrained)}
     model = new if chosen == 1.0 else blend(new, old, chosen)
     save_checkpoint(out_path, model, {**meta, "blend": info})
+    for alpha in tried:  # the tries are scored; only the chosen one is kept, at out_path
+        (work_dir / f"{Path(retrained).stem}_blend_{alpha:g}.pt").unlink(missing_ok=True)
     return {
         **info,
         "scores": {f"{a:g}": s for a, s in tried.items()},

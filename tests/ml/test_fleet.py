@@ -121,6 +121,7 @@ def test_the_next_base_is_the_retrained_one_averaged_with_the_previous_at_the_ga
     model, out_meta = load_checkpoint(tmp_path / "next.pt")
     assert out_meta["input_size"] == 48 and out_meta["blend"]["alpha"] == 0.25  # the retrained base's meta
     assert torch.allclose(model.state_dict()["semantic.weight"], target, atol=1e-6)
+    assert not list((tmp_path / "b").glob("*.pt")) and retrained.is_file()  # only the chosen blend is kept
 
     flat = blend_with_previous(  # a tie keeps the most of the new training
         retrained, old, tmp_path / "flat.pt", lambda _: {"synthetic": 0.5}, work_dir=tmp_path / "c", grid=2
