@@ -129,7 +129,8 @@ class RealFleet:
 
     def ap(self, checkpoint: Path, coco: Path, boxes: bool = True) -> float:
         """Box AP50 (a team's set) or mask AP (the synthetic set) of ``checkpoint`` on ``coco``."""
-        key = f"{Path(checkpoint).name} on {Path(coco).name}"
+        coco = Path(coco)  # named with its folder: the synthetic val and gate sets are both annotations.json
+        key = f"{Path(checkpoint).name} on {coco.parent.name}/{coco.name}"
         if key not in self.scores:
             if boxes:
                 self.scores[key] = round(box_ap50(checkpoint, coco, self.data), 4)
