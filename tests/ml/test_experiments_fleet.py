@@ -149,7 +149,7 @@ def test_a_tiny_real_teams_run_scores_every_base_on_boxes_and_resumes_from_its_c
     stamps = {p: p.stat().st_mtime_ns for p in work.glob("*.pt")}
     scores = json.loads((work / "scores.json").read_text())
     assert scores["base_v2.pt on teams/team1_val.json"] == matrix["v2"]["team1"]
-    assert scores["base_v2.pt on synthetic_val/annotations.json"] == matrix["v2"]["synthetic"]
+    assert scores["base_v2.pt on synthetic_val/all/annotations.json"] == matrix["v2"]["synthetic"]
     again = simulate_real(REAL_TINY, data, init, None, work, log=lambda _: None)
     assert {p: p.stat().st_mtime_ns for p in work.glob("*.pt")} == stamps  # nothing trained again
     assert again["bases"] == matrix and again["label_efficiency"] == eff

@@ -129,8 +129,10 @@ class RealFleet:
 
     def ap(self, checkpoint: Path, coco: Path, boxes: bool = True) -> float:
         """Box AP50 (a team's set) or mask AP (the synthetic set) of ``checkpoint`` on ``coco``."""
-        coco = Path(coco)  # named with its folder: the synthetic val and gate sets are both annotations.json
-        key = f"{Path(checkpoint).name} on {coco.parent.name}/{coco.name}"
+        coco = Path(
+            coco
+        )  # named by its path in work: the synthetic val and gate sets are both annotations.json
+        key = f"{Path(checkpoint).name} on {coco.relative_to(self.work) if coco.is_relative_to(self.work) else coco}"
         if key not in self.scores:
             if boxes:
                 self.scores[key] = round(box_ap50(checkpoint, coco, self.data), 4)
