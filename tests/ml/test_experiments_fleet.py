@@ -153,3 +153,7 @@ def test_a_tiny_real_teams_run_scores_every_base_on_boxes_and_resumes_from_its_c
     again = simulate_real(REAL_TINY, data, init, None, work, log=lambda _: None)
     assert {p: p.stat().st_mtime_ns for p in work.glob("*.pt")} == stamps  # nothing trained again
     assert again["bases"] == matrix and again["label_efficiency"] == eff
+    shorter = simulate_real(replace(REAL_TINY, generations=2), data, init, None, work, log=lambda _: None)
+    assert list(shorter["bases"]) == ["v1", "v2", "v3"] and shorter["label_efficiency"] == eff  # no v4
+    with pytest.raises(ValueError, match="generations is 2"):
+        simulate_real(replace(REAL_TINY, generations=1), data, init, None, work, log=lambda _: None)

@@ -58,6 +58,9 @@ class RealFleetConfig(FleetConfig):
     r_val_every: int = 3  # R (19 photos, no shipped split of its own): every 3rd one is its val
     w_val_every: int = 4  # fewshot.sites' val frames of W (unused here: W's val is its held-out test videos)
     blend_grid: int = BLEND_GRID  # each next base: retrained x alpha + previous x (1 - alpha), alpha k / grid
+    generations: int = (
+        3  # base retrainings: 3 (v2, v3, v4) or 2 (v2, v3: team 3 fine-tunes from v3 all the same)
+    )
     curve_points: int = 6  # team 3's label curve: all its labels, half, a quarter, ... (6: down to 1/32)
     precision: str = "auto"  # training steps' autocast (ml.universal.engine.training_dtype)
     device: str = "auto"  # where the training steps run (cuda where there is one)

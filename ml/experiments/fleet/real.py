@@ -223,6 +223,8 @@ class RealFleet:
 
     def run(self, init: Path | None) -> dict[str, Any]:
         cfg, work, log = self.cfg, self.work, self.log
+        if cfg.generations not in (2, 3):
+            raise ValueError(f"generations is 2 (bases v2, v3) or 3 (v2 to v4), not {cfg.generations}")
         teams = write_real_teams(self.data, work / "teams", cfg)
         sizes = {t.name: {"labels": _count(t.labels), "val": _count(t.val)} for t in teams}
         log(f"[fleet] real teams: {sizes}")
@@ -251,6 +253,8 @@ class RealFleet:
                     "fine_tuned_ap": self.tuned(bases[k], f"v{k + 1}", team, sizes[team.name]["labels"]),
                 }
             )
+            if k >= cfg.generations:  # team 3's data reaches no base: v4 is not trained
+                break
             log(
                 f"[fleet] base v{k + 2}: v{k + 1} + synthetic replay + "
                 f"{', '.join(t.name for t in teams[: k + 1])}, blended with v{k + 1}"
@@ -274,8 +278,12 @@ class RealFleet:
                 {"labels": 0, "box_ap50": matrix[version][team3.name]},
                 *({"labels": c, "box_ap50": self.tuned(bases[i], version, team3, c)} for c in counts),
             ]
-            for version, i in (("v1", 0), ("v3", 2))
+            for version, i in (
+                ("v3", 2),
+                ("v1", 0),
+            )  # v3's first: v1's need no base run and can be made beside
         }
+        curves = {"v1": curves["v1"], "v3": curves["v3"]}
         target = curves["v1"][-1]["box_ap50"]
         needed = {
             version: labels_to_reach(curve, target, key="box_ap50") for version, curve in curves.items()
