@@ -1,7 +1,9 @@
 """Base runs: a site-level TrainingRun (``project=None``) that trains the next universal base.
 
 Data: the accepted train-split images of every opted-in project, mapped to the taxonomy
-(written by the learning loop's ``write_split``), plus synthetic scenes. Gate: the candidate
+(written by the learning loop's ``write_split``), plus synthetic scenes. Candidate: the retrained
+base averaged with the current one at the alpha the gate's sets prefer (``UNIVERSAL_BLEND_GRID``;
+``docs/fleet.md``). Gate: the candidate
 and the current base on the synthetic held-out set and on every contributing project's val
 split (same mapping); promoted only if the mean mask AP rises and no project loses more than
 ``UNIVERSAL_GATE_TOLERANCE``. The report has one row per set.
