@@ -18,7 +18,8 @@ to see photos at ``input_size``; without ``--init`` it is trained from scratch o
 synthetic proof. Each team fine-tunes from the current base with the product's recipe
 (``ml.universal.finetune.fine_tune`` on boxes, ``BoxDataset``) and contributes its labels; the next base is the
 current one retrained (:func:`ml.fleet.base.retrain_base`) on synthetic replay scenes (masks) plus every
-contribution so far (boxes). Teams are scored with class-agnostic box AP50 on their val split
+contribution so far (boxes), then averaged with the current one at the alpha the gate's sets prefer
+(:func:`ml.fleet.base.blend_with_previous`). Teams are scored with class-agnostic box AP50 on their val split
 (``ml.universal.box_eval.box_ap50``), the synthetic held-out scenes with mask AP as in the synthetic proof.
 Checkpoints and scores already in ``--workdir`` are kept, so a run cut short resumes where it stopped.
 """
@@ -129,10 +130,10 @@ class RealFleet:
 
     def ap(self, checkpoint: Path, coco: Path, boxes: bool = True) -> float:
         """Box AP50 (a team's set) or mask AP (the synthetic set) of ``checkpoint`` on ``coco``."""
-        coco = Path(
-            coco
-        )  # named by its path in work: the synthetic val and gate sets are both annotations.json
-        key = f"{Path(checkpoint).name} on {coco.relative_to(self.work) if coco.is_relative_to(self.work) else coco}"
+        # keyed by the set's path in work: the synthetic val and gate sets are both all/annotations.json
+        coco = Path(coco)
+        name = coco.relative_to(self.work) if coco.is_relative_to(self.work) else coco
+        key = f"{Path(checkpoint).name} on {name}"
         if key not in self.scores:
             if boxes:
                 self.scores[key] = round(box_ap50(checkpoint, coco, self.data), 4)
@@ -175,7 +176,7 @@ class RealFleet:
         self,
         base: Path,
         version: int,
-        replay: Any,
+        replay: CocoSource,
         synth_val: Path,
         synth_gate: Path,
         gate: list[RealTeam],
