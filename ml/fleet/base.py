@@ -114,10 +114,14 @@ def blend_with_previous(
             f"{retrained} ({meta['architecture']}) and {previous} ({old_meta['architecture']}) "
             "have different weights: they cannot be averaged"
         )
-    work_dir = Path(work_dir)
+    tries = {  # alpha 1 is the retrained checkpoint itself
+        alpha: Path(retrained)
+        if alpha == 1.0
+        else Path(work_dir) / f"{Path(retrained).stem}_blend_{alpha:g}.pt"
+        for alpha in blend_alphas(grid)
+    }
     tried: dict[float, dict[str, float]] = {}
-    for alpha in blend_alphas(grid):
-        path = Path(retrained) if alpha == 1.0 else work_dir / f"{Path(retrained).stem}_blend_{alpha:g}.pt"
+    for alpha, path in tries.items():
         if alpha != 1.0:
             save_checkpoint(path, blend(new, old, alpha), {**meta, "blend": {"alpha": alpha}})
         tried[alpha] = {name: round(float(ap), 4) for name, ap in score(path).items()}
@@ -126,8 +130,9 @@ def blend_with_previous(
     info = {"alpha": chosen, "previous": str(previous), "retrained": str(retrained)}
     model = new if chosen == 1.0 else blend(new, old, chosen)
     save_checkpoint(out_path, model, {**meta, "blend": info})
-    for alpha in tried:  # the tries are scored; only the chosen one is kept, at out_path
-        (work_dir / f"{Path(retrained).stem}_blend_{alpha:g}.pt").unlink(missing_ok=True)
+    for alpha, path in tries.items():  # the tries are scored; only the chosen one is kept, at out_path
+        if alpha != 1.0:
+            path.unlink(missing_ok=True)
     return {
         **info,
         "scores": {f"{a:g}": s for a, s in tried.items()},

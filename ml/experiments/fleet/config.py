@@ -58,9 +58,7 @@ class RealFleetConfig(FleetConfig):
     r_val_every: int = 3  # R (19 photos, no shipped split of its own): every 3rd one is its val
     w_val_every: int = 4  # fewshot.sites' val frames of W (unused here: W's val is its held-out test videos)
     blend_grid: int = BLEND_GRID  # each next base: retrained x alpha + previous x (1 - alpha), alpha k / grid
-    generations: int = (
-        3  # base retrainings: 3 (v2, v3, v4) or 2 (v2, v3: team 3 fine-tunes from v3 all the same)
-    )
+    generations: int = 3  # base retrainings: 3 (v2 to v4) or 2 (v2, v3; team 3 still fine-tunes from v3)
     curve_points: int = 6  # team 3's label curve: all its labels, half, a quarter, ... (6: down to 1/32)
     precision: str = "auto"  # training steps' autocast (ml.universal.engine.training_dtype)
     device: str = "auto"  # where the training steps run (cuda where there is one)
@@ -70,8 +68,8 @@ class RealFleetConfig(FleetConfig):
 # input size (the seventh base: 448 px), 200-step fine-tunes and ~1,000-step base retrainings: ~4,800 training
 # steps on the GPU and ~1,800 predictions on its CPU cores (the predictor runs on the CPU), ~10-13 min on an H100
 # by an estimate from CPU timings (issue 29); --workdir resumes a run cut at the 10-minute call limit.
-# Run on 2026-12-06 on 2 AVX2 CPU cores with --input-size 320 --base-steps 500 --threads 1 --device cpu:
-# 3,872 s (docs/fleet.md).
+# Run on 2026-12-06 on 2 AVX2 CPU cores with --input-size 320 --base-steps 500 --device cpu: 3,872 s without
+# averaging; with it, plus --generations 2 --curve-points 4, about 2 h (docs/fleet.md).
 REAL = RealFleetConfig(
     scene_size=256,
     synthetic_val=60,
