@@ -38,6 +38,7 @@ def retrain_base(
     box_sources: Sequence[BoxSource] = (),
     precision: str = "fp32",
     device: str = "cpu",
+    freeze_batchnorm: bool = False,
 ) -> dict[str, Any]:
     """Train the next base from ``init_checkpoint`` on the union of ``sources`` (masks) and ``box_sources``
     (photos labelled with boxes, each trained as ``BoxDataset``); val metrics (mask AP) on ``val_coco``.
@@ -45,7 +46,7 @@ def retrain_base(
     Training ends at ``steps`` optimiser steps (or ``epochs``), or when ``budget_seconds`` of
     wall-clock are spent, whichever comes first. Returns the metrics of
     :func:`ml.universal.train.train` plus ``data`` (the merge summary, per source; box sources by image count).
-    ``precision`` and ``device`` are ``train``'s.
+    ``precision``, ``device`` and ``freeze_batchnorm`` (BatchNorm stays on the init's statistics) are ``train``'s.
     """
     merged = Path(work_dir) / "base_train.json"
     summary = merge_coco(sources, merged)
@@ -76,6 +77,7 @@ def retrain_base(
         "threads": threads,
         "precision": precision,
         "device": device,
+        "freeze_batchnorm": bool(freeze_batchnorm),
     }
     return {**train(config, progress=progress, should_stop=should_stop), "data": summary}
 

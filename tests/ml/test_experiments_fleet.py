@@ -15,7 +15,7 @@ import pytest
 from ml.experiments.fleet.config import REAL_TINY
 from ml.experiments.fleet.measures import forgetting
 from ml.experiments.fleet.real import simulate_real, write_real_teams
-from ml.experiments.fleet.simulate import format_table, labels_to_reach
+from ml.experiments.fleet.simulate import format_table, labels_to_reach, yes_no
 from ml.universal.checkpoint import load_checkpoint
 from tests.annotator.learning.scenes import tiny_checkpoint
 from tests.ml.real_like import real_like_set
@@ -92,6 +92,13 @@ def test_the_real_only_settings_need_real():
         timeout=60,
     )
     assert out.returncode == 2 and "input_size need --real" in out.stderr
+
+
+def test_ayes_no_setting_reads_yes_and_no_and_refuses_anything_else():
+    run = [sys.executable, "-m", "ml.experiments.fleet.simulate", "--real", "x", "--base-freeze-batchnorm"]
+    out = subprocess.run([*run, "maybe"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "expected yes or no" in out.stderr and "'maybe'" in out.stderr
+    assert yes_no("0") is False and yes_no("False") is False and yes_no("1") is True and yes_no("yes")
 
 
 @pytest.mark.slow

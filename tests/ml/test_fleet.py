@@ -97,6 +97,36 @@ def test_retrain_base_starts_from_the_given_base_and_reports_its_data(tmp_path):
     assert changed
 
 
+def test_a_retraining_with_batchnorm_frozen_keeps_the_bases_statistics_and_learns_the_rest(tmp_path):
+    torch.manual_seed(0)
+    base = save_checkpoint(
+        tmp_path / "base.pt", build_model("unet_xs", len(CATEGORIES)), make_meta("unet_xs", CATEGORIES, 32)
+    )
+    train = write_synthetic(tmp_path / "train", count=2, seed=3, size=32)
+    val = write_synthetic(tmp_path / "val", count=1, seed=4, size=32)
+    kept = {}
+    for frozen in (True, False):
+        result = retrain_base(
+            base,
+            [train],
+            val.coco,
+            tmp_path / f"next_{frozen}.pt",
+            work_dir=tmp_path / f"work_{frozen}",
+            steps=2,
+            batch_size=2,
+            threads=1,
+            freeze_batchnorm=frozen,
+        )
+        before = load_checkpoint(base)[0].state_dict()
+        after = load_checkpoint(result["checkpoint"])[0].state_dict()
+        stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+        weights = [k for k in before if k.endswith("weight") and before[k].dim() == 4]
+        assert stats and weights
+        kept[frozen] = all(torch.equal(before[k], after[k]) for k in stats)
+        assert any(not torch.equal(before[k], after[k]) for k in weights)  # the convolutions learn either way
+    assert kept == {True: True, False: False}
+
+
 def test_the_next_base_is_the_retrained_one_averaged_with_the_previous_at_the_gates_best_alpha(tmp_path):
     torch.manual_seed(0)
     meta = make_meta("unet_xs", CATEGORIES, 32)

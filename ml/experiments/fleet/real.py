@@ -202,6 +202,7 @@ class RealFleet:
                 box_sources=[BoxSource(t.labels, t.name, self.source_map, self.data) for t in gate],
                 precision=cfg.precision,
                 device=cfg.device,
+                freeze_batchnorm=cfg.base_freeze_batchnorm,
             )
 
         def gate_scores(path: Path) -> dict[str, float]:

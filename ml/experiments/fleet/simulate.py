@@ -243,6 +243,14 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def yes_no(text: str) -> bool:
+    """A yes/no flag's value (``bool("false")`` would be true)."""
+    answers = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+    if text.lower() not in answers:
+        raise argparse.ArgumentTypeError(f"expected yes or no (1 / 0, true / false), got {text!r}")
+    return answers[text.lower()]
+
+
 def main(argv: list[str] | None = None) -> None:
     import sys
 
@@ -264,7 +272,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="with --real: a few images and steps (no plot)")
     fields = asdict(RealFleetConfig())
     for name, value in fields.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
+        kind = yes_no if isinstance(value, bool) else type(value)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else print
