@@ -178,6 +178,7 @@ def base_run_execute(*, run: TrainingRun) -> TrainingRun:
             current=current,
             held_out=held_out.coco,
             vals=vals,
+            candidate_metrics=blend and blend["metrics"],
         )
     except Exception as exc:  # cancelled or failed: say why, keep the current base
         runs.run_abort(run=run, error=exc, workdir=workdir, scratch=SCRATCH, kept="the universal base")
@@ -238,7 +239,8 @@ def _blend(
     """The candidate: the retrained weights averaged with the current base's, alpha x retrained + (1 - alpha) x
     current, at the alpha with the best mean mask AP over the gate's sets (``ml.fleet.base.blend_with_previous``;
     WiSE-FT). A retraining moves the base away from what it knew; the average keeps it (docs/fleet.md). None when
-    ``UNIVERSAL_BLEND_GRID`` is 1: the retrained base as it is."""
+    ``UNIVERSAL_BLEND_GRID`` is 1: the retrained base as it is. ``metrics`` holds the chosen blend's figures on
+    each set, so the gate does not measure them again."""
     from ml.fleet.base import blend_with_previous
 
     grid = int(settings.ANNOTATOR["UNIVERSAL_BLEND_GRID"])
@@ -246,29 +248,27 @@ def _blend(
         return None
     workdir = Path(retrained).parent
     sets = {None: training_adapter.CocoSplit(path=Path(held_out), images=[]), **vals}
-    tried = 0
+    seen: dict[str, dict[str, dict[str, Any]]] = {}  # each try's path: its full metrics on each set
 
     def score(path: Path) -> dict[str, float]:
-        nonlocal tried
         runs.run_stop_if_cancelled(run=run)
-        tried += 1
         job_report(
             job=run,
-            progress=90 + (5 * tried) // grid,
-            message=f"Averaging with the current base: blend {tried} of {grid} on every set",
+            progress=90 + (5 * (len(seen) + 1)) // grid,
+            message=f"Averaging with the current base: blend {len(seen) + 1} of {grid} on every set",
         )
-        return {
-            _set_key(project): float(
-                training_adapter.evaluate(checkpoint=str(path), split=split).get("mask_ap", 0.0)
-            )
+        seen[str(path)] = {
+            _set_key(project): training_adapter.evaluate(checkpoint=str(path), split=split)
             for project, split in sets.items()
         }
+        return {key: float(metrics.get("mask_ap", 0.0)) for key, metrics in seen[str(path)].items()}
 
     out = workdir / "blended.pt"
     chosen = blend_with_previous(
         retrained, current.checkpoint, out, score, work_dir=workdir / "blends", grid=grid
     )
-    return {**chosen, "checkpoint": str(out)}
+    metrics = seen[chosen["tries"][f"{chosen['alpha']:g}"]]  # out holds the same weights
+    return {**chosen, "checkpoint": str(out), "metrics": metrics}
 
 
 def _gate(
@@ -279,8 +279,10 @@ def _gate(
     current: ModelVersion,
     held_out: Path,
     vals: dict,
+    candidate_metrics: dict[str, dict[str, Any]] | None = None,
 ):
-    """Score both models on every set, store the figures (BaseEvaluation), decide with ``ml.fleet.gate``."""
+    """Score both models on every set, store the figures (BaseEvaluation), decide with ``ml.fleet.gate``.
+    ``candidate_metrics``: the candidate's figures per set where they are known already (the blend search's)."""
     from ml.fleet.gate import gate_decide
 
     # A run taken over from a dead worker measures again: its killed attempt's figures go.
@@ -296,7 +298,10 @@ def _gate(
             ("candidate", candidate, candidate_checkpoint),
             ("current", current, current.checkpoint),
         ):
-            metrics = training_adapter.evaluate(checkpoint=checkpoint, split=split)
+            known = (candidate_metrics or {}).get(_set_key(project)) if side == "candidate" else None
+            metrics = (
+                known if known is not None else training_adapter.evaluate(checkpoint=checkpoint, split=split)
+            )
             scores[side][_set_key(project)] = float(metrics.get("mask_ap", 0.0))
             BaseEvaluation.objects.create(
                 version=version,

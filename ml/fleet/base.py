@@ -105,8 +105,8 @@ def blend_with_previous(
     A retraining on the contributed photos moves the base away from what it knew (docs/fleet.md: one retraining on
     a shop site's photos took another site from 0.547 to 0.260 box AP50); the average keeps it and often keeps the
     gain too. Ties go to the larger alpha (more of the new training). Writes the chosen blend to ``out_path`` with
-    the retrained checkpoint's metadata plus ``blend`` (the tried blends are deleted); returns ``alpha`` and every
-    alpha's scores.
+    the retrained checkpoint's metadata plus ``blend`` (the tried blends are deleted); returns ``alpha``, every
+    alpha's scores and ``tries``, the path each alpha was scored at (a caller may reuse what its ``score`` saw).
     """
     new, meta = load_checkpoint(retrained)
     old, old_meta = load_checkpoint(previous)
@@ -139,4 +139,5 @@ def blend_with_previous(
         **info,
         "scores": {f"{a:g}": s for a, s in tried.items()},
         "means": {f"{a:g}": round(m, 4) for a, m in means.items()},
+        "tries": {f"{a:g}": str(path) for a, path in tries.items()},
     }

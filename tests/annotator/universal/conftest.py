@@ -59,6 +59,19 @@ def team_project(users, name: str, categories: list[str]):
     return project
 
 
+def opt_in(client, project, mapping: dict[str, str]) -> None:
+    """Map ``project``'s categories into the universal taxonomy through the API and opt it in to contributing."""
+    ids = {c.name: c.id for c in project.categories.all()}
+    saved = client.put(
+        f"/api/v1/projects/{project.pk}/taxonomy",
+        {"mapping": {str(ids[name]): target for name, target in mapping.items()}},
+        format="json",
+    )
+    assert saved.status_code == 200, saved.json()
+    opted = client.put(f"/api/v1/projects/{project.pk}/contribution", {"contribute": True}, format="json")
+    assert opted.status_code == 200 and opted.json()["contribute"] is True
+
+
 def squares_coco(folder: Path, seeds, category: str) -> Path:
     """The learning tests' square scenes as a COCO file (all squares in ``category``)."""
     (folder / "images").mkdir(parents=True, exist_ok=True)

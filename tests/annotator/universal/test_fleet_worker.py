@@ -11,7 +11,7 @@ from annotator.projects.models import Image, ImageStatus
 from annotator.universal.models import BaseEvaluation
 from ml.universal.checkpoint import load_checkpoint
 from tests.annotator.learning.conftest import accept, add_images
-from tests.annotator.universal.conftest import base_names, team_project, wait_finished
+from tests.annotator.universal.conftest import base_names, opt_in, team_project, wait_finished
 
 SEEDS = {
     "North DC": 1000,
@@ -21,18 +21,6 @@ SEEDS = {
     "East DC": 5000,
     "West DC": 6000,
 }
-
-
-def _opt_in(client, project, mapping: dict[str, str]) -> None:
-    ids = {c.name: c.id for c in project.categories.all()}
-    saved = client.put(
-        f"/api/v1/projects/{project.pk}/taxonomy",
-        {"mapping": {str(ids[name]): target for name, target in mapping.items()}},
-        format="json",
-    )
-    assert saved.status_code == 200, saved.json()
-    opted = client.put(f"/api/v1/projects/{project.pk}/contribution", {"contribute": True}, format="json")
-    assert opted.status_code == 200 and opted.json()["contribute"] is True
 
 
 def _accepted(project, users, *, val: int, train: int, category: str) -> tuple[list[int], list[int]]:
@@ -63,10 +51,10 @@ def test_two_projects_opt_in_base_run_promotes_and_each_project_rebases(
 ):
     north = team_project(users, "North DC", ["carton", "poly_bag", "pallet_wrap"])
     south = team_project(users, "South DC", ["box", "sack"])
-    _opt_in(
+    opt_in(
         client_for("admin"), north, {"carton": "cardboard_box", "poly_bag": "plastic_bag", "pallet_wrap": ""}
     )
-    _opt_in(client_for("admin"), south, {"box": "cardboard_box", "sack": "plastic_bag"})
+    opt_in(client_for("admin"), south, {"box": "cardboard_box", "sack": "plastic_bag"})
     _, north_train = _accepted(north, users, val=4, train=6, category="carton")
     _, south_train = _accepted(south, users, val=4, train=6, category="box")
     v1 = base_model_version()
@@ -148,8 +136,8 @@ def test_a_regression_on_one_project_blocks_the_promotion_and_the_report_names_i
     # Flats maps its squares to 'envelope' and contributes many of them; Boxes only has val images.
     flats = team_project(users, "Flats site", ["flat"])
     boxes = team_project(users, "Boxes site", ["box"])
-    _opt_in(client_for("admin"), flats, {"flat": "envelope"})
-    _opt_in(client_for("admin"), boxes, {"box": "cardboard_box"})
+    opt_in(client_for("admin"), flats, {"flat": "envelope"})
+    opt_in(client_for("admin"), boxes, {"box": "cardboard_box"})
     _accepted(flats, users, val=4, train=12, category="flat")
     _accepted(boxes, users, val=4, train=0, category="box")
 
@@ -168,15 +156,21 @@ def test_a_regression_on_one_project_blocks_the_promotion_and_the_report_names_i
     assert BaseEvaluation.objects.filter(run=run, project=boxes).count() == 2  # candidate and current
 
 
+@pytest.fixture
+def one_epoch_base_env(fast_base_env):
+    """Base runs of one epoch: the test checks whose images trained, not what the model learned. Ask for it
+    before ``celery_worker``: the worker reads its settings from the environment when it starts."""
+    fast_base_env(ANNOTATOR_UNIVERSAL_EPOCHS="1")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_opting_out_removes_a_project_from_the_next_base_run(
-    users, client_for, envelope_base, fast_base_env, celery_worker
+    users, client_for, envelope_base, one_epoch_base_env, celery_worker
 ):
-    fast_base_env(ANNOTATOR_UNIVERSAL_EPOCHS="1")
     east = team_project(users, "East DC", ["carton"])
     west = team_project(users, "West DC", ["parcel"])
-    _opt_in(client_for("admin"), east, {"carton": "cardboard_box"})
-    _opt_in(client_for("admin"), west, {"parcel": "cardboard_box"})
+    opt_in(client_for("admin"), east, {"carton": "cardboard_box"})
+    opt_in(client_for("admin"), west, {"parcel": "cardboard_box"})
     _, east_train = _accepted(east, users, val=2, train=3, category="carton")
     _, west_train = _accepted(west, users, val=2, train=3, category="parcel")
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from annotator.errors import ConflictError
 from annotator.jobs.models import JobStatus
 from annotator.jobs.schedule import periodic_task_ensure
+from annotator.learning.adapters import training as training_adapter
 from annotator.learning.models import TrainingRun
+from annotator.learning.runs import run_start
 from annotator.learning.training import training_run_cancel
+from annotator.universal.models import BaseEvaluation
 from annotator.universal.selectors import base_training_images, contributed_since_last_base_run
-from annotator.universal.training import base_retrain_check, base_run_request
+from annotator.universal.training import base_retrain_check, base_run_execute, base_run_request
 from tests.annotator.learning.conftest import accept, add_images
-from tests.annotator.universal.conftest import team_project
+from tests.annotator.universal.conftest import opt_in, team_project
 
 
 @pytest.fixture
@@ -131,3 +136,35 @@ def test_base_schedule_is_a_periodic_task():
     assert task.interval.every == 6 * 60 * 60  # UNIVERSAL_SCHEDULE_SECONDS
     assert periodic_task_ensure(key="base-retraining").pk == task.pk
     assert periodic_task_ensure(key="base-retraining", every_seconds=60).interval.every == 60
+
+
+@pytest.mark.django_db
+def test_the_gate_reuses_the_blend_searchs_figures_for_the_candidate(
+    users, client_for, envelope_base, fast_base_env, monkeypatch
+):
+    fast_base_env(ANNOTATOR_UNIVERSAL_EPOCHS="2", ANNOTATOR_UNIVERSAL_BLEND_GRID="2")
+    project = team_project(users, "East DC", ["carton"])
+    opt_in(client_for("admin"), project, {"carton": "cardboard_box"})
+    images = add_images(project, 22)
+    for image in (images[0], images[20], images[21]):  # one val image (the first 20 fill val), two train
+        accept(image, users, category_name="carton")
+    evaluated: list[str] = []
+    evaluate = training_adapter.evaluate
+
+    def counted(*, checkpoint, split):  # the real evaluation, with a record of which checkpoint it scored
+        evaluated.append(Path(checkpoint).name)
+        return evaluate(checkpoint=checkpoint, split=split)
+
+    monkeypatch.setattr(training_adapter, "evaluate", counted)
+    run = run_start(run_id=base_run_request(user=users["admin"]).pk)
+    current = Path(run.base_version.checkpoint).name  # the shipped base, as registered
+    run = base_run_execute(run=run)
+    assert run.status == JobStatus.SUCCEEDED, run.message
+    # two sets (synthetic held-out, East's val): each blend tried once on each, the current base once on each
+    assert sorted(evaluated) == sorted(["model_blend_0.5.pt", "model.pt", current] * 2)
+    assert "blended.pt" not in evaluated  # the chosen blend's figures come from the search
+    chosen = run.report["blend"]
+    candidate = {r["name"]: r["candidate"] for r in run.report["rows"]}
+    assert sum(candidate.values()) / 2 == pytest.approx(chosen["means"][f"{chosen['alpha']:g}"], abs=1e-4)
+    stored = BaseEvaluation.objects.filter(run=run, version=run.result_version)
+    assert stored.count() == 2 and all(e.metrics.get("images") for e in stored)  # full figures, not just AP
