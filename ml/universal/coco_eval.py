@@ -345,3 +345,44 @@ def class_agnostic_coco(data: dict[str, Any]) -> dict[str, Any]:
         "categories": [{"id": 1, "name": PACKAGE, "supercategory": PACKAGE}],
         "annotations": [{**ann, "category_id": 1} for ann in data.get("annotations", [])],
     }
+
+
+# An image's best scores, whether each matched a labelled box, and its labelled box count (image_matches).
+ImageMatches = tuple[np.ndarray, np.ndarray, int]
+
+
+def image_matches(img: ImageBoxes, max_dets: int = 100) -> ImageMatches:
+    """An image's ``max_dets`` best scores, whether each matches a labelled box at IoU 0.5 (COCOeval's
+    greedy one-to-one matching), and its number of labelled boxes."""
+    keep = np.argsort(-np.asarray(img.scores, dtype=np.float64), kind="stable")[:max_dets]
+    boxes = [img.boxes[k] for k in keep]
+    scores = [float(img.scores[k]) for k in keep]
+    matched = match_boxes(boxes, scores, img.gt_boxes)
+    return np.asarray(scores, dtype=np.float64), np.asarray(matched, dtype=bool), len(img.gt_boxes)
+
+
+def ap_from_matches(scores: np.ndarray, matched: np.ndarray, labelled: int) -> float:
+    """COCOeval's 101-point interpolated AP of pooled (score, matched) pairs against ``labelled`` boxes."""
+    if labelled == 0 or len(scores) == 0:  # nothing to find, or nothing found
+        return 0.0
+    order = np.argsort(-scores, kind="mergesort")  # COCOeval's sort
+    tp = np.cumsum(matched[order])
+    fp = np.cumsum(~matched[order])
+    recall = tp / labelled
+    precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    precision = np.maximum.accumulate(precision[::-1])[::-1]  # the envelope, from the right
+    at = np.searchsorted(recall, np.linspace(0.0, 1.0, 101), side="left")
+    return float(np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)], 0.0).mean())
+
+
+def pooled_ap50(per_image: Sequence[ImageMatches], picked: Iterable[int]) -> float:
+    """Box AP50 of the ``picked`` images (indices into ``per_image``, repeats allowed: a bootstrap draw) pooled,
+    from each one's ``image_matches``: COCOeval's figure without a COCOeval run per draw."""
+    chosen = [per_image[int(k)] for k in picked]
+    if not chosen:
+        return 0.0
+    return ap_from_matches(
+        np.concatenate([m[0] for m in chosen]),
+        np.concatenate([m[1] for m in chosen]),
+        sum(m[2] for m in chosen),
+    )

@@ -10,10 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from ml.experiments.fleet.config import REAL_TINY
-from ml.experiments.fleet.measures import forgetting
+from ml.experiments.fleet.measures import forgetting, label_reduction_interval
 from ml.experiments.fleet.real import simulate_real, write_real_teams
 from ml.experiments.fleet.simulate import format_table, labels_to_reach, yes_no
 from ml.universal.checkpoint import load_checkpoint
@@ -30,6 +31,35 @@ def test_labels_to_reach_interpolates_and_says_never():
     assert labels_to_reach(curve, 0.5) is None
     boxes = [{"labels": 10, "box_ap50": 0.2}, {"labels": 20, "box_ap50": 0.6}]
     assert labels_to_reach(boxes, 0.3, key="box_ap50") == 12.5
+
+
+def _images(found: int, total: int = 10) -> list:
+    """``total`` val images of one labelled box each; the first ``found`` are found (score 0.9), the rest get
+    one false box (score 0.8)."""
+    return [(np.array([0.9 if k < found else 0.8]), np.array([k < found]), 1) for k in range(total)]
+
+
+def test_the_label_saving_is_bootstrapped_with_every_point_on_the_same_draw():
+    # v3 reaches v1's all-label AP with 2 labels, v1 needs 4: a saving of 0.5, the same images found
+    better = {
+        "v1": [(0, _images(2)), (2, _images(5)), (4, _images(8))],
+        "v3": [(0, _images(5)), (2, _images(8)), (4, _images(8))],
+    }
+    out = label_reduction_interval(better, draws=200, seed=1)
+    assert out["reduction"] == 0.5 and out["images"] == 10 and out["never"] == 0
+    # paired: v3's curve is v1's two labels on, in every draw, so no draw shows v3 needing more
+    assert 0.0 <= out["low"] <= 0.5 <= out["high"] <= 1.0 and out["share_at_least"]["0"] == 1.0
+    assert out["share_at_least"]["0.3"] > 0.5
+    first = out["points"]["v1"][0]
+    assert first["labels"] == 0 and first["low"] <= first["box_ap50"] <= first["high"]
+    assert out["points"]["v3"][1]["box_ap50"] == out["points"]["v1"][2]["box_ap50"]
+    # v3 worse at every count: it never reaches the target, in the point figure and in every draw
+    worse = {"v1": better["v1"], "v3": [(0, _images(1)), (2, _images(2)), (4, _images(3))]}
+    never = label_reduction_interval(worse, draws=50, seed=1)
+    assert never["reduction"] is None and never["low"] is None and never["never"] == 50
+    assert never["share_at_least"] == {"0": 0.0, "0.3": 0.0}
+    with pytest.raises(ValueError, match="same val images"):
+        label_reduction_interval({"v1": better["v1"], "v3": [(0, _images(2, total=9))]}, draws=5)
 
 
 def test_forgetting_checks_only_what_the_previous_base_already_had():
@@ -152,6 +182,14 @@ def test_a_tiny_real_teams_run_scores_every_base_on_boxes_and_resumes_from_its_c
         eff["labels_to_target"]["v1"] is not None and eff["labels_to_target"]["v1"] <= 4
     )  # v1 reaches its own
     assert "box AP50 from base v1 vs v3" in format_table(report)
+    paired = eff["paired_bootstrap"]  # the same predictions as the point figures, pooled per image
+    assert paired["draws"] == REAL_TINY.draws and paired["images"] == report["teams_data"]["team3"]["val"]
+    for version in ("v1", "v3"):
+        assert [p["labels"] for p in paired["points"][version]] == [0, 2, 4]
+        for point, pooled in zip(eff["curves"][version], paired["points"][version], strict=True):
+            assert pooled["box_ap50"] == pytest.approx(point["box_ap50"], abs=2e-3)
+            assert pooled["low"] <= pooled["box_ap50"] + 1e-9 and pooled["box_ap50"] <= pooled["high"] + 1e-9
+    assert "paired bootstrap" in format_table(report)
     assert cv2.imread(report["plot"]).shape == (420, 1000, 3)
     stamps = {p: p.stat().st_mtime_ns for p in work.glob("*.pt")}
     scores = json.loads((work / "scores.json").read_text())

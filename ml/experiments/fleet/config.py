@@ -61,6 +61,7 @@ class RealFleetConfig(FleetConfig):
     blend_grid: int = BLEND_GRID  # each next base: retrained x alpha + previous x (1 - alpha), alpha k / grid
     generations: int = 3  # base retrainings: 3 (v2 to v4) or 2 (v2, v3; team 3 still fine-tunes from v3)
     curve_points: int = 6  # team 3's label curve: all its labels, half, a quarter, ... (6: down to 1/32)
+    draws: int = 500  # the paired bootstrap of team 3's label saving (val images resampled)
     precision: str = "auto"  # training steps' autocast (ml.universal.engine.training_dtype)
     device: str = "auto"  # where the training steps run (cuda where there is one)
 
@@ -98,6 +99,7 @@ REAL_TINY = RealFleetConfig(
     input_size=64,
     blend_grid=2,
     curve_points=2,
+    draws=20,
     seed=29,
     device="cpu",
 )

@@ -34,14 +34,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ml.experiments.fewshot.sites import evenly_spaced, read_captures, site_of, write_coco, write_site_splits
 from ml.experiments.fleet.config import SYNTHETIC, RealFleetConfig, steps_config
-from ml.experiments.fleet.measures import forgetting, labels_to_reach
+from ml.experiments.fleet.measures import forgetting, label_reduction_interval, labels_to_reach
 from ml.experiments.fleet.plot import draw_plot
 from ml.fleet.base import blend_with_previous, retrain_base
 from ml.fleet.data import BoxSource, CocoSource, write_synthetic
-from ml.universal.box_eval import box_ap50
+from ml.universal.box_eval import box_ap50, checkpoint_boxes
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
+from ml.universal.coco_eval import ImageMatches, image_matches
 from ml.universal.data import load_coco
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.finetune import fine_tune
@@ -142,10 +145,27 @@ class RealFleet:
             self.scores_path.write_text(json.dumps(self.scores, indent=1))
         return self.scores[key]
 
+    def matches(self, checkpoint: Path, coco: Path) -> list[ImageMatches]:
+        """Each val image's ``image_matches`` for ``checkpoint`` (in the file's image order), kept in
+        ``matches/``: what the bootstraps resample."""
+        path = self.work / "matches" / f"{checkpoint.stem}__{Path(coco).stem}.json"
+        if not path.is_file():
+            found = [image_matches(img) for img in checkpoint_boxes(checkpoint, coco, self.data)]
+            path.parent.mkdir(exist_ok=True)
+            rows = [[m[0].tolist(), m[1].tolist(), m[2]] for m in found]
+            path.write_text(json.dumps(rows))
+        return [
+            (np.asarray(s, dtype=np.float64), np.asarray(m, dtype=bool), int(n))
+            for s, m, n in json.loads(path.read_text())
+        ]
+
+    def tuned_path(self, version: str, team: RealTeam, n: int) -> Path:
+        return self.work / f"{team.name}_from_{version}_{n}.pt"
+
     def tuned(self, base: Path, version: str, team: RealTeam, n: int) -> float:
         """Box AP50 on the team's val split after fine-tuning ``base`` on ``n`` of its labels (spread evenly)."""
         cfg = self.cfg
-        out = self.work / f"{team.name}_from_{version}_{n}.pt"
+        out = self.tuned_path(version, team, n)
         if not out.is_file():
             coco = load_coco(team.labels)
             subset = write_coco(
@@ -293,6 +313,22 @@ class RealFleet:
         reduction = (
             round(1.0 - needed["v3"] / needed["v1"], 4) if needed["v3"] is not None and needed["v1"] else None
         )
+        log(f"[fleet] the saving's paired bootstrap over {team3.name}'s val images ({cfg.draws} draws)")
+        points = {  # each curve point's checkpoint: the base itself at 0 labels
+            version: [
+                (
+                    int(p["labels"]),
+                    bases[i] if p["labels"] == 0 else self.tuned_path(version, team3, int(p["labels"])),
+                )
+                for p in curves[version]
+            ]
+            for version, i in (("v1", 0), ("v3", 2))
+        }
+        paired = label_reduction_interval(
+            {v: [(n, self.matches(path, team3.val)) for n, path in row] for v, row in points.items()},
+            draws=cfg.draws,
+            seed=cfg.seed,
+        )
         rows = forgetting(matrix, [SYNTHETIC], [t.name for t in teams], cfg.tolerance)
         versions = list(matrix)
         return {
@@ -323,6 +359,7 @@ class RealFleet:
                 and needed["v3"] < needed["v1"],
                 "label_reduction_from_v3": reduction,
                 "meets_target": reduction is not None and reduction >= TARGET_REDUCTION,
+                "paired_bootstrap": paired,
             },
         }
 

@@ -233,6 +233,13 @@ def format_table(report: dict[str, Any]) -> str:
         f"  target (v1, all labels) {eff['target']:.4f}; labels to reach it: {eff['labels_to_target']}; "
         f"fewer from v3: {eff['fewer_labels_from_v3']}"
     )
+    paired = eff.get("paired_bootstrap")  # the real teams' runs
+    if paired:
+        lines.append(
+            f"  label saving from v3 {paired['reduction']} (95% paired bootstrap {paired['low']} to {paired['high']}, "
+            f"{paired['draws']} draws over {paired['images']} images; None: v3 never reaches the target; "
+            f"share of draws saving >= 0 / 0.3: {paired['share_at_least']})"
+        )
     bad = [
         f"{r['from']}->{r['to']} {r['set']} {r['delta']:+.4f}" for r in report["forgetting"] if not r["ok"]
     ]
