@@ -29,18 +29,25 @@ class CocoSource:
 @dataclass(frozen=True)
 class BoxSource:
     """Real photos labelled with boxes (a COCO detection file and its set's ``source_map.csv``): they train
-    through ``ml.universal.data.BoxDataset``, not as masks; ``images_dir`` defaults to the file's folder."""
+    through ``ml.universal.data.BoxDataset``, not as masks; ``images_dir`` defaults to the file's folder.
+    ``background``: False trains on the boxes alone, nothing taken as background (``targets.box_targets``)."""
 
     coco: Path
     name: str
     source_map: Path
     images_dir: Path | None = None
+    background: bool = True
 
     def spec(self) -> dict[str, Any]:
         """The ``{"boxes": ...}`` data spec of ``ml.universal.train``."""
         folder = self.images_dir if self.images_dir is not None else Path(self.coco).parent
         return {
-            "boxes": {"coco": str(self.coco), "source_map": str(self.source_map), "images_dir": str(folder)}
+            "boxes": {
+                "coco": str(self.coco),
+                "source_map": str(self.source_map),
+                "images_dir": str(folder),
+                "background": self.background,
+            }
         }
 
 

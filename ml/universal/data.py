@@ -249,6 +249,7 @@ class BoxDataset(Dataset):
         augment: bool = True,
         seed: int = 0,
         repeat: int = 1,
+        background: bool = True,
     ):
         coco = load_coco(coco_path)
         self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
@@ -262,6 +263,7 @@ class BoxDataset(Dataset):
                 self.boxes.setdefault(ann["image_id"], []).append([x, y, x + w, y + h])
         self.class_index = categories.index(category) + 1
         self.input_size, self.augment, self.seed, self.repeat = input_size, augment, seed, int(repeat)
+        self.background = bool(background)  # False: positives only (``targets.box_targets``)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -280,7 +282,7 @@ class BoxDataset(Dataset):
         image, scale = targets.resize_long_side(image, self.input_size)
         pad = (self.input_size, self.input_size)
         semantic, interior, projection = targets.box_targets(
-            boxes * scale, self.class_index, image.shape[:2], pad, partial=True
+            boxes * scale, self.class_index, image.shape[:2], pad, partial=True, background=self.background
         )
         return (
             targets.to_tensor(image, pad),

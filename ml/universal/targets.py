@@ -79,7 +79,12 @@ def instance_targets(
 
 
 def box_targets(
-    boxes: np.ndarray, class_index: int, size: tuple[int, int], pad_to: tuple[int, int], partial: bool
+    boxes: np.ndarray,
+    class_index: int,
+    size: tuple[int, int],
+    pad_to: tuple[int, int],
+    partial: bool,
+    background: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Semantic, interior and projection-box targets at stride 2 from box labels.
 
@@ -98,7 +103,10 @@ def box_targets(
       frames at lr 3e-5 took W's val AP50 from 0.523 to 0.399 with the boxes' own interior as the
       target, and to 0.549 without it (W's test videos 0.295 -> 0.160 / 0.377);
     * elsewhere is background, except with ``partial`` labels (photos where some visible cartons are
-      not labelled): there only the boxes' hull and a margin of ``KNOWN_MARGIN`` around it are.
+      not labelled): there only the boxes' hull and a margin of ``KNOWN_MARGIN`` around it are; without
+      ``background`` nothing is (positives only: a shared base trained on other teams' labels, whose
+      conventions of what to leave unlabelled differ, learns from their boxes what a package is, never
+      from what they left out what one is not; ``ml.fleet.data.BoxSource``).
 
     Returns (semantic uint8, interior float32, projection boxes int64 (MAX_BOXES, 4) at stride 2,
     rows of -1 beyond the boxes kept: the largest ``MAX_BOXES``).
@@ -113,7 +121,9 @@ def box_targets(
     small = small[(small[:, 2] - small[:, 0] >= 1) & (small[:, 3] - small[:, 1] >= 1)]
     small = small[np.argsort(-(small[:, 2] - small[:, 0]) * (small[:, 3] - small[:, 1]), kind="stable")]
     valid = semantic[:h2, :w2]
-    if not partial:
+    if not background:
+        pass  # only the boxes' cores (below) are known
+    elif not partial:
         valid[:] = 0
     elif len(small):
         mx, my = KNOWN_MARGIN * w2, KNOWN_MARGIN * h2

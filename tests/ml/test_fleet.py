@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from ml.fleet.base import blend_alphas, blend_with_previous, retrain_base
-from ml.fleet.data import CocoSource, merge_coco, write_synthetic
+from ml.fleet.data import BoxSource, CocoSource, merge_coco, write_synthetic
 from ml.fleet.gate import gate_decide
 from ml.synth import CATEGORIES
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.model import build_model
+from ml.universal.train import build_dataset
+from tests.ml.real_like import real_like_set
 
 
 def test_gate_promotes_only_a_better_mean_without_a_regression_beyond_tolerance():
@@ -67,6 +69,20 @@ def test_merge_maps_categories_by_name_and_counts_each_source(tmp_path):
     assert merged["images"][0]["file_name"] == str((tmp_path / "a" / "images" / "a.png").resolve())
     assert [c["name"] for c in merged["categories"]] == list(CATEGORIES)
     assert len({i["id"] for i in merged["images"]}) == 3
+
+
+def test_a_box_source_trains_as_positives_only_when_asked(tmp_path):
+    data = real_like_set(tmp_path / "data")
+    categories = list(CATEGORIES)
+    seen = {}
+    for background in (True, False):
+        source = BoxSource(data / "train.json", "team", data / "source_map.csv", background=background)
+        assert source.spec()["boxes"]["background"] is background
+        dataset = build_dataset(source.spec(), categories, 64, seed=0, augment=False)
+        labels = {v for k in range(len(dataset)) for v in dataset[k][1].unique().tolist()}
+        seen[background] = labels
+    assert 0 in seen[True] and 0 not in seen[False]  # no pixel of another team's photo is taken as background
+    assert CATEGORIES.index("cardboard_box") + 1 in seen[False]
 
 
 def test_retrain_base_starts_from_the_given_base_and_reports_its_data(tmp_path):

@@ -62,6 +62,12 @@ def test_box_targets_claim_the_core_leave_the_band_and_ring_to_the_mask_and_know
     partial, _, _ = targets.box_targets(np.array([[100.0, 60.0, 160.0, 140.0]]), 1, size, pad, partial=True)
     assert partial[50, 40] == 0 and partial[5, 5] == targets.IGNORE  # only near the boxes is background known
     assert (partial[34:66, 53:77] == 1).all()
+    # Positives only (another team's labels in a shared base): the same core, and no pixel is background.
+    positives, _, kept = targets.box_targets(
+        np.array([[100.0, 60.0, 160.0, 140.0]]), 1, size, pad, partial=True, background=False
+    )
+    assert (positives[34:66, 53:77] == 1).all() and not (positives == 0).any()
+    assert set(np.unique(positives).tolist()) == {1, targets.IGNORE} and kept.tolist() == projection.tolist()
 
 
 def test_overlapping_boxes_each_keep_their_projection_and_the_largest_boxes_are_kept():

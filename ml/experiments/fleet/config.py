@@ -56,6 +56,9 @@ class RealFleetConfig(FleetConfig):
     lr: float = BOX_FINE_TUNE_LR  # the teams' fine-tunes on boxes (ml.universal.finetune)
     base_lr: float = 6e-4  # each base retraining, as the eighth base was (real_boxes_v8.yaml)
     base_freeze_batchnorm: bool = False  # each base retraining keeps the current base's BatchNorm statistics
+    base_box_background: bool = (
+        True  # False: the teams' boxes train the base as positives only (no background)
+    )
     r_val_every: int = 3  # R (19 photos, no shipped split of its own): every 3rd one is its val
     w_val_every: int = 4  # fewshot.sites' val frames of W (unused here: W's val is its held-out test videos)
     blend_grid: int = BLEND_GRID  # each next base: retrained x alpha + previous x (1 - alpha), alpha k / grid

@@ -219,7 +219,10 @@ class RealFleet:
                 lr=cfg.base_lr,
                 seed=cfg.seed,
                 threads=cfg.threads,
-                box_sources=[BoxSource(t.labels, t.name, self.source_map, self.data) for t in gate],
+                box_sources=[
+                    BoxSource(t.labels, t.name, self.source_map, self.data, cfg.base_box_background)
+                    for t in gate
+                ],
                 precision=cfg.precision,
                 device=cfg.device,
                 freeze_batchnorm=cfg.base_freeze_batchnorm,
