@@ -54,11 +54,13 @@ class RealFleetConfig(FleetConfig):
 
     input_size: int = 0
     lr: float = BOX_FINE_TUNE_LR  # the teams' fine-tunes on boxes (ml.universal.finetune)
-    base_lr: float = 6e-4  # each base retraining, as the eighth base was (real_boxes_v8.yaml)
-    base_freeze_batchnorm: bool = False  # each base retraining keeps the current base's BatchNorm statistics
-    base_box_background: bool = (
-        True  # False: the teams' boxes train the base as positives only (no background)
-    )
+    # Each base retraining: the gentlest recipe measured (docs/fleet.md, "Why team 3 learns less from v3"): the
+    # box fine-tunes' rate, the current base's BatchNorm statistics kept, the teams' boxes as positives only (no
+    # pixel of their photos taken as background). The first runs: lr 6e-4 (the eighth base's), BatchNorm
+    # learning, background.
+    base_lr: float = BOX_FINE_TUNE_LR
+    base_freeze_batchnorm: bool = True
+    base_box_background: bool = False
     r_val_every: int = 3  # R (19 photos, no shipped split of its own): every 3rd one is its val
     w_val_every: int = 4  # fewshot.sites' val frames of W (unused here: W's val is its held-out test videos)
     blend_grid: int = BLEND_GRID  # each next base: retrained x alpha + previous x (1 - alpha), alpha k / grid
@@ -73,8 +75,8 @@ class RealFleetConfig(FleetConfig):
 # input size (the seventh base: 448 px), 200-step fine-tunes and ~1,000-step base retrainings: ~4,800 training
 # steps on the GPU and ~1,800 predictions on its CPU cores (the predictor runs on the CPU), ~10-13 min on an H100
 # by an estimate from CPU timings (issue 29); --workdir resumes a run cut at the 10-minute call limit.
-# Run on 2026-12-06 on 2 AVX2 CPU cores with --input-size 320 --base-steps 500 --device cpu: 3,872 s without
-# averaging; with it, plus --generations 2 --curve-points 4, about 2 h (docs/fleet.md).
+# Run on 2026-12-06 on 2 AVX2 CPU cores with --input-size 320 --base-steps 500 --generations 2 --curve-points 4
+# --device cpu: 21 min with this recipe and team 3's v1 curve already made (about 35 min without; docs/fleet.md).
 REAL = RealFleetConfig(
     scene_size=256,
     synthetic_val=60,
