@@ -18,7 +18,7 @@ to see photos at ``input_size``; without ``--init`` it is trained from scratch o
 synthetic proof. Each team fine-tunes from the current base with the product's recipe
 (``ml.universal.finetune.fine_tune`` on boxes, ``BoxDataset``) and contributes its labels; the next base is the
 current one retrained (:func:`ml.fleet.base.retrain_base`) on synthetic replay scenes (masks) plus every
-contribution so far (boxes), then averaged with the current one at the alpha the gate's sets prefer
+contribution so far (boxes; by the preset positives only, BatchNorm kept, at the fine-tunes' rate), then averaged with the current one at the alpha the gate's sets prefer
 (:func:`ml.fleet.base.blend_with_previous`). Teams are scored with class-agnostic box AP50 on their val split
 (``ml.universal.box_eval.box_ap50``), the synthetic held-out scenes with mask AP as in the synthetic proof.
 Checkpoints and scores already in ``--workdir`` are kept, so a run cut short resumes where it stopped.

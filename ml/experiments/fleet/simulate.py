@@ -19,6 +19,8 @@ Measured:
 * ``label_efficiency``: team 3 fine-tuned from base v3 and from base v1 with 1/4, 1/2 and all
   of its labels (same steps each). ``target`` = AP from v1 with all labels; ``labels_to_target``
   per base = the fewest labels (curve linearly interpolated) at which it reaches the target.
+  With ``--real`` also ``paired_bootstrap`` (:func:`ml.experiments.fleet.measures.label_reduction_interval`):
+  the saving's interval, every curve point scored on the same resampled val images.
 * ``forgetting``: every base on the synthetic held-out set and every team's val split;
   each base must be at least as good as the one before (within ``tolerance``) on the synthetic
   set and on the domains of teams whose data the previous base already had.
