@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,33 @@ def open_page(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+    wait_for_quiet_database()
+
+
+def wait_for_quiet_database(timeout: float = 10.0) -> bool:
+    """Wait until no other connection to the test database is inside a query or a transaction (PostgreSQL).
+
+    A closed browser context does not stop the live server's request in flight: a save that locks its
+    rows can still be running when pytest-django truncates every table after the test, and the two then
+    deadlock (seen in CI: the TRUNCATE was the one PostgreSQL aborted, and the next test found the last
+    one's users). Returns whether it got quiet within ``timeout`` seconds; SQLite has nothing to wait for.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return True
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IS NOT NULL AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
 
 def save_screenshot(page, name: str) -> Path:
