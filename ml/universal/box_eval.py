@@ -100,9 +100,12 @@ def checkpoint_boxes(
 
 def box_ap50(checkpoint: str | Path, coco: str | Path, images_dir: str | Path | None = None) -> float:
     """Class-agnostic box AP50 of ``checkpoint`` on a COCO file of boxes (0.0 where it has no labelled box)."""
-    return float(
-        box_figures(checkpoint_boxes(checkpoint, coco, images_dir), threshold=0.0)["box_ap50"] or 0.0
-    )
+    return images_ap50(checkpoint_boxes(checkpoint, coco, images_dir))
+
+
+def images_ap50(images: list[ImageBoxes]) -> float:
+    """Class-agnostic box AP50 of predictions already made (``checkpoint_boxes``), 0.0 with no labelled box."""
+    return float(box_figures(images, threshold=0.0)["box_ap50"] or 0.0)
 
 
 def box_metrics(

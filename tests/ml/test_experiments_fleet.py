@@ -190,6 +190,8 @@ def test_a_tiny_real_teams_run_scores_every_base_on_boxes_and_resumes_from_its_c
             assert pooled["box_ap50"] == pytest.approx(point["box_ap50"], abs=2e-3)
             assert pooled["low"] <= pooled["box_ap50"] + 1e-9 and pooled["box_ap50"] <= pooled["high"] + 1e-9
     assert "paired bootstrap" in format_table(report)
+    # every box score keeps its image matches from the same prediction, beyond the curves the bootstrap reads
+    assert (work / "matches" / "base_v2__team1_val.json").is_file()
     assert cv2.imread(report["plot"]).shape == (420, 1000, 3)
     stamps = {p: p.stat().st_mtime_ns for p in work.glob("*.pt")}
     scores = json.loads((work / "scores.json").read_text())

@@ -42,9 +42,9 @@ from ml.experiments.fleet.measures import forgetting, label_reduction_interval, 
 from ml.experiments.fleet.plot import draw_plot
 from ml.fleet.base import blend_with_previous, retrain_base
 from ml.fleet.data import BoxSource, CocoSource, write_synthetic
-from ml.universal.box_eval import box_ap50, checkpoint_boxes
+from ml.universal.box_eval import checkpoint_boxes, images_ap50
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
-from ml.universal.coco_eval import ImageMatches, image_matches
+from ml.universal.coco_eval import ImageBoxes, ImageMatches, image_matches
 from ml.universal.data import load_coco
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.finetune import fine_tune
@@ -138,22 +138,32 @@ class RealFleet:
         name = coco.relative_to(self.work) if coco.is_relative_to(self.work) else coco
         key = f"{Path(checkpoint).name} on {name}"
         if key not in self.scores:
-            if boxes:
-                self.scores[key] = round(box_ap50(checkpoint, coco, self.data), 4)
+            if boxes:  # one prediction gives the figure and the matches the bootstraps resample
+                images = checkpoint_boxes(checkpoint, coco, self.data)
+                self._keep_matches(checkpoint, coco, images)
+                self.scores[key] = round(images_ap50(images), 4)
             else:
                 self.scores[key] = round(float(evaluate_checkpoint(checkpoint, coco)["mask_ap"]), 4)
             self.scores_path.write_text(json.dumps(self.scores, indent=1))
         return self.scores[key]
 
+    def _matches_path(self, checkpoint: Path, coco: Path) -> Path:
+        return self.work / "matches" / f"{Path(checkpoint).stem}__{Path(coco).stem}.json"
+
+    def _keep_matches(self, checkpoint: Path, coco: Path, images: list[ImageBoxes]) -> Path:
+        path = self._matches_path(checkpoint, coco)
+        path.parent.mkdir(exist_ok=True)
+        rows = [[m[0].tolist(), m[1].tolist(), m[2]] for m in map(image_matches, images)]
+        path.write_text(json.dumps(rows))
+        return path
+
     def matches(self, checkpoint: Path, coco: Path) -> list[ImageMatches]:
         """Each val image's ``image_matches`` for ``checkpoint`` (in the file's image order), kept in
-        ``matches/``: what the bootstraps resample."""
-        path = self.work / "matches" / f"{checkpoint.stem}__{Path(coco).stem}.json"
+        ``matches/`` when ``ap`` scored it (predicted here only for a folder scored before they were kept):
+        what the bootstraps resample."""
+        path = self._matches_path(checkpoint, coco)
         if not path.is_file():
-            found = [image_matches(img) for img in checkpoint_boxes(checkpoint, coco, self.data)]
-            path.parent.mkdir(exist_ok=True)
-            rows = [[m[0].tolist(), m[1].tolist(), m[2]] for m in found]
-            path.write_text(json.dumps(rows))
+            path = self._keep_matches(checkpoint, coco, checkpoint_boxes(checkpoint, coco, self.data))
         return [
             (np.asarray(s, dtype=np.float64), np.asarray(m, dtype=bool), int(n))
             for s, m, n in json.loads(path.read_text())
