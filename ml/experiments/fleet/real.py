@@ -34,17 +34,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ml.experiments.fewshot.sites import evenly_spaced, read_captures, site_of, write_coco, write_site_splits
 from ml.experiments.fleet.config import SYNTHETIC, RealFleetConfig, steps_config
+from ml.experiments.fleet.matches import keep_matches, load_matches
 from ml.experiments.fleet.measures import forgetting, label_reduction_interval, labels_to_reach
 from ml.experiments.fleet.plot import draw_plot
 from ml.fleet.base import blend_with_previous, retrain_base
 from ml.fleet.data import BoxSource, CocoSource, write_synthetic
 from ml.universal.box_eval import checkpoint_boxes, images_ap50
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
-from ml.universal.coco_eval import ImageBoxes, ImageMatches, image_matches
+from ml.universal.coco_eval import ImageMatches
 from ml.universal.data import load_coco
 from ml.universal.evaluate import evaluate_checkpoint
 from ml.universal.finetune import fine_tune
@@ -140,34 +139,16 @@ class RealFleet:
         if key not in self.scores:
             if boxes:  # one prediction gives the figure and the matches the bootstraps resample
                 images = checkpoint_boxes(checkpoint, coco, self.data)
-                self._keep_matches(checkpoint, coco, images)
+                keep_matches(self.work / "matches", checkpoint, coco, images)
                 self.scores[key] = round(images_ap50(images), 4)
             else:
                 self.scores[key] = round(float(evaluate_checkpoint(checkpoint, coco)["mask_ap"]), 4)
             self.scores_path.write_text(json.dumps(self.scores, indent=1))
         return self.scores[key]
 
-    def _matches_path(self, checkpoint: Path, coco: Path) -> Path:
-        return self.work / "matches" / f"{Path(checkpoint).stem}__{Path(coco).stem}.json"
-
-    def _keep_matches(self, checkpoint: Path, coco: Path, images: list[ImageBoxes]) -> Path:
-        path = self._matches_path(checkpoint, coco)
-        path.parent.mkdir(exist_ok=True)
-        rows = [[m[0].tolist(), m[1].tolist(), m[2]] for m in map(image_matches, images)]
-        path.write_text(json.dumps(rows))
-        return path
-
     def matches(self, checkpoint: Path, coco: Path) -> list[ImageMatches]:
-        """Each val image's ``image_matches`` for ``checkpoint`` (in the file's image order), kept in
-        ``matches/`` when ``ap`` scored it (predicted here only for a folder scored before they were kept):
-        what the bootstraps resample."""
-        path = self._matches_path(checkpoint, coco)
-        if not path.is_file():
-            path = self._keep_matches(checkpoint, coco, checkpoint_boxes(checkpoint, coco, self.data))
-        return [
-            (np.asarray(s, dtype=np.float64), np.asarray(m, dtype=bool), int(n))
-            for s, m, n in json.loads(path.read_text())
-        ]
+        """Each val image's matches for ``checkpoint``, kept in ``matches/`` when ``ap`` scored it."""
+        return load_matches(self.work / "matches", checkpoint, coco, self.data)
 
     def tuned_path(self, version: str, team: RealTeam, n: int) -> Path:
         return self.work / f"{team.name}_from_{version}_{n}.pt"
