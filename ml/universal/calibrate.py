@@ -53,6 +53,9 @@ from ml.universal.predictor import UniversalPredictor
 
 SEED_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
 FOREGROUND_THRESHOLDS = (0.5,)  # 0.4 and 0.6 never beat 0.5 on the real val captures (2026-12-05 snapshots)
+# A checkpoint with a centre head (ml.universal.centers) starts instances at centres, not interior seeds:
+# the heatmap probability a centre needs is searched instead.
+CENTER_THRESHOLDS = (0.02, 0.05, 0.1, 0.2)
 SYNTHETIC_FLOOR = 0.85  # synthetic mask AP a setting must keep (the held-out target), on the val scenes
 GUARD_TOLERANCE = 0.01  # ... or, for a checkpoint already below it, what a setting may cost against its own
 UNLABELLED_CATEGORIES = ("padded_mailer", "plastic_bag", "envelope")  # no real label shows them yet
@@ -124,11 +127,15 @@ def _real_samples(
 def blend(model: UniversalUNet, other: UniversalUNet, alpha: float) -> UniversalUNet:
     """A copy of ``model`` whose weights are ``alpha`` x its own + (1 - alpha) x ``other``'s (WiSE-FT:
     Wortsman et al., 2022). Between a base and its fine-tune on a new domain, the blend keeps more
-    of the base's domain and often gains on the new one too; integer buffers come from ``model``."""
+    of the base's domain and often gains on the new one too; integer buffers come from ``model``, and so
+    do the weights of a head ``other`` lacks (a centre head added to the base, ``ml.universal.centers``)."""
     mixed = copy.deepcopy(model)
     ours, theirs = model.state_dict(), other.state_dict()
     mixed.load_state_dict(
-        {k: alpha * v + (1 - alpha) * theirs[k] if v.is_floating_point() else v for k, v in ours.items()}
+        {
+            k: alpha * v + (1 - alpha) * theirs[k] if v.is_floating_point() and k in theirs else v
+            for k, v in ours.items()
+        }
     )
     return mixed
 
@@ -172,17 +179,27 @@ def calibrate(
             for flips in flip_sets:
                 trial = {**meta, "input_size": int(size), "test_time_flips": list(flips)}
                 maps = CachedMaps(UniversalPredictor(model, trial), real, synthetic)
-                candidates = [own] + [
-                    dataclasses.replace(
-                        own,
-                        seed_threshold=seed,
-                        foreground_threshold=fg,
-                        class_seed_thresholds=(),
-                        split_seeds_by_class=False,
-                    )
-                    for seed in SEED_THRESHOLDS
-                    for fg in FOREGROUND_THRESHOLDS
-                ]
+                candidates = (
+                    [own]
+                    + [
+                        dataclasses.replace(own, center_threshold=centre, foreground_threshold=fg)
+                        for centre in CENTER_THRESHOLDS
+                        for fg in FOREGROUND_THRESHOLDS
+                    ]
+                    if str(meta["architecture"]).endswith("_centers")
+                    else [own]
+                    + [
+                        dataclasses.replace(
+                            own,
+                            seed_threshold=seed,
+                            foreground_threshold=fg,
+                            class_seed_thresholds=(),
+                            split_seeds_by_class=False,
+                        )
+                        for seed in SEED_THRESHOLDS
+                        for fg in FOREGROUND_THRESHOLDS
+                    ]
+                )
                 for grouping in candidates:
                     figures = box_figures(maps.real_boxes(grouping), threshold=0.0)
                     row = {
@@ -190,6 +207,7 @@ def calibrate(
                         "input_size": int(size),
                         "test_time_flips": list(flips),
                         "seed_threshold": grouping.seed_threshold,
+                        "center_threshold": grouping.center_threshold,
                         "foreground_threshold": grouping.foreground_threshold,
                         "per_category_seeds": bool(grouping.class_seed_thresholds),
                         "real_box_ap50": figures["box_ap50"],

@@ -2,8 +2,9 @@
 
 All yield ``(image, semantic, interior, boxes)``: image float (3, S, S) in [0, 1] (resized so the
 longest side is S = ``input_size`` and zero-padded), semantic uint8 and interior float32 at
-stride 2, and the box labels at stride 2 for the projection loss (rows of -1 where a sample has
-none; see :mod:`ml.universal.targets`). Categories map to indices by *name*: index
+stride 2, and int (``targets.MAX_BOXES``, 5) boxes at stride 2: x0, y0, x1, y1 and their kind, box
+labels (the projection loss and the centre head learn from them) or instance masks' bounding
+boxes (the centre head only; ``targets.with_kind``), rows of -1 for none. Categories map to indices by *name*: index
 k + 1 is ``categories[k]``; COCO categories missing from that list are ignored in the loss.
 Real photos labelled with boxes only come through ``BoxDataset``.
 """
@@ -49,16 +50,14 @@ def _sample(image: np.ndarray, labels: np.ndarray, classes: np.ndarray, input_si
         labels.astype(np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST
     )
     pad = (input_size, input_size)
-    semantic, interior = targets.instance_targets(labels.astype(np.int64), classes, pad)
+    labels = labels.astype(np.int64)
+    semantic, interior = targets.instance_targets(labels, classes, pad)
     return (
         targets.to_tensor(image, pad),
         torch.from_numpy(semantic).long(),
         torch.from_numpy(interior),
-        NO_BOXES,
+        torch.from_numpy(targets.mask_boxes(labels, classes)),
     )
-
-
-NO_BOXES = torch.full((targets.MAX_BOXES, 4), -1, dtype=torch.int64)
 
 
 class SyntheticDataset(Dataset):
@@ -288,7 +287,7 @@ class BoxDataset(Dataset):
             targets.to_tensor(image, pad),
             torch.from_numpy(semantic).long(),
             torch.from_numpy(interior),
-            torch.from_numpy(projection),
+            torch.from_numpy(targets.with_kind(projection, targets.BOX_LABEL)),
         )
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ml.precision import resolve_precision
 from ml.universal import targets
+from ml.universal.centers import center_loss
 from ml.universal.coco_eval import CocoMaskEvaluator
 from ml.universal.predictor import UniversalPredictor
 
@@ -107,8 +108,11 @@ def compute_loss(
     boxes: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy on classes (IGNORE skipped) + weighted BCE on the interior map
-    (``IGNORE_INTERIOR`` skipped) + the box projection loss where ``boxes`` are given.
+    (``IGNORE_INTERIOR`` skipped) + the box projection loss where ``boxes`` are given, + the centre
+    head's loss (``centers.center_loss``) when ``out`` has its output.
 
+    ``boxes``: int (N, K, 4) box labels at stride 2, or (N, K, 5) with each box's kind
+    (``targets.with_kind``): the projection loss sees the box labels, the centre head every box.
     With ``contact_weight`` > 1 the interior BCE of ``contact_band`` pixels counts that many times
     (a U-Net-style border weight; the mean is still over the valid pixels).
     """
@@ -122,9 +126,19 @@ def compute_loss(
     bce = F.binary_cross_entropy_with_logits(out["interior"][:, 0], interior.clamp(min=0.0), reduction="none")
     bce = (bce * weight).sum() / valid_pixels
     loss = ce + INTERIOR_WEIGHT * bce
-    if boxes is not None:
-        foreground = 1.0 - torch.softmax(out["semantic"], dim=1)[:, 0]
-        loss = loss + PROJECTION_WEIGHT * box_projection_loss(foreground, boxes)
+    if boxes is None:
+        return loss
+    every_box = boxes[..., :4]
+    if boxes.shape[-1] == 5:
+        box_labels = torch.where(
+            (boxes[..., 4:] == targets.BOX_LABEL), every_box, torch.full_like(every_box, -1)
+        )
+    else:
+        box_labels = every_box
+    foreground = 1.0 - torch.softmax(out["semantic"], dim=1)[:, 0]
+    loss = loss + PROJECTION_WEIGHT * box_projection_loss(foreground, box_labels)
+    if "centers" in out:
+        loss = loss + center_loss(out["centers"], every_box, semantic != targets.IGNORE)
     return loss
 
 

@@ -45,6 +45,8 @@ class GroupingParams:
     # empty or 0 = none). A shape short of it takes the most likely category that needs none. Real
     # photos label only cartons, so mailers, bags and envelopes are named only when the model is sure.
     category_confidence: tuple[float, ...] = ()
+    # With a centre head (ml.universal.centers): the heatmap probability a centre needs to start an instance.
+    center_threshold: float = 0.05
 
     def __post_init__(self) -> None:
         # Checkpoint metadata may hold lists; the dataclass is frozen and hashable with tuples.

@@ -7,6 +7,8 @@ Outputs (``forward`` returns a dict), all at half the input resolution (stride 2
 * ``interior``: (B, 1, H/2, W/2) logits of the normalised distance to the instance border
   (1 at an instance's most interior pixel, 0 on its border and on background).
 * ``features``: (B, D) image-level descriptor (global average pool of the bottleneck).
+* ``centers`` (variants named ``*_centers`` only): (B, 3, H/2, W/2), a package-centre heatmap logit and
+  the log width and log height (stride-2 pixels) of the package's box there (:mod:`ml.universal.centers`).
 
 Instances are grouped from these maps in :mod:`ml.universal.grouping`. Modules hold no
 configuration: the builders below pick widths, and ``MODELS`` names the variants.
@@ -14,11 +16,16 @@ configuration: the builders below pick widths, and ``MODELS`` names the variants
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+# Initial centre-heatmap logit: sigmoid = 0.1, so the first steps' focal loss is not swamped by the
+# many background pixels (the prior-probability initialisation of Lin et al., 2017, and CenterNet).
+CENTER_PRIOR_LOGIT = -2.19
 
 
 class ConvBNReLU(nn.Sequential):
@@ -60,6 +67,7 @@ class UniversalUNet(nn.Module):
         enc_depths: tuple[int, ...],
         dec_widths: tuple[int, ...],
         num_classes: int,
+        centers: bool = False,
     ):
         super().__init__()
         cins = (3, *enc_widths[:-1])
@@ -74,6 +82,13 @@ class UniversalUNet(nn.Module):
         self.refine = ConvBNReLU(cin, cin)
         self.semantic = nn.Conv2d(cin, num_classes + 1, 1)
         self.interior = nn.Conv2d(cin, 1, 1)
+        # Centre heatmap and box size: one 3x3 block of its own, so a continued base learns it without
+        # bending the features the semantic and interior heads share.
+        self.centers = nn.Sequential(ConvBNReLU(cin, cin), nn.Conv2d(cin, 3, 1)) if centers else None
+        if self.centers is not None:
+            head = self.centers[1]
+            assert isinstance(head, nn.Conv2d) and head.bias is not None
+            nn.init.constant_(head.bias[:1], CENTER_PRIOR_LOGIT)
         self.feature_dim = enc_widths[-1]
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -85,7 +100,10 @@ class UniversalUNet(nn.Module):
         for stage, skip in zip(self.decoder, reversed(skips[:-1]), strict=True):
             x = stage(x, skip)
         x = self.refine(x)
-        return {"semantic": self.semantic(x), "interior": self.interior(x), "features": features}
+        out = {"semantic": self.semantic(x), "interior": self.interior(x), "features": features}
+        if self.centers is not None:
+            out["centers"] = self.centers(x)
+        return out
 
 
 def fuse_for_inference(model: UniversalUNet) -> UniversalUNet:
@@ -112,21 +130,24 @@ def build_unet_xs(num_classes: int = 5) -> UniversalUNet:
     return UniversalUNet((16, 24, 48, 64, 96), (1, 1, 2, 2, 2), (48, 32, 24, 16), num_classes)
 
 
-def build_unet_s(num_classes: int = 5) -> UniversalUNet:
-    """Small variant (~0.5 M parameters), twice the decoder width."""
-    return UniversalUNet((16, 32, 64, 96, 128), (1, 2, 2, 2, 2), (64, 48, 32, 24), num_classes)
+def build_unet_s(num_classes: int = 5, centers: bool = False) -> UniversalUNet:
+    """Small variant (~0.7 M parameters), twice the decoder width."""
+    return UniversalUNet((16, 32, 64, 96, 128), (1, 2, 2, 2, 2), (64, 48, 32, 24), num_classes, centers)
 
 
-def build_unet_m(num_classes: int = 5) -> UniversalUNet:
+def build_unet_m(num_classes: int = 5, centers: bool = False) -> UniversalUNet:
     """Medium variant (~1.55 M parameters): ``unet_s`` with every stage 1.5 times as wide, so a ``unet_s``
     checkpoint widens into it without changing its output (:mod:`ml.universal.widen`)."""
-    return UniversalUNet((24, 48, 96, 144, 192), (1, 2, 2, 2, 2), (96, 72, 48, 36), num_classes)
+    return UniversalUNet((24, 48, 96, 144, 192), (1, 2, 2, 2, 2), (96, 72, 48, 36), num_classes, centers)
 
 
 MODELS: dict[str, Callable[..., UniversalUNet]] = {
     "unet_xs": build_unet_xs,
     "unet_s": build_unet_s,
     "unet_m": build_unet_m,
+    # With the centre head (``centers``), for ``ml.universal.centers``' instance formation.
+    "unet_s_centers": functools.partial(build_unet_s, centers=True),
+    "unet_m_centers": functools.partial(build_unet_m, centers=True),
 }
 
 

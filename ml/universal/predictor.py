@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from ml import geometry
 from ml.universal import targets
 from ml.universal.calibration import UNCALIBRATED_THRESHOLD, calibrated_score
+from ml.universal.centers import decode_boxes, group_from_centers
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
 from ml.universal.model import UniversalUNet, fuse_for_inference
@@ -147,7 +148,8 @@ class UniversalPredictor:
     @torch.inference_mode()
     def dense_maps(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Class probabilities (C + 1, H, W) and interior (H, W) at image resolution, features (D,),
-        and both at the network's output resolution (C + 2, h, w): class probabilities, then interior.
+        and both at the network's output resolution (C + 2, h, w): class probabilities, then interior,
+        then, with a centre head, its heatmap probability and log box sizes (C + 5 channels).
 
         ``predict`` skips the image-resolution maps of a large image (see ``working_size``);
         ``from_maps`` brings these down to the working resolution itself."""
@@ -169,8 +171,10 @@ class UniversalPredictor:
             torch.cat([out["semantic"], out["interior"]], dim=1), scale, height, width
         )
         features = F.normalize(out["features"][0], dim=0).numpy().astype(np.float32)
-        coarse_maps = torch.cat([torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])])
-        coarse = coarse_maps[:, : valid[0], : valid[1]].numpy()
+        parts = [torch.softmax(out["semantic"][0], dim=0), torch.sigmoid(out["interior"][0])]
+        if "centers" in out:  # heatmap probability, log width, log height (ml.universal.centers)
+            parts += [torch.sigmoid(out["centers"][0, :1]), out["centers"][0, 1:]]
+        coarse = torch.cat(parts)[:, : valid[0], : valid[1]].numpy()
         return probs, interior, features, coarse
 
     def _forward(
@@ -189,7 +193,9 @@ class UniversalPredictor:
         ]
         out = self.model(torch.stack(views))
         (vh, vw), merged = valid, {"features": out["features"][:1]}
-        for key in ("semantic", "interior"):
+        for key in ("semantic", "interior", "centers"):
+            if key not in out:
+                continue
             parts = out[key][:, :, :vh, :vw]
             total = parts[0].clone()
             for k, flip in enumerate(self.test_time_flips, start=1):
@@ -229,7 +235,11 @@ class UniversalPredictor:
         work = working_size(*image_size, self.working_long_side)
         if interior.shape[:2] != work and interior.shape[:2] == image_size:
             probs, interior = _resize_maps(probs, interior, work)
-        raw = group_instances(probs, interior, grouping or self.grouping)
+        classes = len(self.categories) + 1
+        if coarse.shape[0] > classes + 1:  # a centre head: one instance per centre
+            raw = self._group_from_centers(probs, interior, coarse[classes + 1 :], grouping or self.grouping)
+        else:
+            raw = group_instances(probs, interior, grouping or self.grouping)
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
         calibration = self.meta.get("score_calibration")
@@ -242,9 +252,19 @@ class UniversalPredictor:
             )
             for r in raw
         ]
-        uncertainty = image_uncertainty(coarse[:-1], coarse[-1], [r.score for r in raw])
+        uncertainty = image_uncertainty(coarse[:classes], coarse[classes], [r.score for r in raw])
         maps = {"probs": probs, "interior": interior} if keep_maps else {}
         return PredictionResult(instances=instances, uncertainty=uncertainty, features=features, maps=maps)
+
+    def _group_from_centers(
+        self, probs: np.ndarray, interior: np.ndarray, centers: np.ndarray, grouping: GroupingParams
+    ) -> list:
+        """``centers.group_from_centers`` on maps at the working resolution, the boxes decoded from the
+        network's stride-2 centre maps (``centers``: (3, h, w), the valid part of the padded input)."""
+        boxes, scores = decode_boxes(centers, grouping.center_threshold)
+        # The stride-2 maps cover the resized image (rounded up to whole pixels); scale to the maps here.
+        scale = np.array([interior.shape[1] / centers.shape[2], interior.shape[0] / centers.shape[1]] * 2)
+        return group_from_centers(probs, interior, boxes * scale, scores, grouping)
 
 
 def _resize_maps(

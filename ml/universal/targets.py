@@ -155,6 +155,45 @@ def box_targets(
     return semantic, interior, projection
 
 
+BOX_LABEL, MASK_BOX = (
+    1,
+    0,
+)  # the last column of a sample's boxes: a box label, or an instance mask's bounding box
+
+
+def with_kind(boxes: np.ndarray, kind: int) -> np.ndarray:
+    """(K, 4) stride-2 boxes, rows of -1 for none, with a fifth column: ``kind`` (-1 on empty rows).
+
+    Every box trains the centre head (``ml.universal.centers``); only box labels (``BOX_LABEL``) train
+    the projection loss, since a mask's own pixels already say all that its box would."""
+    column = np.where(boxes[:, 2] > boxes[:, 0], kind, -1)
+    return np.concatenate([boxes, column[:, None]], axis=1).astype(np.int64)
+
+
+def mask_boxes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Stride-2 bounding boxes (``MAX_BOXES``, 5) of the instances of a label map, largest first, kind
+    ``MASK_BOX`` (see ``with_kind``); ``labels`` int (H, W) at input resolution, 0 background, instance k's
+    class ``classes[k]`` (``IGNORE`` instances are left out)."""
+    found = []
+    for k in np.unique(labels):
+        if k == 0 or classes[k] == IGNORE:
+            continue
+        ys, xs = np.nonzero(labels == k)
+        found.append(
+            [
+                xs.min() // STRIDE,
+                ys.min() // STRIDE,
+                -(-(xs.max() + 1) // STRIDE),
+                -(-(ys.max() + 1) // STRIDE),
+            ]
+        )
+    found.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+    out = np.full((MAX_BOXES, 4), -1, dtype=np.int64)
+    if found:
+        out[: min(len(found), MAX_BOXES)] = np.array(found[:MAX_BOXES], dtype=np.int64)
+    return with_kind(out, MASK_BOX)
+
+
 def box_interior_evidence(
     boxes: np.ndarray, size: tuple[int, int], cores: bool = True, seams: bool = True
 ) -> np.ndarray:

@@ -155,12 +155,8 @@ def test_a_box_dataset_yields_captures_only_with_their_boxes_and_trains_beside_s
     assert len(data) == 3  # the fourth image has no series: a web image
     image, semantic, interior, boxes = data[0]
     assert image.shape == (3, 64, 64) and semantic.shape == interior.shape == (32, 32)
-    assert boxes[0].tolist() == [
-        7,
-        5,
-        23,
-        18,
-    ]  # x 30..90, y 20..70 at scale 0.5 and stride 2, rounded outwards
+    # x 30..90, y 20..70 at scale 0.5 and stride 2, rounded outwards; a box label (the projection loss's)
+    assert boxes[0].tolist() == [7, 5, 23, 18, targets.BOX_LABEL]
     assert (semantic == CATEGORIES.index("cardboard_box") + 1).any()
     with pytest.raises(ValueError, match="unknown subset"):
         select_images([], {}, "phones")

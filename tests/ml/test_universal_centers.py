@@ -1,0 +1,143 @@
+"""Instances from package centres (ml.universal.centers): targets, loss, decoding, grouping, the head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ml.synth import generate_scene
+from ml.synth.scene import CATEGORIES
+from ml.universal import targets
+from ml.universal.centers import (
+    add_center_head,
+    center_loss,
+    center_targets,
+    decode_boxes,
+    group_from_centers,
+)
+from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
+from ml.universal.data import SyntheticDataset
+from ml.universal.engine import compute_loss
+from ml.universal.grouping import GroupingParams, group_instances
+from ml.universal.model import build_model
+from ml.universal.predictor import UniversalPredictor
+
+
+def _boxes(*rows: list[int]) -> torch.Tensor:
+    out = torch.full((1, 4, 4), -1, dtype=torch.int64)
+    for k, row in enumerate(rows):
+        out[0, k] = torch.tensor(row)
+    return out
+
+
+def test_a_box_puts_a_peak_of_one_at_its_centre_and_its_log_size_around_it():
+    heat, size = center_targets(_boxes([4, 6, 14, 26]), 32, 32)  # 10 wide, 20 high: centre (9, 16)
+    assert float(heat[0, 16, 9]) == pytest.approx(1.0)
+    assert int((heat >= 1.0 - 1e-6).sum()) == 1  # one centre pixel
+    assert float(heat[0, 16, 13]) < float(heat[0, 20, 9]) < 1.0  # narrower across than along the tall box
+    assert float(size[0, 0, 16, 9]) == pytest.approx(np.log(10)) and float(
+        size[0, 1, 16, 9]
+    ) == pytest.approx(np.log(20))
+    empty_heat, _ = center_targets(_boxes(), 8, 8)
+    assert float(empty_heat.sum()) == 0.0
+
+
+def test_the_centre_loss_rewards_the_right_centre_and_size_and_ignores_unknown_pixels():
+    boxes = _boxes([4, 4, 12, 12])
+    heat, size = center_targets(boxes, 16, 16)
+    known = torch.ones(1, 16, 16, dtype=torch.bool)
+
+    def output(at: tuple[int, int], log_size: float) -> torch.Tensor:
+        out = torch.full((1, 3, 16, 16), -6.0)
+        out[0, 0, at[0], at[1]] = 6.0
+        out[0, 1:] = log_size
+        return out
+
+    right = float(center_loss(output((8, 8), float(np.log(8))), boxes, known))
+    shifted = float(center_loss(output((4, 12), float(np.log(8))), boxes, known))
+    too_large = float(center_loss(output((8, 8), float(np.log(16))), boxes, known))
+    assert right < 0.05 and shifted > 1.0 and too_large > right + 0.3
+    # A peak on an unknown pixel (a carton nobody labelled) costs nothing.
+    fired = output((8, 8), float(np.log(8)))
+    fired[0, 0, 1, 14] = 6.0
+    unknown = known.clone()
+    unknown[0, 1, 14] = False
+    assert float(center_loss(fired, boxes, unknown)) == pytest.approx(right, abs=1e-6)
+    assert float(center_loss(fired, boxes, known)) > right + 1.0
+
+
+def test_peaks_decode_to_boxes_best_first():
+    maps = np.zeros((3, 20, 30), np.float32)
+    maps[0, 5, 6], maps[0, 12, 20] = 0.4, 0.9
+    maps[0, 12, 21] = 0.5  # a shoulder of the second peak, not a peak of its own
+    maps[1], maps[2] = np.log(4.0), np.log(6.0)
+    boxes, scores = decode_boxes(maps, threshold=0.3)
+    assert scores.tolist() == pytest.approx([0.9, 0.4])
+    assert boxes[0].tolist() == pytest.approx([18.5, 9.5, 22.5, 15.5])
+    assert len(decode_boxes(maps, threshold=0.95)[0]) == 0
+
+
+def test_two_stacked_cartons_with_no_seam_in_the_interior_map_come_apart_from_their_centres():
+    # One foreground blob, interior flat at 1: the interior map's seeds see one parcel.
+    probs = np.zeros((6, 40, 60), np.float32)
+    probs[0] = 1.0
+    probs[0, 10:30, 5:55], probs[1, 10:30, 5:55] = 0.0, 1.0
+    interior = np.where(probs[0] < 0.5, 1.0, 0.0).astype(np.float32)
+    params = GroupingParams(seed_threshold=0.5, growth_levels=(0.5,))
+    assert len(group_instances(probs, interior, params)) == 1
+    boxes = np.array([[5, 10, 30, 30], [30, 10, 55, 30]], np.float32)
+    found = group_from_centers(probs, interior, boxes, np.array([0.9, 0.8], np.float32), params)
+    assert [round(r.score, 2) for r in found] == [0.9, 0.8]
+    for r, (x0, y0, x1, y1) in zip(found, boxes.astype(int), strict=True):
+        ys, xs = np.nonzero(r.mask)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x0, y0, x1, y1)
+        assert r.class_index == 1
+    assert not (found[0].mask & found[1].mask).any()
+
+
+def test_a_centre_head_joins_a_checkpoint_without_changing_its_maps(tmp_path):
+    torch.manual_seed(0)
+    plain = build_model("unet_xs")
+    with pytest.raises(ValueError, match="no centre-head variant"):
+        add_center_head(
+            save_checkpoint(tmp_path / "xs.pt", plain, make_meta("unet_xs", list(CATEGORIES), 64)),
+            tmp_path / "o.pt",
+        )
+    plain = build_model("unet_s").eval()
+    path = save_checkpoint(tmp_path / "s.pt", plain, make_meta("unet_s", list(CATEGORIES), 64))
+    out = add_center_head(path, tmp_path / "s_centers.pt")
+    headed, meta = load_checkpoint(out)
+    assert meta["architecture"] == "unet_s_centers"
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        before, after = plain(x), headed(x)
+    assert torch.equal(before["semantic"], after["semantic"]) and torch.equal(
+        before["interior"], after["interior"]
+    )
+    assert after["centers"].shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="already has a centre head"):
+        add_center_head(out, tmp_path / "twice.pt")
+    # The predictor groups a centre checkpoint from its centres (an untrained head finds few or none).
+    image = generate_scene("pallet_stack", 3, (96, 96)).image
+    result = UniversalPredictor.from_checkpoint(out).predict(image)
+    assert all(0.0 <= inst.score <= 1.0 for inst in result.instances) and 0.0 <= result.uncertainty <= 1.0
+
+
+def test_synthetic_samples_carry_their_instances_boxes_which_train_the_centres_but_not_the_projection():
+    data = SyntheticDataset(["pallet_stack"], 1, 5, 64, list(CATEGORIES), augment=False)
+    _, semantic, interior, boxes = data[0]
+    assert boxes.shape == (targets.MAX_BOXES, 5)
+    kept = boxes[boxes[:, 2] > boxes[:, 0]]
+    assert len(kept) >= 2 and (kept[:, 4] == targets.MASK_BOX).all()
+    # Each box holds its instance: the semantic target is a package at the box's centre.
+    for x0, y0, x1, y1, _ in kept.tolist():
+        assert (semantic[y0:y1, x0:x1] > 0).any()
+    out = {"semantic": torch.zeros(1, 6, 32, 32), "interior": torch.zeros(1, 1, 32, 32)}
+    args = (semantic[None], interior[None])
+    # Mask boxes add no projection term; with a centre head output they add the centre loss.
+    assert float(compute_loss(out, *args, boxes=boxes[None])) == pytest.approx(
+        float(compute_loss(out, *args))
+    )
+    with_head = {**out, "centers": torch.zeros(1, 3, 32, 32)}
+    assert float(compute_loss(with_head, *args, boxes=boxes[None])) > float(compute_loss(out, *args)) + 0.1
