@@ -184,3 +184,40 @@ def test_a_fine_tune_is_calibrated_on_its_val_split_when_the_split_has_enough_sh
     data = (tmp_path / "untouched.pt").read_bytes()
     assert calibrate_on_val(untouched, tmp_path / "val" / "unlabelled.json") is None
     assert (tmp_path / "untouched.pt").read_bytes() == data
+
+
+def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_keep_its_head(
+    box_set, tmp_path, capsys, monkeypatch
+):
+    from ml.universal.calibrate import blend
+    from ml.universal.centers import add_center_head
+
+    headed_path = add_center_head(DEFAULT_CHECKPOINT, tmp_path / "centres.pt")
+    headed, _ = load_checkpoint(headed_path)
+    plain, _ = load_checkpoint(DEFAULT_CHECKPOINT)
+    torch.manual_seed(1)
+    for parameter in headed.parameters():  # a "fine-tune": every weight moved
+        parameter.data += 0.01 * torch.randn_like(parameter)
+    mixed = blend(headed, plain, 0.5).state_dict()
+    ours = headed.state_dict()
+    assert torch.equal(mixed["centers.1.weight"], ours["centers.1.weight"])  # the base has no head to mix in
+    assert torch.allclose(
+        mixed["semantic.weight"], 0.5 * ours["semantic.weight"] + 0.5 * plain.state_dict()["semantic.weight"]
+    )
+    from ml.universal.checkpoint import save_checkpoint
+
+    with torch.no_grad():
+        # An untrained head finds no centre; this one finds its local maxima, with boxes of about 20 px.
+        headed.centers[1].bias[0], headed.centers[1].bias[1:] = 1.0, 3.0
+    save_checkpoint(headed_path, headed, load_checkpoint(headed_path)[1])
+    monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 2, "seed": 900_000})
+    monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 0.0)
+    monkeypatch.setattr(calibrate_module, "GUARD_TOLERANCE", 1.0)
+    monkeypatch.setattr(calibrate_module, "CENTER_THRESHOLDS", (0.05, 0.2))
+    torch.set_num_threads(1)
+    main([str(headed_path), "--coco", str(box_set / "val.json"), "--input-sizes", "256"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {r["center_threshold"] for r in report["tried"]} == {0.05, 0.2}
+    assert {r["seed_threshold"] for r in report["tried"]} == {
+        load_checkpoint(headed_path)[1]["grouping"]["seed_threshold"]
+    }
