@@ -12,6 +12,8 @@ start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, `
 (torch intra-op threads), ``num_workers`` (scene-rendering processes), ``tune_grouping``,
 ``bn_recalibration_batches``, ``freeze_batchnorm`` (BatchNorm stays on the init's statistics
 during training and is not re-estimated at the end: for fine-tuning on a few images),
+``train_only`` (optional list of parameter-name prefixes, e.g. ``["centers"]``: only those weights learn, every
+BatchNorm keeps its statistics, so the rest of the network computes what the init did),
 ``rehearsal`` (optional dataset spec like ``data``: its samples are mixed into every epoch, e.g.
 ``{"synthetic": {"count": 40, "seed": 7000000}}`` fresh base-domain scenes in a fine-tune),
 ``precision`` (``fp32``, ``bf16`` or ``auto`` = bf16 where the CPU has it natively: the
@@ -71,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "num_workers": 0,
     "bn_recalibration_batches": 16,
     "freeze_batchnorm": False,
+    "train_only": None,
     "tune_grouping": False,
     "precision": "fp32",
     "device": "cpu",
@@ -182,7 +185,15 @@ def train(
         generator=torch.Generator().manual_seed(cfg["seed"]),
         pin_memory=device.type == "cuda",
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    if cfg["train_only"]:  # a new head learns on the features of a network that stays as it was
+        prefixes = tuple(str(p) for p in cfg["train_only"])
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith(prefixes))
+        cfg["freeze_batchnorm"] = True
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError(f"train_only {cfg['train_only']} names no parameter of {arch}")
+    optimizer = torch.optim.AdamW(trainable, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     epochs = int(cfg["epochs"])
     total_steps = epochs * len(loader)
     if cfg["steps"]:

@@ -141,3 +141,32 @@ def test_synthetic_samples_carry_their_instances_boxes_which_train_the_centres_b
     )
     with_head = {**out, "centers": torch.zeros(1, 3, 32, 32)}
     assert float(compute_loss(with_head, *args, boxes=boxes[None])) > float(compute_loss(out, *args)) + 0.1
+
+
+def test_training_only_the_centre_head_leaves_every_other_weight_as_the_init_had_it(tmp_path):
+    from ml.universal.train import train
+
+    torch.manual_seed(0)
+    init = save_checkpoint(
+        tmp_path / "s.pt", build_model("unet_s"), make_meta("unet_s", list(CATEGORIES), 64)
+    )
+    headed = add_center_head(init, tmp_path / "s_centers.pt")
+    config = {
+        "init": str(headed),
+        "input_size": 64,
+        "data": {"synthetic": {"count": 4, "seed": 3, "domains": ["pallet_stack"]}},
+        "steps": 2,
+        "batch_size": 2,
+        "lr": 1e-2,
+        "train_only": ["centers"],
+        "out": str(tmp_path / "trained.pt"),
+    }
+    result = train(config)
+    before, _ = load_checkpoint(headed)
+    after, _ = load_checkpoint(result["checkpoint"])
+    old, new = before.state_dict(), after.state_dict()
+    changed = {k for k in old if not torch.equal(old[k], new[k])}
+    assert changed and all(k.startswith("centers.") for k in changed)
+    assert "centers.1.weight" in changed
+    with pytest.raises(ValueError, match="names no parameter"):
+        train({**config, "train_only": ["no_such_head"], "out": str(tmp_path / "none.pt")})
