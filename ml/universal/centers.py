@@ -106,6 +106,28 @@ def decode_boxes(
     return boxes.reshape(-1, 4), scores.astype(np.float32)
 
 
+def suppress_inner_peaks(boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``boxes`` and ``scores`` (best first) without each box whose centre lies in the seed (the middle
+    ``SEED_FRACTION``) of a better box kept before it: a second peak inside a package would carve
+    its own instance out of it. Stacked cartons' centres lie outside each other's seeds, so both stay.
+    Measured on the first centre candidate: synthetic val mask AP 0.583 -> 0.610, real val captures box
+    AP50 0.317 -> 0.324 (the model card, "Centres")."""
+    keep: list[int] = []
+    margin = (1 - SEED_FRACTION) / 2
+    for k in range(len(boxes)):
+        cx, cy = (boxes[k, 0] + boxes[k, 2]) / 2, (boxes[k, 1] + boxes[k, 3]) / 2
+        inside = False
+        for j in keep:
+            x0, y0, x1, y1 = boxes[j]
+            mx, my = margin * (x1 - x0), margin * (y1 - y0)
+            if x0 + mx <= cx <= x1 - mx and y0 + my <= cy <= y1 - my:
+                inside = True
+                break
+        if not inside:
+            keep.append(k)
+    return boxes[keep], scores[keep]
+
+
 def group_from_centers(
     probs: np.ndarray, interior: np.ndarray, boxes: np.ndarray, scores: np.ndarray, params: GroupingParams
 ) -> list[RawInstance]:
@@ -116,7 +138,9 @@ def group_from_centers(
     seeded foreground blob joins its nearest region, and a mask keeps only what lies within its box
     widened by ``BOX_SLACK``. Where two boxes' seeds overlap, the better-scored one keeps the pixel.
     score = the centre's heatmap probability; category as ``GroupingParams.category`` names it.
+    A box whose centre lies in a better box's seed is dropped first (``suppress_inner_peaks``).
     """
+    boxes, scores = suppress_inner_peaks(np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores))
     height, width = interior.shape
     foreground = probs[0] < params.foreground_threshold
     seeds = np.zeros((height, width), dtype=np.int32)

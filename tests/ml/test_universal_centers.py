@@ -170,3 +170,11 @@ def test_training_only_the_centre_head_leaves_every_other_weight_as_the_init_had
     assert "centers.1.weight" in changed
     with pytest.raises(ValueError, match="names no parameter"):
         train({**config, "train_only": ["no_such_head"], "out": str(tmp_path / "none.pt")})
+
+
+def test_a_weaker_centre_inside_a_packages_seed_is_dropped_but_a_neighbours_is_kept():
+    from ml.universal.centers import suppress_inner_peaks
+
+    boxes = np.array([[0, 0, 40, 40], [15, 15, 25, 25], [40, 0, 80, 40]], np.float32)  # best first
+    kept, scores = suppress_inner_peaks(boxes, np.array([0.9, 0.5, 0.4], np.float32))
+    assert kept.tolist() == [[0, 0, 40, 40], [40, 0, 80, 40]] and scores.tolist() == pytest.approx([0.9, 0.4])
