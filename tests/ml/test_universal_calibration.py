@@ -39,25 +39,6 @@ def test_reliability_bins_count_every_score_and_the_ece_of_known_bins():
         fit_platt([], [])
 
 
-@pytest.fixture(scope="module")
-def box_set(tmp_path_factory):
-    """Three synthetic scenes as a boxes-only COCO file with a source map calling them captures."""
-    root = tmp_path_factory.mktemp("calib")
-    data = json.loads(write_dataset(root, "pallet_stack", 3, seed=77, size=(160, 192)).read_text())
-    boxes = {
-        **data,
-        "categories": [{"id": 1, "name": "cardboard_box"}],
-        "annotations": [
-            {k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
-            for ann in data["annotations"]
-        ],
-    }
-    (root / "val.json").write_text(json.dumps(boxes))
-    rows = "".join(f"{img['file_name']},video IMG_9_mp4,True\n" for img in data["images"])
-    (root / "source_map.csv").write_text("file_name,series,kept\n" + rows)
-    return root
-
-
 def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predictor_uses_it(
     box_set, tmp_path, capsys, monkeypatch
 ):

@@ -178,3 +178,18 @@ def test_a_weaker_centre_inside_a_packages_seed_is_dropped_but_a_neighbours_is_k
     boxes = np.array([[0, 0, 40, 40], [15, 15, 25, 25], [40, 0, 80, 40]], np.float32)  # best first
     kept, scores = suppress_inner_peaks(boxes, np.array([0.9, 0.5, 0.4], np.float32))
     assert kept.tolist() == [[0, 0, 40, 40], [40, 0, 80, 40]] and scores.tolist() == pytest.approx([0.9, 0.4])
+
+
+def test_the_centre_oracle_groups_one_instance_per_labelled_box_at_most(box_set):
+    from ml.experiments.universal.centre_oracle import centre_oracle
+    from ml.universal.evaluate import DEFAULT_CHECKPOINT
+
+    torch.set_num_threads(1)
+    report = centre_oracle(DEFAULT_CHECKPOINT, box_set / "val.json", subset="captures")
+    labelled = report["centre_seeds"]["gt_boxes"]
+    assert report["standard"]["images"] == report["centre_seeds"]["images"] == 3
+    assert report["core_coverage"]["boxes"] == labelled > 0
+    assert 0.0 <= report["core_coverage"]["covered"] <= 1.0
+    # One seed per labelled box: never more shapes than boxes, every shape scored by its foreground.
+    assert report["centre_seeds"]["shapes_per_image"] * 3 <= labelled
+    assert report["centre_seeds"]["box_ap50"] is not None

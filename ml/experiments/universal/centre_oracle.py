@@ -1,0 +1,124 @@
+"""Is it the maps or the grouping? A checkpoint's maps grouped from the labelled boxes' centres.
+
+    python -m ml.experiments.universal.centre_oracle CKPT --coco DIR/val.json --subset captures
+
+For each photo of a boxes-only COCO file it reports, class-agnostic:
+
+* ``standard``: the checkpoint's own box figures (``coco_eval.box_figures`` at its default threshold);
+* ``centre_seeds``: the same maps grouped from one seed per labelled box, a disk of a fifth of the
+  box's shorter side at its centre, through the same growth and nearest-region steps
+  (``grouping.grow_down``); each instance scores its mean foreground probability. What a perfect
+  centre detector would give these maps;
+* ``core_coverage``: per labelled box, the share of its middle half (each side) that the maps call
+  foreground; ``mean`` and ``covered`` (the share of boxes at least half covered).
+
+High coverage with low standard AP means the maps see the packages and the grouping loses them: the
+finding that led to ``ml.universal.centers`` (the model card, "Centres").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ml import geometry
+from ml.universal.coco_eval import ImageBoxes, box_figures
+from ml.universal.eval_data import coco_selection, read_image
+from ml.universal.grouping import grow_down, nearest_region, seeded_foreground
+from ml.universal.predictor import UniversalPredictor, working_size
+
+SEED_RADIUS = 0.2  # of a box's shorter side
+
+
+def centre_oracle(
+    checkpoint: str | Path,
+    coco: str | Path,
+    subset: str | None = "captures",
+    source_map: str | Path | None = None,
+) -> dict[str, Any]:
+    """The report described in the module docstring."""
+    predictor = UniversalPredictor.from_checkpoint(checkpoint)
+    params = predictor.grouping
+    data, folder, _groups, chosen = coco_selection(coco, None, subset, source_map)
+    gt: dict[int, list[list[float]]] = {}
+    for ann in data.get("annotations", []):
+        if not ann.get("iscrowd", 0):
+            gt.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
+    files = {img["id"]: img["file_name"] for img in data["images"]}
+    standard, oracle, coverage = [], [], []
+    for image_id in chosen:
+        image = read_image(folder / files[image_id])
+        height, width = image.shape[:2]
+        h, w = working_size(height, width, predictor.working_long_side)
+        with torch.inference_mode():
+            maps = predictor._maps(image, h, w)
+        result = predictor.from_maps(*maps, image_size=(height, width))
+        boxes = gt.get(image_id, [])
+        standard.append(
+            ImageBoxes(
+                image_id,
+                [geometry.mask_bbox(inst.mask) for inst in result.instances],
+                [inst.score for inst in result.instances],
+                boxes,
+            )
+        )
+        probs, interior = maps[0], maps[1]
+        foreground = probs[0] < params.foreground_threshold
+        sx, sy = w / width, h / height
+        seeds = np.zeros((h, w), np.int32)
+        for k, (x, y, bw, bh) in enumerate(boxes, start=1):
+            radius = max(1, int(SEED_RADIUS * min(bw * sx, bh * sy)))
+            cv2.circle(seeds, (int((x + bw / 2) * sx), int((y + bh / 2) * sy)), radius, k, -1)
+            x0, y0 = int((x + bw / 4) * sx), int((y + bh / 4) * sy)
+            x1, y1 = max(int((x + 3 * bw / 4) * sx), x0) + 1, max(int((y + 3 * bh / 4) * sy), y0) + 1
+            coverage.append(float(foreground[y0:y1, x0:x1].mean()) if foreground[y0:y1, x0:x1].size else 0.0)
+        seeds[~foreground] = 0
+        regions = (
+            grow_down(seeds, interior, foreground, params.growth_levels) if params.growth_levels else seeds
+        )
+        labels = np.where(seeded_foreground(foreground, seeds), nearest_region(regions), 0)
+        found, scores = [], []
+        for k in range(1, len(boxes) + 1):
+            mask = labels == k
+            if mask.any():
+                x, y, bw, bh = geometry.mask_bbox(mask)
+                found.append([x / sx, y / sy, bw / sx, bh / sy])
+                scores.append(float(1.0 - probs[0][mask].mean()))
+        oracle.append(ImageBoxes(image_id, found, scores, boxes))
+    cover = np.array(coverage) if coverage else np.zeros(0)
+    return {
+        "checkpoint": str(checkpoint),
+        "coco": str(coco),
+        "subset": subset,
+        "standard": box_figures(standard, predictor.default_threshold),
+        "centre_seeds": box_figures(oracle, 0.0),
+        "core_coverage": {
+            "boxes": int(len(cover)),
+            "mean": round(float(cover.mean()), 4) if len(cover) else None,
+            "covered": round(float((cover >= 0.5).mean()), 4) if len(cover) else None,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="A checkpoint's maps grouped from the labelled boxes' centres."
+    )
+    parser.add_argument("checkpoint")
+    parser.add_argument("--coco", required=True, help="COCO file of photos labelled with boxes")
+    parser.add_argument("--subset", default="captures", choices=("captures", "web", "all"))
+    parser.add_argument("--source-map", help="the real set's source_map.csv (default: beside --coco)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(json.dumps(centre_oracle(args.checkpoint, args.coco, args.subset, args.source_map)))
+
+
+if __name__ == "__main__":
+    main()
