@@ -210,7 +210,7 @@ def train_one_epoch(
             stopped = True
             break
         for group in optimizer.param_groups:
-            group["lr"] = schedule.lr()
+            group["lr"] = schedule.lr() * group.get("lr_scale", 1.0)  # a parameter group's own share
         with torch.autocast(
             device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
         ):

@@ -14,6 +14,8 @@ start from), ``out`` (checkpoint path), ``work_dir`` (resume state), ``seed``, `
 during training and is not re-estimated at the end: for fine-tuning on a few images),
 ``train_only`` (optional list of parameter-name prefixes, e.g. ``["centers"]``: only those weights learn, every
 BatchNorm keeps its statistics, so the rest of the network computes what the init did),
+``lr_scale`` (optional {parameter-name prefix: factor}: those weights learn at ``lr`` times the factor, e.g.
+``{"centers": 30}`` with a low ``lr``: a new head learns fast while the network under it moves gently),
 ``rehearsal`` (optional dataset spec like ``data``: its samples are mixed into every epoch, e.g.
 ``{"synthetic": {"count": 40, "seed": 7000000}}`` fresh base-domain scenes in a fine-tune),
 ``precision`` (``fp32``, ``bf16`` or ``auto`` = bf16 where the CPU has it natively: the
@@ -74,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "bn_recalibration_batches": 16,
     "freeze_batchnorm": False,
     "train_only": None,
+    "lr_scale": None,
     "tune_grouping": False,
     "precision": "fp32",
     "device": "cpu",
@@ -193,7 +196,17 @@ def train(
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError(f"train_only {cfg['train_only']} names no parameter of {arch}")
-    optimizer = torch.optim.AdamW(trainable, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    scales = {str(k): float(v) for k, v in (cfg["lr_scale"] or {}).items()}
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            scale = next((v for k, v in scales.items() if name.startswith(k)), 1.0)
+            groups.setdefault(scale, []).append(parameter)
+    optimizer = torch.optim.AdamW(
+        [{"params": params, "lr_scale": scale} for scale, params in groups.items()],
+        lr=cfg["lr"],
+        weight_decay=cfg["weight_decay"],
+    )
     epochs = int(cfg["epochs"])
     total_steps = epochs * len(loader)
     if cfg["steps"]:

@@ -193,3 +193,37 @@ def test_the_centre_oracle_groups_one_instance_per_labelled_box_at_most(box_set)
     # One seed per labelled box: never more shapes than boxes, every shape scored by its foreground.
     assert report["centre_seeds"]["shapes_per_image"] * 3 <= labelled
     assert report["centre_seeds"]["box_ap50"] is not None
+
+
+def test_a_learning_rate_scale_gives_the_named_weights_their_own_rate(tmp_path, monkeypatch):
+    import ml.universal.train as train_module
+    from ml.universal import engine
+
+    torch.manual_seed(0)
+    init = save_checkpoint(
+        tmp_path / "s.pt", build_model("unet_s"), make_meta("unet_s", list(CATEGORIES), 64)
+    )
+    headed = add_center_head(init, tmp_path / "s_centers.pt")
+    seen: list[dict[str, float]] = []
+    original = engine.train_one_epoch
+
+    def spy(model, optimizer, *args, **kwargs):
+        result = original(model, optimizer, *args, **kwargs)
+        seen.append({str(g["lr_scale"]): g["lr"] for g in optimizer.param_groups})
+        return result
+
+    monkeypatch.setattr(train_module, "train_one_epoch", spy)
+    train_module.train(
+        {
+            "init": str(headed),
+            "input_size": 64,
+            "data": {"synthetic": {"count": 4, "seed": 3, "domains": ["pallet_stack"]}},
+            "steps": 2,
+            "batch_size": 2,
+            "lr": 1e-4,
+            "lr_scale": {"centers": 30},
+            "out": str(tmp_path / "trained.pt"),
+        }
+    )
+    rates = seen[-1]
+    assert set(rates) == {"1.0", "30.0"} and rates["30.0"] == pytest.approx(30 * rates["1.0"])
