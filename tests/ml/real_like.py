@@ -51,3 +51,15 @@ def real_like_set(root: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return root
+
+
+def boxes_only(data: dict) -> dict:
+    """A COCO dict with masks made like the real set: no segmentation, one category (cardboard_box)."""
+    return {
+        **data,
+        "categories": [{"id": 1, "name": "cardboard_box"}],
+        "annotations": [
+            {k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
+            for ann in data["annotations"]
+        ],
+    }

@@ -13,6 +13,7 @@ from ml.universal.calibration import calibrated_score
 from ml.universal.coco_eval import ImageBoxes, box_figures, box_matches, match_boxes
 from ml.universal.evaluate import DEFAULT_CHECKPOINT, main
 from ml.universal.predictor import UniversalPredictor
+from tests.ml.real_like import boxes_only
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -93,14 +94,7 @@ def tiny_sets(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     masked = write_dataset(root, "pallet_stack", 2, seed=4321, size=(192, 224))
     data = json.loads(masked.read_text())
-    boxes = {
-        **data,
-        "categories": [{"id": 1, "name": "cardboard_box"}],
-        "annotations": [
-            {k: v for k, v in ann.items() if k != "segmentation"} | {"category_id": 1}
-            for ann in data["annotations"]
-        ],
-    }
+    boxes = boxes_only(data)
     (root / "boxes.json").write_text(json.dumps(boxes))
     names = [img["file_name"] for img in data["images"]]
     (root / "source_map.csv").write_text(
