@@ -29,7 +29,7 @@ from ml.universal import targets
 from ml.universal.calibration import UNCALIBRATED_THRESHOLD, calibrated_score
 from ml.universal.centers import decode_boxes, group_from_centers
 from ml.universal.checkpoint import load_checkpoint
-from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
+from ml.universal.grouping import GroupingParams, RawInstance, group_instances, image_uncertainty
 from ml.universal.model import UniversalUNet, fuse_for_inference
 
 # Test-time mirror images: name -> (axes of an (H, W, 3) image, dims of a (C, h, w) map) to flip.
@@ -258,7 +258,7 @@ class UniversalPredictor:
 
     def _group_from_centers(
         self, probs: np.ndarray, interior: np.ndarray, centers: np.ndarray, grouping: GroupingParams
-    ) -> list:
+    ) -> list[RawInstance]:
         """``centers.group_from_centers`` on maps at the working resolution, the boxes decoded from the
         network's stride-2 centre maps (``centers``: (3, h, w), the valid part of the padded input)."""
         boxes, scores = decode_boxes(centers, grouping.center_threshold)
