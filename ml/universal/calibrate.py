@@ -179,16 +179,14 @@ def calibrate(
             for flips in flip_sets:
                 trial = {**meta, "input_size": int(size), "test_time_flips": list(flips)}
                 maps = CachedMaps(UniversalPredictor(model, trial), real, synthetic)
-                candidates = (
-                    [own]
-                    + [
+                if str(meta["architecture"]).endswith("_centers"):  # instances start at centres
+                    variants = [
                         dataclasses.replace(own, center_threshold=centre, foreground_threshold=fg)
                         for centre in CENTER_THRESHOLDS
                         for fg in FOREGROUND_THRESHOLDS
                     ]
-                    if str(meta["architecture"]).endswith("_centers")
-                    else [own]
-                    + [
+                else:
+                    variants = [
                         dataclasses.replace(
                             own,
                             seed_threshold=seed,
@@ -199,7 +197,7 @@ def calibrate(
                         for seed in SEED_THRESHOLDS
                         for fg in FOREGROUND_THRESHOLDS
                     ]
-                )
+                candidates = [own, *variants]
                 for grouping in candidates:
                     figures = box_figures(maps.real_boxes(grouping), threshold=0.0)
                     row = {

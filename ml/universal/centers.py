@@ -106,6 +106,12 @@ def decode_boxes(
     return boxes.reshape(-1, 4), scores.astype(np.float32)
 
 
+def seed_bounds(boxes: np.ndarray) -> np.ndarray:
+    """(K, 4) x0, y0, x1, y1 of each box's seed: its middle ``SEED_FRACTION`` on each side."""
+    margin = (1 - SEED_FRACTION) / 2 * np.concatenate([boxes[:, 2:] - boxes[:, :2]] * 2, axis=1)
+    return boxes + margin * np.array([1, 1, -1, -1], np.float32)
+
+
 def suppress_inner_peaks(boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``boxes`` and ``scores`` (best first) without each box whose centre lies in the seed (the middle
     ``SEED_FRACTION``) of a better box kept before it: a second peak inside a package would carve
@@ -113,17 +119,9 @@ def suppress_inner_peaks(boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndar
     Measured on the first centre candidate: synthetic val mask AP 0.583 -> 0.610, real val captures box
     AP50 0.317 -> 0.324 (the model card, "Centres")."""
     keep: list[int] = []
-    margin = (1 - SEED_FRACTION) / 2
-    for k in range(len(boxes)):
-        cx, cy = (boxes[k, 0] + boxes[k, 2]) / 2, (boxes[k, 1] + boxes[k, 3]) / 2
-        inside = False
-        for j in keep:
-            x0, y0, x1, y1 = boxes[j]
-            mx, my = margin * (x1 - x0), margin * (y1 - y0)
-            if x0 + mx <= cx <= x1 - mx and y0 + my <= cy <= y1 - my:
-                inside = True
-                break
-        if not inside:
+    centres, seeds = (boxes[:, :2] + boxes[:, 2:]) / 2, seed_bounds(boxes)
+    for k, (cx, cy) in enumerate(centres):
+        if not any(seeds[j, 0] <= cx <= seeds[j, 2] and seeds[j, 1] <= cy <= seeds[j, 3] for j in keep):
             keep.append(k)
     return boxes[keep], scores[keep]
 
@@ -144,35 +142,32 @@ def group_from_centers(
     height, width = interior.shape
     foreground = probs[0] < params.foreground_threshold
     seeds = np.zeros((height, width), dtype=np.int32)
-    clipped = np.round(boxes).astype(np.int64) if len(boxes) else np.zeros((0, 4), np.int64)
+    bounds = seed_bounds(boxes)
     for k in range(len(boxes) - 1, -1, -1):  # worst first, so the best paints last
-        x0, y0, x1, y1 = boxes[k]
-        mx, my = (1 - SEED_FRACTION) / 2 * (x1 - x0), (1 - SEED_FRACTION) / 2 * (y1 - y0)
         sx0, sy0 = (
-            int(np.clip(np.floor(x0 + mx), 0, width - 1)),
-            int(np.clip(np.floor(y0 + my), 0, height - 1)),
+            int(np.clip(np.floor(bounds[k, 0]), 0, width - 1)),
+            int(np.clip(np.floor(bounds[k, 1]), 0, height - 1)),
         )
-        sx1, sy1 = max(int(np.ceil(x1 - mx)), sx0 + 1), max(int(np.ceil(y1 - my)), sy0 + 1)
+        sx1, sy1 = max(int(np.ceil(bounds[k, 2])), sx0 + 1), max(int(np.ceil(bounds[k, 3])), sy0 + 1)
         core = seeds[sy0:sy1, sx0:sx1]
         inside = foreground[sy0:sy1, sx0:sx1]
         if inside.any():
             core[inside] = k + 1
         else:
+            x0, y0, x1, y1 = boxes[k]
             cy, cx = int(np.clip((y0 + y1) / 2, 0, height - 1)), int(np.clip((x0 + x1) / 2, 0, width - 1))
             seeds[cy, cx] = k + 1
-        clipped[k] = [
-            np.floor(x0 - BOX_SLACK * (x1 - x0)),
-            np.floor(y0 - BOX_SLACK * (y1 - y0)),
-            np.ceil(x1 + BOX_SLACK * (x1 - x0)),
-            np.ceil(y1 + BOX_SLACK * (y1 - y0)),
-        ]
+    slack = BOX_SLACK * np.concatenate([boxes[:, 2:] - boxes[:, :2]] * 2, axis=1)
+    widened = np.concatenate(
+        [np.floor(boxes[:, :2] - slack[:, :2]), np.ceil(boxes[:, 2:] + slack[:, 2:])], axis=1
+    )
     mask_of_all = foreground | (seeds > 0)
     regions = grow_down(seeds, interior, mask_of_all, params.growth_levels) if params.growth_levels else seeds
     labels = np.where(seeded_foreground(mask_of_all, seeds), nearest_region(regions), 0)
     min_area = params.min_area_fraction * height * width
     out = []
     for k in range(len(boxes)):
-        x0, y0, x1, y1 = (int(v) for v in clipped[k])
+        x0, y0, x1, y1 = (int(v) for v in widened[k])
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
         if x1 <= x0 or y1 <= y0:
             continue

@@ -155,10 +155,8 @@ def box_targets(
     return semantic, interior, projection
 
 
-BOX_LABEL, MASK_BOX = (
-    1,
-    0,
-)  # the last column of a sample's boxes: a box label, or an instance mask's bounding box
+# The last column of a sample's boxes: a box label, or an instance mask's bounding box (``with_kind``).
+BOX_LABEL, MASK_BOX = 1, 0
 
 
 def with_kind(boxes: np.ndarray, kind: int) -> np.ndarray:

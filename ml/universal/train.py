@@ -193,15 +193,14 @@ def train(
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name.startswith(prefixes))
         cfg["freeze_batchnorm"] = True
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ValueError(f"train_only {cfg['train_only']} names no parameter of {arch}")
     scales = {str(k): float(v) for k, v in (cfg["lr_scale"] or {}).items()}
-    groups: dict[float, list[torch.nn.Parameter]] = {}
+    groups: dict[float, list[torch.nn.Parameter]] = {}  # learning-rate factor -> the weights that learn at it
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
             scale = next((v for k, v in scales.items() if name.startswith(k)), 1.0)
             groups.setdefault(scale, []).append(parameter)
+    if not groups:
+        raise ValueError(f"train_only {cfg['train_only']} names no parameter of {arch}")
     optimizer = torch.optim.AdamW(
         [{"params": params, "lr_scale": scale} for scale, params in groups.items()],
         lr=cfg["lr"],
