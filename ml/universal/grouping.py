@@ -45,8 +45,12 @@ class GroupingParams:
     # empty or 0 = none). A shape short of it takes the most likely category that needs none. Real
     # photos label only cartons, so mailers, bags and envelopes are named only when the model is sure.
     category_confidence: tuple[float, ...] = ()
-    # With a centre head (ml.universal.centers): the heatmap probability a centre needs to start an instance.
+    # With a centre head (ml.universal.centers): the heatmap probability a centre needs to start an instance,
     center_threshold: float = 0.05
+    # the box IoU at which a centre's box confirms an interior-seeded instance (which then keeps its mask),
+    center_agreement: float = 0.7
+    # and the factor on the score of an interior-seeded instance that no centre confirms (0: dropped).
+    unconfirmed_weight: float = 0.5
 
     def __post_init__(self) -> None:
         # Checkpoint metadata may hold lists; the dataclass is frozen and hashable with tuples.

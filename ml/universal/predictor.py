@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ml import geometry
 from ml.universal import targets
 from ml.universal.calibration import UNCALIBRATED_THRESHOLD, calibrated_score
-from ml.universal.centers import decode_boxes, group_from_centers
+from ml.universal.centers import decode_boxes, group_with_centers
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, RawInstance, group_instances, image_uncertainty
 from ml.universal.model import UniversalUNet, fuse_for_inference
@@ -259,12 +259,12 @@ class UniversalPredictor:
     def _group_from_centers(
         self, probs: np.ndarray, interior: np.ndarray, centers: np.ndarray, grouping: GroupingParams
     ) -> list[RawInstance]:
-        """``centers.group_from_centers`` on maps at the working resolution, the boxes decoded from the
+        """``centers.group_with_centers`` on maps at the working resolution, the boxes decoded from the
         network's stride-2 centre maps (``centers``: (3, h, w), the valid part of the padded input)."""
         boxes, scores = decode_boxes(centers, grouping.center_threshold)
         # The stride-2 maps cover the resized image (rounded up to whole pixels); scale to the maps here.
         scale = np.array([interior.shape[1] / centers.shape[2], interior.shape[0] / centers.shape[1]] * 2)
-        return group_from_centers(probs, interior, boxes * scale, scores, grouping)
+        return group_with_centers(probs, interior, boxes * scale, scores, grouping)
 
 
 def _resize_maps(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,6 +18,7 @@ from ml.universal.centers import (
     center_targets,
     decode_boxes,
     group_from_centers,
+    group_with_centers,
 )
 from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import SyntheticDataset
@@ -93,6 +97,48 @@ def test_two_stacked_cartons_with_no_seam_in_the_interior_map_come_apart_from_th
         ys, xs = np.nonzero(r.mask)
         assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x0, y0, x1, y1)
         assert r.class_index == 1
+    assert not (found[0].mask & found[1].mask).any()
+
+
+def _blobs(*masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (a cardboard box wherever a mask is) and an interior map peaking in each mask."""
+    probs = np.zeros((6, *masks[0].shape), np.float32)
+    probs[0] = 1.0
+    interior = np.zeros(masks[0].shape, np.float32)
+    for mask in masks:
+        probs[0][mask], probs[1][mask] = 0.0, 1.0
+        distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+        interior = np.maximum(interior, distance / distance.max())
+    return probs, interior
+
+
+def test_a_centre_confirms_an_interior_seeded_mask_and_keeps_it_whole():
+    disc, clutter = np.zeros((60, 80), bool), np.zeros((60, 80), bool)
+    cv2.circle(disc.view(np.uint8), (20, 30), 12, 1, -1)  # a bag: its box's corners are not the bag
+    clutter[10:50, 55:75] = True
+    probs, interior = _blobs(disc, clutter)
+    params = GroupingParams(seed_threshold=0.5, growth_levels=(0.5, 0.2))
+    assert len(group_instances(probs, interior, params)) == 2
+    box = np.array([[8, 18, 33, 43]], np.float32)  # the disc's box, 1 px larger on the right and below
+    found = group_with_centers(probs, interior, box, np.array([0.8], np.float32), params)
+    assert len(found) == 2
+    assert found[0].score == pytest.approx(0.8) and np.array_equal(found[0].mask, disc)
+    # No centre confirms the clutter: it stays at half its own score, or goes with a weight of 0.
+    assert np.array_equal(found[1].mask, clutter) and found[1].score < 0.5
+    strict = dataclasses.replace(params, unconfirmed_weight=0.0)
+    assert [r.score for r in group_with_centers(probs, interior, box, np.array([0.8]), strict)] == [0.8]
+
+
+def test_centres_split_an_interior_seed_that_holds_two_stacked_cartons():
+    stack = np.zeros((40, 60), bool)
+    stack[10:30, 5:55] = True
+    probs, interior = _blobs(stack)
+    params = GroupingParams(seed_threshold=0.5, growth_levels=(0.5,), unconfirmed_weight=0.0)
+    assert len(group_instances(probs, interior, params)) == 1
+    boxes = np.array([[5, 10, 30, 30], [30, 10, 55, 30]], np.float32)
+    found = group_with_centers(probs, interior, boxes, np.array([0.9, 0.7], np.float32), params)
+    assert [r.score for r in found] == pytest.approx([0.9, 0.7])
+    assert found[0].mask[10:30, 5:30].all() and found[1].mask[10:30, 30:55].all()
     assert not (found[0].mask & found[1].mask).any()
 
 
