@@ -35,7 +35,13 @@ import numpy as np
 import torch
 
 from ml import geometry
-from ml.universal.calibration import DEFAULT_THRESHOLD, calibrated_score, fit_platt, reliability
+from ml.universal.calibration import (
+    DEFAULT_THRESHOLD,
+    calibrated_score,
+    fit_platt,
+    plot_reliability,
+    reliability,
+)
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.evaluate import (
     CocoMaskEvaluator,
@@ -53,9 +59,10 @@ from ml.universal.predictor import UniversalPredictor
 
 SEED_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
 FOREGROUND_THRESHOLDS = (0.5,)  # 0.4 and 0.6 never beat 0.5 on the real val captures (2026-12-05 snapshots)
-# A checkpoint with a centre head (ml.universal.centers) starts instances at centres, not interior seeds:
-# the heatmap probability a centre needs is searched instead.
+# A checkpoint with a centre head (ml.universal.centers) checks its interior seeds against centres: the
+# heatmap probability a centre needs, and the weight of an instance no centre confirms, are searched instead.
 CENTER_THRESHOLDS = (0.02, 0.05, 0.1, 0.2)
+UNCONFIRMED_WEIGHTS = (0.0, 0.25, 0.5)
 SYNTHETIC_FLOOR = 0.85  # synthetic mask AP a setting must keep (the held-out target), on the val scenes
 GUARD_TOLERANCE = 0.01  # ... or, for a checkpoint already below it, what a setting may cost against its own
 UNLABELLED_CATEGORIES = ("padded_mailer", "plastic_bag", "envelope")  # no real label shows them yet
@@ -181,8 +188,11 @@ def calibrate(
                 maps = CachedMaps(UniversalPredictor(model, trial), real, synthetic)
                 if str(meta["architecture"]).endswith("_centers"):  # instances start at centres
                     variants = [
-                        dataclasses.replace(own, center_threshold=centre, foreground_threshold=fg)
+                        dataclasses.replace(
+                            own, center_threshold=centre, unconfirmed_weight=weight, foreground_threshold=fg
+                        )
                         for centre in CENTER_THRESHOLDS
+                        for weight in UNCONFIRMED_WEIGHTS
                         for fg in FOREGROUND_THRESHOLDS
                     ]
                 else:
@@ -206,6 +216,7 @@ def calibrate(
                         "test_time_flips": list(flips),
                         "seed_threshold": grouping.seed_threshold,
                         "center_threshold": grouping.center_threshold,
+                        "unconfirmed_weight": grouping.unconfirmed_weight,
                         "foreground_threshold": grouping.foreground_threshold,
                         "per_category_seeds": bool(grouping.class_seed_thresholds),
                         "real_box_ap50": figures["box_ap50"],
@@ -274,64 +285,6 @@ def _threshold_for(platt: dict[str, float], probability: float) -> float:
     z = float(np.log(probability / (1 - probability)))
     logit = (z - platt["b"]) / platt["a"]
     return float(1 / (1 + np.exp(-logit)))
-
-
-def plot_reliability(report: dict[str, Any], path: str | Path, size: int = 480) -> Path:
-    """A reliability diagram (PNG): share of shapes matching a labelled package against their mean
-    score, per bin, for the raw grouping score (grey) and the calibrated one (blue)."""
-    import cv2
-
-    margin = 56
-    img = np.full((size, size, 3), 255, np.uint8)
-    span = size - 2 * margin
-
-    def pt(x: float, y: float) -> tuple[int, int]:
-        return margin + int(round(x * span)), size - margin - int(round(y * span))
-
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        cv2.line(img, pt(0, v), pt(1, v), (230, 230, 230), 1)
-        cv2.putText(img, f"{v:.2f}", (6, pt(0, v)[1] + 4), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
-        cv2.putText(
-            img, f"{v:.2f}", (pt(v, 0)[0] - 14, size - margin + 18), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA
-        )
-    cv2.line(img, pt(0, 0), pt(1, 1), (180, 180, 180), 1, cv2.LINE_AA)
-    cv2.line(img, pt(report["default_threshold"], 0), pt(report["default_threshold"], 1), (150, 150, 150), 1)
-    rows = (
-        ("reliability_raw", "raw score", (140, 140, 140)),
-        ("reliability_calibrated", "calibrated", (200, 90, 20)),
-    )
-    for k, (key, label, colour) in enumerate(rows):
-        points = [pt(b["mean_probability"], b["accuracy"]) for b in report[key]["bins"] if b["count"]]
-        for a, b in zip(points, points[1:], strict=False):
-            cv2.line(img, a, b, colour, 2, cv2.LINE_AA)
-        for p in points:
-            cv2.circle(img, p, 4, colour, -1, cv2.LINE_AA)
-        cv2.putText(
-            img,
-            f"{label}: ECE {report[key]['ece']:.3f}",
-            (margin + 8, margin - 30 + 16 * k),
-            font,
-            0.45,
-            colour,
-            1,
-            cv2.LINE_AA,
-        )
-    validation = report["validation"]
-    cv2.putText(
-        img,
-        f"real val {validation['subset']}, {validation['images']} photos: share matched (IoU 0.5) vs score",
-        (8, size - 10),
-        font,
-        0.4,
-        (0, 0, 0),
-        1,
-        cv2.LINE_AA,
-    )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), img)
-    return path
 
 
 def main(argv: list[str] | None = None) -> None:

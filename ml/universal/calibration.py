@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,3 +90,61 @@ def reliability(probabilities: Sequence[float], correct: Sequence[bool], bins: i
             ece += count * abs(row["accuracy"] - row["mean_probability"])
         rows.append(row)
     return {"ece": round(ece / max(p.size, 1), 4), "bins": rows}
+
+
+def plot_reliability(report: dict[str, Any], path: str | Path, size: int = 480) -> Path:
+    """A reliability diagram (PNG): share of shapes matching a labelled package against their mean
+    score, per bin, for the raw grouping score (grey) and the calibrated one (blue)."""
+    import cv2
+
+    margin = 56
+    img = np.full((size, size, 3), 255, np.uint8)
+    span = size - 2 * margin
+
+    def pt(x: float, y: float) -> tuple[int, int]:
+        return margin + int(round(x * span)), size - margin - int(round(y * span))
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        cv2.line(img, pt(0, v), pt(1, v), (230, 230, 230), 1)
+        cv2.putText(img, f"{v:.2f}", (6, pt(0, v)[1] + 4), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        cv2.putText(
+            img, f"{v:.2f}", (pt(v, 0)[0] - 14, size - margin + 18), font, 0.4, (60, 60, 60), 1, cv2.LINE_AA
+        )
+    cv2.line(img, pt(0, 0), pt(1, 1), (180, 180, 180), 1, cv2.LINE_AA)
+    cv2.line(img, pt(report["default_threshold"], 0), pt(report["default_threshold"], 1), (150, 150, 150), 1)
+    rows = (
+        ("reliability_raw", "raw score", (140, 140, 140)),
+        ("reliability_calibrated", "calibrated", (200, 90, 20)),
+    )
+    for k, (key, label, colour) in enumerate(rows):
+        points = [pt(b["mean_probability"], b["accuracy"]) for b in report[key]["bins"] if b["count"]]
+        for a, b in zip(points, points[1:], strict=False):
+            cv2.line(img, a, b, colour, 2, cv2.LINE_AA)
+        for p in points:
+            cv2.circle(img, p, 4, colour, -1, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            f"{label}: ECE {report[key]['ece']:.3f}",
+            (margin + 8, margin - 30 + 16 * k),
+            font,
+            0.45,
+            colour,
+            1,
+            cv2.LINE_AA,
+        )
+    validation = report["validation"]
+    cv2.putText(
+        img,
+        f"real val {validation['subset']}, {validation['images']} photos: share matched (IoU 0.5) vs score",
+        (8, size - 10),
+        font,
+        0.4,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img)
+    return path
