@@ -1,6 +1,7 @@
 """Is it the maps or the grouping? A checkpoint's maps grouped from the labelled boxes' centres.
 
     python -m ml.experiments.universal.centre_oracle CKPT --coco DIR/val.json --subset captures
+    python -m ml.experiments.universal.centre_oracle CKPT --synthetic 60 --seed 1234
 
 For each photo of a boxes-only COCO file it reports, class-agnostic:
 
@@ -14,6 +15,11 @@ For each photo of a boxes-only COCO file it reports, class-agnostic:
 
 High coverage with low standard AP means the maps see the packages and the grouping loses them: the
 finding that led to ``ml.universal.centers`` (the model card, "Centres").
+
+``--synthetic N`` (``synthetic_oracle``) asks the converse on synthetic scenes, whose masks are exact:
+what do ``centers.group_from_centers`` (masks grown from centres alone) and ``centers.group_with_centers``
+(interior seeds checked against centres) make of the true instances' boxes, against the checkpoint's own
+grouping (mask AP)? A grouping that loses AP even with perfect centres cannot keep the synthetic guard.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import numpy as np
 import torch
 
 from ml import geometry
-from ml.universal.coco_eval import ImageBoxes, box_figures
-from ml.universal.eval_data import coco_selection, read_image
+from ml.universal.centers import group_from_centers, group_with_centers
+from ml.universal.coco_eval import CocoMaskEvaluator, ImageBoxes, box_figures, coco_from_dict
+from ml.universal.eval_data import coco_selection, read_image, synthetic_coco
 from ml.universal.grouping import grow_down, nearest_region, seeded_foreground
-from ml.universal.predictor import UniversalPredictor, working_size
+from ml.universal.predictor import Instance, UniversalPredictor, working_size
 
 SEED_RADIUS = 0.2  # of a box's shorter side
 
@@ -106,18 +113,64 @@ def centre_oracle(
     }
 
 
+def synthetic_oracle(checkpoint: str | Path, count: int, seed: int) -> dict[str, Any]:
+    """Mask AP on ``count`` synthetic scenes (seeds ``seed``..): the checkpoint's own grouping, and its
+    maps grouped from the true instances' boxes by ``group_from_centers`` and by ``group_with_centers``.
+    The true boxes are passed largest first; every shape scores its mean foreground probability."""
+    predictor = UniversalPredictor.from_checkpoint(checkpoint)
+    data, samples = synthetic_coco(count, seed)
+    boxes_of: dict[int, list[list[float]]] = {}
+    for ann in data["annotations"]:
+        x, y, w, h = ann["bbox"]
+        boxes_of.setdefault(ann["image_id"], []).append([x, y, x + w, y + h])
+    groupings = {"from_centres": group_from_centers, "with_centres": group_with_centers}
+    evaluators = {name: CocoMaskEvaluator(coco_from_dict(data)) for name in ("standard", *groupings)}
+    for image_id, image in samples:
+        with torch.inference_mode():
+            maps = predictor._maps(image, *image.shape[:2])
+        evaluators["standard"].update(image_id, predictor.from_maps(*maps).instances)
+        truth = np.array(boxes_of.get(image_id, []), np.float32).reshape(-1, 4)
+        truth = truth[np.argsort(-np.prod(truth[:, 2:] - truth[:, :2], axis=1), kind="stable")]
+        order = np.linspace(1.0, 0.5, len(truth), dtype=np.float32)
+        for name, group in groupings.items():
+            raw = group(maps[0], maps[1], truth, order, predictor.grouping)
+            evaluators[name].update(
+                image_id,
+                [
+                    Instance(
+                        r.mask,
+                        predictor.categories[r.class_index - 1],
+                        float(1.0 - maps[0][0][r.mask].mean()),
+                    )
+                    for r in raw
+                ],
+            )
+    return {
+        "checkpoint": str(checkpoint),
+        "synthetic": {"count": count, "seed": seed},
+        **{name: evaluator.summarize() for name, evaluator in evaluators.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="A checkpoint's maps grouped from the labelled boxes' centres."
     )
     parser.add_argument("checkpoint")
-    parser.add_argument("--coco", required=True, help="COCO file of photos labelled with boxes")
+    parser.add_argument("--coco", help="COCO file of photos labelled with boxes")
+    parser.add_argument("--synthetic", type=int, help="instead: this many synthetic scenes, with exact masks")
+    parser.add_argument("--seed", type=int, default=1234, help="the first synthetic scene's seed")
     parser.add_argument("--subset", default="captures", choices=("captures", "web", "all"))
     parser.add_argument("--source-map", help="the real set's source_map.csv (default: beside --coco)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(json.dumps(centre_oracle(args.checkpoint, args.coco, args.subset, args.source_map)))
+    if args.synthetic:
+        print(json.dumps(synthetic_oracle(args.checkpoint, args.synthetic, args.seed)))
+    elif args.coco:
+        print(json.dumps(centre_oracle(args.checkpoint, args.coco, args.subset, args.source_map)))
+    else:
+        parser.error("give --coco FILE or --synthetic N")
 
 
 if __name__ == "__main__":
