@@ -9,7 +9,13 @@ is atomic on one file system, so a consumer sees a complete message or none. The
 (``control_folder``) had the same race: kombu creates a table's file and only then locks and writes
 it, so a publisher looking the table up in between read an empty file (seen in CI in
 ``tests/annotator/test_broker.py``). Here a missing table is first created whole, by a link that only
-one binder can win, and kombu then adds the binding under its lock. Only the demo and the tests use
+one binder can win, and kombu then adds the binding under its lock. The bindings had a third race:
+kombu keeps them in a state that all connections of a process share, and writes a binding to the
+table only if that state lacked it. A second connection binding the same queue while the first was
+still writing the table (or later, with another ``control_folder``) went on at once and published by
+a table without the binding, and kombu drops a message no binding routes, silently (the flake in
+``tests/annotator/test_broker.py``: 129 of 1,500 messages neither delivered nor on disk). Here every
+bind makes sure that the table has the binding before it returns. Only the demo and the tests use
 this transport (``CELERY_BROKER_URL=filesystem://``); production runs on Redis.
 """
 
@@ -37,6 +43,20 @@ class Channel(filesystem.Channel):
             os.replace(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def queue_bind(
+        self,
+        queue: str,
+        exchange: str | None = None,
+        routing_key: str = "",
+        arguments: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        # kombu writes the table only if this process has not recorded the binding yet
+        super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
+        exchange = exchange or "amq.direct"  # kombu's default, as in super()
+        binding = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+        self._queue_bind(exchange, *binding)  # idempotent: kombu adds a binding only if it is missing
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         table = self._exchange_file(exchange)
