@@ -54,7 +54,7 @@ from ml.universal.evaluate import (
     synthetic_coco,
 )
 from ml.universal.grouping import GroupingParams
-from ml.universal.model import UniversalUNet
+from ml.universal.model import UniversalUNet, has_center_head
 from ml.universal.predictor import UniversalPredictor
 
 SEED_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
@@ -186,7 +186,7 @@ def calibrate(
             for flips in flip_sets:
                 trial = {**meta, "input_size": int(size), "test_time_flips": list(flips)}
                 maps = CachedMaps(UniversalPredictor(model, trial), real, synthetic)
-                if str(meta["architecture"]).endswith("_centers"):  # instances start at centres
+                if has_center_head(str(meta["architecture"])):  # interior seeds checked against centres
                     variants = [
                         dataclasses.replace(
                             own, center_threshold=centre, unconfirmed_weight=weight, foreground_threshold=fg

@@ -245,31 +245,37 @@ def group_with_centers(
     return out
 
 
-def add_center_head(path: str | Path, out: str | Path) -> Path:
-    """Write ``path``'s checkpoint with its architecture's centre-head variant: every weight it had is
-    kept, the head starts untrained (``model.CENTER_PRIOR_LOGIT``), so the maps are unchanged."""
+def add_center_head(path: str | Path, out: str | Path, variant: str = "centers") -> Path:
+    """Write ``path``'s checkpoint with its architecture's centre-head variant (``model.CENTER_VARIANTS``:
+    ``centers``, a block on the stride-2 features; ``center_branch``, a ``model.CenterBranch``): every
+    weight it had is kept, the head starts untrained (``model.CENTER_PRIOR_LOGIT``), so the maps are
+    unchanged."""
     from ml.universal.checkpoint import load_checkpoint, save_checkpoint
-    from ml.universal.model import MODELS, build_model
+    from ml.universal.model import CENTER_VARIANTS, MODELS, build_model, has_center_head
 
     model, meta = load_checkpoint(path)
     arch = str(meta["architecture"])
-    if arch.endswith("_centers"):
+    if has_center_head(arch):
         raise ValueError(f"{path} already has a centre head ({arch})")
-    if f"{arch}_centers" not in MODELS:
-        raise ValueError(f"architecture {arch!r} has no centre-head variant; choose from {sorted(MODELS)}")
+    if variant not in CENTER_VARIANTS:
+        raise ValueError(f"unknown centre-head variant {variant!r}; choose from {list(CENTER_VARIANTS)}")
+    headed_arch = f"{arch}_{variant}"
+    if headed_arch not in MODELS:
+        raise ValueError(f"architecture {arch!r} has no {variant} variant; choose from {sorted(MODELS)}")
     torch.manual_seed(0)
-    headed = build_model(f"{arch}_centers", num_classes=len(meta["categories"]))
+    headed = build_model(headed_arch, num_classes=len(meta["categories"]))
     missing, unexpected = headed.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(key.startswith("centers.") for key in missing), (missing, unexpected)
-    return save_checkpoint(out, headed, {**meta, "architecture": f"{arch}_centers"})
+    return save_checkpoint(out, headed, {**meta, "architecture": headed_arch})
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Give a universal checkpoint a new, untrained centre head.")
     parser.add_argument("checkpoint", help="a checkpoint without one (unet_s, unet_m)")
     parser.add_argument("--out", required=True, help="where to write the checkpoint with the head")
+    parser.add_argument("--variant", default="centers", choices=("centers", "center_branch"))
     args = parser.parse_args(argv)
-    print(add_center_head(args.checkpoint, args.out))
+    print(add_center_head(args.checkpoint, args.out, args.variant))
 
 
 if __name__ == "__main__":

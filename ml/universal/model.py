@@ -7,7 +7,7 @@ Outputs (``forward`` returns a dict), all at half the input resolution (stride 2
 * ``interior``: (B, 1, H/2, W/2) logits of the normalised distance to the instance border
   (1 at an instance's most interior pixel, 0 on its border and on background).
 * ``features``: (B, D) image-level descriptor (global average pool of the bottleneck).
-* ``centers`` (variants named ``*_centers`` only): (B, 3, H/2, W/2), a package-centre heatmap logit and
+* ``centers`` (variants named ``*_centers`` and ``*_center_branch`` only): (B, 3, H/2, W/2), a package-centre heatmap logit and
   the log width and log height (stride-2 pixels) of the package's box there (:mod:`ml.universal.centers`).
 
 Instances are grouped from these maps in :mod:`ml.universal.grouping`. Modules hold no
@@ -54,6 +54,33 @@ class UpStage(nn.Module):
         return self.fuse(torch.cat([x, skip], dim=1))
 
 
+class CenterBranch(nn.Module):
+    """A centre head with context of its own: the decoder's stride-16 and stride-8 features side by side
+    (a hypercolumn, Hariharan et al., 2015), two 3x3 convolutions at stride 8, and the heatmap logit and
+    log box sizes upsampled to stride 2. No BatchNorm, so it trains the same on a frozen network
+    (``train``'s ``train_only``), whose statistics stay as they were.
+
+    Why: a 3x3 block on the stride-2 features (``centers=True``) learned little on the eighth file's
+    frozen features (real val box AP50 0.056); a carton's centre and extent are a matter of context,
+    which the coarser decoder stages hold."""
+
+    def __init__(self, c16: int, c8: int, width: int):
+        super().__init__()
+        self.fuse = nn.Sequential(
+            nn.Conv2d(c16 + c8, width, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2),
+            nn.ReLU(inplace=True),
+        )
+        self.out = nn.Conv2d(width, 3, 1)
+        nn.init.constant_(self.out.bias[:1], CENTER_PRIOR_LOGIT)
+
+    def forward(self, d16: torch.Tensor, d8: torch.Tensor, size: torch.Size) -> torch.Tensor:
+        up = F.interpolate(d16, size=d8.shape[-2:], mode="bilinear", align_corners=False)
+        out = self.out(self.fuse(torch.cat([up, d8], dim=1)))
+        return F.interpolate(out, size=size, mode="bilinear", align_corners=False)
+
+
 class UniversalUNet(nn.Module):
     """Encoder (stride 2..32) - decoder (back to stride 2) with semantic and interior heads.
 
@@ -67,7 +94,7 @@ class UniversalUNet(nn.Module):
         enc_depths: tuple[int, ...],
         dec_widths: tuple[int, ...],
         num_classes: int,
-        centers: bool = False,
+        centers: bool | str = False,
     ):
         super().__init__()
         cins = (3, *enc_widths[:-1])
@@ -82,10 +109,14 @@ class UniversalUNet(nn.Module):
         self.refine = ConvBNReLU(cin, cin)
         self.semantic = nn.Conv2d(cin, num_classes + 1, 1)
         self.interior = nn.Conv2d(cin, 1, 1)
-        # Centre heatmap and box size: one 3x3 block of its own, so a continued base learns it without
-        # bending the features the semantic and interior heads share.
-        self.centers = nn.Sequential(ConvBNReLU(cin, cin), nn.Conv2d(cin, 3, 1)) if centers else None
-        if self.centers is not None:
+        # Centre heatmap and box size: one 3x3 block of its own (``centers=True``), so a continued base
+        # learns it without bending the features the semantic and interior heads share; or, with
+        # ``centers="branch"``, a ``CenterBranch`` on the coarser decoder stages.
+        self.centers: nn.Module | None = None
+        if centers == "branch":
+            self.centers = CenterBranch(dec_widths[0], dec_widths[1], dec_widths[1])
+        elif centers:
+            self.centers = nn.Sequential(ConvBNReLU(cin, cin), nn.Conv2d(cin, 3, 1))
             head = self.centers[1]
             assert isinstance(head, nn.Conv2d) and head.bias is not None
             nn.init.constant_(head.bias[:1], CENTER_PRIOR_LOGIT)
@@ -97,11 +128,15 @@ class UniversalUNet(nn.Module):
             x = stage(x)
             skips.append(x)
         features = x.mean(dim=(2, 3))
+        decoded = []
         for stage, skip in zip(self.decoder, reversed(skips[:-1]), strict=True):
             x = stage(x, skip)
+            decoded.append(x)
         x = self.refine(x)
         out = {"semantic": self.semantic(x), "interior": self.interior(x), "features": features}
-        if self.centers is not None:
+        if isinstance(self.centers, CenterBranch):
+            out["centers"] = self.centers(decoded[0], decoded[1], x.shape[-2:])
+        elif self.centers is not None:
             out["centers"] = self.centers(x)
         return out
 
@@ -130,12 +165,12 @@ def build_unet_xs(num_classes: int = 5) -> UniversalUNet:
     return UniversalUNet((16, 24, 48, 64, 96), (1, 1, 2, 2, 2), (48, 32, 24, 16), num_classes)
 
 
-def build_unet_s(num_classes: int = 5, centers: bool = False) -> UniversalUNet:
+def build_unet_s(num_classes: int = 5, centers: bool | str = False) -> UniversalUNet:
     """Small variant (~0.7 M parameters), twice the decoder width."""
     return UniversalUNet((16, 32, 64, 96, 128), (1, 2, 2, 2, 2), (64, 48, 32, 24), num_classes, centers)
 
 
-def build_unet_m(num_classes: int = 5, centers: bool = False) -> UniversalUNet:
+def build_unet_m(num_classes: int = 5, centers: bool | str = False) -> UniversalUNet:
     """Medium variant (~1.55 M parameters): ``unet_s`` with every stage 1.5 times as wide, so a ``unet_s``
     checkpoint widens into it without changing its output (:mod:`ml.universal.widen`)."""
     return UniversalUNet((24, 48, 96, 144, 192), (1, 2, 2, 2, 2), (96, 72, 48, 36), num_classes, centers)
@@ -148,7 +183,16 @@ MODELS: dict[str, Callable[..., UniversalUNet]] = {
     # With the centre head (``centers``), for ``ml.universal.centers``' instance formation.
     "unet_s_centers": functools.partial(build_unet_s, centers=True),
     "unet_m_centers": functools.partial(build_unet_m, centers=True),
+    "unet_s_center_branch": functools.partial(build_unet_s, centers="branch"),
 }
+
+
+CENTER_VARIANTS = ("centers", "center_branch")  # architecture-name suffixes of the centre-head variants
+
+
+def has_center_head(architecture: str) -> bool:
+    """Whether a registered architecture's network has a centre head (``ml.universal.centers``)."""
+    return architecture.endswith(tuple(f"_{v}" for v in CENTER_VARIANTS))
 
 
 def build_model(name: str, num_classes: int = 5) -> UniversalUNet:

@@ -24,7 +24,7 @@ from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import SyntheticDataset
 from ml.universal.engine import compute_loss
 from ml.universal.grouping import GroupingParams, group_instances
-from ml.universal.model import build_model
+from ml.universal.model import build_model, has_center_head
 from ml.universal.predictor import UniversalPredictor
 
 
@@ -142,19 +142,23 @@ def test_centres_split_an_interior_seed_that_holds_two_stacked_cartons():
     assert not (found[0].mask & found[1].mask).any()
 
 
-def test_a_centre_head_joins_a_checkpoint_without_changing_its_maps(tmp_path):
+@pytest.mark.parametrize("variant", ["centers", "center_branch"])
+def test_a_centre_head_joins_a_checkpoint_without_changing_its_maps(tmp_path, variant):
     torch.manual_seed(0)
     plain = build_model("unet_xs")
-    with pytest.raises(ValueError, match="no centre-head variant"):
+    with pytest.raises(ValueError, match=f"has no {variant} variant"):
         add_center_head(
             save_checkpoint(tmp_path / "xs.pt", plain, make_meta("unet_xs", list(CATEGORIES), 64)),
             tmp_path / "o.pt",
+            variant,
         )
     plain = build_model("unet_s").eval()
     path = save_checkpoint(tmp_path / "s.pt", plain, make_meta("unet_s", list(CATEGORIES), 64))
-    out = add_center_head(path, tmp_path / "s_centers.pt")
+    with pytest.raises(ValueError, match="unknown centre-head variant"):
+        add_center_head(path, tmp_path / "o.pt", "anchors")
+    out = add_center_head(path, tmp_path / "s_centers.pt", variant)
     headed, meta = load_checkpoint(out)
-    assert meta["architecture"] == "unet_s_centers"
+    assert meta["architecture"] == f"unet_s_{variant}" and has_center_head(meta["architecture"])
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         before, after = plain(x), headed(x)
@@ -189,14 +193,19 @@ def test_synthetic_samples_carry_their_instances_boxes_which_train_the_centres_b
     assert float(compute_loss(with_head, *args, boxes=boxes[None])) > float(compute_loss(out, *args)) + 0.1
 
 
-def test_training_only_the_centre_head_leaves_every_other_weight_as_the_init_had_it(tmp_path):
+@pytest.mark.parametrize(
+    ("variant", "last_layer"), [("centers", "centers.1"), ("center_branch", "centers.out")]
+)
+def test_training_only_the_centre_head_leaves_every_other_weight_as_the_init_had_it(
+    tmp_path, variant, last_layer
+):
     from ml.universal.train import train
 
     torch.manual_seed(0)
     init = save_checkpoint(
         tmp_path / "s.pt", build_model("unet_s"), make_meta("unet_s", list(CATEGORIES), 64)
     )
-    headed = add_center_head(init, tmp_path / "s_centers.pt")
+    headed = add_center_head(init, tmp_path / "s_centers.pt", variant)
     config = {
         "init": str(headed),
         "input_size": 64,
@@ -213,7 +222,7 @@ def test_training_only_the_centre_head_leaves_every_other_weight_as_the_init_had
     old, new = before.state_dict(), after.state_dict()
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed and all(k.startswith("centers.") for k in changed)
-    assert "centers.1.weight" in changed
+    assert f"{last_layer}.weight" in changed
     with pytest.raises(ValueError, match="names no parameter"):
         train({**config, "train_only": ["no_such_head"], "out": str(tmp_path / "none.pt")})
 
