@@ -213,7 +213,9 @@ def group_with_centers(
 
     * Best centre first (after ``suppress_inner_peaks``), a centre confirms the interior-seeded instance
       whose box overlaps its box most, at box IoU ``params.center_agreement`` or more: that instance
-      keeps its mask and takes the centre's score.
+      keeps its mask, and its score joins the centre's as two pieces of evidence, 1 - (1 - centre) x
+      (1 - own) (a noisy-or; on the twelfth candidate it beat the centre's score alone on real val
+      captures, 0.182 against 0.164 box AP50, at the same synthetic mask AP, the model card "Centres").
     * The centres that confirm none (stacked cartons merged into one interior seed, a printed carton
       broken into several) grow their own masks (``group_from_centers``) from the pixels no confirmed
       instance holds.
@@ -230,7 +232,12 @@ def group_with_centers(
         free = np.where(np.isin(np.arange(len(own)), list(confirmed.values())), -1.0, ious[k])
         if len(free) and free.max() >= params.center_agreement:
             confirmed[k] = int(np.argmax(free))
-    out = [RawInstance(seeded[j].mask, seeded[j].class_index, float(scores[k])) for k, j in confirmed.items()]
+    out = [
+        RawInstance(
+            seeded[j].mask, seeded[j].class_index, 1.0 - (1.0 - float(scores[k])) * (1.0 - seeded[j].score)
+        )
+        for k, j in confirmed.items()
+    ]
     taken = np.zeros(interior.shape, dtype=bool)
     for r in out:
         taken |= r.mask

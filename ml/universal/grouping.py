@@ -47,8 +47,9 @@ class GroupingParams:
     category_confidence: tuple[float, ...] = ()
     # With a centre head (ml.universal.centers): the heatmap probability a centre needs to start an instance,
     center_threshold: float = 0.05
-    # the box IoU at which a centre's box confirms an interior-seeded instance (which then keeps its mask),
-    center_agreement: float = 0.7
+    # the box IoU at which a centre's box confirms an interior-seeded instance (which then keeps its mask;
+    # 0.5: a centre's box is coarse, 83 % of synthetic val instances had one at IoU 0.5 and 43 % at 0.7),
+    center_agreement: float = 0.5
     # and the factor on the score of an interior-seeded instance that no centre confirms (0: dropped).
     unconfirmed_weight: float = 0.5
 

@@ -122,11 +122,15 @@ def test_a_centre_confirms_an_interior_seeded_mask_and_keeps_it_whole():
     box = np.array([[8, 18, 33, 43]], np.float32)  # the disc's box, 1 px larger on the right and below
     found = group_with_centers(probs, interior, box, np.array([0.8], np.float32), params)
     assert len(found) == 2
-    assert found[0].score == pytest.approx(0.8) and np.array_equal(found[0].mask, disc)
+    own = next(r.score for r in group_instances(probs, interior, params) if np.array_equal(r.mask, disc))
+    # The centre and the interior seed are two pieces of evidence for one package (a noisy-or).
+    assert found[0].score == pytest.approx(1 - 0.2 * (1 - own)) and np.array_equal(found[0].mask, disc)
     # No centre confirms the clutter: it stays at half its own score, or goes with a weight of 0.
     assert np.array_equal(found[1].mask, clutter) and found[1].score < 0.5
     strict = dataclasses.replace(params, unconfirmed_weight=0.0)
-    assert [r.score for r in group_with_centers(probs, interior, box, np.array([0.8]), strict)] == [0.8]
+    assert [r.score for r in group_with_centers(probs, interior, box, np.array([0.8]), strict)] == [
+        pytest.approx(found[0].score)
+    ]
 
 
 def test_centres_split_an_interior_seed_that_holds_two_stacked_cartons():
