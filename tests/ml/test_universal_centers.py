@@ -133,17 +133,18 @@ def test_a_centre_confirms_an_interior_seeded_mask_and_keeps_it_whole():
     ]
 
 
-def test_centres_split_an_interior_seed_that_holds_two_stacked_cartons():
-    stack = np.zeros((40, 60), bool)
-    stack[10:30, 5:55] = True
+def test_centres_split_an_interior_seed_that_holds_three_stacked_cartons():
+    stack = np.zeros((40, 90), bool)
+    stack[10:30, 5:80] = True
     probs, interior = _blobs(stack)
     params = GroupingParams(seed_threshold=0.5, growth_levels=(0.5,), unconfirmed_weight=0.0)
     assert len(group_instances(probs, interior, params)) == 1
-    boxes = np.array([[5, 10, 30, 30], [30, 10, 55, 30]], np.float32)
-    found = group_with_centers(probs, interior, boxes, np.array([0.9, 0.7], np.float32), params)
-    assert [r.score for r in found] == pytest.approx([0.9, 0.7])
-    assert found[0].mask[10:30, 5:30].all() and found[1].mask[10:30, 30:55].all()
-    assert not (found[0].mask & found[1].mask).any()
+    boxes = np.array([[5, 10, 30, 30], [30, 10, 55, 30], [55, 10, 80, 30]], np.float32)
+    found = group_with_centers(probs, interior, boxes, np.array([0.9, 0.8, 0.7], np.float32), params)
+    assert [r.score for r in found] == pytest.approx([0.9, 0.8, 0.7])  # none confirms the merged seed
+    for r, (x0, y0, x1, y1) in zip(found, boxes.astype(int), strict=True):
+        assert r.mask[y0:y1, x0:x1].all()
+    assert not (found[0].mask & found[1].mask).any() and not (found[1].mask & found[2].mask).any()
 
 
 @pytest.mark.parametrize("variant", ["centers", "center_branch"])
