@@ -62,7 +62,7 @@ FOREGROUND_THRESHOLDS = (0.5,)  # 0.4 and 0.6 never beat 0.5 on the real val cap
 # A checkpoint with a centre head (ml.universal.centers) checks its interior seeds against centres: the
 # heatmap probability a centre needs, and the weight of an instance no centre confirms, are searched instead.
 CENTER_THRESHOLDS = (0.02, 0.05, 0.1, 0.2)
-UNCONFIRMED_WEIGHTS = (0.0, 0.25, 0.5)
+UNCONFIRMED_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 SYNTHETIC_FLOOR = 0.85  # synthetic mask AP a setting must keep (the held-out target), on the val scenes
 GUARD_TOLERANCE = 0.01  # ... or, for a checkpoint already below it, what a setting may cost against its own
 UNLABELLED_CATEGORIES = ("padded_mailer", "plastic_bag", "envelope")  # no real label shows them yet
@@ -158,11 +158,14 @@ def calibrate(
     blend_with: str | Path | None = None,
     alphas: tuple[float, ...] = (1.0,),
     log=lambda line: print(line, file=sys.stderr, flush=True),
+    synthetic_floor: float | None = None,
 ) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the settings chosen on the validation photos, see the module docstring.
 
     With ``blend_with`` (the checkpoint ``checkpoint`` was fine-tuned from), each of ``alphas`` is
     tried as a weight blend (``blend``) too, and the guard's reference is ``blend_with``'s own setting.
+    ``synthetic_floor`` replaces the guard's rule with a fixed floor: for a centre head trained on a frozen
+    shipped network, whose own default setting says nothing about what the shipped file kept.
     """
     tuned, meta = load_checkpoint(checkpoint)
     meta = {k: v for k, v in meta.items() if k not in ("score_calibration", "default_threshold")}
@@ -178,7 +181,7 @@ def calibrate(
     own_ap = CachedMaps(UniversalPredictor(*reference), [], synthetic).synthetic_ap(
         GroupingParams(**reference[1]["grouping"])
     )
-    floor = min(SYNTHETIC_FLOOR, own_ap - GUARD_TOLERANCE)
+    floor = min(SYNTHETIC_FLOOR, own_ap - GUARD_TOLERANCE) if synthetic_floor is None else synthetic_floor
     tried: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any], GroupingParams, CachedMaps, UniversalUNet] | None = None
     for alpha, model in models.items():
@@ -320,6 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="write the checkpoint with the chosen settings here")
     parser.add_argument("--plot", help="write the reliability diagram (PNG) here")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--synthetic-floor",
+        type=float,
+        help="a fixed synthetic val mask AP floor instead of the guard's rule",
+    )
     args = parser.parse_args(argv)
     if not Path(args.checkpoint).is_file():
         parser.error(f"checkpoint {args.checkpoint} does not exist")
@@ -336,6 +344,7 @@ def main(argv: list[str] | None = None) -> None:
             flip_sets,
             args.blend_with,
             tuple(args.alphas),
+            synthetic_floor=args.synthetic_floor,
         )
     except ValueError as error:  # bad input files (EvaluationInputError) or no setting that keeps the guard
         parser.error(str(error))

@@ -101,6 +101,21 @@ def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(
     with pytest.raises(SystemExit) as exit_info:
         main([str(DEFAULT_CHECKPOINT), "--coco", str(box_set / "val.json"), "--input-sizes", "256"])
     assert exit_info.value.code == 2 and "no setting kept synthetic val mask AP" in capsys.readouterr().err
+    # A fixed floor replaces the rule: 0 lets every setting through, whatever the rule said.
+    main(
+        [
+            str(DEFAULT_CHECKPOINT),
+            "--coco",
+            str(box_set / "val.json"),
+            "--input-sizes",
+            "256",
+            "--synthetic-floor",
+            "0",
+        ]
+    )
+    assert (
+        json.loads(capsys.readouterr().out.strip().splitlines()[-1])["validation"]["synthetic_floor"] == 0.0
+    )
 
 
 def test_a_blend_of_two_checkpoints_mixes_their_weights_by_alpha():
