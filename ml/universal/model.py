@@ -73,6 +73,7 @@ class CenterBranch(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.out = nn.Conv2d(width, 3, 1)
+        assert self.out.bias is not None
         nn.init.constant_(self.out.bias[:1], CENTER_PRIOR_LOGIT)
 
     def forward(self, d16: torch.Tensor, d8: torch.Tensor, size: torch.Size) -> torch.Tensor:
