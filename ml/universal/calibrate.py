@@ -43,14 +43,13 @@ from ml.universal.calibration import (
     reliability,
 )
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
+from ml.universal.eval_data import labelled_photos
 from ml.universal.evaluate import (
     CocoMaskEvaluator,
     ImageBoxes,
     box_figures,
     box_matches,
     coco_from_dict,
-    coco_selection,
-    read_image,
     synthetic_coco,
 )
 from ml.universal.grouping import GroupingParams
@@ -115,22 +114,6 @@ class CachedMaps:
         return float(evaluator.summarize()["mask_ap"])
 
 
-def _real_samples(
-    coco_path: str | Path, images_dir: str | Path | None, subset: str | None, source_map: str | Path | None
-) -> list[tuple[dict, np.ndarray, list]]:
-    data, folder, _groups, chosen = coco_selection(coco_path, images_dir, subset, source_map)
-    wanted = set(chosen)
-    gt: dict[int, list] = {}
-    for ann in data.get("annotations", []):
-        if not ann.get("iscrowd", 0):
-            gt.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
-    return [
-        (info, read_image(folder / info["file_name"]), gt.get(info["id"], []))
-        for info in sorted(data["images"], key=lambda i: i["id"])
-        if info["id"] in wanted
-    ]
-
-
 def blend(model: UniversalUNet, other: UniversalUNet, alpha: float) -> UniversalUNet:
     """A copy of ``model`` whose weights are ``alpha`` x its own + (1 - alpha) x ``other``'s (WiSE-FT:
     Wortsman et al., 2022). Between a base and its fine-tune on a new domain, the blend keeps more
@@ -174,7 +157,7 @@ def calibrate(
         alpha: blend(tuned, other, alpha) if other is not None else tuned
         for alpha in (alphas if other is not None else (1.0,))
     }
-    real = _real_samples(coco_path, images_dir, subset, source_map)
+    real = labelled_photos(coco_path, images_dir, subset, source_map)
     synthetic = synthetic_coco(SYNTHETIC_GUARD["count"], SYNTHETIC_GUARD["seed"])
     own = GroupingParams(**meta["grouping"])
     reference = (other, other_meta) if other is not None and other_meta is not None else (tuned, meta)

@@ -152,3 +152,21 @@ def coco_selection(
             f"{len(missing)} of {len(chosen)} images are missing under {folder}, e.g. {missing[0]}"
         )
     return data, folder, groups, chosen
+
+
+def labelled_photos(
+    coco_path: str | Path, images_dir: str | Path | None, subset: str | None, source_map: str | Path | None
+) -> list[tuple[dict[str, Any], np.ndarray, list[list[float]]]]:
+    """(image info, uint8 RGB image, labelled COCO boxes [x, y, w, h] without crowds) for each image of
+    ``coco_selection``, in id order: what box scoring on real photos needs, read into memory."""
+    data, folder, _groups, chosen = coco_selection(coco_path, images_dir, subset, source_map)
+    wanted = set(chosen)
+    gt: dict[int, list[list[float]]] = {}
+    for ann in data.get("annotations", []):
+        if not ann.get("iscrowd", 0):
+            gt.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
+    return [
+        (info, read_image(folder / info["file_name"]), gt.get(info["id"], []))
+        for info in sorted(data["images"], key=lambda i: i["id"])
+        if info["id"] in wanted
+    ]

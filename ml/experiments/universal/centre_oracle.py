@@ -36,7 +36,7 @@ import torch
 from ml import geometry
 from ml.universal.centers import group_from_centers, group_with_centers
 from ml.universal.coco_eval import CocoMaskEvaluator, ImageBoxes, box_figures, coco_from_dict
-from ml.universal.eval_data import coco_selection, read_image, synthetic_coco
+from ml.universal.eval_data import labelled_photos, synthetic_coco
 from ml.universal.grouping import grow_down, nearest_region, seeded_foreground
 from ml.universal.predictor import Instance, UniversalPredictor, working_size
 
@@ -52,21 +52,14 @@ def centre_oracle(
     """The report described in the module docstring."""
     predictor = UniversalPredictor.from_checkpoint(checkpoint)
     params = predictor.grouping
-    data, folder, _groups, chosen = coco_selection(coco, None, subset, source_map)
-    gt: dict[int, list[list[float]]] = {}
-    for ann in data.get("annotations", []):
-        if not ann.get("iscrowd", 0):
-            gt.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
-    files = {img["id"]: img["file_name"] for img in data["images"]}
     standard, oracle, coverage = [], [], []
-    for image_id in chosen:
-        image = read_image(folder / files[image_id])
+    for info, image, boxes in labelled_photos(coco, None, subset, source_map):
+        image_id = info["id"]
         height, width = image.shape[:2]
         h, w = working_size(height, width, predictor.working_long_side)
         with torch.inference_mode():
             maps = predictor._maps(image, h, w)
         result = predictor.from_maps(*maps, image_size=(height, width))
-        boxes = gt.get(image_id, [])
         standard.append(
             ImageBoxes(
                 image_id,

@@ -22,7 +22,7 @@ import torch
 
 from ml import geometry
 from ml.universal.coco_eval import ImageBoxes, ImageMatches, image_matches, pooled_ap50
-from ml.universal.eval_data import coco_selection, read_image
+from ml.universal.eval_data import labelled_photos
 from ml.universal.predictor import UniversalPredictor
 
 
@@ -37,23 +37,17 @@ def paired_box_ap50(
     """The report described in the module docstring."""
     if draws < 1:
         raise ValueError(f"draws must be at least 1, got {draws}")
-    data, folder, _groups, chosen = coco_selection(coco, None, subset, None)
-    gt: dict[int, list[list[float]]] = {}
-    for ann in data.get("annotations", []):
-        if not ann.get("iscrowd", 0):
-            gt.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
-    files = {img["id"]: img["file_name"] for img in data["images"]}
-    images = [(image_id, read_image(folder / files[image_id])) for image_id in sorted(chosen)]
+    photos = labelled_photos(coco, None, subset, None)
     matches: dict[str, list[ImageMatches]] = {}
     for key, checkpoint in (("a", checkpoint_a), ("b", checkpoint_b)):
         predictor = UniversalPredictor.from_checkpoint(checkpoint)
         matches[key] = []
-        for image_id, image in images:
+        for info, image, gt in photos:
             found = predictor.predict(image).instances
             boxes = [geometry.mask_bbox(inst.mask) for inst in found]
             scores = [inst.score for inst in found]
-            matches[key].append(image_matches(ImageBoxes(image_id, boxes, scores, gt.get(image_id, []))))
-    n, rng = len(images), np.random.default_rng(seed)
+            matches[key].append(image_matches(ImageBoxes(info["id"], boxes, scores, gt)))
+    n, rng = len(photos), np.random.default_rng(seed)
     picks = [rng.integers(0, n, size=n) for _ in range(draws)]  # coco_selection never chooses no image
     diffs = np.array([pooled_ap50(matches["a"], p) - pooled_ap50(matches["b"], p) for p in picks])
     every = range(n)
