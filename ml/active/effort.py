@@ -32,7 +32,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 # Papadopoulos, Uijlings, Keller, Ferrari, "We don't need no bounding-boxes: training object class
 # detectors using only human verification", CVPR 2016: a yes/no verification of a box takes 1.6 s.
@@ -114,23 +113,6 @@ class ImageOutcome:
             raise ValueError("scores must be in descending order")
         if sum(iou >= MATCH_IOU for iou in self.ious) > self.packages:
             raise ValueError(f"more matched predictions than the {self.packages} packages")
-
-
-def box_iou_matrix(boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]]) -> np.ndarray:
-    """IoU of every predicted box with every labelled box; boxes are COCO ``[x, y, w, h]``.
-
-    pycocotools' box IoU, as ``ml.universal.coco_eval.match_boxes`` computes it (no crowd regions).
-    """
-    if not len(boxes) or not len(gt_boxes):
-        return np.zeros((len(boxes), len(gt_boxes)))
-    return np.asarray(
-        mask_utils.iou(
-            np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-            np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4),
-            [0] * len(gt_boxes),
-        ),
-        dtype=np.float64,
-    ).reshape(len(boxes), len(gt_boxes))
 
 
 def outcome_from_ious(scores: Sequence[float], ious: np.ndarray, packages: int) -> ImageOutcome:

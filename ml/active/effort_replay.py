@@ -38,7 +38,6 @@ from ml.active.effort import (
     EffortModel,
     ImageOutcome,
     bootstrap_ratio,
-    box_iou_matrix,
     gate,
     outcome_from_ious,
     seconds_with,
@@ -59,7 +58,7 @@ def outcomes_from_predictor(
         instances = predictor.predict(rgb).instances
         boxes = [geometry.mask_bbox(inst.mask) for inst in instances]
         scores = [float(inst.score) for inst in instances]
-        out.append(outcome_from_ious(scores, box_iou_matrix(boxes, gt_boxes), len(gt_boxes)))
+        out.append(outcome_from_ious(scores, geometry.box_iou_matrix(boxes, gt_boxes), len(gt_boxes)))
     return out
 
 

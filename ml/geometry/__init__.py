@@ -19,6 +19,8 @@ validated), :mod:`~ml.geometry.coco` (COCO segmentations in) and :mod:`~ml.geome
 
 from ml.geometry.coco import SegmentationError, bbox_to_shape, coco_segmentation_to_shape
 from ml.geometry.raster import (
+    box_iou_matrix,
+    greedy_matches,
     mask_to_rle,
     resize_mask,
     rle_to_mask,
@@ -54,8 +56,10 @@ __all__ = [
     "SegmentationError",
     "Shape",
     "bbox_to_shape",
+    "box_iou_matrix",
     "clean_shape",
     "coco_segmentation_to_shape",
+    "greedy_matches",
     "mask_bbox",
     "mask_iou",
     "mask_to_rle",

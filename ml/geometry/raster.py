@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -46,6 +47,35 @@ def shape_iou_matrix(a: list[Shape], b: list[Shape], height: int, width: int) ->
     rles_b = [shape_to_rle(s, height, width) if s else _empty_rle(height, width) for s in b]
     ious = coco_mask.iou(rles_a, rles_b, [0] * len(rles_b))
     return np.asarray(ious, dtype=np.float64).reshape(len(a), len(b))
+
+
+def box_iou_matrix(
+    boxes: Sequence[Sequence[float]] | np.ndarray, other: Sequence[Sequence[float]] | np.ndarray
+) -> np.ndarray:
+    """IoU of every box in ``boxes`` with every box in ``other`` (len x len), COCO ``[x, y, w, h]``:
+    pycocotools' box IoU, as COCOeval computes it (no crowd regions)."""
+    if not len(boxes) or not len(other):
+        return np.zeros((len(boxes), len(other)))
+    ious = coco_mask.iou(
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        np.asarray(other, dtype=np.float64).reshape(-1, 4),
+        [0] * len(other),
+    )
+    return np.asarray(ious, dtype=np.float64).reshape(len(boxes), len(other))
+
+
+def greedy_matches(ious: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """COCOeval's greedy one-to-one matching: row by row, in the order given (best first), the still
+    unmatched column that row overlaps most, if at IoU ``iou_threshold`` or more. Returns each row's
+    column, or -1 for a row left unmatched."""
+    matched = np.full(ious.shape[0], -1, dtype=np.int64)
+    taken = np.zeros(ious.shape[1], dtype=bool)
+    for i in range(ious.shape[0] if ious.shape[1] else 0):
+        free = np.where(taken, -1.0, ious[i])
+        j = int(np.argmax(free))
+        if free[j] >= iou_threshold:
+            taken[j], matched[i] = True, j
+    return matched
 
 
 def _empty_rle(height: int, width: int) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pycocotools.mask as mask_utils
 import torch
 
 from ml import geometry
+from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.grouping import (
     GroupingParams,
     RawInstance,
@@ -34,6 +34,7 @@ from ml.universal.grouping import (
     nearest_region,
     seeded_foreground,
 )
+from ml.universal.model import CENTER_VARIANTS, MODELS, build_model, has_center_head
 
 SIGMA_FRACTION = 0.54 / 6  # Gaussian sigma per box side (TTFNet's alpha 0.54 over its 6-sigma span)
 FOCAL_ALPHA, FOCAL_BETA = 2.0, 4.0  # CenterNet's penalty-reduced focal loss
@@ -224,14 +225,10 @@ def group_with_centers(
     """
     boxes, scores = suppress_inner_peaks(np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores))
     seeded = group_instances(probs, interior, params)
-    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
-    own = np.array([geometry.mask_bbox(r.mask) for r in seeded], np.float64).reshape(-1, 4)
-    ious = np.asarray(mask_utils.iou(xywh, own, [0] * len(own))).reshape(len(boxes), len(own))
-    confirmed: dict[int, int] = {}  # centre -> interior-seeded instance
-    for k in range(len(boxes)):
-        free = np.where(np.isin(np.arange(len(own)), list(confirmed.values())), -1.0, ious[k])
-        if len(free) and free.max() >= params.center_agreement:
-            confirmed[k] = int(np.argmax(free))
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    own = [geometry.mask_bbox(r.mask) for r in seeded]
+    columns = geometry.greedy_matches(geometry.box_iou_matrix(xywh, own), params.center_agreement)
+    confirmed = {k: int(j) for k, j in enumerate(columns) if j >= 0}  # centre -> interior-seeded instance
     out = [
         RawInstance(
             seeded[j].mask, seeded[j].class_index, 1.0 - (1.0 - float(scores[k])) * (1.0 - seeded[j].score)
@@ -257,9 +254,6 @@ def add_center_head(path: str | Path, out: str | Path, variant: str = "centers")
     ``centers``, a block on the stride-2 features; ``center_branch``, a ``model.CenterBranch``): every
     weight it had is kept, the head starts untrained (``model.CENTER_PRIOR_LOGIT``), so the maps are
     unchanged."""
-    from ml.universal.checkpoint import load_checkpoint, save_checkpoint
-    from ml.universal.model import CENTER_VARIANTS, MODELS, build_model, has_center_head
-
     model, meta = load_checkpoint(path)
     arch = str(meta["architecture"])
     if has_center_head(arch):
@@ -280,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Give a universal checkpoint a new, untrained centre head.")
     parser.add_argument("checkpoint", help="a checkpoint without one (unet_s, unet_m)")
     parser.add_argument("--out", required=True, help="where to write the checkpoint with the head")
-    parser.add_argument("--variant", default="centers", choices=("centers", "center_branch"))
+    parser.add_argument("--variant", default="centers", choices=CENTER_VARIANTS)
     args = parser.parse_args(argv)
     print(add_center_head(args.checkpoint, args.out, args.variant))
 

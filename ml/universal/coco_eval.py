@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -222,19 +221,10 @@ def match_boxes(
         raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
     if not boxes or not gt_boxes:
         return matched
-    ious = np.asarray(
-        mask_utils.iou(
-            np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-            np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4),
-            [0] * len(gt_boxes),
-        )
-    )
-    taken = np.zeros(len(gt_boxes), dtype=bool)
-    for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"):
-        free = np.where(taken, -1.0, ious[i])
-        j = int(np.argmax(free))
-        if free[j] >= iou_threshold:
-            taken[j] = matched[i] = True
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    columns = geometry.greedy_matches(geometry.box_iou_matrix(boxes, gt_boxes)[order], iou_threshold)
+    for i, column in zip(order, columns, strict=True):
+        matched[i] = bool(column >= 0)
     return matched
 
 

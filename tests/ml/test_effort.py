@@ -7,7 +7,6 @@ from ml.active.effort import (
     EffortModel,
     ImageOutcome,
     bootstrap_ratio,
-    box_iou_matrix,
     gate,
     outcome_from_ious,
     precision_recall,
@@ -15,6 +14,7 @@ from ml.active.effort import (
     seconds_without,
 )
 from ml.active.effort_replay import replay
+from ml.geometry import box_iou_matrix
 
 MODEL = EffortModel()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml.geometry import mask_iou, shape_iou_matrix, shape_to_mask
+from ml.geometry import box_iou_matrix, greedy_matches, mask_iou, shape_iou_matrix, shape_to_mask
 
 
 def _polygon(rng: np.random.Generator, width: int, height: int) -> list:
@@ -34,3 +34,12 @@ def test_shape_iou_matrix_matches_mask_iou() -> None:
     assert ious[2, 5] == 1.0
     assert abs(ious[6, 6] - (1600 - 100) / 1600) < 1e-9
     assert shape_iou_matrix([], b, height, width).shape == (0, 7)
+
+
+def test_greedy_matching_takes_each_column_once_best_row_first() -> None:
+    ious = box_iou_matrix([[0, 0, 10, 10], [0, 0, 10, 8], [40, 40, 5, 5]], [[0, 0, 10, 10], [0, 2, 10, 8]])
+    assert ious.shape == (3, 2) and ious[0, 0] == 1.0
+    # Row 0 takes column 0; row 1's best is then gone, and its IoU 0.6 with column 1 is below 0.7.
+    assert greedy_matches(ious, 0.7).tolist() == [0, -1, -1]
+    assert greedy_matches(ious, 0.5).tolist() == [0, 1, -1]
+    assert greedy_matches(box_iou_matrix([[0, 0, 1, 1]], []), 0.5).tolist() == [-1]
