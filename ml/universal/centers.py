@@ -34,7 +34,7 @@ from ml.universal.grouping import (
     nearest_region,
     seeded_foreground,
 )
-from ml.universal.model import CENTER_VARIANTS, MODELS, build_model, has_center_head
+from ml.universal.model import CENTER_VARIANTS, MODELS, CenterTower, build_model, has_center_head
 
 SIGMA_FRACTION = 0.54 / 6  # Gaussian sigma per box side (TTFNet's alpha 0.54 over its 6-sigma span)
 FOCAL_ALPHA, FOCAL_BETA = 2.0, 4.0  # CenterNet's penalty-reduced focal loss
@@ -251,9 +251,9 @@ def group_with_centers(
 
 def add_center_head(path: str | Path, out: str | Path, variant: str = "centers") -> Path:
     """Write ``path``'s checkpoint with its architecture's centre-head variant (``model.CENTER_VARIANTS``:
-    ``centers``, a block on the stride-2 features; ``center_branch``, a ``model.CenterBranch``): every
-    weight it had is kept, the head starts untrained (``model.CENTER_PRIOR_LOGIT``), so the maps are
-    unchanged."""
+    ``centers``, a block on the stride-2 features; ``center_branch``, a ``model.CenterBranch``;
+    ``center_tower``, a ``model.CenterTower`` whose trunk starts as a copy of the base's): every weight it
+    had is kept, the head starts untrained (``model.CENTER_PRIOR_LOGIT``), so the maps are unchanged."""
     model, meta = load_checkpoint(path)
     arch = str(meta["architecture"])
     if has_center_head(arch):
@@ -267,6 +267,9 @@ def add_center_head(path: str | Path, out: str | Path, variant: str = "centers")
     headed = build_model(headed_arch, num_classes=len(meta["categories"]))
     missing, unexpected = headed.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(key.startswith("centers.") for key in missing), (missing, unexpected)
+    if isinstance(headed.centers, CenterTower):  # the tower's trunk starts as a copy of the base's
+        missing, unexpected = headed.centers.net.load_state_dict(model.state_dict(), strict=False)
+        assert not unexpected and all(key.startswith("centers.") for key in missing), (missing, unexpected)
     return save_checkpoint(out, headed, {**meta, "architecture": headed_arch})
 
 

@@ -30,7 +30,7 @@ from ml.universal.calibration import UNCALIBRATED_THRESHOLD, calibrated_score
 from ml.universal.centers import decode_boxes, group_with_centers
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, RawInstance, group_instances, image_uncertainty
-from ml.universal.model import UniversalUNet, fuse_for_inference
+from ml.universal.model import CenterTower, UniversalUNet, fuse_for_inference
 
 # Test-time mirror images: name -> (axes of an (H, W, 3) image, dims of a (C, h, w) map) to flip.
 FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -191,8 +191,12 @@ class UniversalPredictor:
             targets.to_tensor(np.ascontiguousarray(np.flip(resized, FLIPS[f][0])), pad_to=pad_to)
             for f in self.test_time_flips
         ]
-        out = self.model(torch.stack(views))
+        # A centre tower runs once, on the image itself (``model.CenterTower``): four passes would double the time.
+        tower = self.model.centers if isinstance(self.model.centers, CenterTower) else None
+        out = self.model(torch.stack(views), tower=tower is None)
         (vh, vw), merged = valid, {"features": out["features"][:1]}
+        if tower is not None:
+            merged["centers"] = tower(x)
         for key in ("semantic", "interior", "centers"):
             if key not in out:
                 continue

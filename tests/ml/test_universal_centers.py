@@ -24,7 +24,7 @@ from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import SyntheticDataset
 from ml.universal.engine import compute_loss
 from ml.universal.grouping import GroupingParams, group_instances
-from ml.universal.model import build_model, has_center_head
+from ml.universal.model import CenterTower, build_model, has_center_head
 from ml.universal.predictor import UniversalPredictor
 
 
@@ -147,7 +147,7 @@ def test_centres_split_an_interior_seed_that_holds_three_stacked_cartons():
     assert not (found[0].mask & found[1].mask).any() and not (found[1].mask & found[2].mask).any()
 
 
-@pytest.mark.parametrize("variant", ["centers", "center_branch"])
+@pytest.mark.parametrize("variant", ["centers", "center_branch", "center_tower"])
 def test_a_centre_head_joins_a_checkpoint_without_changing_its_maps(tmp_path, variant):
     torch.manual_seed(0)
     plain = build_model("unet_xs")
@@ -179,6 +179,28 @@ def test_a_centre_head_joins_a_checkpoint_without_changing_its_maps(tmp_path, va
     assert all(0.0 <= inst.score <= 1.0 for inst in result.instances) and 0.0 <= result.uncertainty <= 1.0
 
 
+def test_a_centre_tower_starts_as_the_bases_trunk_and_runs_once_per_image_under_flips(tmp_path):
+    torch.manual_seed(0)
+    plain = build_model("unet_s").eval()
+    meta = make_meta("unet_s", list(CATEGORIES), 64, test_time_flips=["x", "y", "xy"])
+    out = add_center_head(save_checkpoint(tmp_path / "s.pt", plain, meta), tmp_path / "t.pt", "center_tower")
+    headed, _ = load_checkpoint(out)
+    assert isinstance(headed.centers, CenterTower)
+    trunk = headed.centers.net.state_dict()
+    assert all(torch.equal(trunk[k], v) for k, v in plain.state_dict().items())
+    predictor, base = UniversalPredictor(headed, meta), UniversalPredictor(plain, meta)
+    calls = []
+    predictor.model.centers.register_forward_hook(lambda module, args, output: calls.append(args[0].shape))
+    image = generate_scene("pallet_stack", 3, (96, 96)).image
+    probs, interior, _, coarse = predictor.dense_maps(image)
+    assert calls == [
+        (1, 3, 64, 64)
+    ]  # one pass, at the input size, on the image itself, none on its three mirror images
+    base_probs, base_interior, _, base_coarse = base.dense_maps(image)
+    assert np.array_equal(probs, base_probs) and np.array_equal(interior, base_interior)
+    assert coarse.shape[0] == base_coarse.shape[0] + 3
+
+
 def test_synthetic_samples_carry_their_instances_boxes_which_train_the_centres_but_not_the_projection():
     data = SyntheticDataset(["pallet_stack"], 1, 5, 64, list(CATEGORIES), augment=False)
     _, semantic, interior, boxes = data[0]
@@ -199,7 +221,8 @@ def test_synthetic_samples_carry_their_instances_boxes_which_train_the_centres_b
 
 
 @pytest.mark.parametrize(
-    ("variant", "last_layer"), [("centers", "centers.1"), ("center_branch", "centers.out")]
+    ("variant", "last_layer"),
+    [("centers", "centers.1"), ("center_branch", "centers.out"), ("center_tower", "centers.net.centers.1")],
 )
 def test_training_only_the_centre_head_leaves_every_other_weight_as_the_init_had_it(
     tmp_path, variant, last_layer
