@@ -220,33 +220,48 @@ def group_with_centers(
     * The centres that confirm none (stacked cartons merged into one interior seed, a printed carton
       broken into several) grow their own masks (``group_from_centers``) from the pixels no confirmed
       instance holds.
+    * A grown mask that is an unconfirmed interior-seeded instance's (mask IoU ``params.center_agreement`` or
+      more) confirms that instance after all: its box missed, its pixels did not.
     * An interior-seeded instance that no centre confirms keeps its mask at its own score times
       ``params.unconfirmed_weight`` (0: dropped).
     """
     boxes, scores = suppress_inner_peaks(np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores))
     seeded = group_instances(probs, interior, params)
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    own = [geometry.mask_bbox(r.mask) for r in seeded]
-    columns = geometry.greedy_matches(geometry.box_iou_matrix(xywh, own), params.center_agreement)
+    columns = geometry.greedy_matches(geometry.box_iou_matrix(xywh, _xywh(seeded)), params.center_agreement)
     confirmed = {k: int(j) for k, j in enumerate(columns) if j >= 0}  # centre -> interior-seeded instance
-    out = [
-        RawInstance(
-            seeded[j].mask, seeded[j].class_index, 1.0 - (1.0 - float(scores[k])) * (1.0 - seeded[j].score)
-        )
-        for k, j in confirmed.items()
-    ]
+    out = [_confirmed(seeded[j], float(scores[k])) for k, j in confirmed.items()]
     taken = np.zeros(interior.shape, dtype=bool)
     for r in out:
         taken |= r.mask
     rest = [k for k in range(len(boxes)) if k not in confirmed]
-    out += group_from_centers(probs, interior, boxes[rest], scores[rest], params, taken=taken)
+    grown = group_from_centers(probs, interior, boxes[rest], scores[rest], params, taken=taken)
+    unconfirmed = [r for j, r in enumerate(seeded) if j not in confirmed.values()]
+    # A centre whose box missed a seeded instance's box can still grow that instance's pixels: that confirms
+    # it too, or the two would be one package drawn twice (seen on a synthetic conveyor scene).
+    ious = np.zeros((len(grown), len(unconfirmed)))
+    for g, u in zip(*np.nonzero(geometry.box_iou_matrix(_xywh(grown), _xywh(unconfirmed)) > 0), strict=True):
+        ious[g, u] = geometry.mask_iou(grown[g].mask, unconfirmed[u].mask)
+    same = {g: int(u) for g, u in enumerate(geometry.greedy_matches(ious, params.center_agreement)) if u >= 0}
+    out += [_confirmed(unconfirmed[u], grown[g].score) for g, u in same.items()]
+    out += [r for g, r in enumerate(grown) if g not in same]
     if params.unconfirmed_weight > 0:
         out += [
             RawInstance(r.mask, r.class_index, r.score * params.unconfirmed_weight)
-            for j, r in enumerate(seeded)
-            if j not in confirmed.values()
+            for u, r in enumerate(unconfirmed)
+            if u not in same.values()
         ]
     return out
+
+
+def _confirmed(seeded: RawInstance, center_score: float) -> RawInstance:
+    """An interior-seeded instance that a centre confirms: its mask, scored 1 - (1 - centre) x (1 - own)."""
+    return RawInstance(seeded.mask, seeded.class_index, 1.0 - (1.0 - center_score) * (1.0 - seeded.score))
+
+
+def _xywh(instances: list[RawInstance]) -> np.ndarray:
+    """(N, 4) x, y, width, height of each instance's mask."""
+    return np.array([geometry.mask_bbox(r.mask) for r in instances], dtype=np.float64).reshape(-1, 4)
 
 
 def add_center_head(path: str | Path, out: str | Path, variant: str = "centers") -> Path:

@@ -187,10 +187,16 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
 ):
     from ml.universal.calibrate import blend
     from ml.universal.centers import add_center_head
+    from ml.universal.checkpoint import save_checkpoint
+    from ml.universal.model import build_model
 
-    headed_path = add_center_head(DEFAULT_CHECKPOINT, tmp_path / "centres.pt")
+    # The shipped file's maps without its centre tower: the eighth file, a base with no centre head.
+    shipped, meta = load_checkpoint(DEFAULT_CHECKPOINT)
+    plain = build_model("unet_s").eval()
+    plain.load_state_dict({k: v for k, v in shipped.state_dict().items() if not k.startswith("centers.")})
+    base_path = save_checkpoint(tmp_path / "maps.pt", plain, {**meta, "architecture": "unet_s"})
+    headed_path = add_center_head(base_path, tmp_path / "centres.pt")
     headed, _ = load_checkpoint(headed_path)
-    plain, _ = load_checkpoint(DEFAULT_CHECKPOINT)
     torch.manual_seed(1)
     for parameter in headed.parameters():  # a "fine-tune": every weight moved
         parameter.data += 0.01 * torch.randn_like(parameter)
@@ -200,8 +206,6 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
     assert torch.allclose(
         mixed["semantic.weight"], 0.5 * ours["semantic.weight"] + 0.5 * plain.state_dict()["semantic.weight"]
     )
-    from ml.universal.checkpoint import save_checkpoint
-
     with torch.no_grad():
         # An untrained head finds no centre; this one finds its local maxima, with boxes of about 20 px.
         headed.centers[1].bias[0], headed.centers[1].bias[1:] = 1.0, 3.0
@@ -213,7 +217,8 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
     torch.set_num_threads(1)
     main([str(headed_path), "--coco", str(box_set / "val.json"), "--input-sizes", "256"])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert {r["center_threshold"] for r in report["tried"]} == {0.05, 0.2}
+    own = load_checkpoint(headed_path)[1]["grouping"]["center_threshold"]  # the shipped file's, 0.1
+    assert {r["center_threshold"] for r in report["tried"]} == {0.05, 0.2, own}
     assert {r["seed_threshold"] for r in report["tried"]} == {
         load_checkpoint(headed_path)[1]["grouping"]["seed_threshold"]
     }

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from ml import geometry
 from ml.synth import generate_scene
 from ml.synth.scene import CATEGORIES
 from ml.universal import targets
@@ -131,6 +132,23 @@ def test_a_centre_confirms_an_interior_seeded_mask_and_keeps_it_whole():
     assert [r.score for r in group_with_centers(probs, interior, box, np.array([0.8]), strict)] == [
         pytest.approx(found[0].score)
     ]
+
+
+def test_a_centre_whose_box_misses_a_seeded_package_but_grows_its_pixels_confirms_it_and_draws_no_twin():
+    disc = np.zeros((60, 80), bool)
+    cv2.circle(disc.view(np.uint8), (20, 30), 12, 1, -1)
+    probs, interior = _blobs(disc)
+    params = GroupingParams(seed_threshold=0.5, growth_levels=(0.5, 0.2))
+    (seeded,) = group_instances(probs, interior, params)
+    box = np.array([[0, 5, 45, 55]], np.float32)  # box IoU with the disc's 0.28: no confirmation by boxes
+    assert (
+        geometry.box_iou_matrix([[0, 5, 45, 50]], [geometry.mask_bbox(disc)])[0, 0] < params.center_agreement
+    )
+    grown = group_from_centers(probs, interior, box, np.array([0.8], np.float32), params)
+    assert len(grown) == 1 and geometry.mask_iou(grown[0].mask, disc) > 0.9  # the same package, twice
+    found = group_with_centers(probs, interior, box, np.array([0.8], np.float32), params)
+    assert len(found) == 1 and np.array_equal(found[0].mask, disc)
+    assert found[0].score == pytest.approx(1 - 0.2 * (1 - seeded.score))
 
 
 def test_centres_split_an_interior_seed_that_holds_three_stacked_cartons():
