@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -85,18 +86,26 @@ def open_page(browser, live_server):
 
 
 def wait_for_quiet_database(timeout: float = 10.0) -> bool:
-    """Wait until no other connection to the test database is inside a query or a transaction (PostgreSQL).
+    """Wait until the live server has no request in flight and no other connection to the test database
+    is inside a query or a transaction (PostgreSQL).
 
     A closed browser context does not stop the live server's request in flight: a save that locks its
     rows can still be running when pytest-django truncates every table after the test, and the two then
     deadlock (seen in CI: the TRUNCATE was the one PostgreSQL aborted, and the next test found the last
-    one's users). Returns whether it got quiet within ``timeout`` seconds; SQLite has nothing to wait for.
+    one's users). Watching the database alone missed a request still in Python between its queries (seen
+    in CI again after test_draw_polygon_rectangle_brush_and_eraser), so the live server's request threads
+    (``socketserver.ThreadingMixIn`` runs each in a thread named after ``process_request_thread``) are
+    waited for first. Returns whether it got quiet within ``timeout`` seconds; SQLite has nothing to wait for.
     """
     from django.db import connection
 
+    deadline = time.monotonic() + timeout
+    while any(t.name.endswith("(process_request_thread)") for t in threading.enumerate()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
     if connection.vendor != "postgresql":
         return True
-    deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
