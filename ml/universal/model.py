@@ -217,11 +217,8 @@ MODELS: dict[str, Callable[..., UniversalUNet]] = {
 }
 
 
-CENTER_VARIANTS = (
-    "centers",
-    "center_branch",
-    "center_tower",
-)  # architecture-name suffixes of the centre-head variants
+# Architecture-name suffixes of the centre-head variants.
+CENTER_VARIANTS = ("centers", "center_branch", "center_tower")
 
 
 def has_center_head(architecture: str) -> bool:

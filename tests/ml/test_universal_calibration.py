@@ -17,6 +17,16 @@ from ml.universal.evaluate import DEFAULT_CHECKPOINT
 from ml.universal.predictor import UniversalPredictor
 
 
+def _calibrate(checkpoint, box_set, *extra: str) -> None:
+    """The calibrate CLI on the test box set's val photos at a 256 px input."""
+    main([str(checkpoint), "--coco", str(box_set / "val.json"), "--input-sizes", "256", *extra])
+
+
+def _report(capsys) -> dict:
+    """calibrate's report: the last line it printed."""
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
 def test_platt_scaling_recovers_the_map_that_made_the_outcomes():
     rng = np.random.default_rng(0)
     raw = rng.uniform(0.02, 0.98, 20_000)
@@ -48,20 +58,8 @@ def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predicto
     monkeypatch.setattr(calibrate_module, "FOREGROUND_THRESHOLDS", (0.5,))
     torch.set_num_threads(1)
     out, plot = tmp_path / "calibrated.pt", tmp_path / "reliability.png"
-    main(
-        [
-            str(DEFAULT_CHECKPOINT),
-            "--coco",
-            str(box_set / "val.json"),
-            "--input-sizes",
-            "256",
-            "--out",
-            str(out),
-            "--plot",
-            str(plot),
-        ]
-    )
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    _calibrate(DEFAULT_CHECKPOINT, box_set, "--out", str(out), "--plot", str(plot))
+    report = _report(capsys)
     _, meta = load_checkpoint(out)
     assert meta["score_calibration"] == report["score_calibration"] and meta["default_threshold"] == 0.5
     assert meta["input_size"] == 256 and report["chosen"]["input_size"] == 256
@@ -99,23 +97,11 @@ def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 1.01)
     monkeypatch.setattr(calibrate_module, "GUARD_TOLERANCE", -1.0)  # a floor above any mask AP
     with pytest.raises(SystemExit) as exit_info:
-        main([str(DEFAULT_CHECKPOINT), "--coco", str(box_set / "val.json"), "--input-sizes", "256"])
+        _calibrate(DEFAULT_CHECKPOINT, box_set)
     assert exit_info.value.code == 2 and "no setting kept synthetic val mask AP" in capsys.readouterr().err
     # A fixed floor replaces the rule: 0 lets every setting through, whatever the rule said.
-    main(
-        [
-            str(DEFAULT_CHECKPOINT),
-            "--coco",
-            str(box_set / "val.json"),
-            "--input-sizes",
-            "256",
-            "--synthetic-floor",
-            "0",
-        ]
-    )
-    assert (
-        json.loads(capsys.readouterr().out.strip().splitlines()[-1])["validation"]["synthetic_floor"] == 0.0
-    )
+    _calibrate(DEFAULT_CHECKPOINT, box_set, "--synthetic-floor", "0")
+    assert _report(capsys)["validation"]["synthetic_floor"] == 0.0
 
 
 def test_a_blend_of_two_checkpoints_mixes_their_weights_by_alpha():
@@ -215,8 +201,8 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
     monkeypatch.setattr(calibrate_module, "GUARD_TOLERANCE", 1.0)
     monkeypatch.setattr(calibrate_module, "CENTER_THRESHOLDS", (0.05, 0.2))
     torch.set_num_threads(1)
-    main([str(headed_path), "--coco", str(box_set / "val.json"), "--input-sizes", "256"])
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    _calibrate(headed_path, box_set)
+    report = _report(capsys)
     own = load_checkpoint(headed_path)[1]["grouping"]["center_threshold"]  # the shipped file's, 0.1
     assert {r["center_threshold"] for r in report["tried"]} == {0.05, 0.2, own}
     assert {r["seed_threshold"] for r in report["tried"]} == {

@@ -2,7 +2,7 @@
 
     python -m ml.experiments.universal.paired_boxes CKPT_A CKPT_B --coco DIR/val.json --subset captures
 
-Both checkpoints pre-label the same photos (``UniversalPredictor.predict``, each at its own settings). Each
+Both checkpoints pre-label the same photos (``box_eval.predict_boxes``, each at its own settings). Each
 of ``--draws`` resamples picks as many photos as there are, with replacement, and recomputes both pooled
 class-agnostic box AP50s (``coco_eval.image_matches`` / ``pooled_ap50``: COCOeval's figure without a
 COCOeval run per draw). It prints both figures, the mean of A - B, its 95 % interval and the share of
@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml import geometry
-from ml.universal.coco_eval import ImageBoxes, ImageMatches, image_matches, pooled_ap50
-from ml.universal.eval_data import labelled_photos
+from ml.universal.box_eval import predict_boxes
+from ml.universal.coco_eval import ImageMatches, image_matches, pooled_ap50
+from ml.universal.eval_data import coco_selection
 from ml.universal.predictor import UniversalPredictor
 
 
@@ -37,17 +37,12 @@ def paired_box_ap50(
     """The report described in the module docstring."""
     if draws < 1:
         raise ValueError(f"draws must be at least 1, got {draws}")
-    photos = labelled_photos(coco, None, subset, None)
+    data, folder, _groups, chosen = coco_selection(coco, None, subset, None)
     matches: dict[str, list[ImageMatches]] = {}
     for key, checkpoint in (("a", checkpoint_a), ("b", checkpoint_b)):
         predictor = UniversalPredictor.from_checkpoint(checkpoint)
-        matches[key] = []
-        for info, image, gt in photos:
-            found = predictor.predict(image).instances
-            boxes = [geometry.mask_bbox(inst.mask) for inst in found]
-            scores = [inst.score for inst in found]
-            matches[key].append(image_matches(ImageBoxes(info["id"], boxes, scores, gt)))
-    n, rng = len(photos), np.random.default_rng(seed)
+        matches[key] = [image_matches(b) for b in predict_boxes(predictor, data, folder, image_ids=chosen)]
+    n, rng = len(chosen), np.random.default_rng(seed)
     picks = [rng.integers(0, n, size=n) for _ in range(draws)]  # coco_selection never chooses no image
     diffs = np.array([pooled_ap50(matches["a"], p) - pooled_ap50(matches["b"], p) for p in picks])
     every = range(n)
