@@ -43,7 +43,8 @@ from ml.active.effort import (
     seconds_with,
     seconds_without,
 )
-from ml.universal.evaluate import coco_selection, read_image, synthetic_coco
+from ml.universal.eval_data import labelled_photos
+from ml.universal.evaluate import synthetic_coco
 from ml.universal.predictor import UniversalPredictor
 
 CASES = ("none", "every", "default", "gated", "suggest")
@@ -63,14 +64,9 @@ def outcomes_from_predictor(
 
 
 def coco_samples(coco: str, subset: str | None) -> Iterator[tuple[np.ndarray, list[list[float]]]]:
-    data, folder, _, chosen = coco_selection(coco, None, subset, None)
-    boxes: dict[int, list[list[float]]] = {}
-    for ann in data["annotations"]:
-        if not ann.get("iscrowd", 0):
-            boxes.setdefault(ann["image_id"], []).append([float(v) for v in ann["bbox"]])
-    file_of = {img["id"]: img["file_name"] for img in data["images"]}
-    for image_id in chosen:
-        yield read_image(folder / file_of[image_id]), boxes.get(image_id, [])
+    """(uint8 RGB image, labelled boxes [x, y, w, h]) of each image of a COCO file's ``subset``, in id order."""
+    for _info, rgb, boxes in labelled_photos(coco, None, subset, None):
+        yield rgb, boxes
 
 
 def synthetic_samples(count: int, seed: int) -> Iterator[tuple[np.ndarray, list[list[float]]]]:

@@ -62,6 +62,8 @@ FOREGROUND_THRESHOLDS = (0.5,)  # 0.4 and 0.6 never beat 0.5 on the real val cap
 # heatmap probability a centre needs, and the weight of an instance no centre confirms, are searched instead.
 CENTER_THRESHOLDS = (0.02, 0.05, 0.1, 0.2)
 UNCONFIRMED_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+# ... and the box IoU under which a centre's grown mask gives way to its box (GroupingParams.box_fallback).
+BOX_FALLBACKS = (0.0, 0.5, 0.7, 0.9)
 SYNTHETIC_FLOOR = 0.85  # synthetic mask AP a setting must keep (the held-out target), on the val scenes
 GUARD_TOLERANCE = 0.01  # ... or, for a checkpoint already below it, what a setting may cost against its own
 UNLABELLED_CATEGORIES = ("padded_mailer", "plastic_bag", "envelope")  # no real label shows them yet
@@ -175,11 +177,16 @@ def calibrate(
                 if has_center_head(str(meta["architecture"])):  # interior seeds checked against centres
                     variants = [
                         dataclasses.replace(
-                            own, center_threshold=centre, unconfirmed_weight=weight, foreground_threshold=fg
+                            own,
+                            center_threshold=centre,
+                            unconfirmed_weight=weight,
+                            foreground_threshold=fg,
+                            box_fallback=fallback,
                         )
                         for centre in CENTER_THRESHOLDS
                         for weight in UNCONFIRMED_WEIGHTS
                         for fg in FOREGROUND_THRESHOLDS
+                        for fallback in BOX_FALLBACKS
                     ]
                 else:
                     variants = [
@@ -203,6 +210,7 @@ def calibrate(
                         "seed_threshold": grouping.seed_threshold,
                         "center_threshold": grouping.center_threshold,
                         "unconfirmed_weight": grouping.unconfirmed_weight,
+                        "box_fallback": grouping.box_fallback,
                         "foreground_threshold": grouping.foreground_threshold,
                         "per_category_seeds": bool(grouping.class_seed_thresholds),
                         "real_box_ap50": figures["box_ap50"],

@@ -187,19 +187,37 @@ def group_from_centers(
     for k in range(len(boxes)):
         x0, y0, x1, y1 = (int(v) for v in widened[k])
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        window = labels[y0:y1, x0:x1] == k + 1
-        area = int(window.sum())
+        mask = np.zeros((height, width), dtype=bool)
+        if x1 > x0 and y1 > y0:
+            mask[y0:y1, x0:x1] = labels[y0:y1, x0:x1] == k + 1
+        if params.box_fallback > 0 and _box_fits(mask, boxes[k]) < params.box_fallback:
+            mask = _box_mask(boxes[k], height, width)
+        area = int(mask.sum())
         if area == 0 or area < min_area:
             continue
-        mask = np.zeros((height, width), dtype=bool)
-        mask[y0:y1, x0:x1] = window
-        mean_probs = probs[1:, y0:y1, x0:x1][:, window].mean(axis=1)
+        mean_probs = probs[1:, mask].mean(axis=1)
         out.append(
             RawInstance(mask=mask, class_index=params.category(mean_probs) + 1, score=float(scores[k]))
         )
     return out
+
+
+def _box_fits(mask: np.ndarray, box: np.ndarray) -> float:
+    """Box IoU of ``mask``'s bounding box with ``box`` (x0, y0, x1, y1); 0 for an empty mask."""
+    if not mask.any():
+        return 0.0
+    x0, y0, x1, y1 = box
+    own = np.array([geometry.mask_bbox(mask)], dtype=np.float64)
+    return float(geometry.box_iou_matrix(own, np.array([[x0, y0, x1 - x0, y1 - y0]], dtype=np.float64))[0, 0])
+
+
+def _box_mask(box: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The pixels of ``box`` (x0, y0, x1, y1, end-exclusive, rounded to whole pixels) within the image."""
+    mask = np.zeros((height, width), dtype=bool)
+    x0, y0 = max(int(round(box[0])), 0), max(int(round(box[1])), 0)
+    x1, y1 = min(int(round(box[2])), width), min(int(round(box[3])), height)
+    mask[y0:y1, x0:x1] = True
+    return mask
 
 
 def group_with_centers(

