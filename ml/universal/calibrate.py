@@ -62,8 +62,8 @@ FOREGROUND_THRESHOLDS = (0.5,)  # 0.4 and 0.6 never beat 0.5 on the real val cap
 # heatmap probability a centre needs, and the weight of an instance no centre confirms, are searched instead.
 CENTER_THRESHOLDS = (0.02, 0.05, 0.1, 0.2)
 UNCONFIRMED_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
-# ... and the box IoU under which a centre's grown mask gives way to its box (GroupingParams.box_fallback).
-BOX_FALLBACKS = (0.0, 0.5, 0.7, 0.9)
+# ... and the share of its box a centre's grown mask must cover before its box stands in (box_fallback).
+BOX_FALLBACKS = (0.0, 0.1, 0.25, 0.4)
 SYNTHETIC_FLOOR = 0.85  # synthetic mask AP a setting must keep (the held-out target), on the val scenes
 GUARD_TOLERANCE = 0.01  # ... or, for a checkpoint already below it, what a setting may cost against its own
 UNLABELLED_CATEGORIES = ("padded_mailer", "plastic_bag", "envelope")  # no real label shows them yet

@@ -190,7 +190,7 @@ def group_from_centers(
         mask = np.zeros((height, width), dtype=bool)
         if x1 > x0 and y1 > y0:
             mask[y0:y1, x0:x1] = labels[y0:y1, x0:x1] == k + 1
-        if params.box_fallback > 0 and _box_fits(mask, boxes[k]) < params.box_fallback:
+        if params.box_fallback > 0 and _box_fill(mask, boxes[k]) < params.box_fallback:
             mask = _box_mask(boxes[k], height, width)
         area = int(mask.sum())
         if area == 0 or area < min_area:
@@ -202,13 +202,11 @@ def group_from_centers(
     return out
 
 
-def _box_fits(mask: np.ndarray, box: np.ndarray) -> float:
-    """Box IoU of ``mask``'s bounding box with ``box`` (x0, y0, x1, y1); 0 for an empty mask."""
-    if not mask.any():
-        return 0.0
-    x0, y0, x1, y1 = box
-    own = np.array([geometry.mask_bbox(mask)], dtype=np.float64)
-    return float(geometry.box_iou_matrix(own, np.array([[x0, y0, x1 - x0, y1 - y0]], dtype=np.float64))[0, 0])
+def _box_fill(mask: np.ndarray, box: np.ndarray) -> float:
+    """The share of ``box`` (x0, y0, x1, y1) that ``mask`` covers (0 for a box of no whole pixel)."""
+    inside = _box_mask(box, *mask.shape)
+    area = int(inside.sum())
+    return float((mask & inside).sum()) / area if area else 0.0
 
 
 def _box_mask(box: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -52,7 +52,7 @@ class GroupingParams:
     center_agreement: float = 0.5
     # and the factor on the score of an interior-seeded instance that no centre confirms (0: dropped),
     unconfirmed_weight: float = 0.5
-    # and the box IoU under which a mask grown from a centre gives way to the centre's own box (0: never).
+    # and the share of its box a mask grown from a centre must cover, or the box itself stands in (0: never).
     # On real photos the maps often miss a printed carton that the centres find: its box is the better shape.
     box_fallback: float = 0.0
 
