@@ -204,7 +204,7 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
     torch.set_num_threads(1)
     _calibrate(headed_path, box_set)
     report = _report(capsys)
-    own = load_checkpoint(headed_path)[1]["grouping"]["center_threshold"]  # the shipped file's, 0.1
+    own = load_checkpoint(headed_path)[1]["grouping"]["center_threshold"]  # the checkpoint's own
     assert {r["center_threshold"] for r in report["tried"]} == {0.05, 0.2, own}
     assert {r["box_fallback"] for r in report["tried"]} == {0.0, 0.25}
     assert {r["seed_threshold"] for r in report["tried"]} == {
