@@ -202,11 +202,11 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
     monkeypatch.setattr(calibrate_module, "CENTER_THRESHOLDS", (0.05, 0.2))
     monkeypatch.setattr(calibrate_module, "BOX_FALLBACKS", (0.0, 0.25))
     torch.set_num_threads(1)
+    own = load_checkpoint(headed_path)[1]["grouping"]  # the checkpoint's own setting is tried too
     _calibrate(headed_path, box_set)
     report = _report(capsys)
-    own = load_checkpoint(headed_path)[1]["grouping"]["center_threshold"]  # the checkpoint's own
-    assert {r["center_threshold"] for r in report["tried"]} == {0.05, 0.2, own}
-    assert {r["box_fallback"] for r in report["tried"]} == {0.0, 0.25}
+    assert {r["center_threshold"] for r in report["tried"]} == {0.05, 0.2, own["center_threshold"]}
+    assert {r["box_fallback"] for r in report["tried"]} == {0.0, 0.25, own.get("box_fallback", 0.0)}
     assert {r["seed_threshold"] for r in report["tried"]} == {
         load_checkpoint(headed_path)[1]["grouping"]["seed_threshold"]
     }
