@@ -204,18 +204,24 @@ def group_from_centers(
 
 def _box_fill(mask: np.ndarray, box: np.ndarray) -> float:
     """The share of ``box`` (x0, y0, x1, y1) that ``mask`` covers (0 for a box of no whole pixel)."""
-    inside = _box_mask(box, *mask.shape)
-    area = int(inside.sum())
-    return float((mask & inside).sum()) / area if area else 0.0
+    x0, y0, x1, y1 = _box_pixels(box, *mask.shape)
+    inside = mask[y0:y1, x0:x1]
+    return float(inside.sum()) / inside.size if inside.size else 0.0
 
 
 def _box_mask(box: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The pixels of ``box`` (x0, y0, x1, y1, end-exclusive, rounded to whole pixels) within the image."""
+    """The pixels of ``box`` (x0, y0, x1, y1, end-exclusive) within the image, as a mask."""
     mask = np.zeros((height, width), dtype=bool)
-    x0, y0 = max(int(round(box[0])), 0), max(int(round(box[1])), 0)
-    x1, y1 = min(int(round(box[2])), width), min(int(round(box[3])), height)
+    x0, y0, x1, y1 = _box_pixels(box, height, width)
     mask[y0:y1, x0:x1] = True
     return mask
+
+
+def _box_pixels(box: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
+    """``box`` (x0, y0, x1, y1) rounded to whole pixels and clipped to the image (possibly empty)."""
+    x0, y0 = max(int(round(box[0])), 0), max(int(round(box[1])), 0)
+    x1, y1 = min(int(round(box[2])), width), min(int(round(box[3])), height)
+    return x0, y0, max(x1, x0), max(y1, y0)
 
 
 def group_with_centers(
