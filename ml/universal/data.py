@@ -212,6 +212,12 @@ def capture_series(source_map: str | Path) -> dict[str, str]:
         return {row["file_name"]: row["series"] for row in csv.DictReader(handle) if row["kept"] == "True"}
 
 
+def series_kind(series: str) -> str:
+    """The kind of a capture series, its first word after the export's slug: "boxes-ou3c2: video
+    IMG_0261_mp4" -> "video" (the kinds are video, burst, session and rig)."""
+    return series.split(":", 1)[-1].split()[0] if series.strip() else ""
+
+
 def select_images(images: list[dict], series: dict[str, str], subset: str) -> list[dict]:
     """The images of ``subset``: "captures" (series set), "web" (no series) or "all"."""
     if subset == "all":
@@ -250,12 +256,19 @@ class BoxDataset(Dataset):
         seed: int = 0,
         repeat: int = 1,
         background: bool = True,
+        series_kinds: tuple[str, ...] = (),
     ):
         coco = load_coco(coco_path)
         self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
-        self.images = select_images(coco["images"], capture_series(source_map), subset)
+        series = capture_series(source_map)
+        self.images = select_images(coco["images"], series, subset)
+        if series_kinds:  # e.g. ("burst", "session"): only the captures of those kinds of series
+            self.images = [
+                img for img in self.images if series_kind(series[img["file_name"]]) in series_kinds
+            ]
         if not self.images:
-            raise ValueError(f"{coco_path} holds no {subset} images")
+            kinds = f" of series kinds {list(series_kinds)}" if series_kinds else ""
+            raise ValueError(f"{coco_path} holds no {subset} images{kinds}")
         self.boxes: dict[int, list[list[float]]] = {}
         for ann in coco["annotations"]:
             if not ann.get("iscrowd", 0):

@@ -4,7 +4,8 @@
 
 Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains", "camera"}}`` or ``{"coco": FILE,
-"images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat", "background"}}``,
+"images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat", "background",
+"series_kinds"}}``,
 real photos labelled with boxes (``data.BoxDataset``), or a list of specs, mixed), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
 however many epochs that takes; the schedule spans them), ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
@@ -126,6 +127,7 @@ def build_dataset(
             seed=seed,
             repeat=int(box.get("repeat", 1)),
             background=bool(box.get("background", True)),
+            series_kinds=tuple(box.get("series_kinds", ())),
         )
     if "synthetic" in spec:
         syn = spec["synthetic"]

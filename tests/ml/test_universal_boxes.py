@@ -11,7 +11,7 @@ import torch
 
 from ml.synth import CATEGORIES
 from ml.universal import targets
-from ml.universal.data import BoxDataset, select_images
+from ml.universal.data import BoxDataset, select_images, series_kind
 from ml.universal.engine import box_projection_loss, compute_loss
 from ml.universal.train import train
 
@@ -138,7 +138,13 @@ def _tiny_box_set(tmp_path):
                 "iscrowd": 0,
             }
         )
-        rows.append({"file_name": name, "series": "video IMG_1_mp4" if k < 3 else "", "kept": "True"})
+        rows.append(
+            {
+                "file_name": name,
+                "series": ["video IMG_1_mp4", "video IMG_1_mp4", "src: burst shop", ""][k],
+                "kept": "True",
+            }
+        )
     (tmp_path / "train.json").write_text(
         json.dumps(
             {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cardboard_box"}]}
@@ -160,6 +166,12 @@ def test_a_box_dataset_yields_captures_only_with_their_boxes_and_trains_beside_s
     assert (semantic == CATEGORIES.index("cardboard_box") + 1).any()
     with pytest.raises(ValueError, match="unknown subset"):
         select_images([], {}, "phones")
+    # a training mix may weight some kinds of series: only the burst's photo, then none of a kind absent
+    bursts = BoxDataset(coco, list(CATEGORIES), 64, source_map, augment=False, series_kinds=("burst",))
+    assert [img["file_name"] for img in bursts.images] == [data.images[2]["file_name"]]
+    assert series_kind("src: burst shop") == "burst" and series_kind("") == ""
+    with pytest.raises(ValueError, match=r"no captures images of series kinds \['rig'\]"):
+        BoxDataset(coco, list(CATEGORIES), 64, source_map, series_kinds=("rig",))
     augmented = BoxDataset(coco, list(CATEGORIES), 64, source_map, augment=True, seed=3)
     for index in range(3):
         _, sem, _, bxs = augmented[index]
