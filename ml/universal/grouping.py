@@ -55,6 +55,9 @@ class GroupingParams:
     # and the share of its box a mask grown from a centre must cover, or the box itself stands in (0: never).
     # On real photos the maps often miss a printed carton that the centres find: its box is the better shape.
     box_fallback: float = 0.0
+    # and how much a confirmed instance's own score adds to its centre's: 1 - (1 - centre) x (1 - this x own)
+    # (1: a noisy-or of the two; 0: the centre's score alone, which ranked real val captures better, 2026-12-07).
+    seed_evidence: float = 1.0
 
     def __post_init__(self) -> None:
         # Checkpoint metadata may hold lists; the dataclass is frozen and hashable with tuples.

@@ -210,3 +210,32 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
     assert {r["seed_threshold"] for r in report["tried"]} == {
         load_checkpoint(headed_path)[1]["grouping"]["seed_threshold"]
     }
+
+
+def test_the_coordinate_search_moves_one_field_at_a_time_to_a_joint_best_and_never_scores_twice():
+    from ml.universal.calibrate import coordinate_search
+    from ml.universal.grouping import GroupingParams
+
+    # A score that needs both fields moved (no single move from the start reaches 3), and a "guard"
+    # that refuses one setting better still: the search passes it by.
+    def score(g: GroupingParams) -> float:
+        return (
+            {0.7: 1.0, 0.5: 0.0}[g.center_agreement] + {0.0: 2.0, 1.0: 0.5}[g.seed_evidence] + g.box_fallback
+        )
+
+    scored: list[GroupingParams] = []
+    best_score = [-1.0]
+
+    def consider(g: GroupingParams) -> bool:
+        scored.append(g)
+        if score(g) <= best_score[0] or g.box_fallback == 0.9:  # 0.9: "below the synthetic floor"
+            return False
+        best_score[0] = score(g)
+        return True
+
+    space = {"center_agreement": (0.5, 0.7), "seed_evidence": (0.0, 1.0), "box_fallback": (0.0, 0.4, 0.9)}
+    start = GroupingParams(center_agreement=0.5, seed_evidence=1.0, box_fallback=0.0)
+    best = coordinate_search(start, space, consider)
+    assert (best.center_agreement, best.seed_evidence, best.box_fallback) == (0.7, 0.0, 0.4)
+    assert len(scored) == len(set(scored)) < 2 * 2 * 3  # fewer than the full grid, none twice
+    assert scored[0] == start

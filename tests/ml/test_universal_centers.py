@@ -124,6 +124,7 @@ def test_a_centre_confirms_an_interior_seeded_mask_and_keeps_it_whole():
     found = group_with_centers(probs, interior, box, np.array([0.8], np.float32), params)
     assert len(found) == 2
     own = next(r.score for r in group_instances(probs, interior, params) if np.array_equal(r.mask, disc))
+    assert own > 0.2  # so that the noisy-or and the centre's score alone differ below
     # The centre and the interior seed are two pieces of evidence for one package (a noisy-or).
     assert found[0].score == pytest.approx(1 - 0.2 * (1 - own)) and np.array_equal(found[0].mask, disc)
     # No centre confirms the clutter: it stays at half its own score, or goes with a weight of 0.
@@ -132,6 +133,11 @@ def test_a_centre_confirms_an_interior_seeded_mask_and_keeps_it_whole():
     assert [r.score for r in group_with_centers(probs, interior, box, np.array([0.8]), strict)] == [
         pytest.approx(found[0].score)
     ]
+    # With seed_evidence 0 the confirmed bag keeps its mask but scores as its centre alone; half, half its own.
+    for evidence, score in ((0.0, 0.8), (0.5, 1 - 0.2 * (1 - 0.5 * own))):
+        weighed = dataclasses.replace(params, seed_evidence=evidence)
+        first = group_with_centers(probs, interior, box, np.array([0.8], np.float32), weighed)[0]
+        assert first.score == pytest.approx(score) and np.array_equal(first.mask, disc)
 
 
 def test_a_centre_whose_box_misses_a_seeded_package_but_grows_its_pixels_confirms_it_and_draws_no_twin():
