@@ -68,9 +68,10 @@ UNCONFIRMED_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 # ... the share of its box a centre's grown mask must cover before its box stands in (box_fallback),
 BOX_FALLBACKS = (0.0, 0.1, 0.25, 0.4, 0.7)
 # ... the box IoU at which a centre confirms an interior seed, and how much the seed's own score adds to the
-# centre's (on the fourteenth file: 0.7 and 0 took real val captures from 0.273 to 0.331, 2026-12-07).
-CENTER_AGREEMENTS = (0.5, 0.7, 0.8)
-SEED_EVIDENCE = (0.0, 1.0)
+# centre's (on the fourteenth file: 0.7 and 0 took real val captures from 0.273 to 0.331 but synthetic val
+# from 0.850 to 0.831, under the floor; 2026-12-07).
+CENTER_AGREEMENTS = (0.5, 0.6, 0.7, 0.8)
+SEED_EVIDENCE = (0.0, 0.5, 1.0)
 MAX_SEARCH_PASSES = 3  # coordinate_search: passes over every field until one changes nothing
 REPORTED_FIELDS = (
     "seed_threshold",
@@ -187,8 +188,8 @@ def coordinate_search(
     """Coordinate ascent from ``start``: each field of ``space`` in turn takes each of its values, the
     others held at the best setting so far; ``consider(grouping)`` scores a setting and says whether it is
     the new best. Passes repeat until one changes nothing (at most ``MAX_SEARCH_PASSES``); no setting is
-    scored twice. The full grid of the centre fields would be 480 settings of 48 photos each, about four
-    hours here; a pass is about 20. Returns the best setting it reached."""
+    scored twice. The full grid of the centre fields would be 960 settings of 48 photos each, about eight
+    hours here; a pass tries at most 21. Returns the best setting it reached."""
     seen = {start}
     consider(start)
     best = start  # the anchor: it moves to each setting that becomes the best
