@@ -73,15 +73,6 @@ BOX_FALLBACKS = (0.0, 0.1, 0.25, 0.4, 0.7)
 CENTER_AGREEMENTS = (0.5, 0.6, 0.7, 0.8)
 SEED_EVIDENCE = (0.0, 0.5, 1.0)
 MAX_SEARCH_PASSES = 3  # coordinate_search: passes over every field until one changes nothing
-REPORTED_FIELDS = (
-    "seed_threshold",
-    "center_threshold",
-    "unconfirmed_weight",
-    "box_fallback",
-    "center_agreement",
-    "seed_evidence",
-    "foreground_threshold",
-)
 SYNTHETIC_FLOOR = 0.85  # synthetic mask AP a setting must keep (the held-out target), on the val scenes
 GUARD_TOLERANCE = 0.01  # ... or, for a checkpoint already below it, what a setting may cost against its own
 UNLABELLED_CATEGORIES = ("padded_mailer", "plastic_bag", "envelope")  # no real label shows them yet
@@ -163,7 +154,7 @@ class _Search:
         figures = box_figures(maps.real_boxes(grouping), threshold=0.0)
         row = {
             **context,
-            **{name: getattr(grouping, name) for name in REPORTED_FIELDS},
+            **{name: getattr(grouping, name) for name in ("seed_threshold", *center_search_space())},
             "per_category_seeds": bool(grouping.class_seed_thresholds),
             "real_box_ap50": figures["box_ap50"],
             "real_box_ap": figures["box_ap"],
@@ -198,7 +189,8 @@ def coordinate_search(
         for name, values in space.items():
             anchor = best
             for value in values:
-                grouping = dataclasses.replace(anchor, **{name: value})
+                change: dict[str, Any] = {name: value}
+                grouping = dataclasses.replace(anchor, **change)
                 if grouping not in seen:
                     seen.add(grouping)
                     if consider(grouping):
