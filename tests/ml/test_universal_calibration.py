@@ -53,6 +53,7 @@ def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predicto
     box_set, tmp_path, capsys, monkeypatch
 ):
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 3, "seed": 900_000})
+    monkeypatch.setattr(calibrate_module, "NO_PACKAGE_GUARD", {"count": 2, "seed": 60_000})
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 0.0)  # 256 px is below the shipped file's 0.85
     monkeypatch.setattr(calibrate_module, "SEED_THRESHOLDS", (0.5, 0.85))
     monkeypatch.setattr(calibrate_module, "FOREGROUND_THRESHOLDS", (0.5,))
@@ -72,12 +73,13 @@ def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predicto
     ]  # mailer, bag, envelope need it
     assert report["validation"]["images"] == 3 and plot.stat().st_size > 1000
     assert sum(b["count"] for b in report["reliability_calibrated"]["bins"]) > 0
-    guarded = [
+    guarded = [  # the settings that kept both guards: the synthetic floor and no shapes on empty scenes
         r
         for r in report["tried"]
         if r.get("synthetic_mask_ap", -1) >= report["validation"]["synthetic_floor"]
+        and r.get("no_package_shapes", 1e9) <= calibrate_module.NO_PACKAGE_LIMIT
     ]
-    assert report["chosen"] in guarded  # the best real-photo figure among the settings that kept the guard
+    assert report["chosen"] in guarded  # the best real-photo figure among the settings that kept the guards
     assert report["chosen"]["real_box_ap50"] == max(r["real_box_ap50"] for r in guarded)
     predictor = UniversalPredictor.from_checkpoint(out)
     assert predictor.default_threshold == 0.5
@@ -92,6 +94,7 @@ def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(
         main([str(tmp_path / "none.pt"), "--coco", str(tmp_path / "val.json")])
     assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 2, "seed": 900_000})
+    monkeypatch.setattr(calibrate_module, "NO_PACKAGE_GUARD", {"count": 2, "seed": 60_000})
     monkeypatch.setattr(calibrate_module, "SEED_THRESHOLDS", (0.5,))
     monkeypatch.setattr(calibrate_module, "FOREGROUND_THRESHOLDS", (0.5,))
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 1.01)
@@ -102,6 +105,11 @@ def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(
     # A fixed floor replaces the rule: 0 lets every setting through, whatever the rule said.
     _calibrate(DEFAULT_CHECKPOINT, box_set, "--synthetic-floor", "0")
     assert _report(capsys)["validation"]["synthetic_floor"] == 0.0
+    # Scenes with no package: a setting that would draw more than the limit there is refused.
+    monkeypatch.setattr(calibrate_module, "NO_PACKAGE_LIMIT", -1.0)
+    with pytest.raises(SystemExit) as exit_info:
+        _calibrate(DEFAULT_CHECKPOINT, box_set, "--synthetic-floor", "0")
+    assert "at most -1.0 shapes per scene with no package" in capsys.readouterr().err
 
 
 def test_a_blend_of_two_checkpoints_mixes_their_weights_by_alpha():
@@ -197,6 +205,7 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
         headed.centers[1].bias[0], headed.centers[1].bias[1:] = 1.0, 3.0
     save_checkpoint(headed_path, headed, load_checkpoint(headed_path)[1])
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 2, "seed": 900_000})
+    monkeypatch.setattr(calibrate_module, "NO_PACKAGE_GUARD", {"count": 2, "seed": 60_000})
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 0.0)
     monkeypatch.setattr(calibrate_module, "GUARD_TOLERANCE", 1.0)
     monkeypatch.setattr(calibrate_module, "CENTER_THRESHOLDS", (0.05, 0.2))
@@ -213,8 +222,8 @@ def test_a_centre_checkpoint_is_calibrated_over_centre_thresholds_and_blends_kee
 
 
 def test_the_coordinate_search_moves_one_field_at_a_time_to_a_joint_best_and_never_scores_twice():
-    from ml.universal.calibrate import coordinate_search
     from ml.universal.grouping import GroupingParams
+    from ml.universal.tuning import coordinate_search
 
     # A score that needs both fields moved (no single move from the start reaches 3), and a "guard"
     # that refuses one setting better still: the search passes it by.
