@@ -10,12 +10,16 @@ The five cases (``ml.active.effort`` prices each action):
 - ``every``: every predicted shape is a pre-label;
 - ``default``: pre-labels at the checkpoint's calibrated default threshold;
 - ``gated``: the first ``--reviewed`` images (20) run as the gate starts (pre-labels at the
-  calibrated default; suggestions when the checkpoint has no calibration) and are reviewed; the
-  gate learns its mode and threshold from them and applies them to every later image;
+  calibrated default; suggestions when the checkpoint has no calibration) and are reviewed; from
+  then on each image runs under the gate learned from every image reviewed before it, as the app
+  recomputes the gate after each review and re-shows the untouched images when its policy changes
+  (``annotator.learning.prelabels.trust_gate_update``). Until 2026-12-07 the replay froze the gate
+  learned from the first 20; on real val captures whose first 20 images are of another site than
+  the rest, that froze a threshold the later images did not bear out;
 - ``suggest``: every shape at the default threshold is a suggestion, not a pre-label.
 
 ``gated_after`` is ``gated`` on the images after the first ``--reviewed`` alone: what the learned
-gate decided.
+gate decided. The printed gate is the decision after every image was reviewed.
 
 Each case prints mean seconds per image and its ratio to ``none`` (sum over images) with a 95 %
 bootstrap interval, images resampled. IoU is between boxes: a predicted mask's bounding box and
@@ -89,15 +93,21 @@ def replay(
     model = model or EffortModel()
     none = [seconds_without(o, model) for o in outcomes]
     start = gate([], default_threshold, model, calibrated=calibrated)
-    decision = gate(outcomes[:reviewed], default_threshold, model, min_reviewed=min(reviewed, len(outcomes)))
+    minimum = min(reviewed, len(outcomes))
+    # Image i (from ``reviewed`` on) is shown under the gate learned from the i images reviewed before it.
+    learned = [
+        gate(outcomes[:i], default_threshold, model, min_reviewed=minimum)
+        for i in range(minimum, len(outcomes))
+    ]
+    decision = gate(outcomes, default_threshold, model, min_reviewed=minimum)
     per_image = {
         "none": none,
         "every": [seconds_with(o, float("-inf"), "prelabel", model) for o in outcomes],
         "default": [seconds_with(o, default_threshold, "prelabel", model) for o in outcomes],
         "gated": [
             seconds_with(o, start.threshold, start.mode, model)
-            if i < reviewed
-            else seconds_with(o, decision.threshold, decision.mode, model)
+            if i < minimum
+            else seconds_with(o, learned[i - minimum].threshold, learned[i - minimum].mode, model)
             for i, o in enumerate(outcomes)
         ],
         "suggest": [seconds_with(o, default_threshold, "suggest", model) for o in outcomes],

@@ -121,3 +121,16 @@ def test_an_uncalibrated_checkpoint_starts_with_suggestions():
     # the twenty false shapes cost a glance each as suggestions, not a check and a delete
     assert cases["gated"]["ratio_to_none"] < cases["default"]["ratio_to_none"] / 2
     assert cases["gated_after"]["ratio_to_none"] == pytest.approx(1.0)  # learned: hide them all
+
+
+def test_the_replayed_gate_is_relearned_after_each_review_as_the_app_does_so_a_new_site_flips_it():
+    # 20 images where the model is right, then a site where it is wrong (the val captures' first 20 are
+    # another site than the rest). A gate frozen after the 20 would keep pre-labelling the wrong site.
+    outcomes = _project(good=True, images=20) + _project(good=False, images=25)
+    result = replay(outcomes, default_threshold=0.5)
+    frozen = gate(outcomes[:20], default_threshold=0.5)
+    assert frozen.mode == "prelabel"
+    frozen_seconds = [seconds_with(o, frozen.threshold, frozen.mode, MODEL) for o in outcomes[20:]]
+    live = result["cases"]["gated_after"]["seconds_per_image"]
+    assert live < float(np.mean(frozen_seconds))
+    assert result["gate"]["mode"] == "suggest"  # after every image was reviewed
