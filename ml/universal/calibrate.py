@@ -244,7 +244,12 @@ def calibrate(
     }
     real = labelled_photos(coco_path, images_dir, subset, source_map)
     synthetic = synthetic_coco(SYNTHETIC_GUARD["count"], SYNTHETIC_GUARD["seed"])
-    empty = [image for _, image in synthetic_coco(**NO_PACKAGE_GUARD, domain="no_package")[1]]
+    empty = [
+        image
+        for _, image in synthetic_coco(
+            NO_PACKAGE_GUARD["count"], NO_PACKAGE_GUARD["seed"], domain="no_package"
+        )[1]
+    ]
     own = GroupingParams(**meta["grouping"])
     reference = (other, other_meta) if other is not None and other_meta is not None else (tuned, meta)
     own_ap = CachedMaps(UniversalPredictor(*reference), [], synthetic).synthetic_ap(
