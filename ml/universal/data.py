@@ -215,7 +215,8 @@ def capture_series(source_map: str | Path) -> dict[str, str]:
 def series_kind(series: str) -> str:
     """The kind of a capture series, its first word after the export's slug: "boxes-ou3c2: video
     IMG_0261_mp4" -> "video" (the kinds are video, burst, session and rig)."""
-    return series.split(":", 1)[-1].split()[0] if series.strip() else ""
+    words = series.split(":", 1)[-1].split()
+    return words[0] if words else ""
 
 
 def select_images(images: list[dict], series: dict[str, str], subset: str) -> list[dict]:
