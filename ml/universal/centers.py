@@ -18,6 +18,7 @@ So a head learns where package centres are and how large their boxes are (Zhou e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -197,7 +198,13 @@ def group_from_centers(
             continue
         mean_probs = probs[1:, mask].mean(axis=1)
         out.append(
-            RawInstance(mask=mask, class_index=params.category(mean_probs) + 1, score=float(scores[k]))
+            RawInstance(
+                mask=mask,
+                class_index=params.category(mean_probs) + 1,
+                score=float(scores[k]),
+                origin="grown",
+                centre=float(scores[k]),
+            )
         )
     return out
 
@@ -253,7 +260,10 @@ def group_with_centers(
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
     columns = geometry.greedy_matches(geometry.box_iou_matrix(xywh, _xywh(seeded)), params.center_agreement)
     confirmed = {k: int(j) for k, j in enumerate(columns) if j >= 0}  # centre -> interior-seeded instance
-    out = [_confirmed(seeded[j], float(scores[k]), params.seed_evidence) for k, j in confirmed.items()]
+    out = [
+        _confirmed(seeded[j], float(scores[k]), params.seed_evidence, "confirmed_by_box")
+        for k, j in confirmed.items()
+    ]
     taken = np.zeros(interior.shape, dtype=bool)
     for r in out:
         taken |= r.mask
@@ -266,22 +276,25 @@ def group_with_centers(
     for g, u in zip(*np.nonzero(geometry.box_iou_matrix(_xywh(grown), _xywh(unconfirmed)) > 0), strict=True):
         ious[g, u] = geometry.mask_iou(grown[g].mask, unconfirmed[u].mask)
     same = {g: int(u) for g, u in enumerate(geometry.greedy_matches(ious, params.center_agreement)) if u >= 0}
-    out += [_confirmed(unconfirmed[u], grown[g].score, params.seed_evidence) for g, u in same.items()]
+    out += [
+        _confirmed(unconfirmed[u], grown[g].score, params.seed_evidence, "confirmed_by_mask")
+        for g, u in same.items()
+    ]
     out += [r for g, r in enumerate(grown) if g not in same]
     if params.unconfirmed_weight > 0:
         out += [
-            RawInstance(r.mask, r.class_index, r.score * params.unconfirmed_weight)
+            dataclasses.replace(r, score=r.score * params.unconfirmed_weight)
             for u, r in enumerate(unconfirmed)
             if u not in same.values()
         ]
     return out
 
 
-def _confirmed(seeded: RawInstance, center_score: float, seed_evidence: float) -> RawInstance:
-    """An interior-seeded instance that a centre confirms: its mask, scored
+def _confirmed(seeded: RawInstance, center_score: float, seed_evidence: float, origin: str) -> RawInstance:
+    """An interior-seeded instance that a centre confirms (``origin`` says how): its mask, scored
     1 - (1 - centre) x (1 - seed_evidence x own)."""
     score = 1.0 - (1.0 - center_score) * (1.0 - seed_evidence * seeded.score)
-    return RawInstance(seeded.mask, seeded.class_index, score)
+    return dataclasses.replace(seeded, score=score, origin=origin, centre=center_score)
 
 
 def _xywh(instances: list[RawInstance]) -> np.ndarray:

@@ -89,6 +89,16 @@ class RawInstance:
     mask: np.ndarray  # bool (H, W)
     class_index: int  # 1..C
     score: float
+    # The evidence behind ``score`` (``ml.universal.rescore`` weighs it): how the instance arose (ORIGINS),
+    # the score of the centre that confirmed or grew it (0: none), and its interior seed's own score (0: none).
+    origin: str = "seeded"
+    centre: float = 0.0
+    seeded: float = 0.0
+
+
+# An instance's origin: an interior seed no centre confirmed; one a centre confirmed by box, or by the mask it
+# grew; a mask grown from a centre alone (``ml.universal.centers.group_with_centers``).
+ORIGINS = ("seeded", "confirmed_by_box", "confirmed_by_mask", "grown")
 
 
 def find_seeds(
@@ -184,7 +194,7 @@ def group_instances(probs: np.ndarray, interior: np.ndarray, params: GroupingPar
         mean_probs = class_sums[1:, k] / areas[k]
         score = float(mean_probs.max() * seed_interior[k])  # how sure it is a package, whatever it is named
         cls = params.category(mean_probs)
-        out.append(RawInstance(mask=labels == k, class_index=cls + 1, score=score))
+        out.append(RawInstance(mask=labels == k, class_index=cls + 1, score=score, seeded=score))
     return out
 
 

@@ -31,6 +31,7 @@ from ml.universal.centers import decode_boxes, group_with_centers
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, RawInstance, group_instances, image_uncertainty
 from ml.universal.model import CenterTower, UniversalUNet, fuse_for_inference
+from ml.universal.rescoring import Rescorer
 
 # Test-time mirror images: name -> (axes of an (H, W, 3) image, dims of a (C, h, w) map) to flip.
 FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -123,6 +124,8 @@ class UniversalPredictor:
         self.input_size = int(meta["input_size"])
         self.working_long_side = int(meta.get("working_size", WORKING_LONG_SIDE))
         self.grouping = GroupingParams(**meta.get("grouping", {}))
+        # Shapes scored from all of their evidence (``ml.universal.rescoring``), when the checkpoint has a rescorer.
+        self.rescorer = Rescorer.from_meta(meta.get("rescorer"))
         # Average the maps of the image and of its mirror images (``FLIPS``). Checkpoints choose them
         # (``meta["test_time_flips"]``) because their grouping threshold was tuned with or without them.
         self.test_time_flips = [str(f) for f in meta.get("test_time_flips", [])]
@@ -236,14 +239,9 @@ class UniversalPredictor:
         image_size = (
             (int(image_size[0]), int(image_size[1])) if image_size is not None else interior.shape[:2]
         )
-        work = working_size(*image_size, self.working_long_side)
-        if interior.shape[:2] != work and interior.shape[:2] == image_size:
-            probs, interior = _resize_maps(probs, interior, work)
-        classes = len(self.categories) + 1
-        if coarse.shape[0] > classes + 1:  # a centre head: one instance per centre
-            raw = self._group_from_centers(probs, interior, coarse[classes + 1 :], grouping or self.grouping)
-        else:
-            raw = group_instances(probs, interior, grouping or self.grouping)
+        raw, probs, interior = self.raw_instances(probs, interior, coarse, grouping, image_size)
+        if self.rescorer is not None:
+            raw = self.rescorer.rescore(raw, probs, interior)
         raw.sort(key=lambda r: -r.score)
         cats = self.categories
         calibration = self.meta.get("score_calibration")
@@ -256,9 +254,31 @@ class UniversalPredictor:
             )
             for r in raw
         ]
+        classes = len(cats) + 1
         uncertainty = image_uncertainty(coarse[:classes], coarse[classes], [r.score for r in raw])
         maps = {"probs": probs, "interior": interior} if keep_maps else {}
         return PredictionResult(instances=instances, uncertainty=uncertainty, features=features, maps=maps)
+
+    def raw_instances(
+        self,
+        probs: np.ndarray,
+        interior: np.ndarray,
+        coarse: np.ndarray,
+        grouping: GroupingParams | None = None,
+        image_size: tuple[int, int] | None = None,
+    ) -> tuple[list[RawInstance], np.ndarray, np.ndarray]:
+        """(instances before rescoring and calibration, unsorted, with their evidence; the class probabilities
+        and interior map at the working resolution they were grouped at): ``from_maps``' first step."""
+        image_size = image_size or interior.shape[:2]
+        work = working_size(*image_size, self.working_long_side)
+        if interior.shape[:2] != work and interior.shape[:2] == image_size:
+            probs, interior = _resize_maps(probs, interior, work)
+        classes = len(self.categories) + 1
+        if coarse.shape[0] > classes + 1:  # a centre head: one instance per centre
+            raw = self._group_from_centers(probs, interior, coarse[classes + 1 :], grouping or self.grouping)
+        else:
+            raw = group_instances(probs, interior, grouping or self.grouping)
+        return raw, probs, interior
 
     def _group_from_centers(
         self, probs: np.ndarray, interior: np.ndarray, centers: np.ndarray, grouping: GroupingParams

@@ -127,6 +127,13 @@ def test_a_centre_confirms_an_interior_seeded_mask_and_keeps_it_whole():
     assert own > 0.2  # so that the noisy-or and the centre's score alone differ below
     # The centre and the interior seed are two pieces of evidence for one package (a noisy-or).
     assert found[0].score == pytest.approx(1 - 0.2 * (1 - own)) and np.array_equal(found[0].mask, disc)
+    # Each keeps its evidence for the rescorer (ml.universal.rescoring): how it arose and both scores.
+    assert (found[0].origin, found[0].centre, found[0].seeded) == (
+        "confirmed_by_box",
+        pytest.approx(0.8),
+        own,
+    )
+    assert (found[1].origin, found[1].centre) == ("seeded", 0.0) and found[1].seeded > found[1].score
     # No centre confirms the clutter: it stays at half its own score, or goes with a weight of 0.
     assert np.array_equal(found[1].mask, clutter) and found[1].score < 0.5
     strict = dataclasses.replace(params, unconfirmed_weight=0.0)
@@ -155,6 +162,7 @@ def test_a_centre_whose_box_misses_a_seeded_package_but_grows_its_pixels_confirm
     found = group_with_centers(probs, interior, box, np.array([0.8], np.float32), params)
     assert len(found) == 1 and np.array_equal(found[0].mask, disc)
     assert found[0].score == pytest.approx(1 - 0.2 * (1 - seeded.score))
+    assert found[0].origin == "confirmed_by_mask" and found[0].seeded == seeded.score
 
 
 def test_centres_split_an_interior_seed_that_holds_three_stacked_cartons():
@@ -166,6 +174,9 @@ def test_centres_split_an_interior_seed_that_holds_three_stacked_cartons():
     boxes = np.array([[5, 10, 30, 30], [30, 10, 55, 30], [55, 10, 80, 30]], np.float32)
     found = group_with_centers(probs, interior, boxes, np.array([0.9, 0.8, 0.7], np.float32), params)
     assert [r.score for r in found] == pytest.approx([0.9, 0.8, 0.7])  # none confirms the merged seed
+    assert {r.origin for r in found} == {"grown"} and [r.centre for r in found] == pytest.approx(
+        [0.9, 0.8, 0.7]
+    )
     for r, (x0, y0, x1, y1) in zip(found, boxes.astype(int), strict=True):
         assert r.mask[y0:y1, x0:x1].all()
     assert not (found[0].mask & found[1].mask).any() and not (found[1].mask & found[2].mask).any()
