@@ -108,8 +108,8 @@ class Rescorer:
 
 def fit_rescorer(
     x: np.ndarray,
-    correct: Sequence[bool],
-    sample_weight: Sequence[float] | None = None,
+    correct: Sequence[bool] | np.ndarray,
+    sample_weight: Sequence[float] | np.ndarray | None = None,
     l2: float = L2,
     iterations: int = 50,
 ) -> Rescorer:

@@ -131,3 +131,21 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
             Rescorer.from_meta(meta["rescorer"]) is not None
             and meta["rescoring"]["chosen"] == report["chosen"]
         )
+
+
+def test_the_choice_keeps_the_floor_beats_no_rescorer_and_gives_a_noise_sized_tie_to_the_synthetic_scenes():
+    def row(weight, real, synthetic):
+        return {"synthetic_weight": weight, "real_box_ap50": real, "synthetic_mask_ap": synthetic}
+
+    own = row(None, 0.29, 0.851)
+    tried = [
+        own,
+        row(1.0, 0.3434, 0.843),
+        row(3.0, 0.3431, 0.847),
+        row(10.0, 0.330, 0.850),
+        row(30.0, 0.40, 0.80),
+    ]
+    assert rescore_module._choose(tried, floor=0.841)["synthetic_weight"] == 3.0  # 30 is under the floor
+    assert rescore_module._choose(tried, floor=0.845)["synthetic_weight"] == 3.0
+    assert rescore_module._choose(tried, floor=0.849)["synthetic_weight"] == 10.0
+    assert rescore_module._choose([own, row(1.0, 0.28, 0.86)], floor=0.84) is None  # worse than no rescorer
