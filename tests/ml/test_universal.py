@@ -28,6 +28,7 @@ from ml.universal.finetune import fine_tune
 from ml.universal.grouping import GroupingParams, group_instances, image_uncertainty
 from ml.universal.model import MODELS, build_model
 from ml.universal.predictor import Instance, UniversalPredictor
+from ml.universal.rescoring import FEATURES, fit_rescorer
 from ml.universal.train import train
 
 
@@ -353,15 +354,15 @@ def test_test_time_flips_give_mirror_images_mirrored_maps_and_continuations_keep
         UniversalPredictor(model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["z"]))
 
     data = {"synthetic": {"count": 4, "seed": 1, "scene_size": 64, "fresh": False}}
-    base = save_checkpoint(
-        tmp_path / "base.pt", model, make_meta("unet_s", CATEGORIES, 64, test_time_flips=["x"])
-    )
+    rescorer = fit_rescorer(np.eye(len(FEATURES)).repeat(2, axis=0), [True, False] * len(FEATURES)).to_meta()
+    base_meta = {**make_meta("unet_s", CATEGORIES, 64, test_time_flips=["x"]), "rescorer": rescorer}
+    base = save_checkpoint(tmp_path / "base.pt", model, base_meta)
     tuned = train(
         {"init": str(base), "data": data, "epochs": 1, "batch_size": 4, "out": str(tmp_path / "t.pt")}
     )
-    assert load_checkpoint(tuned["checkpoint"])[1]["test_time_flips"] == [
-        "x"
-    ]  # its threshold was tuned with it
+    tuned_meta = load_checkpoint(tuned["checkpoint"])[1]
+    assert tuned_meta["test_time_flips"] == ["x"]  # its threshold was tuned with it
+    assert tuned_meta["rescorer"] == rescorer  # and its shapes' rescorer fitted with it
 
 
 def test_evaluator_agrees_with_direct_pycocotools():
