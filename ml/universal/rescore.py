@@ -5,8 +5,9 @@
 
 1. **Shapes.** The checkpoint's own shapes, at its own grouping, on real training photos (``--subset``,
    at most ``--limit`` of them drawn with seed 0), each correct when its mask's box matches a labelled
-   box at IoU >= 0.5; and on fresh synthetic scenes (``SYNTHETIC_FIT``: seeds that no training config
-   and no guard uses), each correct when its mask matches a drawn package at mask IoU >= 0.5.
+   box at IoU >= 0.5; and on fresh synthetic scenes (``SYNTHETIC_FIT``, and ``NO_PACKAGE_FIT`` scenes with
+   no package: seeds that no training config and no guard uses), each correct when its mask matches a
+   drawn package at mask IoU >= 0.5.
 2. **Choice.** One rescorer is fitted per weight of the synthetic shapes (``SYNTHETIC_WEIGHTS``). As in
    ``calibrate``, the best class-agnostic box AP50 on the real val photos wins among those that keep the
    synthetic val mask AP at ``SYNTHETIC_FLOOR`` (or, for a checkpoint already below it, within
@@ -41,6 +42,9 @@ from ml.universal.predictor import UniversalPredictor
 from ml.universal.rescoring import FEATURES, Rescorer, fit_rescorer, shape_features
 
 SYNTHETIC_FIT = {"count": 200, "seed": 700_000}
+# ... and scenes with no package, every shape on them false: without them the rescorer fitted at centre agreement
+# 0.6 drew 0.23 shapes per empty scene at its default threshold, over calibrate's NO_PACKAGE_LIMIT (2026-12-07).
+NO_PACKAGE_FIT = {"count": 100, "seed": 70_000}
 SYNTHETIC_WEIGHTS = (1.0, 3.0, 10.0, 30.0)
 TRAIN_LIMIT = 400  # photos: ~4 minutes on two cores, ~4,000 shapes for a dozen weights
 MATCH_IOU = 0.5
@@ -136,7 +140,13 @@ def rescore(
         picked = np.random.default_rng(0).choice(len(photos), limit, replace=False)
         photos = [photos[k] for k in sorted(picked)]
     x_real, y_real = photo_shapes(predictor, photos)
-    x_syn, y_syn = scene_shapes(predictor, *synthetic_coco(SYNTHETIC_FIT["count"], SYNTHETIC_FIT["seed"]))
+    scenes = [
+        scene_shapes(predictor, *synthetic_coco(SYNTHETIC_FIT["count"], SYNTHETIC_FIT["seed"])),
+        scene_shapes(
+            predictor, *synthetic_coco(NO_PACKAGE_FIT["count"], NO_PACKAGE_FIT["seed"], domain="no_package")
+        ),
+    ]
+    x_syn, y_syn = np.concatenate([x for x, _ in scenes]), np.concatenate([y for _, y in scenes])
     log(json.dumps({"shapes": {"photos": len(y_real), "matched": int(y_real.sum()), "scenes": len(y_syn)}}))
     maps = CachedMaps(
         predictor,
@@ -159,7 +169,7 @@ def rescore(
     chosen = fitted[chosen_row["synthetic_weight"]] if chosen_row is not None else None
     report = {
         "train": {"coco": str(coco_path), "subset": subset, "photos": len(photos), "shapes": len(y_real)},
-        "synthetic_fit": {**SYNTHETIC_FIT, "shapes": len(y_syn)},
+        "synthetic_fit": {**SYNTHETIC_FIT, "no_package": NO_PACKAGE_FIT, "shapes": len(y_syn)},
         "validation": {
             "coco": str(val_coco),
             "synthetic_guard": SYNTHETIC_GUARD,

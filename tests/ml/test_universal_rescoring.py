@@ -110,6 +110,7 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
     box_set, tmp_path, capsys, monkeypatch
 ):
     monkeypatch.setattr(rescore_module, "SYNTHETIC_FIT", {"count": 3, "seed": 700_000})
+    monkeypatch.setattr(rescore_module, "NO_PACKAGE_FIT", {"count": 2, "seed": 70_000})
     monkeypatch.setattr(rescore_module, "SYNTHETIC_GUARD", {"count": 2, "seed": 900_000})
     monkeypatch.setattr(rescore_module, "SYNTHETIC_WEIGHTS", (1.0, 10.0))
     monkeypatch.setattr(rescore_module, "SYNTHETIC_FLOOR", 0.0)
