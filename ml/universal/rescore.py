@@ -1,6 +1,7 @@
 """Fit a checkpoint's rescorer (``ml.universal.rescoring``) on labelled training shapes, chosen on val.
 
-    python -m ml.universal.rescore CKPT --coco DATA/train.json --val-coco DATA/val.json --out CKPT
+    python -m ml.universal.rescore CKPT --coco DATA/train.json --val-coco DATA/val.json [--set center_agreement=0.6] \
+        --out CKPT
     python -m ml.universal.calibrate CKPT --coco DATA/val.json ...   # then, always
 
 1. **Shapes.** The checkpoint's own shapes, at its own grouping, on real training photos (``--subset``,
@@ -23,6 +24,7 @@ honest about mask quality, which boxes cannot show (2026-12-07, the model card "
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -37,6 +39,7 @@ from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.coco_eval import coco_from_dict
 from ml.universal.eval_data import labelled_photos
 from ml.universal.evaluate import box_figures, synthetic_coco
+from ml.universal.grouping import GroupingParams
 from ml.universal.model import UniversalUNet
 from ml.universal.predictor import UniversalPredictor
 from ml.universal.rescoring import FEATURES, Rescorer, fit_rescorer, shape_features
@@ -129,11 +132,16 @@ def rescore(
     source_map: str | Path | None = None,
     val_source_map: str | Path | None = None,
     limit: int = TRAIN_LIMIT,
+    grouping: dict[str, Any] | None = None,
     log=lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the rescorer chosen on val (see the module docstring), or none."""
     model, meta = load_checkpoint(checkpoint)
     meta = {k: v for k, v in meta.items() if k not in ("score_calibration", "default_threshold", "rescorer")}
+    meta["grouping"] = {**meta["grouping"], **(grouping or {})}
+    unknown = sorted(set(grouping or {}) - {f.name for f in dataclasses.fields(GroupingParams)})
+    if unknown:
+        raise ValueError(f"unknown grouping fields {unknown}")
     predictor = UniversalPredictor(model, meta)
     photos = labelled_photos(coco_path, images_dir, subset, source_map)
     if len(photos) > limit:
@@ -195,8 +203,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-images", help="their folder (default: beside --val-coco)")
     parser.add_argument("--subset", default="captures", choices=("captures", "web", "all"))
     parser.add_argument("--limit", type=int, default=TRAIN_LIMIT, help="at most this many training photos")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="fit at this grouping field's value instead of the checkpoint's (GroupingParams; repeatable)",
+    )
     parser.add_argument("--out", required=True, help="where to write the checkpoint")
     args = parser.parse_args(argv)
+    try:
+        grouping = {field: float(value) for field, value in (item.split("=", 1) for item in args.set)}
+    except ValueError:
+        parser.error(f"--set takes FIELD=NUMBER, got {args.set}")
     model, meta, report = rescore(
         args.checkpoint,
         args.coco,
@@ -205,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         args.images,
         args.val_images,
         limit=args.limit,
+        grouping=grouping,
     )
     save_checkpoint(args.out, model, meta)
     print(json.dumps(report))
