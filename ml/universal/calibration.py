@@ -23,6 +23,7 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.5  # a calibrated shape is pre-labelled when more likely a package than not
 UNCALIBRATED_THRESHOLD = 0.0  # a checkpoint without a calibration pre-labels every shape, as before it
 _EPS = 1e-6
+_MAX_LOGIT = 700.0
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -35,6 +36,7 @@ def calibrated_score(raw: float, calibration: dict[str, Any] | None) -> float:
     if not calibration:
         return float(raw)
     z = float(calibration["a"]) * float(_logit(np.array([raw]))[0]) + float(calibration["b"])
+    z = min(max(z, -_MAX_LOGIT), _MAX_LOGIT)  # math.exp overflows past about 709
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -52,15 +54,25 @@ def fit_platt(
         raise ValueError("no predictions to calibrate on")
     positives, negatives = int(y.sum()), int((~y).sum())
     t = np.where(y, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+
+    def loss(a: float, b: float) -> float:
+        z = a * x + b  # the log loss, written so that no exp overflows: log(1 + e^-z) and log(1 + e^z)
+        return float(np.sum(t * np.logaddexp(0, -z) + (1 - t) * np.logaddexp(0, z)))
+
     a, b = 1.0, 0.0
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(a * x + b)))
+        p = 1 / (1 + np.exp(-np.clip(a * x + b, -_MAX_LOGIT, _MAX_LOGIT)))
         w = np.maximum(p * (1 - p), 1e-12)
         grad = np.array([np.sum((p - t) * x), np.sum(p - t)])
         hess = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-9 * np.eye(2)
         step = np.linalg.solve(hess, grad)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-9:
+        # A full Newton step can overshoot where the scores barely overlap (a fine-tune's few val scenes once
+        # gave a = 5.7e10); halve it until the loss falls (Lin, Lin and Weng, 2007, on Platt's method).
+        current, scale = loss(a, b), 1.0
+        while scale > 1e-10 and loss(a - scale * step[0], b - scale * step[1]) > current:
+            scale /= 2
+        a, b = a - scale * step[0], b - scale * step[1]
+        if np.abs(scale * step).max() < 1e-9:
             break
     return {"a": round(float(a), 6), "b": round(float(b), 6)}
 

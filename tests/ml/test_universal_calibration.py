@@ -39,6 +39,23 @@ def test_platt_scaling_recovers_the_map_that_made_the_outcomes():
     assert after < 0.02 < before
 
 
+def test_platt_scaling_stays_finite_on_scores_that_separate_and_huge_maps_do_not_overflow():
+    # A fine-tune's six val scenes (the shipped base on conveyor_topdown, seed 4321): right and wrong shapes
+    # far apart but for two right ones among the wrong. Full Newton steps walked off to a = 2e10 on these;
+    # the halved steps stop where the prior-corrected loss is least.
+    wrong = [6e-05, 0.000115, 0.000227, 0.000601, 0.000687, 0.000885, 0.003425, 0.004154, 0.004735, 0.013404]
+    wrong += [0.00316, 0.0507, 0.001516]
+    right = [0.9843, 0.9834, 0.9757, 0.9886, 0.9845, 0.9788, 0.9761, 0.9570, 0.9365, 0.9867, 0.9861, 0.9775]
+    right += [0.9753, 0.9720, 0.9603, 0.9444, 0.9275, 0.9900, 0.031104, 0.323611]
+    raw, correct = wrong + right, [False] * len(wrong) + [True] * len(right)
+    fitted = fit_platt(raw, correct)
+    assert 0 < fitted["a"] < 10 and abs(fitted["b"]) < 10
+    assert calibrated_score(0.99, fitted) > 0.9 > 0.1 > calibrated_score(1e-4, fitted)
+    # and a stored map that large still gives probabilities, not an OverflowError
+    assert calibrated_score(0.031, {"a": 5.7e10, "b": 3.6e10}) < 1e-300
+    assert calibrated_score(0.99, {"a": 5.7e10, "b": 3.6e10}) == 1.0
+
+
 def test_reliability_bins_count_every_score_and_the_ece_of_known_bins():
     report = reliability([0.05, 0.05, 0.95, 0.95], [False, True, True, True], bins=10)
     assert sum(b["count"] for b in report["bins"]) == 4
