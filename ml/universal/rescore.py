@@ -39,7 +39,7 @@ from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.coco_eval import coco_from_dict
 from ml.universal.eval_data import labelled_photos
 from ml.universal.evaluate import box_figures, synthetic_coco
-from ml.universal.grouping import GroupingParams
+from ml.universal.grouping import GroupingParams, RawInstance
 from ml.universal.model import UniversalUNet
 from ml.universal.predictor import UniversalPredictor
 from ml.universal.rescoring import FEATURES, Rescorer, fit_rescorer, shape_features
@@ -49,9 +49,17 @@ SYNTHETIC_FIT = {"count": 200, "seed": 700_000}
 # 0.6 drew 0.23 shapes per empty scene at its default threshold, over calibrate's NO_PACKAGE_LIMIT (2026-12-07).
 NO_PACKAGE_FIT = {"count": 100, "seed": 70_000}
 SYNTHETIC_WEIGHTS = (1.0, 3.0, 10.0, 30.0)
-TRAIN_LIMIT = 400  # photos: ~4 minutes on two cores, ~4,000 shapes for a dozen weights
+TRAIN_LIMIT = 400  # photos: ~4 minutes on two cores, ~27,000 shapes on the fifteenth file's captures
 MATCH_IOU = 0.5
 REAL_TIE = 0.005  # real val box AP50; the paired bootstrap's 95 % interval on the 48 val captures is +-0.014
+
+
+def _grouped(
+    predictor: UniversalPredictor, image: np.ndarray
+) -> tuple[list[RawInstance], np.ndarray, np.ndarray]:
+    """``predictor.raw_instances`` of ``image``: its shapes before rescoring, with the working-resolution maps."""
+    probs, interior, _features, coarse = predictor.dense_maps(image)
+    return predictor.raw_instances(probs, interior, coarse, image_size=image.shape[:2])
 
 
 def photo_shapes(
@@ -61,15 +69,10 @@ def photo_shapes(
     rows: list[np.ndarray] = []
     correct: list[bool] = []
     for _info, image, gt in photos:
-        probs, interior, _features, coarse = predictor.dense_maps(image)
-        raw, probs, interior = predictor.raw_instances(probs, interior, coarse, image_size=image.shape[:2])
+        raw, probs, interior = _grouped(predictor, image)
         sx, sy = image.shape[1] / interior.shape[1], image.shape[0] / interior.shape[0]
-        boxes = np.array([geometry.mask_bbox(r.mask) for r in raw], np.float64).reshape(-1, 4) * [
-            sx,
-            sy,
-            sx,
-            sy,
-        ]
+        boxes = np.array([geometry.mask_bbox(r.mask) for r in raw], np.float64).reshape(-1, 4)
+        boxes *= np.array([sx, sy, sx, sy])
         ious = geometry.box_iou_matrix(boxes, np.asarray(gt, np.float64).reshape(-1, 4))
         rows += [shape_features(r, probs, interior) for r in raw]
         correct += [bool(ious.shape[1]) and bool(ious[k].max() >= MATCH_IOU) for k in range(len(raw))]
@@ -84,8 +87,7 @@ def scene_shapes(
     rows: list[np.ndarray] = []
     correct: list[bool] = []
     for image_id, image in samples:
-        probs, interior, _features, coarse = predictor.dense_maps(image)
-        raw, probs, interior = predictor.raw_instances(probs, interior, coarse, image_size=image.shape[:2])
+        raw, probs, interior = _grouped(predictor, image)
         size = (interior.shape[1], interior.shape[0])
         drawn = [
             cv2.resize(index.annToMask(ann), size, interpolation=cv2.INTER_NEAREST).astype(bool)

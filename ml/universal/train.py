@@ -276,9 +276,8 @@ def train(
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
         meta["test_time_flips"] = list(init_meta.get("test_time_flips", []))  # tuned together with it
-        if (
-            "rescorer" in init_meta
-        ):  # fitted at that grouping (ml.universal.rescoring); calibration runs on top
+        # The shapes' rescorer (ml.universal.rescoring) was fitted at that grouping; calibration runs on top.
+        if "rescorer" in init_meta:
             meta["rescorer"] = dict(init_meta["rescorer"])
     meta["data"] = {
         "train": cfg["data"],
