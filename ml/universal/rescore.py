@@ -1,14 +1,15 @@
 """Fit a checkpoint's rescorer (``ml.universal.rescoring``) on labelled training shapes, chosen on val.
 
     python -m ml.universal.rescore CKPT --coco DATA/train.json --val-coco DATA/val.json [--set center_agreement=0.6] \
-        --out CKPT
+        [--input-size 576 --flips x] --out CKPT
     python -m ml.universal.calibrate CKPT --coco DATA/val.json ...   # then, always
 
 1. **Shapes.** The checkpoint's own shapes, at its own grouping, on real training photos (``--subset``,
    at most ``--limit`` of them drawn with seed 0), each correct when its mask's box matches a labelled
    box at IoU >= 0.5; and on fresh synthetic scenes (``SYNTHETIC_FIT``, and ``NO_PACKAGE_FIT`` scenes with
    no package: seeds that no training config and no guard uses), each correct when its mask matches a
-   drawn package at mask IoU >= 0.5.
+   drawn package at mask IoU >= 0.5. ``--input-size`` and ``--flips`` fit at another input size and set of
+   test-time flips (the shapes, and so the features, change with them); the checkpoint keeps them.
 2. **Choice.** One rescorer is fitted per weight of the synthetic shapes (``SYNTHETIC_WEIGHTS``). As in
    ``calibrate``, the best class-agnostic box AP50 on the real val photos wins among those that keep the
    synthetic val mask AP at ``SYNTHETIC_FLOOR`` (or, for a checkpoint already below it, within
@@ -135,6 +136,8 @@ def rescore(
     val_source_map: str | Path | None = None,
     limit: int = TRAIN_LIMIT,
     grouping: dict[str, Any] | None = None,
+    input_size: int | None = None,
+    flips: tuple[str, ...] | None = None,
     log=lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the rescorer chosen on val (see the module docstring), or none."""
@@ -144,7 +147,13 @@ def rescore(
     unknown = sorted(set(grouping or {}) - {f.name for f in dataclasses.fields(GroupingParams)})
     if unknown:
         raise ValueError(f"unknown grouping fields {unknown}")
-    predictor = UniversalPredictor(model, meta)
+    if input_size is not None:
+        if input_size < 32 or input_size % 32:
+            raise ValueError(f"input size {input_size} must be a positive multiple of 32")
+        meta["input_size"] = int(input_size)
+    if flips is not None:
+        meta["test_time_flips"] = list(flips)
+    predictor = UniversalPredictor(model, meta)  # refuses unknown flips by name
     photos = labelled_photos(coco_path, images_dir, subset, source_map)
     if len(photos) > limit:
         picked = np.random.default_rng(0).choice(len(photos), limit, replace=False)
@@ -212,22 +221,32 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FIELD=VALUE",
         help="fit at this grouping field's value instead of the checkpoint's (GroupingParams; repeatable)",
     )
+    parser.add_argument("--input-size", type=int, metavar="PX", help="fit at this input size (default: the checkpoint's)")
+    parser.add_argument(
+        "--flips", metavar="SET", help="fit with these test-time flips ('none', 'x', 'x,y,xy'; default: the checkpoint's)"
+    )
     parser.add_argument("--out", required=True, help="where to write the checkpoint")
     args = parser.parse_args(argv)
     try:
         grouping = {field: float(value) for field, value in (item.split("=", 1) for item in args.set)}
     except ValueError:
         parser.error(f"--set takes FIELD=NUMBER, got {args.set}")
-    model, meta, report = rescore(
-        args.checkpoint,
-        args.coco,
-        args.val_coco,
-        args.subset,
-        args.images,
-        args.val_images,
-        limit=args.limit,
-        grouping=grouping,
-    )
+    flips = None if args.flips is None else tuple(f for f in args.flips.split(",") if f and f != "none")
+    try:
+        model, meta, report = rescore(
+            args.checkpoint,
+            args.coco,
+            args.val_coco,
+            args.subset,
+            args.images,
+            args.val_images,
+            limit=args.limit,
+            grouping=grouping,
+            input_size=args.input_size,
+            flips=flips,
+        )
+    except ValueError as err:
+        parser.error(str(err))
     save_checkpoint(args.out, model, meta)
     print(json.dumps(report))
 

@@ -118,18 +118,23 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
     out = tmp_path / "rescored.pt"
     coco = str(box_set / "val.json")  # the same three scenes train and choose: the harness, not a figure
     args = [str(DEFAULT_CHECKPOINT), "--coco", coco, "--val-coco", coco, "--out", str(out)]
-    with pytest.raises(ValueError, match="unknown grouping fields \\['centre_agreement'\\]"):
-        rescore_module.main([*args, "--set", "centre_agreement=0.6"])
-    with pytest.raises(SystemExit):
-        rescore_module.main([*args, "--set", "center_agreement"])
-    capsys.readouterr()
-    rescore_module.main([*args, "--set", "center_agreement=0.6"])
+    for bad, named in [
+        (["--set", "centre_agreement=0.6"], "unknown grouping fields ['centre_agreement']"),
+        (["--set", "center_agreement"], "--set takes FIELD=NUMBER"),
+        (["--input-size", "500"], "input size 500 must be a positive multiple of 32"),
+        (["--flips", "x,z"], "unknown test-time flips ['z']"),
+    ]:
+        with pytest.raises(SystemExit):
+            rescore_module.main([*args, *bad])
+        assert named in capsys.readouterr().err and not out.exists()
+    rescore_module.main([*args, "--set", "center_agreement=0.6", "--input-size", "320", "--flips", "x"])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["synthetic_weight"] for r in report["tried"]] == [None, 1.0, 10.0]
     assert report["train"]["photos"] == 3 and report["synthetic_fit"]["shapes"] > 0
     _, meta = load_checkpoint(out)
     assert "score_calibration" not in meta and "default_threshold" not in meta
     assert meta["grouping"]["center_agreement"] == 0.6  # fitted, and stored, at the grouping it was asked for
+    assert meta["input_size"] == 320 and meta["test_time_flips"] == ["x"]  # ... and at the input it was asked for
     own = report["tried"][0]["real_box_ap50"]
     if report["chosen"] is None:  # nothing beat the checkpoint's own scores: it stays without a rescorer
         assert "rescorer" not in meta and max(r["real_box_ap50"] for r in report["tried"][1:]) <= own
