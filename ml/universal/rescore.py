@@ -221,9 +221,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FIELD=VALUE",
         help="fit at this grouping field's value instead of the checkpoint's (GroupingParams; repeatable)",
     )
-    parser.add_argument("--input-size", type=int, metavar="PX", help="fit at this input size (default: the checkpoint's)")
     parser.add_argument(
-        "--flips", metavar="SET", help="fit with these test-time flips ('none', 'x', 'x,y,xy'; default: the checkpoint's)"
+        "--input-size", type=int, metavar="PX", help="fit at this input size (default: the checkpoint's)"
+    )
+    parser.add_argument(
+        "--flips",
+        metavar="SET",
+        help="fit with these test-time flips ('none', 'x', 'x,y,xy'; default: the checkpoint's)",
     )
     parser.add_argument("--out", required=True, help="where to write the checkpoint")
     args = parser.parse_args(argv)

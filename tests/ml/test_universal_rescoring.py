@@ -134,7 +134,8 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
     _, meta = load_checkpoint(out)
     assert "score_calibration" not in meta and "default_threshold" not in meta
     assert meta["grouping"]["center_agreement"] == 0.6  # fitted, and stored, at the grouping it was asked for
-    assert meta["input_size"] == 320 and meta["test_time_flips"] == ["x"]  # ... and at the input it was asked for
+    # ... and at the input it was asked for
+    assert meta["input_size"] == 320 and meta["test_time_flips"] == ["x"]
     own = report["tried"][0]["real_box_ap50"]
     if report["chosen"] is None:  # nothing beat the checkpoint's own scores: it stays without a rescorer
         assert "rescorer" not in meta and max(r["real_box_ap50"] for r in report["tried"][1:]) <= own
