@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from ml import geometry
 from ml.synth import generate_scene
+from ml.synth.camera import camera_effects
 from ml.synth.scene import camera_augment
 from ml.universal import targets
 
@@ -239,10 +240,15 @@ class BoxDataset(Dataset):
     Augmentation: a random zoom crop (60-100 % of each side), a mirror
     image about the vertical axis (photos are upright: no vertical flips or turns), brightness and
     contrast jitter, exposure (``PHOTO_GAMMA``), and greyscale (the ceiling rig's camera) with
-    probability ``GREYSCALE_P``.
+    probability ``GREYSCALE_P``. Two more, off by default: ``zoom_out`` (> 1) shows a share
+    ``ZOOM_OUT_P`` of photos smaller on a canvas up to that many times their size (small cartons on dense
+    shelves), and ``camera`` is the share seen through ``ml.synth.camera.camera_effects`` at
+    ``CAMERA_STRENGTH`` (blur, noise, light, JPEG: what another phone or rig does).
     """
 
     GREYSCALE_P = 0.2
+    ZOOM_OUT_P = 0.3
+    CAMERA_STRENGTH = 0.6
 
     def __init__(
         self,
@@ -258,7 +264,14 @@ class BoxDataset(Dataset):
         repeat: int = 1,
         background: bool = True,
         series_kinds: tuple[str, ...] = (),
+        zoom_out: float = 1.0,
+        camera: float = 0.0,
     ):
+        if zoom_out < 1.0 or not 0.0 <= camera <= 1.0:
+            raise ValueError(
+                f"zoom_out must be >= 1 and camera a share in [0, 1], got {zoom_out} and {camera}"
+            )
+        self.zoom_out, self.camera = float(zoom_out), float(camera)
         coco = load_coco(coco_path)
         self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
         series = capture_series(source_map)
@@ -292,7 +305,9 @@ class BoxDataset(Dataset):
         boxes = np.array(self.boxes.get(info["id"], []), dtype=np.float64).reshape(-1, 4)
         if self.augment:
             rng = np.random.default_rng(self.seed + 1000 * self.epoch + index)
-            image, boxes = _augment_photo(rng, image, boxes, self.GREYSCALE_P)
+            image, boxes = _augment_photo(rng, image, boxes, self.GREYSCALE_P, self.ZOOM_OUT_P, self.zoom_out)
+            if rng.random() < self.camera:
+                image = camera_effects(image, rng, self.CAMERA_STRENGTH)
         image, scale = targets.resize_long_side(image, self.input_size)
         pad = (self.input_size, self.input_size)
         semantic, interior, projection = targets.box_targets(
@@ -310,12 +325,27 @@ PHOTO_GAMMA = (0.7, 1.8)  # exposure jitter of real photos (gamma range, 1 = unc
 
 
 def _augment_photo(
-    rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray, greyscale_p: float
+    rng: np.random.Generator,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    greyscale_p: float,
+    zoom_out_p: float = 0.0,
+    zoom_out: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Zoom crop, horizontal mirror, exposure and photometric jitter, greyscale; boxes (x0, y0, x1, y1)
-    follow."""
+    """Zoom crop or zoom out, horizontal mirror, exposure and photometric jitter, greyscale; boxes
+    (x0, y0, x1, y1) follow."""
     height, width = image.shape[:2]
-    if rng.random() < 0.5:
+    if zoom_out > 1.0 and rng.random() < zoom_out_p:
+        # The photo, whole, on a canvas of its mean colour up to ``zoom_out`` times its size: resized to the
+        # input, its cartons come out smaller than any crop of it makes them.
+        factor = rng.uniform(1.0, zoom_out)
+        ch, cw = int(height * factor), int(width * factor)
+        y0, x0 = int(rng.integers(0, ch - height + 1)), int(rng.integers(0, cw - width + 1))
+        canvas = np.empty((ch, cw, 3), dtype=np.uint8)
+        canvas[:] = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+        canvas[y0 : y0 + height, x0 : x0 + width] = image
+        image, boxes, height, width = canvas, boxes + [x0, y0, x0, y0], ch, cw
+    elif rng.random() < 0.5:
         ch, cw = int(height * rng.uniform(0.6, 1.0)), int(width * rng.uniform(0.6, 1.0))
         y0, x0 = int(rng.integers(0, height - ch + 1)), int(rng.integers(0, width - cw + 1))
         image = image[y0 : y0 + ch, x0 : x0 + cw]

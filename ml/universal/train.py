@@ -5,7 +5,7 @@
 Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains", "camera"}}`` or ``{"coco": FILE,
 "images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat", "background",
-"series_kinds"}}``,
+"series_kinds", "zoom_out", "camera"}}``,
 real photos labelled with boxes (``data.BoxDataset``), or a list of specs, mixed), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
 however many epochs that takes; the schedule spans them), ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
@@ -128,6 +128,8 @@ def build_dataset(
             repeat=int(box.get("repeat", 1)),
             background=bool(box.get("background", True)),
             series_kinds=tuple(box.get("series_kinds", ())),
+            zoom_out=float(box.get("zoom_out", 1.0)),
+            camera=float(box.get("camera", 0.0)),
         )
     if "synthetic" in spec:
         syn = spec["synthetic"]

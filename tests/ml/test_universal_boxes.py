@@ -11,7 +11,7 @@ import torch
 
 from ml.synth import CATEGORIES
 from ml.universal import targets
-from ml.universal.data import BoxDataset, select_images, series_kind
+from ml.universal.data import BoxDataset, _augment_photo, select_images, series_kind
 from ml.universal.engine import box_projection_loss, compute_loss
 from ml.universal.train import train
 
@@ -193,6 +193,37 @@ def test_a_box_dataset_yields_captures_only_with_their_boxes_and_trains_beside_s
         }
     )
     assert result["steps"] == 4 and np.isfinite(result["loss"])
+
+
+def test_a_zoomed_out_photo_sits_whole_on_a_larger_canvas_and_its_boxes_follow(tmp_path):
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    boxes = np.array([[10.0, 5.0, 30.0, 25.0]])
+    for seed in range(5):
+        out, moved = _augment_photo(
+            np.random.default_rng(seed), photo, boxes, 0.0, zoom_out_p=1.0, zoom_out=2.0
+        )
+        assert (
+            40 <= out.shape[0] <= 80 and 60 <= out.shape[1] <= 120 and out.shape[0] * out.shape[1] > 40 * 60
+        )
+        x0, y0, x1, y1 = (int(round(v)) for v in moved[0])
+        assert (x1 - x0, y1 - y0) == (20, 20)  # the carton keeps its size: the photo is smaller in the frame
+        inside, original = out[y0:y1, x0:x1].astype(int), photo[5:25, 10:30].astype(int)
+        # the same pixels, mirrored or not, through the photometric jitter: the order of brightness is kept
+        ranks = [np.corrcoef(inside.ravel(), o.ravel())[0, 1] for o in (original, original[:, ::-1])]
+        assert max(ranks) > 0.9
+    # off by default: the same draws as before, bit for bit
+    a = _augment_photo(np.random.default_rng(7), photo, boxes, 0.2)
+    b = _augment_photo(np.random.default_rng(7), photo, boxes, 0.2, zoom_out_p=0.3, zoom_out=1.0)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    coco, source_map = _tiny_box_set(tmp_path)
+    for bad in ({"zoom_out": 0.5}, {"camera": 1.5}):
+        with pytest.raises(ValueError, match="zoom_out must be >= 1 and camera a share"):
+            BoxDataset(coco, list(CATEGORIES), 64, source_map, **bad)
+    plain = BoxDataset(coco, list(CATEGORIES), 64, source_map, seed=3)
+    seen = BoxDataset(coco, list(CATEGORIES), 64, source_map, seed=3, camera=1.0)
+    # the camera's effects change pixels, never labels
+    assert not torch.equal(plain[0][0], seen[0][0]) and torch.equal(plain[0][3], seen[0][3])
 
 
 def test_the_loss_on_box_labels_ignores_unknown_pixels_and_adds_the_projection_term():
