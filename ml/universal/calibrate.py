@@ -3,14 +3,13 @@
     python -m ml.universal.calibrate CKPT --coco /data/public_boxes/val.json --subset captures \
         --input-sizes 448 640 --out CKPT --plot docs/universal_reliability.png
 
-Every choice is made on a validation set of real photos labelled with boxes (the product's
-measure), with synthetic validation scenes as a regression guard:
+Every choice is made on a validation set of real photos labelled with boxes (the product's measure; report
+the test split once per shipped checkpoint), with synthetic validation scenes as a regression guard:
 
 1. For each input size and set of test-time flips, the network runs once per image; only the
    grouping is repeated, one field at a time (``coordinate_search``). The grouping with the best
    class-agnostic box AP50 on the real photos wins, among those whose synthetic mask AP stays at
-   ``SYNTHETIC_FLOOR`` (or, for a checkpoint already below it, within ``GUARD_TOLERANCE`` of its own
-   setting).
+   ``SYNTHETIC_FLOOR`` (or, below it already, within ``GUARD_TOLERANCE`` of its own setting).
 2. Platt scaling (``calibration.fit_platt``) maps the winner's raw scores to the probability that
    a shape matches a labelled package at IoU >= 0.5; ``meta["default_threshold"]`` is where that
    probability reaches ``calibration.DEFAULT_THRESHOLD``, so the app pre-labels shapes more likely
@@ -18,8 +17,6 @@ measure), with synthetic validation scenes as a regression guard:
    and after.
 3. ``meta["grouping"]["category_confidence"]`` makes the categories the real labels never show
    (mailer, bag, envelope) need ``UNLABELLED_CATEGORY_CONFIDENCE`` before a shape is named them.
-
-Tune on validation photos only; report the test split once per shipped checkpoint.
 """
 
 from __future__ import annotations
@@ -62,8 +59,8 @@ from ml.universal.tuning import coordinate_search
 
 SEED_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
 FOREGROUND_THRESHOLDS = (0.5,)  # 0.4 and 0.6 never beat 0.5 on the real val captures (2026-12-05 snapshots)
-# A checkpoint with a centre head (ml.universal.centers) checks its interior seeds against centres: the
-# heatmap probability a centre needs, and the weight of an instance no centre confirms, are searched instead.
+# A checkpoint with a centre head checks its interior seeds against centres: the heatmap probability a centre
+# needs, and the weight of an instance no centre confirms, are searched instead.
 CENTER_THRESHOLDS = (0.02, 0.05, 0.1, 0.2)
 UNCONFIRMED_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 # ... the share of its box a centre's grown mask must cover before its box stands in (box_fallback),
@@ -142,14 +139,17 @@ class CachedMaps:
         return float(np.mean(counts)) if counts else 0.0
 
 
-def center_search_space() -> dict[str, tuple[float, ...]]:
-    """The grouping fields searched for a checkpoint with a centre head, and the values each may take."""
+def center_search_space(rescored_from: GroupingParams | None = None) -> dict[str, tuple[float, ...]]:
+    """The grouping fields searched for a checkpoint with a centre head, and the values each may take. With a
+    rescorer (``rescored_from``: the checkpoint's grouping), ``seed_evidence`` and the size of a non-zero
+    ``unconfirmed_weight`` change no score (it reads the evidence itself): they would tie, unsearched."""
+    keep = () if rescored_from is None else (rescored_from.unconfirmed_weight or UNCONFIRMED_WEIGHTS[1],)
     return {
         "center_threshold": CENTER_THRESHOLDS,
-        "unconfirmed_weight": UNCONFIRMED_WEIGHTS,
+        "unconfirmed_weight": (0.0, *keep) if keep else UNCONFIRMED_WEIGHTS,
         "box_fallback": BOX_FALLBACKS,
         "center_agreement": CENTER_AGREEMENTS,
-        "seed_evidence": SEED_EVIDENCE,
+        **({} if keep else {"seed_evidence": SEED_EVIDENCE}),
         "foreground_threshold": FOREGROUND_THRESHOLDS,
     }
 
@@ -262,7 +262,7 @@ def calibrate(
                 trial = {**meta, "input_size": int(size), "test_time_flips": list(flips)}
                 maps = CachedMaps(UniversalPredictor(model, trial), real, synthetic, empty)
                 if has_center_head(str(meta["architecture"])):  # interior seeds checked against centres
-                    start, space = own, center_search_space()
+                    start, space = own, center_search_space(own if meta.get("rescorer") else None)
                 else:
                     start = dataclasses.replace(own, class_seed_thresholds=(), split_seeds_by_class=False)
                     space = {"seed_threshold": SEED_THRESHOLDS, "foreground_threshold": FOREGROUND_THRESHOLDS}

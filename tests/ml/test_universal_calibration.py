@@ -265,3 +265,18 @@ def test_the_coordinate_search_moves_one_field_at_a_time_to_a_joint_best_and_nev
     assert (best.center_agreement, best.seed_evidence, best.box_fallback) == (0.7, 0.0, 0.4)
     assert len(scored) == len(set(scored)) < 2 * 2 * 3  # fewer than the full grid, none twice
     assert scored[0] == start
+
+
+def test_a_rescored_checkpoint_searches_only_the_grouping_fields_that_change_its_shapes():
+    from ml.universal.calibrate import SEED_EVIDENCE, UNCONFIRMED_WEIGHTS, center_search_space
+    from ml.universal.grouping import GroupingParams
+
+    plain = center_search_space()
+    assert plain["seed_evidence"] == SEED_EVIDENCE and plain["unconfirmed_weight"] == UNCONFIRMED_WEIGHTS
+    # A rescorer reads the seed's own score, not the weighted one: any weight above 0 ranks the same.
+    rescored = center_search_space(GroupingParams(unconfirmed_weight=0.25))
+    assert "seed_evidence" not in rescored and rescored["unconfirmed_weight"] == (0.0, 0.25)
+    assert center_search_space(GroupingParams(unconfirmed_weight=0.0))["unconfirmed_weight"] == (0.0, 0.25)
+    assert {k: v for k, v in rescored.items() if k != "unconfirmed_weight"} == {
+        k: v for k, v in plain.items() if k not in ("unconfirmed_weight", "seed_evidence")
+    }
