@@ -13,7 +13,8 @@
 2. **Choice.** One rescorer is fitted per weight of the synthetic shapes (``SYNTHETIC_WEIGHTS``). As in
    ``calibrate``, the best class-agnostic box AP50 on the real val photos wins among those that keep the
    synthetic val mask AP at ``SYNTHETIC_FLOOR`` (or, for a checkpoint already below it, within
-   ``GUARD_TOLERANCE`` of its own); it must also beat the checkpoint without a rescorer, or none is stored.
+   ``GUARD_TOLERANCE`` of its own; ``--synthetic-floor``: a fixed floor, as ``calibrate``'s); it must also
+   beat the checkpoint without a rescorer, or none is stored.
 3. **Then calibrate.** The scores change, so the checkpoint's Platt fit and default threshold are
    dropped; ``calibrate`` fits them again on the rescored val shapes (and may move the grouping).
 
@@ -138,6 +139,7 @@ def rescore(
     grouping: dict[str, Any] | None = None,
     input_size: int | None = None,
     flips: tuple[str, ...] | None = None,
+    synthetic_floor: float | None = None,
     log=lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the rescorer chosen on val (see the module docstring), or none."""
@@ -173,7 +175,11 @@ def rescore(
         synthetic_coco(SYNTHETIC_GUARD["count"], SYNTHETIC_GUARD["seed"]),
     )
     own = _figures(maps, None)
-    floor = min(SYNTHETIC_FLOOR, own["synthetic_mask_ap"] - GUARD_TOLERANCE)
+    floor = (
+        min(SYNTHETIC_FLOOR, own["synthetic_mask_ap"] - GUARD_TOLERANCE)
+        if synthetic_floor is None
+        else synthetic_floor
+    )
     tried: list[dict[str, Any]] = [{"synthetic_weight": None, **own}]
     fitted: dict[float, Rescorer] = {}
     for weight in SYNTHETIC_WEIGHTS:
@@ -229,6 +235,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SET",
         help="fit with these test-time flips ('none', 'x', 'x,y,xy'; default: the checkpoint's)",
     )
+    parser.add_argument(
+        "--synthetic-floor",
+        type=float,
+        help="a fixed synthetic val mask AP floor instead of the guard's rule (as calibrate's, which runs next)",
+    )
     parser.add_argument("--out", required=True, help="where to write the checkpoint")
     args = parser.parse_args(argv)
     try:
@@ -248,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             grouping=grouping,
             input_size=args.input_size,
             flips=flips,
+            synthetic_floor=args.synthetic_floor,
         )
     except ValueError as err:
         parser.error(str(err))

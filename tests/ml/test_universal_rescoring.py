@@ -127,9 +127,13 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
         with pytest.raises(SystemExit):
             rescore_module.main([*args, *bad])
         assert named in capsys.readouterr().err and not out.exists()
-    rescore_module.main([*args, "--set", "center_agreement=0.6", "--input-size", "320", "--flips", "x"])
+    fixed = ["--synthetic-floor", "0.001"]  # a fixed floor, as calibrate's, instead of the guard's rule
+    rescore_module.main(
+        [*args, "--set", "center_agreement=0.6", "--input-size", "320", "--flips", "x", *fixed]
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["synthetic_weight"] for r in report["tried"]] == [None, 1.0, 10.0]
+    assert report["validation"]["synthetic_floor"] == 0.001
     assert report["train"]["photos"] == 3 and report["synthetic_fit"]["shapes"] > 0
     _, meta = load_checkpoint(out)
     assert "score_calibration" not in meta and "default_threshold" not in meta
