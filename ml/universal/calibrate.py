@@ -54,7 +54,7 @@ from ml.universal.evaluate import (
 )
 from ml.universal.grouping import GroupingParams
 from ml.universal.model import UniversalUNet, has_center_head
-from ml.universal.predictor import UniversalPredictor
+from ml.universal.predictor import UniversalPredictor, parse_flips
 from ml.universal.tuning import coordinate_search
 
 SEED_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     if not Path(args.checkpoint).is_file():
         parser.error(f"checkpoint {args.checkpoint} does not exist")
     torch.set_num_threads(args.threads)
-    flip_sets = tuple(tuple(f for f in s.split(",") if f and f != "none") for s in args.flips)
+    flip_sets = tuple(parse_flips(s) for s in args.flips)
     try:
         model, meta, report = calibrate(
             args.checkpoint,

@@ -41,6 +41,12 @@ FLIPS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 }
 
 
+def parse_flips(text: str) -> tuple[str, ...]:
+    """A command line's set of test-time flips ('none', 'x', 'x,y,xy') as names (none: empty); the predictor
+    refuses unknown ones by name."""
+    return tuple(f for f in text.split(",") if f and f != "none")
+
+
 # Long side (px) of the resolution the maps are grouped at. The network's maps are stride 2 at a
 # 448 px input, so 1024 px already resolves more than they hold; grouping at 12 MP took 10-19 s
 # and broke parcels into bilinear-interpolation fragments that no finer map could justify.

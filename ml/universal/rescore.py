@@ -43,7 +43,7 @@ from ml.universal.eval_data import labelled_photos
 from ml.universal.evaluate import box_figures, synthetic_coco
 from ml.universal.grouping import GroupingParams, RawInstance
 from ml.universal.model import UniversalUNet
-from ml.universal.predictor import UniversalPredictor
+from ml.universal.predictor import UniversalPredictor, parse_flips
 from ml.universal.rescoring import FEATURES, Rescorer, fit_rescorer, shape_features
 
 SYNTHETIC_FIT = {"count": 200, "seed": 700_000}
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         grouping = {field: float(value) for field, value in (item.split("=", 1) for item in args.set)}
     except ValueError:
         parser.error(f"--set takes FIELD=NUMBER, got {args.set}")
-    flips = None if args.flips is None else tuple(f for f in args.flips.split(",") if f and f != "none")
+    flips = None if args.flips is None else parse_flips(args.flips)
     try:
         model, meta, report = rescore(
             args.checkpoint,

@@ -13,7 +13,7 @@ from ml.universal import rescore as rescore_module
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.evaluate import DEFAULT_CHECKPOINT
 from ml.universal.grouping import RawInstance
-from ml.universal.predictor import UniversalPredictor
+from ml.universal.predictor import UniversalPredictor, parse_flips
 from ml.universal.rescoring import FEATURES, Rescorer, fit_rescorer, shape_features
 
 
@@ -127,6 +127,7 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
         with pytest.raises(SystemExit):
             rescore_module.main([*args, *bad])
         assert named in capsys.readouterr().err and not out.exists()
+    assert parse_flips("none") == () and parse_flips("x,y,xy") == ("x", "y", "xy")
     fixed = ["--synthetic-floor", "0.001"]  # a fixed floor, as calibrate's, instead of the guard's rule
     rescore_module.main(
         [*args, "--set", "center_agreement=0.6", "--input-size", "320", "--flips", "x", *fixed]
