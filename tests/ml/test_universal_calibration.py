@@ -72,6 +72,9 @@ def test_calibrate_chooses_on_the_photos_stores_the_calibration_and_the_predicto
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_GUARD", {"count": 3, "seed": 900_000})
     monkeypatch.setattr(calibrate_module, "NO_PACKAGE_GUARD", {"count": 2, "seed": 60_000})
     monkeypatch.setattr(calibrate_module, "SYNTHETIC_FLOOR", 0.0)  # 256 px is below the shipped file's 0.85
+    # A Platt fit on three photos puts the default threshold anywhere: the seventeenth file's drew 1-2.5 shapes
+    # per empty scene at 256 px through it. The guard is what the next test checks; here, the choice under it.
+    monkeypatch.setattr(calibrate_module, "NO_PACKAGE_LIMIT", 3.0)
     monkeypatch.setattr(calibrate_module, "SEED_THRESHOLDS", (0.5, 0.85))
     monkeypatch.setattr(calibrate_module, "FOREGROUND_THRESHOLDS", (0.5,))
     torch.set_num_threads(1)
@@ -119,7 +122,9 @@ def test_calibrate_names_a_missing_checkpoint_and_a_guard_no_setting_keeps(
     with pytest.raises(SystemExit) as exit_info:
         _calibrate(DEFAULT_CHECKPOINT, box_set)
     assert exit_info.value.code == 2 and "no setting kept synthetic val mask AP" in capsys.readouterr().err
-    # A fixed floor replaces the rule: 0 lets every setting through, whatever the rule said.
+    # A fixed floor replaces the rule: 0 lets every setting through, whatever the rule said (and a limit on
+    # empty scenes that a three-photo Platt fit cannot miss, as in the test above).
+    monkeypatch.setattr(calibrate_module, "NO_PACKAGE_LIMIT", 3.0)
     _calibrate(DEFAULT_CHECKPOINT, box_set, "--synthetic-floor", "0")
     assert _report(capsys)["validation"]["synthetic_floor"] == 0.0
     # Scenes with no package: a setting that would draw more than the limit there is refused.
