@@ -26,6 +26,7 @@ from ml.synth import generate_scene
 from ml.synth.camera import camera_effects
 from ml.synth.scene import camera_augment
 from ml.universal import targets
+from ml.universal.photo_augment import augment_photo, mosaic
 
 
 def _augment(
@@ -243,7 +244,9 @@ class BoxDataset(Dataset):
     probability ``GREYSCALE_P``. Two more, off by default: ``zoom_out`` (> 1) shows a share
     ``ZOOM_OUT_P`` of photos smaller on a canvas up to that many times their size (small cartons on dense
     shelves), and ``camera`` is the share seen through ``ml.synth.camera.camera_effects`` at
-    ``CAMERA_STRENGTH`` (blur, noise, light, JPEG: what another phone or rig does).
+    ``CAMERA_STRENGTH`` (blur, noise, light, JPEG: what another phone or rig does), and ``mosaic`` is the
+    share shown as ``photo_augment.mosaic`` of four photos (this one and three drawn at random), each
+    augmented on its own: contexts and scales that no one training photo has.
     """
 
     GREYSCALE_P = 0.2
@@ -266,12 +269,14 @@ class BoxDataset(Dataset):
         series_kinds: tuple[str, ...] = (),
         zoom_out: float = 1.0,
         camera: float = 0.0,
+        mosaic: float = 0.0,
     ):
-        if zoom_out < 1.0 or not 0.0 <= camera <= 1.0:
+        if zoom_out < 1.0 or not 0.0 <= camera <= 1.0 or not 0.0 <= mosaic <= 1.0:
             raise ValueError(
-                f"zoom_out must be >= 1 and camera a share in [0, 1], got {zoom_out} and {camera}"
+                "zoom_out must be >= 1 and camera and mosaic shares in [0, 1], "
+                f"got {zoom_out}, {camera} and {mosaic}"
             )
-        self.zoom_out, self.camera = float(zoom_out), float(camera)
+        self.zoom_out, self.camera, self.mosaic = float(zoom_out), float(camera), float(mosaic)
         coco = load_coco(coco_path)
         self.images_dir = Path(images_dir) if images_dir is not None else Path(coco_path).parent
         series = capture_series(source_map)
@@ -299,13 +304,27 @@ class BoxDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images) * self.repeat
 
-    def __getitem__(self, index: int):
+    def photo(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(uint8 RGB image, its labelled boxes (N, 4) x0, y0, x1, y1) of sample ``index``, unaugmented."""
         info = self.images[index % len(self.images)]
-        image = read_rgb(self.images_dir / info["file_name"])
         boxes = np.array(self.boxes.get(info["id"], []), dtype=np.float64).reshape(-1, 4)
+        return read_rgb(self.images_dir / info["file_name"]), boxes
+
+    def _augmented(
+        self, rng: np.random.Generator, image: np.ndarray, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return augment_photo(rng, image, boxes, self.GREYSCALE_P, self.ZOOM_OUT_P, self.zoom_out)
+
+    def __getitem__(self, index: int):
+        image, boxes = self.photo(index)
         if self.augment:
             rng = np.random.default_rng(self.seed + 1000 * self.epoch + index)
-            image, boxes = _augment_photo(rng, image, boxes, self.GREYSCALE_P, self.ZOOM_OUT_P, self.zoom_out)
+            if self.mosaic and rng.random() < self.mosaic:
+                picks = [index, *(int(i) for i in rng.integers(len(self.images), size=3))]
+                tiles = [self._augmented(rng, *self.photo(i)) for i in picks]
+                image, boxes = mosaic(rng, tiles, self.input_size)
+            else:
+                image, boxes = self._augmented(rng, image, boxes)
             if rng.random() < self.camera:
                 image = camera_effects(image, rng, self.CAMERA_STRENGTH)
         image, scale = targets.resize_long_side(image, self.input_size)
@@ -319,53 +338,6 @@ class BoxDataset(Dataset):
             torch.from_numpy(interior),
             torch.from_numpy(targets.with_kind(projection, targets.BOX_LABEL)),
         )
-
-
-PHOTO_GAMMA = (0.7, 1.8)  # exposure jitter of real photos (gamma range, 1 = unchanged)
-
-
-def _augment_photo(
-    rng: np.random.Generator,
-    image: np.ndarray,
-    boxes: np.ndarray,
-    greyscale_p: float,
-    zoom_out_p: float = 0.0,
-    zoom_out: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Zoom crop or zoom out, horizontal mirror, exposure and photometric jitter, greyscale; boxes
-    (x0, y0, x1, y1) follow."""
-    height, width = image.shape[:2]
-    if zoom_out > 1.0 and rng.random() < zoom_out_p:
-        # The photo, whole, on a canvas of its mean colour up to ``zoom_out`` times its size: resized to the
-        # input, its cartons come out smaller than any crop of it makes them.
-        factor = rng.uniform(1.0, zoom_out)
-        ch, cw = int(height * factor), int(width * factor)
-        y0, x0 = int(rng.integers(0, ch - height + 1)), int(rng.integers(0, cw - width + 1))
-        canvas = np.empty((ch, cw, 3), dtype=np.uint8)
-        canvas[:] = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
-        canvas[y0 : y0 + height, x0 : x0 + width] = image
-        image, boxes, height, width = canvas, boxes + [x0, y0, x0, y0], ch, cw
-    elif rng.random() < 0.5:
-        ch, cw = int(height * rng.uniform(0.6, 1.0)), int(width * rng.uniform(0.6, 1.0))
-        y0, x0 = int(rng.integers(0, height - ch + 1)), int(rng.integers(0, width - cw + 1))
-        image = image[y0 : y0 + ch, x0 : x0 + cw]
-        boxes = boxes - [x0, y0, x0, y0]
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, cw)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ch)
-        # A carton cut by the crop is still a carton (COCO labels truncated objects too): keep what is left.
-        boxes = boxes[(boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)]
-        height, width = ch, cw
-    if rng.random() < 0.5:
-        image = image[:, ::-1]
-        boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
-    gain, bias = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
-    # Exposure: gamma > 1 darkens the mid-tones as a dim shop aisle does (the test split's shelf photos).
-    gamma = rng.uniform(*PHOTO_GAMMA)
-    image = 255.0 * (image.astype(np.float32) / 255.0) ** gamma
-    image = np.clip(image * gain + bias, 0, 255).astype(np.uint8)
-    if rng.random() < greyscale_p:
-        image = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
-    return np.ascontiguousarray(image), boxes.reshape(-1, 4)
 
 
 class RehearsalMix(Dataset):

@@ -5,7 +5,7 @@
 Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains", "camera"}}`` or ``{"coco": FILE,
 "images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat", "background",
-"series_kinds", "zoom_out", "camera"}}``,
+"series_kinds", "zoom_out", "camera", "mosaic"}}``,
 real photos labelled with boxes (``data.BoxDataset``), or a list of specs, mixed), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
 however many epochs that takes; the schedule spans them), ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
@@ -130,6 +130,7 @@ def build_dataset(
             series_kinds=tuple(box.get("series_kinds", ())),
             zoom_out=float(box.get("zoom_out", 1.0)),
             camera=float(box.get("camera", 0.0)),
+            mosaic=float(box.get("mosaic", 0.0)),
         )
     if "synthetic" in spec:
         syn = spec["synthetic"]

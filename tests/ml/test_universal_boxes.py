@@ -11,8 +11,9 @@ import torch
 
 from ml.synth import CATEGORIES
 from ml.universal import targets
-from ml.universal.data import BoxDataset, _augment_photo, select_images, series_kind
+from ml.universal.data import BoxDataset, select_images, series_kind
 from ml.universal.engine import box_projection_loss, compute_loss
+from ml.universal.photo_augment import augment_photo, mosaic
 from ml.universal.train import train
 
 
@@ -200,7 +201,7 @@ def test_a_zoomed_out_photo_sits_whole_on_a_larger_canvas_and_its_boxes_follow(t
     photo = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
     boxes = np.array([[10.0, 5.0, 30.0, 25.0]])
     for seed in range(5):
-        out, moved = _augment_photo(
+        out, moved = augment_photo(
             np.random.default_rng(seed), photo, boxes, 0.0, zoom_out_p=1.0, zoom_out=2.0
         )
         assert (
@@ -213,17 +214,54 @@ def test_a_zoomed_out_photo_sits_whole_on_a_larger_canvas_and_its_boxes_follow(t
         ranks = [np.corrcoef(inside.ravel(), o.ravel())[0, 1] for o in (original, original[:, ::-1])]
         assert max(ranks) > 0.9
     # off by default: the same draws as before, bit for bit
-    a = _augment_photo(np.random.default_rng(7), photo, boxes, 0.2)
-    b = _augment_photo(np.random.default_rng(7), photo, boxes, 0.2, zoom_out_p=0.3, zoom_out=1.0)
+    a = augment_photo(np.random.default_rng(7), photo, boxes, 0.2)
+    b = augment_photo(np.random.default_rng(7), photo, boxes, 0.2, zoom_out_p=0.3, zoom_out=1.0)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     coco, source_map = _tiny_box_set(tmp_path)
-    for bad in ({"zoom_out": 0.5}, {"camera": 1.5}):
-        with pytest.raises(ValueError, match="zoom_out must be >= 1 and camera a share"):
+    for bad in ({"zoom_out": 0.5}, {"camera": 1.5}, {"mosaic": -0.1}):
+        with pytest.raises(ValueError, match="zoom_out must be >= 1 and camera and mosaic shares in"):
             BoxDataset(coco, list(CATEGORIES), 64, source_map, **bad)
     plain = BoxDataset(coco, list(CATEGORIES), 64, source_map, seed=3)
     seen = BoxDataset(coco, list(CATEGORIES), 64, source_map, seed=3, camera=1.0)
     # the camera's effects change pixels, never labels
     assert not torch.equal(plain[0][0], seen[0][0]) and torch.equal(plain[0][3], seen[0][3])
+
+
+def test_a_mosaic_puts_four_photos_on_one_canvas_and_each_box_still_holds_its_carton(tmp_path):
+    # Photo k: a plain colour with its carton (the box) painted in a colour of its own.
+    photos, cartons = [], [(40 + 50 * k, 200 - 40 * k, 90) for k in range(4)]
+    for k in range(4):
+        photo = np.full((40 + 10 * k, 60, 3), 20 * k, dtype=np.uint8)
+        photo[10:30, 15 + 5 * k : 45] = cartons[k]
+        photos.append((photo, np.array([[15.0 + 5 * k, 10.0, 45.0, 30.0]])))
+    seen = 0
+    for seed in range(6):
+        canvas, boxes = mosaic(np.random.default_rng(seed), photos, 64)
+        assert canvas.shape == (128, 128, 3) and boxes.shape[1] == 4 and len(boxes) <= 4
+        for x0, y0, x1, y1 in boxes.round().astype(int):
+            inside = canvas[y0 + 1 : y1 - 1, x0 + 1 : x1 - 1].reshape(-1, 3)
+            if len(inside) == 0:  # cut to a sliver at the canvas's edge
+                continue
+            colours = {tuple(int(v) for v in c) for c in inside}
+            # one carton's colour fills the box: the box moved and scaled with its photo
+            assert len(colours) == 1 and colours.pop() in cartons
+            seen += 1
+    assert seen >= 12
+    with pytest.raises(ValueError, match="a mosaic takes 4 photos, got 3"):
+        mosaic(np.random.default_rng(0), photos[:3], 64)
+    coco, source_map = _tiny_box_set(tmp_path)
+    tiled = BoxDataset(coco, list(CATEGORIES), 64, source_map, seed=3, mosaic=1.0)
+    counts = []
+    for index in range(3):
+        _, semantic, _, bxs = tiled[index]
+        counts.append(int((bxs[:, 2] > bxs[:, 0]).sum()))
+        assert semantic.shape == (32, 32)
+    assert max(counts) >= 2  # one photo's box, and another's beside it
+    # off by default: no extra random draw, so a sample is the single photo's augmentation as before
+    plain = BoxDataset(coco, list(CATEGORIES), 64, source_map, seed=3)
+    image, _ = augment_photo(np.random.default_rng(3 + 1), *plain.photo(1), BoxDataset.GREYSCALE_P)
+    expected = targets.to_tensor(targets.resize_long_side(image, 64)[0], (64, 64))
+    assert torch.equal(plain[1][0], expected) and not torch.equal(tiled[1][0], expected)
 
 
 def test_the_loss_on_box_labels_ignores_unknown_pixels_and_adds_the_projection_term():
