@@ -130,12 +130,13 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
     assert parse_flips("none") == () and parse_flips("x,y,xy") == ("x", "y", "xy")
     fixed = ["--synthetic-floor", "0.001"]  # a fixed floor, as calibrate's, instead of the guard's rule
     rescore_module.main(
-        [*args, "--set", "center_agreement=0.6", "--input-size", "320", "--flips", "x", *fixed]
+        [*args, "--set", "center_agreement=0.6", "--input-size", "320", "--flips", "x", *fixed, "--perturb"]
     )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["synthetic_weight"] for r in report["tried"]] == [None, 1.0, 10.0]
     assert report["validation"]["synthetic_floor"] == 0.001
-    assert report["train"]["photos"] == 3 and report["synthetic_fit"]["shapes"] > 0
+    assert report["train"]["photos"] == 3 and report["train"]["perturbed"] is True
+    assert report["synthetic_fit"]["shapes"] > 0
     _, meta = load_checkpoint(out)
     assert "score_calibration" not in meta and "default_threshold" not in meta
     assert meta["grouping"]["center_agreement"] == 0.6  # fitted, and stored, at the grouping it was asked for
@@ -168,3 +169,23 @@ def test_the_choice_keeps_the_floor_beats_no_rescorer_and_gives_a_noise_sized_ti
     assert rescore_module._choose(tried, floor=0.845)["synthetic_weight"] == 3.0
     assert rescore_module._choose(tried, floor=0.849)["synthetic_weight"] == 10.0
     assert rescore_module._choose([own, row(1.0, 0.28, 0.86)], floor=0.84) is None  # worse than no rescorer
+
+
+def test_a_perturbed_training_photo_keeps_its_cartons_under_their_boxes():
+    # a dark photo with two bright cartons; perturbed, each box still holds a bright carton
+    image = np.full((120, 160, 3), 30, dtype=np.uint8)
+    image[20:60, 20:70] = 220
+    image[50:110, 90:150] = 200
+    photo = ({"id": 1}, image, [[20.0, 20.0, 50.0, 40.0], [90.0, 50.0, 60.0, 60.0]])
+    changed = 0
+    for seed in range(8):
+        info, out, boxes = rescore_module.perturbed(photo, np.random.default_rng(seed))
+        assert info == {"id": 1} and out.dtype == np.uint8 and out.ndim == 3
+        changed += out.shape != image.shape or not np.array_equal(out, image)
+        grey = out.astype(float).mean(axis=2)
+        for x, y, w, h in boxes:
+            assert w >= 1 and h >= 1
+            inside = grey[int(y + 0.25 * h) : int(y + 0.75 * h), int(x + 0.25 * w) : int(x + 0.75 * w)]
+            outside = np.median(grey)
+            assert inside.mean() > outside + 30
+    assert changed == 8
