@@ -1,7 +1,7 @@
 """CLI: ``python -m ml.synth --domain D --count N --seed S --out DIR [--workers K]`` (``--contact-sheet PNG``).
 
 ``--domain`` takes one name, a comma-separated list, or ``all`` (the four original domains; the
-photo-like ``racking_wall`` and ``no_package`` only when named)."""
+photo-like ``racking_wall``, ``storeroom_shelf`` and ``no_package`` only when named)."""
 
 from __future__ import annotations
 

@@ -32,6 +32,9 @@ class CartonLook:
     tape: str  # "kraft", "clear", "printed" or "none"
     label: float  # chance of a shipping label on a carton's front
     retail: bool  # full-colour printed board
+    artwork: bool = (
+        False  # a consumer product's shipper: brand name, product picture and bands in bold colours
+    )
 
 
 def carton_look(rng: np.random.Generator) -> CartonLook:
@@ -59,6 +62,25 @@ def carton_look(rng: np.random.Generator) -> CartonLook:
         tape,
         float(rng.uniform(0.0, 0.7)),
         retail,
+    )
+
+
+ART_INKS = [(200, 30, 35), (25, 70, 170), (20, 130, 60), (240, 190, 20), (120, 40, 140), (235, 235, 230)]
+
+
+def shipper_look(rng: np.random.Generator) -> CartonLook:
+    """A consumer product's shipping carton, as shops and stores keep them on shelves: kraft or white board
+    printed with the product's art (brand name, picture, colour bands) over much of its front."""
+    board = BOX_WHITE if rng.random() < 0.3 else BOX_BROWNS[int(rng.integers(len(BOX_BROWNS)))]
+    return CartonLook(
+        np.asarray(board, np.float32) * rng.uniform(0.85, 1.05),
+        ART_INKS[int(rng.integers(len(ART_INKS)))],
+        False,
+        bool(rng.random() < 0.3),
+        ["kraft", "clear", "none"][int(rng.integers(3))],
+        float(rng.uniform(0.0, 0.2)),
+        False,
+        artwork=True,
     )
 
 
@@ -98,6 +120,8 @@ def paint_carton(
     fw, fh = fx1 - fx0, fy1 - fy0
     if look.retail:
         _retail_print(img, rng, box, front, look)
+    if look.artwork and fw > 8:
+        _product_art(img, rng, box, front, look)
     if look.logo and fw > 12:
         _logo(img, rng, box, front, look)
     if look.symbols and fw > 20:
@@ -254,3 +278,46 @@ def _retail_print(img, rng, box, front: np.ndarray, look: CartonLook) -> None:
     draw_poly(img, [quad(x0, y0 + h * rng.uniform(0.55, 0.75), x1, y1)], box, accent)
     px, py = x0 + w * rng.uniform(0.45, 0.6), y0 + h * 0.12
     draw_poly(img, [quad(px, py, px + w * 0.35, py + h * 0.45)], box, 255 - accent * 0.6)
+
+
+def _product_art(img, rng, box, front: np.ndarray, look: CartonLook) -> None:
+    """A product's art over the front: a colour band, the brand name in heavy letters (on a badge at times),
+    a picture of the product and a few lines of small print."""
+    x0, y0 = front[0]
+    x1, y1 = front[2]
+    w, h = x1 - x0, y1 - y0
+    accent = np.asarray(ART_INKS[int(rng.integers(len(ART_INKS)))], np.float32) * rng.uniform(0.8, 1.05)
+    if rng.random() < 0.6:  # a band across the top or the bottom
+        top = rng.random() < 0.5
+        share = rng.uniform(0.2, 0.45)
+        band = quad(x0, y0, x1, y0 + h * share) if top else quad(x0, y1 - h * share, x1, y1)
+        draw_poly(img, [band], box, accent)
+    letters = int(rng.integers(3, 8))
+    lh, lw = h * rng.uniform(0.12, 0.25), w * rng.uniform(0.5, 0.85)
+    lx, ly = x0 + (w - lw) * rng.uniform(0.1, 0.9), y0 + h * rng.uniform(0.12, 0.45)
+    if rng.random() < 0.4:  # the name on a badge of its own colour
+        pad = lh * 0.35
+        draw_poly(img, [quad(lx - pad, ly - pad, lx + lw + pad, ly + lh + pad)], box, 255 - accent * 0.7)
+    widths = rng.uniform(0.6, 1.4, letters)
+    edges = np.concatenate([[0.0], np.cumsum(widths)]) / widths.sum() * lw
+    ink = np.asarray(look.ink, np.float32)
+    letter_boxes = [
+        quad(lx + a, ly, lx + b - lw * 0.025, ly + lh * rng.uniform(0.8, 1.0))
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    draw_poly(img, letter_boxes, box, ink)
+    r = min(w, h) * rng.uniform(0.1, 0.22)
+    cx, cy = x0 + w * rng.uniform(0.2, 0.8), min(ly + lh + r * 1.3, y1 - r)
+    phi = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    stretch = rng.uniform(0.7, 1.4)
+    colour = np.asarray(ART_INKS[int(rng.integers(len(ART_INKS)))], np.float32)
+    draw_poly(img, [np.stack([cx + r * stretch * np.cos(phi), cy + r * np.sin(phi)], 1)], box, colour)
+    draw_poly(
+        img,
+        [np.stack([cx - r * 0.3 + r * 0.3 * np.cos(phi), cy - r * 0.35 + r * 0.25 * np.sin(phi)], 1)],
+        box,
+        np.minimum(colour * 1.5 + 60, 255),
+    )
+    for k in range(int(rng.integers(0, 4))):
+        yy = y1 - h * (0.08 + 0.06 * k)
+        draw_lines(img, np.array([[[x0 + w * 0.08, yy], [x0 + w * rng.uniform(0.3, 0.7), yy]]]), box, ink, 1)

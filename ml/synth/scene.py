@@ -7,7 +7,7 @@ is warped with nearest-neighbour sampling, which keeps it exclusive.
 
 :data:`DOMAINS` are the four original parcel domains (``"all"`` means these, so the
 synthetic held-out set stays as it was); :data:`PHOTO_DOMAINS` are the photo-like ones
-(``racking_wall``, ``no_package``), named explicitly where wanted.
+(``racking_wall``, ``storeroom_shelf``, ``no_package``), named explicitly where wanted.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ml.synth import backgrounds
 from ml.synth.camera import camera_effects, camera_warp
 from ml.synth.objects import Canvas
 from ml.synth.parcels import DRAWERS, box_colour, draw_box
-from ml.synth.warehouse import render_no_package, render_racking_wall
+from ml.synth.warehouse import render_no_package, render_racking_wall, render_storeroom_shelf
 
 CATEGORIES = ["cardboard_box", "padded_mailer", "plastic_bag", "envelope", "item"]
 """Universal categories; COCO category id = index + 1."""
@@ -66,6 +66,7 @@ DOMAINS: dict[str, DomainSpec] = {
 
 PHOTO_DOMAINS: dict[str, Callable[[np.random.Generator, int, int], Canvas]] = {
     "racking_wall": render_racking_wall,  # racking bays stocked with cartons (cardboard_box only)
+    "storeroom_shelf": render_storeroom_shelf,  # dim stockroom shelving full of printed product cartons
     "no_package": render_no_package,  # warehouse clutter and no package at all: labels all zero
 }
 """Photo-like domains, rendered with :func:`camera_warp` and :func:`camera_effects`; not part of ``"all"``."""

@@ -1,5 +1,6 @@
-"""The two photo-like domains: ``racking_wall`` (racking bays full of cartons, as users photograph
-them) and ``no_package`` (the same places and the machines and people around them, no package).
+"""The photo-like domains: ``racking_wall`` (racking bays full of cartons, as users photograph them),
+``storeroom_shelf`` (a dim stockroom's shelving full of printed product cartons) and ``no_package`` (the
+same places and the machines and people around them, no package).
 
 Each ``render_*`` returns a :class:`~ml.synth.objects.Canvas` (float image and owner map);
 :func:`ml.synth.scene.generate_scene` adds the camera and collects the instances.
@@ -11,7 +12,6 @@ import numpy as np
 
 from ml.synth.backgrounds import smooth_field
 from ml.synth.camera import warp_to_quad
-from ml.synth.cartons import CartonLook, carton_look, paint_carton
 from ml.synth.figures import paint_person, paint_robot_arm
 from ml.synth.fixtures import (
     View,
@@ -23,14 +23,12 @@ from ml.synth.fixtures import (
     paint_floor,
     paint_guard_rail,
     paint_pallet_front,
-    paint_tote_front,
 )
 from ml.synth.objects import Canvas
 from ml.synth.overhead import render_overhead
-from ml.synth.paint import paint_lines, paint_poly, paint_tube, quad, shade_down
-from ml.synth.racking import Rack, make_rack, paint_rack_back, paint_rack_front
-
-TOTE_COLOURS = [(40, 80, 160), (60, 60, 65), (150, 150, 155), (200, 60, 40), (230, 190, 40)]
+from ml.synth.paint import paint_lines, paint_poly, paint_tube, quad
+from ml.synth.racking import make_rack, paint_rack_back, paint_rack_front
+from ml.synth.stocking import stock
 
 
 def front_view(
@@ -69,105 +67,6 @@ def paint_hall(canvas: Canvas, rng: np.random.Generator, view: View, floor_y: fl
             w = (front - floor_far) * rng.uniform(0.04, 0.1)
             marks.append(quad(-10, front, width + 10, front + w))
         paint_floor(canvas, rng, quad(-10, floor_far, width + 10, near_y), marks)
-
-
-def _carton_row(
-    canvas: Canvas,
-    rng: np.random.Generator,
-    view: View,
-    bay: tuple[float, float],
-    floor_y: float,
-    clear_top: float,
-    depths: tuple[float, float],
-    looks: list[CartonLook],
-    light: float,
-) -> None:
-    """Cartons side by side (some stacked) on one shelf between ``bay`` x limits, from ``floor_y`` up."""
-    x0, x1 = bay
-    width, clear = x1 - x0, floor_y - clear_top
-    cartons: list[tuple[tuple[float, float, float, float], tuple[float, float], CartonLook, int]] = []
-    x = x0 + rng.uniform(0, 0.04) * width
-    while x < x1 - width * 0.06:
-        if rng.random() < 0.1:  # a gap where stock was picked
-            x += width * rng.uniform(0.08, 0.25)
-            continue
-        look = looks[int(rng.integers(len(looks)))]
-        w = min(width * rng.uniform(0.12, 0.4), x1 - x)
-        h = clear * rng.uniform(0.3, 0.88)
-        d0 = depths[0] + rng.uniform(0, 0.1) * (depths[1] - depths[0])
-        d1 = d0 + (depths[1] - d0) * rng.uniform(0.4, 1.0)
-        tiers = 1 + int(h * 2 < clear and rng.random() < 0.7) + int(h * 3 < clear and rng.random() < 0.4)
-        for k in range(tiers):
-            cartons.append(((x, floor_y - h * (k + 1), x + w, floor_y - h * k), (d0, d1), look, k))
-        x += w + width * rng.uniform(0.0, 0.02)
-    cartons.sort(key=lambda c: (-abs((c[0][0] + c[0][2]) / 2 - view.vx), c[3]))
-    for rect, d, look, _k in cartons:
-        paint_carton(canvas, rng, view, rect, d, look, light)
-
-
-def _pallet_load(
-    canvas: Canvas,
-    rng: np.random.Generator,
-    view: View,
-    span: tuple[float, float],
-    floor_y: float,
-    clear_top: float,
-    depth: float,
-    look: CartonLook | None,
-    light: float,
-) -> None:
-    """A pallet at the front of a level; with ``look``, a block of cartons (back layer, then front) on it."""
-    x0, x1 = span
-    d0 = depth * rng.uniform(0.0, 0.08)
-    top = paint_pallet_front(canvas, rng, view, x0, x1, floor_y, (d0, d0 + depth * 0.9))
-    if look is None:
-        return
-    cols = int(rng.integers(2, 5))
-    rows = max(1, min(int(rng.integers(1, 5)), int((top - clear_top) / ((x1 - x0) / cols * 0.5))))
-    h = min((top - clear_top) * rng.uniform(0.7, 0.95) / rows, (x1 - x0) / cols * 1.2)
-    w = (x1 - x0) / cols
-    layer = depth * rng.uniform(0.3, 0.45)
-    for start in (d0 + layer, d0):
-        for r in range(rows - 1 if start > d0 else 0, rows):  # of the back layer only the top row can show
-            order = sorted(range(cols), key=lambda c: -abs(x0 + (c + 0.5) * w - view.vx))
-            for c in order:
-                if r == rows - 1 and rng.random() < 0.15:
-                    continue
-                rect = (x0 + c * w + 0.5, top - h * (r + 1), x0 + (c + 1) * w - 0.5, top - h * r)
-                paint_carton(canvas, rng, view, rect, (start, start + layer), look, light)
-
-
-def _empty_bay_contents(
-    canvas: Canvas,
-    rng: np.random.Generator,
-    view: View,
-    bay: tuple[float, float],
-    floor_y: float,
-    clear_top: float,
-    depth: float,
-) -> None:
-    """What an emptied bay may still hold: empty pallets, a stack of them, or empty totes."""
-    x0, x1 = bay
-    draw = rng.random()
-    if draw < 0.35:
-        x = x0 + (x1 - x0) * rng.uniform(0, 0.5)
-        stack = int(rng.integers(1, 8))
-        y = floor_y
-        for _k in range(stack):
-            y = paint_pallet_front(
-                canvas, rng, view, x, x + (x1 - x0) * rng.uniform(0.4, 0.5), y, (2, depth * 0.9)
-            )
-            if y < clear_top:
-                break
-    elif draw < 0.6:
-        colour = TOTE_COLOURS[int(rng.integers(len(TOTE_COLOURS)))]
-        w = (x1 - x0) * rng.uniform(0.18, 0.3)
-        h = min(w * 0.6, (floor_y - clear_top) * 0.8)
-        for x in np.arange(x0 + 2, x1 - w, w * 1.05):
-            if rng.random() < 0.75:
-                paint_tote_front(
-                    canvas, rng, view, (x, floor_y - h, x + w, floor_y), (2, depth * 0.8), colour
-                )
 
 
 def _foreground(
@@ -249,21 +148,23 @@ def _turn(canvas: Canvas, rng: np.random.Generator, view: View) -> None:
     canvas.image, canvas.owner = warp_to_quad(canvas.image, canvas.owner, corners)
 
 
-def _racking_scene(rng: np.random.Generator, height: int, width: int, stocked: bool) -> Canvas:
+def _racking_scene(
+    rng: np.random.Generator, height: int, width: int, stocked: bool, storeroom: bool = False
+) -> Canvas:
     canvas = Canvas(np.zeros((height, width, 3), np.float32))
     view = front_view(rng, height, width, oblique=0.35)
-    pallet_racking = rng.random() < 0.5
+    pallet_racking = rng.random() < 0.5 and not storeroom
     rack = make_rack(
         rng,
         view,
         height,
         width,
-        (0.45, 1.1) if pallet_racking else (0.4, 0.9),
-        (0.45, 0.7) if pallet_racking else (0.3, 0.5),
+        (0.45, 1.1) if pallet_racking or storeroom else (0.4, 0.9),  # a storeroom's shelves: big, as close up
+        (0.45, 0.7) if pallet_racking or storeroom else (0.3, 0.5),
     )
     paint_hall(canvas, rng, view, rack.floor_y, rack.depth * 1.3)
     paint_rack_back(canvas, rng, rack)
-    _stock(canvas, rng, rack, stocked, pallet_racking)
+    stock(canvas, rng, rack, stocked, pallet_racking, storeroom)
     paint_rack_front(canvas, rng, rack)
     bay = rack.uprights[1] - rack.uprights[0]
     if rng.random() < 0.2:  # a fire extinguisher on an upright
@@ -275,66 +176,12 @@ def _racking_scene(rng: np.random.Generator, height: int, width: int, stocked: b
             canvas, np.array([[x, y - r], [x + r * 1.2, y + r], [x + r * 1.4, y + r * 4]]), (25, 25, 25), 2
         )
     _foreground(canvas, rng, view, rack.floor_y, bay, 1.0 if stocked else 2.0)
+    if storeroom:  # dim, and dimmer away from the lamps above
+        fall = np.linspace(1.0, rng.uniform(0.4, 0.9), height, dtype=np.float32)[:, None, None]
+        canvas.image *= np.float32(rng.uniform(0.3, 0.8)) * fall
     if rng.random() < 0.5:
         _turn(canvas, rng, view)
     return canvas
-
-
-def _stock(canvas: Canvas, rng: np.random.Generator, rack: Rack, stocked: bool, pallet_racking: bool) -> None:
-    """Fill each bay and level: carton rows or pallet loads when ``stocked``, else empties or nothing."""
-    view = rack.view
-    skus = [carton_look(rng) for _k in range(int(rng.integers(1, 6)))]
-    shelves = rack.shelves()
-    for bay in rack.bays():
-        x0, x1 = bay
-        bay_looks = [skus[int(rng.integers(len(skus)))] for _k in range(int(rng.integers(1, 4)))]
-        for level, (floor_y, clear_top) in enumerate(shelves):
-            if floor_y < -10 or clear_top > canvas.size[0] * 1.5:
-                continue
-            clear_top = max(clear_top, floor_y - (x1 - x0) * 0.8)
-            light = float(rng.uniform(0.75, 1.05)) * (0.85 if level == 0 else 1.0)
-            if not stocked:
-                if rng.random() < 0.5:
-                    _empty_bay_contents(canvas, rng, view, bay, floor_y, clear_top, rack.depth)
-            elif rng.random() < 0.06:
-                continue  # an empty location
-            elif pallet_racking or level == 0:
-                n = int(rng.integers(1, 4)) if pallet_racking else 1
-                span = (x1 - x0) / n
-                for k in range(n):
-                    load = bay_looks[int(rng.integers(len(bay_looks)))] if rng.random() < 0.9 else None
-                    _pallet_load(
-                        canvas,
-                        rng,
-                        view,
-                        (x0 + k * span + span * 0.04, x0 + (k + 1) * span - span * 0.04),
-                        floor_y,
-                        clear_top,
-                        rack.depth,
-                        load,
-                        light,
-                    )
-            else:
-                _carton_row(
-                    canvas,
-                    rng,
-                    view,
-                    bay,
-                    floor_y,
-                    clear_top,
-                    (rack.depth * 0.02, rack.depth * 0.95),
-                    bay_looks,
-                    light,
-                )
-            if level > 0:  # the deck above shades the top of the level
-                shade_down(
-                    canvas,
-                    x0,
-                    clear_top,
-                    x1,
-                    clear_top + (floor_y - clear_top) * 0.45,
-                    float(rng.uniform(0.1, 0.4)),
-                )
 
 
 def _machine_cell(rng: np.random.Generator, height: int, width: int) -> Canvas:
@@ -383,6 +230,11 @@ def _machine_cell(rng: np.random.Generator, height: int, width: int) -> Canvas:
 def render_racking_wall(rng: np.random.Generator, height: int, width: int) -> Canvas:
     """Racking bays stocked with cartons, front-on or looking a little along the aisle."""
     return _racking_scene(rng, height, width, stocked=True)
+
+
+def render_storeroom_shelf(rng: np.random.Generator, height: int, width: int) -> Canvas:
+    """A stockroom's shelving, dimly lit, every level full of cartons, most printed with a product's art."""
+    return _racking_scene(rng, height, width, stocked=True, storeroom=True)
 
 
 def render_no_package(rng: np.random.Generator, height: int, width: int) -> Canvas:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -23,7 +24,10 @@ from ml.synth import (
     write_dataset,
 )
 from ml.synth.__main__ import main as synth_cli
+from ml.synth.cartons import paint_carton, shipper_look
 from ml.synth.dataset import domain_cycle, iter_scenes
+from ml.synth.objects import Canvas
+from ml.synth.warehouse import front_view
 from ml.universal.data import annotation_mask
 
 SIZE = (96, 128)  # (H, W): tiny scenes keep the suite fast
@@ -140,7 +144,7 @@ def test_the_four_original_domains_render_bit_identically_and_all_means_only_the
 
 
 def test_photo_domains_are_named_explicitly():
-    assert set(PHOTO_DOMAINS) == {"no_package", "racking_wall"}
+    assert set(PHOTO_DOMAINS) == {"no_package", "racking_wall", "storeroom_shelf"}
     assert set(ALL_DOMAINS) == set(DOMAINS) | set(PHOTO_DOMAINS)
     cycle = domain_cycle("no_package,racking_wall")
     assert [next(cycle) for _ in range(3)] == ["no_package", "racking_wall", "no_package"]
@@ -164,9 +168,10 @@ def test_no_package_scenes_differ_by_seed_and_repeat_for_the_same_seed(tmp_path)
     assert len(coco["images"]) == 3 and coco["annotations"] == []
 
 
+@pytest.mark.parametrize("domain", ["racking_wall", "storeroom_shelf"])
 @pytest.mark.parametrize("seed", range(6))
-def test_racking_wall_cartons_are_exclusive_masks_matching_the_labels(seed):
-    scene = generate_scene("racking_wall", seed, (192, 256))
+def test_racking_wall_cartons_are_exclusive_masks_matching_the_labels(domain, seed):
+    scene = generate_scene(domain, seed, (192, 256))
     assert scene.image.shape == (192, 256, 3) and scene.image.dtype == np.uint8
     assert len(scene.instances) >= 3, "a stocked racking wall shows several cartons"
     assert {inst.category for inst in scene.instances} == {"cardboard_box"}
@@ -176,6 +181,26 @@ def test_racking_wall_cartons_are_exclusive_masks_matching_the_labels(seed):
         assert inst.mask.sum() >= 12
     background = scene.labels == 0
     assert 0.05 < background.mean() < 0.95, "racking, beams and floor are background between the cartons"
+
+
+def test_storeroom_shelves_hold_printed_product_cartons_in_dim_light():
+    dim = np.mean([generate_scene("storeroom_shelf", seed, (192, 256)).image.mean() for seed in range(6)])
+    lit = np.mean([generate_scene("racking_wall", seed, (192, 256)).image.mean() for seed in range(6)])
+    assert dim < lit * 0.8  # a stockroom is darker than a warehouse's racking
+    for seed in range(
+        5
+    ):  # a product's art covers much of a carton's face: the same carton without it is plain
+        look = shipper_look(np.random.default_rng(seed))
+        assert look.artwork and not look.retail
+        printed = []
+        for art in (True, False):
+            canvas = Canvas(np.zeros((160, 200, 3), np.float32))
+            view = front_view(np.random.default_rng(1), 160, 200, oblique=0.0)
+            look = dataclasses.replace(look, artwork=art)
+            paint_carton(canvas, np.random.default_rng(2), view, (40, 30, 160, 130), (5.0, 60.0), look)
+            pixels = canvas.image[canvas.owner > 0]
+            printed.append((np.linalg.norm(pixels - np.median(pixels, axis=0), axis=1) > 40).mean())
+        assert printed[0] > 0.2 and printed[0] > 1.5 * printed[1]
 
 
 def test_racking_wall_cartons_are_written_to_coco_faithfully(tmp_path):
