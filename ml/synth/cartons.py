@@ -32,9 +32,8 @@ class CartonLook:
     tape: str  # "kraft", "clear", "printed" or "none"
     label: float  # chance of a shipping label on a carton's front
     retail: bool  # full-colour printed board
-    artwork: bool = (
-        False  # a consumer product's shipper: brand name, product picture and bands in bold colours
-    )
+    # a consumer product's shipper: brand name, product picture and bands in bold colours
+    artwork: bool = False
 
 
 def carton_look(rng: np.random.Generator) -> CartonLook:

@@ -320,8 +320,11 @@ class BoxDataset(Dataset):
         if self.augment:
             rng = np.random.default_rng(self.seed + 1000 * self.epoch + index)
             if self.mosaic and rng.random() < self.mosaic:
-                picks = [index, *(int(i) for i in rng.integers(len(self.images), size=3))]
-                tiles = [self._augmented(rng, *self.photo(i)) for i in picks]
+                others = [int(i) for i in rng.integers(len(self.images), size=3)]
+                tiles = [
+                    self._augmented(rng, image, boxes),
+                    *(self._augmented(rng, *self.photo(i)) for i in others),
+                ]
                 image, boxes = mosaic(rng, tiles, self.input_size)
             else:
                 image, boxes = self._augmented(rng, image, boxes)
