@@ -313,6 +313,8 @@ def add_center_head(path: str | Path, out: str | Path, variant: str = "centers")
         raise ValueError(f"{path} already has a centre head ({arch})")
     if variant not in CENTER_VARIANTS:
         raise ValueError(f"unknown centre-head variant {variant!r}; choose from {list(CENTER_VARIANTS)}")
+    if variant == "center_mobile":  # its trunk starts from pretrained weights, not from the base's
+        raise ValueError("a MobileNetV2 tower needs its pretrained weights: python -m ml.universal.backbone")
     headed_arch = f"{arch}_{variant}"
     if headed_arch not in MODELS:
         raise ValueError(f"architecture {arch!r} has no {variant} variant; choose from {sorted(MODELS)}")

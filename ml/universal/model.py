@@ -7,7 +7,7 @@ Outputs (``forward`` returns a dict), all at half the input resolution (stride 2
 * ``interior``: (B, 1, H/2, W/2) logits of the normalised distance to the instance border
   (1 at an instance's most interior pixel, 0 on its border and on background).
 * ``features``: (B, D) image-level descriptor (global average pool of the bottleneck).
-* ``centers`` (variants named ``*_centers``, ``*_center_branch`` and ``*_center_tower`` only): (B, 3, H/2, W/2), a package-centre heatmap logit and
+* ``centers`` (variants named ``*_centers``, ``*_center_branch``, ``*_center_tower`` and ``*_center_mobile``): (B, 3, H/2, W/2), a package-centre heatmap logit and
   the log width and log height (stride-2 pixels) of the package's box there (:mod:`ml.universal.centers`).
 
 Instances are grouped from these maps in :mod:`ml.universal.grouping`. Modules hold no
@@ -17,11 +17,13 @@ configuration: the builders below pick widths, and ``MODELS`` names the variants
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models import mobilenet_v2
 
 # Initial centre-heatmap logit: sigmoid = 0.1, so the first steps' focal loss is not swamped by the
 # many background pixels (the prior-probability initialisation of Lin et al., 2017, and CenterNet).
@@ -93,12 +95,64 @@ class CenterTower(nn.Module):
     centres with a trunk of its own while the maps stay exactly as they were. The predictor runs it
     once per image, without the test-time flips, so it adds one pass, not four."""
 
-    def __init__(self, net: UniversalUNet):
+    def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)["centers"]
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# The trunk's blocks (torchvision's ``features`` indices) whose outputs feed the decoder: strides 4, 8, 16, 32.
+TAPS = (3, 6, 13, 17)
+TAP_CHANNELS = (24, 32, 96, 320)
+DECODER_WIDTH = 64
+HEAD_WIDTH = 48
+SIZE_PRIOR = math.log(16.0)  # initial log box side, stride-2 pixels: a 32 px carton in the network's input
+
+
+def _conv_relu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class MobileCenterNet(nn.Module):
+    """MobileNetV2 trunk, top-down decoder to stride 4, centre head; ``forward`` returns ``{"centers": ...}``
+    at half the input's resolution (B, 3, H/2, W/2), as ``CenterTower`` asks of its net. Input: RGB in [0, 1].
+    Why a pretrained trunk, and where its weights come from: :mod:`ml.universal.backbone`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(*list(mobilenet_v2().features)[: TAPS[-1] + 1])
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.lateral = nn.ModuleList(nn.Conv2d(c, DECODER_WIDTH, 1) for c in TAP_CHANNELS)
+        self.smooth = nn.ModuleList(_conv_relu(DECODER_WIDTH, DECODER_WIDTH) for _ in TAP_CHANNELS[:-1])
+        self.head = _conv_relu(DECODER_WIDTH, HEAD_WIDTH)
+        self.out = nn.Conv2d(HEAD_WIDTH, 3, 1)
+        assert self.out.bias is not None
+        with torch.no_grad():
+            self.out.bias.copy_(torch.tensor([CENTER_PRIOR_LOGIT, SIZE_PRIOR, SIZE_PRIOR]))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        size = (x.shape[-2] // 2, x.shape[-1] // 2)
+        x = (x - self.mean) / self.std
+        taps = []
+        for index, block in enumerate(self.features):
+            x = block(x)
+            if index in TAPS:
+                taps.append(x)
+        top = self.lateral[-1](taps[-1])
+        for lateral, smooth, tap in zip(
+            reversed(self.lateral[:-1]), reversed(self.smooth), reversed(taps[:-1]), strict=True
+        ):
+            top = F.interpolate(top, size=tap.shape[-2:], mode="bilinear", align_corners=False)
+            top = smooth(top + lateral(tap))
+        out = self.out(self.head(top))
+        return {"centers": F.interpolate(out, size=size, mode="bilinear", align_corners=False)}
 
 
 class UniversalUNet(nn.Module):
@@ -132,10 +186,12 @@ class UniversalUNet(nn.Module):
         # Centre heatmap and box size: one 3x3 block of its own (``centers=True``), so a continued base
         # learns it without bending the features the semantic and interior heads share; or, with
         # ``centers="branch"``, a ``CenterBranch`` on the coarser decoder stages; or, with ``centers="tower"``,
-        # a ``CenterTower`` of the same widths.
+        # a ``CenterTower`` of the same widths; with ``centers="mobile"``, a ``CenterTower`` on ``MobileCenterNet``.
         self.centers: nn.Module | None = None
         if centers == "tower":
             self.centers = CenterTower(UniversalUNet(enc_widths, enc_depths, dec_widths, num_classes, True))
+        elif centers == "mobile":
+            self.centers = CenterTower(MobileCenterNet())
         elif centers == "branch":
             self.centers = CenterBranch(dec_widths[0], dec_widths[1], dec_widths[1])
         elif centers:
@@ -171,21 +227,22 @@ class UniversalUNet(nn.Module):
 
 
 def fuse_for_inference(model: UniversalUNet) -> UniversalUNet:
-    """A copy of ``model`` in eval mode with every BatchNorm folded into its convolution."""
+    """A copy of ``model`` in eval mode with every BatchNorm folded into the convolution before it: in
+    ``ConvBNReLU`` and, in a ``MobileCenterNet``'s trunk, torchvision's conv-norm blocks and the linear 1x1
+    at the end of each inverted residual (any ``nn.Sequential`` holding a Conv2d then a BatchNorm2d)."""
     import copy
 
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     fused = copy.deepcopy(model).eval()
-    for module in fused.modules():
-        # module[0] is always a Conv2d; checking it types it for fuse_conv_bn_eval
-        if (
-            isinstance(module, ConvBNReLU)
-            and isinstance(module[0], nn.Conv2d)
-            and isinstance(module[1], nn.BatchNorm2d)
-        ):
-            module[0] = fuse_conv_bn_eval(module[0], module[1])
-            module[1] = nn.Identity()
+    for module in list(fused.modules()):
+        if not isinstance(module, nn.Sequential):
+            continue
+        for index in range(len(module) - 1):
+            conv, norm = module[index], module[index + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                module[index] = fuse_conv_bn_eval(conv, norm)
+                module[index + 1] = nn.Identity()
     return fused
 
 
@@ -214,11 +271,13 @@ MODELS: dict[str, Callable[..., UniversalUNet]] = {
     "unet_m_centers": functools.partial(build_unet_m, centers=True),
     "unet_s_center_branch": functools.partial(build_unet_s, centers="branch"),
     "unet_s_center_tower": functools.partial(build_unet_s, centers="tower"),
+    # The tower on a pretrained MobileNetV2 trunk (``MobileCenterNet``; ``ml.universal.backbone``).
+    "unet_s_center_mobile": functools.partial(build_unet_s, centers="mobile"),
 }
 
 
 # Architecture-name suffixes of the centre-head variants.
-CENTER_VARIANTS = ("centers", "center_branch", "center_tower")
+CENTER_VARIANTS = ("centers", "center_branch", "center_tower", "center_mobile")
 
 
 def has_center_head(architecture: str) -> bool:
