@@ -99,10 +99,14 @@ def shape_vertex_count(shape: Sequence[Sequence[Sized]]) -> int:
 
 
 def mask_bbox(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    """x, y, width, height of a 2-D mask's set pixels; zeros for an empty mask."""
+    # The rows and columns that hold a pixel, not every pixel's coordinates: several times faster on the
+    # predictor's masks, which it boxes a few times per shape.
+    rows, cols = np.flatnonzero(np.any(mask, axis=1)), np.flatnonzero(np.any(mask, axis=0))
+    if len(cols) == 0:
         return [0.0, 0.0, 0.0, 0.0]
-    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+    x0, x1, y0, y1 = int(cols[0]), int(cols[-1]), int(rows[0]), int(rows[-1])
+    return [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -67,6 +67,10 @@ def test_measures_of_a_shape_agree_with_each_other_and_with_the_mask():
     assert area == pytest.approx(geometry.shape_area(shape), abs=0.01)
     assert bbox == geometry.shape_bbox(shape)
     assert geometry.mask_bbox(mask) == [4.0, 4.0, 42.0, 30.0]
+    scattered = np.zeros((20, 30), np.uint8)
+    scattered[3, 25] = scattered[17, 2] = 1  # two lone pixels span the box
+    assert geometry.mask_bbox(scattered) == [2.0, 3.0, 24.0, 15.0]
+    assert geometry.mask_bbox(np.zeros((5, 5), bool)) == [0.0, 0.0, 0.0, 0.0]
     assert bbox == pytest.approx([4.0, 4.0, 42.0, 30.0], abs=0.5)  # the traced corners are cut a little
     assert geometry.shape_to_coco_polygons(shape)[0][:2] == [float(c) for c in shape[0][0][0]]
     assert geometry.mask_iou(mask, mask) == 1.0 and geometry.mask_iou(mask, ~mask) == 0.0
