@@ -1,7 +1,7 @@
 """Fit a checkpoint's rescorer (``ml.universal.rescoring``) on labelled training shapes, chosen on val.
 
     python -m ml.universal.rescore CKPT --coco DATA/train.json --val-coco DATA/val.json [--set center_agreement=0.6] \
-        [--input-size 576 --flips x] --out CKPT
+        [--input-size 576 --flips x] [--tower-sizes 576] --out CKPT
     python -m ml.universal.calibrate CKPT --coco DATA/val.json ...   # then, always
 
 1. **Shapes.** The checkpoint's own shapes, at its own grouping, on real training photos (``--subset``,
@@ -9,7 +9,8 @@
    box at IoU >= 0.5; and on fresh synthetic scenes (``SYNTHETIC_FIT``, and ``NO_PACKAGE_FIT`` scenes with
    no package: seeds that no training config and no guard uses), each correct when its mask matches a
    drawn package at mask IoU >= 0.5. ``--input-size`` and ``--flips`` fit at another input size and set of
-   test-time flips (the shapes, and so the features, change with them); the checkpoint keeps them.
+   test-time flips (the shapes, and so the features, change with them); the checkpoint keeps them. So does
+   ``--tower-sizes`` (``UniversalPredictor._tower``).
 2. **Choice.** One rescorer is fitted per weight of the synthetic shapes (``SYNTHETIC_WEIGHTS``). As in
    ``calibrate``, the best class-agnostic box AP50 on the real val photos wins among those that keep the
    synthetic val mask AP at ``SYNTHETIC_FLOOR`` (or, for a checkpoint already below it, within
@@ -158,6 +159,7 @@ def rescore(
     flips: tuple[str, ...] | None = None,
     synthetic_floor: float | None = None,
     perturb: bool = False,
+    tower_sizes: list[int] | None = None,
     log=lambda line: print(line, file=sys.stderr, flush=True),
 ) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the rescorer chosen on val (see the module docstring), or none."""
@@ -173,7 +175,13 @@ def rescore(
         meta["input_size"] = int(input_size)
     if flips is not None:
         meta["test_time_flips"] = list(flips)
-    predictor = UniversalPredictor(model, meta)  # refuses unknown flips by name
+    if tower_sizes is not None:
+        if any(size < 32 or size % 32 for size in tower_sizes):
+            raise ValueError(f"tower sizes {tower_sizes} must be positive multiples of 32")
+        meta["tower_sizes"] = [int(size) for size in tower_sizes]
+    predictor = UniversalPredictor(
+        model, meta
+    )  # refuses unknown flips, and tower sizes without a tower, by name
     photos = labelled_photos(coco_path, images_dir, subset, source_map)
     if len(photos) > limit:
         picked = np.random.default_rng(0).choice(len(photos), limit, replace=False)
@@ -234,6 +242,13 @@ def rescore(
     return model, meta, report
 
 
+def _sizes(text: str | None) -> list[int] | None:
+    """``--tower-sizes``: None (the checkpoint's) for no value, [] for 'none', else the whole numbers in it."""
+    if text is None:
+        return None
+    return [] if text.strip() == "none" else [int(part) for part in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Fit a checkpoint's shape rescorer on labelled training photos and synthetic scenes, "
@@ -271,6 +286,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="fit on the training photos zoomed, mirrored and through camera effects, as training shows them",
     )
+    parser.add_argument(
+        "--tower-sizes",
+        metavar="PX,PX",
+        help="the centre tower also sees the image at these long sides, averaged ('none'; default: the checkpoint's)",
+    )
     parser.add_argument("--out", required=True, help="where to write the checkpoint")
     args = parser.parse_args(argv)
     try:
@@ -278,6 +298,12 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError:
         parser.error(f"--set takes FIELD=NUMBER, got {args.set}")
     flips = None if args.flips is None else parse_flips(args.flips)
+    try:
+        tower_sizes = _sizes(args.tower_sizes)
+    except ValueError:
+        parser.error(
+            f"--tower-sizes takes whole numbers separated by commas, or 'none'; got {args.tower_sizes!r}"
+        )
     try:
         model, meta, report = rescore(
             args.checkpoint,
@@ -292,6 +318,7 @@ def main(argv: list[str] | None = None) -> None:
             flips=flips,
             synthetic_floor=args.synthetic_floor,
             perturb=args.perturb,
+            tower_sizes=tower_sizes,
         )
     except ValueError as err:
         parser.error(str(err))

@@ -164,6 +164,8 @@ def test_training_the_mobile_tower_moves_its_trunk_and_keeps_its_imagenet_statis
         tmp_path / "s.pt", build_model("unet_s"), make_meta("unet_s", list(CATEGORIES), 64)
     )
     init = replace_tower(plain, weights_file, tmp_path / "m.pt", check_hash=False)
+    model, meta = load_checkpoint(init)
+    init = save_checkpoint(init, model, {**meta, "tower_sizes": [96]})
     config = {
         "init": str(init),
         "input_size": 64,
@@ -180,8 +182,48 @@ def test_training_the_mobile_tower_moves_its_trunk_and_keeps_its_imagenet_statis
     assert (
         trained_meta["tower_init"] == load_checkpoint(init)[1]["tower_init"]
     )  # the trunk's source travels on
+    assert trained_meta["tower_sizes"] == [96]  # and the sizes its rescorer was fitted with
     old, new = before.state_dict(), after.state_dict()
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed and all(k.startswith("centers.") for k in changed)
     assert "centers.net.out.weight" in changed and "centers.net.features.0.0.weight" in changed
     assert not any(k.endswith(("running_mean", "running_var")) for k in changed)
+
+
+class _SizeCentres(torch.nn.Module):
+    """A tower network whose centre output is the same everywhere: heat logit = the input's width / 64, and log box
+    sides log 8 (stride-2 pixels of whatever input it sees), at half the input's resolution."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        n, _, h, w = x.shape
+        value = torch.tensor([w / 64, np.log(8.0), np.log(8.0)], dtype=torch.float32)
+        return {"centers": value[None, :, None, None].expand(n, 3, h // 2, w // 2).clone()}
+
+
+def test_tower_sizes_average_the_towers_maps_with_box_sides_brought_to_the_maps_pixels():
+    torch.manual_seed(0)
+    model = build_model("unet_s_center_mobile").eval()
+    model.centers.net = _SizeCentres()
+    image = generate_scene("pallet_stack", 3, (90, 120)).image
+    meta = make_meta("unet_s_center_mobile", list(CATEGORIES), 64, test_time_flips=["x"])
+    plain = UniversalPredictor(model, meta).dense_maps(image)[3]
+    calls = []
+    predictor = UniversalPredictor(model, {**meta, "tower_sizes": [128, 256]})
+    predictor.model.centers.register_forward_hook(
+        lambda module, args, output: calls.append(tuple(args[0].shape[2:]))
+    )
+    coarse = predictor.dense_maps(image)[3]
+    # The maps' input (48 x 64, padded to whole strides), then the image at each size, long side first.
+    assert calls == [(64, 64), (96, 128), (192, 256)]
+    np.testing.assert_allclose(plain[-3], torch.sigmoid(torch.tensor(1.0)).item(), atol=1e-6)
+    np.testing.assert_allclose(
+        coarse[-3], torch.sigmoid(torch.tensor(7 / 3)).item(), atol=1e-6
+    )  # (1 + 2 + 4) / 3
+    # An 8 px side at 128 or 256 px is 4 or 2 px at the maps' 64: the mean of log 8, log 4 and log 2 is log 4.
+    np.testing.assert_allclose(coarse[-2:], np.log(4.0), atol=1e-5)
+    assert coarse.shape == plain.shape  # on the maps' own grid
+    np.testing.assert_array_equal(coarse[:-3], plain[:-3])  # the maps are untouched
+    with pytest.raises(ValueError, match="need a centre tower; unet_s has none"):
+        UniversalPredictor(
+            build_model("unet_s").eval(), {**make_meta("unet_s", list(CATEGORIES), 64), "tower_sizes": [96]}
+        )

@@ -123,6 +123,8 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
         (["--set", "center_agreement"], "--set takes FIELD=NUMBER"),
         (["--input-size", "500"], "input size 500 must be a positive multiple of 32"),
         (["--flips", "x,z"], "unknown test-time flips ['z']"),
+        (["--tower-sizes", "300"], "tower sizes [300] must be positive multiples of 32"),
+        (["--tower-sizes", "384;512"], "--tower-sizes takes whole numbers separated by commas"),
     ]:
         with pytest.raises(SystemExit):
             rescore_module.main([*args, *bad])
@@ -131,6 +133,7 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
     fixed = ["--synthetic-floor", "0.001"]  # a fixed floor, as calibrate's, instead of the guard's rule
     rescore_module.main(
         [*args, "--set", "center_agreement=0.6", "--input-size", "320", "--flips", "x", *fixed, "--perturb"]
+        + ["--tower-sizes", "384"]
     )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["synthetic_weight"] for r in report["tried"]] == [None, 1.0, 10.0]
@@ -141,7 +144,7 @@ def test_the_cli_fits_on_training_shapes_chooses_on_val_and_drops_the_old_calibr
     assert "score_calibration" not in meta and "default_threshold" not in meta
     assert meta["grouping"]["center_agreement"] == 0.6  # fitted, and stored, at the grouping it was asked for
     # ... and at the input it was asked for
-    assert meta["input_size"] == 320 and meta["test_time_flips"] == ["x"]
+    assert meta["input_size"] == 320 and meta["test_time_flips"] == ["x"] and meta["tower_sizes"] == [384]
     own = report["tried"][0]["real_box_ap50"]
     if report["chosen"] is None:  # nothing beat the checkpoint's own scores: it stays without a rescorer
         assert "rescorer" not in meta and max(r["real_box_ap50"] for r in report["tried"][1:]) <= own
