@@ -241,9 +241,8 @@ class UniversalPredictor:
             out = tower(targets.to_tensor(resized)[None])
             h, w = -(-resized.shape[0] // targets.STRIDE), -(-resized.shape[1] // targets.STRIDE)
             out = F.interpolate(out[:, :, :h, :w], size=(vh, vw), mode="bilinear", align_corners=False)
-            out[:, 1:] += float(
-                np.log(self.input_size / size)
-            )  # log sizes in this size's pixels -> the maps'
+            # Log box sizes in this size's pixels, brought to the maps'.
+            out[:, 1:] += float(np.log(self.input_size / size))
             total += out
         merged = centers.clone()
         merged[:, :, :vh, :vw] = total / (1 + len(self.tower_sizes))

@@ -179,9 +179,8 @@ def rescore(
         if any(size < 32 or size % 32 for size in tower_sizes):
             raise ValueError(f"tower sizes {tower_sizes} must be positive multiples of 32")
         meta["tower_sizes"] = [int(size) for size in tower_sizes]
-    predictor = UniversalPredictor(
-        model, meta
-    )  # refuses unknown flips, and tower sizes without a tower, by name
+    # The predictor refuses unknown flips, and tower sizes without a tower, by name.
+    predictor = UniversalPredictor(model, meta)
     photos = labelled_photos(coco_path, images_dir, subset, source_map)
     if len(photos) > limit:
         picked = np.random.default_rng(0).choice(len(photos), limit, replace=False)

@@ -279,9 +279,8 @@ def train(
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
         meta["test_time_flips"] = list(init_meta.get("test_time_flips", []))  # tuned together with it
-        if (
-            "tower_sizes" in init_meta
-        ):  # the centre tower's extra input sizes, as the rescorer was fitted with
+        # The centre tower's extra input sizes (``predictor._tower``), with which the rescorer was fitted.
+        if "tower_sizes" in init_meta:
             meta["tower_sizes"] = list(init_meta["tower_sizes"])
         # The shapes' rescorer (ml.universal.rescoring) was fitted at that grouping; calibration runs on top.
         if "rescorer" in init_meta:
