@@ -5,6 +5,7 @@ Progress goes through callbacks so the CLI can draw a bar and the web app a perc
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -142,6 +143,46 @@ def compute_loss(
     return loss
 
 
+def distillation_loss(
+    student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor], semantic: torch.Tensor
+) -> torch.Tensor:
+    """How far the student's maps moved from the teacher's, where the teacher was right or nobody knows.
+
+    Learning without forgetting (Li and Hoiem, 2016): a network trained on a new domain keeps its
+    old behaviour by matching its own earlier outputs. Here it is counted only on pixels where the
+    teacher's class agrees with the target, or where the target is ``IGNORE`` (unlabelled regions of
+    a capture, where the teacher's maps stand in as pseudo-labels). Where the teacher is wrong, the
+    targets alone teach. Per pixel: KL(teacher || student) of the class distributions plus
+    ``INTERIOR_WEIGHT`` times the KL of the two interior probabilities (Bernoulli); the mean is over
+    the counted pixels. It is 0 where the student computes what the teacher did.
+    """
+    t_log = torch.log_softmax(teacher["semantic"], dim=1)
+    keep = (semantic == targets.IGNORE) | (t_log.argmax(dim=1) == semantic)
+    kl = (t_log.exp() * (t_log - torch.log_softmax(student["semantic"], dim=1))).sum(dim=1)
+    t_interior = teacher["interior"][:, 0]
+    p = torch.sigmoid(t_interior)
+
+    def bce(logits: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, p, reduction="none")
+
+    interior_kl = bce(student["interior"][:, 0]) - bce(t_interior)  # 0 where the two agree
+    return ((kl + INTERIOR_WEIGHT * interior_kl) * keep).sum() / keep.sum().clamp(min=1)
+
+
+@dataclass
+class Distillation:
+    """A frozen copy of the network at the start of training, and the weight of ``distillation_loss``."""
+
+    teacher: torch.nn.Module
+    weight: float
+
+    @classmethod
+    def of(cls, model: torch.nn.Module, weight: float) -> Distillation:
+        teacher = copy.deepcopy(model).eval()
+        teacher.requires_grad_(False)
+        return cls(teacher, float(weight))
+
+
 @dataclass
 class CosineSchedule:
     """Cosine learning-rate decay driven by whichever runs out first: steps or seconds.
@@ -184,6 +225,7 @@ def train_one_epoch(
     freeze_batchnorm: bool = False,
     autocast_dtype: torch.dtype | None = None,
     contact_weight: float = 1.0,
+    distill: Distillation | None = None,
 ) -> dict[str, float]:
     """Train over ``loader`` until it ends, the schedule is spent, or ``should_stop()``.
 
@@ -191,7 +233,8 @@ def train_one_epoch(
     scale and shift still learn), as for fine-tuning on a few images in small batches.
     ``autocast_dtype`` (see ``training_dtype``) runs the forward pass under autocast on the model's
     device; the weights, the optimizer state and the loss stay float32 (bfloat16 needs no loss scaling).
-    ``contact_weight``: see ``compute_loss``.
+    ``contact_weight``: see ``compute_loss``. ``distill`` adds its ``distillation_loss``, the teacher
+    run in the same precision without gradients.
     Returns {"loss": mean loss, "steps": steps taken, "stopped": 1.0 if cut short}.
     """
     model.train()
@@ -215,7 +258,13 @@ def train_one_epoch(
             device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
         ):
             out = model(images)
-        loss = compute_loss({k: v.float() for k, v in out.items()}, semantic, interior, contact_weight, boxes)
+            with torch.no_grad():
+                taught = distill.teacher(images, tower=False) if distill is not None else None
+        out = {k: v.float() for k, v in out.items()}
+        loss = compute_loss(out, semantic, interior, contact_weight, boxes)
+        if taught is not None and distill is not None:
+            taught = {k: v.float() for k, v in taught.items()}
+            loss = loss + distill.weight * distillation_loss(out, taught, semantic)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -18,7 +18,8 @@ BatchNorm keeps its statistics, so the rest of the network computes what the ini
 ``lr_scale`` (optional {parameter-name prefix: factor}: those weights learn at ``lr`` times the factor, e.g.
 ``{"centers": 30}`` with a low ``lr``: a new head learns fast while the network under it moves gently),
 ``rehearsal`` (optional dataset spec like ``data``: its samples are mixed into every epoch, e.g.
-``{"synthetic": {"count": 40, "seed": 7000000}}`` fresh base-domain scenes in a fine-tune),
+``{"synthetic": {"count": 40, "seed": 7000000}}`` fresh base-domain scenes in a fine-tune), ``distill`` (weight of
+``engine.distillation_loss`` against a frozen copy of the init's maps; 0, the default, is off),
 ``precision`` (``fp32``, ``bf16`` or ``auto`` = bf16 where the CPU has it natively: the
 training steps' forward pass under autocast; evaluation stays float32), ``device`` (``cpu``,
 ``cuda`` or ``auto``: where the training steps run; the checkpoint, grouping tuning and
@@ -47,6 +48,7 @@ from ml.universal.checkpoint import load_checkpoint, make_meta, save_checkpoint
 from ml.universal.data import BoxDataset, CocoDataset, RehearsalMix, SyntheticDataset
 from ml.universal.engine import (
     CosineSchedule,
+    Distillation,
     recalibrate_batchnorm,
     resolve_device,
     train_one_epoch,
@@ -61,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "input_size": 256,
     "data": {"synthetic": {"count": 1000, "seed": 100_000, "domains": sorted(DOMAINS)}},
     "rehearsal": None,
+    "distill": 0.0,
     "val": None,
     "epochs": 10,
     "steps": None,
@@ -219,6 +222,8 @@ def train(
     schedule = CosineSchedule(
         cfg["lr"], total_steps, cfg["budget_seconds"], warmup_steps=min(50, max(1, total_steps // 10))
     )
+    # The teacher is the init, taken before a resumed run loads its own weights.
+    distill = Distillation.of(model, cfg["distill"]) if cfg["distill"] else None
     start_epoch, history = 0, []
     resume_path = Path(cfg["work_dir"]) / "last.pt" if cfg["work_dir"] else None
     if resume_path is not None and resume_path.exists():
@@ -232,16 +237,9 @@ def train(
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
         stats = train_one_epoch(
-            model,
-            optimizer,
-            loader,
-            schedule,
-            on_step,
-            should_stop,
-            cfg["freeze_batchnorm"],
-            autocast_dtype,
-            float(cfg["contact_weight"]),
-        )
+            model, optimizer, loader, schedule, on_step, should_stop, cfg["freeze_batchnorm"],
+            autocast_dtype, float(cfg["contact_weight"]), distill,
+        )  # fmt: skip
         if stats["steps"]:
             history.append({"epoch": epoch + 1, "loss": round(stats["loss"], 5)})
         if resume_path is not None:
@@ -290,6 +288,7 @@ def train(
     meta["data"] = {
         "train": cfg["data"],
         "rehearsal": cfg["rehearsal"],
+        "distill": float(cfg["distill"]),
         "images_per_epoch": len(dataset),
         "epochs_completed": len(history),
         "steps": schedule.step,
