@@ -293,7 +293,8 @@ class BoxDataset(Dataset):
             if not ann.get("iscrowd", 0):
                 x, y, w, h = ann["bbox"]
                 self.boxes.setdefault(ann["image_id"], []).append([x, y, x + w, y + h])
-        self.class_index = categories.index(category) + 1
+        # "any": the boxes say where a package is, not which (``targets.ANY_PACKAGE``)
+        self.class_index = targets.ANY_PACKAGE if category == "any" else categories.index(category) + 1
         self.input_size, self.augment, self.seed, self.repeat = input_size, augment, seed, int(repeat)
         self.background = bool(background)  # False: positives only (``targets.box_targets``)
         self.epoch = 0

@@ -101,6 +101,22 @@ def box_projection_loss(foreground: torch.Tensor, boxes: torch.Tensor) -> torch.
     return per_box[valid].mean()
 
 
+def class_loss(logits: torch.Tensor, semantic: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the class map, mean over the known pixels (0 when there are none).
+
+    ``IGNORE`` pixels are skipped. An ``ANY_PACKAGE`` pixel (a box that says where a package is, not
+    which) costs -log p(not background): its category is left to the scenes that name it.
+    """
+    log_p = torch.log_softmax(logits, dim=1)
+    named = (semantic != targets.IGNORE) & (semantic != targets.ANY_PACKAGE)
+    any_package = semantic == targets.ANY_PACKAGE
+    index = torch.where(named, semantic, torch.zeros_like(semantic)).long()
+    nll = -log_p.gather(1, index[:, None])[:, 0]
+    package = -torch.logsumexp(log_p[:, 1:], dim=1)
+    total = (nll * named).sum() + (package * any_package).sum()
+    return total / (named.sum() + any_package.sum()).clamp(min=1)
+
+
 def compute_loss(
     out: dict[str, torch.Tensor],
     semantic: torch.Tensor,
@@ -117,9 +133,7 @@ def compute_loss(
     With ``contact_weight`` > 1 the interior BCE of ``contact_band`` pixels counts that many times
     (a U-Net-style border weight; the mean is still over the valid pixels).
     """
-    ce = F.cross_entropy(out["semantic"], semantic, ignore_index=targets.IGNORE)
-    if not bool((semantic != targets.IGNORE).any()):
-        ce = out["semantic"].sum() * 0.0  # cross_entropy over no pixels is NaN
+    ce = class_loss(out["semantic"], semantic)
     weight = (interior >= 0).float()
     valid_pixels = weight.sum().clamp(min=1.0)
     if contact_weight != 1.0:
@@ -150,14 +164,16 @@ def distillation_loss(
 
     Learning without forgetting (Li and Hoiem, 2016): a network trained on a new domain keeps its
     old behaviour by matching its own earlier outputs. Here it is counted only on pixels where the
-    teacher's class agrees with the target, or where the target is ``IGNORE`` (unlabelled regions of
-    a capture, where the teacher's maps stand in as pseudo-labels). Where the teacher is wrong, the
+    teacher's class agrees with the target (for ``ANY_PACKAGE``, any package class), or where the target
+    is ``IGNORE`` (unlabelled regions of a capture, where the teacher's maps stand in as pseudo-labels). Where the teacher is wrong, the
     targets alone teach. Per pixel: KL(teacher || student) of the class distributions plus
     ``INTERIOR_WEIGHT`` times the KL of the two interior probabilities (Bernoulli); the mean is over
     the counted pixels. It is 0 where the student computes what the teacher did.
     """
     t_log = torch.log_softmax(teacher["semantic"], dim=1)
-    keep = (semantic == targets.IGNORE) | (t_log.argmax(dim=1) == semantic)
+    teacher_class = t_log.argmax(dim=1)
+    any_package = (semantic == targets.ANY_PACKAGE) & (teacher_class > 0)  # the teacher names its category
+    keep = (semantic == targets.IGNORE) | (teacher_class == semantic) | any_package
     kl = (t_log.exp() * (t_log - torch.log_softmax(student["semantic"], dim=1))).sum(dim=1)
     t_interior = teacher["interior"][:, 0]
     p = torch.sigmoid(t_interior)

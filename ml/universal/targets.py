@@ -15,6 +15,7 @@ import torch
 STRIDE = 2  # output stride of the network heads
 MULTIPLE = 32  # input sides must be multiples of the encoder's total stride
 IGNORE = 255  # semantic target value excluded from the loss (padding, unknown categories)
+ANY_PACKAGE = 254  # semantic target: a package of unknown category (only p(background) is taught)
 IGNORE_INTERIOR = -1.0  # interior target value excluded from the loss (padding, unknown regions)
 MAX_BOXES = 64  # box labels kept per training image (the largest); real captures hold up to 67
 # Box labels (real photos) are evidence of a package's front face, not its mask:

@@ -5,7 +5,7 @@
 Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains", "camera"}}`` or ``{"coco": FILE,
 "images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat", "background",
-"series_kinds", "zoom_out", "camera", "mosaic"}}``,
+"series_kinds", "zoom_out", "camera", "mosaic", "category"}}``,
 real photos labelled with boxes (``data.BoxDataset``), or a list of specs, mixed), ``epochs``, ``steps`` (optional: this many optimizer steps in all,
 however many epochs that takes; the schedule spans them), ``batch_size``, ``lr``, ``weight_decay``,
 ``budget_seconds`` (wall-clock cap; the cosine schedule follows it), ``init`` (checkpoint to
@@ -126,6 +126,7 @@ def build_dataset(
             box["source_map"],
             box.get("subset", "captures"),
             box.get("images_dir"),
+            box.get("category", "cardboard_box"),
             augment=augment,
             seed=seed,
             repeat=int(box.get("repeat", 1)),

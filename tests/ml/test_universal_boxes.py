@@ -292,3 +292,33 @@ def test_synthetic_training_scenes_can_be_seen_through_a_camera_and_photo_like_d
     assert torch.equal(photo[0][0], photo[0][0])  # seeded: the same scene every time
     _, semantic, _, _ = SyntheticDataset(["no_package"], 1, 3, 128, list(CATEGORIES), camera=1.0)[0]
     assert set(semantic.unique().tolist()) <= {0, targets.IGNORE}  # nothing but background and padding
+
+
+def test_a_box_of_any_package_teaches_package_against_background_and_leaves_the_category_alone(tmp_path):
+    from ml.universal.engine import class_loss
+
+    logits = torch.tensor([[0.2, 1.0, -0.5, 0.3, 0.0, -1.0], [1.5, -0.2, 0.4, 0.0, 0.7, 0.1]]).T[
+        None, :, None, :
+    ]
+    named = torch.tensor([[[1, targets.IGNORE]]])
+    # Without ANY_PACKAGE it is the cross-entropy over the named pixels.
+    expected = torch.nn.functional.cross_entropy(logits, named, ignore_index=targets.IGNORE)
+    assert float(class_loss(logits, named)) == pytest.approx(float(expected), rel=1e-6)
+    # An ANY_PACKAGE pixel costs -log p(not background), the mean over both known pixels.
+    both = torch.tensor([[[1, targets.ANY_PACKAGE]]])
+    p_background = torch.softmax(logits[0, :, 0, 1], dim=0)[0]
+    want = (float(expected) - float(torch.log(1 - p_background))) / 2
+    assert float(class_loss(logits, both)) == pytest.approx(want, rel=1e-6)
+    # How the package share splits among the categories costs nothing there.
+    swapped = logits.clone()
+    swapped[0, 1:, 0, 1] = swapped[0, 1:, 0, 1].flip(0)
+    assert float(class_loss(swapped[..., 1:], both[..., 1:])) == pytest.approx(
+        float(class_loss(logits[..., 1:], both[..., 1:])), rel=1e-6
+    )
+    assert float(class_loss(logits, torch.full((1, 1, 2), targets.IGNORE))) == 0.0
+    coco, source_map = _tiny_box_set(tmp_path)
+    data = BoxDataset(coco, list(CATEGORIES), 64, source_map, category="any", augment=False)
+    semantic = data[0][1]
+    assert (semantic == targets.ANY_PACKAGE).any() and not (
+        (semantic > 0) & (semantic < len(CATEGORIES) + 1)
+    ).any()

@@ -38,6 +38,9 @@ def test_the_loss_is_the_kl_of_classes_and_interiors_on_the_pixels_where_the_tea
     # Pixel 1's target is background but the teacher says box: the target alone teaches there.
     one_wrong = torch.tensor([[[1, 0]]])
     assert float(distillation_loss(student, teacher, one_wrong)) == pytest.approx(expected, rel=1e-5)
+    # A box of any package counts where the teacher named some package (its category is kept).
+    any_package = torch.tensor([[[targets.ANY_PACKAGE, targets.ANY_PACKAGE]]])
+    assert float(distillation_loss(student, teacher, any_package)) == pytest.approx(expected, rel=1e-5)
     all_wrong = torch.tensor([[[0, 0]]])
     assert float(distillation_loss(student, teacher, all_wrong)) == 0.0
     moved = _maps(0.0, 0.0, math.log(3.0))
