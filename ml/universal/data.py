@@ -234,7 +234,8 @@ def select_images(images: list[dict], series: dict[str, str], subset: str) -> li
 class BoxDataset(Dataset):
     """Real photos labelled with boxes (COCO detection), targets from ``targets.box_targets``.
 
-    Every box is a ``category`` package (the real set has one category, cardboard_box). Labels
+    Every box is a ``category`` package (the real set has one category, cardboard_box), or with
+    ``"any"`` a package whose category the box does not say (``targets.ANY_PACKAGE``). Labels
     count as partial (``targets.box_targets``): video frames leave the cartons of neighbouring bays
     unlabelled, and photo bursts and sessions leave some stacks at the side unlabelled too (seen
     on the training captures), so background is taken as known only around the labelled boxes.

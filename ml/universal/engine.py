@@ -107,14 +107,15 @@ def class_loss(logits: torch.Tensor, semantic: torch.Tensor) -> torch.Tensor:
     ``IGNORE`` pixels are skipped. An ``ANY_PACKAGE`` pixel (a box that says where a package is, not
     which) costs -log p(not background): its category is left to the scenes that name it.
     """
-    log_p = torch.log_softmax(logits, dim=1)
-    named = (semantic != targets.IGNORE) & (semantic != targets.ANY_PACKAGE)
     any_package = semantic == targets.ANY_PACKAGE
-    index = torch.where(named, semantic, torch.zeros_like(semantic)).long()
-    nll = -log_p.gather(1, index[:, None])[:, 0]
-    package = -torch.logsumexp(log_p[:, 1:], dim=1)
-    total = (nll * named).sum() + (package * any_package).sum()
-    return total / (named.sum() + any_package.sum()).clamp(min=1)
+    named = semantic.masked_fill(any_package, targets.IGNORE)
+    total = F.cross_entropy(logits, named, ignore_index=targets.IGNORE, reduction="sum")  # 0 over no pixels
+    count = (named != targets.IGNORE).sum()
+    if bool(any_package.any()):  # only box sets with ``category: any`` pay for this
+        log_p = torch.log_softmax(logits, dim=1)
+        total = total - torch.logsumexp(log_p[:, 1:], dim=1)[any_package].sum()
+        count = count + any_package.sum()
+    return total / count.clamp(min=1)
 
 
 def compute_loss(
@@ -164,9 +165,9 @@ def distillation_loss(
 
     Learning without forgetting (Li and Hoiem, 2016): a network trained on a new domain keeps its
     old behaviour by matching its own earlier outputs. Here it is counted only on pixels where the
-    teacher's class agrees with the target (for ``ANY_PACKAGE``, any package class), or where the target
-    is ``IGNORE`` (unlabelled regions of a capture, where the teacher's maps stand in as pseudo-labels). Where the teacher is wrong, the
-    targets alone teach. Per pixel: KL(teacher || student) of the class distributions plus
+    teacher's class agrees with the target (for ``ANY_PACKAGE``, any package class), or where the
+    target is ``IGNORE`` (unlabelled regions of a capture, where the teacher's maps stand in as
+    pseudo-labels). Where the teacher is wrong, the targets alone teach. Per pixel: KL(teacher || student) of the class distributions plus
     ``INTERIOR_WEIGHT`` times the KL of the two interior probabilities (Bernoulli); the mean is over
     the counted pixels. It is 0 where the student computes what the teacher did.
     """
@@ -274,11 +275,12 @@ def train_one_epoch(
             device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
         ):
             out = model(images)
-            with torch.no_grad():
-                taught = distill.teacher(images, tower=False) if distill is not None else None
+            if distill is not None:
+                with torch.no_grad():
+                    taught = distill.teacher(images, tower=False)
         out = {k: v.float() for k, v in out.items()}
         loss = compute_loss(out, semantic, interior, contact_weight, boxes)
-        if taught is not None and distill is not None:
+        if distill is not None:
             taught = {k: v.float() for k, v in taught.items()}
             loss = loss + distill.weight * distillation_loss(out, taught, semantic)
         optimizer.zero_grad(set_to_none=True)
