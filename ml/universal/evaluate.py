@@ -4,6 +4,7 @@
     python -m ml.universal.evaluate --coco val.json --images DIR --json
     python -m ml.universal.evaluate --coco val.json --json --class-agnostic --subset captures  # real photos, boxes
     python -m ml.universal.evaluate --synthetic 200 --against OTHER.pt --json   # paired bootstrap of the two
+    python -m ml.universal.evaluate --synthetic 100 --class-agnostic --json  # finding packages, not naming them
 
 Predicted categories are matched to the ground truth's categories by *name*; ``--class-agnostic``
 makes every label and every prediction one category ("package").
@@ -120,8 +121,13 @@ def evaluate_checkpoint(
     return evaluate(predictor, _read_images(coco, folder), CocoMaskEvaluator(coco))
 
 
-def evaluate_synthetic(checkpoint_or_predictor, count: int, seed: int, domain: str = "all") -> dict:
-    """Mask AP on ``count`` freshly generated 512x512 scenes (seeds ``seed`` .. ``seed + count - 1``)."""
+def evaluate_synthetic(
+    checkpoint_or_predictor, count: int, seed: int, domain: str = "all", class_agnostic: bool = False
+) -> dict:
+    """Mask AP on ``count`` freshly generated 512x512 scenes (seeds ``seed`` .. ``seed + count - 1``).
+
+    ``class_agnostic``: every label and prediction is one category, so the figure counts finding a
+    package and not naming it (a continued model may find packages as well and name them worse)."""
     from ml.universal.engine import evaluate
     from ml.universal.predictor import UniversalPredictor
 
@@ -129,7 +135,11 @@ def evaluate_synthetic(checkpoint_or_predictor, count: int, seed: int, domain: s
     if not isinstance(predictor, UniversalPredictor):
         predictor = UniversalPredictor.from_checkpoint(checkpoint_or_predictor)
     data, samples = synthetic_coco(count, seed, domain)
-    return evaluate(predictor, samples, CocoMaskEvaluator(coco_from_dict(data)))
+    if class_agnostic:
+        data = class_agnostic_coco(data)
+    return evaluate(
+        predictor, samples, CocoMaskEvaluator(coco_from_dict(data), class_agnostic=class_agnostic)
+    )
 
 
 def compare(
@@ -169,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--class-agnostic",
         action="store_true",
-        help="with --coco: every label and prediction is one category",
+        help="with --coco or --synthetic: every label and prediction is one category",
     )
     parser.add_argument(
         "--boxes-only",
@@ -206,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     coco_only = [
         flag
         for flag, given in (
-            ("--class-agnostic", args.class_agnostic),
+            ("--class-agnostic", args.class_agnostic and not args.synthetic),
             ("--boxes-only", args.boxes_only),
             ("--threshold", args.threshold is not None),
             ("--subset", args.subset),
@@ -214,6 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         if given
     ]
+    if args.class_agnostic and args.against:
+        parser.error("--class-agnostic does not go with --against (the bootstrap compares named categories)")
     if coco_only and (not args.coco or args.against):
         parser.error(f"{', '.join(coco_only)} go with --coco FILE (and not with --against)")
     start = time.perf_counter()
@@ -238,7 +250,9 @@ def main(argv: list[str] | None = None) -> None:
                 threshold=args.threshold,
             )
         elif args.synthetic:
-            metrics = evaluate_synthetic(args.checkpoint, args.synthetic, args.seed, args.domain)
+            metrics = evaluate_synthetic(
+                args.checkpoint, args.synthetic, args.seed, args.domain, class_agnostic=args.class_agnostic
+            )
         else:
             parser.error("give --synthetic N or --coco FILE")
     except EvaluationInputError as exc:

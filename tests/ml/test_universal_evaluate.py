@@ -11,7 +11,7 @@ from ml.synth import write_dataset
 from ml.universal.box_eval import box_metrics, evaluate_coco, predict_boxes
 from ml.universal.calibration import calibrated_score
 from ml.universal.coco_eval import ImageBoxes, box_figures, box_matches, match_boxes
-from ml.universal.evaluate import DEFAULT_CHECKPOINT, main
+from ml.universal.evaluate import DEFAULT_CHECKPOINT, evaluate_synthetic, main
 from ml.universal.predictor import UniversalPredictor
 from tests.ml.real_like import boxes_only
 
@@ -237,5 +237,29 @@ def test_bad_input_gets_a_message_naming_the_problem(tiny_sets, tmp_path, capsys
     )
     assert "missing under" in _error_of(["--coco", boxes, "--images", str(tmp_path)], capsys)
     assert "checkpoint" in _error_of(["--coco", boxes, "--checkpoint", str(tmp_path / "none.pt")], capsys)
-    assert "go with --coco" in _error_of(["--synthetic", "2", "--class-agnostic"], capsys)
+    assert "does not go with --against" in _error_of(
+        ["--synthetic", "2", "--class-agnostic", "--against", str(DEFAULT_CHECKPOINT)], capsys
+    )
     assert "--threshold go with --coco" in _error_of(["--synthetic", "2", "--threshold", "0.5"], capsys)
+
+
+class _Misnaming(UniversalPredictor):
+    """The shipped model with every shape given another category than the one it chose."""
+
+    def predict(self, image, keep_maps=False):
+        result = super().predict(image, keep_maps)
+        for inst in result.instances:
+            inst.category = "item" if inst.category != "item" else "envelope"
+        return result
+
+
+def test_class_agnostic_synthetic_mask_ap_counts_finding_packages_and_not_naming_them(capsys):
+    right = UniversalPredictor.from_checkpoint(DEFAULT_CHECKPOINT)
+    wrong = _Misnaming.from_checkpoint(DEFAULT_CHECKPOINT)
+    named = evaluate_synthetic(right, 3, 1234)
+    agnostic = evaluate_synthetic(right, 3, 1234, class_agnostic=True)
+    assert named["mask_ap"] > 0.5 and agnostic["mask_ap"] >= named["mask_ap"] - 0.02
+    assert evaluate_synthetic(wrong, 3, 1234)["mask_ap"] < 0.1  # every name wrong: nothing counts
+    assert evaluate_synthetic(wrong, 3, 1234, class_agnostic=True)["mask_ap"] == agnostic["mask_ap"]
+    main(["--synthetic", "3", "--seed", "1234", "--class-agnostic", "--json"])
+    assert json.loads(capsys.readouterr().out)["mask_ap"] == agnostic["mask_ap"]
