@@ -19,8 +19,6 @@ from ml.universal.coco_eval import (
     ImageBoxes,
     box_figures,
     box_matches,
-    class_agnostic_coco,
-    coco_from_dict,
 )
 from ml.universal.eval_data import EvaluationInputError, coco_selection, read_image
 
@@ -144,10 +142,8 @@ def box_metrics(
         mask_evaluator = None
     else:
         mask_figures = "computed"
-        gt = copy.deepcopy(
-            class_agnostic_coco(data) if class_agnostic else data
-        )  # COCOeval rewrites segmentations
-        mask_evaluator = CocoMaskEvaluator(coco_from_dict(gt), class_agnostic=class_agnostic)
+        # a copy: COCOeval rewrites segmentations
+        mask_evaluator = CocoMaskEvaluator.from_dict(copy.deepcopy(data), class_agnostic)
 
     start = time.perf_counter()
     boxes = predict_boxes(

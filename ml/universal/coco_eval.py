@@ -52,6 +52,12 @@ class CocoMaskEvaluator:
         self.results: list[dict[str, Any]] = []
         self.image_ids: list[int] = []
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], class_agnostic: bool = False) -> CocoMaskEvaluator:
+        """An evaluator of a COCO dict; ``class_agnostic`` first makes its categories one
+        (``class_agnostic_coco``), so that it counts finding packages and not naming them."""
+        return cls(coco_from_dict(class_agnostic_coco(data) if class_agnostic else data), class_agnostic)
+
     def update(self, image_id: int, instances: list, categories: list[str] | None = None) -> None:
         """Add one image's predictions (objects with ``.mask``, ``.category``, ``.score``)."""
         self.image_ids.append(image_id)

@@ -167,9 +167,10 @@ def distillation_loss(
     old behaviour by matching its own earlier outputs. Here it is counted only on pixels where the
     teacher's class agrees with the target (for ``ANY_PACKAGE``, any package class), or where the
     target is ``IGNORE`` (unlabelled regions of a capture, where the teacher's maps stand in as
-    pseudo-labels). Where the teacher is wrong, the targets alone teach. Per pixel: KL(teacher || student) of the class distributions plus
-    ``INTERIOR_WEIGHT`` times the KL of the two interior probabilities (Bernoulli); the mean is over
-    the counted pixels. It is 0 where the student computes what the teacher did.
+    pseudo-labels). Where the teacher is wrong, the targets alone teach. Per pixel: KL(teacher ||
+    student) of the class distributions plus ``INTERIOR_WEIGHT`` times the KL of the two interior
+    probabilities (Bernoulli); the mean is over the counted pixels. It is 0 where the student
+    computes what the teacher did.
     """
     t_log = torch.log_softmax(teacher["semantic"], dim=1)
     teacher_class = t_log.argmax(dim=1)

@@ -135,11 +135,7 @@ def evaluate_synthetic(
     if not isinstance(predictor, UniversalPredictor):
         predictor = UniversalPredictor.from_checkpoint(checkpoint_or_predictor)
     data, samples = synthetic_coco(count, seed, domain)
-    if class_agnostic:
-        data = class_agnostic_coco(data)
-    return evaluate(
-        predictor, samples, CocoMaskEvaluator(coco_from_dict(data), class_agnostic=class_agnostic)
-    )
+    return evaluate(predictor, samples, CocoMaskEvaluator.from_dict(data, class_agnostic))
 
 
 def compare(
