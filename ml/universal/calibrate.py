@@ -53,7 +53,7 @@ from ml.universal.evaluate import (
     synthetic_coco,
 )
 from ml.universal.grouping import GroupingParams
-from ml.universal.model import UniversalUNet, has_center_head
+from ml.universal.model import UniversalNet, has_center_head
 from ml.universal.predictor import UniversalPredictor, parse_flips
 from ml.universal.tuning import coordinate_search
 
@@ -161,10 +161,10 @@ class _Search:
     floor: float  # the synthetic val mask AP a setting must keep
     log: Callable[[str], None]
     tried: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    best: tuple[float, dict[str, Any], GroupingParams, CachedMaps, UniversalUNet] | None = None
+    best: tuple[float, dict[str, Any], GroupingParams, CachedMaps, UniversalNet] | None = None
 
     def consider(
-        self, maps: CachedMaps, model: UniversalUNet, context: dict[str, Any], grouping: GroupingParams
+        self, maps: CachedMaps, model: UniversalNet, context: dict[str, Any], grouping: GroupingParams
     ) -> bool:
         """Score ``grouping`` on the real photos; True when it is the new best, keeps the synthetic guard and
         draws at most ``NO_PACKAGE_LIMIT`` shapes per scene with no package at the default threshold its own
@@ -198,7 +198,7 @@ class _Search:
         return True
 
 
-def blend(model: UniversalUNet, other: UniversalUNet, alpha: float) -> UniversalUNet:
+def blend(model: UniversalNet, other: UniversalNet, alpha: float) -> UniversalNet:
     """A copy of ``model`` whose weights are ``alpha`` x its own + (1 - alpha) x ``other``'s (WiSE-FT:
     Wortsman et al., 2022). Between a base and its fine-tune on a new domain, the blend keeps more
     of the base's domain and often gains on the new one too; integer buffers come from ``model``, and so
@@ -226,7 +226,7 @@ def calibrate(
     alphas: tuple[float, ...] = (1.0,),
     log=lambda line: print(line, file=sys.stderr, flush=True),
     synthetic_floor: float | None = None,
-) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
+) -> tuple[UniversalNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the settings chosen on the validation photos, see the module docstring.
 
     With ``blend_with`` (the checkpoint ``checkpoint`` was fine-tuned from), each of ``alphas`` is

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ml.universal.grouping import GroupingParams
-from ml.universal.model import UniversalUNet, build_model
+from ml.universal.model import UniversalNet, build_model
 
 
 def make_meta(architecture: str, categories: list[str], input_size: int, **extra: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict[str, An
     return path
 
 
-def load_checkpoint(path: str | Path) -> tuple[UniversalUNet, dict[str, Any]]:
+def load_checkpoint(path: str | Path) -> tuple[UniversalNet, dict[str, Any]]:
     """Rebuild the model named in the checkpoint's metadata and load its weights (eval mode)."""
     blob = torch.load(Path(path), map_location="cpu", weights_only=True)
     meta = blob["meta"]

@@ -110,11 +110,22 @@ TAPS = (3, 6, 13, 17)
 TAP_CHANNELS = (24, 32, 96, 320)
 DECODER_WIDTH = 64
 HEAD_WIDTH = 48
+# The trunk's stride-2 block, whose output (16 channels) gives ``MobileMaps`` its fine detail, and that stage's width.
+FINE_TAP, FINE_CHANNELS, FINE_WIDTH = 1, 16, 32
 SIZE_PRIOR = math.log(16.0)  # initial log box side, stride-2 pixels: a 32 px carton in the network's input
 
 
 def _conv_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
+
+
+def _top_down(taps: list[torch.Tensor], lateral: nn.ModuleList, smooth: nn.ModuleList) -> torch.Tensor:
+    """An FPN top-down path (Lin et al., 2017) over ``taps`` (strides 4, 8, 16, 32): stride-4 features."""
+    top = lateral[-1](taps[-1])
+    for lat, smo, tap in zip(reversed(lateral[:-1]), reversed(smooth), reversed(taps[:-1]), strict=True):
+        top = F.interpolate(top, size=tap.shape[-2:], mode="bilinear", align_corners=False)
+        top = smo(top + lat(tap))
+    return top
 
 
 class MobileCenterNet(nn.Module):
@@ -137,22 +148,76 @@ class MobileCenterNet(nn.Module):
         with torch.no_grad():
             self.out.bias.copy_(torch.tensor([CENTER_PRIOR_LOGIT, SIZE_PRIOR, SIZE_PRIOR]))
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        size = (x.shape[-2] // 2, x.shape[-1] // 2)
+    def taps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The trunk's features of ``x`` at strides 2 (block ``FINE_TAP``), 4, 8, 16 and 32 (``TAPS``)."""
         x = (x - self.mean) / self.std
         taps = []
         for index, block in enumerate(self.features):
             x = block(x)
-            if index in TAPS:
+            if index == FINE_TAP or index in TAPS:
                 taps.append(x)
-        top = self.lateral[-1](taps[-1])
-        for lateral, smooth, tap in zip(
-            reversed(self.lateral[:-1]), reversed(self.smooth), reversed(taps[:-1]), strict=True
-        ):
-            top = F.interpolate(top, size=tap.shape[-2:], mode="bilinear", align_corners=False)
-            top = smooth(top + lateral(tap))
-        out = self.out(self.head(top))
-        return {"centers": F.interpolate(out, size=size, mode="bilinear", align_corners=False)}
+        return taps
+
+    def centres(self, taps: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        """The centre head's output (B, 3, ``size``) from ``taps``' last four."""
+        out = self.out(self.head(_top_down(taps[-len(TAPS) :], self.lateral, self.smooth)))
+        return F.interpolate(out, size=size, mode="bilinear", align_corners=False)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"centers": self.centres(self.taps(x), (x.shape[-2] // 2, x.shape[-1] // 2))}
+
+
+class MobileMaps(nn.Module):
+    """Semantic and interior maps from a ``MobileCenterNet``'s trunk: a top-down path of its own, as wide as the
+    tower's, to stride 4, then two 3x3 blocks at stride 2 on it and the trunk's stride-2 features (block
+    ``FINE_TAP``), so that masks keep their edges. No BatchNorm, like the tower's decoder: it trains the same
+    while ``train_only`` keeps the trunk's statistics."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.lateral = nn.ModuleList(nn.Conv2d(c, DECODER_WIDTH, 1) for c in TAP_CHANNELS)
+        self.smooth = nn.ModuleList(_conv_relu(DECODER_WIDTH, DECODER_WIDTH) for _ in TAP_CHANNELS[:-1])
+        self.fine = nn.Sequential(
+            _conv_relu(DECODER_WIDTH + FINE_CHANNELS, FINE_WIDTH), _conv_relu(FINE_WIDTH, FINE_WIDTH)
+        )
+        self.semantic = nn.Conv2d(FINE_WIDTH, num_classes + 1, 1)
+        self.interior = nn.Conv2d(FINE_WIDTH, 1, 1)
+
+    def forward(self, taps: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        fine = taps[0]
+        top = F.interpolate(
+            _top_down(taps[1:], self.lateral, self.smooth),
+            size=fine.shape[-2:],
+            mode="bilinear",
+            align_corners=False,
+        )
+        x = self.fine(torch.cat([top, fine], dim=1))
+        return {"semantic": self.semantic(x), "interior": self.interior(x)}
+
+
+class MobileUniversalNet(nn.Module):
+    """The maps and the centres on one pretrained MobileNetV2 trunk (``mobile_maps``): the eighteenth file's
+    tower (``tower``, a ``MobileCenterNet``) and ``MobileMaps`` (``maps``) on its trunk. Same outputs as
+    ``UniversalUNet``; ``features`` is the stride-32 tap's average (320 values).
+
+    Why: the eighteenth's maps are a 0.7 M-parameter UNet trained from nothing on synthetic scenes; every
+    continuation on real photos lost the val captures (the model card, "the twenty-first's arms"), as the
+    tower did before it got a pretrained trunk. One trunk also costs one pass where the two networks cost two."""
+
+    centers = None  # no separate centre network: the centres come with every pass (``predictor._forward``)
+
+    def __init__(self, num_classes: int = 5):
+        super().__init__()
+        self.tower = MobileCenterNet()
+        self.maps = MobileMaps(num_classes)
+
+    def forward(self, x: torch.Tensor, tower: bool = True) -> dict[str, torch.Tensor]:
+        """The maps of ``x``; ``tower=False`` leaves out the centres (a distillation teacher's pass)."""
+        taps = self.tower.taps(x)
+        out = {**self.maps(taps), "features": taps[-1].mean(dim=(2, 3))}
+        if tower:
+            out["centers"] = self.tower.centres(taps, (x.shape[-2] // 2, x.shape[-1] // 2))
+        return out
 
 
 class UniversalUNet(nn.Module):
@@ -226,7 +291,7 @@ class UniversalUNet(nn.Module):
         return out
 
 
-def fuse_for_inference(model: UniversalUNet) -> UniversalUNet:
+def fuse_for_inference(model: UniversalNet) -> UniversalNet:
     """A copy of ``model`` in eval mode with every BatchNorm folded into the convolution before it: in
     ``ConvBNReLU`` and, in a ``MobileCenterNet``'s trunk, torchvision's conv-norm blocks and the linear 1x1
     at the end of each inverted residual (any ``nn.Sequential`` holding a Conv2d then a BatchNorm2d)."""
@@ -262,7 +327,10 @@ def build_unet_m(num_classes: int = 5, centers: bool | str = False) -> Universal
     return UniversalUNet((24, 48, 96, 144, 192), (1, 2, 2, 2, 2), (96, 72, 48, 36), num_classes, centers)
 
 
-MODELS: dict[str, Callable[..., UniversalUNet]] = {
+# Any registered network: the UNets, and the maps on the tower's trunk.
+UniversalNet = UniversalUNet | MobileUniversalNet
+
+MODELS: dict[str, Callable[..., UniversalNet]] = {
     "unet_xs": build_unet_xs,
     "unet_s": build_unet_s,
     "unet_m": build_unet_m,
@@ -273,6 +341,8 @@ MODELS: dict[str, Callable[..., UniversalUNet]] = {
     "unet_s_center_tower": functools.partial(build_unet_s, centers="tower"),
     # The tower on a pretrained MobileNetV2 trunk (``MobileCenterNet``; ``ml.universal.backbone``).
     "unet_s_center_mobile": functools.partial(build_unet_s, centers="mobile"),
+    # The maps on that trunk too (``MobileUniversalNet``; ``ml.universal.backbone.share_trunk``).
+    "mobile_maps": MobileUniversalNet,
 }
 
 
@@ -282,10 +352,10 @@ CENTER_VARIANTS = ("centers", "center_branch", "center_tower", "center_mobile")
 
 def has_center_head(architecture: str) -> bool:
     """Whether a registered architecture's network has a centre head (``ml.universal.centers``)."""
-    return architecture.endswith(tuple(f"_{v}" for v in CENTER_VARIANTS))
+    return architecture == "mobile_maps" or architecture.endswith(tuple(f"_{v}" for v in CENTER_VARIANTS))
 
 
-def build_model(name: str, num_classes: int = 5) -> UniversalUNet:
+def build_model(name: str, num_classes: int = 5) -> UniversalNet:
     """Instantiate a registered architecture by name (see ``MODELS``)."""
     if name not in MODELS:
         raise KeyError(f"unknown architecture {name!r}; choose from {sorted(MODELS)}")

@@ -30,7 +30,7 @@ from ml.universal.calibration import UNCALIBRATED_THRESHOLD, calibrated_score
 from ml.universal.centers import decode_boxes, group_with_centers
 from ml.universal.checkpoint import load_checkpoint
 from ml.universal.grouping import GroupingParams, RawInstance, group_instances, image_uncertainty
-from ml.universal.model import CenterTower, UniversalUNet, fuse_for_inference
+from ml.universal.model import CenterTower, UniversalNet, fuse_for_inference
 from ml.universal.rescoring import Rescorer
 
 # Test-time mirror images: name -> (axes of an (H, W, 3) image, dims of a (C, h, w) map) to flip.
@@ -124,7 +124,7 @@ class PredictionResult:
 class UniversalPredictor:
     """Wraps a loaded model; ``predict`` runs under ``torch.inference_mode``."""
 
-    def __init__(self, model: UniversalUNet, meta: dict[str, Any]):
+    def __init__(self, model: UniversalNet, meta: dict[str, Any]):
         self.model = fuse_for_inference(model)  # a folded copy; ``model`` itself is untouched
         self.meta = meta
         self.input_size = int(meta["input_size"])

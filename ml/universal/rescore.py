@@ -48,7 +48,7 @@ from ml.universal.data import BoxDataset
 from ml.universal.eval_data import labelled_photos
 from ml.universal.evaluate import box_figures, synthetic_coco
 from ml.universal.grouping import GroupingParams, RawInstance
-from ml.universal.model import UniversalUNet
+from ml.universal.model import UniversalNet
 from ml.universal.photo_augment import augment_photo
 from ml.universal.predictor import UniversalPredictor, parse_flips
 from ml.universal.rescoring import FEATURES, Rescorer, fit_rescorer, shape_features
@@ -161,7 +161,7 @@ def rescore(
     perturb: bool = False,
     tower_sizes: list[int] | None = None,
     log=lambda line: print(line, file=sys.stderr, flush=True),
-) -> tuple[UniversalUNet, dict[str, Any], dict[str, Any]]:
+) -> tuple[UniversalNet, dict[str, Any], dict[str, Any]]:
     """(model, new meta, report): the rescorer chosen on val (see the module docstring), or none."""
     model, meta = load_checkpoint(checkpoint)
     meta = {k: v for k, v in meta.items() if k not in ("score_calibration", "default_threshold", "rescorer")}

@@ -21,7 +21,7 @@ from ml.universal.evaluate import (
     synthetic_coco,
 )
 from ml.universal.grouping import GroupingParams
-from ml.universal.model import UniversalUNet
+from ml.universal.model import UniversalNet
 from ml.universal.predictor import UniversalPredictor
 
 SEED_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -41,7 +41,7 @@ def validate(predictor: UniversalPredictor, spec: dict[str, Any]) -> dict[str, A
     return evaluate(predictor, _read_images(coco, folder), CocoMaskEvaluator(coco))
 
 
-def tune_grouping(model: UniversalUNet, meta: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+def tune_grouping(model: UniversalNet, meta: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Pick the grouping's seed thresholds with the best mask AP on the ``val`` spec; returns its metrics.
 
     First one threshold for every category (``SEED_THRESHOLDS``), then each category's own in turn,

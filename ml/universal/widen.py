@@ -128,7 +128,10 @@ def widen(old: UniversalUNet, new: UniversalUNet, seed: int = 0, noise: float = 
 def widen_checkpoint(src: Path, architecture: str, out: Path, seed: int = 0, noise: float = 0.01) -> Path:
     """Write ``src`` widened into ``architecture``; its metadata (grouping, flips, calibration) carries over."""
     old, meta = load_checkpoint(src)
-    new = widen(old, build_model(architecture, num_classes=len(meta["categories"])), seed=seed, noise=noise)
+    wide = build_model(architecture, num_classes=len(meta["categories"]))
+    if not isinstance(old, UniversalUNet) or not isinstance(wide, UniversalUNet):
+        raise ValueError(f"widen needs two UNets, not {meta['architecture']!r} into {architecture!r}")
+    new = widen(old, wide, seed=seed, noise=noise)
     meta = dict(meta)
     meta["data"] = {
         **dict(meta.get("data") or {}),
