@@ -2,7 +2,9 @@
 
     python -m ml.universal.train --config ml/universal/configs/base.yaml
 
-Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side),
+Config keys (defaults in ``DEFAULTS``): ``architecture``, ``input_size`` (px, long side of the training crops),
+``inference_size`` (optional: the long side the written checkpoint's predictor uses, e.g. 448 after
+training on 512 px crops; default ``input_size``),
 ``data`` / ``val`` (``{"synthetic": {"count", "seed", "domains", "camera"}}`` or ``{"coco": FILE,
 "images_dir": DIR}``; ``data`` may also be ``{"boxes": {"coco", "source_map", "subset", "repeat", "background",
 "series_kinds", "zoom_out", "camera", "mosaic", "category"}}``,
@@ -61,6 +63,7 @@ from ml.universal.tuning import tune_grouping, validate
 DEFAULTS: dict[str, Any] = {
     "architecture": "unet_s",
     "input_size": 256,
+    "inference_size": None,
     "data": {"synthetic": {"count": 1000, "seed": 100_000, "domains": sorted(DOMAINS)}},
     "rehearsal": None,
     "distill": 0.0,
@@ -238,9 +241,17 @@ def train(
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
         stats = train_one_epoch(
-            model, optimizer, loader, schedule, on_step, should_stop, cfg["freeze_batchnorm"],
-            autocast_dtype, float(cfg["contact_weight"]), distill,
-        )  # fmt: skip
+            model,
+            optimizer,
+            loader,
+            schedule,
+            on_step,
+            should_stop,
+            freeze_batchnorm=cfg["freeze_batchnorm"],
+            autocast_dtype=autocast_dtype,
+            contact_weight=float(cfg["contact_weight"]),
+            distill=distill,
+        )
         if stats["steps"]:
             history.append({"epoch": epoch + 1, "loss": round(stats["loss"], 5)})
         if resume_path is not None:
@@ -274,18 +285,16 @@ def train(
     if not cfg["freeze_batchnorm"]:  # frozen statistics are the base's; a few images would only add noise
         recalibrate_batchnorm(model, loader, int(cfg["bn_recalibration_batches"]))
     model.to("cpu").eval()
-    meta = make_meta(arch, categories, input_size)
+    meta = make_meta(arch, categories, int(cfg["inference_size"] or input_size))
     if cfg["init"]:
         meta["grouping"] = dict(init_meta.get("grouping", meta["grouping"]))  # the base's tuned threshold
         meta["test_time_flips"] = list(init_meta.get("test_time_flips", []))  # tuned together with it
-        # The centre tower's extra input sizes (``predictor._tower``), with which the rescorer was fitted.
-        if "tower_sizes" in init_meta:
-            meta["tower_sizes"] = list(init_meta["tower_sizes"])
-        # The shapes' rescorer (ml.universal.rescoring) was fitted at that grouping; calibration runs on top.
-        if "rescorer" in init_meta:
-            meta["rescorer"] = dict(init_meta["rescorer"])
-        if "tower_init" in init_meta:  # where a pretrained tower's trunk came from (ml.universal.backbone)
-            meta["tower_init"] = dict(init_meta["tower_init"])
+        # Carried over: the centre tower's extra input sizes (``predictor._tower``), with which the shapes'
+        # rescorer (ml.universal.rescoring) was fitted at that grouping (calibration runs on top), and where a
+        # pretrained trunk and the maps on it came from (ml.universal.backbone).
+        for key in ("tower_sizes", "rescorer", "tower_init", "maps_init"):
+            if key in init_meta:
+                meta[key] = copy.deepcopy(init_meta[key])
     meta["data"] = {
         "train": cfg["data"],
         "rehearsal": cfg["rehearsal"],
@@ -364,17 +373,9 @@ def main(argv: list[str] | None = None) -> None:
         for size in args.input_sizes or [meta["input_size"]]:
             trial = {**meta, "input_size": size}
             metrics = tune_grouping(model, trial, config["val"])
-            print(
-                json.dumps(
-                    {
-                        "input_size": size,
-                        "test_time_flips": trial.get("test_time_flips", []),
-                        "grouping": trial["grouping"],
-                        "val_mask_ap": metrics["mask_ap"],
-                        "val_mask_ap50": metrics["mask_ap50"],
-                    }
-                )
-            )
+            flips, ap, ap50 = trial.get("test_time_flips", []), metrics["mask_ap"], metrics["mask_ap50"]
+            shown = {"input_size": size, "test_time_flips": flips, "grouping": trial["grouping"]}
+            print(json.dumps({**shown, "val_mask_ap": ap, "val_mask_ap50": ap50}))
             if best is None or metrics["mask_ap"] > best[0]:
                 best = (metrics["mask_ap"], trial, metrics)
         assert best is not None

@@ -82,6 +82,7 @@ def test_train_only_maps_moves_the_maps_and_nothing_of_the_tower(tmp_path, tower
         "num_workers": 0,
         "tune_grouping": False,
         "precision": "fp32",
+        "inference_size": 96,  # the long side the checkpoint's predictor uses, apart from the 64 px crops
     }
     train(config)
     after, meta = load_checkpoint(tmp_path / "after.pt")
@@ -90,6 +91,7 @@ def test_train_only_maps_moves_the_maps_and_nothing_of_the_tower(tmp_path, tower
     assert tower_keys and all(torch.equal(old[k], new[k]) for k in tower_keys)  # BatchNorm statistics too
     assert not torch.equal(old["maps.semantic.weight"], new["maps.semantic.weight"])
     assert meta["architecture"] == "mobile_maps" and meta["test_time_flips"] == []
+    assert meta["input_size"] == 96 and meta["maps_init"] == "tower of tower.pt"
 
 
 def test_the_predictor_runs_the_shared_trunk_once_per_image(tmp_path, tower_file):
