@@ -101,8 +101,7 @@ def share_trunk(path: str | Path, out: str | Path, seed: int = 0) -> Path:
         )
     assert isinstance(model.centers, CenterTower) and isinstance(model.centers.net, MobileCenterNet)
     torch.manual_seed(seed)
-    shared = build_model("mobile_maps", num_classes=len(meta["categories"]))
-    assert isinstance(shared, MobileUniversalNet)
+    shared = MobileUniversalNet(num_classes=len(meta["categories"]))
     shared.tower.load_state_dict(model.centers.net.state_dict(), strict=True)
     for name in ("lateral", "smooth"):
         getattr(shared.maps, name).load_state_dict(getattr(shared.tower, name).state_dict(), strict=True)

@@ -119,6 +119,13 @@ def _conv_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
 
 
+def _top_down_layers() -> tuple[nn.ModuleList, nn.ModuleList]:
+    """``_top_down``'s layers: a 1x1 lateral per tap of ``TAP_CHANNELS``, a 3x3 smoothing block per merge."""
+    lateral = nn.ModuleList(nn.Conv2d(c, DECODER_WIDTH, 1) for c in TAP_CHANNELS)
+    smooth = nn.ModuleList(_conv_relu(DECODER_WIDTH, DECODER_WIDTH) for _ in TAP_CHANNELS[:-1])
+    return lateral, smooth
+
+
 def _top_down(taps: list[torch.Tensor], lateral: nn.ModuleList, smooth: nn.ModuleList) -> torch.Tensor:
     """An FPN top-down path (Lin et al., 2017) over ``taps`` (strides 4, 8, 16, 32): stride-4 features."""
     top = lateral[-1](taps[-1])
@@ -140,8 +147,7 @@ class MobileCenterNet(nn.Module):
         self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.lateral = nn.ModuleList(nn.Conv2d(c, DECODER_WIDTH, 1) for c in TAP_CHANNELS)
-        self.smooth = nn.ModuleList(_conv_relu(DECODER_WIDTH, DECODER_WIDTH) for _ in TAP_CHANNELS[:-1])
+        self.lateral, self.smooth = _top_down_layers()
         self.head = _conv_relu(DECODER_WIDTH, HEAD_WIDTH)
         self.out = nn.Conv2d(HEAD_WIDTH, 3, 1)
         assert self.out.bias is not None
@@ -175,8 +181,7 @@ class MobileMaps(nn.Module):
 
     def __init__(self, num_classes: int):
         super().__init__()
-        self.lateral = nn.ModuleList(nn.Conv2d(c, DECODER_WIDTH, 1) for c in TAP_CHANNELS)
-        self.smooth = nn.ModuleList(_conv_relu(DECODER_WIDTH, DECODER_WIDTH) for _ in TAP_CHANNELS[:-1])
+        self.lateral, self.smooth = _top_down_layers()
         self.fine = nn.Sequential(
             _conv_relu(DECODER_WIDTH + FINE_CHANNELS, FINE_WIDTH), _conv_relu(FINE_WIDTH, FINE_WIDTH)
         )
